@@ -1,0 +1,33 @@
+/** Outcome of one rate-limit hit. */
+export interface RateLimitResult {
+  allowed: boolean;
+  /** Hits left in the current window (0 when refused). */
+  remaining: number;
+  /** Milliseconds until the window frees a slot; 0 when allowed. */
+  retryAfterMs: number;
+}
+
+/**
+ * The one key-value interface the apps use: a cache with TTL, an atomic rate limiter and
+ * publish/subscribe. Two backends: Redis (ioredis) and in-process. Every key and channel is
+ * namespaced by the backend's `prefix`, so tests and tenants sharing one Redis never collide.
+ */
+export interface Kv {
+  readonly kind: "redis" | "memory";
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  del(...keys: string[]): Promise<void>;
+  /** Fixed-window counter: at most `limit` hits per `windowMs` for `key`, atomic across processes. */
+  rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is live; the returned function unsubscribes. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /** True when the backend answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface KvOptions {
+  /** Namespace for every key and channel, e.g. "mcp:" (default) or a per-test prefix. */
+  prefix?: string;
+}
