@@ -1,0 +1,83 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "./schema/index.ts";
+
+export type Schema = typeof schema;
+/** One type for both drivers: domain code never knows which database it talks to. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Database {
+  db: Db;
+  driver: "postgres" | "pglite";
+  /** Applies every migration in `drizzle/`; safe to call from many processes at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  DATABASE_URL?: string;
+  DATA_DIR?: string;
+  /** Embedded only: keep the database in memory (tests). */
+  memory?: boolean;
+  /** postgres-js pool size (default 10). */
+  poolSize?: number;
+}
+
+const MIGRATIONS = resolve(import.meta.dir, "../../../drizzle");
+const MIGRATION_LOCK = 7_245_001; // pg_advisory_lock key shared by every process of this product
+
+/** Runs `task` calls one after another: concurrent `migrate()` calls in one process must not race. */
+function serial(task: () => Promise<void>): () => Promise<void> {
+  let chain: Promise<void> = Promise.resolve();
+  return () => {
+    chain = chain.then(task, task);
+    return chain;
+  };
+}
+
+export function createDatabase(opts: DbOptions): Database {
+  if (opts.DATABASE_URL) {
+    const sql = postgres(opts.DATABASE_URL, {
+      max: opts.poolSize ?? 10,
+      idle_timeout: 30,
+      connect_timeout: 10,
+      onnotice: () => {},
+    });
+    const db = drizzlePostgres(sql, { schema, casing: "snake_case" });
+    return {
+      db,
+      driver: "postgres",
+      migrate: serial(async () => {
+        const lock = await sql.reserve();
+        try {
+          await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+          await migratePostgres(db, { migrationsFolder: MIGRATIONS });
+        } finally {
+          await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+          lock.release();
+        }
+      }),
+      close: () => sql.end({ timeout: 5 }),
+    };
+  }
+  let dataDir: string | undefined;
+  if (!opts.memory) {
+    dataDir = join(opts.DATA_DIR ?? ".data", "pglite");
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const client = new PGlite(dataDir);
+  const db = drizzlePglite(client, { schema, casing: "snake_case" });
+  return {
+    db,
+    driver: "pglite",
+    migrate: serial(() => migratePglite(db, { migrationsFolder: MIGRATIONS })),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,19 @@
+import { integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { timestamps } from "./columns.ts";
+import { users } from "./users.ts";
+
+/** A user's upstream secret, sealed with AES-256-GCM; AAD = user id, service type, row id. */
+export const credentials = pgTable(
+  "credentials",
+  {
+    id: text().primaryKey(),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    serviceType: text().notNull(),
+    keyVersion: integer().notNull(),
+    ciphertext: text().notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex().on(t.userId, t.serviceType)],
+);

@@ -1,0 +1,6 @@
+export * from "./api-keys.ts";
+export * from "./audit-events.ts";
+export * from "./credentials.ts";
+export * from "./instances.ts";
+export * from "./sessions.ts";
+export * from "./users.ts";
