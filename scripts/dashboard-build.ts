@@ -19,6 +19,9 @@ export async function ensureDashboardBuilt(): Promise<void> {
   if (!existsSync(src)) return;
   if (existsSync(index) && statSync(index).mtimeMs >= newest(src)) return;
   console.log("building dashboard (vite build)...");
-  const proc = Bun.spawn(["bun", "run", "build"], { cwd: dashboard, stdio: ["ignore", "inherit", "inherit"] });
+  const proc = Bun.spawn(["bun", "run", "build"], {
+    cwd: dashboard,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   if ((await proc.exited) !== 0) throw new Error("dashboard build failed");
 }

@@ -14,7 +14,15 @@ await ensureDashboardBuilt();
 const backend = process.env.DATABASE_URL ? "postgres + redis" : "embedded (PGlite + in-process)";
 console.log(`running tests on ${backend}`);
 const proc = Bun.spawn(
-  ["bun", "test", "--timeout=30000", "--parallel=2", "--reporter=junit", `--reporter-outfile=${junit}`, ...Bun.argv.slice(2)],
+  [
+    "bun",
+    "test",
+    "--timeout=30000",
+    "--parallel=2",
+    "--reporter=junit",
+    `--reporter-outfile=${junit}`,
+    ...Bun.argv.slice(2),
+  ],
   { cwd: root, stdio: ["inherit", "inherit", "inherit"] },
 );
 const code = await proc.exited;

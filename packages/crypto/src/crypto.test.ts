@@ -90,7 +90,13 @@ describe("tokens", () => {
   });
 
   test("malformed tokens are rejected by shape", () => {
-    for (const bad of ["", "mcp_fig_", "mcp_fig_short", "xyz_fig_" + "a".repeat(43), `mcp_FIG_${"a".repeat(43)}`]) {
+    for (const bad of [
+      "",
+      "mcp_fig_",
+      "mcp_fig_short",
+      "xyz_fig_" + "a".repeat(43),
+      `mcp_FIG_${"a".repeat(43)}`,
+    ]) {
       expect(isInstanceToken(bad)).toBe(false);
     }
   });

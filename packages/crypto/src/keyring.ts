@@ -20,7 +20,8 @@ export function parseKeyring(spec: string): Keyring {
     if (!m?.[1] || !m[2]) throw new Error(`ENCRYPTION_KEYS entry ${i + 1} is not of the form v<N>:<base64>`);
     const version = Number(m[1]);
     const key = Buffer.from(m[2], m[2].includes("-") || m[2].includes("_") ? "base64url" : "base64");
-    if (key.length !== 32) throw new Error(`ENCRYPTION_KEYS v${version} must decode to 32 bytes, got ${key.length}`);
+    if (key.length !== 32)
+      throw new Error(`ENCRYPTION_KEYS v${version} must decode to 32 bytes, got ${key.length}`);
     if (version < 1) throw new Error("ENCRYPTION_KEYS versions start at v1");
     if (keys.has(version)) throw new Error(`ENCRYPTION_KEYS v${version} appears twice`);
     keys.set(version, key);
@@ -50,7 +51,9 @@ export function loadKeyring(
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${generateKeySpec(1)}\n`, { mode: 0o600 });
-    warn(`ENCRYPTION_KEYS not set: generated a development key in ${file}. Set ENCRYPTION_KEYS in production.`);
+    warn(
+      `ENCRYPTION_KEYS not set: generated a development key in ${file}. Set ENCRYPTION_KEYS in production.`,
+    );
   }
   return parseKeyring(readFileSync(file, "utf8").trim());
 }

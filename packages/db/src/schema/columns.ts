@@ -10,4 +10,6 @@ export const timestamps = {
 };
 
 export const tz = (name?: string) =>
-  name ? timestamp(name, { withTimezone: true, mode: "date" }) : timestamp({ withTimezone: true, mode: "date" });
+  name
+    ? timestamp(name, { withTimezone: true, mode: "date" })
+    : timestamp({ withTimezone: true, mode: "date" });

@@ -1,0 +1,57 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { trpcServer } from "@hono/trpc-server";
+import { AppError } from "@mcp/core";
+import { requestId } from "@mcp/http";
+import { Hono, type Context as HonoContext } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { serveStatic } from "hono/bun";
+import { secureHeaders } from "hono/secure-headers";
+import type { ControlPlaneDeps, HonoEnv } from "./deps.ts";
+import { authenticate } from "./middleware/auth.ts";
+import { errorBody, onError } from "./middleware/errors.ts";
+import { sameOrigin } from "./middleware/origin.ts";
+import { restRoutes } from "./rest/routes.ts";
+import { contextFromHono } from "./trpc/context.ts";
+import { appRouter } from "./trpc/router.ts";
+
+const MAX_BODY = 64 * 1024;
+const tooLarge = (c: HonoContext<HonoEnv>) =>
+  c.json(errorBody("PAYLOAD_TOO_LARGE", "Request body too large", c.var.requestId), 413);
+
+export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
+  const app = new Hono<HonoEnv>();
+  app.onError(onError());
+  app.use(async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  app.use(requestId());
+  app.use(secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  for (const path of ["/trpc/*", "/api/*"]) {
+    app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
+    app.use(path, sameOrigin());
+    app.use(path, authenticate());
+  }
+  app.use(
+    "/trpc/*",
+    trpcServer({
+      router: appRouter,
+      endpoint: "/trpc",
+      createContext: (opts, c) => contextFromHono(c as HonoContext<HonoEnv>, opts.resHeaders),
+    }),
+  );
+  app.route("/api/v1", restRoutes());
+  app.all("/api/*", () => {
+    throw new AppError("NOT_FOUND", "No such endpoint");
+  });
+
+  if (deps.dashboardDir && existsSync(join(deps.dashboardDir, "index.html"))) {
+    const root = deps.dashboardDir;
+    app.use("/assets/*", serveStatic({ root }));
+    app.get("*", serveStatic({ root, path: "index.html" }));
+  }
+  return app;
+}

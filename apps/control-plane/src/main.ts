@@ -1,0 +1,15 @@
+// Entry point: parse env, build deps, serve. Everything else lives in createApp.
+import { resolve } from "node:path";
+import { createPlatform, createSessionStore, parseEnv } from "@mcp/core";
+import { createApp } from "./app.ts";
+
+const env = parseEnv();
+const platform = await createPlatform(env);
+const app = createApp({
+  ...platform.deps,
+  sessions: createSessionStore(platform.deps.db, { secureCookies: env.NODE_ENV === "production" }),
+  allowedOrigins: env.ALLOWED_ORIGINS.split(",").filter(Boolean),
+  dashboardDir: resolve(import.meta.dir, "../../dashboard/dist"),
+});
+const server = Bun.serve({ port: env.PORT, hostname: env.HOST, fetch: app.fetch });
+platform.deps.log.info("control plane listening", { url: `http://${env.HOST}:${server.port}` });

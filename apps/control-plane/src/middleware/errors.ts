@@ -1,0 +1,37 @@
+import { AppError, ERRORS, type ErrorCode } from "@mcp/core";
+import type { ErrorHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { HonoEnv } from "../deps.ts";
+
+export interface ErrorBody {
+  error: string;
+  code: ErrorCode;
+  requestId?: string;
+  issues?: { path: (string | number)[]; message: string }[];
+}
+
+/** Renders every error as `{ error, code, requestId }`; only 5xx are logged, with their stack. */
+export function errorBody(code: ErrorCode, message: string, requestId?: string): ErrorBody {
+  return { error: message, code, ...(requestId && { requestId }) };
+}
+
+export function onError(): ErrorHandler<HonoEnv> {
+  return (err, c) => {
+    const requestId = c.var.requestId;
+    let app: AppError;
+    if (err instanceof AppError) app = err;
+    else if (err instanceof HTTPException && err.status === 413)
+      app = new AppError("PAYLOAD_TOO_LARGE", "Request body too large");
+    else if (err instanceof HTTPException && err.status < 500)
+      app = new AppError("BAD_REQUEST", err.message || "Bad request");
+    else app = new AppError("INTERNAL", "Internal error", { cause: err });
+    if (app.status >= 500)
+      c.var.deps?.log.error("request failed", { requestId, path: c.req.path, error: err });
+    if (app.retryAfterMs) c.header("retry-after", String(Math.ceil(app.retryAfterMs / 1000)));
+    return c.json(
+      errorBody(app.code, app.message, requestId),
+      ERRORS[app.code].status as ContentfulStatusCode,
+    );
+  };
+}

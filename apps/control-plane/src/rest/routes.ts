@@ -1,0 +1,85 @@
+import { AppError, ERRORS, isErrorCode } from "@mcp/core";
+import { TRPCError } from "@trpc/server";
+import { type Context, Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import type { HonoEnv } from "../deps.ts";
+import { errorBody } from "../middleware/errors.ts";
+import { contextFromHono } from "../trpc/context.ts";
+import { createCaller, type RouterInputs } from "../trpc/router.ts";
+
+/**
+ * Plain REST for non-TypeScript clients: thin adapters over the same tRPC procedures, so validation,
+ * scoping and errors are the same by construction.
+ */
+export function restRoutes(): Hono<HonoEnv> {
+  const rest = new Hono<HonoEnv>();
+  const caller = (c: Context<HonoEnv>) => createCaller(contextFromHono(c, new Headers()));
+
+  rest.get("/services", async (c) => c.json({ services: await caller(c).services.list() }));
+
+  rest.post("/services/:serviceType/authenticate", async (c) => {
+    const body = await readJson(c);
+    // The procedure's zod schema validates the body; the cast only hands it over.
+    const input = {
+      ...body,
+      serviceType: c.req.param("serviceType"),
+    } as RouterInputs["instances"]["connect"];
+    const issued = await caller(c).instances.connect(input);
+    return c.json({
+      instanceId: issued.instanceId,
+      instanceUrl: issued.instanceUrl,
+      message: `Connected ${issued.serviceType}. Keep this URL secret: it will not be shown again.`,
+    });
+  });
+
+  rest.get("/services/:serviceType/instance", async (c) => {
+    const inst = await caller(c).instances.get({ serviceType: c.req.param("serviceType") });
+    return c.json({
+      instanceId: inst.instanceId,
+      serviceType: inst.serviceType,
+      status: inst.status,
+      isActive: inst.isActive,
+      createdAt: inst.createdAt,
+      lastUsed: inst.lastUsedAt,
+    });
+  });
+
+  rest.delete("/services/:serviceType/instance", async (c) => {
+    const serviceType = c.req.param("serviceType");
+    const { instanceId } = await caller(c).instances.revoke({ serviceType });
+    return c.json({ message: `Revoked the ${serviceType} instance; its URL no longer works.`, instanceId });
+  });
+
+  rest.get("/user/instances", async (c) => c.json({ instances: await caller(c).instances.list() }));
+
+  rest.onError((err, c) => {
+    if (!(err instanceof TRPCError)) throw err;
+    const cause = err.cause;
+    if (cause instanceof AppError) throw cause;
+    if (cause instanceof z.ZodError) {
+      const body = {
+        ...errorBody("BAD_REQUEST", cause.issues[0]?.message ?? "Invalid input", c.var.requestId),
+        issues: cause.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      };
+      return c.json(body, 400);
+    }
+    const code = Object.entries(ERRORS).find(([, v]) => v.trpc === err.code)?.[0];
+    if (!isErrorCode(code) || code === "INTERNAL") throw err;
+    return c.json(errorBody(code, err.message, c.var.requestId), ERRORS[code].status as ContentfulStatusCode);
+  });
+  return rest;
+}
+
+async function readJson(c: Context<HonoEnv>): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new AppError("BAD_REQUEST", "Body must be JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new AppError("BAD_REQUEST", "Body must be a JSON object");
+  }
+  return body as Record<string, unknown>;
+}

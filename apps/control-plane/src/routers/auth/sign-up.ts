@@ -1,0 +1,17 @@
+import { signUp } from "@mcp/core";
+import { publicProcedure } from "../../trpc/init.ts";
+import { orThrow } from "../../trpc/result.ts";
+import { ZCredentialsInput, ZUserOutput } from "./schemas.ts";
+
+export const ZSignUpInput = ZCredentialsInput;
+export const ZSignUpOutput = ZUserOutput;
+
+export const signUpProcedure = publicProcedure
+  .input(ZSignUpInput)
+  .output(ZSignUpOutput)
+  .mutation(async ({ ctx, input }) => {
+    const user = orThrow(await signUp(ctx.deps, input));
+    const { cookie } = await ctx.deps.sessions.create(user.id);
+    ctx.setCookie(cookie);
+    return user;
+  });

@@ -1,0 +1,14 @@
+import { router } from "../../trpc/init.ts";
+import { connectProcedure } from "./connect.ts";
+import { getInstanceProcedure } from "./get.ts";
+import { listInstancesProcedure } from "./list.ts";
+import { revokeInstanceProcedure } from "./revoke.ts";
+import { rotateInstanceProcedure } from "./rotate.ts";
+
+export const instancesRouter = router({
+  connect: connectProcedure,
+  list: listInstancesProcedure,
+  get: getInstanceProcedure,
+  rotate: rotateInstanceProcedure,
+  revoke: revokeInstanceProcedure,
+});

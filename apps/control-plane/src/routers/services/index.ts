@@ -1,0 +1,4 @@
+import { router } from "../../trpc/init.ts";
+import { listServicesProcedure } from "./list.ts";
+
+export const servicesRouter = router({ list: listServicesProcedure });

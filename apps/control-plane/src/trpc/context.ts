@@ -1,0 +1,22 @@
+// Kept apart from the app's entry so routers never import it (and its side effects).
+import type { Context as HonoContext } from "hono";
+import type { ControlPlaneDeps, HonoEnv } from "../deps.ts";
+
+export type TrpcContext = {
+  deps: ControlPlaneDeps;
+  requestId: string;
+  actor: HonoEnv["Variables"]["actor"];
+  sessionToken: string | null;
+  /** Adds a Set-Cookie header to the response. */
+  setCookie(cookie: string): void;
+};
+
+export function contextFromHono(c: HonoContext<HonoEnv>, resHeaders: Headers): TrpcContext {
+  return {
+    deps: c.var.deps,
+    requestId: c.var.requestId,
+    actor: c.var.actor,
+    sessionToken: c.var.sessionToken,
+    setCookie: (cookie) => resHeaders.append("set-cookie", cookie),
+  };
+}

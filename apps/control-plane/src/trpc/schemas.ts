@@ -1,0 +1,18 @@
+import { z } from "zod";
+
+/** Timestamps leave the API as ISO-8601 strings (no transformer). */
+export const zTimestamp = z.date().transform((d) => d.toISOString());
+export const zServiceType = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z][a-z0-9_-]*$/, "lower-case service type, e.g. figma");
+/** Upstream API keys: non-empty, at most 4 KB. */
+export const zApiKey = z
+  .string()
+  .trim()
+  .min(1, "apiKey is required")
+  .max(4096, "apiKey is longer than 4096 characters");
+export const zAdditionalCredentials = z
+  .record(z.string().min(1).max(64), z.string().max(4096))
+  .refine((r) => Object.keys(r).length <= 16, "at most 16 additional credentials");

@@ -1,0 +1,59 @@
+import { AppError } from "@mcp/core";
+import { requestId } from "@mcp/http";
+import type { McpHttpHandler } from "@modelcontextprotocol/server";
+import { Hono } from "hono";
+import type { EdgeDeps, EdgeEnv } from "./deps.ts";
+import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
+import { originAndHost, readBody } from "./middleware/guards.ts";
+import { resolveInstance } from "./middleware/instance.ts";
+import { rateLimit } from "./middleware/rate-limit.ts";
+
+/** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
+export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Promise<void> } {
+  const handlers = new Map<string, McpHttpHandler>();
+  for (const service of deps.registry.list()) handlers.set(service.type, createServiceHandler(service, deps));
+
+  const app = new Hono<EdgeEnv>();
+  app.use(async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  app.use(requestId());
+  app.get("/health", async (c) => {
+    const kv = await deps.kv.ping();
+    return c.json({ status: kv ? "ok" : "degraded", kv, services: deps.registry.list().map((s) => s.type) });
+  });
+  app.get("/metrics", async (c) => {
+    c.header("content-type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+
+  app.all("/:token/mcp", originAndHost(), resolveInstance(), readBody(), rateLimit(), async (c) => {
+    const { instance, requestId: reqId } = c.var;
+    const handler = handlers.get(instance.serviceType);
+    if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
+    const extra: InstanceAuth = { instance, requestId: reqId };
+    const res = await handler.fetch(c.req.raw, {
+      authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
+      ...(c.var.parsedBody !== undefined && { parsedBody: c.var.parsedBody }),
+    });
+    deps.metrics.requests.inc({ status: String(res.status) });
+    return res;
+  });
+
+  app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND", requestId: c.var.requestId }, 404));
+  app.onError((err, c) => {
+    const app = err instanceof AppError ? err : new AppError("INTERNAL", "Internal error");
+    if (app.status >= 500) deps.log.error("edge request failed", { requestId: c.var.requestId, error: err });
+    return c.json(
+      { error: app.message, code: app.code, requestId: c.var.requestId },
+      app.status === 503 ? 503 : 500,
+    );
+  });
+  return {
+    app,
+    async close() {
+      await Promise.all([...handlers.values()].map((h) => h.close()));
+    },
+  };
+}

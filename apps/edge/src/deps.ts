@@ -1,0 +1,40 @@
+import type { AuditLog, CoreDeps, InstanceResolver, ResolvedInstance } from "@mcp/core";
+import type { EdgeMetrics } from "./metrics.ts";
+
+export interface EdgeLimits {
+  /** Requests per minute for one instance. */
+  perInstancePerMinute: number;
+  /** Requests per minute for one user across all of their instances. */
+  perUserPerMinute: number;
+  /** Largest JSON-RPC body accepted. */
+  maxBodyBytes: number;
+  /** Upstream call timeout. */
+  upstreamTimeoutMs: number;
+}
+
+export interface EdgeDeps extends CoreDeps {
+  resolver: InstanceResolver;
+  audit: AuditLog;
+  metrics: EdgeMetrics;
+  limits: EdgeLimits;
+  /** Browser origins allowed to call MCP endpoints (non-browser clients send none). */
+  allowedOrigins: string[];
+  /** Host names accepted in the Host header when bound to a loopback address; empty → not checked. */
+  allowedHosts: string[];
+}
+
+export interface EdgeEnv {
+  Variables: {
+    deps: EdgeDeps;
+    requestId: string;
+    instance: ResolvedInstance;
+    parsedBody: unknown;
+  };
+}
+
+export const DEFAULT_LIMITS: EdgeLimits = {
+  perInstancePerMinute: 600,
+  perUserPerMinute: 1200,
+  maxBodyBytes: 1024 * 1024,
+  upstreamTimeoutMs: 15_000,
+};

@@ -1,0 +1,60 @@
+import { auditEvents } from "@mcp/db";
+import type { CoreDeps } from "./deps.ts";
+import { newId } from "./ids.ts";
+
+export interface AuditEvent {
+  userId: string;
+  instanceId?: string;
+  action: string;
+  tool?: string;
+  status: string;
+  latencyMs?: number;
+  requestId?: string;
+}
+
+/** Batches audit events off the hot path: flushed every second or every 200 events, bounded in memory. */
+export class AuditLog {
+  private buffer: (typeof auditEvents.$inferInsert)[] = [];
+  private timer?: ReturnType<typeof setInterval>;
+  private flushing: Promise<void> = Promise.resolve();
+  static readonly MAX_BUFFER = 10_000;
+
+  constructor(
+    private readonly deps: Pick<CoreDeps, "db" | "log">,
+    private readonly opts: { flushMs?: number; batch?: number } = {},
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.opts.flushMs ?? 1000);
+    this.timer.unref?.();
+  }
+
+  record(event: AuditEvent): void {
+    if (this.buffer.length >= AuditLog.MAX_BUFFER) {
+      this.deps.log.warn("audit buffer full; dropping event", { action: event.action });
+      return;
+    }
+    this.buffer.push({ id: newId("evt"), ...event, createdAt: new Date() });
+    if (this.buffer.length >= (this.opts.batch ?? 200)) void this.flush();
+  }
+
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      while (this.buffer.length > 0) {
+        const batch = this.buffer.splice(0, this.opts.batch ?? 200);
+        try {
+          await this.deps.db.insert(auditEvents).values(batch);
+        } catch (error) {
+          this.deps.log.error("audit flush failed", { error, dropped: batch.length });
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,92 @@
+import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
+import { hashToken, randomSecret } from "@mcp/crypto";
+import { type Db, sessions, users } from "@mcp/db";
+import { eq } from "drizzle-orm";
+import { Lucia, TimeSpan } from "lucia";
+import type { CoreDeps } from "./deps.ts";
+import { fail, ok, type Result } from "./errors.ts";
+import { newId } from "./ids.ts";
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  createdAt: Date;
+}
+
+export const SESSION_COOKIE = "mcp_session";
+const BAD_LOGIN = "Invalid email or password";
+
+/**
+ * Lucia is kept behind this module (it is no longer maintained upstream). The cookie holds a random
+ * secret; lucia's session id — the only thing stored — is its SHA-256.
+ */
+export function createSessionStore(db: Db, opts: { secureCookies: boolean }) {
+  const lucia = new Lucia(new DrizzlePostgreSQLAdapter(db, sessions, users), {
+    sessionExpiresIn: new TimeSpan(30, "d"),
+    sessionCookie: { name: SESSION_COOKIE, attributes: { secure: opts.secureCookies, sameSite: "lax" } },
+  });
+  return {
+    async create(userId: string): Promise<{ token: string; cookie: string }> {
+      const token = randomSecret();
+      await lucia.createSession(userId, {}, { sessionId: hashToken(token) });
+      return { token, cookie: lucia.createSessionCookie(token).serialize() };
+    },
+    /** The user id behind a cookie's token, or null; also a refreshed cookie when lucia extended it. */
+    async validate(token: string): Promise<{ userId: string; cookie?: string } | null> {
+      const { session } = await lucia.validateSession(hashToken(token));
+      if (!session) return null;
+      return {
+        userId: session.userId,
+        cookie: session.fresh ? lucia.createSessionCookie(token).serialize() : undefined,
+      };
+    },
+    async invalidate(token: string): Promise<string> {
+      await lucia.invalidateSession(hashToken(token));
+      return lucia.createBlankSessionCookie().serialize();
+    },
+    readCookie: (header: string) => lucia.readSessionCookie(header),
+  };
+}
+export type SessionStore = ReturnType<typeof createSessionStore>;
+
+const toPublic = (u: { id: string; email: string; createdAt: Date }): PublicUser => ({
+  id: u.id,
+  email: u.email,
+  createdAt: u.createdAt,
+});
+
+export async function signUp(
+  deps: Pick<CoreDeps, "db">,
+  input: { email: string; password: string },
+): Promise<Result<PublicUser, "CONFLICT">> {
+  const email = input.email.trim().toLowerCase();
+  const passwordHash = await Bun.password.hash(input.password, "argon2id");
+  const rows = await deps.db
+    .insert(users)
+    .values({ id: newId("usr"), email, passwordHash })
+    .onConflictDoNothing({ target: users.email })
+    .returning();
+  const row = rows[0];
+  if (!row) return fail("CONFLICT", "An account with this email already exists");
+  return ok(toPublic(row));
+}
+
+// Verifying against a real hash when the email is unknown keeps both failures equally slow.
+let dummyHash: Promise<string> | undefined;
+
+export async function signIn(
+  deps: Pick<CoreDeps, "db">,
+  input: { email: string; password: string },
+): Promise<Result<PublicUser, "UNAUTHORIZED">> {
+  const email = input.email.trim().toLowerCase();
+  const [row] = await deps.db.select().from(users).where(eq(users.email, email)).limit(1);
+  dummyHash ??= Bun.password.hash(randomSecret(), "argon2id");
+  const valid = await Bun.password.verify(input.password, row?.passwordHash ?? (await dummyHash));
+  if (!row || !valid) return fail("UNAUTHORIZED", BAD_LOGIN);
+  return ok(toPublic(row));
+}
+
+export async function getUser(deps: Pick<CoreDeps, "db">, userId: string): Promise<PublicUser | null> {
+  const [row] = await deps.db.select().from(users).where(eq(users.id, userId)).limit(1);
+  return row ? toPublic(row) : null;
+}

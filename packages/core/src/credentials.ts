@@ -1,0 +1,38 @@
+import { aadFor, type Keyring, open, type Sealed, seal } from "@mcp/crypto";
+
+/** What is sealed for one connection: the key plus any extra fields a service needs. */
+export interface CredentialSecret {
+  apiKey: string;
+  additional?: Record<string, string>;
+}
+
+export interface CredentialRow {
+  id: string;
+  userId: string;
+  serviceType: string;
+}
+
+const aad = (row: CredentialRow) => aadFor("credential", row.userId, row.serviceType, row.id);
+
+export function sealCredential(keyring: Keyring, row: CredentialRow, secret: CredentialSecret): Sealed {
+  return seal(keyring, JSON.stringify(secret), aad(row));
+}
+
+/** Null when the ciphertext was tampered with, moved to another row, or its key is gone. */
+export function openCredential(
+  keyring: Keyring,
+  row: CredentialRow,
+  sealed: Sealed,
+): CredentialSecret | null {
+  const plain = open(keyring, sealed, aad(row));
+  if (plain === null) return null;
+  const parsed: unknown = JSON.parse(plain);
+  if (
+    typeof parsed !== "object" ||
+    parsed === null ||
+    typeof (parsed as CredentialSecret).apiKey !== "string"
+  ) {
+    return null;
+  }
+  return parsed as CredentialSecret;
+}

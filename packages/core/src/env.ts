@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+/** The environment every process of the platform reads (CONTRACT.md); parsed once per app. */
+export const ZPlatformEnv = z.object({
+  PORT: port.default(3000),
+  EDGE_PORT: port.default(3001),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PUBLIC_EDGE_URL: z.url().optional(),
+  PUBLIC_URL: z.url().optional(),
+  DATABASE_URL: z.string().min(1).optional(),
+  REDIS_URL: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default(".data"),
+  ENCRYPTION_KEYS: z.string().min(1).optional(),
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Comma-separated extra origins allowed to call the edge and the control plane from a browser. */
+  ALLOWED_ORIGINS: z.string().default(""),
+});
+export type PlatformEnv = z.infer<typeof ZPlatformEnv>;
+
+export function parseEnv(source: Record<string, string | undefined> = process.env): PlatformEnv {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = ZPlatformEnv.safeParse(cleaned);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid environment: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export function publicEdgeUrl(env: PlatformEnv, edgePort = env.EDGE_PORT): string {
+  return (env.PUBLIC_EDGE_URL ?? `http://127.0.0.1:${edgePort}`).replace(/\/+$/, "");
+}

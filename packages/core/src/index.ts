@@ -1,0 +1,43 @@
+export { type ApiKeySummary, createApiKey, listApiKeys, revokeApiKey, verifyApiKey } from "./api-keys.ts";
+export { type AuditEvent, AuditLog } from "./audit.ts";
+export {
+  createSessionStore,
+  getUser,
+  type PublicUser,
+  SESSION_COOKIE,
+  type SessionStore,
+  signIn,
+  signUp,
+} from "./auth.ts";
+export { createPlatform, type Platform } from "./bootstrap.ts";
+export { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
+export type { Actor, CoreDeps } from "./deps.ts";
+export { type PlatformEnv, parseEnv, publicEdgeUrl, ZPlatformEnv } from "./env.ts";
+export {
+  AppError,
+  ERRORS,
+  type ErrorCode,
+  fail,
+  isErrorCode,
+  ok,
+  type Result,
+  type TrpcCode,
+  unwrap,
+} from "./errors.ts";
+export { newId } from "./ids.ts";
+export {
+  connectInstance,
+  getInstance,
+  type InstanceSummary,
+  type IssuedInstance,
+  listInstances,
+  revokeInstance,
+  rotateInstance,
+} from "./instances.ts";
+export { createLogger, type Logger, type LogLevel, redact } from "./logger.ts";
+export {
+  INVALIDATION_CHANNEL,
+  InstanceResolver,
+  invalidateInstanceToken,
+  type ResolvedInstance,
+} from "./resolve.ts";

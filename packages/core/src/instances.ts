@@ -1,0 +1,184 @@
+import { hashToken, mintInstanceToken } from "@mcp/crypto";
+import { credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
+import { validateKey } from "@mcp/services";
+import { and, asc, eq, ne } from "drizzle-orm";
+import { sealCredential } from "./credentials.ts";
+import type { Actor, CoreDeps } from "./deps.ts";
+import { fail, ok, type Result } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { invalidateInstanceToken } from "./resolve.ts";
+
+export interface InstanceSummary {
+  instanceId: string;
+  serviceType: string;
+  status: InstanceStatus;
+  isActive: boolean;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface IssuedInstance {
+  instanceId: string;
+  instanceUrl: string;
+  serviceType: string;
+}
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+const instanceUrl = (deps: Pick<CoreDeps, "publicEdgeUrl">, token: string) =>
+  `${deps.publicEdgeUrl}/${token}/mcp`;
+const summary = (row: typeof instances.$inferSelect): InstanceSummary => ({
+  instanceId: row.id,
+  serviceType: row.serviceType,
+  status: row.status,
+  isActive: row.status !== "revoked",
+  createdAt: row.createdAt,
+  lastUsedAt: row.lastUsedAt,
+});
+
+/**
+ * Validates the key with the upstream, seals it, and issues a fresh instance URL. One instance per user
+ * and service: connecting again replaces the credential and the URL (the old URL stops at once).
+ */
+export async function connectInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  input: { serviceType: string; apiKey: string; additionalCredentials?: Record<string, string> },
+): Promise<Result<IssuedInstance, "NOT_FOUND" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE">> {
+  const service = deps.registry.get(input.serviceType);
+  if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
+  const check = await validateKey(service, input.apiKey);
+  if (!check.ok) {
+    return check.error === "INVALID_API_KEY"
+      ? fail("INVALID_API_KEY", "Invalid API key")
+      : fail("SERVICE_UNAVAILABLE", `${service.name} is unavailable right now; try again shortly`);
+  }
+  const token = mintInstanceToken(service.prefix);
+  const secret = { apiKey: input.apiKey, additional: input.additionalCredentials };
+  const { instanceId, oldTokenHash } = await deps.db.transaction(async (tx) => {
+    const credentialId = await upsertCredential(tx, deps, actor, input.serviceType, secret);
+    return upsertInstance(tx, actor, input.serviceType, credentialId, hashToken(token));
+  });
+  if (oldTokenHash) await invalidateInstanceToken(deps, oldTokenHash);
+  return ok({ instanceId, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
+}
+
+async function upsertCredential(
+  tx: Tx,
+  deps: CoreDeps,
+  actor: Actor,
+  serviceType: string,
+  secret: { apiKey: string; additional?: Record<string, string> },
+): Promise<string> {
+  // Lock the row (if any) so the id the AAD binds to cannot change under us.
+  const [existing] = await tx
+    .select({ id: credentials.id })
+    .from(credentials)
+    .where(and(eq(credentials.userId, actor.userId), eq(credentials.serviceType, serviceType)))
+    .for("update");
+  const id = existing?.id ?? newId("cred");
+  const sealed = sealCredential(deps.keyring, { id, userId: actor.userId, serviceType }, secret);
+  if (existing) {
+    await tx.update(credentials).set(sealed).where(eq(credentials.id, id));
+  } else {
+    await tx.insert(credentials).values({ id, userId: actor.userId, serviceType, ...sealed });
+  }
+  return id;
+}
+
+async function upsertInstance(
+  tx: Tx,
+  actor: Actor,
+  serviceType: string,
+  credentialId: string,
+  tokenHash: string,
+): Promise<{ instanceId: string; oldTokenHash?: string }> {
+  const [existing] = await tx
+    .select({ id: instances.id, tokenHash: instances.tokenHash })
+    .from(instances)
+    .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, serviceType)))
+    .for("update");
+  if (existing) {
+    await tx
+      .update(instances)
+      .set({ credentialId, tokenHash, status: "active", revokedAt: null })
+      .where(eq(instances.id, existing.id));
+    return { instanceId: existing.id, oldTokenHash: existing.tokenHash };
+  }
+  const instanceId = newId("ins");
+  await tx
+    .insert(instances)
+    .values({ id: instanceId, userId: actor.userId, serviceType, credentialId, tokenHash });
+  return { instanceId };
+}
+
+export async function listInstances(deps: Pick<CoreDeps, "db">, actor: Actor): Promise<InstanceSummary[]> {
+  const rows = await deps.db
+    .select()
+    .from(instances)
+    .where(eq(instances.userId, actor.userId))
+    .orderBy(asc(instances.createdAt));
+  return rows.map(summary);
+}
+
+export async function getInstance(
+  deps: Pick<CoreDeps, "db">,
+  actor: Actor,
+  input: { serviceType: string },
+): Promise<Result<InstanceSummary, "NOT_FOUND">> {
+  const [row] = await deps.db
+    .select()
+    .from(instances)
+    .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, input.serviceType)))
+    .limit(1);
+  return row ? ok(summary(row)) : fail("NOT_FOUND", `No ${input.serviceType} instance`);
+}
+
+/** Issues a new URL for a live instance; the old one stops working at once, everywhere. */
+export async function rotateInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  input: { serviceType: string },
+): Promise<Result<IssuedInstance, "NOT_FOUND">> {
+  const service = deps.registry.get(input.serviceType);
+  if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
+  const token = mintInstanceToken(service.prefix);
+  const [old] = await deps.db
+    .select({ id: instances.id, tokenHash: instances.tokenHash })
+    .from(instances)
+    .where(liveInstanceOf(actor, input.serviceType))
+    .limit(1);
+  if (!old) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
+  const rows = await deps.db
+    .update(instances)
+    .set({ tokenHash: hashToken(token) })
+    .where(and(eq(instances.id, old.id), eq(instances.tokenHash, old.tokenHash)))
+    .returning({ id: instances.id });
+  if (!rows[0]) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
+  await invalidateInstanceToken(deps, old.tokenHash);
+  return ok({ instanceId: old.id, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
+}
+
+export async function revokeInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  input: { serviceType: string },
+): Promise<Result<{ instanceId: string }, "NOT_FOUND">> {
+  const rows = await deps.db
+    .update(instances)
+    .set({ status: "revoked", revokedAt: new Date() })
+    .where(liveInstanceOf(actor, input.serviceType))
+    .returning({ id: instances.id, tokenHash: instances.tokenHash });
+  const row = rows[0];
+  if (!row) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
+  await invalidateInstanceToken(deps, row.tokenHash);
+  return ok({ instanceId: row.id });
+}
+
+function liveInstanceOf(actor: Actor, serviceType: string) {
+  return and(
+    eq(instances.userId, actor.userId),
+    eq(instances.serviceType, serviceType),
+    ne(instances.status, "revoked"),
+  );
+}

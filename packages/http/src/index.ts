@@ -1,0 +1,1 @@
+export { type RequestIdVariables, requestId } from "./request-id.ts";

@@ -1,0 +1,16 @@
+import { randomSecret } from "@mcp/crypto";
+import type { MiddlewareHandler } from "hono";
+
+export type RequestIdVariables = { requestId: string };
+const INBOUND = /^[A-Za-z0-9_.:-]{8,64}$/;
+
+/** Reuses a sane inbound X-Request-Id (from a proxy) or mints one, and echoes it on the response. */
+export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }> {
+  return async function requestIdMiddleware(c, next) {
+    const inbound = c.req.header("x-request-id");
+    const id = inbound && INBOUND.test(inbound) ? inbound : `req_${randomSecret(12)}`;
+    c.set("requestId", id);
+    c.header("x-request-id", id);
+    await next();
+  };
+}

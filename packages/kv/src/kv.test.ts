@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createKv, createMemoryKv, createRedisKv, type Kv } from "./index.ts";
+
+/** Polls rather than sleeping a fixed time, so slow CI only costs time when it is actually slow. */
+async function until(check: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 2_000; !check(); await Bun.sleep(5)) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for delivery");
+  }
+}
+
+function inbox() {
+  const messages: string[] = [];
+  return { messages, handler: (message: string) => void messages.push(message) };
+}
+
+/** The same behaviour is required of every backend; each run gets its own prefix. */
+function kvSuite(name: string, make: (prefix: string) => Kv): void {
+  describe(name, () => {
+    const prefix = `test:kv:${crypto.randomUUID()}:`;
+    let kv: Kv;
+    beforeAll(() => {
+      kv = make(prefix);
+    });
+    afterAll(() => kv.close());
+
+    test("get, set, del", async () => {
+      expect(await kv.get("missing")).toBeNull();
+      await kv.set("a", "1", 10_000);
+      await kv.set("b", "2", 10_000);
+      expect(await kv.get("a")).toBe("1");
+      await kv.del("a", "b", "never-set");
+      await kv.del();
+      expect(await kv.get("a")).toBeNull();
+      expect(await kv.get("b")).toBeNull();
+    });
+
+    test("entries expire after their TTL", async () => {
+      await kv.set("short", "x", 50);
+      expect(await kv.get("short")).toBe("x");
+      await Bun.sleep(120);
+      expect(await kv.get("short")).toBeNull();
+    });
+
+    test("a TTL that is not positive is refused", async () => {
+      await expect(kv.set("bad", "x", 0)).rejects.toThrow(RangeError);
+      await expect(kv.rateLimit("bad", 1, Number.NaN)).rejects.toThrow(RangeError);
+    });
+
+    test("rate limit allows exactly `limit`, then refuses with a retry delay", async () => {
+      for (const remaining of [2, 1, 0]) {
+        expect(await kv.rateLimit("rl:exact", 3, 10_000)).toEqual({
+          allowed: true,
+          remaining,
+          retryAfterMs: 0,
+        });
+      }
+      const refused = await kv.rateLimit("rl:exact", 3, 10_000);
+      expect([refused.allowed, refused.remaining]).toEqual([false, 0]);
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(10_000);
+    });
+
+    test("rate limit window resets", async () => {
+      expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(true);
+      expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(false);
+      await Bun.sleep(120);
+      expect(await kv.rateLimit("rl:reset", 1, 50)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    });
+
+    test("concurrent hits never exceed the limit", async () => {
+      const hits = await Promise.all(Array.from({ length: 50 }, () => kv.rateLimit("rl:burst", 10, 10_000)));
+      expect(hits.filter((r) => r.allowed)).toHaveLength(10);
+    });
+
+    test("publish reaches every subscriber; unsubscribe stops delivery", async () => {
+      const first = inbox();
+      const second = inbox();
+      const offFirst = await kv.subscribe("ch", first.handler);
+      const offSecond = await kv.subscribe("ch", second.handler);
+      await kv.publish("ch", "one");
+      await until(() => first.messages.length === 1 && second.messages.length === 1);
+      await offFirst();
+      await offFirst(); // idempotent
+      await kv.publish("ch", "two");
+      await until(() => second.messages.length === 2);
+      expect(first.messages).toEqual(["one"]);
+      expect(second.messages).toEqual(["one", "two"]);
+
+      // With no subscriber left, a later message on another channel marks when "three" would have arrived.
+      await offSecond();
+      const marker = inbox();
+      await kv.subscribe("marker", marker.handler);
+      await kv.publish("ch", "three");
+      await kv.publish("marker", "done");
+      await until(() => marker.messages.length === 1);
+      expect(second.messages).toEqual(["one", "two"]);
+    });
+
+    test("prefixes isolate keys, rate limits and channels", async () => {
+      const a = make(`${prefix}a:`);
+      const b = make(`${prefix}b:`);
+      try {
+        await a.set("shared", "from-a", 10_000);
+        expect(await b.get("shared")).toBeNull();
+        expect((await a.rateLimit("rl", 1, 10_000)).allowed).toBe(true);
+        expect((await b.rateLimit("rl", 1, 10_000)).allowed).toBe(true);
+        const heard = inbox();
+        await b.subscribe("news", heard.handler);
+        await a.publish("news", "from-a");
+        // b publishes after a's publish was acknowledged, so a leak would have arrived first.
+        await b.publish("news", "from-b");
+        await until(() => heard.messages.length >= 1);
+        expect(heard.messages).toEqual(["from-b"]);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    test("ping answers until close; close is idempotent", async () => {
+      const other = make(`${prefix}close:`);
+      expect(await other.ping()).toBe(true);
+      await other.subscribe("ch", () => {});
+      await other.close();
+      expect(await other.ping()).toBe(false);
+      await other.close();
+    });
+  });
+}
+
+kvSuite("memory kv", (prefix) => createMemoryKv({ prefix }));
+
+const redisUrl = process.env.REDIS_URL;
+if (redisUrl) kvSuite("redis kv", (prefix) => createRedisKv(redisUrl, { prefix }));
+
+test("createKv picks Redis only when REDIS_URL is set", async () => {
+  const kvs = [createKv({}), ...(redisUrl ? [createKv({ REDIS_URL: redisUrl })] : [])];
+  expect(kvs.map((kv) => kv.kind)).toEqual(redisUrl ? ["memory", "redis"] : ["memory"]);
+  await Promise.all(kvs.map((kv) => kv.close()));
+});
+
+test("memory delivery is asynchronous, like Redis", async () => {
+  const kv = createMemoryKv();
+  const heard = inbox();
+  await kv.subscribe("ch", heard.handler);
+  const sent = kv.publish("ch", "x");
+  expect(heard.messages).toEqual([]);
+  await Promise.all([sent, until(() => heard.messages.length === 1)]);
+  await kv.close();
+});

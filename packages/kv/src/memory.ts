@@ -1,0 +1,104 @@
+import { LRUCache } from "lru-cache";
+import { positiveMs } from "./ms.ts";
+import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
+
+const MAX_ENTRIES = 100_000;
+const SWEEP_EVERY_MS = 60_000;
+
+interface Window {
+  count: number;
+  resetAt: number;
+}
+
+type Handler = (message: string) => void;
+
+/**
+ * In-process backend for development and single-process tests. Each instance is its own store, so
+ * the prefix (kept for parity with Redis) isolates nothing that separate instances do not already.
+ */
+export function createMemoryKv(opts: KvOptions = {}): Kv {
+  const prefix = opts.prefix ?? "mcp:";
+  const cache = new LRUCache<string, string>({ max: MAX_ENTRIES });
+  // Windows live in an LRU too, so a flood of distinct keys (one per IP, say) cannot grow memory
+  // without bound; expired windows are also swept now and then rather than on a timer, so an
+  // idle process holds no interval open.
+  const windows = new LRUCache<string, Window>({ max: MAX_ENTRIES });
+  const channels = new Map<string, Set<Handler>>();
+  let nextSweep = performance.now() + SWEEP_EVERY_MS;
+  let closed = false;
+
+  function live(): void {
+    if (closed) throw new Error("kv is closed");
+  }
+
+  return {
+    kind: "memory",
+
+    async get(key) {
+      live();
+      return cache.get(prefix + key) ?? null;
+    },
+
+    async set(key, value, ttlMs) {
+      live();
+      cache.set(prefix + key, value, { ttl: positiveMs(ttlMs, "ttlMs") });
+    },
+
+    async del(...keys) {
+      live();
+      for (const key of keys) cache.delete(prefix + key);
+    },
+
+    // Synchronous from read to write, so concurrent callers in this process cannot interleave.
+    async rateLimit(key, limit, windowMs): Promise<RateLimitResult> {
+      live();
+      const ms = positiveMs(windowMs, "windowMs");
+      const now = performance.now();
+      if (now >= nextSweep) {
+        windows.purgeStale();
+        nextSweep = now + SWEEP_EVERY_MS;
+      }
+      const name = prefix + key;
+      let w = windows.get(name);
+      if (!w || w.resetAt <= now) {
+        w = { count: 0, resetAt: now + ms };
+        windows.set(name, w, { ttl: ms });
+      }
+      w.count += 1;
+      if (w.count <= limit) return { allowed: true, remaining: limit - w.count, retryAfterMs: 0 };
+      return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, w.resetAt - now) };
+    },
+
+    async publish(channel, message) {
+      live();
+      // One microtask per handler: delivery is async as with Redis, and a throwing handler
+      // cannot stop the others from hearing the message.
+      for (const handler of channels.get(prefix + channel) ?? []) queueMicrotask(() => handler(message));
+    },
+
+    async subscribe(channel, onMessage) {
+      live();
+      const name = prefix + channel;
+      // Wrapped so the same function subscribed twice is two subscriptions, as with Redis.
+      const handler: Handler = (message) => onMessage(message);
+      const set = channels.get(name) ?? new Set<Handler>();
+      set.add(handler);
+      channels.set(name, set);
+      return async () => {
+        set.delete(handler);
+        if (set.size === 0 && channels.get(name) === set) channels.delete(name);
+      };
+    },
+
+    async ping() {
+      return !closed;
+    },
+
+    async close() {
+      closed = true;
+      cache.clear();
+      windows.clear();
+      channels.clear();
+    },
+  };
+}

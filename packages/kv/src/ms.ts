@@ -1,0 +1,8 @@
+/**
+ * Both backends take whole positive milliseconds: Redis rejects `PX 0` and fractional PEXPIRE, and
+ * lru-cache reads a TTL of 0 as "never expires", so a zero or NaN TTL is a caller bug, not a default.
+ */
+export function positiveMs(ms: number, name: string): number {
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`${name} must be a positive number, got ${ms}`);
+  return Math.ceil(ms);
+}

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { FAKE_FIGMA_KEY, FAKE_FILE_KEY, type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
+import { circuitState } from "./breaker.ts";
+import { executeTool, validateKey } from "./executor.ts";
+import { loadRegistry } from "./registry.ts";
+import type { ServiceDefinition } from "./types.ts";
+
+const KEY = FAKE_FIGMA_KEY;
+let fake: FakeFigma;
+
+beforeAll(async () => {
+  fake = await startFakeFigma();
+});
+afterAll(() => fake.stop());
+beforeEach(() => {
+  fake.requests.length = 0;
+  fake.delayMs = 0;
+});
+
+// A fresh registry per test gives a fresh circuit breaker, so failures never leak between tests.
+function figma(baseUrl = fake.url): ServiceDefinition {
+  const service = loadRegistry(undefined, { SERVICE_FIGMA_BASE_URL: baseUrl }).get("figma");
+  if (!service) throw new Error("figma definition missing");
+  return service;
+}
+const getMe = (service = figma(), key = KEY, opts = {}) => executeTool(service, "get_me", {}, key, opts);
+
+describe("executeTool: upstream failures", () => {
+  test("403 → EXPIRED_CREDENTIALS without the key in the message", async () => {
+    const wrong = "figd_wrong_key_0000000000";
+    const outcome = await getMe(figma(), wrong);
+    expect(outcome).toMatchObject({ ok: false, error: "EXPIRED_CREDENTIALS", status: 403 });
+    expect(JSON.stringify(outcome)).not.toContain(wrong);
+    expect(fake.requests[0]?.token).toBe(wrong);
+  });
+
+  test("other 4xx → UPSTREAM_ERROR with Figma's message, key redacted", async () => {
+    const missing = await executeTool(figma(), "get_file", { file_key: "NoSuchFile" }, KEY);
+    expect(missing).toMatchObject({
+      ok: false,
+      error: "UPSTREAM_ERROR",
+      status: 404,
+      message: "Figma error 404: Not found",
+    });
+    fake.failNext(400, { error: true, status: 400, message: `Token ${KEY} lacks scope` });
+    const echoed = await getMe();
+    expect(echoed).toMatchObject({
+      ok: false,
+      error: "UPSTREAM_ERROR",
+      message: "Figma error 400: Token [redacted] lacks scope",
+    });
+  });
+
+  test("500 and 429 → SERVICE_UNAVAILABLE", async () => {
+    fake.failNext(500);
+    expect(await getMe()).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE", status: 500 });
+    fake.failNext(429, { status: 429, err: "Rate limit exceeded" });
+    expect(await getMe()).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE", status: 429 });
+  });
+
+  test("a slow upstream times out within the bound", async () => {
+    fake.delayMs = 2_000;
+    const started = performance.now();
+    const outcome = await getMe(figma(), KEY, { timeoutMs: 150 });
+    expect(outcome).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  test("a caller abort ends the call without counting against the service", async () => {
+    fake.delayMs = 2_000;
+    const service = figma();
+    const outcome = await getMe(service, KEY, { signal: AbortSignal.timeout(100) });
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: "SERVICE_UNAVAILABLE",
+      message: "The request was cancelled.",
+    });
+    for (let i = 0; i < 5; i++) await getMe(service, KEY, { signal: AbortSignal.abort() });
+    expect(circuitState(service)).toBe("closed");
+  });
+
+  test("responses over the size limit are refused", async () => {
+    const outcome = await executeTool(figma(), "get_file", { file_key: FAKE_FILE_KEY }, KEY, {
+      maxResponseBytes: 200,
+    });
+    expect(outcome).toMatchObject({ ok: false, error: "UPSTREAM_ERROR", status: 200 });
+  });
+
+  test("the circuit opens after 5 consecutive outages and stops calling upstream", async () => {
+    const service = figma();
+    for (let i = 0; i < 5; i++) {
+      fake.failNext(503);
+      expect(await getMe(service)).toMatchObject({ error: "SERVICE_UNAVAILABLE", status: 503 });
+    }
+    expect(circuitState(service)).toBe("open");
+    expect(await getMe(service)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    expect(fake.requests).toHaveLength(5);
+    // Breakers are per loaded service: another registry's figma is unaffected.
+    expect(await getMe()).toMatchObject({ ok: true });
+  });
+
+  test("4xx answers do not trip the circuit", async () => {
+    const service = figma();
+    for (let i = 0; i < 6; i++) await getMe(service, "figd_bad_key_000000");
+    expect(circuitState(service)).toBe("closed");
+  });
+
+  test("redirects are not followed, so the key never leaves the configured host", async () => {
+    const redirector = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => new Response(null, { status: 302, headers: { Location: `${fake.url}/v1/me` } }),
+    });
+    try {
+      expect(await getMe(figma(`http://127.0.0.1:${redirector.port}`))).toMatchObject({
+        ok: false,
+        status: 302,
+      });
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      redirector.stop(true);
+    }
+  });
+});
+
+test("a GET whose connection drops is retried once", async () => {
+  let connections = 0;
+  const body = JSON.stringify({ id: "1", email: "a@example.com", handle: "Ada", img_url: "" });
+  // Raw TCP, because an HTTP server cannot drop a connection before answering.
+  const flaky = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        connections++;
+        if (connections === 1) socket.end();
+      },
+      data(socket) {
+        socket.end(
+          `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      },
+    },
+  });
+  try {
+    expect(await getMe(figma(`http://127.0.0.1:${flaky.port}`))).toMatchObject({
+      ok: true,
+      data: { handle: "Ada" },
+    });
+    expect(connections).toBe(2);
+  } finally {
+    flaky.stop(true);
+  }
+});
+
+describe("validateKey", () => {
+  test("accepts a good key, rejects a bad one", async () => {
+    expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
+    expect(fake.requests[0]).toMatchObject({ method: "GET", path: "/v1/me", token: KEY });
+    const bad = await validateKey(figma(), "figd_nope_000000000");
+    expect(bad).toMatchObject({ ok: false, error: "INVALID_API_KEY" });
+    expect(await validateKey(figma(), "bad key\nX-Evil: 1")).toMatchObject({
+      ok: false,
+      error: "INVALID_API_KEY",
+    });
+  });
+
+  test("SERVICE_UNAVAILABLE when the upstream is down, failing or slow", async () => {
+    fake.failNext(502);
+    expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    fake.delayMs = 2_000;
+    expect(await validateKey(figma(), KEY, { timeoutMs: 100 })).toMatchObject({
+      error: "SERVICE_UNAVAILABLE",
+    });
+    fake.delayMs = 0;
+    fake.down();
+    try {
+      expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    } finally {
+      fake.up();
+    }
+    expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
+  });
+});

@@ -1,0 +1,20 @@
+export { circuitState } from "./breaker.ts";
+export { ServiceConfigSchema } from "./definition.ts";
+export { type ExecuteOptions, executeTool, upstreamMessage, validateKey } from "./executor.ts";
+export { baseUrlEnvName, loadRegistry } from "./registry.ts";
+export type {
+  AuthConfig,
+  InputResult,
+  JsonObjectSchema,
+  JsonSchema,
+  KeyValidation,
+  McpTool,
+  ServiceConfig,
+  ServiceDefinition,
+  ServiceRegistry,
+  ToolAnnotations,
+  ToolConfig,
+  ToolDefinition,
+  ToolErrorCode,
+  ToolOutcome,
+} from "./types.ts";

@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ServiceConfig, ServiceConfigSchema } from "./definition.ts";
+import { baseUrlEnvName, loadRegistry } from "./registry.ts";
+
+const figmaFile = new URL("../definitions/figma/config.json", import.meta.url);
+const figmaConfig = () => ServiceConfigSchema.parse(JSON.parse(readFileSync(figmaFile, "utf8")));
+function tool(config: ServiceConfig, i: number) {
+  const found = config.tools[i];
+  if (!found) throw new Error(`fixture has no tool ${i}`);
+  return found;
+}
+const temps: string[] = [];
+
+function dirWith(configs: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), "services-"));
+  temps.push(dir);
+  for (const [folder, config] of Object.entries(configs)) {
+    mkdirSync(join(dir, folder));
+    writeFileSync(
+      join(dir, folder, "config.json"),
+      typeof config === "string" ? config : JSON.stringify(config),
+    );
+  }
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("loadRegistry", () => {
+  test("loads figma with its tools, validators and MCP tool list", () => {
+    const registry = loadRegistry(undefined, {});
+    const figma = registry.get("figma");
+    expect(registry.has("figma")).toBe(true);
+    expect(registry.list().map((s) => s.type)).toContain("figma");
+    expect(figma?.prefix).toBe("fig");
+    expect(figma?.baseUrl).toBe("https://api.figma.com");
+    expect(figma?.auth).toEqual({ type: "header", name: "X-Figma-Token" });
+    expect(figma?.mcpTools.map((t) => t.name)).toEqual([
+      "get_me",
+      "get_file",
+      "get_file_nodes",
+      "get_comments",
+      "post_comment",
+      "get_images",
+    ]);
+    const post = figma?.mcpTools.find((t) => t.name === "post_comment");
+    expect(post?.annotations?.readOnlyHint).toBe(false);
+    expect(Object.keys(post ?? {}).sort()).toEqual(["annotations", "description", "inputSchema", "name"]);
+    expect(figma?.getTool("get_file")?.cacheTtlMs).toBe(30000);
+    expect(figma?.getTool("post_comment")?.cacheTtlMs).toBeUndefined();
+  });
+
+  test("unknown type is undefined", () => {
+    const registry = loadRegistry(undefined, {});
+    expect(registry.get("nope")).toBeUndefined();
+    expect(registry.has("nope")).toBe(false);
+  });
+
+  test("SERVICE_<TYPE>_BASE_URL overrides the upstream", () => {
+    expect(baseUrlEnvName("my-svc")).toBe("SERVICE_MY_SVC_BASE_URL");
+    const registry = loadRegistry(undefined, { SERVICE_FIGMA_BASE_URL: "http://127.0.0.1:9999" });
+    expect(registry.get("figma")?.baseUrl).toBe("http://127.0.0.1:9999");
+    expect(() => loadRegistry(undefined, { SERVICE_FIGMA_BASE_URL: "ftp://x" })).toThrow(
+      "SERVICE_FIGMA_BASE_URL",
+    );
+  });
+
+  test("a broken definition names the file and the field", () => {
+    const config = figmaConfig();
+    // Object.assign writes values the types forbid, which is the point here.
+    Object.assign(tool(config, 0).request, { method: "FETCH" });
+    const dir = dirWith({ figma: config });
+    expect(() => loadRegistry(dir, {})).toThrow(
+      /figma\/config\.json: tools\.0\.request\.method: Invalid option/,
+    );
+  });
+
+  test.each<[string, (c: ServiceConfig) => void, string]>([
+    [
+      "path placeholder not declared",
+      (c) => {
+        tool(c, 1).request.path = "/v1/files/{key}";
+      },
+      "tools.1.request.path",
+    ],
+    [
+      "unbounded string",
+      (c) => {
+        const key = tool(c, 1).inputSchema.properties.file_key;
+        if (key?.type === "string") delete key.maxLength;
+      },
+      "tools.1.inputSchema.properties.file_key.maxLength",
+    ],
+    [
+      "extra field",
+      (c) => {
+        Object.assign(tool(c, 0), { colour: "red" });
+      },
+      "tools.0: Unrecognized key",
+    ],
+    [
+      "bad prefix",
+      (c) => {
+        c.prefix = "FIG1";
+      },
+      "prefix:",
+    ],
+    [
+      "open input schema",
+      (c) => {
+        Object.assign(tool(c, 0).inputSchema, { additionalProperties: true });
+      },
+      "tools.0.inputSchema.additionalProperties",
+    ],
+    [
+      "cached POST",
+      (c) => {
+        tool(c, 4).cacheTtlMs = 1000;
+      },
+      "tools.4.cacheTtlMs",
+    ],
+    [
+      "folder mismatch",
+      (c) => {
+        c.type = "other";
+      },
+      "type:",
+    ],
+  ])("rejects %s", (_label, mutate, field) => {
+    const config = figmaConfig();
+    mutate(config);
+    const dir = dirWith({ figma: config });
+    expect(() => loadRegistry(dir, {})).toThrow(`figma/config.json: ${field}`);
+  });
+
+  test("invalid JSON and duplicate prefixes name the file", () => {
+    expect(() => loadRegistry(dirWith({ figma: "{ nope" }), {})).toThrow(
+      /figma\/config\.json: \(file\): invalid JSON/,
+    );
+    const copy = { ...figmaConfig(), type: "figma-eu", port: 3102 };
+    expect(() => loadRegistry(dirWith({ figma: figmaConfig(), "figma-eu": copy }), {})).toThrow(
+      /figma-eu\/config\.json: prefix: "fig" is also used by figma/,
+    );
+  });
+});

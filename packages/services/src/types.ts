@@ -1,0 +1,45 @@
+import type { ServiceConfig, ToolConfig } from "./definition.ts";
+import type { InputResult, JsonObjectSchema } from "./json-schema.ts";
+
+export type { AuthConfig, ServiceConfig, ToolConfig } from "./definition.ts";
+export type { InputResult, JsonObjectSchema, JsonSchema } from "./json-schema.ts";
+
+/** MCP tool annotations (hints only; clients must not trust them for security). */
+export type ToolAnnotations = NonNullable<ToolConfig["annotations"]>;
+
+/** A tool as advertised in an MCP `tools/list` response. */
+export interface McpTool {
+  name: string;
+  description: string;
+  inputSchema: JsonObjectSchema;
+  annotations?: ToolAnnotations;
+}
+
+/** A tool from a definition plus its input validator, compiled once at start-up. */
+export interface ToolDefinition extends ToolConfig {
+  readonly validateInput: (args: unknown) => InputResult;
+}
+
+/** A loaded service: its definition with everything derivable built once. */
+export interface ServiceDefinition extends Omit<ServiceConfig, "tools"> {
+  readonly tools: readonly ToolDefinition[];
+  /** The `tools/list` payload, identical for every instance of the service. */
+  readonly mcpTools: readonly McpTool[];
+  getTool(name: string): ToolDefinition | undefined;
+}
+
+export interface ServiceRegistry {
+  get(type: string): ServiceDefinition | undefined;
+  list(): ServiceDefinition[];
+  has(type: string): boolean;
+}
+
+export type ToolErrorCode = "EXPIRED_CREDENTIALS" | "SERVICE_UNAVAILABLE" | "UPSTREAM_ERROR" | "BAD_REQUEST";
+
+export type ToolOutcome =
+  | { ok: true; status: number; data: unknown }
+  | { ok: false; error: ToolErrorCode; status?: number; message: string };
+
+export type KeyValidation =
+  | { ok: true }
+  | { ok: false; error: "INVALID_API_KEY" | "SERVICE_UNAVAILABLE"; message: string };

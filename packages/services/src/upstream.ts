@@ -1,0 +1,108 @@
+import { isBrokenCircuitError } from "cockatiel";
+import { breakerFor } from "./breaker.ts";
+import type { UpstreamRequest } from "./request.ts";
+
+export type UpstreamResult =
+  | { kind: "status"; status: number; data: unknown }
+  | { kind: "too_large"; status: number }
+  | { kind: "network" }
+  | { kind: "timeout" }
+  | { kind: "cancelled" }
+  | { kind: "open" };
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+const RETRY_BACKOFF_MS = 100;
+
+// Thrown through the breaker so a caller hanging up counts neither as a failure nor a success.
+class Cancelled extends Error {}
+
+/** One upstream call through the service's circuit breaker, with one retry for GETs that never connected. */
+export async function callUpstream(
+  service: object,
+  req: UpstreamRequest,
+  opts: CallOptions,
+): Promise<UpstreamResult> {
+  // One deadline for the whole call, retry and body included, so callers get a hard bound.
+  const deadline = AbortSignal.timeout(opts.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+  const once = () => attempt(req, signal, opts);
+  try {
+    return await breakerFor(service).execute(async () => {
+      let result = await once();
+      // Only a GET whose connection failed is safe to repeat; a timed-out or POST request may have
+      // been applied upstream already.
+      if (result.kind === "network" && req.method === "GET") {
+        await Bun.sleep(RETRY_BACKOFF_MS + Math.random() * RETRY_BACKOFF_MS);
+        result = await once();
+      }
+      if (result.kind === "cancelled") throw new Cancelled();
+      return result;
+    });
+  } catch (err) {
+    if (err instanceof Cancelled) return { kind: "cancelled" };
+    if (isBrokenCircuitError(err)) return { kind: "open" };
+    throw err;
+  }
+}
+
+async function attempt(
+  req: UpstreamRequest,
+  signal: AbortSignal,
+  opts: CallOptions,
+): Promise<UpstreamResult> {
+  try {
+    // Redirects are not followed: the credential header must never travel to another host.
+    const res = await fetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal,
+      redirect: "manual",
+    });
+    const bytes = await readBounded(res, opts.maxBytes);
+    if (!bytes) return { kind: "too_large", status: res.status };
+    return { kind: "status", status: res.status, data: parseBody(bytes) };
+  } catch {
+    if (opts.signal?.aborted) return { kind: "cancelled" };
+    if (signal.aborted) return { kind: "timeout" };
+    return { kind: "network" };
+  }
+}
+
+/** Reads the body up to `max` bytes; null when it is larger, without buffering the rest. */
+async function readBounded(res: Response, max: number): Promise<Uint8Array | null> {
+  if (Number(res.headers.get("content-length") ?? 0) > max) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (!res.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseBody(bytes: Uint8Array): unknown {
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

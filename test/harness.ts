@@ -1,0 +1,75 @@
+// Starts the whole product in-process on random ports for one test file: control plane, edge and a
+// fake Figma. Backends follow the environment (DATABASE_URL / REDIS_URL → real servers, else PGlite in
+// memory + in-process kv); each stack gets its own kv prefix, and tests isolate by fresh users.
+import { resolve } from "node:path";
+import { createApp } from "@mcp/control-plane";
+import { createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
+import { createEdge, type EdgeLimits } from "@mcp/edge";
+import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
+
+export interface Stack {
+  controlPlaneUrl: string;
+  edgeUrl: string;
+  figma: FakeFigma;
+  platform: Platform;
+  edge: Awaited<ReturnType<typeof createEdge>>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(
+  opts: { limits?: Partial<EdgeLimits>; allowedOrigins?: string[] } = {},
+): Promise<Stack> {
+  const figma = await startFakeFigma({ keys: new Map() });
+  let edgeFetch: (req: Request) => Response | Promise<Response> = () =>
+    new Response("starting", { status: 503 });
+  const edgeServer = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) => edgeFetch(req),
+    idleTimeout: 60,
+  });
+  const edgeUrl = `http://127.0.0.1:${edgeServer.port}`;
+
+  const env = parseEnv({
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    ENCRYPTION_KEYS: "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    LOG_LEVEL: "error",
+    NODE_ENV: "test",
+  });
+  const platform = await createPlatform(env, {
+    memoryDb: true,
+    kvPrefix: `test:${crypto.randomUUID()}:`,
+    edgeUrl,
+    serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url },
+  });
+  const edge = await createEdge(platform.deps, {
+    host: "127.0.0.1",
+    allowedOrigins: opts.allowedOrigins,
+    limits: opts.limits,
+  });
+  edgeFetch = edge.app.fetch;
+
+  const app = createApp({
+    ...platform.deps,
+    sessions: createSessionStore(platform.deps.db, { secureCookies: false }),
+    allowedOrigins: [],
+    dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
+  });
+  const cpServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+
+  return {
+    controlPlaneUrl: `http://127.0.0.1:${cpServer.port}`,
+    edgeUrl,
+    figma,
+    platform,
+    edge,
+    async stop() {
+      cpServer.stop(true);
+      edgeServer.stop(true);
+      await edge.close();
+      await platform.close();
+      figma.stop();
+    },
+  };
+}
