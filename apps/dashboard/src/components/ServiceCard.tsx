@@ -1,0 +1,81 @@
+import { type FormEvent, useId, useState } from "react";
+import { errorMessage, type IssuedInstance, type Service, trpc } from "../trpc.ts";
+import { Alert } from "./Alert.tsx";
+
+interface Props {
+  service: Service;
+  connected: boolean;
+  onConnected: (issued: IssuedInstance) => void;
+}
+
+export function ServiceCard({ service, connected, onConnected }: Props) {
+  const id = useId();
+  const [apiKey, setApiKey] = useState("");
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string>();
+
+  async function connect(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setPending(true);
+    setError(undefined);
+    try {
+      const issued = await trpc.instances.connect.mutate({ serviceType: service.type, apiKey });
+      setApiKey("");
+      onConnected(issued);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setPending(false);
+    }
+  }
+
+  return (
+    <article className="card service" aria-labelledby={`${id}-name`}>
+      <div className="service-head">
+        <h3 id={`${id}-name`}>{service.name}</h3>
+        <span className={`badge ${service.healthy ? "ok" : "warn"}`}>
+          {service.healthy ? "Operational" : "Degraded"}
+        </span>
+        {connected && <span className="badge info">Connected</span>}
+      </div>
+      <p className="muted">{service.description}</p>
+      <details>
+        <summary>
+          {service.tools.length} {service.tools.length === 1 ? "tool" : "tools"}
+        </summary>
+        <ul className="tools">
+          {service.tools.map((tool) => (
+            <li key={tool.name}>
+              <code>{tool.name}</code> <span className="muted">{tool.description}</span>
+            </li>
+          ))}
+        </ul>
+      </details>
+      <form onSubmit={connect} aria-busy={pending}>
+        <label htmlFor={`${id}-key`}>{service.name} API key</label>
+        <div className="inline">
+          <input
+            id={`${id}-key`}
+            type="password"
+            autoComplete="off"
+            spellCheck={false}
+            required
+            aria-describedby={connected ? `${id}-hint` : undefined}
+            value={apiKey}
+            onChange={(e) => setApiKey(e.target.value)}
+          />
+          <button type="submit" className="primary" disabled={pending}>
+            {pending ? "Connecting…" : connected ? "Reconnect" : "Connect"}
+            <span className="sr-only"> {service.name}</span>
+          </button>
+        </div>
+        {connected && (
+          <p id={`${id}-hint`} className="hint">
+            Connecting again replaces the stored key and issues a new URL.
+          </p>
+        )}
+        {error && <Alert>{error}</Alert>}
+      </form>
+    </article>
+  );
+}

@@ -1,0 +1,65 @@
+// `bun run dev`: the whole product in one Bun process on the embedded default (PGlite under DATA_DIR,
+// in-process kv) or on PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set. Builds the dashboard if
+// needed, migrates, starts the control plane (with the dashboard) and the edge, prints the URLs.
+import { resolve } from "node:path";
+import { createApp } from "@mcp/control-plane";
+import { createPlatform, createSessionStore, parseEnv, publicEdgeUrl } from "@mcp/core";
+import { createEdge } from "@mcp/edge";
+import { ensureDashboardBuilt } from "./dashboard-build.ts";
+
+const env = parseEnv();
+await ensureDashboardBuilt();
+const platform = await createPlatform(env);
+const { deps } = platform;
+const allowedOrigins = env.ALLOWED_ORIGINS.split(",").filter(Boolean);
+
+const edge = await createEdge(deps, { host: env.HOST, allowedOrigins });
+const controlPlane = createApp({
+  ...deps,
+  sessions: createSessionStore(deps.db, { secureCookies: env.NODE_ENV === "production" }),
+  allowedOrigins,
+  dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
+});
+
+function serve(
+  name: string,
+  port: number,
+  fetch: (req: Request) => Response | Promise<Response>,
+  extra = {},
+) {
+  try {
+    return Bun.serve({ port, hostname: env.HOST, fetch, ...extra });
+  } catch (error) {
+    console.error(`could not start the ${name} on ${env.HOST}:${port}: ${(error as Error).message}`);
+    console.error(`set ${name === "edge" ? "EDGE_PORT" : "PORT"} to a free port`);
+    process.exit(1);
+  }
+}
+const cp = serve("control plane", env.PORT, controlPlane.fetch);
+const ed = serve("edge", env.EDGE_PORT, edge.app.fetch, {
+  idleTimeout: 120,
+  maxRequestBodySize: edge.deps.limits.maxBodyBytes,
+});
+
+const backend = env.DATABASE_URL ? "PostgreSQL" : `PGlite (${resolve(env.DATA_DIR, "pglite")})`;
+console.log(`
+  MCP platform is running
+  dashboard       http://${env.HOST}:${cp.port}/
+  control plane   http://${env.HOST}:${cp.port}/trpc   REST http://${env.HOST}:${cp.port}/api/v1
+  edge (MCP)      ${publicEdgeUrl(env, ed.port)}/<instance-token>/mcp   health ${publicEdgeUrl(env, ed.port)}/health
+  database        ${backend}
+  kv              ${env.REDIS_URL ? "Redis" : "in-process"}
+`);
+
+let stopping = false;
+async function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  cp.stop();
+  ed.stop();
+  await edge.close();
+  await platform.close();
+  process.exit(0);
+}
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
