@@ -41,3 +41,4 @@ export {
   invalidateInstanceToken,
   type ResolvedInstance,
 } from "./resolve.ts";
+export { type ResealReport, resealCredentials } from "./rotate-keys.ts";

@@ -34,6 +34,8 @@ export async function invalidateInstanceToken(deps: Pick<CoreDeps, "kv">, tokenH
  */
 export class InstanceResolver {
   private readonly local = new LRUCache<string, ResolvedInstance>({ max: 50_000, ttl: LOCAL_TTL_MS });
+  /** Unknown or revoked hashes. Safe to remember: a token is random and never becomes valid later. */
+  private readonly missing = new LRUCache<string, true>({ max: 100_000, ttl: LOCAL_TTL_MS });
   private readonly touched = new LRUCache<string, number>({ max: 50_000, ttl: TOUCH_EVERY_MS });
   private generation = 0;
   private unsubscribe?: () => Promise<void>;
@@ -57,10 +59,14 @@ export class InstanceResolver {
     const tokenHash = hashToken(token);
     const hit = this.local.get(tokenHash);
     if (hit) return hit;
+    if (this.missing.has(tokenHash)) return null;
     const generation = this.generation;
     const cached = await this.deps.kv.get(kvKey(tokenHash));
     const found = cached ? (JSON.parse(cached) as ResolvedInstance) : await this.load(tokenHash);
-    if (!found) return null;
+    if (!found) {
+      this.missing.set(tokenHash, true);
+      return null;
+    }
     if (generation === this.generation) {
       this.local.set(tokenHash, found);
       if (!cached) await this.deps.kv.set(kvKey(tokenHash), JSON.stringify(found), KV_TTL_MS);

@@ -1,0 +1,131 @@
+// Domain functions on a real database (PGlite in memory, or DATABASE_URL) and the configured kv, with a
+// fake Figma upstream: connect, resolve through the caches, invalidate, rotate master keys.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { generateKeySpec, hashToken, parseKeyring } from "@mcp/crypto";
+import { credentials, instances } from "@mcp/db";
+import { eq } from "drizzle-orm";
+import { type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
+import { signIn, signUp } from "./auth.ts";
+import { createPlatform, type Platform } from "./bootstrap.ts";
+import { parseEnv } from "./env.ts";
+import { connectInstance, revokeInstance, rotateInstance } from "./instances.ts";
+import { InstanceResolver } from "./resolve.ts";
+import { resealCredentials } from "./rotate-keys.ts";
+
+let figma: FakeFigma;
+let platform: Platform;
+const v1 = generateKeySpec(1);
+
+beforeAll(async () => {
+  figma = await startFakeFigma({ keys: new Map() });
+  const env = parseEnv({ DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, ENCRYPTION_KEYS: v1, LOG_LEVEL: "error" });
+  platform = await createPlatform(env, {
+    memoryDb: true,
+    kvPrefix: `test:core:${crypto.randomUUID()}:`,
+    edgeUrl: "http://edge.test",
+    serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url },
+  });
+});
+afterAll(async () => {
+  await platform.close();
+  figma.stop();
+});
+
+async function userWithKey() {
+  const signedUp = await signUp(platform.deps, { email: `core-${crypto.randomUUID()}@x.test`, password: "0123456789" });
+  if (!signedUp.ok) throw new Error(signedUp.message);
+  const key = `figd_${crypto.randomUUID()}`;
+  figma.addKey(key, { id: "1", email: "a@b.c", handle: "core" });
+  return { actor: { userId: signedUp.value.id }, key, email: signedUp.value.email };
+}
+
+const tokenOf = (url: string) => url.split("/")[3] ?? "";
+
+describe("auth", () => {
+  test("emails are case-insensitive; wrong password and unknown email fail alike", async () => {
+    const email = `Case-${crypto.randomUUID()}@X.test`;
+    expect((await signUp(platform.deps, { email, password: "0123456789" })).ok).toBe(true);
+    const dup = await signUp(platform.deps, { email: email.toLowerCase(), password: "0123456789" });
+    expect(dup).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect((await signIn(platform.deps, { email: email.toUpperCase(), password: "0123456789" })).ok).toBe(true);
+    const wrong = await signIn(platform.deps, { email, password: "nope-nope-nope" });
+    const unknown = await signIn(platform.deps, { email: `x${email}`, password: "0123456789" });
+    expect(wrong).toEqual(unknown);
+  });
+});
+
+describe("instances and resolution", () => {
+  test("connect seals the key, issues a hashed token, and resolves through the caches", async () => {
+    const { actor, key } = await userWithKey();
+    const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    if (!issued.ok) throw new Error(issued.message);
+    const token = tokenOf(issued.value.instanceUrl);
+    const [row] = await platform.deps.db.select().from(instances).where(eq(instances.id, issued.value.instanceId));
+    expect(row?.tokenHash).toBe(hashToken(token));
+    const [cred] = await platform.deps.db.select().from(credentials).where(eq(credentials.userId, actor.userId));
+    expect(cred?.ciphertext).not.toContain(key);
+
+    const resolver = new InstanceResolver(platform.deps);
+    await resolver.start();
+    const found = await resolver.resolve(token);
+    expect(found?.instanceId).toBe(issued.value.instanceId);
+    expect(resolver.credential(found ?? ({} as never))?.apiKey).toBe(key);
+    // The shared cache holds the credential only sealed.
+    const cached = await platform.deps.kv.get(`inst:${hashToken(token)}`);
+    expect(cached).not.toContain(key);
+    expect(await resolver.resolve(`${token.slice(0, -1)}${token.endsWith("A") ? "B" : "A"}`)).toBeNull();
+
+    await revokeInstance(platform.deps, actor, { serviceType: "figma" });
+    // Invalidation reaches the resolver over pub/sub; poll briefly rather than assume a delay.
+    for (let i = 0; i < 100 && (await resolver.resolve(token)); i++) await Bun.sleep(20);
+    expect(await resolver.resolve(token)).toBeNull();
+    await resolver.stop();
+  });
+
+  test("rotation and reconnection retire the previous token", async () => {
+    const { actor, key } = await userWithKey();
+    const first = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    const rotated = await rotateInstance(platform.deps, actor, { serviceType: "figma" });
+    const again = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    if (!first.ok || !rotated.ok || !again.ok) throw new Error("setup failed");
+    expect(rotated.value.instanceId).toBe(first.value.instanceId);
+    expect(again.value.instanceId).toBe(first.value.instanceId);
+    const resolver = new InstanceResolver(platform.deps);
+    expect(await resolver.resolve(tokenOf(first.value.instanceUrl))).toBeNull();
+    expect(await resolver.resolve(tokenOf(rotated.value.instanceUrl))).toBeNull();
+    expect(await resolver.resolve(tokenOf(again.value.instanceUrl))).not.toBeNull();
+  });
+
+  test("unknown service, rejected key and unreachable upstream store nothing", async () => {
+    const { actor } = await userWithKey();
+    expect(await connectInstance(platform.deps, actor, { serviceType: "nope", apiKey: "k" })).toMatchObject({ code: "NOT_FOUND" });
+    expect(await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: "figd_bad" })).toMatchObject({
+      code: "INVALID_API_KEY",
+    });
+    figma.failNext(502);
+    expect(await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: "figd_bad" })).toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+    });
+    const rows = await platform.deps.db.select().from(credentials).where(eq(credentials.userId, actor.userId));
+    expect(rows).toHaveLength(0);
+  });
+});
+
+describe("master key rotation", () => {
+  test("re-seals credentials under the new key; the old key can then go", async () => {
+    const { actor, key } = await userWithKey();
+    const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    if (!issued.ok) throw new Error(issued.message);
+    const v2 = generateKeySpec(2);
+    const both = parseKeyring(`${v2},${v1}`);
+    const report = await resealCredentials({ db: platform.deps.db, keyring: both }, { userId: actor.userId });
+    expect(report.resealed).toBeGreaterThanOrEqual(1);
+    expect(report.unreadable).toEqual([]);
+    const [cred] = await platform.deps.db.select().from(credentials).where(eq(credentials.userId, actor.userId));
+    expect(cred?.keyVersion).toBe(2);
+    const onlyNew = new InstanceResolver({ ...platform.deps, keyring: parseKeyring(v2) });
+    await platform.deps.kv.del(`inst:${hashToken(tokenOf(issued.value.instanceUrl))}`);
+    const found = await onlyNew.resolve(tokenOf(issued.value.instanceUrl));
+    expect(found && onlyNew.credential(found)?.apiKey).toBe(key);
+  });
+});
