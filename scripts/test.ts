@@ -2,6 +2,7 @@
 // Backends follow the environment: DATABASE_URL / REDIS_URL set → real servers, else embedded.
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { ensureChromium } from "./chromium.ts";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 import { formatCounts, sumFiles } from "./junit-summary.ts";
 
@@ -10,6 +11,7 @@ const junit = resolve(root, process.env.JUNIT_OUT ?? ".test-results/junit.xml");
 mkdirSync(dirname(junit), { recursive: true });
 
 await ensureDashboardBuilt();
+await ensureChromium();
 
 const backend = process.env.DATABASE_URL ? "postgres + redis" : "embedded (PGlite + in-process)";
 console.log(`running tests on ${backend}`);

@@ -2,10 +2,10 @@
 // instance URL, revoke; plus the error paths a user meets first (bad key, wrong password).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { CHROMIUM } from "../scripts/chromium.ts";
 import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
 import { type Stack, startStack } from "./harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const PASSWORD = "correct horse battery";
 
 let stack: Stack;

@@ -1,4 +1,5 @@
 import { AppError, ERRORS, type ErrorCode } from "@mcp/core";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -29,6 +30,14 @@ export function onError(): ErrorHandler<HonoEnv> {
     if (app.status >= 500)
       c.var.deps?.log.error("request failed", { requestId, path: c.req.path, error: err });
     if (app.retryAfterMs) c.header("retry-after", String(Math.ceil(app.retryAfterMs / 1000)));
+    // Errors raised before tRPC runs (bad bearer, CSRF, body limit) must still reach tRPC clients in
+    // tRPC's shape, or the SDK cannot read their code. A non-array body answers every call of a batch.
+    if (c.req.path.startsWith("/trpc/")) {
+      const trpc = ERRORS[app.code].trpc;
+      const data = { code: trpc, httpStatus: app.status, appCode: app.code };
+      const error = { message: app.message, code: TRPC_ERROR_CODES_BY_KEY[trpc], data };
+      return c.json({ error }, app.status as ContentfulStatusCode);
+    }
     return c.json(
       errorBody(app.code, app.message, requestId),
       ERRORS[app.code].status as ContentfulStatusCode,

@@ -1,0 +1,96 @@
+// The control plane's middleware on a bare Hono app (app.request), each on its own.
+import { describe, expect, test } from "bun:test";
+import { AppError } from "@mcp/core";
+import { requestId } from "@mcp/http";
+import { Hono } from "hono";
+import type { ControlPlaneDeps, HonoEnv } from "../deps.ts";
+import { authenticate } from "./auth.ts";
+import { onError } from "./errors.ts";
+import { sameOrigin } from "./origin.ts";
+
+const log = { debug() {}, info() {}, warn() {}, error() {} };
+const sessions = {
+  readCookie: (h: string) => /mcp_session=([^;]+)/.exec(h)?.[1] ?? null,
+  validate: async (t: string) => (t === "good-session" ? { userId: "usr_1" } : null),
+};
+const deps = {
+  log,
+  sessions,
+  allowedOrigins: ["https://allowed.example"],
+  db: {},
+} as unknown as ControlPlaneDeps;
+
+function app() {
+  const a = new Hono<HonoEnv>();
+  a.onError(onError());
+  a.use(async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  a.use(requestId());
+  a.use(sameOrigin());
+  a.use(authenticate());
+  a.post("/whoami", (c) => c.json({ actor: c.var.actor }));
+  a.get("/boom", () => {
+    throw new Error("secret detail");
+  });
+  a.get("/gone", () => {
+    throw new AppError("NOT_FOUND", "No such thing");
+  });
+  return a;
+}
+
+describe("errors", () => {
+  test("AppError renders { error, code, requestId } with its status", async () => {
+    const res = await app().request("/gone");
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as Record<string, string>;
+    expect(body).toEqual({
+      error: "No such thing",
+      code: "NOT_FOUND",
+      requestId: res.headers.get("x-request-id") ?? "",
+    });
+  });
+
+  test("anything else is a 500 INTERNAL without details", async () => {
+    const res = await app().request("/boom");
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toContain("secret detail");
+    expect(JSON.parse(text)).toMatchObject({ code: "INTERNAL", error: "Internal error" });
+  });
+});
+
+describe("sameOrigin", () => {
+  test("refuses a cookie POST from another origin, allows same host and allowed origins", async () => {
+    const post = (origin?: string) =>
+      app().request("http://cp.local/whoami", {
+        method: "POST",
+        headers: { host: "cp.local", ...(origin && { origin }) },
+      });
+    expect((await post("https://evil.example")).status).toBe(403);
+    expect((await post("not a url")).status).toBe(403);
+    expect((await post("http://cp.local")).status).toBe(200);
+    expect((await post("https://allowed.example")).status).toBe(200);
+    expect((await post()).status).toBe(200);
+  });
+});
+
+describe("authenticate", () => {
+  test("session cookie → actor; unknown cookie → anonymous", async () => {
+    const who = async (cookie: string) =>
+      (
+        (await (await app().request("/whoami", { method: "POST", headers: { cookie } })).json()) as {
+          actor: unknown;
+        }
+      ).actor;
+    expect(await who("mcp_session=good-session")).toEqual({ userId: "usr_1", via: "session" });
+    expect(await who("mcp_session=stale")).toBeNull();
+  });
+
+  test("a malformed bearer is a 401 at once, without touching the database", async () => {
+    const res = await app().request("/whoami", { method: "POST", headers: { authorization: "Bearer nope" } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ code: "UNAUTHORIZED" });
+  });
+});

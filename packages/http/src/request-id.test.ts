@@ -1,0 +1,25 @@
+import { describe, expect, test } from "bun:test";
+import { Hono } from "hono";
+import { type RequestIdVariables, requestId } from "./request-id.ts";
+
+const app = new Hono<{ Variables: RequestIdVariables }>();
+app.use(requestId());
+app.get("/", (c) => c.text(c.var.requestId));
+
+describe("requestId", () => {
+  test("mints an unguessable id and echoes it", async () => {
+    const res = await app.request("/");
+    const id = await res.text();
+    expect(id).toMatch(/^req_[A-Za-z0-9_-]{16}$/);
+    expect(res.headers.get("x-request-id")).toBe(id);
+    expect(await (await app.request("/")).text()).not.toBe(id);
+  });
+
+  test("keeps a sane inbound id, replaces an unsafe one", async () => {
+    expect(await (await app.request("/", { headers: { "x-request-id": "proxy-1234abcd" } })).text()).toBe(
+      "proxy-1234abcd",
+    );
+    const injected = await (await app.request("/", { headers: { "x-request-id": 'bad"id<script>' } })).text();
+    expect(injected).toMatch(/^req_/);
+  });
+});
