@@ -11,7 +11,9 @@ const DURATION_MS = Number(process.env.BENCH_MS ?? 3000);
 const MAX_REQUESTS = 200_000;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 
-const stack = await startStack({ limits: { perInstancePerMinute: 10_000_000, perUserPerMinute: 10_000_000 } });
+const stack = await startStack({
+  limits: { perInstancePerMinute: 10_000_000, perUserPerMinute: 10_000_000 },
+});
 const user = await newUser(stack);
 const { instanceUrl } = await connectFigma(stack, user, figmaKeyFor(stack, "bench"));
 
@@ -30,7 +32,11 @@ const modern = (method: string, params: Record<string, unknown>, name?: string) 
   body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: meta } }),
 });
 const legacy = (method: string, params: Record<string, unknown>) => ({
-  headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  headers: {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    "mcp-protocol-version": "2025-11-25",
+  },
   body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
 });
 
@@ -51,14 +57,22 @@ const scenarios: Scenario[] = [
     name: "edge tools/call via upstream (2026-07-28)",
     url: instanceUrl,
     init: () =>
-      modern("tools/call", { name: "get_file_nodes", arguments: { file_key: FAKE_FILE_KEY, ids: `0:${n++}` } }, "get_file_nodes"),
+      modern(
+        "tools/call",
+        { name: "get_file_nodes", arguments: { file_key: FAKE_FILE_KEY, ids: `0:${n++}` } },
+        "get_file_nodes",
+      ),
   },
   {
     name: "edge tools/call cached read (2025-11-25)",
     url: instanceUrl,
     init: () => legacy("tools/call", { name: "get_me", arguments: {} }),
   },
-  { name: "edge 401 bad token", url: instanceUrl.replace(/_(.)/, "_x"), init: () => modern("tools/list", {}) },
+  {
+    name: "edge 401 bad token",
+    url: instanceUrl.replace(/_(.)/, "_x"),
+    init: () => modern("tools/list", {}),
+  },
   {
     name: "control plane instances.list",
     url: `${stack.controlPlaneUrl}/trpc/instances.list`,
@@ -84,8 +98,16 @@ async function run(s: Scenario) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2));
-  return { scenario: s.name, requests: latencies.length, rps: Math.round(latencies.length / seconds), p50_ms: pct(0.5), p99_ms: pct(0.99), errors };
+  const pct = (p: number) =>
+    Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2));
+  return {
+    scenario: s.name,
+    requests: latencies.length,
+    rps: Math.round(latencies.length / seconds),
+    p50_ms: pct(0.5),
+    p99_ms: pct(0.99),
+    errors,
+  };
 }
 
 const results = [];
@@ -100,6 +122,9 @@ const backend = process.env.DATABASE_URL ? "postgres+redis" : "embedded";
 console.log(`\nbench: ${backend}, concurrency ${CONCURRENCY}, ${DURATION_MS} ms per scenario\n`);
 console.table(results);
 const out = resolve(import.meta.dir, "results.json");
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), backend, concurrency: CONCURRENCY, results }, null, 2)}\n`);
+writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), backend, concurrency: CONCURRENCY, results }, null, 2)}\n`,
+);
 console.log(`wrote ${out}`);
 process.exit(0);

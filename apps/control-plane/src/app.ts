@@ -9,15 +9,17 @@ import { serveStatic } from "hono/bun";
 import { secureHeaders } from "hono/secure-headers";
 import type { ControlPlaneDeps, HonoEnv } from "./deps.ts";
 import { authenticate } from "./middleware/auth.ts";
-import { errorBody, onError } from "./middleware/errors.ts";
+import { onError } from "./middleware/errors.ts";
 import { sameOrigin } from "./middleware/origin.ts";
 import { restRoutes } from "./rest/routes.ts";
 import { contextFromHono } from "./trpc/context.ts";
 import { appRouter } from "./trpc/router.ts";
 
 const MAX_BODY = 64 * 1024;
-const tooLarge = (c: HonoContext<HonoEnv>) =>
-  c.json(errorBody("PAYLOAD_TOO_LARGE", "Request body too large", c.var.requestId), 413);
+// Thrown, not answered here, so `onError` renders it in the shape of the route (REST or tRPC).
+const tooLarge = (): never => {
+  throw new AppError("PAYLOAD_TOO_LARGE", "Request body too large");
+};
 
 export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
   const app = new Hono<HonoEnv>();

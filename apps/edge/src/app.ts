@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
 import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
 import { originAndHost, readBody } from "./middleware/guards.ts";
-import { resolveInstance } from "./middleware/instance.ts";
+import { invalidInstance, resolveInstance } from "./middleware/instance.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
 
 /** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
@@ -41,7 +41,11 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     return res;
   });
 
-  app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND", requestId: c.var.requestId }, 404));
+  app.notFound((c) => {
+    // An MCP path without a usable token segment (`/mcp`, `//mcp`, `/a/b/mcp`) is a missing instance.
+    if (/\/mcp\/?$/.test(c.req.path)) return invalidInstance(c);
+    return c.json({ error: "Not found", code: "NOT_FOUND", requestId: c.var.requestId }, 404);
+  });
   app.onError((err, c) => {
     const app = err instanceof AppError ? err : new AppError("INTERNAL", "Internal error");
     if (app.status >= 500) deps.log.error("edge request failed", { requestId: c.var.requestId, error: err });

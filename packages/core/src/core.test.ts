@@ -18,7 +18,12 @@ const v1 = generateKeySpec(1);
 
 beforeAll(async () => {
   figma = await startFakeFigma({ keys: new Map() });
-  const env = parseEnv({ DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, ENCRYPTION_KEYS: v1, LOG_LEVEL: "error" });
+  const env = parseEnv({
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    ENCRYPTION_KEYS: v1,
+    LOG_LEVEL: "error",
+  });
   platform = await createPlatform(env, {
     memoryDb: true,
     kvPrefix: `test:core:${crypto.randomUUID()}:`,
@@ -32,7 +37,10 @@ afterAll(async () => {
 });
 
 async function userWithKey() {
-  const signedUp = await signUp(platform.deps, { email: `core-${crypto.randomUUID()}@x.test`, password: "0123456789" });
+  const signedUp = await signUp(platform.deps, {
+    email: `core-${crypto.randomUUID()}@x.test`,
+    password: "0123456789",
+  });
   if (!signedUp.ok) throw new Error(signedUp.message);
   const key = `figd_${crypto.randomUUID()}`;
   figma.addKey(key, { id: "1", email: "a@b.c", handle: "core" });
@@ -47,7 +55,9 @@ describe("auth", () => {
     expect((await signUp(platform.deps, { email, password: "0123456789" })).ok).toBe(true);
     const dup = await signUp(platform.deps, { email: email.toLowerCase(), password: "0123456789" });
     expect(dup).toMatchObject({ ok: false, code: "CONFLICT" });
-    expect((await signIn(platform.deps, { email: email.toUpperCase(), password: "0123456789" })).ok).toBe(true);
+    expect((await signIn(platform.deps, { email: email.toUpperCase(), password: "0123456789" })).ok).toBe(
+      true,
+    );
     const wrong = await signIn(platform.deps, { email, password: "nope-nope-nope" });
     const unknown = await signIn(platform.deps, { email: `x${email}`, password: "0123456789" });
     expect(wrong).toEqual(unknown);
@@ -60,9 +70,15 @@ describe("instances and resolution", () => {
     const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
     if (!issued.ok) throw new Error(issued.message);
     const token = tokenOf(issued.value.instanceUrl);
-    const [row] = await platform.deps.db.select().from(instances).where(eq(instances.id, issued.value.instanceId));
+    const [row] = await platform.deps.db
+      .select()
+      .from(instances)
+      .where(eq(instances.id, issued.value.instanceId));
     expect(row?.tokenHash).toBe(hashToken(token));
-    const [cred] = await platform.deps.db.select().from(credentials).where(eq(credentials.userId, actor.userId));
+    const [cred] = await platform.deps.db
+      .select()
+      .from(credentials)
+      .where(eq(credentials.userId, actor.userId));
     expect(cred?.ciphertext).not.toContain(key);
 
     const resolver = new InstanceResolver(platform.deps);
@@ -98,15 +114,24 @@ describe("instances and resolution", () => {
 
   test("unknown service, rejected key and unreachable upstream store nothing", async () => {
     const { actor } = await userWithKey();
-    expect(await connectInstance(platform.deps, actor, { serviceType: "nope", apiKey: "k" })).toMatchObject({ code: "NOT_FOUND" });
-    expect(await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: "figd_bad" })).toMatchObject({
+    expect(await connectInstance(platform.deps, actor, { serviceType: "nope", apiKey: "k" })).toMatchObject({
+      code: "NOT_FOUND",
+    });
+    expect(
+      await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: "figd_bad" }),
+    ).toMatchObject({
       code: "INVALID_API_KEY",
     });
     figma.failNext(502);
-    expect(await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: "figd_bad" })).toMatchObject({
+    expect(
+      await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: "figd_bad" }),
+    ).toMatchObject({
       code: "SERVICE_UNAVAILABLE",
     });
-    const rows = await platform.deps.db.select().from(credentials).where(eq(credentials.userId, actor.userId));
+    const rows = await platform.deps.db
+      .select()
+      .from(credentials)
+      .where(eq(credentials.userId, actor.userId));
     expect(rows).toHaveLength(0);
   });
 });
@@ -121,7 +146,10 @@ describe("master key rotation", () => {
     const report = await resealCredentials({ db: platform.deps.db, keyring: both }, { userId: actor.userId });
     expect(report.resealed).toBeGreaterThanOrEqual(1);
     expect(report.unreadable).toEqual([]);
-    const [cred] = await platform.deps.db.select().from(credentials).where(eq(credentials.userId, actor.userId));
+    const [cred] = await platform.deps.db
+      .select()
+      .from(credentials)
+      .where(eq(credentials.userId, actor.userId));
     expect(cred?.keyVersion).toBe(2);
     const onlyNew = new InstanceResolver({ ...platform.deps, keyring: parseKeyring(v2) });
     await platform.deps.kv.del(`inst:${hashToken(tokenOf(issued.value.instanceUrl))}`);

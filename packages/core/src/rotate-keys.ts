@@ -15,7 +15,7 @@ export interface ResealReport {
  */
 export async function resealCredentials(
   deps: Pick<CoreDeps, "db" | "keyring">,
-  opts: { batch?: number; /** Only this user's credentials (one tenant at a time). */ userId?: string } = {},
+  opts: { batch?: number /** Only this user's credentials (one tenant at a time). */; userId?: string } = {},
 ): Promise<ResealReport> {
   const batch = opts.batch ?? 500;
   const report: ResealReport = { resealed: 0, unreadable: [] };
@@ -25,7 +25,12 @@ export async function resealCredentials(
     const rows = await deps.db
       .select()
       .from(credentials)
-      .where(and(ne(credentials.keyVersion, current), opts.userId ? eq(credentials.userId, opts.userId) : undefined))
+      .where(
+        and(
+          ne(credentials.keyVersion, current),
+          opts.userId ? eq(credentials.userId, opts.userId) : undefined,
+        ),
+      )
       .limit(batch + skip.size);
     const todo = rows.filter((r) => !skip.has(r.id));
     if (todo.length === 0) return report;

@@ -132,6 +132,37 @@ kvSuite("memory kv", (prefix) => createMemoryKv({ prefix }));
 const redisUrl = process.env.REDIS_URL;
 if (redisUrl) kvSuite("redis kv", (prefix) => createRedisKv(redisUrl, { prefix }));
 
+test("publish reaches this process's subscribers before it resolves (each backend)", async () => {
+  const kvs = [
+    createMemoryKv(),
+    ...(redisUrl ? [createRedisKv(redisUrl, { prefix: `test:kv:${crypto.randomUUID()}:` })] : []),
+  ];
+  for (const kv of kvs) {
+    const heard = inbox();
+    await kv.subscribe("now", heard.handler);
+    await kv.publish("now", "revoked");
+    expect(heard.messages).toEqual(["revoked"]);
+    await kv.publish("now", "marker");
+    await until(() => heard.messages.length === 2);
+    expect(heard.messages).toEqual(["revoked", "marker"]); // the Redis echo of our own message is not delivered twice
+    await kv.close();
+  }
+});
+
+if (redisUrl) {
+  test("redis: another process (another connection) hears a publish exactly once", async () => {
+    const prefix = `test:kv:${crypto.randomUUID()}:`;
+    const [a, b] = [createRedisKv(redisUrl, { prefix }), createRedisKv(redisUrl, { prefix })];
+    const heard = inbox();
+    await b.subscribe("ch", heard.handler);
+    await a.publish("ch", "one");
+    await a.publish("ch", "two");
+    await until(() => heard.messages.length >= 2);
+    expect(heard.messages).toEqual(["one", "two"]);
+    await Promise.all([a.close(), b.close()]);
+  });
+}
+
 test("createKv picks Redis only when REDIS_URL is set", async () => {
   const kvs = [createKv({}), ...(redisUrl ? [createKv({ REDIS_URL: redisUrl })] : [])];
   expect(kvs.map((kv) => kv.kind)).toEqual(redisUrl ? ["memory", "redis"] : ["memory"]);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { positiveMs } from "./ms.ts";
 import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
@@ -34,13 +35,24 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   const channels = new Map<string, { handlers: Set<Handler>; ready: Promise<unknown> }>();
   let closed = false;
 
+  // Messages carry the publishing process's id, so a process delivers its own messages to its own
+  // subscribers at once (before publish() resolves) and skips their echo from Redis.
+  const origin = randomUUID();
+
+  // One microtask per handler so a throwing handler cannot break ioredis's reply parsing or stop the
+  // other handlers, matching the memory backend.
+  function deliver(channel: string, message: string): void {
+    for (const handler of channels.get(channel)?.handlers ?? []) queueMicrotask(() => handler(message));
+  }
+
   function subscriberConnection(): Redis {
     if (subscriber) return subscriber;
     const sub = redis.duplicate();
-    sub.on("message", (channel: string, message: string) => {
-      // One microtask per handler so a throwing handler cannot break ioredis's reply parsing or
-      // stop the other handlers, matching the memory backend.
-      for (const handler of channels.get(channel)?.handlers ?? []) queueMicrotask(() => handler(message));
+    sub.on("message", (channel: string, framed: string) => {
+      const cut = framed.indexOf("|");
+      // Our own messages were already delivered locally by publish().
+      if (cut < 0 || framed.slice(0, cut) === origin) return;
+      deliver(channel, framed.slice(cut + 1));
     });
     subscriber = sub;
     return sub;
@@ -69,7 +81,8 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     },
 
     async publish(channel, message) {
-      await redis.publish(prefix + channel, message);
+      deliver(prefix + channel, message);
+      await redis.publish(prefix + channel, `${origin}|${message}`);
     },
 
     async subscribe(channel, onMessage) {

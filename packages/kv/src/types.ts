@@ -19,6 +19,7 @@ export interface Kv {
   del(...keys: string[]): Promise<void>;
   /** Fixed-window counter: at most `limit` hits per `windowMs` for `key`, atomic across processes. */
   rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+  /** Delivers to this process's subscribers at once (before it resolves) and to every other process. */
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is live; the returned function unsubscribes. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;

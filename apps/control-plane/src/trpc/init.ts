@@ -1,5 +1,6 @@
 import { AppError, ERRORS, type ErrorCode, isErrorCode } from "@mcp/core";
 import { initTRPC, TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { z } from "zod";
 import type { TrpcContext } from "./context.ts";
 
@@ -7,7 +8,7 @@ const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
     const app = error.cause instanceof AppError ? error.cause : undefined;
     const zodIssues = error.cause instanceof z.ZodError ? error.cause.issues : undefined;
-    const appCode: ErrorCode = app?.code ?? (zodIssues ? "BAD_REQUEST" : fromTrpc(error.code));
+    const appCode: ErrorCode = app?.code ?? (zodIssues ? "BAD_REQUEST" : fromTrpc(error));
     const internal = appCode === "INTERNAL";
     return {
       ...shape,
@@ -24,9 +25,11 @@ const t = initTRPC.context<TrpcContext>().create({
   },
 });
 
-function fromTrpc(code: TRPCError["code"]): ErrorCode {
-  const match = Object.entries(ERRORS).find(([, v]) => v.trpc === code)?.[0];
-  return isErrorCode(match) ? match : "INTERNAL";
+function fromTrpc(error: TRPCError): ErrorCode {
+  const match = Object.entries(ERRORS).find(([, v]) => v.trpc === error.code)?.[0];
+  if (isErrorCode(match)) return match;
+  // A client mistake tRPC reports with a code of its own (e.g. a mutation sent as GET) stays a 4xx.
+  return getHTTPStatusCodeFromError(error) < 500 ? "BAD_REQUEST" : "INTERNAL";
 }
 
 /** Turns a domain AppError into a TRPCError carrying it, so the formatter can render its code. */

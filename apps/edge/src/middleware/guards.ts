@@ -32,10 +32,12 @@ export function readBody(): MiddlewareHandler<EdgeEnv> {
     const max = c.var.deps.limits.maxBodyBytes;
     const declared = Number(c.req.header("content-length") ?? 0);
     if (declared > max) return tooLarge(c.var.requestId);
-    const text = await c.req.raw.clone().text();
-    if (text.length > max) return tooLarge(c.var.requestId);
+    // Measured in bytes, not characters: a streamed body (no Content-Length) of multi-byte text must
+    // not slip past the limit.
+    const bytes = await c.req.raw.clone().arrayBuffer();
+    if (bytes.byteLength > max) return tooLarge(c.var.requestId);
     try {
-      c.set("parsedBody", JSON.parse(text));
+      c.set("parsedBody", JSON.parse(new TextDecoder().decode(bytes)));
     } catch {
       c.set("parsedBody", undefined);
     }

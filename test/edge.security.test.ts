@@ -1,0 +1,438 @@
+// Black-box security tests of the edge: instance tokens (missing, malformed, forged, revoked, replaced,
+// rotated) all get one bare 401 before any upstream call; revocation reaches every edge at once (also a
+// second edge on the same platform, through the kv bus); Origin and Host guards; rate limits; body size;
+// and no secret in any answer.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createEdge } from "@mcp/edge";
+import { connectFigma, data, figmaKeyFor, newUser, type TestUser, trpc } from "./client.ts";
+import { type Stack, startStack } from "./harness.ts";
+
+const ALLOWED_ORIGIN = "https://app.allowed.example";
+
+let stack: Stack;
+let limited: Stack;
+
+beforeAll(async () => {
+  [stack, limited] = await Promise.all([
+    startStack({ allowedOrigins: [ALLOWED_ORIGIN] }),
+    startStack({ limits: { perInstancePerMinute: 3 } }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([stack?.stop(), limited?.stop()]);
+});
+
+// Every secret handed out in this file, and every edge answer seen: no answer may contain a secret.
+const secrets = new Set<string>();
+const answers: string[] = [];
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: () => Record<string, unknown>;
+}
+
+function expectNoSecret(text: string): void {
+  for (const secret of secrets) expect(text.includes(secret)).toBe(false);
+}
+
+let nextId = 1;
+
+/** A raw MCP request to an edge URL (2026-07-28 `tools/list` unless told otherwise). */
+async function send(
+  url: string,
+  init: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: BodyInit | null;
+    id?: string | number;
+  } = {},
+): Promise<Answer> {
+  const method = init.method ?? "POST";
+  const id = init.id ?? nextId++;
+  const headers: Record<string, string> = {
+    accept: "application/json, text/event-stream",
+    ...(method === "POST" && {
+      "content-type": "application/json",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/list",
+    }),
+    ...init.headers,
+  };
+  const body =
+    init.body !== undefined
+      ? init.body
+      : method === "POST"
+        ? JSON.stringify({
+            jsonrpc: "2.0",
+            id,
+            method: "tools/list",
+            params: {
+              _meta: {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+              },
+            },
+          })
+        : null;
+  const res = await fetch(url, { method, headers, body });
+  const text = await res.text();
+  answers.push(text);
+  expectNoSecret(text);
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** A fresh user with a connected Figma instance; the key and the token are registered as secrets. */
+async function connected(on: Stack = stack): Promise<{ user: TestUser; key: string; url: string }> {
+  const user = await newUser(on);
+  const key = figmaKeyFor(on, user.userId);
+  const { instanceUrl } = await connectFigma(on, user, key);
+  secrets.add(key);
+  secrets.add(tokenOf(instanceUrl));
+  return { user, key, url: instanceUrl };
+}
+
+const tokenOf = (url: string): string => new URL(url).pathname.split("/")[1] ?? "";
+const withToken = (base: string, token: string) => `${base}/${token}/mcp`;
+
+/** The one answer every rejected token gets: 401, and nothing about why. */
+function expectInvalidInstance(answer: Answer): void {
+  expect(answer.status).toBe(401);
+  const body = answer.json();
+  expect(Object.keys(body).sort()).toEqual(["code", "error", "requestId"]);
+  expect(body.error).toBe("Invalid instance");
+  expect(body.code).toBe("INVALID_INSTANCE");
+  expect(body.requestId).toBeString();
+}
+
+/** Replaces the character at `index` with another valid base64url character. */
+function forge(token: string, index: number): string {
+  const i = index < 0 ? token.length + index : index;
+  const ch = token[i] === "A" ? "B" : "A";
+  return token.slice(0, i) + ch + token.slice(i + 1);
+}
+
+describe("instance tokens", () => {
+  test("missing tokens (path variants) → 401 INVALID_INSTANCE, no upstream call", async () => {
+    const before = stack.figma.requests.length;
+    for (const path of ["/mcp", "//mcp", "/x/mcp", "///mcp", "/mcp/"]) {
+      expectInvalidInstance(await send(`${stack.edgeUrl}${path}`));
+    }
+    expect(stack.figma.requests.length).toBe(before);
+  });
+
+  test("malformed tokens → 401 before any lookup, identical bodies, no upstream call", async () => {
+    const { url } = await connected();
+    const secret = tokenOf(url).slice("mcp_fig_".length);
+    const malformed = [
+      `xyz_fig_${secret}`, // wrong scheme prefix
+      `mcp_${secret}`, // no service prefix
+      `mcp_f_${secret}`, // service prefix too short
+      `mcp_fig_${secret.slice(0, 20)}`, // too short
+      "mcp_fig_",
+      `mcp_fig_${secret.slice(0, 42)}!`, // bad character
+      `mcp_fig_${secret.slice(0, 42)}.`,
+      `mcp_fig_${secret.slice(0, 30)}%20${secret.slice(30)}`, // encoded space
+      `mcp_fig_${secret.slice(0, 30)}+${secret.slice(31)}`, // base64, not base64url
+      `mcp_FIG_${secret}`, // upper-case prefix
+      `mcp_fig_${"a".repeat(10 * 1024)}`, // 10 KB
+    ];
+    const before = stack.figma.requests.length;
+    const bodies = new Set<string>();
+    for (const token of malformed) {
+      const answer = await send(withToken(stack.edgeUrl, token));
+      expectInvalidInstance(answer);
+      bodies.add(JSON.stringify({ ...answer.json(), requestId: undefined }));
+    }
+    expect(bodies.size).toBe(1);
+    expect(stack.figma.requests.length).toBe(before);
+  });
+
+  test("well-formed but unknown tokens (another service's prefix, forged characters) → 401", async () => {
+    const { url } = await connected();
+    const token = tokenOf(url);
+    const secret = token.slice("mcp_fig_".length);
+    // Warm the caches with the real token first, so a forgery cannot ride on a cached entry.
+    expect((await send(url)).status).toBe(200);
+    const before = stack.figma.requests.length;
+    for (const forged of [
+      forge(token, -1), // last character
+      forge(token, "mcp_fig_".length + 20), // a middle character
+      `mcp_gh_${secret}`, // the real secret under another prefix
+      `${token}A`, // one character longer
+    ]) {
+      expect(forged).not.toBe(token);
+      expectInvalidInstance(await send(withToken(stack.edgeUrl, forged)));
+    }
+    expect(stack.figma.requests.length).toBe(before);
+    expect((await send(url)).status).toBe(200);
+  });
+
+  test("every method on a bad token → 401 (GET, DELETE, POST)", async () => {
+    const { url } = await connected();
+    const bad = withToken(stack.edgeUrl, forge(tokenOf(url), -1));
+    for (const method of ["GET", "DELETE", "POST"]) {
+      expectInvalidInstance(await send(bad, { method }));
+    }
+    for (const method of ["GET", "DELETE"]) {
+      expectInvalidInstance(await send(`${stack.edgeUrl}/not-a-token/mcp`, { method }));
+    }
+  });
+
+  test("revoked: a token in use (cached) stops at once", async () => {
+    const { user, url } = await connected();
+    expect((await send(url)).status).toBe(200);
+    expect((await send(url)).status).toBe(200); // now served from the caches
+    const revoked = await trpc(stack, "instances.revoke", { serviceType: "figma" }, { cookie: user.cookie });
+    expect(revoked.status).toBe(200);
+    const before = stack.figma.requests.length;
+    expectInvalidInstance(await send(url));
+    expectInvalidInstance(await send(url, { method: "GET" }));
+    expectInvalidInstance(await send(url, { method: "DELETE" }));
+    expect(stack.figma.requests.length).toBe(before);
+  });
+
+  test("replaced: connecting again issues a new URL; the old one → 401, the new one works", async () => {
+    const { user, url: oldUrl } = await connected();
+    expect((await send(oldUrl)).status).toBe(200);
+    const newKey = figmaKeyFor(stack, `${user.userId}-2`);
+    secrets.add(newKey);
+    const { instanceUrl: newUrl } = await connectFigma(stack, user, newKey);
+    secrets.add(tokenOf(newUrl));
+    expect(newUrl).not.toBe(oldUrl);
+    const before = stack.figma.requests.length;
+    expectInvalidInstance(await send(oldUrl));
+    expect(stack.figma.requests.length).toBe(before);
+    expect((await send(newUrl)).status).toBe(200);
+  });
+
+  test("rotated: the old URL → 401 at once, the new one works", async () => {
+    const { user, url: oldUrl } = await connected();
+    expect((await send(oldUrl)).status).toBe(200);
+    const rotated = await trpc(stack, "instances.rotate", { serviceType: "figma" }, { cookie: user.cookie });
+    const newUrl = data<{ instanceUrl: string }>(rotated).instanceUrl;
+    secrets.add(tokenOf(newUrl));
+    expect(newUrl).not.toBe(oldUrl);
+    const before = stack.figma.requests.length;
+    expectInvalidInstance(await send(oldUrl));
+    expect(stack.figma.requests.length).toBe(before);
+    expect((await send(newUrl)).status).toBe(200);
+  });
+
+  test("every rejection reason gets the same body", async () => {
+    const reasons: Record<string, string> = {};
+    reasons.malformed = withToken(stack.edgeUrl, "mcp_fig_short");
+    reasons.missing = `${stack.edgeUrl}//mcp`;
+    const forgedOf = await connected();
+    reasons.forged = withToken(stack.edgeUrl, forge(tokenOf(forgedOf.url), 12));
+    const revokedOf = await connected();
+    await send(revokedOf.url);
+    await trpc(stack, "instances.revoke", { serviceType: "figma" }, { cookie: revokedOf.user.cookie });
+    reasons.revoked = revokedOf.url;
+    const rotatedOf = await connected();
+    await send(rotatedOf.url);
+    const rotated = await trpc(
+      stack,
+      "instances.rotate",
+      { serviceType: "figma" },
+      { cookie: rotatedOf.user.cookie },
+    );
+    secrets.add(tokenOf(data<{ instanceUrl: string }>(rotated).instanceUrl));
+    reasons.rotated = rotatedOf.url;
+
+    const seen = new Map<string, string>();
+    for (const [reason, url] of Object.entries(reasons)) {
+      const answer = await send(url);
+      expectInvalidInstance(answer);
+      seen.set(reason, JSON.stringify({ ...answer.json(), requestId: undefined }));
+      expect(answer.headers.get("www-authenticate")).toBeNull();
+    }
+    expect(new Set(seen.values()).size).toBe(1);
+  });
+});
+
+describe("revocation across edges", () => {
+  test("a second edge on the same platform stops serving a revoked token it had cached", async () => {
+    const second = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: second.app.fetch, idleTimeout: 60 });
+    try {
+      const { user, url } = await connected();
+      const token = tokenOf(url);
+      const onSecond = withToken(`http://127.0.0.1:${server.port}`, token);
+      // Both edges serve it and now hold it in their per-process caches.
+      expect((await send(url)).status).toBe(200);
+      expect((await send(onSecond)).status).toBe(200);
+      expect((await send(onSecond)).status).toBe(200);
+
+      const revoked = await trpc(
+        stack,
+        "instances.revoke",
+        { serviceType: "figma" },
+        { cookie: user.cookie },
+      );
+      expect(revoked.status).toBe(200);
+      expectInvalidInstance(await send(onSecond));
+      expectInvalidInstance(await send(url));
+    } finally {
+      server.stop(true);
+      await second.close();
+    }
+  });
+
+  test("a rotation on the control plane reaches the second edge too", async () => {
+    const second = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: second.app.fetch, idleTimeout: 60 });
+    try {
+      const { user, url } = await connected();
+      const base = `http://127.0.0.1:${server.port}`;
+      expect((await send(withToken(base, tokenOf(url)))).status).toBe(200);
+      const rotated = await trpc(
+        stack,
+        "instances.rotate",
+        { serviceType: "figma" },
+        { cookie: user.cookie },
+      );
+      const newToken = tokenOf(data<{ instanceUrl: string }>(rotated).instanceUrl);
+      secrets.add(newToken);
+      expectInvalidInstance(await send(withToken(base, tokenOf(url))));
+      expect((await send(withToken(base, newToken))).status).toBe(200);
+    } finally {
+      server.stop(true);
+      await second.close();
+    }
+  });
+});
+
+describe("origin and host", () => {
+  test("a foreign Origin → 403, no upstream call", async () => {
+    const { url } = await connected();
+    const before = stack.figma.requests.length;
+    const answer = await send(url, { headers: { origin: "https://evil.example" } });
+    expect(answer.status).toBe(403);
+    expect(answer.json()).toMatchObject({ code: "FORBIDDEN" });
+    expect(stack.figma.requests.length).toBe(before);
+  });
+
+  test("an allowed Origin works; no Origin (non-browser clients) works", async () => {
+    const { url } = await connected();
+    expect((await send(url, { headers: { origin: ALLOWED_ORIGIN } })).status).toBe(200);
+    expect((await send(url)).status).toBe(200);
+    // An origin that only resembles the allowed one is refused.
+    expect((await send(url, { headers: { origin: `${ALLOWED_ORIGIN}.evil.example` } })).status).toBe(403);
+    expect((await send(url, { headers: { origin: "null" } })).status).toBe(403);
+  });
+
+  test("a Host header that is neither loopback nor the public host → 403 (DNS rebinding)", async () => {
+    const { url } = await connected();
+    const port = new URL(stack.edgeUrl).port;
+    for (const host of ["evil.example", `evil.example:${port}`, `127.0.0.1.evil.example:${port}`]) {
+      const answer = await send(url, { headers: { host } });
+      expect(answer.status).toBe(403);
+      expect(answer.json()).toMatchObject({ code: "FORBIDDEN" });
+    }
+    expect((await send(url, { headers: { host: `localhost:${port}` } })).status).toBe(200);
+    expect((await send(url, { headers: { host: `127.0.0.1:${port}` } })).status).toBe(200);
+  });
+});
+
+describe("rate limits and body size", () => {
+  test("the 4th POST in a minute → 429 with Retry-After and a JSON-RPC error echoing the id", async () => {
+    const { url } = await connected(limited);
+    for (let i = 0; i < 3; i++) expect((await send(url)).status).toBe(200);
+    const before = limited.figma.requests.length;
+    const answer = await send(url, { id: "req-four" });
+    expect(answer.status).toBe(429);
+    expect(Number(answer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const body = answer.json() as {
+      jsonrpc: string;
+      id: unknown;
+      error: { code: number; data: { code: string } };
+    };
+    expect(body.jsonrpc).toBe("2.0");
+    expect(body.id).toBe("req-four");
+    expect(body.error.data.code).toBe("RATE_LIMIT_EXCEEDED");
+    expect(limited.figma.requests.length).toBe(before);
+    // Numeric ids are echoed too.
+    const numeric = await send(url, { id: 4242 });
+    expect(numeric.status).toBe(429);
+    expect((numeric.json() as { id: unknown }).id).toBe(4242);
+  });
+
+  test("another user's instance is unaffected by a limited neighbour", async () => {
+    const a = await connected(limited);
+    const b = await connected(limited);
+    for (let i = 0; i < 3; i++) expect((await send(a.url)).status).toBe(200);
+    expect((await send(a.url)).status).toBe(429);
+    expect((await send(b.url)).status).toBe(200);
+  });
+
+  test("a body over 1 MB → 413 (declared or streamed), before the MCP handler", async () => {
+    const { url } = await connected();
+    const big = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", pad: "x".repeat(1024 * 1024) });
+    const declared = await send(url, { body: big });
+    expect(declared.status).toBe(413);
+    expect(declared.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+
+    // Streamed without a Content-Length, in multi-byte characters (under 1 M chars, over 1 MB).
+    const chunk = new TextEncoder().encode("é".repeat(64 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"jsonrpc":"2.0","id":1,"method":"tools/list","pad":"'));
+        for (let i = 0; i < 9; i++) controller.enqueue(chunk); // 9 × 128 KB
+        controller.enqueue(new TextEncoder().encode('"}'));
+        controller.close();
+      },
+    });
+    const streamed = await send(url, { body: stream });
+    expect(streamed.status).toBe(413);
+    // A normal request still works afterwards.
+    expect((await send(url)).status).toBe(200);
+  });
+});
+
+describe("secrets", () => {
+  test("tool results and errors carry neither the Figma key nor the token", async () => {
+    const { url, key } = await connected();
+    const token = tokenOf(url);
+    const call = (name: string, args: Record<string, unknown>) =>
+      send(url, {
+        headers: { "mcp-method": "tools/call", "mcp-name": name },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: nextId++,
+          method: "tools/call",
+          params: {
+            name,
+            arguments: args,
+            _meta: {
+              "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+              "io.modelcontextprotocol/clientCapabilities": {},
+            },
+          },
+        }),
+      });
+    const results = [
+      await call("get_me", {}),
+      await call("get_file", { file_key: "missing-file" }),
+      await call("nope", {}),
+    ];
+    // Upstreams that echo the key back in an error have it redacted.
+    stack.figma.failNext(404, { status: 404, err: `No file visible to ${key}` });
+    results.push(await call("get_file", { file_key: "abc" }));
+    stack.figma.failNext(500, { status: 500, err: `boom ${key}` });
+    results.push(await call("get_comments", { file_key: "abc" }));
+    stack.figma.failNext(403, { status: 403, err: `Invalid token ${key}` });
+    results.push(await call("get_images", { file_key: "abc", ids: "1:2" }));
+    for (const r of results) {
+      expect(r.text.includes(key)).toBe(false);
+      expect(r.text.includes(token)).toBe(false);
+    }
+  });
+
+  test("no edge answer in this file contained a key or a token", () => {
+    expect(answers.length).toBeGreaterThan(50);
+    expect(secrets.size).toBeGreaterThan(10);
+    for (const text of answers) expectNoSecret(text);
+  });
+});
