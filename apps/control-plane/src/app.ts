@@ -9,7 +9,7 @@ import { serveStatic } from "hono/bun";
 import { secureHeaders } from "hono/secure-headers";
 import type { ControlPlaneDeps, HonoEnv } from "./deps.ts";
 import { authenticate } from "./middleware/auth.ts";
-import { onError } from "./middleware/errors.ts";
+import { logFailure, onError } from "./middleware/errors.ts";
 import { sameOrigin } from "./middleware/origin.ts";
 import { restRoutes } from "./rest/routes.ts";
 import { contextFromHono } from "./trpc/context.ts";
@@ -43,6 +43,16 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
       router: appRouter,
       endpoint: "/trpc",
       createContext: (opts, c) => contextFromHono(c as HonoContext<HonoEnv>, opts.resHeaders),
+      onError: ({ error, path, ctx }) => {
+        const app = error.cause instanceof AppError ? error.cause : undefined;
+        if (!app && error.code === "INTERNAL_SERVER_ERROR") {
+          deps.log.error("procedure failed", {
+            path,
+            requestId: ctx?.requestId,
+            error: error.cause ?? error,
+          });
+        } else if (app) logFailure(deps.log, app, { path, requestId: ctx?.requestId });
+      },
     }),
   );
   app.route("/api/v1", restRoutes());

@@ -58,3 +58,12 @@ export class AuditLog {
     await this.flush();
   }
 }
+
+/** Writes one control-plane audit event at once (these are rare; tool calls go through AuditLog). */
+export async function recordAudit(deps: Pick<CoreDeps, "db" | "log">, event: AuditEvent): Promise<void> {
+  try {
+    await deps.db.insert(auditEvents).values({ id: newId("evt"), ...event });
+  } catch (error) {
+    deps.log.error("audit write failed", { action: event.action, error });
+  }
+}

@@ -112,6 +112,30 @@ describe("instances and resolution", () => {
     expect(await resolver.resolve(tokenOf(again.value.instanceUrl))).not.toBeNull();
   });
 
+  test("concurrent first connects of one user end with one instance and one credential", async () => {
+    const { actor, key } = await userWithKey();
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key }),
+      ),
+    );
+    expect(results.every((r) => r.ok)).toBe(true);
+    const rows = await platform.deps.db.select().from(instances).where(eq(instances.userId, actor.userId));
+    const creds = await platform.deps.db
+      .select()
+      .from(credentials)
+      .where(eq(credentials.userId, actor.userId));
+    expect(rows).toHaveLength(1);
+    expect(creds).toHaveLength(1);
+    // Exactly one of the issued URLs (the last writer's) still resolves, and it opens the key.
+    const resolver = new InstanceResolver(platform.deps);
+    const live = [];
+    for (const r of results) if (r.ok) live.push(await resolver.resolve(tokenOf(r.value.instanceUrl)));
+    const found = live.filter((x) => x !== null);
+    expect(found).toHaveLength(1);
+    expect(found[0] && resolver.credential(found[0])?.apiKey).toBe(key);
+  });
+
   test("unknown service, rejected key and unreachable upstream store nothing", async () => {
     const { actor } = await userWithKey();
     expect(await connectInstance(platform.deps, actor, { serviceType: "nope", apiKey: "k" })).toMatchObject({

@@ -2,7 +2,9 @@ import { hashToken, mintInstanceToken } from "@mcp/crypto";
 import { credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
 import { validateKey } from "@mcp/services";
 import { and, asc, eq, ne } from "drizzle-orm";
+import { recordAudit } from "./audit.ts";
 import { sealCredential } from "./credentials.ts";
+import { isUniqueViolation } from "./db-errors.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -55,11 +57,19 @@ export async function connectInstance(
   }
   const token = mintInstanceToken(service.prefix);
   const secret = { apiKey: input.apiKey, additional: input.additionalCredentials };
-  const { instanceId, oldTokenHash } = await deps.db.transaction(async (tx) => {
-    const credentialId = await upsertCredential(tx, deps, actor, input.serviceType, secret);
-    return upsertInstance(tx, actor, input.serviceType, credentialId, hashToken(token));
+  const write = () =>
+    deps.db.transaction(async (tx) => {
+      const credentialId = await upsertCredential(tx, deps, actor, input.serviceType, secret);
+      return upsertInstance(tx, actor, input.serviceType, credentialId, hashToken(token));
+    });
+  // Two first connects of one user and service can race past the row locks (there is no row to lock
+  // yet); the loser retries once and then finds the winner's row to update.
+  const { instanceId, oldTokenHash } = await write().catch((error: unknown) => {
+    if (isUniqueViolation(error)) return write();
+    throw error;
   });
   if (oldTokenHash) await invalidateInstanceToken(deps, oldTokenHash);
+  await recordAudit(deps, { userId: actor.userId, instanceId, action: "instance.connect", status: "ok" });
   return ok({ instanceId, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
 }
 
@@ -156,6 +166,12 @@ export async function rotateInstance(
     .returning({ id: instances.id });
   if (!rows[0]) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
   await invalidateInstanceToken(deps, old.tokenHash);
+  await recordAudit(deps, {
+    userId: actor.userId,
+    instanceId: old.id,
+    action: "instance.rotate",
+    status: "ok",
+  });
   return ok({ instanceId: old.id, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
 }
 
@@ -172,6 +188,12 @@ export async function revokeInstance(
   const row = rows[0];
   if (!row) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
   await invalidateInstanceToken(deps, row.tokenHash);
+  await recordAudit(deps, {
+    userId: actor.userId,
+    instanceId: row.id,
+    action: "instance.revoke",
+    status: "ok",
+  });
   return ok({ instanceId: row.id });
 }
 

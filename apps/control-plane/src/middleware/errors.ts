@@ -1,4 +1,4 @@
-import { AppError, ERRORS, type ErrorCode } from "@mcp/core";
+import { AppError, ERRORS, type ErrorCode, type Logger } from "@mcp/core";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -17,6 +17,12 @@ export function errorBody(code: ErrorCode, message: string, requestId?: string):
   return { error: message, code, ...(requestId && { requestId }) };
 }
 
+/** Bugs are logged with their stack; an expected outage (upstream down) only as a warning. */
+export function logFailure(log: Logger | undefined, app: AppError, fields: Record<string, unknown>): void {
+  if (app.code === "INTERNAL") log?.error("request failed", fields);
+  else if (app.status >= 500) log?.warn("request failed", { ...fields, code: app.code, error: app.message });
+}
+
 export function onError(): ErrorHandler<HonoEnv> {
   return (err, c) => {
     const requestId = c.var.requestId;
@@ -27,8 +33,7 @@ export function onError(): ErrorHandler<HonoEnv> {
     else if (err instanceof HTTPException && err.status < 500)
       app = new AppError("BAD_REQUEST", err.message || "Bad request");
     else app = new AppError("INTERNAL", "Internal error", { cause: err });
-    if (app.status >= 500)
-      c.var.deps?.log.error("request failed", { requestId, path: c.req.path, error: err });
+    logFailure(c.var.deps?.log, app, { requestId, path: c.req.path, error: err });
     if (app.retryAfterMs) c.header("retry-after", String(Math.ceil(app.retryAfterMs / 1000)));
     // Errors raised before tRPC runs (bad bearer, CSRF, body limit) must still reach tRPC clients in
     // tRPC's shape, or the SDK cannot read their code. A non-array body answers every call of a batch.

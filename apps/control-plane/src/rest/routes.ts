@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { HonoEnv } from "../deps.ts";
 import { errorBody } from "../middleware/errors.ts";
 import { contextFromHono } from "../trpc/context.ts";
+import { issueMessage } from "../trpc/init.ts";
 import { createCaller, type RouterInputs } from "../trpc/router.ts";
 
 /**
@@ -59,7 +60,7 @@ export function restRoutes(): Hono<HonoEnv> {
     if (cause instanceof AppError) throw cause;
     if (cause instanceof z.ZodError) {
       const body = {
-        ...errorBody("BAD_REQUEST", cause.issues[0]?.message ?? "Invalid input", c.var.requestId),
+        ...errorBody("BAD_REQUEST", issueMessage(cause.issues), c.var.requestId),
         issues: cause.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
       };
       return c.json(body, 400);

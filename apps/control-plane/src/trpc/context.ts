@@ -9,6 +9,8 @@ export type TrpcContext = {
   sessionToken: string | null;
   /** Adds a Set-Cookie header to the response. */
   setCookie(cookie: string): void;
+  /** Sets a response header (e.g. Retry-After). */
+  setHeader(name: string, value: string): void;
 };
 
 export function contextFromHono(c: HonoContext<HonoEnv>, resHeaders: Headers): TrpcContext {
@@ -18,5 +20,6 @@ export function contextFromHono(c: HonoContext<HonoEnv>, resHeaders: Headers): T
     actor: c.var.actor,
     sessionToken: c.var.sessionToken,
     setCookie: (cookie) => resHeaders.append("set-cookie", cookie),
+    setHeader: (name, value) => resHeaders.set(name, value),
   };
 }

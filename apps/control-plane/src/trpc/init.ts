@@ -12,11 +12,12 @@ const t = initTRPC.context<TrpcContext>().create({
     const internal = appCode === "INTERNAL";
     return {
       ...shape,
-      message: internal ? "Internal error" : shape.message,
+      message: internal ? "Internal error" : zodIssues ? issueMessage(zodIssues) : shape.message,
       data: {
         code: shape.data.code,
         httpStatus: ERRORS[appCode].status,
         appCode,
+        ...(app?.retryAfterMs && { retryAfterMs: app.retryAfterMs }),
         ...(zodIssues && {
           issues: zodIssues.map((i) => ({ path: i.path, message: i.message, code: i.code })),
         }),
@@ -24,6 +25,13 @@ const t = initTRPC.context<TrpcContext>().create({
     };
   },
 });
+
+/** The first problem, readable: `password: password must be at least 10 characters`. */
+export function issueMessage(issues: z.core.$ZodIssue[]): string {
+  const first = issues[0];
+  if (!first) return "Invalid input";
+  return first.path.length > 0 ? `${first.path.join(".")}: ${first.message}` : first.message;
+}
 
 function fromTrpc(error: TRPCError): ErrorCode {
   const match = Object.entries(ERRORS).find(([, v]) => v.trpc === error.code)?.[0];

@@ -1,6 +1,7 @@
 import { connectInstance } from "@mcp/core";
 import { z } from "zod";
 import { authedProcedure } from "../../trpc/init.ts";
+import { LIMITS, limit } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { zAdditionalCredentials, zApiKey, zServiceType } from "../../trpc/schemas.ts";
 import { ZIssuedInstance } from "./schemas.ts";
@@ -16,4 +17,7 @@ export const ZConnectOutput = ZIssuedInstance;
 export const connectProcedure = authedProcedure
   .input(ZConnectInput)
   .output(ZConnectOutput)
-  .mutation(async ({ ctx, input }) => orThrow(await connectInstance(ctx.deps, ctx.actor, input)));
+  .mutation(async ({ ctx, input }) => {
+    await limit(ctx, `connect:${ctx.actor.userId}`, LIMITS.connectPerUser);
+    return orThrow(await connectInstance(ctx.deps, ctx.actor, input));
+  });
