@@ -1,9 +1,10 @@
 // Entry point: parse env, build deps, serve. Everything else lives in createApp.
 import { resolve } from "node:path";
-import { createPlatform, createSessionStore, parseEnv } from "@mcp/core";
+import { assertSharedBackends, createPlatform, createSessionStore, parseEnv } from "@mcp/core";
 import { createApp } from "./app.ts";
 
 const env = parseEnv();
+assertSharedBackends(env, "the control plane");
 const platform = await createPlatform(env);
 const app = createApp({
   ...platform.deps,

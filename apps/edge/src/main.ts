@@ -1,8 +1,9 @@
 // Entry point: parse env, build deps, serve the edge alone (production runs it as its own process).
-import { createPlatform, parseEnv } from "@mcp/core";
+import { assertSharedBackends, createPlatform, parseEnv } from "@mcp/core";
 import { createEdge } from "./create.ts";
 
 const env = parseEnv();
+assertSharedBackends(env, "the edge");
 const platform = await createPlatform(env);
 const edge = await createEdge(platform.deps, {
   host: env.HOST,

@@ -33,3 +33,15 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
 export function publicEdgeUrl(env: PlatformEnv, edgePort = env.EDGE_PORT): string {
   return (env.PUBLIC_EDGE_URL ?? `http://127.0.0.1:${edgePort}`).replace(/\/+$/, "");
 }
+
+/**
+ * The control plane and the edge as separate processes must share PostgreSQL and Redis: an embedded
+ * database is single-process, and an in-process bus would not carry revocations to the edge.
+ */
+export function assertSharedBackends(env: PlatformEnv, processName: string): void {
+  if (env.DATABASE_URL && env.REDIS_URL) return;
+  throw new Error(
+    `${processName} as its own process needs DATABASE_URL and REDIS_URL (shared with the other processes); ` +
+      "to run everything in one process on the embedded backends, use `bun run dev`.",
+  );
+}

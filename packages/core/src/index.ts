@@ -12,7 +12,7 @@ export {
 export { createPlatform, type Platform } from "./bootstrap.ts";
 export { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
 export type { Actor, CoreDeps } from "./deps.ts";
-export { type PlatformEnv, parseEnv, publicEdgeUrl, ZPlatformEnv } from "./env.ts";
+export { assertSharedBackends, type PlatformEnv, parseEnv, publicEdgeUrl, ZPlatformEnv } from "./env.ts";
 export {
   AppError,
   ERRORS,

@@ -1,15 +1,13 @@
 import { index, pgTable, text } from "drizzle-orm/pg-core";
 import { timestamps, tz } from "./columns.ts";
-import { users } from "./users.ts";
+import { ownerId } from "./users.ts";
 
 /** Control-plane API keys for integrators; only the SHA-256 of the key is kept. */
 export const apiKeys = pgTable(
   "api_keys",
   {
     id: text().primaryKey(),
-    userId: text()
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: ownerId(),
     name: text().notNull(),
     /** The first characters of the key, to tell keys apart in a list. */
     prefix: text().notNull(),

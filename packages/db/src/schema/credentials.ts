@@ -1,15 +1,13 @@
 import { integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { timestamps } from "./columns.ts";
-import { users } from "./users.ts";
+import { ownerId } from "./users.ts";
 
 /** A user's upstream secret, sealed with AES-256-GCM; AAD = user id, service type, row id. */
 export const credentials = pgTable(
   "credentials",
   {
     id: text().primaryKey(),
-    userId: text()
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: ownerId(),
     serviceType: text().notNull(),
     keyVersion: integer().notNull(),
     ciphertext: text().notNull(),

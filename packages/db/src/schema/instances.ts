@@ -1,7 +1,7 @@
 import { pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { timestamps, tz } from "./columns.ts";
 import { credentials } from "./credentials.ts";
-import { users } from "./users.ts";
+import { ownerId } from "./users.ts";
 
 export const INSTANCE_STATUS = ["active", "revoked", "needs_reauth"] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUS)[number];
@@ -11,9 +11,7 @@ export const instances = pgTable(
   "instances",
   {
     id: text().primaryKey(),
-    userId: text()
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: ownerId(),
     serviceType: text().notNull(),
     credentialId: text()
       .notNull()

@@ -1,15 +1,13 @@
 import { index, pgTable, text } from "drizzle-orm/pg-core";
 import { tz } from "./columns.ts";
-import { users } from "./users.ts";
+import { ownerId } from "./users.ts";
 
 /** Dashboard sessions (lucia). `id` is the SHA-256 of the cookie's secret, never the secret. */
 export const sessions = pgTable(
   "sessions",
   {
     id: text().primaryKey(),
-    userId: text()
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: ownerId(),
     expiresAt: tz("expires_at").notNull(),
   },
   (t) => [index().on(t.userId)],

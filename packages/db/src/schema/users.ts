@@ -9,3 +9,9 @@ export const users = pgTable("users", {
   passwordHash: text().notNull(),
   ...timestamps,
 });
+
+/** The owning user of a row; deleting the user deletes what they own. */
+export const ownerId = () =>
+  text()
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" });
