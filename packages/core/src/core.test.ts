@@ -98,6 +98,31 @@ describe("instances and resolution", () => {
     await resolver.stop();
   });
 
+  test("an edge that read the row just before a revoke cannot write it back to the shared cache", async () => {
+    const { actor, key } = await userWithKey();
+    const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    if (!issued.ok) throw new Error(issued.message);
+    const token = tokenOf(issued.value.instanceUrl);
+    // An edge whose database read completes before the revoke but whose cache write lands after it.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class SlowEdge extends InstanceResolver {
+      protected override async load(tokenHash: string) {
+        const row = await super.load(tokenHash);
+        await gate;
+        return row;
+      }
+    }
+    const racing = new SlowEdge(platform.deps).resolve(token);
+    await Bun.sleep(50); // let its read finish
+    await revokeInstance(platform.deps, actor, { serviceType: "figma" });
+    release();
+    expect(await racing).not.toBeNull(); // it answered from its pre-revoke read...
+    expect(await new InstanceResolver(platform.deps).resolve(token)).toBeNull(); // ...but poisoned no cache
+  });
+
   test("rotation and reconnection retire the previous token", async () => {
     const { actor, key } = await userWithKey();
     const first = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
@@ -165,9 +190,13 @@ describe("master key rotation", () => {
     const { actor, key } = await userWithKey();
     const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
     if (!issued.ok) throw new Error(issued.message);
+    // An edge has the entry (sealed under v1) in the shared cache.
+    expect(
+      await new InstanceResolver(platform.deps).resolve(tokenOf(issued.value.instanceUrl)),
+    ).not.toBeNull();
     const v2 = generateKeySpec(2);
     const both = parseKeyring(`${v2},${v1}`);
-    const report = await resealCredentials({ db: platform.deps.db, keyring: both }, { userId: actor.userId });
+    const report = await resealCredentials({ ...platform.deps, keyring: both }, { userId: actor.userId });
     expect(report.resealed).toBeGreaterThanOrEqual(1);
     expect(report.unreadable).toEqual([]);
     const [cred] = await platform.deps.db
@@ -175,8 +204,8 @@ describe("master key rotation", () => {
       .from(credentials)
       .where(eq(credentials.userId, actor.userId));
     expect(cred?.keyVersion).toBe(2);
+    // No cache flush by hand: re-sealing drops the cached (old-key) entry itself.
     const onlyNew = new InstanceResolver({ ...platform.deps, keyring: parseKeyring(v2) });
-    await platform.deps.kv.del(`inst:${hashToken(tokenOf(issued.value.instanceUrl))}`);
     const found = await onlyNew.resolve(tokenOf(issued.value.instanceUrl));
     expect(found && onlyNew.credential(found)?.apiKey).toBe(key);
   });

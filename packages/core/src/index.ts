@@ -35,10 +35,13 @@ export {
   rotateInstance,
 } from "./instances.ts";
 export { createLogger, type Logger, type LogLevel, redact } from "./logger.ts";
+export { bumpReadCacheGeneration, readCacheGeneration } from "./read-cache.ts";
 export {
   INVALIDATION_CHANNEL,
   InstanceResolver,
-  invalidateInstanceToken,
   type ResolvedInstance,
+  refreshInstanceToken,
+  retireInstanceToken,
 } from "./resolve.ts";
 export { type ResealReport, resealCredentials } from "./rotate-keys.ts";
+export { onShutdown } from "./shutdown.ts";

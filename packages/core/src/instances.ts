@@ -8,7 +8,8 @@ import { isUniqueViolation } from "./db-errors.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
-import { invalidateInstanceToken } from "./resolve.ts";
+import { bumpReadCacheGeneration } from "./read-cache.ts";
+import { retireInstanceToken } from "./resolve.ts";
 
 export interface InstanceSummary {
   instanceId: string;
@@ -68,7 +69,9 @@ export async function connectInstance(
     if (isUniqueViolation(error)) return write();
     throw error;
   });
-  if (oldTokenHash) await invalidateInstanceToken(deps, oldTokenHash);
+  if (oldTokenHash) await retireInstanceToken(deps, oldTokenHash);
+  // A new key may belong to another upstream account: answers cached under the old one must go.
+  await bumpReadCacheGeneration(deps, actor.userId, input.serviceType);
   await recordAudit(deps, { userId: actor.userId, instanceId, action: "instance.connect", status: "ok" });
   return ok({ instanceId, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
 }
@@ -165,7 +168,7 @@ export async function rotateInstance(
     .where(and(eq(instances.id, old.id), eq(instances.tokenHash, old.tokenHash)))
     .returning({ id: instances.id });
   if (!rows[0]) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await invalidateInstanceToken(deps, old.tokenHash);
+  await retireInstanceToken(deps, old.tokenHash);
   await recordAudit(deps, {
     userId: actor.userId,
     instanceId: old.id,
@@ -187,7 +190,7 @@ export async function revokeInstance(
     .returning({ id: instances.id, tokenHash: instances.tokenHash });
   const row = rows[0];
   if (!row) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await invalidateInstanceToken(deps, row.tokenHash);
+  await retireInstanceToken(deps, row.tokenHash);
   await recordAudit(deps, {
     userId: actor.userId,
     instanceId: row.id,

@@ -21,8 +21,20 @@ const LOCAL_TTL_MS = 30_000;
 const TOUCH_EVERY_MS = 60_000;
 const kvKey = (tokenHash: string) => `inst:${tokenHash}`;
 
-/** Drops a token from every cache: the shared kv now, and each process's memory through pub/sub. */
-export async function invalidateInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash: string): Promise<void> {
+const TOMBSTONE = "retired";
+
+/**
+ * A token that must never work again (revoked, rotated, replaced): a tombstone in the shared kv, which
+ * resolvers only ever fill with `setIfAbsent`, so an edge that read the row just before the change cannot
+ * write it back; then every process drops it from memory through pub/sub.
+ */
+export async function retireInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash: string): Promise<void> {
+  await deps.kv.set(kvKey(tokenHash), TOMBSTONE, KV_TTL_MS);
+  await deps.kv.publish(INVALIDATION_CHANNEL, tokenHash);
+}
+
+/** A token that still works but whose cached entry is out of date (status, re-sealed credential). */
+export async function refreshInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash: string): Promise<void> {
   await deps.kv.del(kvKey(tokenHash));
   await deps.kv.publish(INVALIDATION_CHANNEL, tokenHash);
 }
@@ -62,19 +74,24 @@ export class InstanceResolver {
     if (this.missing.has(tokenHash)) return null;
     const generation = this.generation;
     const cached = await this.deps.kv.get(kvKey(tokenHash));
-    const found = cached ? (JSON.parse(cached) as ResolvedInstance) : await this.load(tokenHash);
+    const found =
+      cached === TOMBSTONE
+        ? null
+        : cached
+          ? (JSON.parse(cached) as ResolvedInstance)
+          : await this.load(tokenHash);
     if (!found) {
       this.missing.set(tokenHash, true);
       return null;
     }
     if (generation === this.generation) {
       this.local.set(tokenHash, found);
-      if (!cached) await this.deps.kv.set(kvKey(tokenHash), JSON.stringify(found), KV_TTL_MS);
+      if (!cached) await this.deps.kv.setIfAbsent(kvKey(tokenHash), JSON.stringify(found), KV_TTL_MS);
     }
     return found;
   }
 
-  private async load(tokenHash: string): Promise<ResolvedInstance | null> {
+  protected async load(tokenHash: string): Promise<ResolvedInstance | null> {
     const [row] = await this.deps.db
       .select({
         instanceId: instances.id,
@@ -124,6 +141,6 @@ export class InstanceResolver {
       .set({ status: "needs_reauth" })
       .where(and(eq(instances.id, instance.instanceId), eq(instances.status, "active")))
       .returning({ tokenHash: instances.tokenHash });
-    if (rows[0]) await invalidateInstanceToken(this.deps, rows[0].tokenHash);
+    if (rows[0]) await refreshInstanceToken(this.deps, rows[0].tokenHash);
   }
 }

@@ -1,7 +1,8 @@
-import { credentials } from "@mcp/db";
+import { credentials, instances } from "@mcp/db";
 import { and, eq, ne } from "drizzle-orm";
 import { openCredential, sealCredential } from "./credentials.ts";
 import type { CoreDeps } from "./deps.ts";
+import { refreshInstanceToken } from "./resolve.ts";
 
 export interface ResealReport {
   resealed: number;
@@ -14,7 +15,7 @@ export interface ResealReport {
  * key to ENCRYPTION_KEYS; once it reports no unreadable rows, the old key can be removed.
  */
 export async function resealCredentials(
-  deps: Pick<CoreDeps, "db" | "keyring">,
+  deps: Pick<CoreDeps, "db" | "keyring" | "kv">,
   opts: { batch?: number /** Only this user's credentials (one tenant at a time). */; userId?: string } = {},
 ): Promise<ResealReport> {
   const batch = opts.batch ?? 500;
@@ -48,7 +49,14 @@ export async function resealCredentials(
         .set(sealed)
         .where(and(eq(credentials.id, row.id), eq(credentials.ciphertext, row.ciphertext)))
         .returning({ id: credentials.id });
-      if (updated.length > 0) report.resealed++;
+      if (updated.length === 0) continue;
+      report.resealed++;
+      // Cached entries carry the old ciphertext; drop them so the old key can be removed at once.
+      const using = await deps.db
+        .select({ tokenHash: instances.tokenHash })
+        .from(instances)
+        .where(eq(instances.credentialId, row.id));
+      for (const { tokenHash } of using) await refreshInstanceToken(deps, tokenHash);
     }
   }
 }

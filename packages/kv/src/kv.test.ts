@@ -60,6 +60,23 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       expect(refused.retryAfterMs).toBeLessThanOrEqual(10_000);
     });
 
+    test("a hit can cost several units; a bad cost is refused", async () => {
+      const key = `cost-${crypto.randomUUID()}`;
+      expect(await kv.rateLimit(key, 10, 60_000, 7)).toMatchObject({ allowed: true, remaining: 3 });
+      expect((await kv.rateLimit(key, 10, 60_000, 4)).allowed).toBe(false);
+      await expect(kv.rateLimit(key, 10, 60_000, 0)).rejects.toThrow(RangeError);
+    });
+
+    test("setIfAbsent sets once and never overwrites", async () => {
+      const key = `nx-${crypto.randomUUID()}`;
+      expect(await kv.setIfAbsent(key, "first", 60_000)).toBe(true);
+      expect(await kv.setIfAbsent(key, "second", 60_000)).toBe(false);
+      expect(await kv.get(key)).toBe("first");
+      await kv.del(key);
+      expect(await kv.setIfAbsent(key, "third", 60_000)).toBe(true);
+      await kv.del(key);
+    });
+
     test("rate limit window resets", async () => {
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(true);
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(false);

@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { positiveMs } from "./ms.ts";
+import { positiveCost, positiveMs } from "./ms.ts";
 import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
 
 const MAX_ENTRIES = 100_000;
@@ -44,13 +44,21 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
       cache.set(prefix + key, value, { ttl: positiveMs(ttlMs, "ttlMs") });
     },
 
+    async setIfAbsent(key, value, ttlMs) {
+      live();
+      const ttl = positiveMs(ttlMs, "ttlMs");
+      if (cache.has(prefix + key)) return false;
+      cache.set(prefix + key, value, { ttl });
+      return true;
+    },
+
     async del(...keys) {
       live();
       for (const key of keys) cache.delete(prefix + key);
     },
 
     // Synchronous from read to write, so concurrent callers in this process cannot interleave.
-    async rateLimit(key, limit, windowMs): Promise<RateLimitResult> {
+    async rateLimit(key, limit, windowMs, cost = 1): Promise<RateLimitResult> {
       live();
       const ms = positiveMs(windowMs, "windowMs");
       const now = performance.now();
@@ -64,7 +72,7 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
         w = { count: 0, resetAt: now + ms };
         windows.set(name, w, { ttl: ms });
       }
-      w.count += 1;
+      w.count += positiveCost(cost);
       if (w.count <= limit) return { allowed: true, remaining: limit - w.count, retryAfterMs: 0 };
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, w.resetAt - now) };
     },

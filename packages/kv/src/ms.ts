@@ -6,3 +6,10 @@ export function positiveMs(ms: number, name: string): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`${name} must be a positive number, got ${ms}`);
   return Math.ceil(ms);
 }
+
+/** A rate-limit cost is a whole number of units, at least 1. */
+export function positiveCost(cost: number): number {
+  if (!Number.isInteger(cost) || cost < 1)
+    throw new RangeError(`cost must be a whole number ≥ 1, got ${cost}`);
+  return cost;
+}

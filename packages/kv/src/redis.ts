@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { positiveMs } from "./ms.ts";
+import { positiveCost, positiveMs } from "./ms.ts";
 import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
 
 // INCR and PEXPIRE in one script so no crash or race can leave a counter without its expiry; the
 // `ttl < 0` branch also heals a key that somehow lost it. Returns [count, ms left in window].
 const RATE_LIMIT_LUA = `
-local n = redis.call('INCR', KEYS[1])
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if n == 1 or ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -15,7 +15,9 @@ end
 return {n, ttl}`;
 
 /** defineCommand adds the method at runtime; ioredis's types cannot know about it. */
-type WithRateLimit = Redis & { kvRateLimit(key: string, windowMs: number): Promise<[number, number]> };
+type WithRateLimit = Redis & {
+  kvRateLimit(key: string, windowMs: number, cost: number): Promise<[number, number]>;
+};
 
 type Handler = (message: string) => void;
 
@@ -69,13 +71,21 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       await redis.set(prefix + key, value, "PX", positiveMs(ttlMs, "ttlMs"));
     },
 
+    async setIfAbsent(key, value, ttlMs) {
+      return (await redis.set(prefix + key, value, "PX", positiveMs(ttlMs, "ttlMs"), "NX")) === "OK";
+    },
+
     async del(...keys) {
       // DEL with no keys is a Redis syntax error; deleting nothing is not.
       if (keys.length > 0) await redis.del(...keys.map((key) => prefix + key));
     },
 
-    async rateLimit(key, limit, windowMs): Promise<RateLimitResult> {
-      const [count, ttl] = await commands.kvRateLimit(prefix + key, positiveMs(windowMs, "windowMs"));
+    async rateLimit(key, limit, windowMs, cost = 1): Promise<RateLimitResult> {
+      const [count, ttl] = await commands.kvRateLimit(
+        prefix + key,
+        positiveMs(windowMs, "windowMs"),
+        positiveCost(cost),
+      );
       if (count <= limit) return { allowed: true, remaining: limit - count, retryAfterMs: 0 };
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, ttl) };
     },

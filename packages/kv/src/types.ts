@@ -16,9 +16,14 @@ export interface Kv {
   readonly kind: "redis" | "memory";
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets only when the key is absent (atomic); true when it was set. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   del(...keys: string[]): Promise<void>;
-  /** Fixed-window counter: at most `limit` hits per `windowMs` for `key`, atomic across processes. */
-  rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+  /**
+   * Fixed-window counter: at most `limit` units per `windowMs` for `key`, atomic across processes. A hit
+   * costs `cost` units (default 1), e.g. the number of messages in a JSON-RPC batch.
+   */
+  rateLimit(key: string, limit: number, windowMs: number, cost?: number): Promise<RateLimitResult>;
   /** Delivers to this process's subscribers at once (before it resolves) and to every other process. */
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is live; the returned function unsubscribes. */

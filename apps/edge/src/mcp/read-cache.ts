@@ -1,10 +1,9 @@
-import { createHash, randomUUID } from "node:crypto";
-import type { ResolvedInstance } from "@mcp/core";
+import { createHash } from "node:crypto";
+import { bumpReadCacheGeneration, type ResolvedInstance, readCacheGeneration } from "@mcp/core";
 import type { ToolDefinition, ToolOutcome } from "@mcp/services";
 import type { EdgeDeps } from "../deps.ts";
 
 const MAX_CACHED_BYTES = 256 * 1024;
-const GENERATION_TTL_MS = 24 * 60 * 60_000;
 
 /**
  * Serves read tools that declare `cacheTtlMs` from a per-user cache
@@ -18,18 +17,18 @@ export async function cachedRead(
   args: unknown,
   run: () => Promise<ToolOutcome>,
 ): Promise<ToolOutcome> {
-  const genKey = `cachegen:${instance.userId}:${instance.serviceType}`;
+  const { userId, serviceType } = instance;
   if (tool.request.method !== "GET") {
     const outcome = await run();
-    if (outcome.ok) await deps.kv.set(genKey, randomUUID(), GENERATION_TTL_MS);
+    if (outcome.ok) await bumpReadCacheGeneration(deps, userId, serviceType);
     return outcome;
   }
   if (!tool.cacheTtlMs) return run();
-  const generation = (await deps.kv.get(genKey)) ?? "0";
+  const generation = await readCacheGeneration(deps, userId, serviceType);
   const argsHash = createHash("sha256")
     .update(JSON.stringify(args ?? {}))
     .digest("base64url");
-  const key = `cache:${instance.userId}:${instance.serviceType}:${generation}:${tool.name}:${argsHash}`;
+  const key = `cache:${userId}:${serviceType}:${generation}:${tool.name}:${argsHash}`;
   const hit = await deps.kv.get(key);
   if (hit) return { ok: true, status: 200, data: JSON.parse(hit) };
   const outcome = await run();
