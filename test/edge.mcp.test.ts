@@ -363,10 +363,12 @@ describe("SDK clients", () => {
 });
 
 describe("upstream failures are tool errors", () => {
-  test("403 from the upstream → isError asking to reconnect; the instance shows needs_reauth", async () => {
+  test("403 for a key the upstream no longer accepts → isError asking to reconnect; needs_reauth", async () => {
     const { url, user, key, token } = await connected();
     const client = await v2Client(url);
-    stack.figma.failNext(403, { status: 403, err: "Invalid token" });
+    // Revoked upstream: the call and the re-validation both get 403 (a one-off 403 for a key that still
+    // validates is an access refusal, not expired credentials; see edge.upstream.test.ts).
+    stack.figma.removeKey(key);
     const result = await client.callTool({ name: "get_me", arguments: {} });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/reconnect/i);

@@ -29,6 +29,8 @@ export interface FakeFigma {
   delayMs: number;
   /** Registers another accepted token (a fresh user's key). */
   addKey(token: string, user: FakeUser): void;
+  /** Stops accepting a token (revoked or expired upstream): it is answered 403 "Invalid token" from then on. */
+  removeKey(token: string): void;
   /** Answer the next request (still recorded) with this status and body instead, e.g. 500. */
   failNext(status: number, body?: unknown): void;
   /** Stop listening so connections are refused; `up()` listens on the same port again. */
@@ -94,6 +96,7 @@ export async function startFakeFigma(opts: FakeFigmaOptions = {}): Promise<FakeF
     requests,
     delayMs: 0,
     addKey: (token, user) => void keys.set(token, user),
+    removeKey: (token) => void keys.delete(token),
     failNext: (status, body) =>
       failures.push({ status, body: body ?? { status, err: `Fake failure ${status}` } }),
     down: () => server.stop(true),

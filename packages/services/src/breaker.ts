@@ -1,44 +1,113 @@
+import { createHash } from "node:crypto";
 import type { CircuitBreakerPolicy } from "cockatiel";
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhenResult } from "cockatiel";
-
-/** Results that say the upstream itself is unhealthy (not the caller's key or input). */
-export type Outage = { kind: "network" } | { kind: "timeout" } | { kind: "status"; status: number };
+import { LRUCache } from "lru-cache";
 
 const OPEN_AFTER_FAILURES = 5;
 const HALF_OPEN_AFTER_MS = 10_000;
+/** Per-credential breakers kept per service; the least recently used is dropped (and so closed) beyond it. */
+export const MAX_CREDENTIAL_BREAKERS = 10_000;
 
-function isOutage(result: unknown): boolean {
-  if (typeof result !== "object" || result === null || !("kind" in result)) return false;
-  if (result.kind === "network" || result.kind === "timeout") return true;
-  // 429 is left out on purpose: upstream rate limits are per key, so one busy user must not
-  // open the circuit for everyone.
-  return (
-    result.kind === "status" &&
-    "status" in result &&
-    typeof result.status === "number" &&
-    result.status >= 500
-  );
+export type CircuitStateName = "closed" | "open" | "half-open";
+
+/** Which breaker refused a call: the service's shared one, or the caller's own. */
+export type BreakerScope = "service" | "credential";
+
+function statusOf(result: unknown): number | undefined {
+  if (typeof result !== "object" || result === null || !("kind" in result)) return undefined;
+  if (result.kind !== "status" || !("status" in result) || typeof result.status !== "number")
+    return undefined;
+  return result.status;
 }
 
-// Keyed by the loaded service object, which the registry builds once per type: every call for a
-// type shares one breaker, while each registry (and so each test) starts with a closed circuit.
-const breakers = new WeakMap<object, CircuitBreakerPolicy>();
+const kindOf = (result: unknown): unknown =>
+  typeof result === "object" && result !== null && "kind" in result ? result.kind : undefined;
 
-export function breakerFor(service: object): CircuitBreakerPolicy {
-  let breaker = breakers.get(service);
-  if (!breaker) {
-    breaker = circuitBreaker(handleWhenResult(isOutage), {
-      halfOpenAfter: HALF_OPEN_AFTER_MS,
-      breaker: new ConsecutiveBreaker(OPEN_AFTER_FAILURES),
-    });
-    breakers.set(service, breaker);
+/**
+ * Failures no caller can provoke with its own input or key: the connection failed (refused, reset, DNS,
+ * TLS) or a gateway in front of the upstream answered 502/503/504. These count towards the shared
+ * per-service breaker, so a real outage pauses the service for everyone.
+ */
+export function isServiceOutage(result: unknown): boolean {
+  if (kindOf(result) === "network") return true;
+  const status = statusOf(result);
+  return status === 502 || status === 503 || status === 504;
+}
+
+/**
+ * Failures a caller can provoke (an oversized render answered 500, a request slow enough to time out):
+ * they count only towards that caller's own breaker, so one tenant cannot pause the service for the rest.
+ * 429 is left out on purpose: upstream rate limits are per key and say nothing about health.
+ */
+export function isCallerFailure(result: unknown): boolean {
+  if (kindOf(result) === "timeout") return true;
+  const status = statusOf(result);
+  return status !== undefined && status >= 500 && !isServiceOutage(result);
+}
+
+const newBreaker = (isFailure: (result: unknown) => boolean): CircuitBreakerPolicy =>
+  circuitBreaker(handleWhenResult(isFailure), {
+    halfOpenAfter: HALF_OPEN_AFTER_MS,
+    breaker: new ConsecutiveBreaker(OPEN_AFTER_FAILURES),
+  });
+
+interface ServiceBreakers {
+  shared: CircuitBreakerPolicy;
+  /** Keyed by the SHA-256 of the credential; the credential itself is never kept. */
+  perCredential: LRUCache<string, CircuitBreakerPolicy>;
+}
+
+// Keyed by the loaded service object, which the registry builds once per type: every call for a type
+// shares these breakers, while each registry (and so each test) starts with closed circuits.
+const breakers = new WeakMap<object, ServiceBreakers>();
+
+function serviceBreakers(service: object): ServiceBreakers {
+  let entry = breakers.get(service);
+  if (!entry) {
+    entry = {
+      shared: newBreaker(isServiceOutage),
+      perCredential: new LRUCache({ max: MAX_CREDENTIAL_BREAKERS }),
+    };
+    breakers.set(service, entry);
   }
-  return breaker;
+  return entry;
 }
 
-/** The circuit state of a service, for health reporting. */
-export function circuitState(service: object): "closed" | "open" | "half-open" {
-  const state = breakers.get(service)?.state ?? CircuitState.Closed;
+const credentialId = (credential: string): string =>
+  createHash("sha256").update(credential).digest("base64url");
+
+/** The service's shared breaker and the breaker of one credential on it. */
+export function breakersFor(
+  service: object,
+  credential: string,
+): { shared: CircuitBreakerPolicy; own: CircuitBreakerPolicy } {
+  const { shared, perCredential } = serviceBreakers(service);
+  const id = credentialId(credential);
+  let own = perCredential.get(id);
+  if (!own) {
+    own = newBreaker(isCallerFailure);
+    perCredential.set(id, own);
+  }
+  return { shared, own };
+}
+
+function stateName(state: CircuitState): CircuitStateName {
   if (state === CircuitState.Closed) return "closed";
   return state === CircuitState.HalfOpen ? "half-open" : "open";
+}
+
+/** The shared circuit state of a service, for health reporting. */
+export function circuitState(service: object): CircuitStateName {
+  return stateName(breakers.get(service)?.shared.state ?? CircuitState.Closed);
+}
+
+/** The circuit state of one credential's own breaker on a service. */
+export function credentialCircuitState(service: object, credential: string): CircuitStateName {
+  const own = breakers.get(service)?.perCredential.peek(credentialId(credential));
+  return stateName(own?.state ?? CircuitState.Closed);
+}
+
+/** How many per-credential breakers a service currently holds (bounded by MAX_CREDENTIAL_BREAKERS). */
+export function credentialBreakerCount(service: object): number {
+  return breakers.get(service)?.perCredential.size ?? 0;
 }

@@ -1,37 +1,26 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { FAKE_FIGMA_KEY, FAKE_FILE_KEY, type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
+import { describe, expect, test } from "bun:test";
+import { FAKE_FIGMA_KEY, FAKE_FILE_KEY } from "../../../test/fakes/figma.ts";
 import { circuitState } from "./breaker.ts";
 import { executeTool, validateKey } from "./executor.ts";
-import { loadRegistry } from "./registry.ts";
-import type { ServiceDefinition } from "./types.ts";
+import { useFakeFigma } from "./test-fixtures.ts";
 
 const KEY = FAKE_FIGMA_KEY;
-let fake: FakeFigma;
+const { fake, figma } = useFakeFigma();
 
-beforeAll(async () => {
-  fake = await startFakeFigma();
-});
-afterAll(() => fake.stop());
-beforeEach(() => {
-  fake.requests.length = 0;
-  fake.delayMs = 0;
-});
-
-// A fresh registry per test gives a fresh circuit breaker, so failures never leak between tests.
-function figma(baseUrl = fake.url): ServiceDefinition {
-  const service = loadRegistry(undefined, { SERVICE_FIGMA_BASE_URL: baseUrl }).get("figma");
-  if (!service) throw new Error("figma definition missing");
-  return service;
-}
 const getMe = (service = figma(), key = KEY, opts = {}) => executeTool(service, "get_me", {}, key, opts);
 
 describe("executeTool: upstream failures", () => {
-  test("403 → EXPIRED_CREDENTIALS without the key in the message", async () => {
+  test("403 → EXPIRED_CREDENTIALS with Figma's own message, without the key", async () => {
     const wrong = "figd_wrong_key_0000000000";
     const outcome = await getMe(figma(), wrong);
-    expect(outcome).toMatchObject({ ok: false, error: "EXPIRED_CREDENTIALS", status: 403 });
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: "EXPIRED_CREDENTIALS",
+      status: 403,
+      message: "Figma error 403: Invalid token",
+    });
     expect(JSON.stringify(outcome)).not.toContain(wrong);
-    expect(fake.requests[0]?.token).toBe(wrong);
+    expect(fake().requests[0]?.token).toBe(wrong);
   });
 
   test("other 4xx → UPSTREAM_ERROR with Figma's message, key redacted", async () => {
@@ -42,7 +31,7 @@ describe("executeTool: upstream failures", () => {
       status: 404,
       message: "Figma error 404: Not found",
     });
-    fake.failNext(400, { error: true, status: 400, message: `Token ${KEY} lacks scope` });
+    fake().failNext(400, { error: true, status: 400, message: `Token ${KEY} lacks scope` });
     const echoed = await getMe();
     expect(echoed).toMatchObject({
       ok: false,
@@ -52,23 +41,23 @@ describe("executeTool: upstream failures", () => {
   });
 
   test("500 and 429 → SERVICE_UNAVAILABLE", async () => {
-    fake.failNext(500);
+    fake().failNext(500);
     expect(await getMe()).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE", status: 500 });
-    fake.failNext(429, { status: 429, err: "Rate limit exceeded" });
+    fake().failNext(429, { status: 429, err: "Rate limit exceeded" });
     expect(await getMe()).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE", status: 429 });
   });
 
   test("a slow upstream times out within the bound", async () => {
-    fake.delayMs = 2_000;
+    fake().delayMs = 2_000;
     const started = performance.now();
     const outcome = await getMe(figma(), KEY, { timeoutMs: 150 });
     expect(outcome).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
     expect(performance.now() - started).toBeLessThan(1_000);
-    expect(fake.requests).toHaveLength(1);
+    expect(fake().requests).toHaveLength(1);
   });
 
   test("a caller abort ends the call without counting against the service", async () => {
-    fake.delayMs = 2_000;
+    fake().delayMs = 2_000;
     const service = figma();
     const outcome = await getMe(service, KEY, { signal: AbortSignal.timeout(100) });
     expect(outcome).toMatchObject({
@@ -90,12 +79,12 @@ describe("executeTool: upstream failures", () => {
   test("the circuit opens after 5 consecutive outages and stops calling upstream", async () => {
     const service = figma();
     for (let i = 0; i < 5; i++) {
-      fake.failNext(503);
+      fake().failNext(503);
       expect(await getMe(service)).toMatchObject({ error: "SERVICE_UNAVAILABLE", status: 503 });
     }
     expect(circuitState(service)).toBe("open");
     expect(await getMe(service)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
-    expect(fake.requests).toHaveLength(5);
+    expect(fake().requests).toHaveLength(5);
     // Breakers are per loaded service: another registry's figma is unaffected.
     expect(await getMe()).toMatchObject({ ok: true });
   });
@@ -110,14 +99,14 @@ describe("executeTool: upstream failures", () => {
     const redirector = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      fetch: () => new Response(null, { status: 302, headers: { Location: `${fake.url}/v1/me` } }),
+      fetch: () => new Response(null, { status: 302, headers: { Location: `${fake().url}/v1/me` } }),
     });
     try {
       expect(await getMe(figma(`http://127.0.0.1:${redirector.port}`))).toMatchObject({
         ok: false,
         status: 302,
       });
-      expect(fake.requests).toHaveLength(0);
+      expect(fake().requests).toHaveLength(0);
     } finally {
       redirector.stop(true);
     }
@@ -157,7 +146,7 @@ test("a GET whose connection drops is retried once", async () => {
 describe("validateKey", () => {
   test("accepts a good key, rejects a bad one", async () => {
     expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
-    expect(fake.requests[0]).toMatchObject({ method: "GET", path: "/v1/me", token: KEY });
+    expect(fake().requests[0]).toMatchObject({ method: "GET", path: "/v1/me", token: KEY });
     const bad = await validateKey(figma(), "figd_nope_000000000");
     expect(bad).toMatchObject({ ok: false, error: "INVALID_API_KEY" });
     expect(await validateKey(figma(), "bad key\nX-Evil: 1")).toMatchObject({
@@ -167,18 +156,18 @@ describe("validateKey", () => {
   });
 
   test("SERVICE_UNAVAILABLE when the upstream is down, failing or slow", async () => {
-    fake.failNext(502);
+    fake().failNext(502);
     expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
-    fake.delayMs = 2_000;
+    fake().delayMs = 2_000;
     expect(await validateKey(figma(), KEY, { timeoutMs: 100 })).toMatchObject({
       error: "SERVICE_UNAVAILABLE",
     });
-    fake.delayMs = 0;
-    fake.down();
+    fake().delayMs = 0;
+    fake().down();
     try {
       expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
     } finally {
-      fake.up();
+      fake().up();
     }
     expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
   });

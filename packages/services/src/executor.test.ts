@@ -1,33 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { FAKE_FILE_KEY, type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
+import { describe, expect, test } from "bun:test";
+import { FAKE_FILE_KEY } from "../../../test/fakes/figma.ts";
 import { executeTool } from "./executor.ts";
-import { loadRegistry } from "./registry.ts";
-import type { ServiceDefinition } from "./types.ts";
+import { useFakeFigma } from "./test-fixtures.ts";
 
 const ADA = "figd_ada_0123456789abcdef";
 const BOB = "figd_bob_fedcba9876543210";
-let fake: FakeFigma;
-
-beforeAll(async () => {
-  fake = await startFakeFigma({
-    keys: new Map([
-      [ADA, { id: "1", email: "ada@example.com", handle: "Ada" }],
-      [BOB, { id: "2", email: "bob@example.com", handle: "Bob" }],
-    ]),
-  });
+const { fake, figma } = useFakeFigma({
+  keys: new Map([
+    [ADA, { id: "1", email: "ada@example.com", handle: "Ada" }],
+    [BOB, { id: "2", email: "bob@example.com", handle: "Bob" }],
+  ]),
 });
-afterAll(() => fake.stop());
-beforeEach(() => {
-  fake.requests.length = 0;
-  fake.delayMs = 0;
-});
-
-// A fresh registry per test gives a fresh circuit breaker, so failures never leak between tests.
-function figma(baseUrl = fake.url): ServiceDefinition {
-  const service = loadRegistry(undefined, { SERVICE_FIGMA_BASE_URL: baseUrl }).get("figma");
-  if (!service) throw new Error("figma definition missing");
-  return service;
-}
 
 describe("executeTool: requests", () => {
   const file = FAKE_FILE_KEY;
@@ -62,8 +45,8 @@ describe("executeTool: requests", () => {
   ])("%s sends the right request with the caller's key", async (tool, args, method, path, query, body) => {
     const outcome = await executeTool(figma(), tool, args, BOB);
     expect(outcome).toMatchObject({ ok: true, status: 200 });
-    expect(fake.requests).toHaveLength(1);
-    const [req] = fake.requests;
+    expect(fake().requests).toHaveLength(1);
+    const [req] = fake().requests;
     expect(req).toMatchObject({ method, path, query, token: BOB, body });
     expect(req?.headers.accept).toBe("application/json");
     expect(req?.headers["user-agent"]).toBe("mcp-platform/0.1");
@@ -97,7 +80,7 @@ describe("executeTool: requests", () => {
     const args = { file_key: FAKE_FILE_KEY, message: "Looks good", client_meta: { x: 10, y: 20 } };
     const posted = await executeTool(service, "post_comment", args, ADA);
     expect(posted).toMatchObject({ ok: true, data: { message: "Looks good", file_key: FAKE_FILE_KEY } });
-    expect(fake.requests[0]?.body).toEqual({ message: "Looks good", client_meta: { x: 10, y: 20 } });
+    expect(fake().requests[0]?.body).toEqual({ message: "Looks good", client_meta: { x: 10, y: 20 } });
     const list = await executeTool(service, "get_comments", { file_key: FAKE_FILE_KEY }, BOB);
     const comments = list.ok ? (list.data as { comments: unknown[] }).comments : [];
     expect(comments.at(-1)).toMatchObject({ message: "Looks good", user: { handle: "Ada" } });
@@ -124,6 +107,6 @@ describe("executeTool: requests", () => {
     );
     expect(format).toMatchObject({ ok: false, error: "BAD_REQUEST" });
     expect(await executeTool(service, "nope", {}, ADA)).toMatchObject({ ok: false, error: "BAD_REQUEST" });
-    expect(fake.requests).toHaveLength(0);
+    expect(fake().requests).toHaveLength(0);
   });
 });

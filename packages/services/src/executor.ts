@@ -35,7 +35,7 @@ export async function executeTool(
   const req = buildRequest(service.baseUrl, service.auth, def.request, input.data, credential);
   if ("error" in req) return { ok: false, error: "BAD_REQUEST", message: req.error };
 
-  const result = await callUpstream(service, req, {
+  const result = await callUpstream(service, credential, req, {
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? 10_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
@@ -57,7 +57,10 @@ function toOutcome(name: string, r: UpstreamResult): ToolOutcome {
       return {
         ok: false,
         error: "SERVICE_UNAVAILABLE",
-        message: `${name} is failing; calls are paused briefly.`,
+        message:
+          r.scope === "service"
+            ? `${name} is failing; calls are paused briefly.`
+            : `${name} kept failing on this account's recent requests; its calls are paused briefly.`,
       };
     case "too_large":
       return {
@@ -69,12 +72,14 @@ function toOutcome(name: string, r: UpstreamResult): ToolOutcome {
   }
   const { status, data } = r;
   if (status >= 200 && status < 300) return { ok: true, status, data };
+  // Figma (like many APIs) answers 403 both for a bad key and for a resource the key may not access;
+  // the caller tells them apart by re-validating the key. The message keeps the upstream's own words.
   if (status === 401 || status === 403) {
     return {
       ok: false,
       error: "EXPIRED_CREDENTIALS",
       status,
-      message: `${name} rejected the stored credentials (${status}); reconnect the service.`,
+      message: `${name} error ${status}: ${upstreamMessage(data)}`,
     };
   }
   if (status === 429)
@@ -131,7 +136,7 @@ export async function validateKey(
   const spec: RequestSpec = service.validation;
   const req = buildRequest(service.baseUrl, service.auth, spec, {}, credential);
   if ("error" in req) throw new Error(`${service.type}: validation request cannot be built: ${req.error}`);
-  const r = await callUpstream(service, req, {
+  const r = await callUpstream(service, credential, req, {
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? 5_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,

@@ -34,6 +34,10 @@ export interface ServiceRegistry {
   has(type: string): boolean;
 }
 
+/**
+ * `EXPIRED_CREDENTIALS`: the upstream answered 401/403 (or the key cannot be sent). Some upstreams (Figma)
+ * answer 403 for a resource the key may not access too, so confirm with `validateKey` before acting on it.
+ */
 export type ToolErrorCode = "EXPIRED_CREDENTIALS" | "SERVICE_UNAVAILABLE" | "UPSTREAM_ERROR" | "BAD_REQUEST";
 
 export type ToolOutcome =

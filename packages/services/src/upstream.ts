@@ -1,5 +1,5 @@
 import { isBrokenCircuitError } from "cockatiel";
-import { breakerFor } from "./breaker.ts";
+import { type BreakerScope, breakersFor } from "./breaker.ts";
 import type { UpstreamRequest } from "./request.ts";
 
 export type UpstreamResult =
@@ -8,7 +8,7 @@ export type UpstreamResult =
   | { kind: "network" }
   | { kind: "timeout" }
   | { kind: "cancelled" }
-  | { kind: "open" };
+  | { kind: "open"; scope: BreakerScope };
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -18,12 +18,19 @@ export interface CallOptions {
 
 const RETRY_BACKOFF_MS = 100;
 
-// Thrown through the breaker so a caller hanging up counts neither as a failure nor a success.
+// Thrown through the breakers so a caller hanging up counts neither as a failure nor a success.
 class Cancelled extends Error {}
+// Thrown through the caller's own breaker when the shared one is open, so it does not count there either.
+class ServiceOpen extends Error {}
 
-/** One upstream call through the service's circuit breaker, with one retry for GETs that never connected. */
+/**
+ * One upstream call through two circuit breakers, with one retry for GETs that never connected: the
+ * caller's own (keyed by its credential; opened by 500s and timeouts, which a caller can provoke) around
+ * the service's shared one (opened by connection failures and 502/503/504 only).
+ */
 export async function callUpstream(
   service: object,
+  credential: string,
   req: UpstreamRequest,
   opts: CallOptions,
 ): Promise<UpstreamResult> {
@@ -31,21 +38,29 @@ export async function callUpstream(
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
   const once = () => attempt(req, signal, opts);
+  const { shared, own } = breakersFor(service, credential);
   try {
-    return await breakerFor(service).execute(async () => {
-      let result = await once();
-      // Only a GET whose connection failed is safe to repeat; a timed-out or POST request may have
-      // been applied upstream already.
-      if (result.kind === "network" && req.method === "GET") {
-        await Bun.sleep(RETRY_BACKOFF_MS + Math.random() * RETRY_BACKOFF_MS);
-        result = await once();
+    return await own.execute(async () => {
+      try {
+        return await shared.execute(async () => {
+          let result = await once();
+          // Only a GET whose connection failed is safe to repeat; a timed-out or POST request may have
+          // been applied upstream already.
+          if (result.kind === "network" && req.method === "GET") {
+            await Bun.sleep(RETRY_BACKOFF_MS + Math.random() * RETRY_BACKOFF_MS);
+            result = await once();
+          }
+          if (result.kind === "cancelled") throw new Cancelled();
+          return result;
+        });
+      } catch (err) {
+        throw isBrokenCircuitError(err) ? new ServiceOpen() : err;
       }
-      if (result.kind === "cancelled") throw new Cancelled();
-      return result;
     });
   } catch (err) {
     if (err instanceof Cancelled) return { kind: "cancelled" };
-    if (isBrokenCircuitError(err)) return { kind: "open" };
+    if (err instanceof ServiceOpen) return { kind: "open", scope: "service" };
+    if (isBrokenCircuitError(err)) return { kind: "open", scope: "credential" };
     throw err;
   }
 }

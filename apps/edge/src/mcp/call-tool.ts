@@ -1,5 +1,5 @@
 import type { ResolvedInstance } from "@mcp/core";
-import { executeTool, type ServiceDefinition, type ToolOutcome } from "@mcp/services";
+import { executeTool, type ServiceDefinition, type ToolOutcome, validateKey } from "@mcp/services";
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
 import { cachedRead } from "./read-cache.ts";
@@ -14,6 +14,36 @@ export interface CallContext {
 
 const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true });
 
+/** Deadline for re-checking a key after the upstream refused a call (never longer than a tool call). */
+const RECHECK_TIMEOUT_MS = 5_000;
+
+/** A refused call (401/403) after the key has been re-checked against the upstream's validation request. */
+type Refusal =
+  /** The upstream rejects the key itself: the instance needs new credentials. */
+  | { verdict: "reauth" }
+  /** The key is still good; the upstream refused this resource (no permission, missing scope). */
+  | { verdict: "forbidden"; status?: number; message: string }
+  /** The key could not be re-checked (upstream down or slow): nothing is concluded, nothing is marked. */
+  | { verdict: "unchecked"; message: string };
+
+/**
+ * Figma answers 403 both for a bad token and for a file the token may not open, so a refusal only means
+ * "reconnect" once the key itself fails validation.
+ */
+async function confirmRefusal(
+  ctx: CallContext,
+  apiKey: string,
+  refused: Extract<ToolOutcome, { ok: false }>,
+): Promise<Refusal> {
+  const check = await validateKey(ctx.service, apiKey, {
+    timeoutMs: Math.min(RECHECK_TIMEOUT_MS, ctx.deps.limits.upstreamTimeoutMs),
+    signal: ctx.signal,
+  });
+  if (check.ok) return { verdict: "forbidden", status: refused.status, message: refused.message };
+  if (check.error === "INVALID_API_KEY") return { verdict: "reauth" };
+  return { verdict: "unchecked", message: refused.message };
+}
+
 /**
  * One `tools/call`: opens the credential in memory, runs the tool against the upstream (or the per-user
  * read cache), maps failures to tool errors, and records metrics and an audit event off the hot path.
@@ -25,6 +55,7 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   const started = performance.now();
   const secret = deps.resolver.credential(instance);
   let outcome: ToolOutcome;
+  let refusal: Refusal | undefined;
   if (!secret) {
     deps.log.error("credential could not be opened", { instanceId: instance.instanceId });
     outcome = {
@@ -39,6 +70,12 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
         signal: ctx.signal,
       }),
     );
+    if (!outcome.ok && outcome.error === "EXPIRED_CREDENTIALS") {
+      refusal = await confirmRefusal(ctx, secret.apiKey, outcome);
+      // What the call turned out to be, for metrics and the audit trail.
+      if (refusal.verdict === "forbidden") outcome = { ...outcome, error: "UPSTREAM_ERROR" };
+      if (refusal.verdict === "unchecked") outcome = { ...outcome, error: "SERVICE_UNAVAILABLE" };
+    }
   }
   const latencyMs = Math.round(performance.now() - started);
   const status = outcome.ok ? "ok" : outcome.error;
@@ -56,10 +93,22 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   deps.resolver.touch(instance.instanceId);
 
   if (outcome.ok) return { content: [{ type: "text", text: JSON.stringify(outcome.data) }] };
+  if (refusal?.verdict === "forbidden") {
+    // The message is the upstream's own (already redacted of the key by the executor).
+    return errorResult(
+      `${service.name} refused access to this resource (${refusal.message}). The stored credentials are still valid: the connected account (or the key's scopes) has no permission for it.`,
+    );
+  }
+  if (refusal?.verdict === "unchecked") {
+    return errorResult(
+      `${service.name} refused the request (${refusal.message}) and is unavailable right now to re-check the stored credentials. Try again shortly.`,
+    );
+  }
   switch (outcome.error) {
     case "BAD_REQUEST":
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.message);
     case "EXPIRED_CREDENTIALS":
+      // Reached only once the key itself failed validation (or could not be opened at all).
       if (secret) await deps.resolver.markNeedsReauth(instance);
       return errorResult(
         `${service.name} rejected the stored credentials (expired or revoked). Reconnect ${service.name} in the dashboard to get a new key in place.`,
