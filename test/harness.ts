@@ -2,7 +2,7 @@
 // fake Figma. Backends follow the environment (DATABASE_URL / REDIS_URL → real servers, else PGlite in
 // memory + in-process kv); each stack gets its own kv prefix, and tests isolate by fresh users.
 import { resolve } from "node:path";
-import { createApp } from "@mcp/control-plane";
+import { type ControlPlaneLimits, createApp } from "@mcp/control-plane";
 import { createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
 import { createEdge, type EdgeLimits } from "@mcp/edge";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
@@ -16,8 +16,15 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** Tests sign many users up from one address; per-IP limits are raised unless a test sets them. */
+const TEST_CP_LIMITS: Partial<ControlPlaneLimits> = { signUpPerIp: 100_000, signInPerIp: 100_000 };
+
 export async function startStack(
-  opts: { limits?: Partial<EdgeLimits>; allowedOrigins?: string[] } = {},
+  opts: {
+    limits?: Partial<EdgeLimits>;
+    controlPlaneLimits?: Partial<ControlPlaneLimits>;
+    allowedOrigins?: string[];
+  } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
   let edgeFetch: (req: Request) => Response | Promise<Response> = () =>
@@ -55,6 +62,7 @@ export async function startStack(
     sessions: createSessionStore(platform.deps.db, { secureCookies: false }),
     allowedOrigins: [],
     dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
+    limits: { ...TEST_CP_LIMITS, ...opts.controlPlaneLimits },
   });
   const cpServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
 

@@ -7,8 +7,9 @@ import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { serveStatic } from "hono/bun";
 import { secureHeaders } from "hono/secure-headers";
-import type { ControlPlaneDeps, HonoEnv } from "./deps.ts";
+import { type ControlPlaneDeps, DEFAULT_LIMITS, type HonoEnv } from "./deps.ts";
 import { authenticate } from "./middleware/auth.ts";
+import { clientIp } from "./middleware/client-ip.ts";
 import { logFailure, onError } from "./middleware/errors.ts";
 import { sameOrigin } from "./middleware/origin.ts";
 import { restRoutes } from "./rest/routes.ts";
@@ -35,6 +36,7 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
   for (const path of ["/trpc/*", "/api/*"]) {
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
     app.use(path, sameOrigin());
+    app.use(path, clientIp());
     app.use(path, authenticate());
   }
   app.use(
@@ -42,6 +44,7 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     trpcServer({
       router: appRouter,
       endpoint: "/trpc",
+      maxBatchSize: deps.limits?.maxBatchSize ?? DEFAULT_LIMITS.maxBatchSize,
       createContext: (opts, c) => contextFromHono(c as HonoContext<HonoEnv>, opts.resHeaders),
       onError: ({ error, path, ctx }) => {
         const app = error.cause instanceof AppError ? error.cause : undefined;

@@ -1,3 +1,3 @@
 export { createApp } from "./app.ts";
-export type { ControlPlaneDeps } from "./deps.ts";
+export { type ControlPlaneDeps, type ControlPlaneLimits, DEFAULT_LIMITS } from "./deps.ts";
 export type { AppRouter, RouterInputs, RouterOutputs } from "./trpc/router.ts";

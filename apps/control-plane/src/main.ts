@@ -1,6 +1,6 @@
 // Entry point: parse env, build deps, serve. Everything else lives in createApp.
 import { resolve } from "node:path";
-import { assertSharedBackends, createPlatform, createSessionStore, parseEnv } from "@mcp/core";
+import { assertSharedBackends, createPlatform, createSessionStore, onShutdown, parseEnv } from "@mcp/core";
 import { createApp } from "./app.ts";
 
 const env = parseEnv();
@@ -10,7 +10,12 @@ const app = createApp({
   ...platform.deps,
   sessions: createSessionStore(platform.deps.db, { secureCookies: env.NODE_ENV === "production" }),
   allowedOrigins: env.ALLOWED_ORIGINS.split(",").filter(Boolean),
+  trustProxy: env.TRUST_PROXY === "1",
   dashboardDir: resolve(import.meta.dir, "../../dashboard/dist"),
 });
 const server = Bun.serve({ port: env.PORT, hostname: env.HOST, fetch: app.fetch });
 platform.deps.log.info("control plane listening", { url: `http://${env.HOST}:${server.port}` });
+onShutdown(async () => {
+  await server.stop();
+  await platform.close();
+}, platform.deps.log);

@@ -7,6 +7,7 @@ export type TrpcContext = {
   requestId: string;
   actor: HonoEnv["Variables"]["actor"];
   sessionToken: string | null;
+  clientIp: string;
   /** Adds a Set-Cookie header to the response. */
   setCookie(cookie: string): void;
   /** Sets a response header (e.g. Retry-After). */
@@ -19,6 +20,7 @@ export function contextFromHono(c: HonoContext<HonoEnv>, resHeaders: Headers): T
     requestId: c.var.requestId,
     actor: c.var.actor,
     sessionToken: c.var.sessionToken,
+    clientIp: c.var.clientIp,
     setCookie: (cookie) => resHeaders.append("set-cookie", cookie),
     setHeader: (name, value) => resHeaders.set(name, value),
   };

@@ -1,4 +1,5 @@
 import { AppError } from "@mcp/core";
+import { type ControlPlaneLimits, DEFAULT_LIMITS } from "../deps.ts";
 import type { TrpcContext } from "./context.ts";
 import { toTrpc } from "./init.ts";
 
@@ -19,4 +20,7 @@ export async function limit(ctx: TrpcContext, key: string, perMinute: number): P
   );
 }
 
-export const LIMITS = { signInPerEmail: 10, connectPerUser: 20 } as const;
+/** The deployment's limit for `name`. */
+export function limitOf(ctx: TrpcContext, name: keyof ControlPlaneLimits): number {
+  return ctx.deps.limits?.[name] ?? DEFAULT_LIMITS[name];
+}

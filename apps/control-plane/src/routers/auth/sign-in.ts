@@ -1,7 +1,7 @@
 import { signIn } from "@mcp/core";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
-import { LIMITS, limit } from "../../trpc/limit.ts";
+import { limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { ZUserOutput } from "./schemas.ts";
 
@@ -13,7 +13,8 @@ export const signInProcedure = publicProcedure
   .input(ZSignInInput)
   .output(ZSignInOutput)
   .mutation(async ({ ctx, input }) => {
-    await limit(ctx, `signin:${input.email.trim().toLowerCase()}`, LIMITS.signInPerEmail);
+    await limit(ctx, `signin:ip:${ctx.clientIp}`, limitOf(ctx, "signInPerIp"));
+    await limit(ctx, `signin:${input.email.trim().toLowerCase()}`, limitOf(ctx, "signInPerEmail"));
     const user = orThrow(await signIn(ctx.deps, input));
     const { cookie } = await ctx.deps.sessions.create(user.id);
     ctx.setCookie(cookie);

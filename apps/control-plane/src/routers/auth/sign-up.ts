@@ -1,5 +1,6 @@
 import { signUp } from "@mcp/core";
 import { publicProcedure } from "../../trpc/init.ts";
+import { limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { ZCredentialsInput, ZUserOutput } from "./schemas.ts";
 
@@ -10,6 +11,7 @@ export const signUpProcedure = publicProcedure
   .input(ZSignUpInput)
   .output(ZSignUpOutput)
   .mutation(async ({ ctx, input }) => {
+    await limit(ctx, `signup:ip:${ctx.clientIp}`, limitOf(ctx, "signUpPerIp"));
     const user = orThrow(await signUp(ctx.deps, input));
     const { cookie } = await ctx.deps.sessions.create(user.id);
     ctx.setCookie(cookie);

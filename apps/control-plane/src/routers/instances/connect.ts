@@ -1,7 +1,7 @@
 import { connectInstance } from "@mcp/core";
 import { z } from "zod";
 import { authedProcedure } from "../../trpc/init.ts";
-import { LIMITS, limit } from "../../trpc/limit.ts";
+import { limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { zAdditionalCredentials, zApiKey, zServiceType } from "../../trpc/schemas.ts";
 import { ZIssuedInstance } from "./schemas.ts";
@@ -18,6 +18,6 @@ export const connectProcedure = authedProcedure
   .input(ZConnectInput)
   .output(ZConnectOutput)
   .mutation(async ({ ctx, input }) => {
-    await limit(ctx, `connect:${ctx.actor.userId}`, LIMITS.connectPerUser);
+    await limit(ctx, `connect:${ctx.actor.userId}`, limitOf(ctx, "connectPerUser"));
     return orThrow(await connectInstance(ctx.deps, ctx.actor, input));
   });
