@@ -8,6 +8,8 @@ export interface EdgeLimits {
   perUserPerMinute: number;
   /** Largest JSON-RPC body accepted. */
   maxBodyBytes: number;
+  /** Messages in one JSON-RPC batch (2025-03-26 clients); each counts against the rate limits. */
+  maxBatchMessages: number;
   /** Upstream call timeout. */
   upstreamTimeoutMs: number;
 }
@@ -36,5 +38,6 @@ export const DEFAULT_LIMITS: EdgeLimits = {
   perInstancePerMinute: 600,
   perUserPerMinute: 1200,
   maxBodyBytes: 1024 * 1024,
+  maxBatchMessages: 20,
   upstreamTimeoutMs: 15_000,
 };

@@ -1,5 +1,5 @@
 // Entry point: parse env, build deps, serve the edge alone (production runs it as its own process).
-import { assertSharedBackends, createPlatform, parseEnv } from "@mcp/core";
+import { assertSharedBackends, createPlatform, onShutdown, parseEnv } from "@mcp/core";
 import { createEdge } from "./create.ts";
 
 const env = parseEnv();
@@ -17,3 +17,8 @@ const server = Bun.serve({
   maxRequestBodySize: edge.deps.limits.maxBodyBytes,
 });
 platform.deps.log.info("edge listening", { url: `http://${env.HOST}:${server.port}` });
+onShutdown(async () => {
+  await server.stop();
+  await edge.close();
+  await platform.close();
+}, platform.deps.log);

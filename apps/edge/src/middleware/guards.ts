@@ -36,11 +36,17 @@ export function readBody(): MiddlewareHandler<EdgeEnv> {
     // not slip past the limit.
     const bytes = await c.req.raw.clone().arrayBuffer();
     if (bytes.byteLength > max) return tooLarge(c.var.requestId);
+    let parsed: unknown;
     try {
-      c.set("parsedBody", JSON.parse(new TextDecoder().decode(bytes)));
+      parsed = JSON.parse(new TextDecoder().decode(bytes));
     } catch {
-      c.set("parsedBody", undefined);
+      parsed = undefined;
     }
+    if (Array.isArray(parsed) && parsed.length > c.var.deps.limits.maxBatchMessages) {
+      const message = `Batch too large: at most ${c.var.deps.limits.maxBatchMessages} messages`;
+      return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message } }, { status: 400 });
+    }
+    c.set("parsedBody", parsed);
     await next();
   };
 }

@@ -11,9 +11,11 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
   return async function rateLimitMiddleware(c, next) {
     if (c.req.method !== "POST") return next();
     const { deps, instance } = c.var;
+    // A JSON-RPC batch costs one unit per message, so batching cannot multiply the allowance.
+    const cost = Array.isArray(c.var.parsedBody) ? Math.max(1, c.var.parsedBody.length) : 1;
     const [perInstance, perUser] = await Promise.all([
-      deps.kv.rateLimit(`rl:instance:${instance.instanceId}`, deps.limits.perInstancePerMinute, MINUTE),
-      deps.kv.rateLimit(`rl:user:${instance.userId}`, deps.limits.perUserPerMinute, MINUTE),
+      deps.kv.rateLimit(`rl:instance:${instance.instanceId}`, deps.limits.perInstancePerMinute, MINUTE, cost),
+      deps.kv.rateLimit(`rl:user:${instance.userId}`, deps.limits.perUserPerMinute, MINUTE, cost),
     ]);
     const refused = [perInstance, perUser].find((r) => !r.allowed);
     if (!refused) return next();

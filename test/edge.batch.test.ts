@@ -1,0 +1,53 @@
+// JSON-RPC batches (2025-03-26 clients) at the edge: bounded in size, and every message counts against
+// the rate limits, so a batch cannot multiply a client's allowance or its upstream calls.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connectFigma, figmaKeyFor, newUser } from "./client.ts";
+import { FAKE_FILE_KEY } from "./fakes/figma.ts";
+import { type Stack, startStack } from "./harness.ts";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ limits: { perInstancePerMinute: 8, maxBatchMessages: 5 } });
+});
+afterAll(() => stack.stop());
+
+const headers = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  "mcp-protocol-version": "2025-03-26",
+};
+const call = (id: number) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name: "post_comment", arguments: { file_key: FAKE_FILE_KEY, message: `m${id}` } },
+});
+
+describe("JSON-RPC batches", () => {
+  test("a batch over the cap is refused with -32600 before any upstream call", async () => {
+    const { instanceUrl } = await connectFigma(stack, await newUser(stack), figmaKeyFor(stack, "batch1"));
+    const before = stack.figma.requests.length;
+    const res = await fetch(instanceUrl, {
+      method: "POST",
+      headers,
+      body: JSON.stringify([1, 2, 3, 4, 5, 6].map(call)),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: -32600 } });
+    expect(stack.figma.requests.length).toBe(before);
+  });
+
+  test("each message of a batch counts against the limit", async () => {
+    const { instanceUrl } = await connectFigma(stack, await newUser(stack), figmaKeyFor(stack, "batch2"));
+    const post = (body: unknown) =>
+      fetch(instanceUrl, { method: "POST", headers, body: JSON.stringify(body) });
+    const first = await post([1, 2, 3, 4, 5].map(call)); // 5 of 8
+    expect(first.status).not.toBe(429);
+    await first.arrayBuffer();
+    const before = stack.figma.requests.length;
+    const second = await post([6, 7, 8, 9].map(call)); // would be 9 of 8
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({ error: { data: { code: "RATE_LIMIT_EXCEEDED" } } });
+    expect(stack.figma.requests.length).toBe(before);
+  });
+});
