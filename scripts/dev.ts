@@ -3,7 +3,7 @@
 // needed, migrates, starts the control plane (with the dashboard) and the edge, prints the URLs.
 import { resolve } from "node:path";
 import { createApp } from "@mcp/control-plane";
-import { createPlatform, createSessionStore, parseEnv, publicEdgeUrl } from "@mcp/core";
+import { createPlatform, createSessionStore, onShutdown, parseEnv, publicEdgeUrl } from "@mcp/core";
 import { createEdge } from "@mcp/edge";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 
@@ -18,6 +18,7 @@ const controlPlane = createApp({
   ...deps,
   sessions: createSessionStore(deps.db, { secureCookies: env.NODE_ENV === "production" }),
   allowedOrigins,
+  trustProxy: env.TRUST_PROXY === "1",
   dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
 });
 
@@ -51,15 +52,8 @@ console.log(`
   kv              ${env.REDIS_URL ? "Redis" : "in-process"}
 `);
 
-let stopping = false;
-async function shutdown() {
-  if (stopping) return;
-  stopping = true;
-  cp.stop();
-  ed.stop();
+onShutdown(async () => {
+  await Promise.all([cp.stop(), ed.stop()]);
   await edge.close();
   await platform.close();
-  process.exit(0);
-}
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);
+}, deps.log);

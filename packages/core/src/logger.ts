@@ -13,9 +13,23 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 const SECRET_KEY = /pass|secret|token|apikey|api_key|authorization|cookie|credential|ciphertext|key$/i;
 const SECRET_VALUE = /(mcp_[a-z]{2,8}_|mcpsk_)[A-Za-z0-9_-]{8,}/g;
 
+// Drizzle puts a failed query's parameters (emails, password hashes, ciphertexts) into its message.
+const QUERY_PARAMS = /\n?params: [\s\S]*$/;
+
+function redactText(text: string): string {
+  return text.replace(QUERY_PARAMS, "\nparams: [redacted]").replace(SECRET_VALUE, "$1[redacted]");
+}
+
 export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return value.replace(SECRET_VALUE, "$1[redacted]");
-  if (value instanceof Error) return { name: value.name, message: redact(value.message), stack: value.stack };
+  if (typeof value === "string") return redactText(value);
+  if (value instanceof Error) {
+    return {
+      name: value.name,
+      message: redactText(value.message),
+      stack: value.stack && redactText(value.stack.replace(value.message, "")),
+      ...(value.cause !== undefined && depth < 4 && { cause: redact(value.cause, depth + 1) }),
+    };
+  }
   if (depth > 4 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
