@@ -1,4 +1,6 @@
-// Small helpers for black-box tests: raw tRPC over HTTP (as any client would send it) and sign-up.
+// Small helpers for black-box tests: raw tRPC and REST over HTTP (as any client would send them), sign-up,
+// and the probe that proves an instance URL is dead.
+import { expect } from "bun:test";
 import type { Stack } from "./harness.ts";
 
 export interface TrpcAnswer {
@@ -10,19 +12,25 @@ export interface TrpcAnswer {
   headers: Headers;
 }
 
+/** Who a call is made as: a session cookie, an API key (sent as a Bearer) and/or a raw Authorization header. */
+export interface Auth {
+  cookie?: string;
+  apiKey?: string;
+  /** Sent exactly as given (overrides `apiKey`), for malformed or foreign schemes. */
+  authorization?: string;
+}
+
 /** Calls one procedure: queries as GET with ?input=, mutations as POST with a JSON body. */
 export async function trpc(
   stack: Stack,
   path: string,
   input?: unknown,
-  auth: { cookie?: string; apiKey?: string; method?: "GET" | "POST" } = {},
+  auth: Auth & { method?: "GET" | "POST"; origin?: string } = {},
 ): Promise<TrpcAnswer> {
   const method = auth.method ?? (isQuery(path) ? "GET" : "POST");
   const url = new URL(`${stack.controlPlaneUrl}/trpc/${path}`);
   if (method === "GET" && input !== undefined) url.searchParams.set("input", JSON.stringify(input));
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (auth.cookie) headers.cookie = auth.cookie;
-  if (auth.apiKey) headers.authorization = `Bearer ${auth.apiKey}`;
+  const headers = authHeaders(auth, auth.origin);
   const res = await fetch(url, {
     method,
     headers,
@@ -38,6 +46,34 @@ export function data<T>(answer: TrpcAnswer): T {
 }
 
 const isQuery = (path: string) => /\.(list|get|me)$/.test(path);
+
+function authHeaders(auth: Auth = {}, origin?: string): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (auth.cookie) headers.cookie = auth.cookie;
+  if (auth.apiKey) headers.authorization = `Bearer ${auth.apiKey}`;
+  if (auth.authorization) headers.authorization = auth.authorization;
+  if (origin) headers.origin = origin;
+  return headers;
+}
+
+export interface RestAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** One call to the REST API under /api/v1: `body` is sent as JSON, `raw` exactly as given. */
+export async function rest(
+  stack: Stack,
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; auth?: Auth; origin?: string } = {},
+): Promise<RestAnswer> {
+  const headers = authHeaders(opts.auth, opts.origin);
+  const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, { method, headers, body });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+}
 
 export interface TestUser {
   email: string;
@@ -74,4 +110,28 @@ export async function connectFigma(
   );
   if (res.status !== 200) throw new Error(`connect failed: ${res.status} ${JSON.stringify(res.body)}`);
   return data<{ instanceId: string; instanceUrl: string }>(res);
+}
+
+/**
+ * Proves an instance URL dead while checking that the upstream was not called. The default `probe` is a raw
+ * JSON-RPC `tools/list` POST that must get 401 INVALID_INSTANCE; a test may pass its own, stricter one.
+ */
+export async function expectInstanceDead(
+  stack: Stack,
+  instanceUrl: string,
+  probe: (url: string) => Promise<void> = expectToolsListRejected,
+): Promise<void> {
+  const mark = stack.figma.requests.length;
+  await probe(instanceUrl);
+  expect(stack.figma.requests.length).toBe(mark);
+}
+
+async function expectToolsListRejected(instanceUrl: string): Promise<void> {
+  const res = await fetch(instanceUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  expect(res.status).toBe(401);
+  expect(await res.json()).toMatchObject({ code: "INVALID_INSTANCE" });
 }

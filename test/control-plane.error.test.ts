@@ -3,7 +3,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { credentials, instances, users } from "@mcp/db";
 import { createClient, errorCode } from "@mcp/sdk";
-import { connectFigma, data, figmaKeyFor, newUser, type TestUser, type TrpcAnswer, trpc } from "./client.ts";
+import {
+  connectFigma,
+  data,
+  figmaKeyFor,
+  newUser,
+  type RestAnswer,
+  rest,
+  type TestUser,
+  type TrpcAnswer,
+  trpc,
+} from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 let stack: Stack;
@@ -15,47 +25,6 @@ afterAll(() => stack.stop());
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-interface Auth {
-  cookie?: string;
-  apiKey?: string;
-  authorization?: string;
-}
-
-interface RestAnswer {
-  status: number;
-  body: Record<string, unknown>;
-  headers: Headers;
-}
-
-/** One REST call; `raw` sends the body exactly as given, `body` as JSON. */
-async function rest(
-  s: Stack,
-  method: string,
-  path: string,
-  opts: { body?: unknown; raw?: string; auth?: Auth } = {},
-): Promise<RestAnswer> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (opts.auth?.cookie) headers.cookie = opts.auth.cookie;
-  if (opts.auth?.apiKey) headers.authorization = `Bearer ${opts.auth.apiKey}`;
-  if (opts.auth?.authorization) headers.authorization = opts.auth.authorization;
-  const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
-  const res = await fetch(`${s.controlPlaneUrl}/api/v1${path}`, { method, headers, body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
-}
-
-/** tRPC with a raw Authorization header (the helper in client.ts only sends well-formed bearers). */
-async function trpcRaw(s: Stack, path: string, input: unknown, headers: Record<string, string>) {
-  const isQuery = /\.(list|get|me)$/.test(path);
-  const url = new URL(`${s.controlPlaneUrl}/trpc/${path}`);
-  if (isQuery && input !== undefined) url.searchParams.set("input", JSON.stringify(input));
-  const res = await fetch(url, {
-    method: isQuery ? "GET" : "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: isQuery ? undefined : JSON.stringify(input ?? null),
-  });
-  return { status: res.status, body: (await res.json()) as TrpcAnswer["body"], headers: res.headers };
-}
 
 function expectTrpcError(res: Pick<TrpcAnswer, "status" | "body">, status: number, code: string): void {
   expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
@@ -557,19 +526,15 @@ describe("unauthenticated", () => {
     const mark = upstreamMark(stack);
     for (const authorization of headersList) {
       for (const cookie of [undefined, user.cookie]) {
-        const headers = { authorization, ...(cookie && { cookie }) };
-        expectTrpcError(await trpcRaw(stack, "instances.list", undefined, headers), 401, "UNAUTHORIZED");
-        expectTrpcError(await trpcRaw(stack, "auth.me", undefined, headers), 401, "UNAUTHORIZED");
+        const auth = { authorization, cookie };
+        expectTrpcError(await trpc(stack, "instances.list", undefined, auth), 401, "UNAUTHORIZED");
+        expectTrpcError(await trpc(stack, "auth.me", undefined, auth), 401, "UNAUTHORIZED");
         expectTrpcError(
-          await trpcRaw(stack, "instances.connect", { serviceType: "figma", apiKey: "figd_x" }, headers),
+          await trpc(stack, "instances.connect", { serviceType: "figma", apiKey: "figd_x" }, auth),
           401,
           "UNAUTHORIZED",
         );
-        expectRestError(
-          await rest(stack, "GET", "/user/instances", { auth: { authorization, cookie } }),
-          401,
-          "UNAUTHORIZED",
-        );
+        expectRestError(await rest(stack, "GET", "/user/instances", { auth }), 401, "UNAUTHORIZED");
       }
     }
     expect(upstreamSince(stack, mark)).toEqual([]);

@@ -4,7 +4,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { apiKeys, auditEvents, credentials, instances, sessions, users } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { connectFigma, data, figmaKeyFor, newUser, type TestUser, type TrpcAnswer, trpc } from "./client.ts";
+import {
+  type Auth,
+  connectFigma,
+  data,
+  expectInstanceDead,
+  figmaKeyFor,
+  newUser,
+  type RestAnswer,
+  rest,
+  type TestUser,
+  type TrpcAnswer,
+  trpc,
+} from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 let stack: Stack;
@@ -16,50 +28,6 @@ afterAll(() => stack.stop());
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-interface Auth {
-  cookie?: string;
-  apiKey?: string;
-}
-
-interface RestAnswer {
-  status: number;
-  body: Record<string, unknown>;
-  headers: Headers;
-}
-
-async function rest(
-  s: Stack,
-  method: string,
-  path: string,
-  opts: { body?: unknown; auth?: Auth; origin?: string } = {},
-): Promise<RestAnswer> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (opts.auth?.cookie) headers.cookie = opts.auth.cookie;
-  if (opts.auth?.apiKey) headers.authorization = `Bearer ${opts.auth.apiKey}`;
-  if (opts.origin) headers.origin = opts.origin;
-  const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  const res = await fetch(`${s.controlPlaneUrl}/api/v1${path}`, { method, headers, body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
-}
-
-/** tRPC with extra request headers (e.g. a foreign Origin). */
-async function trpcWith(
-  s: Stack,
-  path: string,
-  input: unknown,
-  headers: Record<string, string>,
-): Promise<TrpcAnswer> {
-  const isQuery = /\.(list|get|me)$/.test(path);
-  const url = new URL(`${s.controlPlaneUrl}/trpc/${path}`);
-  if (isQuery && input !== undefined) url.searchParams.set("input", JSON.stringify(input));
-  const res = await fetch(url, {
-    method: isQuery ? "GET" : "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: isQuery ? undefined : JSON.stringify(input ?? null),
-  });
-  return { status: res.status, body: (await res.json()) as TrpcAnswer["body"], headers: res.headers };
-}
 
 function expectTrpcError(res: TrpcAnswer, status: number, code: string): void {
   expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
@@ -94,19 +62,6 @@ async function expectInstanceWorks(instanceUrl: string, handle: string): Promise
   } finally {
     await client.close();
   }
-}
-
-/** A raw JSON-RPC `tools/list` on a dead URL: 401 INVALID_INSTANCE, and the upstream is not called. */
-async function expectInstanceDead(s: Stack, instanceUrl: string): Promise<void> {
-  const mark = s.figma.requests.length;
-  const res = await fetch(instanceUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-  });
-  expect(res.status).toBe(401);
-  expect(await res.json()).toMatchObject({ code: "INVALID_INSTANCE" });
-  expect(s.figma.requests.length).toBe(mark);
 }
 
 interface Tenant extends TestUser {
@@ -377,7 +332,6 @@ describe("CSRF: cookie-borne state changes from a foreign Origin", () => {
       const before = await rowsOf(stack, a.userId);
       const mark = stack.figma.requests.length;
       const newKey = figmaKeyFor(stack, "frank-2");
-      const headers = { cookie: a.cookie, origin };
 
       const mutations: [string, unknown][] = [
         ["instances.connect", { serviceType: "figma", apiKey: newKey }],
@@ -393,7 +347,7 @@ describe("CSRF: cookie-borne state changes from a foreign Origin", () => {
         ],
       ];
       for (const [path, input] of mutations) {
-        const res = await trpcWith(stack, path, input, headers);
+        const res = await trpc(stack, path, input, { cookie: a.cookie, origin });
         expectTrpcError(res, 403, "FORBIDDEN");
         expect(res.headers.get("set-cookie")).toBeNull();
       }
@@ -419,32 +373,26 @@ describe("CSRF: cookie-borne state changes from a foreign Origin", () => {
 
   test("cross-origin reads get no CORS grant; same-origin writes and API-key writes go through", async () => {
     const a = await tenant(stack, "gina", true);
-    const read = await trpcWith(stack, "instances.list", undefined, {
+    const read = await trpc(stack, "instances.list", undefined, {
       cookie: a.cookie,
       origin: "https://evil.example",
     });
     expect(read.headers.get("access-control-allow-origin")).toBeNull();
     expect(read.headers.get("access-control-allow-credentials")).toBeNull();
 
-    const same = await trpcWith(
+    const same = await trpc(
       stack,
       "apiKeys.create",
       { name: "same origin" },
-      {
-        cookie: a.cookie,
-        origin: stack.controlPlaneUrl,
-      },
+      { cookie: a.cookie, origin: stack.controlPlaneUrl },
     );
     expect(same.status).toBe(200);
     // A bearer key is not sent by browsers on their own, so it is not subject to the Origin check.
-    const viaKey = await trpcWith(
+    const viaKey = await trpc(
       stack,
       "apiKeys.create",
       { name: "from a script" },
-      {
-        authorization: `Bearer ${a.apiKey}`,
-        origin: "https://evil.example",
-      },
+      { authorization: `Bearer ${a.apiKey}`, origin: "https://evil.example" },
     );
     expect(viaKey.status).toBe(200);
   });

@@ -4,7 +4,15 @@
 // and no secret in any answer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEdge } from "@mcp/edge";
-import { connectFigma, data, figmaKeyFor, newUser, type TestUser, trpc } from "./client.ts";
+import {
+  connectFigma,
+  data,
+  expectInstanceDead,
+  figmaKeyFor,
+  newUser,
+  type TestUser,
+  trpc,
+} from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 const ALLOWED_ORIGIN = "https://app.allowed.example";
@@ -106,6 +114,13 @@ function expectInvalidInstance(answer: Answer): void {
   expect(body.requestId).toBeString();
 }
 
+/** The old URL answers every `method` with the one bare 401 (no secret in it), and the upstream is not called. */
+function expectDead(url: string, methods = ["POST"]): Promise<void> {
+  return expectInstanceDead(stack, url, async (dead) => {
+    for (const method of methods) expectInvalidInstance(await send(dead, { method }));
+  });
+}
+
 /** Replaces the character at `index` with another valid base64url character. */
 function forge(token: string, index: number): string {
   const i = index < 0 ? token.length + index : index;
@@ -186,11 +201,7 @@ describe("instance tokens", () => {
     expect((await send(url)).status).toBe(200); // now served from the caches
     const revoked = await trpc(stack, "instances.revoke", { serviceType: "figma" }, { cookie: user.cookie });
     expect(revoked.status).toBe(200);
-    const before = stack.figma.requests.length;
-    expectInvalidInstance(await send(url));
-    expectInvalidInstance(await send(url, { method: "GET" }));
-    expectInvalidInstance(await send(url, { method: "DELETE" }));
-    expect(stack.figma.requests.length).toBe(before);
+    await expectDead(url, ["POST", "GET", "DELETE"]);
   });
 
   test("replaced: connecting again issues a new URL; the old one → 401, the new one works", async () => {
@@ -201,9 +212,7 @@ describe("instance tokens", () => {
     const { instanceUrl: newUrl } = await connectFigma(stack, user, newKey);
     secrets.add(tokenOf(newUrl));
     expect(newUrl).not.toBe(oldUrl);
-    const before = stack.figma.requests.length;
-    expectInvalidInstance(await send(oldUrl));
-    expect(stack.figma.requests.length).toBe(before);
+    await expectDead(oldUrl);
     expect((await send(newUrl)).status).toBe(200);
   });
 
@@ -214,9 +223,7 @@ describe("instance tokens", () => {
     const newUrl = data<{ instanceUrl: string }>(rotated).instanceUrl;
     secrets.add(tokenOf(newUrl));
     expect(newUrl).not.toBe(oldUrl);
-    const before = stack.figma.requests.length;
-    expectInvalidInstance(await send(oldUrl));
-    expect(stack.figma.requests.length).toBe(before);
+    await expectDead(oldUrl);
     expect((await send(newUrl)).status).toBe(200);
   });
 
