@@ -24,6 +24,8 @@ export async function startStack(
     limits?: Partial<EdgeLimits>;
     controlPlaneLimits?: Partial<ControlPlaneLimits>;
     allowedOrigins?: string[];
+    /** ALLOW_PRIVATE_UPSTREAMS=1: custom MCP servers on 127.0.0.1 (the fakes) are allowed. */
+    allowPrivateUpstreams?: boolean;
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
@@ -42,6 +44,7 @@ export async function startStack(
     REDIS_URL: process.env.REDIS_URL,
     ENCRYPTION_KEYS: "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     LOG_LEVEL: "error",
+    ALLOW_PRIVATE_UPSTREAMS: opts.allowPrivateUpstreams ? "1" : "0",
     NODE_ENV: "test",
   });
   const platform = await createPlatform(env, {

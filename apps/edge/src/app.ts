@@ -1,8 +1,9 @@
-import { AppError } from "@mcp/core";
+import { AppError, CUSTOM_SERVICE } from "@mcp/core";
 import { requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
+import { createCustomHandler } from "./mcp/custom.ts";
 import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
 import { originAndHost, readBody } from "./middleware/guards.ts";
 import { invalidInstance, resolveInstance } from "./middleware/instance.ts";
@@ -12,6 +13,8 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Promise<void> } {
   const handlers = new Map<string, McpHttpHandler>();
   for (const service of deps.registry.list()) handlers.set(service.type, createServiceHandler(service, deps));
+  const custom = createCustomHandler(deps);
+  handlers.set(CUSTOM_SERVICE.type, custom.handler);
 
   const app = new Hono<EdgeEnv>();
   app.use(async (c, next) => {
@@ -57,6 +60,7 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   return {
     app,
     async close() {
+      await custom.close();
       await Promise.all([...handlers.values()].map((h) => h.close()));
     },
   };

@@ -43,6 +43,7 @@ export async function createPlatform(
     registry,
     log,
     publicEdgeUrl: opts.edgeUrl ?? publicEdgeUrl(env),
+    allowPrivateUpstreams: env.ALLOW_PRIVATE_UPSTREAMS === "1",
   };
   return {
     deps,

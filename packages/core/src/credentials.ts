@@ -1,9 +1,12 @@
 import { aadFor, type Keyring, open, type Sealed, seal } from "@mcp/crypto";
+import type { RemoteMcpConfig } from "@mcp/services";
 
 /** What is sealed for one connection: the key plus any extra fields a service needs. */
 export interface CredentialSecret {
   apiKey: string;
   additional?: Record<string, string>;
+  /** A custom instance: the user's own MCP server and the headers sent to it. */
+  custom?: RemoteMcpConfig;
 }
 
 export interface CredentialRow {

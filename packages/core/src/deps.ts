@@ -13,6 +13,8 @@ export interface CoreDeps {
   log: Logger;
   /** Base of every instance URL handed out, without a trailing slash. */
   publicEdgeUrl: string;
+  /** Custom MCP servers may live on private/loopback addresses (self-hosted installs, tests). */
+  allowPrivateUpstreams: boolean;
 }
 
 /** Who is acting: always a user; every query of user data is scoped by it. */

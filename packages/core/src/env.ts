@@ -15,6 +15,8 @@ export const ZPlatformEnv = z.object({
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Set to 1 to let custom MCP servers live on private or loopback addresses (SSRF rules off). */
+  ALLOW_PRIVATE_UPSTREAMS: z.enum(["0", "1"]).default("0"),
   /** Set to 1 behind a reverse proxy that sets X-Forwarded-For (per-address limits read it). */
   TRUST_PROXY: z.enum(["0", "1"]).default("0"),
   /** Comma-separated extra origins allowed to call the edge and the control plane from a browser. */

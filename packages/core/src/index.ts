@@ -11,6 +11,7 @@ export {
 } from "./auth.ts";
 export { createPlatform, type Platform } from "./bootstrap.ts";
 export { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
+export { type CustomServerInput, connectCustomInstance } from "./custom.ts";
 export type { Actor, CoreDeps } from "./deps.ts";
 export { assertSharedBackends, type PlatformEnv, parseEnv, publicEdgeUrl, ZPlatformEnv } from "./env.ts";
 export {
@@ -26,6 +27,7 @@ export {
 } from "./errors.ts";
 export { newId } from "./ids.ts";
 export {
+  CUSTOM_SERVICE,
   connectInstance,
   getInstance,
   type InstanceSummary,

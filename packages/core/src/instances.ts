@@ -3,7 +3,7 @@ import { credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
 import { validateKey } from "@mcp/services";
 import { and, asc, eq, ne } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
-import { sealCredential } from "./credentials.ts";
+import { type CredentialSecret, sealCredential } from "./credentials.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
@@ -56,12 +56,26 @@ export async function connectInstance(
       ? fail("INVALID_API_KEY", "Invalid API key")
       : fail("SERVICE_UNAVAILABLE", `${service.name} is unavailable right now; try again shortly`);
   }
-  const token = mintInstanceToken(service.prefix);
   const secret = { apiKey: input.apiKey, additional: input.additionalCredentials };
+  return ok(await issueInstance(deps, actor, input.serviceType, service.prefix, secret));
+}
+
+/**
+ * Seals the secret and upserts credential + instance in one transaction, with a fresh token; retires the
+ * previous token and the user's cached reads for the service; records the audit event.
+ */
+export async function issueInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  serviceType: string,
+  prefix: string,
+  secret: CredentialSecret,
+): Promise<IssuedInstance> {
+  const token = mintInstanceToken(prefix);
   const write = () =>
     deps.db.transaction(async (tx) => {
-      const credentialId = await upsertCredential(tx, deps, actor, input.serviceType, secret);
-      return upsertInstance(tx, actor, input.serviceType, credentialId, hashToken(token));
+      const credentialId = await upsertCredential(tx, deps, actor, serviceType, secret);
+      return upsertInstance(tx, actor, serviceType, credentialId, hashToken(token));
     });
   // Two first connects of one user and service can race past the row locks (there is no row to lock
   // yet); the loser retries once and then finds the winner's row to update.
@@ -71,9 +85,9 @@ export async function connectInstance(
   });
   if (oldTokenHash) await retireInstanceToken(deps, oldTokenHash);
   // A new key may belong to another upstream account: answers cached under the old one must go.
-  await bumpReadCacheGeneration(deps, actor.userId, input.serviceType);
+  await bumpReadCacheGeneration(deps, actor.userId, serviceType);
   await recordAudit(deps, { userId: actor.userId, instanceId, action: "instance.connect", status: "ok" });
-  return ok({ instanceId, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
+  return { instanceId, instanceUrl: instanceUrl(deps, token), serviceType };
 }
 
 async function upsertCredential(
@@ -81,7 +95,7 @@ async function upsertCredential(
   deps: CoreDeps,
   actor: Actor,
   serviceType: string,
-  secret: { apiKey: string; additional?: Record<string, string> },
+  secret: CredentialSecret,
 ): Promise<string> {
   // Lock the row (if any) so the id the AAD binds to cannot change under us.
   const [existing] = await tx
@@ -153,9 +167,9 @@ export async function rotateInstance(
   actor: Actor,
   input: { serviceType: string },
 ): Promise<Result<IssuedInstance, "NOT_FOUND">> {
-  const service = deps.registry.get(input.serviceType);
-  if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
-  const token = mintInstanceToken(service.prefix);
+  const prefix = tokenPrefix(deps, input.serviceType);
+  if (!prefix) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
+  const token = mintInstanceToken(prefix);
   const [old] = await deps.db
     .select({ id: instances.id, tokenHash: instances.tokenHash })
     .from(instances)
@@ -198,6 +212,13 @@ export async function revokeInstance(
     status: "ok",
   });
   return ok({ instanceId: row.id });
+}
+
+/** Custom MCP servers share the `custom` type and the `cus` token prefix. */
+export const CUSTOM_SERVICE = { type: "custom", prefix: "cus" } as const;
+
+function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): string | undefined {
+  return serviceType === CUSTOM_SERVICE.type ? CUSTOM_SERVICE.prefix : deps.registry.get(serviceType)?.prefix;
 }
 
 function liveInstanceOf(actor: Actor, serviceType: string) {

@@ -2,6 +2,15 @@ export { circuitState } from "./breaker.ts";
 export { ServiceConfigSchema } from "./definition.ts";
 export { type ExecuteOptions, executeTool, upstreamMessage, validateKey } from "./executor.ts";
 export { baseUrlEnvName, loadRegistry } from "./registry.ts";
+export {
+  connectRemoteMcp,
+  probeRemoteMcp,
+  type RemoteConnection,
+  type RemoteFailure,
+  type RemoteMcpConfig,
+  type RemoteOptions,
+} from "./remote-mcp.ts";
+export * from "./ssrf.ts";
 export type {
   AuthConfig,
   InputResult,

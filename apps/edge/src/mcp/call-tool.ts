@@ -3,6 +3,7 @@ import { executeTool, type ServiceDefinition, type ToolOutcome, validateKey } fr
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
 import { cachedRead } from "./read-cache.ts";
+import { recordToolCall } from "./record.ts";
 
 export interface CallContext {
   deps: EdgeDeps;
@@ -79,18 +80,7 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   }
   const latencyMs = Math.round(performance.now() - started);
   const status = outcome.ok ? "ok" : outcome.error;
-  deps.metrics.toolCalls.inc({ service: service.type, tool: tool.name, outcome: status });
-  deps.metrics.toolLatency.observe({ service: service.type }, latencyMs / 1000);
-  deps.audit.record({
-    userId: instance.userId,
-    instanceId: instance.instanceId,
-    action: "tool.call",
-    tool: tool.name,
-    status,
-    latencyMs,
-    requestId: ctx.requestId,
-  });
-  deps.resolver.touch(instance.instanceId);
+  recordToolCall(deps, instance, { tool: tool.name, status, latencyMs, requestId: ctx.requestId });
 
   if (outcome.ok) return { content: [{ type: "text", text: JSON.stringify(outcome.data) }] };
   if (refusal?.verdict === "forbidden") {

@@ -1,5 +1,6 @@
 import { router } from "../../trpc/init.ts";
 import { connectProcedure } from "./connect.ts";
+import { connectCustomProcedure } from "./connect-custom.ts";
 import { getInstanceProcedure } from "./get.ts";
 import { listInstancesProcedure } from "./list.ts";
 import { revokeInstanceProcedure } from "./revoke.ts";
@@ -7,6 +8,7 @@ import { rotateInstanceProcedure } from "./rotate.ts";
 
 export const instancesRouter = router({
   connect: connectProcedure,
+  connectCustom: connectCustomProcedure,
   list: listInstancesProcedure,
   get: getInstanceProcedure,
   rotate: rotateInstanceProcedure,

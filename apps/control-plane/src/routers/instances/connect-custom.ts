@@ -1,0 +1,57 @@
+import { connectCustomInstance } from "@mcp/core";
+import { z } from "zod";
+import { authedProcedure } from "../../trpc/init.ts";
+import { limit, limitOf } from "../../trpc/limit.ts";
+import { orThrow } from "../../trpc/result.ts";
+import { ZIssuedInstance } from "./schemas.ts";
+
+// Headers the transport owns; letting a user set them would break or smuggle protocol state.
+const RESERVED = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "accept",
+  "connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "keep-alive",
+  "proxy-authorization",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "mcp-method",
+  "mcp-name",
+  "last-event-id",
+]);
+
+const zHeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "not a valid header name")
+  .refine((n) => !RESERVED.has(n.toLowerCase()), "this header is set by the platform");
+const zHeaderValue = z
+  .string()
+  .max(4096)
+  .regex(/^[^\r\n\0]*$/, "header values cannot contain line breaks");
+
+export const ZConnectCustomInput = z.object({
+  name: z.string().trim().min(1).max(64),
+  url: z
+    .url({ protocol: /^https?$/, error: "url must be an http(s) URL" })
+    .max(2048, "url is longer than 2048 characters"),
+  headers: z
+    .record(zHeaderName, zHeaderValue)
+    .refine((h) => Object.keys(h).length <= 16, "at most 16 headers")
+    .optional(),
+});
+export const ZConnectCustomOutput = ZIssuedInstance.extend({ serviceType: z.literal("custom") });
+
+/** The user's own remote MCP server (Streamable HTTP or legacy SSE) behind a personal instance URL. */
+export const connectCustomProcedure = authedProcedure
+  .input(ZConnectCustomInput)
+  .output(ZConnectCustomOutput)
+  .mutation(async ({ ctx, input }) => {
+    await limit(ctx, `connect:${ctx.actor.userId}`, limitOf(ctx, "connectPerUser"));
+    const issued = orThrow(await connectCustomInstance(ctx.deps, ctx.actor, input));
+    return { ...issued, serviceType: "custom" as const };
+  });

@@ -1,0 +1,22 @@
+import type { ResolvedInstance } from "@mcp/core";
+import type { EdgeDeps } from "../deps.ts";
+
+/** Metrics, the audit event (who, instance, tool, status, latency; never arguments or results) and last use. */
+export function recordToolCall(
+  deps: EdgeDeps,
+  instance: ResolvedInstance,
+  call: { tool: string; status: string; latencyMs: number; requestId?: string },
+): void {
+  deps.metrics.toolCalls.inc({ service: instance.serviceType, tool: call.tool, outcome: call.status });
+  deps.metrics.toolLatency.observe({ service: instance.serviceType }, call.latencyMs / 1000);
+  deps.audit.record({
+    userId: instance.userId,
+    instanceId: instance.instanceId,
+    action: "tool.call",
+    tool: call.tool,
+    status: call.status,
+    latencyMs: call.latencyMs,
+    requestId: call.requestId,
+  });
+  deps.resolver.touch(instance.instanceId);
+}

@@ -1,0 +1,103 @@
+import {
+  Client,
+  type FetchLike,
+  SdkHttpError,
+  SSEClientTransport,
+  SseError,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+} from "@modelcontextprotocol/client";
+import { checkUpstreamUrl, guardedFetch } from "./ssrf.ts";
+
+/** A user's own MCP server, as stored (sealed) for a custom instance. */
+export interface RemoteMcpConfig {
+  name: string;
+  url: string;
+  /** Sent on every request (e.g. Authorization); sealed at rest like API keys. */
+  headers?: Record<string, string>;
+}
+
+export type RemoteFailure = "INVALID_API_KEY" | "SERVICE_UNAVAILABLE" | "BAD_REQUEST";
+export type RemoteFailureResult = { ok: false; error: RemoteFailure; message: string };
+export type RemoteConnection =
+  | { ok: true; client: Client; transport: "streamable-http" | "sse" }
+  | RemoteFailureResult;
+
+export interface RemoteOptions {
+  allowPrivate: boolean;
+  /** Per request, and for the whole connect. */
+  timeoutMs?: number;
+}
+
+const CLIENT_INFO = { name: "mcp-platform-gateway", version: "0.1.0" };
+
+function rejectedCredentials(error: unknown): boolean {
+  if (error instanceof UnauthorizedError) return true;
+  if (error instanceof SdkHttpError) return error.status === 401 || error.status === 403;
+  if (error instanceof SseError) return error.code === 401 || error.code === 403;
+  return false;
+}
+
+/**
+ * Connects to a user's remote MCP server the way a careful client would: Streamable HTTP first (with
+ * 2026-07-28 / 2025 negotiation), then the legacy HTTP+SSE transport. Every request goes through the
+ * SSRF guard (re-checked per request, no redirects) with the user's headers; nothing here logs them.
+ */
+export async function connectRemoteMcp(
+  config: RemoteMcpConfig,
+  opts: RemoteOptions,
+): Promise<RemoteConnection> {
+  const checked = await checkUpstreamUrl(config.url, { allowPrivate: opts.allowPrivate });
+  if (!checked.ok) return { ok: false, error: "BAD_REQUEST", message: checked.reason };
+  const timeout = opts.timeoutMs ?? 10_000;
+  const fetch = guardedFetch({ allowPrivate: opts.allowPrivate, timeoutMs: timeout }) as FetchLike;
+  const requestInit: RequestInit = { headers: config.headers ?? {} };
+
+  const streamable = new Client(CLIENT_INFO, { versionNegotiation: { mode: "auto" } });
+  try {
+    await streamable.connect(new StreamableHTTPClientTransport(checked.url, { requestInit, fetch }), {
+      timeout,
+    });
+    return { ok: true, client: streamable, transport: "streamable-http" };
+  } catch (error) {
+    await streamable.close().catch(() => {});
+    if (rejectedCredentials(error)) return unauthorized(config);
+  }
+  const sse = new Client(CLIENT_INFO);
+  try {
+    await sse.connect(new SSEClientTransport(checked.url, { requestInit, fetch }), { timeout });
+    return { ok: true, client: sse, transport: "sse" };
+  } catch (error) {
+    await sse.close().catch(() => {});
+    if (rejectedCredentials(error)) return unauthorized(config);
+    return {
+      ok: false,
+      error: "SERVICE_UNAVAILABLE",
+      message: `Could not reach an MCP server at ${checked.url.host} (tried Streamable HTTP and SSE)`,
+    };
+  }
+}
+
+const unauthorized = (config: RemoteMcpConfig): RemoteFailureResult => ({
+  ok: false,
+  error: "INVALID_API_KEY",
+  message: `${config.name} rejected the credentials (HTTP 401/403); check the headers`,
+});
+
+/** Connects, lists tools, disconnects: proves a custom server is usable before it is stored. */
+export async function probeRemoteMcp(
+  config: RemoteMcpConfig,
+  opts: RemoteOptions,
+): Promise<{ ok: true; tools: number } | RemoteFailureResult> {
+  const conn = await connectRemoteMcp(config, opts);
+  if (!conn.ok) return conn;
+  try {
+    const { tools } = await conn.client.listTools(undefined, { timeout: opts.timeoutMs ?? 10_000 });
+    return { ok: true, tools: tools.length };
+  } catch (error) {
+    if (rejectedCredentials(error)) return unauthorized(config);
+    return { ok: false, error: "SERVICE_UNAVAILABLE", message: `${config.name} did not list its tools` };
+  } finally {
+    await conn.client.close().catch(() => {});
+  }
+}

@@ -1,0 +1,204 @@
+// Custom instances: a user's own remote MCP server (Streamable HTTP or legacy SSE) behind a personal,
+// revocable platform URL, reached by clients of either protocol era; the URL passes SSRF rules and the
+// headers are sealed like API keys.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { credentials } from "@mcp/db";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { data, expectInstanceDead, newUser, type TestUser, trpc } from "./client.ts";
+import { type RemoteMcp, startRemoteMcp } from "./fakes/remote-mcp.ts";
+import { type Stack, startStack } from "./harness.ts";
+
+let stack: Stack;
+let strict: Stack; // default deployment: private upstreams refused
+let streamable: RemoteMcp;
+let sse: RemoteMcp;
+const SECRET = `Bearer remote-${crypto.randomUUID()}`;
+
+beforeAll(async () => {
+  [stack, strict] = await Promise.all([startStack({ allowPrivateUpstreams: true }), startStack()]);
+  [streamable, sse] = await Promise.all([
+    startRemoteMcp({ kind: "streamable", requiredHeaders: { authorization: SECRET } }),
+    startRemoteMcp({ kind: "sse", requiredHeaders: { authorization: SECRET } }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([streamable.stop(), sse.stop(), stack.stop(), strict.stop()]);
+});
+
+interface Issued {
+  instanceId: string;
+  instanceUrl: string;
+  serviceType: string;
+}
+
+async function connectCustom(s: Stack, user: TestUser, input: Record<string, unknown>) {
+  return trpc(s, "instances.connectCustom", input, { cookie: user.cookie });
+}
+
+const text = (result: unknown): string =>
+  (result as { content?: { text?: string }[] }).content?.[0]?.text ?? "";
+
+async function v2(url: string, mode: "legacy" | "auto" | { pin: string }) {
+  const client = new Client({ name: "custom-e2e", version: "1" }, { versionNegotiation: { mode } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+describe("custom MCP servers", () => {
+  for (const kind of ["streamable", "sse"] as const) {
+    test(`${kind} server: connect, then clients of both eras list and call its tools through the platform`, async () => {
+      const remote = kind === "streamable" ? streamable : sse;
+      const user = await newUser(stack);
+      const marker = `user-${crypto.randomUUID()}`;
+      const res = await connectCustom(stack, user, {
+        name: `My ${kind} server`,
+        url: remote.url,
+        headers: { authorization: SECRET, "x-user-marker": marker },
+      });
+      expect(res.status).toBe(200);
+      const issued = data<Issued>(res);
+      expect(issued.serviceType).toBe("custom");
+      expect(issued.instanceUrl).toMatch(new RegExp(`^${stack.edgeUrl}/mcp_cus_[A-Za-z0-9_-]{43}/mcp$`));
+
+      for (const mode of [{ pin: "2026-07-28" }, "legacy"] as const) {
+        const client = await v2(issued.instanceUrl, mode);
+        const { tools } = await client.listTools();
+        expect(tools.map((t) => t.name).sort()).toEqual(["add", "echo", "fail"]);
+        const echoed = await client.callTool({ name: "echo", arguments: { text: "hi" } });
+        expect(text(echoed)).toContain("hi");
+        expect(text(echoed)).toContain(marker); // this user's headers reached their server
+        expect(text(await client.callTool({ name: "add", arguments: { a: 2, b: 3 } }))).toContain("5");
+        const failed = await client.callTool({ name: "fail", arguments: {} });
+        expect(failed.isError).toBe(true);
+        await client.close();
+      }
+      const v1 = new V1Client({ name: "v1", version: "1" });
+      await v1.connect(new V1Transport(new URL(issued.instanceUrl)));
+      expect((await v1.listTools()).tools).toHaveLength(3);
+      await v1.close();
+      // The platform never forwards the client's own instance token upstream.
+      const token = issued.instanceUrl.split("/")[3] ?? "";
+      expect(JSON.stringify(remote.requests)).not.toContain(token);
+    });
+  }
+
+  test("headers are sealed: not in the database, not in any answer", async () => {
+    const user = await newUser(stack);
+    const res = await connectCustom(stack, user, {
+      name: "sealed",
+      url: streamable.url,
+      headers: { authorization: SECRET },
+    });
+    expect(res.status).toBe(200);
+    const rows = await stack.platform.deps.db.select().from(credentials);
+    expect(JSON.stringify(rows)).not.toContain(SECRET);
+    expect(JSON.stringify(rows)).not.toContain(streamable.url); // the URL may hold a token of its own
+    const listed = await trpc(stack, "instances.list", undefined, { cookie: user.cookie });
+    expect(JSON.stringify(listed.body)).not.toContain(SECRET);
+    expect(data<{ serviceType: string }[]>(listed).map((i) => i.serviceType)).toEqual(["custom"]);
+  });
+
+  test("rotate and revoke work as for any service", async () => {
+    const user = await newUser(stack);
+    const first = data<Issued>(
+      await connectCustom(stack, user, {
+        name: "rot",
+        url: streamable.url,
+        headers: { authorization: SECRET },
+      }),
+    );
+    const rotated = await trpc(stack, "instances.rotate", { serviceType: "custom" }, { cookie: user.cookie });
+    const second = data<Issued>(rotated);
+    expect(second.instanceUrl).toMatch(/\/mcp_cus_/);
+    await expectInstanceDead(stack, first.instanceUrl);
+    const client = await v2(second.instanceUrl, "auto");
+    expect((await client.listTools()).tools.length).toBe(3);
+    await client.close();
+    await trpc(stack, "instances.revoke", { serviceType: "custom" }, { cookie: user.cookie });
+    await expectInstanceDead(stack, second.instanceUrl);
+  });
+
+  test("a server that goes away answers with tool errors, not a broken endpoint", async () => {
+    const user = await newUser(stack);
+    const gone = await startRemoteMcp({ kind: "streamable" });
+    const issued = data<Issued>(await connectCustom(stack, user, { name: "gone", url: gone.url }));
+    const client = await v2(issued.instanceUrl, { pin: "2026-07-28" });
+    expect((await client.callTool({ name: "add", arguments: { a: 1, b: 1 } })).isError).toBeFalsy();
+    await gone.stop();
+    const result = await client.callTool({ name: "add", arguments: { a: 1, b: 1 } });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain("unavailable");
+    await expect(client.listTools()).rejects.toThrow();
+    await client.close();
+  });
+});
+
+describe("connectCustom: bad input (exact status and code, nothing stored)", () => {
+  async function expectRefused(s: Stack, input: Record<string, unknown>, status: number, appCode: string) {
+    const user = await newUser(s);
+    const res = await connectCustom(s, user, input);
+    expect(res.status).toBe(status);
+    expect(res.body.error?.data.appCode).toBe(appCode);
+    expect(JSON.stringify(res.body)).not.toContain(SECRET);
+    const listed = await trpc(s, "instances.list", undefined, { cookie: user.cookie });
+    expect(data<unknown[]>(listed)).toEqual([]);
+  }
+
+  test("wrong headers: the server's 401 → 400 INVALID_API_KEY", async () => {
+    await expectRefused(
+      stack,
+      { name: "x", url: streamable.url, headers: { authorization: "Bearer wrong" } },
+      400,
+      "INVALID_API_KEY",
+    );
+    await expectRefused(stack, { name: "x", url: sse.url }, 400, "INVALID_API_KEY");
+  });
+
+  test("nothing listening there → 503 SERVICE_UNAVAILABLE", async () => {
+    await expectRefused(stack, { name: "x", url: "http://127.0.0.1:1/mcp" }, 503, "SERVICE_UNAVAILABLE");
+  });
+
+  test("SSRF: loopback, private and metadata addresses are refused by default → 400 BAD_REQUEST", async () => {
+    const seen = streamable.requests.length;
+    for (const url of [
+      streamable.url,
+      "http://localhost:8080/mcp",
+      "http://10.0.0.5/mcp",
+      "http://169.254.169.254/latest/meta-data",
+      "http://[::1]/mcp",
+      "http://2130706433/mcp",
+    ]) {
+      await expectRefused(strict, { name: "x", url, headers: { authorization: SECRET } }, 400, "BAD_REQUEST");
+    }
+    expect(streamable.requests.length).toBe(seen); // refused before any request left the platform
+  });
+
+  test("malformed input → 400 BAD_REQUEST", async () => {
+    const bad: Record<string, unknown>[] = [
+      { name: "", url: streamable.url },
+      { name: "x".repeat(65), url: streamable.url },
+      { name: "x", url: "ftp://example.com/mcp" },
+      { name: "x", url: "not a url" },
+      { name: "x", url: `https://example.com/${"a".repeat(2100)}` },
+      { name: "x", url: "https://user:pass@example.com/mcp" },
+      { name: "x", url: streamable.url, headers: { host: "evil" } },
+      { name: "x", url: streamable.url, headers: { "mcp-session-id": "s" } },
+      { name: "x", url: streamable.url, headers: { "bad header": "v" } },
+      { name: "x", url: streamable.url, headers: { "x-a": "line\r\nInjected: yes" } },
+      {
+        name: "x",
+        url: streamable.url,
+        headers: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`x-h${i}`, "v"])),
+      },
+      { name: "x", url: streamable.url, headers: { "x-a": 5 } },
+    ];
+    for (const input of bad) await expectRefused(stack, input, 400, "BAD_REQUEST");
+  });
+
+  test("anonymous → 401", async () => {
+    const res = await trpc(stack, "instances.connectCustom", { name: "x", url: streamable.url });
+    expect(res.status).toBe(401);
+  });
+});
