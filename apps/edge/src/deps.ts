@@ -6,6 +6,8 @@ export interface EdgeLimits {
   perInstancePerMinute: number;
   /** Requests per minute for one user across all of their instances. */
   perUserPerMinute: number;
+  /** Requests per minute to one service across all users (protects the upstream and our standing with it). */
+  perServicePerMinute: number;
   /** Largest JSON-RPC body accepted. */
   maxBodyBytes: number;
   /** Messages in one JSON-RPC batch (2025-03-26 clients); each counts against the rate limits. */
@@ -37,6 +39,7 @@ export interface EdgeEnv {
 export const DEFAULT_LIMITS: EdgeLimits = {
   perInstancePerMinute: 600,
   perUserPerMinute: 1200,
+  perServicePerMinute: 60_000,
   maxBodyBytes: 1024 * 1024,
   maxBatchMessages: 20,
   upstreamTimeoutMs: 15_000,

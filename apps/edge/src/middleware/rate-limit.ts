@@ -4,7 +4,7 @@ import type { EdgeEnv } from "../deps.ts";
 const MINUTE = 60_000;
 
 /**
- * Per-instance and per-user limits, atomic in the shared kv. Over the limit: HTTP 429 with Retry-After
+ * Per-instance, per-user and per-service limits, atomic in the shared kv. Over the limit: HTTP 429 with Retry-After
  * and a JSON-RPC error (echoing the request id when the body has one).
  */
 export function rateLimit(): MiddlewareHandler<EdgeEnv> {
@@ -13,11 +13,12 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
     const { deps, instance } = c.var;
     // A JSON-RPC batch costs one unit per message, so batching cannot multiply the allowance.
     const cost = Array.isArray(c.var.parsedBody) ? Math.max(1, c.var.parsedBody.length) : 1;
-    const [perInstance, perUser] = await Promise.all([
+    const results = await Promise.all([
       deps.kv.rateLimit(`rl:instance:${instance.instanceId}`, deps.limits.perInstancePerMinute, MINUTE, cost),
       deps.kv.rateLimit(`rl:user:${instance.userId}`, deps.limits.perUserPerMinute, MINUTE, cost),
+      deps.kv.rateLimit(`rl:service:${instance.serviceType}`, deps.limits.perServicePerMinute, MINUTE, cost),
     ]);
-    const refused = [perInstance, perUser].find((r) => !r.allowed);
+    const refused = results.find((r) => !r.allowed);
     if (!refused) return next();
     deps.metrics.requests.inc({ status: "429" });
     const body = c.var.parsedBody;

@@ -1,5 +1,5 @@
-// JSON-RPC batches (2025-03-26 clients) at the edge: bounded in size, and every message counts against
-// the rate limits, so a batch cannot multiply a client's allowance or its upstream calls.
+// Edge rate limits beyond the per-instance basics: JSON-RPC batches (2025-03-26 clients) are bounded and
+// charged per message, and all users of a service share its allowance.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connectFigma, figmaKeyFor, newUser } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
@@ -49,5 +49,34 @@ describe("JSON-RPC batches", () => {
     expect(second.status).toBe(429);
     expect(await second.json()).toMatchObject({ error: { data: { code: "RATE_LIMIT_EXCEEDED" } } });
     expect(stack.figma.requests.length).toBe(before);
+  });
+});
+
+describe("per-service limit", () => {
+  let tight: Stack;
+  beforeAll(async () => {
+    tight = await startStack({ limits: { perServicePerMinute: 3 } });
+  });
+  afterAll(() => tight.stop());
+
+  test("all users of a service share its allowance: the 4th request of anyone → 429", async () => {
+    const urls = [];
+    for (const who of ["s1", "s2"]) {
+      urls.push((await connectFigma(tight, await newUser(tight), figmaKeyFor(tight, who))).instanceUrl);
+    }
+    const post = (url: string, id: number) =>
+      fetch(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/list" }),
+      });
+    const statuses = [];
+    for (const [i, url] of [urls[0], urls[1], urls[0], urls[1]].entries()) {
+      const res = await post(url ?? "", i);
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
+    expect(statuses[3]).toBe(429);
   });
 });
