@@ -1,20 +1,25 @@
 // The dashboard in a real browser against the real stack: sign up, connect Figma, copy the
-// instance URL, revoke; plus the error paths a user meets first (bad key, wrong password).
+// instance URL, revoke; connect a custom MCP server with its headers; plus the error paths a user
+// meets first (bad key, wrong header, wrong password).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { CHROMIUM } from "../scripts/chromium.ts";
 import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
+import { type RemoteMcp, startRemoteMcp } from "./fakes/remote-mcp.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 const PASSWORD = "correct horse battery";
 
 let stack: Stack;
+let remote: RemoteMcp;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   await ensureDashboardBuilt();
-  stack = await startStack();
+  // The fake custom MCP server listens on 127.0.0.1, which the SSRF rules refuse by default.
+  stack = await startStack({ allowPrivateUpstreams: true });
+  remote = await startRemoteMcp({ kind: "streamable", requiredHeaders: { authorization: "Bearer s3cret" } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -34,6 +39,7 @@ afterAll(async () => {
   for (const context of contexts) await context.close();
   await browser?.close();
   await stack?.stop();
+  await remote?.stop();
 });
 
 function freshEmail(): string {
@@ -117,6 +123,53 @@ describe("dashboard", () => {
     expect(await page.getByTestId("secret-value").count()).toBe(0);
     await page.getByText("No instances yet").waitFor();
     expect(await page.getByRole("row", { name: /Figma/ }).count()).toBe(0);
+  });
+
+  test("connect a custom MCP server with its headers; a wrong Authorization header is refused", async () => {
+    const page = await openDashboard();
+    await signUp(page, freshEmail());
+
+    const custom = page.getByRole("article", { name: "Custom MCP server" });
+    const authorization = custom.getByLabel("Authorization", { exact: true });
+    const connect = custom.getByRole("button", { name: "Connect Custom MCP server" });
+    await custom.getByLabel("Name", { exact: true }).fill("My tools");
+    await custom.getByLabel("Server URL", { exact: true }).fill(remote.url);
+    await custom.getByRole("button", { name: "Add header" }).click();
+    await custom.getByLabel("Header 2 name", { exact: true }).fill("X-User-Marker");
+    await custom.getByLabel("Header 2 value", { exact: true }).fill("dash-marker");
+
+    // The server answers 401 to a wrong Authorization header: its message, and nothing stored.
+    await authorization.fill("Bearer wrong");
+    await connect.click();
+    const alert = custom.getByRole("alert");
+    await alert.waitFor();
+    expect(((await alert.textContent()) ?? "").length).toBeGreaterThan(0);
+    expect(await page.getByTestId("secret-value").count()).toBe(0);
+    await page.getByText("No instances yet").waitFor();
+    expect(await page.getByRole("row", { name: /Custom MCP server/ }).count()).toBe(0);
+
+    await authorization.fill("Bearer s3cret");
+    await connect.click();
+    const secret = page.getByTestId("secret-value");
+    await secret.waitFor();
+    const url = (await secret.textContent()) ?? "";
+    expect(url.startsWith(`${stack.edgeUrl}/mcp_cus_`)).toBe(true);
+    expect(await page.getByRole("heading", { name: "Your Custom MCP server instance URL" }).count()).toBe(1);
+    expect(await custom.getByRole("alert").count()).toBe(0);
+    // Secrets never linger in the form.
+    expect(await authorization.inputValue()).toBe("");
+    expect(await custom.getByLabel("Header 2 value", { exact: true }).inputValue()).toBe("");
+    // The platform listed the server's tools with the user's headers.
+    const seen = remote.requests.filter((r) => r.headers.authorization === "Bearer s3cret");
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((r) => r.headers["x-user-marker"] === "dash-marker")).toBe(true);
+
+    const row = page.getByRole("row", { name: /Custom MCP server/ });
+    await row.getByText("Active").waitFor();
+    expect(await row.getByRole("button", { name: "Rotate Custom MCP server URL" }).count()).toBe(1);
+    expect(await row.getByRole("button", { name: "Revoke Custom MCP server" }).count()).toBe(1);
+    await custom.getByText("Connecting again replaces").waitFor();
+    await page.screenshot({ path: "/tmp/dashboard-custom.png", fullPage: true });
   });
 
   test("a wrong password on sign-in shows the error; the right one signs in", async () => {

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { type IssuedInstance, type Me, trpc } from "../trpc.ts";
 import { useAsync } from "../useAsync.ts";
 import { ApiKeys } from "./ApiKeys.tsx";
+import { CUSTOM_SERVICE_NAME, CUSTOM_SERVICE_TYPE } from "./CustomServerCard.tsx";
 import { Header } from "./Header.tsx";
 import { InstanceTable } from "./InstanceTable.tsx";
 import { SecretPanel } from "./SecretPanel.tsx";
@@ -11,7 +12,10 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => Prom
   const services = useAsync(() => trpc.services.list.query());
   const instances = useAsync(() => trpc.instances.list.query());
   const [issued, setIssued] = useState<IssuedInstance>();
-  const names = new Map(services.data?.map((s) => [s.type, s.name]));
+  const names = new Map([
+    [CUSTOM_SERVICE_TYPE, CUSTOM_SERVICE_NAME],
+    ...(services.data?.map((s): [string, string] => [s.type, s.name]) ?? []),
+  ]);
 
   function onIssued(next: IssuedInstance) {
     setIssued(next);

@@ -1,5 +1,6 @@
 import type { Instance, IssuedInstance, Service } from "../trpc.ts";
 import { Alert } from "./Alert.tsx";
+import { CUSTOM_SERVICE_TYPE, CustomServerCard } from "./CustomServerCard.tsx";
 import { ServiceCard } from "./ServiceCard.tsx";
 
 interface Props {
@@ -14,7 +15,9 @@ export function ServiceList({ services, instances, error, onConnected }: Props) 
   return (
     <section aria-labelledby="services-title">
       <h2 id="services-title">Services</h2>
-      <p className="muted">Connect an account with its API key to get a personal MCP URL for it.</p>
+      <p className="muted">
+        Connect an account with its API key, or your own MCP server, to get a personal MCP URL for it.
+      </p>
       {error && <Alert>{error}</Alert>}
       {!services && !error && <p className="muted">Loading services…</p>}
       {services?.length === 0 && <p className="muted">No services are available yet.</p>}
@@ -27,6 +30,7 @@ export function ServiceList({ services, instances, error, onConnected }: Props) 
             onConnected={onConnected}
           />
         ))}
+        <CustomServerCard connected={active.has(CUSTOM_SERVICE_TYPE)} onConnected={onConnected} />
       </div>
     </section>
   );
