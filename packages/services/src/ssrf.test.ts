@@ -276,6 +276,8 @@ describe("guardedFetch", () => {
         switch (url.pathname) {
           case "/ok":
             return Response.json({ ok: true, method: req.method, body: req.body ? await req.text() : null });
+          case "/big":
+            return new Response("x".repeat(5000));
           case "/redirect":
             return new Response(null, { status: 302, headers: { location: "http://169.254.169.254/" } });
           case "/slow-headers":
@@ -309,6 +311,14 @@ describe("guardedFetch", () => {
     expect(await res.json()).toEqual({ ok: true, method: "POST", body: "hello" });
     const res2 = await f(`${base}/ok`, { method: "POST", body: "init body" });
     expect(await res2.json()).toEqual({ ok: true, method: "POST", body: "init body" });
+  });
+
+  test("a body over maxResponseBytes fails to read instead of filling memory", async () => {
+    const f = guardedFetch({ allowPrivate: true, maxResponseBytes: 1000 });
+    const res = await f(`${base}/big`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow(/exceeded 1000 bytes/);
+    expect((await (await guardedFetch({ allowPrivate: true })(`${base}/big`)).text()).length).toBe(5000);
   });
 
   test("a 3xx is not followed: it rejects", async () => {

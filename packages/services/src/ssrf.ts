@@ -24,6 +24,8 @@ export type UpstreamCheck = { ok: true; url: URL } | { ok: false; reason: string
 export interface GuardedFetchOptions extends UpstreamCheckOptions {
   /** Time allowed until the response headers arrive; default 15 000 ms. A streaming body is not cut off. */
   timeoutMs?: number;
+  /** Bytes one response body may carry before it is cut off (a user's server must not exhaust the edge). */
+  maxResponseBytes?: number;
 }
 
 /** Thrown by `guardedFetch` for a refused URL or a redirect. A TypeError, like fetch's own network errors. */
@@ -39,6 +41,21 @@ export class UpstreamBlockedError extends TypeError {
 
 export const MAX_UPSTREAM_URL_LENGTH = 2048;
 const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/** Passes a body through until `max` bytes, then errors the stream (the reader sees a failure, not truncation). */
+function capped(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > max) controller.error(new TypeError(`upstream response exceeded ${max} bytes`));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Addresses
@@ -289,7 +306,13 @@ export function guardedFetch(opts: GuardedFetchOptions): typeof fetch {
         "UPSTREAM_REDIRECT",
       );
     }
-    return response;
+    if (!response.body) return response;
+    const { status, statusText, headers } = response;
+    return new Response(capped(response.body, opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES), {
+      status,
+      statusText,
+      headers,
+    });
   };
   // Preconnecting would open a connection without the checks above: make it a no-op.
   return Object.assign(guarded, { preconnect: () => {} }) as typeof fetch;
