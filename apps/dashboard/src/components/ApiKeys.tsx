@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 import { formatWhen } from "../format.ts";
-import { errorMessage, type Outputs, trpc } from "../trpc.ts";
+import { type Outputs, trpc } from "../trpc.ts";
+import { useAction } from "../useAction.ts";
 import { useAsync } from "../useAsync.ts";
 import { Alert } from "./Alert.tsx";
 import { SecretPanel } from "./SecretPanel.tsx";
@@ -10,39 +11,30 @@ type CreatedKey = Outputs["apiKeys"]["create"];
 export function ApiKeys() {
   const keys = useAsync(() => trpc.apiKeys.list.query());
   const [name, setName] = useState("");
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string>();
+  // One error slot for both actions; creating uses `pending`, revoking tracks the key's id.
+  const { pending, error, run } = useAction();
   const [created, setCreated] = useState<CreatedKey>();
   const [revoking, setRevoking] = useState<string>();
 
   async function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       setCreated(await trpc.apiKeys.create.mutate({ name: name.trim() }));
       setName("");
       await keys.reload();
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
+    });
   }
 
   async function revoke(id: string, keyName: string) {
     if (!window.confirm(`Revoke the API key "${keyName}"? Anything using it stops working.`)) return;
-    setRevoking(id);
-    setError(undefined);
-    try {
-      await trpc.apiKeys.revoke.mutate({ id });
-      if (created?.id === id) setCreated(undefined);
-      await keys.reload();
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setRevoking(undefined);
-    }
+    await run(
+      async () => {
+        await trpc.apiKeys.revoke.mutate({ id });
+        if (created?.id === id) setCreated(undefined);
+        await keys.reload();
+      },
+      (busy) => setRevoking(busy ? id : undefined),
+    );
   }
 
   return (

@@ -1,5 +1,6 @@
 import { type FormEvent, useId, useState } from "react";
-import { errorMessage, trpc } from "../trpc.ts";
+import { trpc } from "../trpc.ts";
+import { useAction } from "../useAction.ts";
 import { Alert } from "./Alert.tsx";
 
 type Mode = "signIn" | "signUp";
@@ -9,15 +10,12 @@ export function AuthForm({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [mode, setMode] = useState<Mode>("signIn");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string>();
+  const { pending, error, setError, run } = useAction();
   const signUp = mode === "signUp";
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       if (signUp) {
         await trpc.auth.signUp.mutate({ email, password });
         // Sign-up should open a session; sign in explicitly if it did not.
@@ -26,11 +24,7 @@ export function AuthForm({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         await trpc.auth.signIn.mutate({ email, password });
       }
       await onSignedIn();
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
+    });
   }
 
   function toggle() {

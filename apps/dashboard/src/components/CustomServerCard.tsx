@@ -1,5 +1,6 @@
 import { type FormEvent, useId, useRef, useState } from "react";
-import { errorMessage, type IssuedInstance, trpc } from "../trpc.ts";
+import { type IssuedInstance, trpc } from "../trpc.ts";
+import { useAction } from "../useAction.ts";
 import { Alert } from "./Alert.tsx";
 
 export const CUSTOM_SERVICE_TYPE = "custom";
@@ -25,8 +26,7 @@ export function CustomServerCard({ connected, onConnected }: Props) {
   const [url, setUrl] = useState("");
   const [authorization, setAuthorization] = useState("");
   const [extra, setExtra] = useState<ExtraHeader[]>([]);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string>();
+  const { pending, error, setError, run } = useAction();
   const nextId = useRef(1);
   const focusId = useRef<number>(undefined);
   const addButton = useRef<HTMLButtonElement>(null);
@@ -70,9 +70,7 @@ export function CustomServerCard({ connected, onConnected }: Props) {
       setError(headers);
       return;
     }
-    setPending(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const issued = await trpc.instances.connectCustom.mutate({
         name: name.trim(),
         url: url.trim(),
@@ -83,11 +81,7 @@ export function CustomServerCard({ connected, onConnected }: Props) {
       setAuthorization("");
       setExtra((rows) => rows.map((r) => ({ ...r, value: "" })));
       onConnected(issued);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
+    });
   }
 
   return (

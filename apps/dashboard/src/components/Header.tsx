@@ -1,21 +1,15 @@
-import { useState } from "react";
-import { errorMessage, trpc } from "../trpc.ts";
+import { trpc } from "../trpc.ts";
+import { useAction } from "../useAction.ts";
 import { Alert } from "./Alert.tsx";
 
 export function Header({ email, onSignedOut }: { email: string; onSignedOut: () => Promise<void> }) {
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string>();
+  const { pending, error, run } = useAction();
 
   async function signOut() {
-    setPending(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await trpc.auth.signOut.mutate();
       await onSignedOut();
-    } catch (err) {
-      setError(errorMessage(err));
-      setPending(false);
-    }
+    });
   }
 
   return (

@@ -1,5 +1,6 @@
 import { type FormEvent, useId, useState } from "react";
-import { errorMessage, type IssuedInstance, type Service, trpc } from "../trpc.ts";
+import { type IssuedInstance, type Service, trpc } from "../trpc.ts";
+import { useAction } from "../useAction.ts";
 import { Alert } from "./Alert.tsx";
 
 interface Props {
@@ -11,22 +12,15 @@ interface Props {
 export function ServiceCard({ service, connected, onConnected }: Props) {
   const id = useId();
   const [apiKey, setApiKey] = useState("");
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string>();
+  const { pending, error, run } = useAction();
 
   async function connect(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const issued = await trpc.instances.connect.mutate({ serviceType: service.type, apiKey });
       setApiKey("");
       onConnected(issued);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
+    });
   }
 
   return (
