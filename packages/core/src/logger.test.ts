@@ -7,7 +7,7 @@ describe("logger", () => {
     const out = JSON.stringify(
       redact({
         apiKey: "figd_x",
-        nested: { password: "p", note: `url /${token}/mcp`, list: ["mcpsk_" + "b".repeat(43)] },
+        nested: { password: "p", note: `url /${token}/mcp`, list: [`mcpsk_${"b".repeat(43)}`] },
       }),
     );
     expect(out).not.toContain("figd_x");

@@ -94,7 +94,7 @@ describe("tokens", () => {
       "",
       "mcp_fig_",
       "mcp_fig_short",
-      "xyz_fig_" + "a".repeat(43),
+      `xyz_fig_${"a".repeat(43)}`,
       `mcp_FIG_${"a".repeat(43)}`,
     ]) {
       expect(isInstanceToken(bad)).toBe(false);
