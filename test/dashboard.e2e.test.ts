@@ -36,6 +36,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  expect(cspViolations).toEqual([]);
   for (const context of contexts) await context.close();
   await browser?.close();
   await stack?.stop();
@@ -56,9 +57,15 @@ async function openDashboard(): Promise<Page> {
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on("dialog", (dialog) => void dialog.accept());
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text());
+  });
   await page.goto(stack.controlPlaneUrl);
   return page;
 }
+
+/** Every page of every test runs under the control plane's CSP; nothing it loads may be refused. */
+const cspViolations: string[] = [];
 
 async function signUp(page: Page, email: string): Promise<void> {
   await page.getByRole("button", { name: "Create an account" }).click();
