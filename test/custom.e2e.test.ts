@@ -84,6 +84,26 @@ describe("custom MCP servers", () => {
     });
   }
 
+  test("a custom server's tool names never become metric labels", async () => {
+    const user = await newUser(stack);
+    const issued = data<Issued>(
+      await connectCustom(stack, user, {
+        name: "m",
+        url: streamable.url,
+        headers: { authorization: SECRET },
+      }),
+    );
+    const client = await v2(issued.instanceUrl, { pin: "2026-07-28" });
+    const odd = `made_up_${crypto.randomUUID().slice(0, 8)}`;
+    await client.callTool({ name: odd, arguments: {} }).catch(() => undefined);
+    await client.callTool({ name: "echo", arguments: { text: "x" } });
+    await client.close();
+    const metrics = await (await fetch(`${stack.edgeUrl}/metrics`)).text();
+    expect(metrics).toContain('mcp_edge_tool_calls_total{service="custom",tool="*"');
+    expect(metrics).not.toContain(odd);
+    expect(metrics).not.toContain('tool="echo"');
+  });
+
   test("headers are sealed: not in the database, not in any answer", async () => {
     const user = await newUser(stack);
     const res = await connectCustom(stack, user, {

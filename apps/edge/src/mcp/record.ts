@@ -1,4 +1,4 @@
-import type { ResolvedInstance } from "@mcp/core";
+import { CUSTOM_SERVICE, type ResolvedInstance } from "@mcp/core";
 import type { EdgeDeps } from "../deps.ts";
 
 /** Metrics, the audit event (who, instance, tool, status, latency; never arguments or results) and last use. */
@@ -7,7 +7,9 @@ export function recordToolCall(
   instance: ResolvedInstance,
   call: { tool: string; status: string; latencyMs: number; requestId?: string },
 ): void {
-  deps.metrics.toolCalls.inc({ service: instance.serviceType, tool: call.tool, outcome: call.status });
+  // Tool names of custom servers are chosen by their owners: never a label value (unbounded cardinality).
+  const tool = instance.serviceType === CUSTOM_SERVICE.type ? "*" : call.tool;
+  deps.metrics.toolCalls.inc({ service: instance.serviceType, tool, outcome: call.status });
   deps.metrics.toolLatency.observe({ service: instance.serviceType }, call.latencyMs / 1000);
   deps.audit.record({
     userId: instance.userId,
