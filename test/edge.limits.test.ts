@@ -80,3 +80,33 @@ describe("per-service limit", () => {
     expect(statuses[3]).toBe(429);
   });
 });
+
+describe("limits are charged narrowest first", () => {
+  let mixed: Stack;
+  beforeAll(async () => {
+    mixed = await startStack({ limits: { perInstancePerMinute: 3, perServicePerMinute: 10 } });
+  });
+  afterAll(() => mixed.stop());
+
+  test("requests refused by an instance's own limit do not spend the service-wide budget", async () => {
+    const [a, b] = [
+      (await connectFigma(mixed, await newUser(mixed), figmaKeyFor(mixed, "greedy"))).instanceUrl,
+      (await connectFigma(mixed, await newUser(mixed), figmaKeyFor(mixed, "polite"))).instanceUrl,
+    ];
+    const post = async (url: string, id: number) => {
+      const res = await fetch(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/list" }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const greedy = [];
+    for (let i = 0; i < 20; i++) greedy.push(await post(a, i));
+    expect(greedy.filter((s) => s === 429)).toHaveLength(17);
+    // 3 of the service's 10 were spent; the other user still gets their own 3.
+    const polite = [await post(b, 1), await post(b, 2), await post(b, 3)];
+    expect(polite.every((s) => s !== 429)).toBe(true);
+  });
+});

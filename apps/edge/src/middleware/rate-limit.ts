@@ -1,3 +1,5 @@
+import { CUSTOM_SERVICE } from "@mcp/core";
+import type { RateLimitResult } from "@mcp/kv";
 import type { MiddlewareHandler } from "hono";
 import type { EdgeEnv } from "../deps.ts";
 
@@ -13,12 +15,24 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
     const { deps, instance } = c.var;
     // A JSON-RPC batch costs one unit per message, so batching cannot multiply the allowance.
     const cost = Array.isArray(c.var.parsedBody) ? Math.max(1, c.var.parsedBody.length) : 1;
-    const results = await Promise.all([
-      deps.kv.rateLimit(`rl:instance:${instance.instanceId}`, deps.limits.perInstancePerMinute, MINUTE, cost),
-      deps.kv.rateLimit(`rl:user:${instance.userId}`, deps.limits.perUserPerMinute, MINUTE, cost),
-      deps.kv.rateLimit(`rl:service:${instance.serviceType}`, deps.limits.perServicePerMinute, MINUTE, cost),
-    ]);
-    const refused = results.find((r) => !r.allowed);
+    // Narrowest first, and a wider budget is only charged for what the narrower one let through: a
+    // client hammering past its own limit must not spend its user's, or everyone's, allowance.
+    const buckets: [string, number][] = [
+      [`rl:instance:${instance.instanceId}`, deps.limits.perInstancePerMinute],
+      [`rl:user:${instance.userId}`, deps.limits.perUserPerMinute],
+    ];
+    // Every custom instance is a different upstream: they share no service-wide budget.
+    if (instance.serviceType !== CUSTOM_SERVICE.type) {
+      buckets.push([`rl:service:${instance.serviceType}`, deps.limits.perServicePerMinute]);
+    }
+    let refused: RateLimitResult | undefined;
+    for (const [key, limit] of buckets) {
+      const result = await deps.kv.rateLimit(key, limit, MINUTE, cost);
+      if (!result.allowed) {
+        refused = result;
+        break;
+      }
+    }
     if (!refused) return next();
     deps.metrics.requests.inc({ status: "429" });
     const body = c.var.parsedBody;
