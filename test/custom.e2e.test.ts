@@ -140,6 +140,76 @@ describe("custom MCP servers", () => {
     await expectInstanceDead(stack, second.instanceUrl);
   });
 
+  test("the remote's JSON-RPC errors are relayed as such, without breaking a concurrent call", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slowServer = await startRemoteMcp({
+      kind: "streamable",
+      tools: [
+        {
+          name: "slow",
+          inputSchema: { type: "object", properties: {} },
+          run: async () => {
+            await gate;
+            return { content: [{ type: "text", text: "done" }] };
+          },
+        },
+      ],
+    });
+    const user = await newUser(stack);
+    const issued = data<Issued>(await connectCustom(stack, user, { name: "slow", url: slowServer.url }));
+    const client = await v2(issued.instanceUrl, { pin: "2026-07-28" });
+    const slow = client.callTool({ name: "slow", arguments: {} });
+    await Bun.sleep(50);
+    const unknown = await client.callTool({ name: "no_such_tool", arguments: {} }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(Error);
+    expect((unknown as { code?: number }).code).toBe(-32602);
+    expect(String((unknown as Error).message)).toContain("no_such_tool");
+    release();
+    expect(text(await slow)).toBe("done");
+    await client.close();
+    await slowServer.stop();
+  });
+
+  test("results are relayed, not re-validated against the remote's own output schema", async () => {
+    const odd = await startRemoteMcp({
+      kind: "streamable",
+      tools: [
+        {
+          name: "shaped",
+          inputSchema: { type: "object", properties: {} },
+          outputSchema: { type: "object", properties: { n: { type: "string", pattern: "^(a|a)+$" } } },
+          run: () => ({
+            content: [{ type: "text", text: "{}" }],
+            structuredContent: { n: "aaaaaaaaaaaaaaaaaaaaaaaaaaaa!" },
+          }),
+        },
+      ],
+    });
+    const user = await newUser(stack);
+    const issued = data<Issued>(await connectCustom(stack, user, { name: "odd", url: odd.url }));
+    // Raw HTTP (an SDK client would validate on its side too). tools/list first, so the edge's pooled
+    // client holds the remote's output schema, as it would in real use.
+    const post = (id: number, method: string, params: object) =>
+      fetch(issued.instanceUrl, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-11-25",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+      });
+    expect(await (await post(6, "tools/list", {})).text()).toContain("shaped");
+    const res = await post(7, "tools/call", { name: "shaped", arguments: {} });
+    const body = await res.text();
+    expect(body).toContain("aaaaaaaaaaaaaaaaaaaaaaaaaaaa!");
+    expect(body).not.toContain("unavailable");
+    await odd.stop();
+  });
+
   test("a server that goes away answers with tool errors, not a broken endpoint", async () => {
     const user = await newUser(stack);
     const gone = await startRemoteMcp({ kind: "streamable" });
@@ -213,6 +283,8 @@ describe("connectCustom: bad input (exact status and code, nothing stored)", () 
         headers: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`x-h${i}`, "v"])),
       },
       { name: "x", url: streamable.url, headers: { "x-a": 5 } },
+      { name: "x", url: streamable.url, headers: { "x-a": "café" } },
+      { name: "x", url: streamable.url, headers: { "x-a": "\u0001" } },
     ];
     for (const input of bad) await expectRefused(stack, input, 400, "BAD_REQUEST");
   });

@@ -42,6 +42,8 @@ export interface RemoteTool {
   name: string;
   description?: string;
   inputSchema: Tool["inputSchema"];
+  /** Advertised as is; the fake does not enforce it (a careless or hostile server may not either). */
+  outputSchema?: Tool["outputSchema"];
   run(args: Record<string, unknown>, ctx: RemoteToolContext): RemoteToolResult | Promise<RemoteToolResult>;
 }
 
@@ -112,10 +114,11 @@ function toolbox(extra: RemoteTool[] = []) {
   const byName = new Map<string, RemoteTool>();
   for (const tool of [...DEFAULT_REMOTE_TOOLS, ...extra]) byName.set(tool.name, tool);
   const list = () =>
-    [...byName.values()].map(({ name, description, inputSchema }) => ({
+    [...byName.values()].map(({ name, description, inputSchema, outputSchema }) => ({
       name,
       ...(description !== undefined && { description }),
       inputSchema,
+      ...(outputSchema !== undefined && { outputSchema }),
     }));
   return { byName, list };
 }

@@ -51,6 +51,7 @@ export class InstanceResolver {
   private readonly touched = new LRUCache<string, number>({ max: 50_000, ttl: TOUCH_EVERY_MS });
   private generation = 0;
   private unsubscribe?: () => Promise<void>;
+  private readonly listeners = new Set<(tokenHash: string) => void>();
 
   constructor(private readonly deps: CoreDeps) {}
 
@@ -58,7 +59,13 @@ export class InstanceResolver {
     this.unsubscribe = await this.deps.kv.subscribe(INVALIDATION_CHANNEL, (tokenHash) => {
       this.generation++;
       this.local.delete(tokenHash);
+      for (const listener of this.listeners) listener(tokenHash);
     });
+  }
+
+  /** Called with each retired or refreshed token's hash (e.g. to close what was opened for it). */
+  onInvalidate(listener: (tokenHash: string) => void): void {
+    this.listeners.add(listener);
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,8 @@
 import {
   Client,
   type FetchLike,
+  type JsonSchemaValidator,
+  type jsonSchemaValidator,
   SdkHttpError,
   SSEClientTransport,
   SseError,
@@ -31,6 +33,16 @@ export interface RemoteOptions {
 
 const CLIENT_INFO = { name: "mcp-platform-gateway", version: "0.1.0" };
 
+/**
+ * The gateway passes results through; the end client validates them. Validating here would compile a
+ * user-supplied schema (a catastrophic regex `pattern`, thousands of tools) on the shared edge's thread.
+ */
+const passThrough: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (data) => ({ valid: true, data: data as T, errorMessage: undefined });
+  },
+};
+
 function rejectedCredentials(error: unknown): boolean {
   if (error instanceof UnauthorizedError) return true;
   if (error instanceof SdkHttpError) return error.status === 401 || error.status === 403;
@@ -53,7 +65,10 @@ export async function connectRemoteMcp(
   const fetch = guardedFetch({ allowPrivate: opts.allowPrivate, timeoutMs: timeout }) as FetchLike;
   const requestInit: RequestInit = { headers: config.headers ?? {} };
 
-  const streamable = new Client(CLIENT_INFO, { versionNegotiation: { mode: "auto" } });
+  const streamable = new Client(CLIENT_INFO, {
+    versionNegotiation: { mode: "auto" },
+    jsonSchemaValidator: passThrough,
+  });
   try {
     await streamable.connect(new StreamableHTTPClientTransport(checked.url, { requestInit, fetch }), {
       timeout,
@@ -63,7 +78,7 @@ export async function connectRemoteMcp(
     await streamable.close().catch(() => {});
     if (rejectedCredentials(error)) return unauthorized(config);
   }
-  const sse = new Client(CLIENT_INFO);
+  const sse = new Client(CLIENT_INFO, { jsonSchemaValidator: passThrough });
   try {
     await sse.connect(new SSEClientTransport(checked.url, { requestInit, fetch }), { timeout });
     return { ok: true, client: sse, transport: "sse" };

@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import type { ResolvedInstance } from "@mcp/core";
 import { connectRemoteMcp, type RemoteMcpConfig } from "@mcp/services";
-import type { Client } from "@modelcontextprotocol/client";
+import {
+  type Client,
+  ProtocolError as RemoteProtocolError,
+  SdkError,
+  SdkErrorCode,
+} from "@modelcontextprotocol/client";
 import {
   type CallToolResult,
   createMcpHandler,
@@ -19,27 +24,47 @@ import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true });
+/** A page of tools larger than this is refused rather than relayed (a user's server is untrusted input). */
+export const MAX_CUSTOM_TOOLS = 1000;
+
+class RemoteUnavailable extends Error {}
+
+/** Only a broken connection is worth dropping: a JSON-RPC error, a timeout or a caller hanging up is not. */
+function connectionBroken(error: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted || error instanceof RemoteProtocolError) return false;
+  return !(error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout);
+}
 
 /**
  * Connections to users' own MCP servers, reused across requests: one per instance and sealed config
- * (a reconnect with another URL or headers gets a new one), bounded, closed when idle or evicted.
+ * (a reconnect with another URL or headers gets a new one), bounded, closed when idle, evicted, or when
+ * the instance's token is retired (revoke, rotate, reconnect).
  */
 class RemotePool {
   private readonly clients = new LRUCache<string, Promise<Client>>({
     max: 500,
-    ttl: 5 * 60_000,
+    ttl: 2 * 60_000,
+    ttlAutopurge: true,
     updateAgeOnGet: true,
-    dispose: (pending) => void pending.then((c) => c.close()).catch(() => {}),
+    dispose: (pending, key) => {
+      void pending.then((c) => c.close()).catch(() => {});
+      const token = this.tokenOf.get(key);
+      if (token) this.keyOf.delete(token);
+      this.tokenOf.delete(key);
+    },
   });
+  private readonly keyOf = new Map<string, string>();
+  private readonly tokenOf = new Map<string, string>();
 
-  constructor(private readonly deps: EdgeDeps) {}
-
-  key(instance: ResolvedInstance): string {
-    return `${instance.instanceId}:${createHash("sha256").update(instance.sealed.ciphertext).digest("base64url")}`;
+  constructor(private readonly deps: EdgeDeps) {
+    deps.resolver.onInvalidate((tokenHash) => {
+      const key = this.keyOf.get(tokenHash);
+      if (key) this.clients.delete(key);
+    });
   }
 
-  get(instance: ResolvedInstance, config: RemoteMcpConfig): Promise<Client> {
-    const key = this.key(instance);
+  get(auth: InstanceAuth, config: RemoteMcpConfig): { key: string; pending: Promise<Client> } {
+    const key = poolKey(auth.instance);
     let pending = this.clients.get(key);
     if (!pending) {
       pending = connectRemoteMcp(config, {
@@ -50,13 +75,17 @@ class RemotePool {
         return conn.client;
       });
       this.clients.set(key, pending);
-      pending.catch(() => this.clients.delete(key));
+      this.keyOf.set(auth.tokenHash, key);
+      this.tokenOf.set(key, auth.tokenHash);
+      const failed = pending;
+      failed.catch(() => this.drop(key, failed));
     }
-    return pending;
+    return { key, pending };
   }
 
-  drop(instance: ResolvedInstance): void {
-    this.clients.delete(this.key(instance));
+  /** Drops the entry only if it is still the one that failed (never a newer replacement). */
+  drop(key: string, pending: Promise<Client>): void {
+    if (this.clients.peek(key) === pending) this.clients.delete(key);
   }
 
   close(): void {
@@ -64,7 +93,8 @@ class RemotePool {
   }
 }
 
-class RemoteUnavailable extends Error {}
+const poolKey = (instance: ResolvedInstance) =>
+  `${instance.instanceId}:${createHash("sha256").update(instance.sealed.ciphertext).digest("base64url")}`;
 
 /**
  * The handler for `custom` instances: the platform's MCP endpoint in front of the user's own server,
@@ -74,14 +104,23 @@ class RemoteUnavailable extends Error {}
 export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; close(): Promise<void> } {
   const pool = new RemotePool(deps);
 
-  async function withRemote<T>(auth: InstanceAuth, run: (client: Client) => Promise<T>): Promise<T> {
+  async function withRemote<T>(
+    auth: InstanceAuth,
+    signal: AbortSignal | undefined,
+    run: (client: Client) => Promise<T>,
+  ): Promise<T> {
     const config = deps.resolver.credential(auth.instance)?.custom;
-    if (!config) throw new RemoteUnavailable("The stored server settings cannot be used; reconnect it.");
-    const client = await pool.get(auth.instance, config);
+    if (!config) throw new RemoteUnavailable("the stored server settings cannot be used; reconnect it");
+    const { key, pending } = pool.get(auth, config);
+    const client = await pending;
     try {
       return await run(client);
     } catch (error) {
-      pool.drop(auth.instance); // a broken connection is not reused; the next request reconnects
+      if (connectionBroken(error, signal)) pool.drop(key, pending); // the next request reconnects
+      if (error instanceof RemoteProtocolError) {
+        // The user's server answered with a JSON-RPC error: relay it as such (code, message), bounded.
+        throw new ProtocolError(error.code, error.message.slice(0, 500));
+      }
       throw error;
     }
   }
@@ -99,26 +138,37 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
         },
       );
       advertiseAllVersions(server);
-      server.setRequestHandler("tools/list", async (req) => {
+      server.setRequestHandler("tools/list", async (req, c) => {
+        let listed: Awaited<ReturnType<Client["listTools"]>>;
         try {
-          const listed = await withRemote(auth, (c) =>
-            c.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, {
+          listed = await withRemote(auth, c.mcpReq.signal, (client) =>
+            client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, {
               timeout: deps.limits.upstreamTimeoutMs,
             }),
           );
-          return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
         } catch (error) {
-          const message =
-            error instanceof RemoteUnavailable ? error.message : "The MCP server did not list its tools";
-          throw new ProtocolError(ProtocolErrorCode.InternalError, message);
+          if (error instanceof ProtocolError) throw error;
+          const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
+          throw new ProtocolError(
+            ProtocolErrorCode.InternalError,
+            `Your MCP server did not list its tools${detail}`,
+          );
         }
+        if (listed.tools.length > MAX_CUSTOM_TOOLS) {
+          throw new ProtocolError(
+            ProtocolErrorCode.InternalError,
+            `Your MCP server listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
+          );
+        }
+        return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
       });
       server.setRequestHandler("tools/call", async (req, c) => {
         const started = performance.now();
+        const tool = req.params.name.slice(0, 128);
         let result: CallToolResult;
         let status = "ok";
         try {
-          const answer = await withRemote(auth, (client) =>
+          const answer = await withRemote(auth, c.mcpReq.signal, (client) =>
             client.callTool(
               { name: req.params.name, arguments: req.params.arguments ?? {} },
               { timeout: deps.limits.upstreamTimeoutMs, signal: c.mcpReq.signal },
@@ -130,17 +180,22 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
           if (isError) result.isError = true;
           if (isError) status = "UPSTREAM_ERROR";
         } catch (error) {
+          if (error instanceof ProtocolError) {
+            const latencyMs = Math.round(performance.now() - started);
+            recordToolCall(deps, auth.instance, {
+              tool,
+              status: "BAD_REQUEST",
+              latencyMs,
+              requestId: auth.requestId,
+            });
+            throw error;
+          }
           status = "SERVICE_UNAVAILABLE";
           const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
           result = errorResult(`Your MCP server is unavailable right now (${detail}). Try again shortly.`);
         }
         const latencyMs = Math.round(performance.now() - started);
-        recordToolCall(deps, auth.instance, {
-          tool: req.params.name.slice(0, 128),
-          status,
-          latencyMs,
-          requestId: auth.requestId,
-        });
+        recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
         return result;
       });
       return server;

@@ -29,10 +29,11 @@ const zHeaderName = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "not a valid header name")
   .refine((n) => !RESERVED.has(n.toLowerCase()), "this header is set by the platform");
+// Visible ASCII, space and tab only: no line breaks (smuggling), no bytes fetch would refuse.
 const zHeaderValue = z
   .string()
   .max(4096)
-  .regex(/^[^\r\n\0]*$/, "header values cannot contain line breaks");
+  .regex(/^[\t\x20-\x7e]*$/, "header values must be printable ASCII");
 
 export const ZConnectCustomInput = z.object({
   name: z.string().trim().min(1).max(64),
