@@ -4,8 +4,15 @@ import {
   guardedFetch,
   type HostLookup,
   isPrivateAddress,
+  pinnedTarget,
   UpstreamBlockedError,
+  type UpstreamCheckOptions,
 } from "./ssrf.ts";
+
+/** The one reason every refused (well-formed) host gets. */
+const NOT_ALLOWED = /^host \S+ is not allowed \(private, internal or unresolvable address\)$/;
+const notAllowed = (hostname: string) =>
+  `host ${hostname} is not allowed (private, internal or unresolvable address)`;
 
 describe("isPrivateAddress", () => {
   const privateAddresses = [
@@ -149,41 +156,76 @@ describe("checkUpstreamUrl", () => {
     "empty.example.com": [],
   });
   const strict = { allowPrivate: false, lookup };
-  const refusal = async (raw: string, opts = strict) => {
+  const refusal = async (raw: string, opts: UpstreamCheckOptions = strict) => {
     const r = await checkUpstreamUrl(raw, opts);
     if (r.ok) throw new Error(`expected ${raw} to be refused`);
     return r.reason;
   };
 
-  test("a public host is accepted and the parsed URL returned", async () => {
+  test("a public host is accepted and the parsed URL and checked addresses returned", async () => {
     const r = await checkUpstreamUrl("https://mcp.example.com/mcp?token=s3cret", strict);
     expect(r.ok).toBe(true);
-    if (r.ok) expect(r.url.href).toBe("https://mcp.example.com/mcp?token=s3cret");
+    if (r.ok) {
+      expect(r.url.href).toBe("https://mcp.example.com/mcp?token=s3cret");
+      expect(r.addresses).toEqual(["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]);
+    }
   });
 
   test("a public IP literal is accepted without a DNS lookup", async () => {
     const before = lookup.calls.length;
-    expect((await checkUpstreamUrl("http://8.8.8.8:8080/sse", strict)).ok).toBe(true);
-    expect((await checkUpstreamUrl("https://[2606:4700:4700::1111]/mcp", strict)).ok).toBe(true);
+    const v4 = await checkUpstreamUrl("http://8.8.8.8:8080/sse", strict);
+    const v6 = await checkUpstreamUrl("https://[2606:4700:4700::1111]/mcp", strict);
+    expect(v4.ok && v4.addresses).toEqual(["8.8.8.8"]);
+    expect(v6.ok && v6.addresses).toEqual(["2606:4700:4700::1111"]);
     expect(lookup.calls.length).toBe(before);
   });
 
   test("a host resolving to 10.0.0.1 is refused", async () => {
-    expect(await refusal("https://internal.example.com/mcp")).toMatch(/internal\.example\.com.*private/);
+    expect(await refusal("https://internal.example.com/mcp")).toBe(notAllowed("internal.example.com"));
   });
 
-  test("a host with a public and a private answer is refused", async () => {
-    expect(await refusal("https://mixed.example.com/mcp")).toMatch(/private address \(192\.168\.0\.10\)/);
+  test("a host with a public and a private answer is refused, without naming the address", async () => {
+    const reason = await refusal("https://mixed.example.com/mcp");
+    expect(reason).toBe(notAllowed("mixed.example.com"));
+    expect(reason).not.toContain("192.168");
   });
 
   test("hosts resolving to a mapped loopback or to cloud metadata are refused", async () => {
-    expect(await refusal("https://mapped.example.com/")).toMatch(/private/);
-    expect(await refusal("https://metadata.example.com/")).toMatch(/private/);
+    expect(await refusal("https://mapped.example.com/")).toBe(notAllowed("mapped.example.com"));
+    expect(await refusal("https://metadata.example.com/")).toBe(notAllowed("metadata.example.com"));
   });
 
   test("a lookup that throws, or answers nothing, is refused", async () => {
-    expect(await refusal("https://nope.example.com/mcp")).toBe("cannot resolve host nope.example.com");
-    expect(await refusal("https://empty.example.com/mcp")).toBe("cannot resolve host empty.example.com");
+    expect(await refusal("https://nope.example.com/mcp")).toBe(notAllowed("nope.example.com"));
+    expect(await refusal("https://empty.example.com/mcp")).toBe(notAllowed("empty.example.com"));
+  });
+
+  test("private, local and unresolvable hosts cannot be told apart by their reason", async () => {
+    const reasons = await Promise.all([
+      refusal("https://internal.example.com/"),
+      refusal("https://nope.example.com/"),
+      refusal("https://empty.example.com/"),
+      refusal("http://printer.local/"),
+      refusal("http://10.0.0.1/"),
+      refusal("http://[fd00::1]/"),
+    ]);
+    for (const reason of reasons) expect(reason).toMatch(NOT_ALLOWED);
+    // Only the host the user typed differs.
+    expect(new Set(reasons.map((r) => r.replace(/^host \S+ /, ""))).size).toBe(1);
+  });
+
+  test("isBlocked (test only) replaces the address rule, not the name rules", async () => {
+    const loopback = fakeDns({ "rebind.invalid": ["127.0.0.1"] });
+    const open = { allowPrivate: false, lookup: loopback, isBlocked: () => false };
+    const r = await checkUpstreamUrl("http://rebind.invalid:8080/", open);
+    expect(r.ok && r.addresses).toEqual(["127.0.0.1"]);
+    expect(
+      (await checkUpstreamUrl("http://rebind.invalid:8080/", { ...open, isBlocked: undefined })).ok,
+    ).toBe(false);
+    expect(await refusal("http://localhost/", open)).toBe(notAllowed("localhost"));
+    expect(await refusal("http://8.8.8.8/", { ...strict, isBlocked: (ip) => ip === "8.8.8.8" })).toBe(
+      notAllowed("8.8.8.8"),
+    );
   });
 
   test.each([
@@ -202,7 +244,7 @@ describe("checkUpstreamUrl", () => {
     "http://[64:ff9b::a00:1]/",
     "http://[fd00::1]:8080/",
   ])("private IP literal %p is refused", async (raw) => {
-    expect(await refusal(raw)).toMatch(/private address/);
+    expect(await refusal(raw)).toMatch(NOT_ALLOWED);
   });
 
   test.each([
@@ -213,7 +255,7 @@ describe("checkUpstreamUrl", () => {
     "http://metadata.google.internal/computeMetadata/v1/",
   ])("local name %p is refused without a lookup", async (raw) => {
     const before = lookup.calls.length;
-    expect(await refusal(raw)).toMatch(/local name/);
+    expect(await refusal(raw)).toMatch(NOT_ALLOWED);
     expect(lookup.calls.length).toBe(before);
   });
 
@@ -246,20 +288,89 @@ describe("checkUpstreamUrl", () => {
 
   test("allowPrivate lets private hosts through but keeps the other rules", async () => {
     const open = { allowPrivate: true, lookup };
-    expect((await checkUpstreamUrl("http://127.0.0.1:3000/mcp", open)).ok).toBe(true);
+    expect(await checkUpstreamUrl("http://127.0.0.1:3000/mcp", open)).toMatchObject({
+      ok: true,
+      addresses: [],
+    });
     expect((await checkUpstreamUrl("http://localhost:3000/mcp", open)).ok).toBe(true);
     expect((await checkUpstreamUrl("https://internal.example.com/mcp", open)).ok).toBe(true);
     expect(await refusal("http://u:p@127.0.0.1/", open)).toMatch(/credentials/);
     expect(await refusal("file:///etc/passwd", open)).toMatch(/only http/);
   });
+});
 
-  test("the default lookup resolves through the system resolver", async () => {
-    // "localhost" is refused by name before any lookup; a *.localhost-free name that resolves to
-    // loopback is not portable, so only check that a resolver failure is reported as such.
-    const r = await checkUpstreamUrl("https://does-not-exist.invalid/", { allowPrivate: false });
-    expect(r).toEqual({ ok: false, reason: "cannot resolve host does-not-exist.invalid" });
+describe("pinnedTarget", () => {
+  test("http with an IPv4 address: host swapped, port, path and query kept, no server name", () => {
+    const t = pinnedTarget(new URL("http://mcp.example.com:8080/mcp/sse?token=s3cret#f"), "93.184.216.34");
+    expect(t.url.href).toBe("http://93.184.216.34:8080/mcp/sse?token=s3cret#f");
+    expect(t.host).toBe("mcp.example.com:8080");
+    expect(t.serverName).toBeUndefined();
+  });
+
+  test("https with an IPv6 address: bracketed, Host without the default port, server name set", () => {
+    const t = pinnedTarget(new URL("https://MCP.Example.com/mcp"), "2606:2800:220:1:248:1893:25c8:1946");
+    expect(t.url.href).toBe("https://[2606:2800:220:1:248:1893:25c8:1946]/mcp");
+    expect(t.url.hostname).toBe("[2606:2800:220:1:248:1893:25c8:1946]");
+    expect(t.host).toBe("mcp.example.com");
+    expect(t.serverName).toBe("mcp.example.com");
+  });
+
+  test("https on another port with an IPv4-mapped IPv6 address; a trailing dot is not sent as SNI", () => {
+    const t = pinnedTarget(new URL("https://mcp.example.com.:8443/x"), "::ffff:93.184.216.34");
+    expect(t.url.href).toBe("https://[::ffff:5db8:d822]:8443/x");
+    expect(t.host).toBe("mcp.example.com.:8443");
+    expect(t.serverName).toBe("mcp.example.com");
+  });
+
+  test("an address the URL cannot hold is refused rather than falling back to the name", () => {
+    expect(() => pinnedTarget(new URL("http://mcp.example.com/"), "fe80::1%eth0")).toThrow(
+      UpstreamBlockedError,
+    );
+    expect(() => pinnedTarget(new URL("http://mcp.example.com/"), "not-an-ip")).toThrow(UpstreamBlockedError);
   });
 });
+
+/** What a test server saw of a request. */
+async function echo(req: Request) {
+  const url = new URL(req.url);
+  return {
+    method: req.method,
+    path: `${url.pathname}${url.search}`,
+    host: req.headers.get("host"),
+    custom: req.headers.get("x-custom"),
+    contentType: req.headers.get("content-type"),
+    body: req.body ? await req.text() : null,
+  };
+}
+
+// A self-signed certificate for rebind.invalid only (valid 2020-2120), for the https pinning test.
+const REBIND_CERT = `-----BEGIN CERTIFICATE-----
+MIIBZDCCAQqgAwIBAgIULTjvXlImqrNIkxQunbZwVsOFz1wwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOcmViaW5kLmludmFsaWQwIBcNMjAwMTAxMDAwMDAwWhgPMjEy
+MDAxMDEwMDAwMDBaMBkxFzAVBgNVBAMMDnJlYmluZC5pbnZhbGlkMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEgiLjcbnYwmPeJkkWC1DO/Ctgj1qyq0vLvI2OPMee
+4hrOIdBA/+1A6SpmPxEJfZVIAGCQfPm64ZF6FfK9HeAtD6MuMCwwGQYDVR0RBBIw
+EIIOcmViaW5kLmludmFsaWQwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNI
+ADBFAiBNbu003ptos2TNOVawtJyPU8Pxz8CYTneI+fy8VtY8zgIhAKT5ASrVswkw
+EuH/ODOfT8zKVD+x0rolT35jQvQP7ayP
+-----END CERTIFICATE-----
+`;
+const REBIND_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnjnhOKuc0tT8Lmbn
+PmitWPDoTEb6ZsdhwfQF8F0YlUOhRANCAASCIuNxudjCY94mSRYLUM78K2CPWrKr
+S8u8jY48x57iGs4h0ED/7UDpKmY/EQl9lUgAYJB8+brhkXoV8r0d4C0P
+-----END PRIVATE KEY-----
+`;
+
+/** Whether this machine can listen on ::1 (not every CI container has IPv6 loopback). */
+function canListenOnV6Loopback(): boolean {
+  try {
+    Bun.serve({ hostname: "::1", port: 0, fetch: () => new Response() }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe("guardedFetch", () => {
   const seen: string[] = [];
@@ -276,6 +387,8 @@ describe("guardedFetch", () => {
         switch (url.pathname) {
           case "/ok":
             return Response.json({ ok: true, method: req.method, body: req.body ? await req.text() : null });
+          case "/echo":
+            return Response.json(await echo(req));
           case "/big":
             return new Response("x".repeat(5000));
           case "/redirect":
@@ -337,10 +450,10 @@ describe("guardedFetch", () => {
     const error = await f(`${base}/ok?token=s3cret`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamBlockedError);
     expect((error as UpstreamBlockedError).code).toBe("UPSTREAM_REFUSED");
-    expect((error as Error).message).toMatch(/private address/);
+    expect((error as Error).message).toBe(notAllowed("127.0.0.1"));
     expect((error as Error).message).not.toContain("s3cret");
-    await expect(f(new Request(`${base}/ok`))).rejects.toThrow(/private address/);
-    await expect(f(`http://localhost:${server.port}/ok`)).rejects.toThrow(/local name/);
+    await expect(f(new Request(`${base}/ok`))).rejects.toThrow(NOT_ALLOWED);
+    await expect(f(`http://localhost:${server.port}/ok`)).rejects.toThrow(notAllowed("localhost"));
     expect(seen.length).toBe(before);
   });
 
@@ -352,7 +465,125 @@ describe("guardedFetch", () => {
       true,
     );
     answer = ["127.0.0.1"];
-    await expect(f("http://rebind.example.com/ok")).rejects.toThrow(/resolves to a private address/);
+    await expect(f("http://rebind.example.com/ok")).rejects.toThrow(notAllowed("rebind.example.com"));
+  });
+
+  describe("pins the connection to the checked address (no second DNS lookup)", () => {
+    // rebind.invalid does not resolve (RFC 6761): a request only arrives if it went to the checked
+    // address. isBlocked lets that address be the loopback test server; never set it in production.
+    const pinned = (table: Record<string, string[]> = { "rebind.invalid": ["127.0.0.1"] }) => {
+      const lookup = fakeDns(table);
+      return { lookup, f: guardedFetch({ allowPrivate: false, lookup, isBlocked: () => false }) };
+    };
+    const rebind = () => `http://rebind.invalid:${server.port}`;
+
+    test("a GET reaches the checked address with the original Host header", async () => {
+      const { f, lookup } = pinned();
+      const res = await f(`${rebind()}/echo?token=s3cret`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        method: "GET",
+        path: "/echo?token=s3cret",
+        host: `rebind.invalid:${server.port}`,
+        custom: null,
+        contentType: null,
+        body: null,
+      });
+      expect(lookup.calls).toEqual(["rebind.invalid"]);
+    });
+
+    test("a POST keeps its body and headers; a caller's Host header is replaced", async () => {
+      const { f } = pinned();
+      const res = await f(new URL(`${rebind()}/echo`), {
+        method: "POST",
+        headers: { "x-custom": "yes", "content-type": "application/json", host: "evil.example" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+      });
+      expect(await res.json()).toEqual({
+        method: "POST",
+        path: "/echo",
+        host: `rebind.invalid:${server.port}`,
+        custom: "yes",
+        contentType: "application/json",
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      });
+    });
+
+    test("a Request input keeps its method, headers and body; init still overrides it", async () => {
+      const { f } = pinned();
+      const request = new Request(`${rebind()}/echo`, {
+        method: "PUT",
+        headers: { "x-custom": "from-request" },
+        body: "request body",
+      });
+      expect(await (await f(request)).json()).toMatchObject({
+        method: "PUT",
+        host: `rebind.invalid:${server.port}`,
+        custom: "from-request",
+        body: "request body",
+      });
+      const overridden = await f(new Request(`${rebind()}/echo`, { headers: { "x-custom": "old" } }), {
+        method: "POST",
+        headers: { "x-custom": "new" },
+        body: "init body",
+      });
+      expect(await overridden.json()).toMatchObject({ method: "POST", custom: "new", body: "init body" });
+    });
+
+    test("the first checked address is the one used", async () => {
+      // Nothing listens on 127.0.0.2 at this port: picking the second answer would fail.
+      const { f } = pinned({ "rebind.invalid": ["127.0.0.1", "127.0.0.2"] });
+      expect((await f(`${rebind()}/echo`)).status).toBe(200);
+      const { f: other } = pinned({ "rebind.invalid": ["127.0.0.2", "127.0.0.1"] });
+      await expect(other(`${rebind()}/echo`)).rejects.toThrow();
+    });
+
+    test("each request uses its own check's answer", async () => {
+      let answer = ["127.0.0.1"];
+      const f = guardedFetch({ allowPrivate: false, lookup: async () => answer, isBlocked: () => false });
+      expect((await f(`${rebind()}/echo`)).status).toBe(200);
+      answer = ["127.0.0.2"];
+      await expect(f(`${rebind()}/echo`)).rejects.toThrow();
+    });
+
+    test("redirects are still refused", async () => {
+      const { f } = pinned();
+      await expect(f(`${rebind()}/redirect`)).rejects.toThrow(/redirects are not followed/);
+    });
+
+    test("https: SNI and certificate verification use the hostname, not the address", async () => {
+      const tlsServer = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        tls: { cert: REBIND_CERT, key: REBIND_KEY },
+        fetch: async (req) => Response.json(await echo(req)),
+      });
+      try {
+        const { f } = pinned({ "rebind.invalid": ["127.0.0.1"], "other.invalid": ["127.0.0.1"] });
+        const init = { tls: { ca: REBIND_CERT } } as RequestInit;
+        const res = await f(`https://rebind.invalid:${tlsServer.port}/echo`, init);
+        expect(await res.json()).toMatchObject({ method: "GET", host: `rebind.invalid:${tlsServer.port}` });
+        // The same address under a name the certificate does not cover is rejected by verification.
+        await expect(f(`https://other.invalid:${tlsServer.port}/echo`, init)).rejects.toThrow();
+      } finally {
+        tlsServer.stop(true);
+      }
+    });
+
+    test.skipIf(!canListenOnV6Loopback())("an IPv6 answer is connected to in brackets", async () => {
+      const v6Server = Bun.serve({
+        hostname: "::1",
+        port: 0,
+        fetch: async (req) => Response.json(await echo(req)),
+      });
+      try {
+        const { f } = pinned({ "rebind.invalid": ["::1"] });
+        const res = await f(`http://rebind.invalid:${v6Server.port}/echo`);
+        expect(await res.json()).toMatchObject({ host: `rebind.invalid:${v6Server.port}` });
+      } finally {
+        v6Server.stop(true);
+      }
+    });
   });
 
   test("the timeout bounds the wait for headers, not a streaming body", async () => {

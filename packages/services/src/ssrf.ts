@@ -5,6 +5,15 @@
  * outbound request (a hostname may be re-pointed at a private address after it was accepted).
  * Everything fails closed: an address that cannot be parsed counts as private, and a hostname that
  * cannot be resolved is refused.
+ *
+ * DNS rebinding: a hostname is resolved once per request, by the check, and `guardedFetch` then connects
+ * to the checked address itself (the URL's host rewritten to the IP, the original `Host` header kept, and
+ * for https the TLS server name set to the hostname so SNI and certificate verification still use it).
+ * fetch never resolves the name a second time, so a TTL-0 answer cannot switch to a private address
+ * between the check and the connect.
+ *
+ * Refusals after the syntax checks share one message, so a user cannot tell "private" from "does not
+ * resolve" and map internal names through it.
  */
 import { promises as dns } from "node:dns";
 import { isIP } from "node:net";
@@ -17,9 +26,18 @@ export interface UpstreamCheckOptions {
   allowPrivate: boolean;
   /** Defaults to `dns.promises.lookup(host, { all: true, verbatim: true })`. */
   lookup?: HostLookup;
+  /**
+   * TEST ONLY: which addresses are refused; defaults to `isPrivateAddress`. Lets a test map a name to a
+   * loopback server it runs itself. Never set it in production code.
+   */
+  isBlocked?: (ip: string) => boolean;
 }
 
-export type UpstreamCheck = { ok: true; url: URL } | { ok: false; reason: string };
+/**
+ * `addresses` are the addresses that were checked: every DNS answer for a hostname (the order the
+ * resolver gave), the literal itself (without brackets) for an IP literal, and none with `allowPrivate`.
+ */
+export type UpstreamCheck = { ok: true; url: URL; addresses: string[] } | { ok: false; reason: string };
 
 export interface GuardedFetchOptions extends UpstreamCheckOptions {
   /** Time allowed until the response headers arrive; default 15 000 ms. A streaming body is not cut off. */
@@ -210,9 +228,15 @@ function isInternalName(host: string): boolean {
   );
 }
 
+/** The one reason for every refusal of a well-formed URL: it must not reveal how internal DNS answered. */
+function notAllowed(hostname: string): string {
+  return `host ${hostname} is not allowed (private, internal or unresolvable address)`;
+}
+
 /**
  * Validates a user-supplied upstream URL. Reasons are short and never echo the URL (its query may
- * hold a token); the hostname is named.
+ * hold a token); the hostname is named. Malformed URLs get a specific reason; a well-formed URL whose
+ * host is refused always gets the same one (see `notAllowed`).
  */
 export async function checkUpstreamUrl(raw: string, opts: UpstreamCheckOptions): Promise<UpstreamCheck> {
   if (raw.length > MAX_UPSTREAM_URL_LENGTH) {
@@ -231,37 +255,57 @@ export async function checkUpstreamUrl(raw: string, opts: UpstreamCheckOptions):
     return { ok: false, reason: "URL must not contain credentials; put credentials in headers" };
   }
   if (url.hostname === "") return { ok: false, reason: "URL has no host" };
-  if (opts.allowPrivate) return { ok: true, url };
+  if (opts.allowPrivate) return { ok: true, url, addresses: [] };
 
+  const isBlocked = opts.isBlocked ?? isPrivateAddress;
+  const refused = { ok: false, reason: notAllowed(url.hostname.toLowerCase()) } as const;
   // The WHATWG parser has already turned 2130706433, 0x7f.1, 017700000001 and 127.1 into 127.0.0.1,
   // and IPv6 literals into their compressed form in brackets.
+  const literal = ipLiteral(url);
+  if (literal !== null) return isBlocked(literal) ? refused : { ok: true, url, addresses: [literal] };
   const hostname = url.hostname.toLowerCase();
-  if (hostname.startsWith("[")) {
-    return isPrivateAddress(hostname)
-      ? { ok: false, reason: `host ${hostname} is a private address` }
-      : { ok: true, url };
-  }
-  if (isIP(hostname) === 4) {
-    return isPrivateAddress(hostname)
-      ? { ok: false, reason: `host ${hostname} is a private address` }
-      : { ok: true, url };
-  }
   const name = hostname.replace(/\.+$/, "");
-  if (name === "" || isInternalName(name)) {
-    return { ok: false, reason: `host ${hostname} is a local name` };
-  }
+  if (name === "" || isInternalName(name)) return refused;
   let addresses: string[];
   try {
     addresses = await (opts.lookup ?? defaultLookup)(hostname);
   } catch {
-    return { ok: false, reason: `cannot resolve host ${hostname}` };
+    return refused;
   }
-  if (addresses.length === 0) return { ok: false, reason: `cannot resolve host ${hostname}` };
-  const blocked = addresses.find(isPrivateAddress);
-  if (blocked !== undefined) {
-    return { ok: false, reason: `host ${hostname} resolves to a private address (${blocked})` };
+  if (addresses.length === 0 || addresses.some(isBlocked)) return refused;
+  return { ok: true, url, addresses };
+}
+
+/** The URL's host as an IP address without brackets, or null when it is a name. */
+function ipLiteral(url: URL): string | null {
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return isIP(host) === 0 ? null : host.toLowerCase();
+}
+
+/** Where a request pinned to a checked address goes. */
+export interface PinnedTarget {
+  /** The URL with its host replaced by the address (bracketed for IPv6); port, path and query kept. */
+  url: URL;
+  /** The `Host` header to send: the original URL's host[:port]. */
+  host: string;
+  /** For https: the name for SNI and certificate verification (the original hostname). */
+  serverName?: string;
+}
+
+/** Rewrites `url` to connect to `address` while still naming the original host (see `guardedFetch`). */
+export function pinnedTarget(url: URL, address: string): PinnedTarget {
+  const target = new URL(url.href);
+  const bare = address.startsWith("[") ? address.slice(1, -1) : address;
+  const hostname = isIP(bare) === 6 ? `[${bare}]` : isIP(bare) === 4 ? bare : null;
+  if (hostname !== null) target.hostname = hostname;
+  // The hostname setter ignores a value it cannot parse (e.g. a zone id): never fall back to the name.
+  if (hostname === null || ipLiteral(target) === null) {
+    throw new UpstreamBlockedError(notAllowed(url.hostname.toLowerCase()), "UPSTREAM_REFUSED");
   }
-  return { ok: true, url };
+  const pinned: PinnedTarget = { url: target, host: url.host };
+  // SNI carries no trailing dot (RFC 6066); the certificate is for the name without it as well.
+  if (url.protocol === "https:") pinned.serverName = url.hostname.replace(/\.+$/, "");
+  return pinned;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -269,7 +313,8 @@ export async function checkUpstreamUrl(raw: string, opts: UpstreamCheckOptions):
 
 /**
  * A fetch for outbound calls to user-supplied servers: re-checks the URL (and its DNS answers) before
- * every request, never follows redirects (a 3xx rejects), and bounds the wait for response headers.
+ * every request, connects to the address the check approved (no second DNS lookup, see the top of this
+ * file), never follows redirects (a 3xx rejects), and bounds the wait for response headers.
  *
  * The timeout covers the time until the response headers arrive, not the body: SSE streams (the legacy
  * transport's GET stream, streamed tool results) stay open for as long as the caller's signal allows.
@@ -295,7 +340,12 @@ export function guardedFetch(opts: GuardedFetchOptions): typeof fetch {
       : headersTimeout.signal;
     let response: Response;
     try {
-      response = await fetch(input, { ...init, redirect: "manual", signal });
+      // A checked hostname is never handed to fetch: it would resolve it again (DNS rebinding). An
+      // empty answer cannot get here (it is refused); pinnedTarget would throw on it, not fall back.
+      response =
+        opts.allowPrivate || ipLiteral(check.url) !== null
+          ? await fetch(input, { ...init, redirect: "manual", signal })
+          : await fetchPinned(input, init, pinnedTarget(check.url, check.addresses[0] ?? ""), signal);
     } finally {
       clearTimeout(timer);
     }
@@ -316,4 +366,34 @@ export function guardedFetch(opts: GuardedFetchOptions): typeof fetch {
   };
   // Preconnecting would open a connection without the checks above: make it a no-op.
   return Object.assign(guarded, { preconnect: () => {} }) as typeof fetch;
+}
+
+/** fetch to a pinned address: the request (string/URL + init, or a Request) with its host rewritten. */
+function fetchPinned(
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  target: PinnedTarget,
+  signal: AbortSignal,
+): Promise<Response> {
+  const callerTls = (init as BunFetchRequestInit | undefined)?.tls;
+  const tls: BunFetchRequestInitTLS | undefined =
+    target.serverName === undefined ? callerTls : { ...callerTls, serverName: target.serverName };
+  if (input instanceof Request) {
+    // Applies init over the Request the way fetch(request, init) would; its body moves to `merged`.
+    const merged = new Request(input, init);
+    const headers = new Headers(merged.headers);
+    headers.set("host", target.host);
+    return fetch(target.url, {
+      method: merged.method,
+      headers,
+      body: merged.body,
+      duplex: "half",
+      redirect: "manual",
+      signal,
+      ...(tls ? { tls } : {}),
+    } as BunFetchRequestInit);
+  }
+  const headers = new Headers(init?.headers);
+  headers.set("host", target.host);
+  return fetch(target.url, { ...init, headers, redirect: "manual", signal, ...(tls ? { tls } : {}) });
 }
