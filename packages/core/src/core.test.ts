@@ -2,8 +2,8 @@
 // fake Figma upstream: connect, resolve through the caches, invalidate, rotate master keys.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeySpec, hashToken, parseKeyring } from "@mcp/crypto";
-import { credentials, instances } from "@mcp/db";
-import { eq } from "drizzle-orm";
+import { auditEvents, credentials, instances } from "@mcp/db";
+import { asc, eq } from "drizzle-orm";
 import { type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
 import { signIn, signUp } from "./auth.ts";
 import { createPlatform, type Platform } from "./bootstrap.ts";
@@ -135,6 +135,19 @@ describe("instances and resolution", () => {
     expect(await resolver.resolve(tokenOf(first.value.instanceUrl))).toBeNull();
     expect(await resolver.resolve(tokenOf(rotated.value.instanceUrl))).toBeNull();
     expect(await resolver.resolve(tokenOf(again.value.instanceUrl))).not.toBeNull();
+    await revokeInstance(platform.deps, actor, { serviceType: "figma" });
+    const trail = await platform.deps.db
+      .select({ action: auditEvents.action, instanceId: auditEvents.instanceId })
+      .from(auditEvents)
+      .where(eq(auditEvents.userId, actor.userId))
+      .orderBy(asc(auditEvents.createdAt));
+    expect(trail.map((e) => e.action)).toEqual([
+      "instance.connect",
+      "instance.rotate",
+      "instance.connect",
+      "instance.revoke",
+    ]);
+    expect(trail.every((e) => e.instanceId === first.value.instanceId)).toBe(true);
   });
 
   test("concurrent first connects of one user end with one instance and one credential", async () => {

@@ -182,13 +182,7 @@ export async function rotateInstance(
     .where(and(eq(instances.id, old.id), eq(instances.tokenHash, old.tokenHash)))
     .returning({ id: instances.id });
   if (!rows[0]) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await retireInstanceToken(deps, old.tokenHash);
-  await recordAudit(deps, {
-    userId: actor.userId,
-    instanceId: old.id,
-    action: "instance.rotate",
-    status: "ok",
-  });
+  await retire(deps, actor, { instanceId: old.id, tokenHash: old.tokenHash, action: "instance.rotate" });
   return ok({ instanceId: old.id, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
 }
 
@@ -204,14 +198,23 @@ export async function revokeInstance(
     .returning({ id: instances.id, tokenHash: instances.tokenHash });
   const row = rows[0];
   if (!row) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await retireInstanceToken(deps, row.tokenHash);
+  await retire(deps, actor, { instanceId: row.id, tokenHash: row.tokenHash, action: "instance.revoke" });
+  return ok({ instanceId: row.id });
+}
+
+/** After a URL was taken out of service: stop it everywhere, then record who did it. */
+async function retire(
+  deps: CoreDeps,
+  actor: Actor,
+  change: { instanceId: string; tokenHash: string; action: "instance.rotate" | "instance.revoke" },
+): Promise<void> {
+  await retireInstanceToken(deps, change.tokenHash);
   await recordAudit(deps, {
     userId: actor.userId,
-    instanceId: row.id,
-    action: "instance.revoke",
+    instanceId: change.instanceId,
+    action: change.action,
     status: "ok",
   });
-  return ok({ instanceId: row.id });
 }
 
 /** Custom MCP servers share the `custom` type and the `cus` token prefix. */
