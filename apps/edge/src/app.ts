@@ -1,5 +1,4 @@
 import { AppError, CUSTOM_SERVICE } from "@mcp/core";
-import { hashToken } from "@mcp/crypto";
 import { requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
@@ -36,7 +35,7 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     const { instance, requestId: reqId } = c.var;
     const handler = handlers.get(instance.serviceType);
     if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
-    const extra: InstanceAuth = { instance, tokenHash: hashToken(c.req.param("token")), requestId: reqId };
+    const extra: InstanceAuth = { instance, requestId: reqId };
     const res = await handler.fetch(c.req.raw, {
       authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
       ...(c.var.parsedBody !== undefined && { parsedBody: c.var.parsedBody }),

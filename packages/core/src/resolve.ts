@@ -13,6 +13,8 @@ export interface ResolvedInstance {
   credentialId: string;
   status: "active" | "needs_reauth";
   sealed: Sealed;
+  /** SHA-256 of the URL's token: what invalidations are announced by (not a secret). */
+  tokenHash: string;
 }
 
 export const INVALIDATION_CHANNEL = "instance-invalidate";
@@ -115,7 +117,7 @@ export class InstanceResolver {
       .limit(1);
     if (!row || row.status === "revoked") return null;
     const { keyVersion, ciphertext, status, ...rest } = row;
-    return { ...rest, status, sealed: { keyVersion, ciphertext } };
+    return { ...rest, status, sealed: { keyVersion, ciphertext }, tokenHash };
   }
 
   /** Opens the credential in memory for one call. */

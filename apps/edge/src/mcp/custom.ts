@@ -75,8 +75,8 @@ class RemotePool {
         return conn.client;
       });
       this.clients.set(key, pending);
-      this.keyOf.set(auth.tokenHash, key);
-      this.tokenOf.set(key, auth.tokenHash);
+      this.keyOf.set(auth.instance.tokenHash, key);
+      this.tokenOf.set(key, auth.instance.tokenHash);
       const failed = pending;
       failed.catch(() => this.drop(key, failed));
     }

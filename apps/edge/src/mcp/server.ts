@@ -9,8 +9,6 @@ import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 /** What the edge middleware hands the MCP handler for one request (via the SDK's authInfo pass-through). */
 export interface InstanceAuth {
   instance: ResolvedInstance;
-  /** SHA-256 of the URL's token: what revocations are announced by. */
-  tokenHash: string;
   requestId: string;
 }
 
