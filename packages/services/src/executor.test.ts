@@ -1,16 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { FAKE_FILE_KEY } from "../../../test/fakes/figma.ts";
 import { executeTool } from "./executor.ts";
-import { useFakeFigma } from "./test-fixtures.ts";
+import { ADA, BOB, TWO_USERS, useFakeFigma } from "./test-fixtures.ts";
 
-const ADA = "figd_ada_0123456789abcdef";
-const BOB = "figd_bob_fedcba9876543210";
-const { fake, figma } = useFakeFigma({
-  keys: new Map([
-    [ADA, { id: "1", email: "ada@example.com", handle: "Ada" }],
-    [BOB, { id: "2", email: "bob@example.com", handle: "Bob" }],
-  ]),
-});
+const { fake, figma } = useFakeFigma(TWO_USERS);
 
 describe("executeTool: requests", () => {
   const file = FAKE_FILE_KEY;

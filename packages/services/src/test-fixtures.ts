@@ -12,6 +12,16 @@ export interface FakeFigmaFixture {
   figma(baseUrl?: string): ServiceDefinition;
 }
 
+/** Two users' keys, for tests that check whose key reached the upstream. */
+export const ADA = "figd_ada_0123456789abcdef";
+export const BOB = "figd_bob_fedcba9876543210";
+export const TWO_USERS: FakeFigmaOptions = {
+  keys: new Map([
+    [ADA, { id: "1", email: "ada@example.com", handle: "Ada" }],
+    [BOB, { id: "2", email: "bob@example.com", handle: "Bob" }],
+  ]),
+};
+
 /** Starts a fake Figma for the calling test file, clears its requests and delay before each test. */
 export function useFakeFigma(opts?: FakeFigmaOptions): FakeFigmaFixture {
   let running: FakeFigma | undefined;
