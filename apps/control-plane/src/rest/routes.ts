@@ -1,4 +1,4 @@
-import { AppError, ERRORS, isErrorCode } from "@mcp/core";
+import { AppError, ERRORS } from "@mcp/core";
 import { TRPCError } from "@trpc/server";
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { HonoEnv } from "../deps.ts";
 import { errorBody } from "../middleware/errors.ts";
 import { contextFromHono } from "../trpc/context.ts";
-import { issueMessage } from "../trpc/init.ts";
+import { appCodeOf, issueMessage } from "../trpc/init.ts";
 import { createCaller, type RouterInputs } from "../trpc/router.ts";
 
 /**
@@ -65,8 +65,8 @@ export function restRoutes(): Hono<HonoEnv> {
       };
       return c.json(body, 400);
     }
-    const code = Object.entries(ERRORS).find(([, v]) => v.trpc === err.code)?.[0];
-    if (!isErrorCode(code) || code === "INTERNAL") throw err;
+    const code = appCodeOf(err);
+    if (code === "INTERNAL") throw err;
     return c.json(errorBody(code, err.message, c.var.requestId), ERRORS[code].status as ContentfulStatusCode);
   });
   return rest;

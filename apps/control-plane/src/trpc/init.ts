@@ -8,7 +8,7 @@ const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
     const app = error.cause instanceof AppError ? error.cause : undefined;
     const zodIssues = error.cause instanceof z.ZodError ? error.cause.issues : undefined;
-    const appCode: ErrorCode = app?.code ?? (zodIssues ? "BAD_REQUEST" : fromTrpc(error));
+    const appCode: ErrorCode = app?.code ?? (zodIssues ? "BAD_REQUEST" : appCodeOf(error));
     const internal = appCode === "INTERNAL";
     return {
       ...shape,
@@ -33,7 +33,8 @@ export function issueMessage(issues: z.core.$ZodIssue[]): string {
   return first.path.length > 0 ? `${first.path.join(".")}: ${first.message}` : first.message;
 }
 
-function fromTrpc(error: TRPCError): ErrorCode {
+/** Our code for a TRPCError that carries no AppError (shared by the formatter and the REST adapter). */
+export function appCodeOf(error: TRPCError): ErrorCode {
   const match = Object.entries(ERRORS).find(([, v]) => v.trpc === error.code)?.[0];
   if (isErrorCode(match)) return match;
   // A client mistake tRPC reports with a code of its own (e.g. a mutation sent as GET) stays a 4xx.
