@@ -2,6 +2,7 @@ import type { ResolvedInstance } from "@mcp/core";
 import { executeTool, type ServiceDefinition, type ToolOutcome, validateKey } from "@mcp/services";
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
+import { errorResult } from "./instance-handler.ts";
 import { cachedRead } from "./read-cache.ts";
 import { recordToolCall } from "./record.ts";
 
@@ -12,8 +13,6 @@ export interface CallContext {
   requestId?: string;
   signal?: AbortSignal;
 }
-
-const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true });
 
 /** Deadline for re-checking a key after the upstream refused a call (never longer than a tool call). */
 const RECHECK_TIMEOUT_MS = 5_000;

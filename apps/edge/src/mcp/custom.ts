@@ -9,21 +9,15 @@ import {
 } from "@modelcontextprotocol/client";
 import {
   type CallToolResult,
-  createMcpHandler,
   type McpHttpHandler,
   ProtocolError,
   ProtocolErrorCode,
-  Server,
 } from "@modelcontextprotocol/server";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
 import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
+import { createInstanceHandler, errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { recordToolCall } from "./record.ts";
-import type { InstanceAuth } from "./server.ts";
-import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
-const jsonSchemaValidator = new AjvJsonSchemaValidator();
-const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true });
 /** A page of tools larger than this is refused rather than relayed (a user's server is untrusted input). */
 export const MAX_CUSTOM_TOOLS = 1000;
 
@@ -125,87 +119,69 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
     }
   }
 
-  const handler = createMcpHandler(
-    (ctx) => {
-      const auth = ctx.authInfo?.extra as InstanceAuth | undefined;
-      if (!auth) throw new Error("MCP handler called without an instance");
-      const server = new Server(
-        { name: "mcp-platform-custom", version: "0.1.0" },
-        {
-          capabilities: { tools: { listChanged: false } },
-          supportedProtocolVersions: SUPPORTED_VERSIONS,
-          jsonSchemaValidator,
-        },
-      );
-      advertiseAllVersions(server);
-      server.setRequestHandler("tools/list", async (req, c) => {
-        let listed: Awaited<ReturnType<Client["listTools"]>>;
-        try {
-          listed = await withRemote(auth, c.mcpReq.signal, (client) =>
-            client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, {
-              timeout: deps.limits.upstreamTimeoutMs,
-            }),
-          );
-        } catch (error) {
-          if (error instanceof ProtocolError) throw error;
-          const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
-          throw new ProtocolError(
-            ProtocolErrorCode.InternalError,
-            `Your MCP server did not list its tools${detail}`,
-          );
+  const info = { name: "mcp-platform-custom", version: "0.1.0" };
+  const handler = createInstanceHandler(deps, info, {}, (server, auth) => {
+    server.setRequestHandler("tools/list", async (req, c) => {
+      let listed: Awaited<ReturnType<Client["listTools"]>>;
+      try {
+        listed = await withRemote(auth, c.mcpReq.signal, (client) =>
+          client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, {
+            timeout: deps.limits.upstreamTimeoutMs,
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ProtocolError) throw error;
+        const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          `Your MCP server did not list its tools${detail}`,
+        );
+      }
+      if (listed.tools.length > MAX_CUSTOM_TOOLS) {
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          `Your MCP server listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
+        );
+      }
+      return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
+    });
+    server.setRequestHandler("tools/call", async (req, c) => {
+      const started = performance.now();
+      const tool = req.params.name.slice(0, 128);
+      let result: CallToolResult;
+      let status = "ok";
+      try {
+        const answer = await withRemote(auth, c.mcpReq.signal, (client) =>
+          client.callTool(
+            { name: req.params.name, arguments: req.params.arguments ?? {} },
+            { timeout: deps.limits.upstreamTimeoutMs, signal: c.mcpReq.signal },
+          ),
+        );
+        const { content, structuredContent, isError } = answer as CallToolResult;
+        result = { content: content ?? [] };
+        if (structuredContent) result.structuredContent = structuredContent;
+        if (isError) result.isError = true;
+        if (isError) status = "UPSTREAM_ERROR";
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          const latencyMs = Math.round(performance.now() - started);
+          recordToolCall(deps, auth.instance, {
+            tool,
+            status: "BAD_REQUEST",
+            latencyMs,
+            requestId: auth.requestId,
+          });
+          throw error;
         }
-        if (listed.tools.length > MAX_CUSTOM_TOOLS) {
-          throw new ProtocolError(
-            ProtocolErrorCode.InternalError,
-            `Your MCP server listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
-          );
-        }
-        return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
-      });
-      server.setRequestHandler("tools/call", async (req, c) => {
-        const started = performance.now();
-        const tool = req.params.name.slice(0, 128);
-        let result: CallToolResult;
-        let status = "ok";
-        try {
-          const answer = await withRemote(auth, c.mcpReq.signal, (client) =>
-            client.callTool(
-              { name: req.params.name, arguments: req.params.arguments ?? {} },
-              { timeout: deps.limits.upstreamTimeoutMs, signal: c.mcpReq.signal },
-            ),
-          );
-          const { content, structuredContent, isError } = answer as CallToolResult;
-          result = { content: content ?? [] };
-          if (structuredContent) result.structuredContent = structuredContent;
-          if (isError) result.isError = true;
-          if (isError) status = "UPSTREAM_ERROR";
-        } catch (error) {
-          if (error instanceof ProtocolError) {
-            const latencyMs = Math.round(performance.now() - started);
-            recordToolCall(deps, auth.instance, {
-              tool,
-              status: "BAD_REQUEST",
-              latencyMs,
-              requestId: auth.requestId,
-            });
-            throw error;
-          }
-          status = "SERVICE_UNAVAILABLE";
-          const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
-          result = errorResult(`Your MCP server is unavailable right now (${detail}). Try again shortly.`);
-        }
-        const latencyMs = Math.round(performance.now() - started);
-        recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
-        return result;
-      });
-      return server;
-    },
-    {
-      legacy: "stateless",
-      maxRequestBodySize: deps.limits.maxBodyBytes,
-      onerror: (error) => deps.log.debug("mcp request rejected", { error: error.message }),
-    },
-  );
+        status = "SERVICE_UNAVAILABLE";
+        const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
+        result = errorResult(`Your MCP server is unavailable right now (${detail}). Try again shortly.`);
+      }
+      const latencyMs = Math.round(performance.now() - started);
+      recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
+      return result;
+    });
+  });
   return {
     handler,
     async close() {
