@@ -35,7 +35,11 @@ export async function createPlatform(
     memory: opts.memoryDb,
   });
   await database.migrate();
-  const kv = createKv(env, { prefix: opts.kvPrefix });
+  const kv = createKv(env, {
+    prefix: opts.kvPrefix,
+    // Through the logger (which redacts), never ioredis's own printing to stderr.
+    onError: (error) => log.warn("redis connection error", { error }),
+  });
   const deps: CoreDeps = {
     db: database.db,
     kv,

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import { Redis } from "ioredis";
 import { createKv, createMemoryKv, createRedisKv, type Kv } from "./index.ts";
 
 /** Polls rather than sleeping a fixed time, so slow CI only costs time when it is actually slow. */
 async function until(check: () => boolean): Promise<void> {
   for (const deadline = Date.now() + 2_000; !check(); await Bun.sleep(5)) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for delivery");
+    if (Date.now() > deadline) throw new Error("timed out waiting");
   }
 }
 
@@ -89,6 +90,61 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       expect(hits.filter((r) => r.allowed)).toHaveLength(10);
     });
 
+    test("peek of a key never hit is fully allowed, and opens no window", async () => {
+      const key = `peek-${crypto.randomUUID()}`;
+      expect(await kv.peekRateLimit(key, 3)).toEqual({ allowed: true, remaining: 3, retryAfterMs: 0 });
+      expect(await kv.get(key)).toBeNull(); // the Redis counter lives at the same prefixed key
+      await Bun.sleep(100);
+      expect(await kv.rateLimit(key, 1, 10_000)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+      // The window began at that hit, not at the peek 100 ms earlier.
+      expect((await kv.rateLimit(key, 1, 10_000)).retryAfterMs).toBeGreaterThan(9_900);
+    });
+
+    test("peek reports the window's count without spending from it", async () => {
+      const key = `peek-${crypto.randomUUID()}`;
+      await kv.rateLimit(key, 3, 10_000);
+      await kv.rateLimit(key, 3, 10_000);
+      for (let i = 0; i < 3; i++) {
+        expect(await kv.peekRateLimit(key, 3)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+      }
+      // The hit after the peeks is still the third, not the sixth.
+      expect(await kv.rateLimit(key, 3, 10_000)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+      const full = await kv.peekRateLimit(key, 3);
+      expect([full.allowed, full.remaining]).toEqual([false, 0]);
+      expect(full.retryAfterMs).toBeGreaterThan(0);
+      expect(full.retryAfterMs).toBeLessThanOrEqual(10_000);
+      expect((await kv.rateLimit(key, 3, 10_000)).allowed).toBe(false);
+      // A smaller limit read against the same count.
+      expect(await kv.peekRateLimit(key, 10)).toEqual({ allowed: true, remaining: 6, retryAfterMs: 0 });
+    });
+
+    test("a peeked window still ends on time (peek never extends it)", async () => {
+      const key = `peek-${crypto.randomUUID()}`;
+      const started = Date.now();
+      await kv.rateLimit(key, 1, 150);
+      let last = Number.POSITIVE_INFINITY;
+      for (;;) {
+        const peek = await kv.peekRateLimit(key, 1);
+        if (peek.allowed) break;
+        expect(peek.retryAfterMs).toBeLessThanOrEqual(last);
+        last = peek.retryAfterMs;
+        expect(Date.now() - started).toBeLessThan(1_000);
+        await Bun.sleep(10);
+      }
+      expect(await kv.peekRateLimit(key, 1)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+      expect(await kv.rateLimit(key, 1, 10_000)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    });
+
+    test("reset forgets the window: fully allowed, and the next hit starts a fresh one", async () => {
+      const key = `reset-${crypto.randomUUID()}`;
+      for (let i = 0; i < 4; i++) await kv.rateLimit(key, 3, 60_000);
+      expect((await kv.peekRateLimit(key, 3)).allowed).toBe(false);
+      await kv.resetRateLimit(key);
+      expect(await kv.peekRateLimit(key, 3)).toEqual({ allowed: true, remaining: 3, retryAfterMs: 0 });
+      expect(await kv.rateLimit(key, 3, 60_000)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+      await kv.resetRateLimit(`never-${crypto.randomUUID()}`); // forgetting nothing is fine
+    });
+
     test("publish reaches every subscriber; unsubscribe stops delivery", async () => {
       const first = inbox();
       const second = inbox();
@@ -121,6 +177,9 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
         expect(await b.get("shared")).toBeNull();
         expect((await a.rateLimit("rl", 1, 10_000)).allowed).toBe(true);
         expect((await b.rateLimit("rl", 1, 10_000)).allowed).toBe(true);
+        await a.resetRateLimit("rl");
+        expect((await a.peekRateLimit("rl", 1)).allowed).toBe(true);
+        expect((await b.peekRateLimit("rl", 1)).allowed).toBe(false);
         const heard = inbox();
         await b.subscribe("news", heard.handler);
         await a.publish("news", "from-a");
@@ -179,6 +238,73 @@ if (redisUrl) {
     await Promise.all([a.close(), b.close()]);
   });
 }
+
+if (redisUrl) {
+  test("redis: the limiter survives SCRIPT FLUSH (its Lua is re-sent transparently)", async () => {
+    const prefix = `test:kv:${crypto.randomUUID()}:`;
+    const kv = createRedisKv(redisUrl, { prefix });
+    const admin = new Redis(redisUrl);
+    try {
+      expect(await kv.rateLimit("rl", 10, 60_000)).toMatchObject({ allowed: true, remaining: 9 });
+      expect(await kv.peekRateLimit("rl", 10)).toMatchObject({ allowed: true, remaining: 9 });
+      expect(await admin.script("FLUSH")).toBe("OK");
+      expect(await kv.rateLimit("rl", 10, 60_000)).toEqual({ allowed: true, remaining: 8, retryAfterMs: 0 });
+      expect(await kv.peekRateLimit("rl", 10)).toEqual({ allowed: true, remaining: 8, retryAfterMs: 0 });
+      // Again, with hits in flight together when the cache is cold.
+      expect(await admin.script("FLUSH")).toBe("OK");
+      const burst = await Promise.all(Array.from({ length: 5 }, () => kv.rateLimit("rl", 10, 60_000)));
+      expect(burst.map((r) => r.remaining).sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7]);
+      expect(await kv.rateLimit("rl", 10, 60_000)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+      // Still the window the first hit opened: the count carried on and the expiry was never reset.
+      expect(await admin.get(`${prefix}rl`)).toBe("8");
+      const ttl = await admin.pttl(`${prefix}rl`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      admin.disconnect();
+      await kv.close();
+    }
+  });
+}
+
+test("redis connection errors reach onError, once per connection, never stderr; close is bounded", async () => {
+  const consoleError = spyOn(console, "error");
+  const stderrWrite = spyOn(process.stderr, "write");
+  const errors: unknown[] = [];
+  // Nothing listens on port 1: every connect attempt of both connections fails.
+  const kv = createRedisKv("redis://127.0.0.1:1", {
+    prefix: `test:kv:${crypto.randomUUID()}:`,
+    onError: (error) => void errors.push(error),
+  });
+  try {
+    // Each operation is refused only after several failed reconnects, so both connections errored
+    // repeatedly by the time they settle.
+    const settled = Promise.allSettled([
+      kv.get("x"),
+      kv.rateLimit("x", 1, 1_000),
+      kv.subscribe("ch", () => {}),
+    ]);
+    await until(() => errors.length > 0);
+    expect(errors[0]).toBeInstanceOf(Error);
+    expect((await settled).map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(errors).toHaveLength(2); // the main connection and the subscriber one, each throttled
+    expect(errors.every((error) => error instanceof Error)).toBe(true);
+    const printed = [...consoleError.mock.calls, ...stderrWrite.mock.calls].map((args) => args.join(" "));
+    expect(printed.filter((text) => text.includes("ioredis"))).toEqual([]);
+
+    // Closing does not wait for Redis, and fails what is still queued instead of leaving it hanging.
+    const late = kv.get("late").catch((error: unknown) => error);
+    const started = Date.now();
+    await kv.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await late).toBeInstanceOf(Error);
+    await expect(kv.get("after")).rejects.toThrow("kv is closed");
+  } finally {
+    consoleError.mockRestore();
+    stderrWrite.mockRestore();
+    await kv.close();
+  }
+});
 
 test("createKv picks Redis only when REDIS_URL is set", async () => {
   const kvs = [createKv({}), ...(redisUrl ? [createKv({ REDIS_URL: redisUrl })] : [])];

@@ -77,6 +77,22 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, w.resetAt - now) };
     },
 
+    // Reads with peek(): neither the window's recency in the LRU nor its expiry moves.
+    async peekRateLimit(key, limit): Promise<RateLimitResult> {
+      live();
+      const now = performance.now();
+      const stored = windows.peek(prefix + key);
+      const w = stored && stored.resetAt > now ? stored : undefined;
+      const used = w?.count ?? 0;
+      if (used < limit) return { allowed: true, remaining: limit - used, retryAfterMs: 0 };
+      return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, (w?.resetAt ?? now) - now) };
+    },
+
+    async resetRateLimit(key) {
+      live();
+      windows.delete(prefix + key);
+    },
+
     async publish(channel, message) {
       live();
       // One microtask per handler: delivery is async as with Redis, and a throwing handler

@@ -14,21 +14,34 @@ if n == 1 or ttl < 0 then
 end
 return {n, ttl}`;
 
+// The count and the window it belongs to, read together; never writes, so a peek cannot open or
+// extend a window. Returns [count (0 when absent), ms left (-2 absent, -1 no expiry)].
+const PEEK_RATE_LIMIT_LUA = `
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`;
+
 /** defineCommand adds the method at runtime; ioredis's types cannot know about it. */
 type WithRateLimit = Redis & {
   kvRateLimit(key: string, windowMs: number, cost: number): Promise<[number, number]>;
+  kvPeekRateLimit(key: string): Promise<[number, number]>;
 };
 
 type Handler = (message: string) => void;
 
 const PING_TIMEOUT_MS = 1_000;
+const QUIT_TIMEOUT_MS = 1_000;
+/** An outage errors on every reconnect attempt; the application hears of it once per connection per 30 s. */
+const ERROR_EVERY_MS = 30_000;
 
 export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   const prefix = opts.prefix ?? "mcp:";
   // Bounded retries so a request fails within seconds while Redis is down instead of queueing forever.
   const redis = new Redis(url, { connectTimeout: 5_000, maxRetriesPerRequest: 2, lazyConnect: false });
-  // Sent as EVALSHA, falling back to EVAL once per connection when the script cache is cold.
+  const onError = opts.onError ?? (() => {});
+  reportErrors(redis, onError);
+  // Sent as EVALSHA; ioredis re-sends the script as EVAL on NOSCRIPT (a new connection, a restarted
+  // Redis, SCRIPT FLUSH), so the script cache never has to be managed here.
   redis.defineCommand("kvRateLimit", { numberOfKeys: 1, lua: RATE_LIMIT_LUA });
+  redis.defineCommand("kvPeekRateLimit", { numberOfKeys: 1, lua: PEEK_RATE_LIMIT_LUA });
   const commands = redis as WithRateLimit;
 
   // A connection in subscriber mode cannot run other commands, so subscriptions get their own,
@@ -47,9 +60,30 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     for (const handler of channels.get(channel)?.handlers ?? []) queueMicrotask(() => handler(message));
   }
 
+  // Every command goes through here, so close() can fail what is still waiting: ioredis never settles
+  // commands queued on a connection that is dropped between reconnect attempts (Redis unreachable).
+  const waiting = new Set<(error: Error) => void>();
+  function send<T>(command: () => Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(new Error("kv is closed"));
+    return new Promise<T>((resolve, reject) => {
+      waiting.add(reject);
+      command().then(
+        (value) => {
+          waiting.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          waiting.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
+
   function subscriberConnection(): Redis {
     if (subscriber) return subscriber;
     const sub = redis.duplicate();
+    reportErrors(sub, onError);
     sub.on("message", (channel: string, framed: string) => {
       const cut = framed.indexOf("|");
       // Our own messages were already delivered locally by publish().
@@ -64,38 +98,51 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     kind: "redis",
 
     async get(key) {
-      return redis.get(prefix + key);
+      return send(() => redis.get(prefix + key));
     },
 
     async set(key, value, ttlMs) {
-      await redis.set(prefix + key, value, "PX", positiveMs(ttlMs, "ttlMs"));
+      const ms = positiveMs(ttlMs, "ttlMs");
+      await send(() => redis.set(prefix + key, value, "PX", ms));
     },
 
     async setIfAbsent(key, value, ttlMs) {
-      return (await redis.set(prefix + key, value, "PX", positiveMs(ttlMs, "ttlMs"), "NX")) === "OK";
+      const ms = positiveMs(ttlMs, "ttlMs");
+      return (await send(() => redis.set(prefix + key, value, "PX", ms, "NX"))) === "OK";
     },
 
     async del(...keys) {
       // DEL with no keys is a Redis syntax error; deleting nothing is not.
-      if (keys.length > 0) await redis.del(...keys.map((key) => prefix + key));
+      if (keys.length > 0) await send(() => redis.del(...keys.map((key) => prefix + key)));
     },
 
     async rateLimit(key, limit, windowMs, cost = 1): Promise<RateLimitResult> {
-      const [count, ttl] = await commands.kvRateLimit(
-        prefix + key,
-        positiveMs(windowMs, "windowMs"),
-        positiveCost(cost),
-      );
+      const ms = positiveMs(windowMs, "windowMs");
+      const units = positiveCost(cost);
+      const [count, ttl] = await send(() => commands.kvRateLimit(prefix + key, ms, units));
       if (count <= limit) return { allowed: true, remaining: limit - count, retryAfterMs: 0 };
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, ttl) };
     },
 
+    async peekRateLimit(key, limit): Promise<RateLimitResult> {
+      const [used, ttl] = await send(() => commands.kvPeekRateLimit(prefix + key));
+      if (used < limit) return { allowed: true, remaining: limit - used, retryAfterMs: 0 };
+      // A counter that lost its expiry (ttl -1) is given a fresh window by its next hit: no known delay.
+      return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, ttl) };
+    },
+
+    async resetRateLimit(key) {
+      await send(() => redis.del(prefix + key));
+    },
+
     async publish(channel, message) {
+      if (closed) throw new Error("kv is closed");
       deliver(prefix + channel, message);
-      await redis.publish(prefix + channel, `${origin}|${message}`);
+      await send(() => redis.publish(prefix + channel, `${origin}|${message}`));
     },
 
     async subscribe(channel, onMessage) {
+      if (closed) throw new Error("kv is closed");
       const name = prefix + channel;
       const sub = subscriberConnection();
       let entry = channels.get(name);
@@ -115,16 +162,17 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       const { handlers, ready } = entry;
       const handler: Handler = (message) => onMessage(message);
       handlers.add(handler);
-      await ready;
+      await send(() => ready);
       return async () => {
         if (!handlers.delete(handler) || handlers.size > 0 || closed) return;
         channels.delete(name);
         // Commands on one connection run in order, so a SUBSCRIBE issued after this still wins.
-        await sub.unsubscribe(name);
+        await send(() => sub.unsubscribe(name));
       };
     },
 
     async ping() {
+      if (closed) return false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<string>((resolve) => {
         timer = setTimeout(() => resolve("timeout"), PING_TIMEOUT_MS);
@@ -142,16 +190,51 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       closed = true;
       channels.clear();
       await Promise.all([quit(redis), subscriber ? quit(subscriber) : undefined]);
+      const closedError = new Error("kv is closed");
+      for (const reject of waiting) reject(closedError);
+      waiting.clear();
     },
   };
 }
 
-/** QUIT lets queued replies drain; if the connection is already gone, drop it instead of waiting. */
+/**
+ * Always listens: with no 'error' listener ioredis prints every connection error to stderr itself,
+ * bypassing the application's (redacting) logger.
+ */
+function reportErrors(connection: Redis, onError: (error: Error) => void): void {
+  let last = Number.NEGATIVE_INFINITY;
+  connection.on("error", (error: Error) => {
+    const now = performance.now();
+    if (now - last < ERROR_EVERY_MS) return;
+    last = now;
+    try {
+      onError(error);
+    } catch {
+      // A failing reporter must not throw into ioredis's connection handling.
+    }
+  });
+}
+
+/**
+ * QUIT lets a live connection's queued replies drain, for at most a second. A connection that is not
+ * ready (Redis unreachable, reconnecting) would hold QUIT in its offline queue until its retries run
+ * out, so it is dropped at once.
+ */
 async function quit(connection: Redis): Promise<void> {
   if (connection.status === "end") return;
+  if (connection.status !== "ready") {
+    connection.disconnect();
+    return;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("QUIT timed out")), QUIT_TIMEOUT_MS);
+  });
   try {
-    await connection.quit();
+    await Promise.race([connection.quit(), timeout]);
   } catch {
     connection.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }

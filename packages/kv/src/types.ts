@@ -24,6 +24,14 @@ export interface Kv {
    * costs `cost` units (default 1), e.g. the number of messages in a JSON-RPC batch.
    */
   rateLimit(key: string, limit: number, windowMs: number, cost?: number): Promise<RateLimitResult>;
+  /**
+   * The current window of `key` without spending from it: { allowed: used < limit, remaining:
+   * max(0, limit - used), retryAfterMs: ms until the window resets when !allowed, else 0 }. A key never
+   * hit is fully allowed. Never creates or extends a window.
+   */
+  peekRateLimit(key: string, limit: number): Promise<RateLimitResult>;
+  /** Forgets `key`'s window, so its next hit starts a fresh one (e.g. a successful sign-in clears its failure count). */
+  resetRateLimit(key: string): Promise<void>;
   /** Delivers to this process's subscribers at once (before it resolves) and to every other process. */
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is live; the returned function unsubscribes. */
@@ -36,4 +44,9 @@ export interface Kv {
 export interface KvOptions {
   /** Namespace for every key and channel, e.g. "mcp:" (default) or a per-test prefix. */
   prefix?: string;
+  /**
+   * Called with backend connection errors (Redis unreachable, connection lost), at most once per
+   * connection per 30 s, so an outage reaches the application's logger instead of stderr. Default: ignored.
+   */
+  onError?: (error: Error) => void;
 }
