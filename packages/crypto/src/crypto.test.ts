@@ -27,6 +27,18 @@ describe("seal/open", () => {
     expect(seal(ring, "x", aad).ciphertext).not.toBe(seal(ring, "x", aad).ciphertext);
   });
 
+  test("10,000 seals of one plaintext never repeat a nonce or a ciphertext, and all open", () => {
+    const count = 10_000;
+    const sealed = Array.from({ length: count }, () => seal(ring, "figd_secret", aad));
+    const nonces = new Set(
+      sealed.map((s) => Buffer.from(s.ciphertext, "base64url").subarray(0, 12).toString("hex")),
+    );
+    expect(nonces.size).toBe(count);
+    expect(new Set(sealed.map((s) => s.ciphertext)).size).toBe(count);
+    const unopened = sealed.filter((s) => open(ring, s, aad) !== "figd_secret");
+    expect(unopened).toEqual([]);
+  });
+
   test("tampered nonce, ciphertext or tag fails", () => {
     const s = seal(ring, "figd_secret", aad);
     const len = Buffer.from(s.ciphertext, "base64url").length;
