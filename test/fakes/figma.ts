@@ -33,6 +33,8 @@ export interface FakeFigma {
   removeKey(token: string): void;
   /** Answer the next request (still recorded) with this status and body instead, e.g. 500. */
   failNext(status: number, body?: unknown): void;
+  /** Answer the next request with this exact text (not JSON-encoded), e.g. an HTML error page behind a 200. */
+  answerNext(status: number, text: string, contentType?: string): void;
   /** Stop listening so connections are refused; `up()` listens on the same port again. */
   down(): void;
   up(): void;
@@ -44,7 +46,7 @@ export async function startFakeFigma(opts: FakeFigmaOptions = {}): Promise<FakeF
   const keys =
     opts.keys ?? new Map([[FAKE_FIGMA_KEY, { id: "1000001", email: "ada@example.com", handle: "Ada" }]]);
   const comments = new Map<string, FakeComment[]>((opts.files ?? [FAKE_FILE_KEY]).map((k) => [k, []]));
-  const failures: { status: number; body: unknown }[] = [];
+  const failures: (() => Response)[] = [];
   const requests: RecordedRequest[] = [];
 
   async function handle(req: Request): Promise<Response> {
@@ -67,7 +69,7 @@ export async function startFakeFigma(opts: FakeFigmaOptions = {}): Promise<FakeF
     });
     if (fake.delayMs > 0) await Bun.sleep(fake.delayMs);
     const failure = failures.shift();
-    if (failure) return json(failure.status, failure.body);
+    if (failure) return failure();
     const user = token === null ? undefined : keys.get(token);
     if (!user) return json(403, { status: 403, err: "Invalid token" });
     const [, v1, kind, rawKey, sub, ...rest] = url.pathname.split("/");
@@ -98,7 +100,9 @@ export async function startFakeFigma(opts: FakeFigmaOptions = {}): Promise<FakeF
     addKey: (token, user) => void keys.set(token, user),
     removeKey: (token) => void keys.delete(token),
     failNext: (status, body) =>
-      failures.push({ status, body: body ?? { status, err: `Fake failure ${status}` } }),
+      void failures.push(() => json(status, body ?? { status, err: `Fake failure ${status}` })),
+    answerNext: (status, text, contentType = "application/json") =>
+      void failures.push(() => new Response(text, { status, headers: { "content-type": contentType } })),
     down: () => server.stop(true),
     up: () => {
       server = Bun.serve({ hostname: "127.0.0.1", port, fetch: handle });

@@ -62,7 +62,7 @@ describe.each(["streamable", "sse"] as const)("%s fake", (kind) => {
     const headers = { authorization: "Bearer ada-key", "x-user-marker": "ada" };
     const client = await connect(fake, kind, headers);
     expect(textOf(await client.callTool({ name: "echo", arguments: { text: "hi" } }))).toBe(
-      "hi (marker: ada)",
+      "hi (marker reversed: ada)",
     );
     expect(fake.requests.length).toBeGreaterThan(0);
     for (const r of fake.requests) expect(r.headers["x-user-marker"]).toBe("ada");
@@ -143,7 +143,7 @@ describe("streamable fake speaks both eras", () => {
     const client = await connect(fake, "streamable", { "x-user-marker": "modern" }, "auto");
     expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
     expect(textOf(await client.callTool({ name: "echo", arguments: { text: "m" } }))).toBe(
-      "m (marker: modern)",
+      "m (marker reversed: nredom)",
     );
   });
 
@@ -151,7 +151,9 @@ describe("streamable fake speaks both eras", () => {
     const fake = await start({ kind: "streamable" });
     const client = await connect(fake, "streamable", { "x-user-marker": "old" }, "legacy");
     expect(client.getNegotiatedProtocolVersion()).toBe("2025-11-25");
-    expect(textOf(await client.callTool({ name: "echo", arguments: { text: "o" } }))).toBe("o (marker: old)");
+    expect(textOf(await client.callTool({ name: "echo", arguments: { text: "o" } }))).toBe(
+      "o (marker reversed: dlo)",
+    );
     expect(fake.requests.some((r) => r.headers["mcp-protocol-version"] === "2025-11-25")).toBe(true);
   });
 });

@@ -79,12 +79,14 @@ const text = (value: string, isError = false): RemoteToolResult =>
 export const DEFAULT_REMOTE_TOOLS: RemoteTool[] = [
   {
     name: "echo",
-    description: "Echoes the text back, with the caller's x-user-marker header when present.",
+    description: "Echoes the text back, with the caller's x-user-marker header (reversed) when present.",
     inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
     run(args, ctx) {
       if (typeof args.text !== "string") return text("echo: `text` must be a string", true);
       const marker = ctx.headers["x-user-marker"];
-      return text(marker === undefined ? args.text : `${args.text} (marker: ${marker})`);
+      // Reversed: the platform redacts a user's header values from what their server sends back.
+      const reversed = marker === undefined ? undefined : [...marker].reverse().join("");
+      return text(reversed === undefined ? args.text : `${args.text} (marker reversed: ${reversed})`);
     },
   },
   {

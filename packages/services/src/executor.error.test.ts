@@ -172,3 +172,93 @@ describe("validateKey", () => {
     expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
   });
 });
+
+/** No run of `min` or more consecutive characters of `secret` appears in `text`. */
+function expectNoPartOf(text: string, secret: string, min = 6): void {
+  for (let i = 0; i + min <= secret.length; i++) expect(text).not.toContain(secret.slice(i, i + min));
+}
+
+describe("executeTool: secrets never come back out of an answer", () => {
+  // Characters that change under each encoding, so every form differs from the raw key.
+  const ODD_KEY = 'figd_Zq/+=8"w\\v~u_1234567890';
+
+  test("an error body that puts the key right at the 500-character cut leaves no part of it", async () => {
+    for (const pad of [470, 485, 490, 495, 499]) {
+      fake().failNext(400, { status: 400, err: `${"x".repeat(pad)}${KEY}` });
+      const outcome = await getMe();
+      expect(outcome).toMatchObject({ ok: false, error: "UPSTREAM_ERROR", status: 400 });
+      expectNoPartOf(JSON.stringify(outcome), KEY);
+    }
+  });
+
+  test("a successful body that echoes the key is redacted (and so is what would be cached)", async () => {
+    fake().failNext(200, { message: `your token is ${KEY}`, nested: { [KEY]: [KEY] } });
+    const outcome = await getMe();
+    expect(outcome).toMatchObject({
+      ok: true,
+      data: { message: "your token is [redacted]", nested: { "[redacted]": ["[redacted]"] } },
+    });
+    expectNoPartOf(JSON.stringify(outcome), KEY);
+  });
+
+  test.each([
+    ["URL-encoded", encodeURIComponent(ODD_KEY)],
+    ["base64", Buffer.from(ODD_KEY).toString("base64")],
+    ["base64 inside a Basic credential", Buffer.from(`ada:${ODD_KEY}`).toString("base64")],
+    ["JSON-escaped", JSON.stringify(ODD_KEY).slice(1, -1)],
+  ])("the key %s in a 2xx or an error body is redacted", async (_, form) => {
+    for (const status of [200, 400]) {
+      fake().answerNext(status, JSON.stringify({ message: `sent ${form}` }));
+      const outcome = await executeTool(figma(), "get_me", {}, ODD_KEY);
+      const seen = JSON.stringify(outcome);
+      expect(seen).toContain("[redacted]");
+      expect(seen).not.toContain(form);
+      expectNoPartOf(seen, ODD_KEY, 8);
+    }
+  });
+
+  test("a key spelled with JSON \\u escapes is redacted after parsing", async () => {
+    const escaped = [...KEY].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+    fake().answerNext(200, `{"echo":"${escaped}"}`);
+    expect(await getMe()).toEqual({ ok: true, status: 200, data: { echo: "[redacted]" } });
+  });
+
+  test("values of additional credentials are redacted too", async () => {
+    const credential = { apiKey: KEY, additional: { email: "ada.secret@example.com", site: "acme-42" } };
+    fake().failNext(200, { you: "ada.secret@example.com", at: "https://acme-42.example.net" });
+    const outcome = await executeTool(figma(), "get_me", {}, credential);
+    expect(outcome).toMatchObject({
+      ok: true,
+      data: { you: "[redacted]", at: "https://[redacted].example.net" },
+    });
+    fake().failNext(404, { status: 404, err: "no user ada.secret@example.com" });
+    const failed = await executeTool(figma(), "get_me", {}, credential);
+    expect(failed).toMatchObject({ ok: false, message: "Figma error 404: no user [redacted]" });
+  });
+});
+
+describe("executeTool: a 2xx that is not JSON is an error, never a result", () => {
+  test("an HTML page behind a 200 → UPSTREAM_ERROR with a short excerpt", async () => {
+    const page = `<html>\n<body>\n<h1>Service temporarily unavailable</h1>${"<p>filler</p>".repeat(100)}</body></html>`;
+    fake().answerNext(200, page, "text/html; charset=utf-8");
+    const outcome = await getMe();
+    expect(outcome).toMatchObject({ ok: false, error: "UPSTREAM_ERROR", status: 200 });
+    if (outcome.ok) throw new Error("unreachable");
+    expect(outcome.message).toStartWith(
+      "Figma sent a response that is not JSON (HTTP 200, text/html): <html> <body> <h1>Service temporarily",
+    );
+    expect(outcome.message.length).toBeLessThan(300);
+  });
+
+  test("truncated JSON behind a 200 → UPSTREAM_ERROR; the excerpt is redacted of the key", async () => {
+    fake().answerNext(200, `{"name": "Marketing site", "token": "${KEY}`);
+    const outcome = await getMe();
+    expect(outcome).toMatchObject({ ok: false, error: "UPSTREAM_ERROR", status: 200 });
+    expectNoPartOf(JSON.stringify(outcome), KEY);
+  });
+
+  test("an empty 2xx body is a success with no data", async () => {
+    fake().answerNext(204, "");
+    expect(await getMe()).toEqual({ ok: true, status: 204, data: null });
+  });
+});

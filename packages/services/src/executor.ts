@@ -1,3 +1,4 @@
+import { createRedactor, type Redactor } from "./redact.ts";
 import { buildRequest, isSendableCredential, type RequestSpec } from "./request.ts";
 import type { KeyValidation, ServiceDefinition, ToolDefinition, ToolOutcome } from "./types.ts";
 import { callUpstream, type UpstreamResult } from "./upstream.ts";
@@ -12,40 +13,76 @@ export interface ExecuteOptions {
 
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const MAX_MESSAGE_CHARS = 500;
+const MAX_EXCERPT_CHARS = 200;
+
+/** The user's key, plus the extra fields a service needs (all of them treated as secrets). */
+export type UpstreamCredential = string | { apiKey: string; additional?: Record<string, string> };
+
+const credentialParts = (c: UpstreamCredential) => (typeof c === "string" ? { apiKey: c } : c);
+
+/** Every value of a credential that must never come back out of an upstream's answer. */
+export function credentialRedactor(credential: UpstreamCredential): Redactor {
+  const { apiKey, additional } = credentialParts(credential);
+  return createRedactor([apiKey, ...Object.values(additional ?? {})]);
+}
 
 /** Runs one tool against the upstream with the user's credential; expected failures are results, not throws. */
 export async function executeTool(
   service: ServiceDefinition,
   tool: ToolDefinition | string,
   args: unknown,
-  credential: string,
+  credential: UpstreamCredential,
   opts: ExecuteOptions = {},
 ): Promise<ToolOutcome> {
+  const { apiKey } = credentialParts(credential);
   const def = typeof tool === "string" ? service.getTool(tool) : tool;
   if (!def) return { ok: false, error: "BAD_REQUEST", message: `Unknown tool "${String(tool)}"` };
   const input = def.validateInput(args);
   if (!input.ok) return { ok: false, error: "BAD_REQUEST", message: input.message };
-  if (!isSendableCredential(credential)) {
+  if (!isSendableCredential(apiKey)) {
     return {
       ok: false,
       error: "EXPIRED_CREDENTIALS",
       message: `The stored ${service.name} credential is unusable; reconnect the service.`,
     };
   }
-  const req = buildRequest(service.baseUrl, service.auth, def.request, input.data, credential);
+  const req = buildRequest(service.baseUrl, service.auth, def.request, input.data, apiKey);
   if ("error" in req) return { ok: false, error: "BAD_REQUEST", message: req.error };
 
-  const result = await callUpstream(service, credential, req, {
+  const result = await callUpstream(service, apiKey, req, {
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? 10_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
-  const outcome = toOutcome(service.name, result);
-  // Upstreams sometimes echo what they were sent; the key must never reach a client or a log.
-  return outcome.ok ? outcome : { ...outcome, message: redact(outcome.message, credential) };
+  return toOutcome(service.name, result, credentialRedactor(credential));
 }
 
-function toOutcome(name: string, r: UpstreamResult): ToolOutcome {
+type Parsed = { ok: true; value: unknown } | { ok: false };
+
+/**
+ * The body, redacted before anything reads it (so no later cut can leave part of a secret behind), then
+ * parsed. JSON escapes (`\u0041`, `\/`) can spell a secret in a form the text pass cannot see, so a body
+ * using them is redacted once more after parsing.
+ */
+function readBody(body: string, redactor: Redactor): { text: string; json: Parsed } {
+  const text = redactor.text(body);
+  if (text.trim() === "") return { text, json: { ok: true, value: null } };
+  try {
+    const value: unknown = JSON.parse(text);
+    const escaped = text.includes("\\u") || text.includes("\\/");
+    return { text, json: { ok: true, value: escaped ? redactor.value(value) : value } };
+  } catch {
+    return { text, json: { ok: false } };
+  }
+}
+
+/** A short, single-line piece of a body for an error message. */
+function excerpt(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > MAX_EXCERPT_CHARS ? `${line.slice(0, MAX_EXCERPT_CHARS)}…` : line;
+}
+
+function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOutcome {
   switch (r.kind) {
     case "network":
       return { ok: false, error: "SERVICE_UNAVAILABLE", message: `Could not reach ${name}.` };
@@ -70,8 +107,20 @@ function toOutcome(name: string, r: UpstreamResult): ToolOutcome {
         message: `${name} sent a response over the size limit.`,
       };
   }
-  const { status, data } = r;
-  if (status >= 200 && status < 300) return { ok: true, status, data };
+  const { status } = r;
+  const { text, json } = readBody(r.body, redactor);
+  if (status >= 200 && status < 300) {
+    if (json.ok) return { ok: true, status, data: json.value };
+    // An HTML error page or a truncated body behind a 200 is not an answer (and is never cached).
+    const type = r.contentType ? `, ${r.contentType.split(";")[0]}` : "";
+    return {
+      ok: false,
+      error: "UPSTREAM_ERROR",
+      status,
+      message: `${name} sent a response that is not JSON (HTTP ${status}${type}): ${excerpt(text)}`,
+    };
+  }
+  const data = json.ok ? json.value : text;
   // Figma (like many APIs) answers 403 both for a bad key and for a resource the key may not access;
   // the caller tells them apart by re-validating the key. The message keeps the upstream's own words.
   if (status === 401 || status === 403) {
@@ -117,26 +166,23 @@ export function upstreamMessage(data: unknown): string {
   return text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
 }
 
-function redact(message: string, credential: string): string {
-  return credential.length > 0 ? message.replaceAll(credential, "[redacted]") : message;
-}
-
 /** Checks a key with the service's validation request before it is stored. */
 export async function validateKey(
   service: ServiceDefinition,
-  credential: string,
+  credential: UpstreamCredential,
   opts: ExecuteOptions = {},
 ): Promise<KeyValidation> {
+  const { apiKey } = credentialParts(credential);
   const invalid = {
     ok: false,
     error: "INVALID_API_KEY",
     message: `${service.name} rejected the API key.`,
   } as const;
-  if (!isSendableCredential(credential)) return invalid;
+  if (!isSendableCredential(apiKey)) return invalid;
   const spec: RequestSpec = service.validation;
-  const req = buildRequest(service.baseUrl, service.auth, spec, {}, credential);
+  const req = buildRequest(service.baseUrl, service.auth, spec, {}, apiKey);
   if ("error" in req) throw new Error(`${service.type}: validation request cannot be built: ${req.error}`);
-  const r = await callUpstream(service, credential, req, {
+  const r = await callUpstream(service, apiKey, req, {
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? 5_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,

@@ -1,6 +1,14 @@
 export { circuitState } from "./breaker.ts";
 export { ServiceConfigSchema } from "./definition.ts";
-export { type ExecuteOptions, executeTool, upstreamMessage, validateKey } from "./executor.ts";
+export {
+  credentialRedactor,
+  type ExecuteOptions,
+  executeTool,
+  type UpstreamCredential,
+  upstreamMessage,
+  validateKey,
+} from "./executor.ts";
+export { createRedactor, headerSecrets, REDACTED, type Redactor } from "./redact.ts";
 export { baseUrlEnvName, loadRegistry } from "./registry.ts";
 export {
   connectRemoteMcp,
@@ -9,6 +17,7 @@ export {
   type RemoteFailure,
   type RemoteMcpConfig,
   type RemoteOptions,
+  remoteRedactor,
 } from "./remote-mcp.ts";
 export * from "./ssrf.ts";
 export type {

@@ -9,6 +9,7 @@ import {
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
+import { createRedactor, headerSecrets, type Redactor } from "./redact.ts";
 import { checkUpstreamUrl, guardedFetch } from "./ssrf.ts";
 
 /** A user's own MCP server, as stored (sealed) for a custom instance. */
@@ -29,6 +30,20 @@ export interface RemoteOptions {
   allowPrivate: boolean;
   /** Per request, and for the whole connect. */
   timeoutMs?: number;
+}
+
+/**
+ * What must never come back out of a user's server: its header values (and the credential inside an
+ * `Authorization` value) and the values of its URL's query (where some servers take their key).
+ */
+export function remoteRedactor(config: RemoteMcpConfig): Redactor {
+  const secrets = Object.values(config.headers ?? {}).flatMap(headerSecrets);
+  try {
+    for (const value of new URL(config.url).searchParams.values()) secrets.push(value);
+  } catch {
+    // A stored URL always parses; nothing to add if it somehow does not.
+  }
+  return createRedactor(secrets);
 }
 
 const CLIENT_INFO = { name: "mcp-platform-gateway", version: "0.1.0" };

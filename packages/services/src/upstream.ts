@@ -3,7 +3,8 @@ import { type BreakerScope, breakersFor } from "./breaker.ts";
 import type { UpstreamRequest } from "./request.ts";
 
 export type UpstreamResult =
-  | { kind: "status"; status: number; data: unknown }
+  /** The body as text, unparsed: the caller redacts secrets from it before anything else reads it. */
+  | { kind: "status"; status: number; body: string; contentType: string | null }
   | { kind: "too_large"; status: number }
   | { kind: "network" }
   | { kind: "timeout" }
@@ -81,7 +82,12 @@ async function attempt(
     });
     const bytes = await readBounded(res, opts.maxBytes);
     if (!bytes) return { kind: "too_large", status: res.status };
-    return { kind: "status", status: res.status, data: parseBody(bytes) };
+    return {
+      kind: "status",
+      status: res.status,
+      body: new TextDecoder().decode(bytes),
+      contentType: res.headers.get("content-type"),
+    };
   } catch {
     if (opts.signal?.aborted) return { kind: "cancelled" };
     if (signal.aborted) return { kind: "timeout" };
@@ -110,14 +116,4 @@ async function readBounded(res: Response, max: number): Promise<Uint8Array | nul
     chunks.push(value);
   }
   return Buffer.concat(chunks);
-}
-
-function parseBody(bytes: Uint8Array): unknown {
-  const text = new TextDecoder().decode(bytes);
-  if (text.trim() === "") return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

@@ -54,28 +54,19 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 64)}`);
   const started = performance.now();
   const secret = deps.resolver.credential(instance);
-  let outcome: ToolOutcome;
+  if (!secret) return unusableCredential(ctx, tool.name, started);
   let refusal: Refusal | undefined;
-  if (!secret) {
-    deps.log.error("credential could not be opened", { instanceId: instance.instanceId });
-    outcome = {
-      ok: false,
-      error: "EXPIRED_CREDENTIALS",
-      message: "The stored credential cannot be used; reconnect.",
-    };
-  } else {
-    outcome = await cachedRead(deps, instance, tool, args, () =>
-      executeTool(service, tool, args, secret.apiKey, {
-        timeoutMs: deps.limits.upstreamTimeoutMs,
-        signal: ctx.signal,
-      }),
-    );
-    if (!outcome.ok && outcome.error === "EXPIRED_CREDENTIALS") {
-      refusal = await confirmRefusal(ctx, secret.apiKey, outcome);
-      // What the call turned out to be, for metrics and the audit trail.
-      if (refusal.verdict === "forbidden") outcome = { ...outcome, error: "UPSTREAM_ERROR" };
-      if (refusal.verdict === "unchecked") outcome = { ...outcome, error: "SERVICE_UNAVAILABLE" };
-    }
+  let outcome = await cachedRead(deps, instance, tool, args, () =>
+    executeTool(service, tool, args, secret, {
+      timeoutMs: deps.limits.upstreamTimeoutMs,
+      signal: ctx.signal,
+    }),
+  );
+  if (!outcome.ok && outcome.error === "EXPIRED_CREDENTIALS") {
+    refusal = await confirmRefusal(ctx, secret.apiKey, outcome);
+    // What the call turned out to be, for metrics and the audit trail.
+    if (refusal.verdict === "forbidden") outcome = { ...outcome, error: "UPSTREAM_ERROR" };
+    if (refusal.verdict === "unchecked") outcome = { ...outcome, error: "SERVICE_UNAVAILABLE" };
   }
   const latencyMs = Math.round(performance.now() - started);
   const status = outcome.ok ? "ok" : outcome.error;
@@ -97,8 +88,8 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
     case "BAD_REQUEST":
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.message);
     case "EXPIRED_CREDENTIALS":
-      // Reached only once the key itself failed validation (or could not be opened at all).
-      if (secret) await deps.resolver.markNeedsReauth(instance);
+      // Reached only once the key itself failed validation.
+      await deps.resolver.markNeedsReauth(instance);
       return errorResult(
         `${service.name} rejected the stored credentials (expired or revoked). Reconnect ${service.name} in the dashboard to get a new key in place.`,
       );
@@ -107,4 +98,24 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
     default:
       return errorResult(`${service.name} answered with an error: ${outcome.message}`);
   }
+}
+
+/**
+ * The sealed credential does not open (tampered with, moved to another row, or its master key is gone):
+ * no upstream is called, the owner is told to reconnect, and the instance shows `needs_reauth`.
+ */
+async function unusableCredential(ctx: CallContext, tool: string, started: number): Promise<CallToolResult> {
+  const { deps, service, instance } = ctx;
+  deps.log.error("credential could not be opened", { instanceId: instance.instanceId });
+  await deps.resolver.markNeedsReauth(instance);
+  const latencyMs = Math.round(performance.now() - started);
+  recordToolCall(deps, instance, {
+    tool,
+    status: "EXPIRED_CREDENTIALS",
+    latencyMs,
+    requestId: ctx.requestId,
+  });
+  return errorResult(
+    `The stored ${service.name} credential is unusable (it cannot be decrypted). Reconnect ${service.name} in the dashboard to store a new key.`,
+  );
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ResolvedInstance } from "@mcp/core";
-import { connectRemoteMcp, type RemoteMcpConfig } from "@mcp/services";
+import { connectRemoteMcp, type Redactor, type RemoteMcpConfig, remoteRedactor } from "@mcp/services";
 import {
   type Client,
   ProtocolError as RemoteProtocolError,
@@ -98,6 +98,11 @@ const poolKey = (instance: ResolvedInstance) =>
 export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; close(): Promise<void> } {
   const pool = new RemotePool(deps);
 
+  /**
+   * Runs `run` on the pooled connection to the user's server and hands back its answer with the user's
+   * own secrets (header values, URL query values) redacted: a server that echoes its credentials must
+   * not leak them to whoever holds the instance URL.
+   */
   async function withRemote<T>(
     auth: InstanceAuth,
     signal: AbortSignal | undefined,
@@ -105,15 +110,17 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
   ): Promise<T> {
     const config = deps.resolver.credential(auth.instance)?.custom;
     if (!config) throw new RemoteUnavailable("the stored server settings cannot be used; reconnect it");
+    const redactor: Redactor = remoteRedactor(config);
     const { key, pending } = pool.get(auth, config);
     const client = await pending;
     try {
-      return await run(client);
+      return redactor.value(await run(client));
     } catch (error) {
       if (connectionBroken(error, signal)) pool.drop(key, pending); // the next request reconnects
       if (error instanceof RemoteProtocolError) {
-        // The user's server answered with a JSON-RPC error: relay it as such (code, message), bounded.
-        throw new ProtocolError(error.code, error.message.slice(0, 500));
+        // The user's server answered with a JSON-RPC error: relay it as such (code, message), redacted
+        // before it is cut to length.
+        throw new ProtocolError(error.code, redactor.text(error.message).slice(0, 500));
       }
       throw error;
     }

@@ -1,0 +1,81 @@
+import { describe, expect, test } from "bun:test";
+import { createRedactor, headerSecrets, REDACTED, secretForms } from "./redact.ts";
+
+const KEY = 'figd_Ab/+=9"x\\y~z_0123456789';
+
+describe("createRedactor", () => {
+  const r = createRedactor([KEY]);
+
+  test.each([
+    ["as is", KEY],
+    ["JSON-escaped", JSON.stringify(KEY).slice(1, -1)],
+    ["URL-encoded", encodeURIComponent(KEY)],
+    ["URL-encoded, lower-case hex", encodeURIComponent(KEY).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())],
+    ["form-encoded", new URLSearchParams({ k: KEY }).toString().slice(2)],
+    ["base64", Buffer.from(KEY).toString("base64")],
+    ["base64url", Buffer.from(KEY).toString("base64url")],
+  ])("the key %s is replaced", (_, form) => {
+    const out = r.text(`before ${form} after`);
+    expect(out).toBe(`before ${REDACTED} after`);
+  });
+
+  test("inside a longer base64 string (a Basic credential) at every alignment, most of the key goes", () => {
+    for (const user of ["a", "ab", "abc"]) {
+      const basic = Buffer.from(`${user}:${KEY}`).toString("base64");
+      const out = r.text(`Authorization: Basic ${basic}`);
+      expect(out).toContain(REDACTED);
+      // What is left of the encoding cannot decode back to more than a few bytes of the key.
+      const leftover = out.replace("Authorization: Basic ", "").split(REDACTED).join("");
+      expect(leftover.length).toBeLessThanOrEqual(12);
+      expect(Buffer.from(leftover, "base64").toString("latin1")).not.toContain(KEY.slice(0, 6));
+    }
+  });
+
+  test("every occurrence is replaced, the rest of the text is untouched", () => {
+    expect(r.text(`${KEY}${KEY} and ${KEY}`)).toBe(`${REDACTED}${REDACTED} and ${REDACTED}`);
+    expect(r.text("nothing secret here")).toBe("nothing secret here");
+  });
+
+  test("values: strings and keys at any depth; a clean value comes back as the same object", () => {
+    const clean = { a: [1, { b: "x" }], c: null };
+    expect(r.value(clean)).toBe(clean);
+    const dirty = { [KEY]: { list: ["ok", `token=${KEY}`], n: 1 } };
+    expect(r.value<unknown>(dirty)).toEqual({ [REDACTED]: { list: ["ok", `token=${REDACTED}`], n: 1 } });
+    expect(JSON.stringify(r.value(dirty))).not.toContain(KEY);
+  });
+
+  test("a `__proto__` key stays an own property, never a prototype", () => {
+    const parsed = JSON.parse(`{"__proto__": {"polluted": ${JSON.stringify(KEY)}}}`);
+    const out = r.value(parsed) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.stringify(out)).toBe(`{"__proto__":{"polluted":"${REDACTED}"}}`);
+  });
+
+  test("hostile nesting is bounded: past the depth limit the subtree is withheld", () => {
+    let deep: unknown = KEY;
+    for (let i = 0; i < 200; i++) deep = [deep];
+    expect(JSON.stringify(r.value(deep))).not.toContain("figd_");
+  });
+
+  test("several secrets; values under 4 characters are not secrets and are left alone", () => {
+    const many = createRedactor(["alpha-secret", "us", undefined, "beta-secret"]);
+    expect(many.text("alpha-secret / beta-secret / us")).toBe(`${REDACTED} / ${REDACTED} / us`);
+    expect(createRedactor([]).text("anything")).toBe("anything");
+  });
+
+  test("forms are literal, not patterns", () => {
+    const tricky = createRedactor(["a.b*c(d)"]);
+    expect(tricky.text("aXbbbc(d) a.b*c(d)")).toBe(`aXbbbc(d) ${REDACTED}`);
+    expect(secretForms("a.b*c(d)")).toContain("a.b*c(d)");
+  });
+});
+
+describe("headerSecrets", () => {
+  test("the whole value, the credential after a scheme, and a Basic credential decoded", () => {
+    expect(headerSecrets("Bearer tok_123456")).toEqual(["Bearer tok_123456", "tok_123456"]);
+    const basic = `Basic ${Buffer.from("me:pa55word").toString("base64")}`;
+    expect(headerSecrets(basic)).toEqual([basic, basic.slice(6), "me:pa55word", "pa55word"]);
+    expect(headerSecrets("plain-value")).toEqual(["plain-value"]);
+  });
+});

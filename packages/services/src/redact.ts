@@ -1,0 +1,112 @@
+/**
+ * Removes a user's secrets from anything an upstream sends back before it reaches a client, a cache or a
+ * log. Upstreams echo what they were sent (an error quoting the token, a "whoami" body, a debug field),
+ * sometimes encoded, so each secret is matched in every form it plausibly takes: as is, JSON-escaped,
+ * URL-encoded (either hex case, `+` for spaces), and base64/base64url — including inside a longer base64
+ * string such as a Basic credential, at any byte alignment — and each of those as written inside a JSON
+ * string.
+ */
+export interface Redactor {
+  /** The text with every form of every secret replaced by `[redacted]`. */
+  text(input: string): string;
+  /** A JSON-like value with every string (and object key) redacted; returns the same value when clean. */
+  value<T>(input: T): T;
+}
+
+export const REDACTED = "[redacted]";
+
+/** Shorter values are not secrets worth the name, and redacting them would shred ordinary text. */
+const MIN_SECRET_CHARS = 4;
+/** A partial base64 form must be this long before it is matched on its own (no false positives). */
+const MIN_PARTIAL_BASE64 = 8;
+/** Depth bound for walking a parsed body (JSON nests deeper only in hostile input). */
+const MAX_DEPTH = 64;
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+function base64Forms(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const forms = new Set<string>([bytes.toString("base64"), bytes.toString("base64url")]);
+  // Inside a longer encoding the secret starts at some offset mod 3; the run of whole 3-byte groups
+  // from the first aligned byte encodes the same way whatever surrounds it.
+  for (let skip = 0; skip < 3; skip++) {
+    const groups = Math.floor((bytes.length - skip) / 3);
+    if (groups <= 0) continue;
+    const aligned = bytes.subarray(skip, skip + groups * 3);
+    for (const enc of [aligned.toString("base64"), aligned.toString("base64url")]) {
+      if (enc.length >= MIN_PARTIAL_BASE64) forms.add(enc);
+    }
+  }
+  return [...forms];
+}
+
+/** Every form of one secret worth matching. */
+export function secretForms(secret: string): string[] {
+  const forms = new Set<string>([secret]);
+  forms.add(JSON.stringify(secret).slice(1, -1));
+  const uri = encodeURIComponent(secret);
+  forms.add(uri);
+  forms.add(uri.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
+  forms.add(new URLSearchParams({ v: secret }).toString().slice(2));
+  for (const form of base64Forms(secret)) forms.add(form);
+  // Each form as it reads inside a JSON string, so the text of a JSON body is covered before parsing.
+  for (const form of [...forms]) forms.add(JSON.stringify(form).slice(1, -1));
+  return [...forms];
+}
+
+/**
+ * The parts of a header value that are secret: the whole value, the credentials after an auth scheme
+ * (`Bearer xyz` → `xyz`), and a Basic credential's decoded `user:password` and password.
+ */
+export function headerSecrets(value: string): string[] {
+  const out = [value];
+  const scheme = /^([A-Za-z][\w-]*)\s+(\S+)$/.exec(value.trim());
+  if (!scheme?.[2]) return out;
+  out.push(scheme[2]);
+  if (scheme[1]?.toLowerCase() === "basic") {
+    const decoded = Buffer.from(scheme[2], "base64").toString("utf8");
+    out.push(decoded);
+    const password = decoded.slice(decoded.indexOf(":") + 1);
+    if (decoded.includes(":")) out.push(password);
+  }
+  return out;
+}
+
+/** A redactor for these secrets (values shorter than 4 characters are ignored). */
+export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) continue;
+    for (const form of secretForms(secret)) forms.add(form);
+  }
+  if (forms.size === 0) return { text: (s) => s, value: (v) => v };
+  // Longest first, so a form that contains another is replaced whole.
+  const ordered = [...forms].sort((a, b) => b.length - a.length);
+  const pattern = new RegExp(ordered.map(escapeRegExp).join("|"), "g");
+  const text = (input: string): string => input.replace(pattern, REDACTED);
+  const walk = (input: unknown, depth: number): unknown => {
+    if (typeof input === "string") return text(input);
+    if (typeof input !== "object" || input === null) return input;
+    // Past the depth bound nothing is relayed as is: the whole subtree is withheld.
+    if (depth > MAX_DEPTH) return REDACTED;
+    if (Array.isArray(input)) {
+      let changed = false;
+      const out = input.map((item) => {
+        const next = walk(item, depth + 1);
+        if (next !== item) changed = true;
+        return next;
+      });
+      return changed ? out : input;
+    }
+    let changed = false;
+    const entries = Object.entries(input).map(([key, item]) => {
+      const k = text(key);
+      const next = walk(item, depth + 1);
+      if (k !== key || next !== item) changed = true;
+      return [k, next] as const;
+    });
+    // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
+    return changed ? Object.fromEntries(entries) : input;
+  };
+  return { text, value: <T>(input: T): T => walk(input, 0) as T };
+}
