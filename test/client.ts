@@ -1,7 +1,7 @@
 // Small helpers for black-box tests: raw tRPC and REST over HTTP (as any client would send them), sign-up,
 // and the probe that proves an instance URL is dead.
 import { expect } from "bun:test";
-import type { Stack } from "./harness.ts";
+import { type Stack, TEST_METRICS_TOKEN } from "./harness.ts";
 
 export interface TrpcAnswer {
   status: number;
@@ -18,6 +18,8 @@ export interface Auth {
   apiKey?: string;
   /** Sent exactly as given (overrides `apiKey`), for malformed or foreign schemes. */
   authorization?: string;
+  /** Sent as X-Forwarded-For: the caller's address on a stack started with `trustProxy`. */
+  ip?: string;
 }
 
 /** Calls one procedure: queries as GET with ?input=, mutations as POST with a JSON body. */
@@ -52,6 +54,7 @@ function authHeaders(auth: Auth = {}, origin?: string): Record<string, string> {
   if (auth.cookie) headers.cookie = auth.cookie;
   if (auth.apiKey) headers.authorization = `Bearer ${auth.apiKey}`;
   if (auth.authorization) headers.authorization = auth.authorization;
+  if (auth.ip) headers["x-forwarded-for"] = auth.ip;
   if (origin) headers.origin = origin;
   return headers;
 }
@@ -134,4 +137,13 @@ async function expectToolsListRejected(instanceUrl: string): Promise<void> {
   });
   expect(res.status).toBe(401);
   expect(await res.json()).toMatchObject({ code: "INVALID_INSTANCE" });
+}
+
+/** The edge's Prometheus text, read with the stack's metrics token. */
+export async function metricsText(stack: Stack): Promise<string> {
+  const res = await fetch(`${stack.edgeUrl}/metrics`, {
+    headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` },
+  });
+  expect(res.status).toBe(200);
+  return res.text();
 }

@@ -1,34 +1,61 @@
-// Abuse limits on the control plane: sign-in attempts per email, upstream key checks per user.
+// Abuse limits on the control plane: sign-in attempts per address and failures per (email, address) and
+// per email, upstream key checks per user, sign-ups per address, tRPC batch size.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { newUser, rest, trpc } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ trustProxy: true });
 });
 afterAll(() => stack.stop());
 
 describe("rate limits", () => {
-  test("sign-in: 10 attempts a minute per email, then 429 with Retry-After, even with the right password", async () => {
+  test("sign-in: 10 wrong passwords a minute from one address, then 429 there even for the right one", async () => {
     const user = await newUser(stack);
+    const attacker = "203.0.113.10";
     for (let i = 0; i < 10; i++) {
-      const res = await trpc(stack, "auth.signIn", { email: user.email, password: "wrong password!" });
+      const res = await trpc(
+        stack,
+        "auth.signIn",
+        { email: user.email, password: "wrong password!" },
+        { ip: attacker },
+      );
       expect(res.status).toBe(401);
     }
-    const limited = await trpc(stack, "auth.signIn", {
-      email: user.email.toUpperCase(),
-      password: "correct horse battery",
-    });
-    expect(limited.status).toBe(429);
-    expect(limited.body.error?.data.appCode).toBe("RATE_LIMIT_EXCEEDED");
-    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(limited.headers.get("set-cookie")).toBeNull();
-    // Another account is unaffected.
-    const other = await newUser(stack);
-    expect(
-      (await trpc(stack, "auth.signIn", { email: other.email, password: "correct horse battery" })).status,
-    ).toBe(200);
+    for (const password of ["wrong password!", "correct horse battery"]) {
+      const limited = await trpc(
+        stack,
+        "auth.signIn",
+        { email: user.email.toUpperCase(), password },
+        { ip: attacker },
+      );
+      expect(limited.status).toBe(429);
+      expect(limited.body.error?.data.appCode).toBe("RATE_LIMIT_EXCEEDED");
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(limited.headers.get("set-cookie")).toBeNull();
+    }
+    // The owner, from their own address, is not locked out by the stranger's failures.
+    const owner = await trpc(
+      stack,
+      "auth.signIn",
+      { email: user.email, password: "correct horse battery" },
+      { ip: "198.51.100.20" },
+    );
+    expect(owner.status).toBe(200);
+    expect(owner.headers.get("set-cookie")).toContain("mcp_session=");
+  });
+
+  test("sign-in: only failures count, and a success clears the caller's", async () => {
+    const user = await newUser(stack);
+    const ip = "198.51.100.30";
+    const signIn = async (password: string) =>
+      (await trpc(stack, "auth.signIn", { email: user.email, password }, { ip })).status;
+    for (let i = 0; i < 12; i++) expect(await signIn("correct horse battery")).toBe(200);
+    for (let i = 0; i < 9; i++) expect(await signIn("wrong password!")).toBe(401);
+    expect(await signIn("correct horse battery")).toBe(200); // clears the 9
+    for (let i = 0; i < 10; i++) expect(await signIn("wrong password!")).toBe(401);
+    expect(await signIn("correct horse battery")).toBe(429);
   });
 
   test("connect: 20 upstream key checks a minute per user, then 429 before any upstream call", async () => {
@@ -108,5 +135,60 @@ describe("per-address limits and batches", () => {
       `${strict.controlPlaneUrl}/trpc/services.list,services.list?batch=1&input=${encodeURIComponent('{"0":{},"1":{}}')}`,
     );
     expect(ok.status).toBe(200);
+  });
+});
+
+describe("per-email bound on failures", () => {
+  let spread: Stack;
+  beforeAll(async () => {
+    spread = await startStack({ trustProxy: true, controlPlaneLimits: { signInFailuresPerEmail: 12 } });
+  });
+  afterAll(() => spread.stop());
+
+  test("wrong passwords for one email spread over many addresses: the per-email bound (12) stops them", async () => {
+    const user = await newUser(spread);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 4; j++) {
+        const res = await trpc(
+          spread,
+          "auth.signIn",
+          { email: user.email, password: "wrong password!" },
+          { ip: `192.0.2.${i}` },
+        );
+        statuses.push(res.status);
+      }
+    }
+    expect(statuses.slice(0, 12).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(12).every((s) => s === 429)).toBe(true);
+    const owner = await trpc(
+      spread,
+      "auth.signIn",
+      { email: user.email, password: "correct horse battery" },
+      { ip: "192.0.2.99" },
+    );
+    expect(owner.status).toBe(429);
+  });
+
+  test("one address alone cannot reach the per-email bound: its own bound (10) comes first", async () => {
+    const user = await newUser(spread);
+    const statuses: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      const res = await trpc(
+        spread,
+        "auth.signIn",
+        { email: user.email, password: "wrong password!" },
+        { ip: "192.0.2.50" },
+      );
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(401), ...Array(4).fill(429)]);
+    const owner = await trpc(
+      spread,
+      "auth.signIn",
+      { email: user.email, password: "correct horse battery" },
+      { ip: "192.0.2.51" },
+    );
+    expect(owner.status).toBe(200);
   });
 });

@@ -3,8 +3,9 @@
 // memory + in-process kv); each stack gets its own kv prefix, and tests isolate by fresh users.
 import { resolve } from "node:path";
 import { type ControlPlaneLimits, createApp } from "@mcp/control-plane";
-import { createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
-import { createEdge, type EdgeLimits } from "@mcp/edge";
+import { createLogger, createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
+import { createEdge, DEFAULT_LIMITS, type EdgeLimits, type MetricsAccess, serverBodyCap } from "@mcp/edge";
+import { loopbackAllowlist } from "@mcp/http";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
 
 export interface Stack {
@@ -13,8 +14,15 @@ export interface Stack {
   figma: FakeFigma;
   platform: Platform;
   edge: Awaited<ReturnType<typeof createEdge>>;
+  /** Every `key=value` this stack wrote to the shared kv (cache, limiter state aside): what Redis would hold. */
+  kvWrites: string[];
+  /** Every log line (JSON) of this stack, every level; errors are also written to stderr. */
+  logs: string[];
   stop(): Promise<void>;
 }
+
+/** The METRICS_TOKEN of every test stack unless a test sets its own (`metricsText` sends it). */
+export const TEST_METRICS_TOKEN = "test-metrics-token-0123456789";
 
 /** Tests sign many users up from one address; per-IP limits are raised unless a test sets them. */
 const TEST_CP_LIMITS: Partial<ControlPlaneLimits> = { signUpPerIp: 100_000, signInPerIp: 100_000 };
@@ -26,6 +34,12 @@ export async function startStack(
     allowedOrigins?: string[];
     /** ALLOW_PRIVATE_UPSTREAMS=1: custom MCP servers on 127.0.0.1 (the fakes) are allowed. */
     allowPrivateUpstreams?: boolean;
+    /** TRUST_PROXY=1: the client address is the last X-Forwarded-For entry (tests act from many addresses). */
+    trustProxy?: boolean;
+    /** Production cookies: `Secure` and the `__Host-` prefix. */
+    secureCookies?: boolean;
+    /** Who may read /metrics (default: on the edge's port with `TEST_METRICS_TOKEN`). */
+    metrics?: MetricsAccess;
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
@@ -36,6 +50,8 @@ export async function startStack(
     port: 0,
     fetch: (req) => edgeFetch(req),
     idleTimeout: 60,
+    // As in production (scripts/dev.ts, apps/edge/src/main.ts): Bun's own cap above the edge's limit.
+    maxRequestBodySize: serverBodyCap({ ...DEFAULT_LIMITS, ...opts.limits }),
   });
   const edgeUrl = `http://127.0.0.1:${edgeServer.port}`;
 
@@ -53,17 +69,42 @@ export async function startStack(
     edgeUrl,
     serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url },
   });
+  const logs: string[] = [];
+  platform.deps.log = createLogger({
+    level: "debug",
+    write: (line) => {
+      logs.push(line);
+      if (line.startsWith('{"level":"error"')) process.stderr.write(`${line}\n`);
+    },
+  });
+  const kvWrites: string[] = [];
+  const kv = platform.deps.kv;
+  platform.deps.kv = {
+    ...kv,
+    set: (key, value, ttlMs) => {
+      kvWrites.push(`${key}=${value}`);
+      return kv.set(key, value, ttlMs);
+    },
+    setIfAbsent: (key, value, ttlMs) => {
+      kvWrites.push(`${key}=${value}`);
+      return kv.setIfAbsent(key, value, ttlMs);
+    },
+  };
   const edge = await createEdge(platform.deps, {
     host: "127.0.0.1",
     allowedOrigins: opts.allowedOrigins,
     limits: opts.limits,
+    trustProxy: opts.trustProxy,
+    metrics: opts.metrics ?? { token: TEST_METRICS_TOKEN },
   });
   edgeFetch = edge.app.fetch;
 
   const app = createApp({
     ...platform.deps,
-    sessions: createSessionStore(platform.deps.db, { secureCookies: false }),
+    sessions: createSessionStore(platform.deps.db, { secureCookies: opts.secureCookies ?? false }),
     allowedOrigins: [],
+    allowedHosts: loopbackAllowlist("127.0.0.1"),
+    trustProxy: opts.trustProxy,
     dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
     limits: { ...TEST_CP_LIMITS, ...opts.controlPlaneLimits },
   });
@@ -75,6 +116,8 @@ export async function startStack(
     figma,
     platform,
     edge,
+    kvWrites,
+    logs,
     async stop() {
       cpServer.stop(true);
       edgeServer.stop(true);

@@ -2,14 +2,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { trpcServer } from "@hono/trpc-server";
 import { AppError } from "@mcp/core";
-import { requestId } from "@mcp/http";
+import { clientIp, hostGuard, requestId } from "@mcp/http";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { serveStatic } from "hono/bun";
 import { secureHeaders } from "hono/secure-headers";
 import { type ControlPlaneDeps, DEFAULT_LIMITS, type HonoEnv } from "./deps.ts";
 import { authenticate } from "./middleware/auth.ts";
-import { clientIp } from "./middleware/client-ip.ts";
 import { logFailure, onError } from "./middleware/errors.ts";
 import { sameOrigin } from "./middleware/origin.ts";
 import { restRoutes } from "./rest/routes.ts";
@@ -30,6 +29,15 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     await next();
   });
   app.use(requestId());
+  // DNS rebinding: on a loopback bind only local names (and the public URL's host) are served at all.
+  app.use(
+    hostGuard({
+      allowed: deps.allowedHosts ?? [],
+      reject: () => {
+        throw new AppError("FORBIDDEN", "Host not allowed");
+      },
+    }),
+  );
   app.use(
     secureHeaders({
       crossOriginResourcePolicy: "same-origin",
@@ -52,7 +60,7 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
   for (const path of ["/trpc/*", "/api/*"]) {
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
     app.use(path, sameOrigin());
-    app.use(path, clientIp());
+    app.use(path, clientIp({ trustProxy: deps.trustProxy ?? false }));
     app.use(path, authenticate());
   }
   app.use(

@@ -5,6 +5,8 @@ export interface ControlPlaneDeps extends CoreDeps {
   sessions: SessionStore;
   /** Origins allowed to make cookie-authenticated mutations (the dashboard's own origin always is). */
   allowedOrigins: string[];
+  /** Host names served when bound to loopback (`loopbackAllowlist`); omitted or empty → not checked. */
+  allowedHosts?: string[];
   /** Folder of the built dashboard; omitted → no dashboard served. */
   dashboardDir?: string;
   /** Abuse limits; defaults in DEFAULT_LIMITS. */
@@ -15,8 +17,12 @@ export interface ControlPlaneDeps extends CoreDeps {
 
 /** Per-minute limits on costly or guessable actions. */
 export interface ControlPlaneLimits {
-  signInPerEmail: number;
+  /** Sign-in attempts (right or wrong) from one address. */
   signInPerIp: number;
+  /** Wrong passwords for one email from one address; a success clears it. */
+  signInFailuresPerEmailIp: number;
+  /** Wrong passwords for one email from everywhere: above what one address can reach. */
+  signInFailuresPerEmail: number;
   signUpPerIp: number;
   connectPerUser: number;
   /** Calls in one tRPC batch request. */
@@ -24,8 +30,9 @@ export interface ControlPlaneLimits {
 }
 
 export const DEFAULT_LIMITS: ControlPlaneLimits = {
-  signInPerEmail: 10,
   signInPerIp: 60,
+  signInFailuresPerEmailIp: 10,
+  signInFailuresPerEmail: 100,
   signUpPerIp: 10,
   connectPerUser: 20,
   maxBatchSize: 10,

@@ -1,6 +1,7 @@
 // Entry point: parse env, build deps, serve. Everything else lives in createApp.
 import { resolve } from "node:path";
 import { assertSharedBackends, createPlatform, createSessionStore, onShutdown, parseEnv } from "@mcp/core";
+import { loopbackAllowlist } from "@mcp/http";
 import { createApp } from "./app.ts";
 
 const env = parseEnv();
@@ -10,6 +11,7 @@ const app = createApp({
   ...platform.deps,
   sessions: createSessionStore(platform.deps.db, { secureCookies: env.NODE_ENV === "production" }),
   allowedOrigins: env.ALLOWED_ORIGINS.split(",").filter(Boolean),
+  allowedHosts: loopbackAllowlist(env.HOST, env.PUBLIC_URL),
   trustProxy: env.TRUST_PROXY === "1",
   dashboardDir: resolve(import.meta.dir, "../../dashboard/dist"),
 });

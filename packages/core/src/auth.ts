@@ -14,16 +14,45 @@ export interface PublicUser {
 }
 
 export const SESSION_COOKIE = "mcp_session";
+/**
+ * With secure cookies (production) the name carries the `__Host-` prefix: browsers then accept it only
+ * with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant or shadow it.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 const BAD_LOGIN = "Invalid email or password";
+/** What a session secret looks like (`randomSecret()`: 43 base64url characters); anything else is junk. */
+const SESSION_SECRET = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The session secret from a Cookie header. Other cookies are none of our business: one that does not
+ * parse (bad percent-encoding, no `=`) is skipped, never thrown on, and a value of ours that is not a
+ * well-formed secret is ignored, so the request simply proceeds unauthenticated.
+ */
+export function readSessionCookie(header: string, name: string): string | null {
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      continue;
+    }
+    if (SESSION_SECRET.test(value)) return value;
+  }
+  return null;
+}
 
 /**
  * Lucia is kept behind this module (it is no longer maintained upstream). The cookie holds a random
  * secret; lucia's session id — the only thing stored — is its SHA-256.
  */
 export function createSessionStore(db: Db, opts: { secureCookies: boolean }) {
+  const cookieName = opts.secureCookies ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
   const lucia = new Lucia(new DrizzlePostgreSQLAdapter(db, sessions, users), {
     sessionExpiresIn: new TimeSpan(30, "d"),
-    sessionCookie: { name: SESSION_COOKIE, attributes: { secure: opts.secureCookies, sameSite: "lax" } },
+    sessionCookie: { name: cookieName, attributes: { secure: opts.secureCookies, sameSite: "lax" } },
   });
   return {
     async create(userId: string): Promise<{ token: string; cookie: string }> {
@@ -44,7 +73,8 @@ export function createSessionStore(db: Db, opts: { secureCookies: boolean }) {
       await lucia.invalidateSession(hashToken(token));
       return lucia.createBlankSessionCookie().serialize();
     },
-    readCookie: (header: string) => lucia.readSessionCookie(header),
+    /** Never throws: lucia's own parser throws on any malformed cookie of any name. */
+    readCookie: (header: string) => readSessionCookie(header, cookieName),
   };
 }
 export type SessionStore = ReturnType<typeof createSessionStore>;

@@ -1,11 +1,11 @@
 // Domain functions on a real database (PGlite in memory, or DATABASE_URL) and the configured kv, with a
 // fake Figma upstream: connect, resolve through the caches, invalidate, rotate master keys.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { generateKeySpec, hashToken, parseKeyring } from "@mcp/crypto";
 import { auditEvents, credentials, instances } from "@mcp/db";
 import { asc, eq } from "drizzle-orm";
 import { type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
-import { signIn, signUp } from "./auth.ts";
+import { createSessionStore, readSessionCookie, signIn, signUp } from "./auth.ts";
 import { createPlatform, type Platform } from "./bootstrap.ts";
 import { parseEnv } from "./env.ts";
 import { connectInstance, revokeInstance, rotateInstance } from "./instances.ts";
@@ -61,6 +61,67 @@ describe("auth", () => {
     const wrong = await signIn(platform.deps, { email, password: "nope-nope-nope" });
     const unknown = await signIn(platform.deps, { email: `x${email}`, password: "0123456789" });
     expect(wrong).toEqual(unknown);
+  });
+
+  test("an unknown email costs the same work as a wrong password: one argon2id verify of a real hash", async () => {
+    const { email } = await userWithKey();
+    const verify = spyOn(Bun.password, "verify");
+    try {
+      await signIn(platform.deps, { email, password: "wrong-password" });
+      await signIn(platform.deps, {
+        email: `nobody-${crypto.randomUUID()}@x.test`,
+        password: "wrong-password",
+      });
+      expect(verify).toHaveBeenCalledTimes(2);
+      const [known, unknown] = verify.mock.calls.map((call) => String(call[1]));
+      for (const hash of [known, unknown]) expect(hash).toMatch(/^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$/);
+      // Same parameters, so the same cost; a different hash, so the dummy is not the user's.
+      expect(unknown?.split("$")[3]).toBe(known?.split("$")[3]);
+      expect(unknown).not.toBe(known);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+});
+
+describe("session cookies", () => {
+  const secret = "a".repeat(43);
+
+  test("a malformed cookie of any name is skipped, never thrown on", () => {
+    for (const header of [
+      `other=%E0%A4%A; mcp_session=${secret}`,
+      `mcp_session=${secret}; broken=%`,
+      `=x; ;;; mcp_session=${secret}`,
+      `mcp_session="${secret}"`,
+    ]) {
+      expect(readSessionCookie(header, "mcp_session")).toBe(secret);
+    }
+    for (const header of ["other=%E0%A4%A", "mcp_session=%E0%A4%A", "mcp_session=short", "", "mcp_session"]) {
+      expect(readSessionCookie(header, "mcp_session")).toBeNull();
+    }
+    // A junk value under our name does not hide a good one after it.
+    expect(readSessionCookie(`mcp_session=junk; mcp_session=${secret}`, "mcp_session")).toBe(secret);
+  });
+
+  test("flags: HttpOnly, SameSite=Lax, Path=/; production adds Secure under the __Host- prefix", async () => {
+    const { actor } = await userWithKey();
+    const dev = await createSessionStore(platform.deps.db, { secureCookies: false }).create(actor.userId);
+    expect(dev.cookie).toStartWith(`mcp_session=${dev.token};`);
+    expect(dev.cookie).toMatch(/; HttpOnly/i);
+    expect(dev.cookie).toMatch(/; SameSite=Lax/i);
+    expect(dev.cookie).toMatch(/; Path=\//i);
+    expect(dev.cookie).not.toMatch(/; Secure/i);
+
+    const store = createSessionStore(platform.deps.db, { secureCookies: true });
+    const prod = await store.create(actor.userId);
+    expect(prod.cookie).toStartWith(`__Host-mcp_session=${prod.token};`);
+    for (const flag of [/; HttpOnly/i, /; SameSite=Lax/i, /; Path=\/(;|$)/i, /; Secure/i])
+      expect(prod.cookie).toMatch(flag);
+    expect(prod.cookie).not.toMatch(/; Domain=/i);
+    expect(store.readCookie(`__Host-mcp_session=${prod.token}`)).toBe(prod.token);
+    // The unprefixed name (which a sibling subdomain could set) is not read in production.
+    expect(store.readCookie(`mcp_session=${prod.token}`)).toBeNull();
+    expect(await store.invalidate(prod.token)).toStartWith("__Host-mcp_session=;");
   });
 });
 

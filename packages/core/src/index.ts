@@ -4,6 +4,8 @@ export {
   createSessionStore,
   getUser,
   type PublicUser,
+  readSessionCookie,
+  SECURE_SESSION_COOKIE,
   SESSION_COOKIE,
   type SessionStore,
   signIn,

@@ -1,1 +1,11 @@
+export { type ClientIpVariables, clientIp } from "./client-ip.ts";
+export {
+  hostAllowed,
+  hostGuard,
+  hostSet,
+  isLoopbackBind,
+  LOOPBACK_HOSTS,
+  loopbackAllowlist,
+  normaliseHost,
+} from "./host.ts";
 export { type RequestIdVariables, requestId } from "./request-id.ts";

@@ -5,7 +5,6 @@ import { requestId } from "@mcp/http";
 import { Hono } from "hono";
 import type { ControlPlaneDeps, HonoEnv } from "../deps.ts";
 import { authenticate } from "./auth.ts";
-import { clientIp } from "./client-ip.ts";
 import { onError } from "./errors.ts";
 import { sameOrigin } from "./origin.ts";
 
@@ -93,29 +92,5 @@ describe("authenticate", () => {
     const res = await app().request("/whoami", { method: "POST", headers: { authorization: "Bearer nope" } });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ code: "UNAUTHORIZED" });
-  });
-});
-
-describe("clientIp", () => {
-  function ipApp(trustProxy: boolean) {
-    const a = new Hono<HonoEnv>();
-    a.use(async (c, next) => {
-      c.set("deps", { ...deps, trustProxy });
-      await next();
-    });
-    a.use(clientIp());
-    a.get("/ip", (c) => c.text(c.var.clientIp));
-    return a;
-  }
-  const ip = async (trustProxy: boolean, xff?: string) =>
-    (await ipApp(trustProxy).request("/ip", { headers: xff ? { "x-forwarded-for": xff } : {} })).text();
-
-  test("behind a trusted proxy: the entry the proxy appended (the last), never a client-sent one", async () => {
-    expect(await ip(true, "10.9.0.1, 203.0.113.9")).toBe("203.0.113.9");
-    expect(await ip(true, "198.51.100.7")).toBe("198.51.100.7");
-  });
-
-  test("without TRUST_PROXY the header is ignored", async () => {
-    expect(await ip(false, "203.0.113.9")).toBe("unknown"); // no socket under app.request
   });
 });

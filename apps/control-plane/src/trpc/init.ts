@@ -54,3 +54,16 @@ export const authedProcedure = t.procedure.use(({ ctx, next }) => {
   if (!ctx.actor) throw toTrpc(new AppError("UNAUTHORIZED", "Sign in or send an API key"));
   return next({ ctx: { ...ctx, actor: ctx.actor } });
 });
+
+/**
+ * A signed-in person (session cookie) only, never an API key: a leaked key must not be able to mint
+ * itself successors or revoke the keys its owner would use to shut it out.
+ */
+export const sessionProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.actor.via !== "session") {
+    throw toTrpc(
+      new AppError("FORBIDDEN", "API keys can only be managed from a signed-in session, not with an API key"),
+    );
+  }
+  return next();
+});

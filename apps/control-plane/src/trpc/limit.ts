@@ -1,17 +1,13 @@
 import { AppError } from "@mcp/core";
+import type { RateLimitResult } from "@mcp/kv";
 import { type ControlPlaneLimits, DEFAULT_LIMITS } from "../deps.ts";
 import type { TrpcContext } from "./context.ts";
 import { toTrpc } from "./init.ts";
 
 const MINUTE = 60_000;
+const kvKey = (key: string) => `rl:cp:${key}`;
 
-/**
- * Per-key limit on a costly or guessable action (sign-in per email, upstream key checks per user), in the
- * shared kv so it holds across processes. Over the limit: 429 RATE_LIMIT_EXCEEDED with Retry-After.
- */
-export async function limit(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
-  const result = await ctx.deps.kv.rateLimit(`rl:cp:${key}`, perMinute, MINUTE);
-  if (result.allowed) return;
+function refuse(ctx: TrpcContext, result: RateLimitResult): never {
   ctx.setHeader("retry-after", String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))));
   throw toTrpc(
     new AppError("RATE_LIMIT_EXCEEDED", "Too many attempts; try again shortly", {
@@ -19,6 +15,33 @@ export async function limit(ctx: TrpcContext, key: string, perMinute: number): P
     }),
   );
 }
+
+/**
+ * Per-key, per-minute limit on a costly or guessable action (sign-ins per address, upstream key checks
+ * per user), counted on every attempt, in the shared kv so it holds across processes. Over the limit:
+ * 429 RATE_LIMIT_EXCEEDED with Retry-After.
+ */
+export async function limit(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
+  const result = await ctx.deps.kv.rateLimit(kvKey(key), perMinute, MINUTE);
+  if (!result.allowed) refuse(ctx, result);
+}
+
+/**
+ * A budget of failures rather than attempts (wrong passwords): `check` refuses once `perMinute` failures
+ * were counted, `fail` counts one, `clear` forgets them after a success.
+ */
+export const failures = {
+  async check(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
+    const result = await ctx.deps.kv.peekRateLimit(kvKey(key), perMinute);
+    if (!result.allowed) refuse(ctx, result);
+  },
+  async fail(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
+    await ctx.deps.kv.rateLimit(kvKey(key), perMinute, MINUTE);
+  },
+  async clear(ctx: TrpcContext, key: string): Promise<void> {
+    await ctx.deps.kv.resetRateLimit(kvKey(key));
+  },
+};
 
 /** The deployment's limit for `name`. */
 export function limitOf(ctx: TrpcContext, name: keyof ControlPlaneLimits): number {

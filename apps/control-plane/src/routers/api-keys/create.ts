@@ -1,6 +1,6 @@
 import { createApiKey } from "@mcp/core";
 import { z } from "zod";
-import { authedProcedure } from "../../trpc/init.ts";
+import { sessionProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { zTimestamp } from "../../trpc/schemas.ts";
 
@@ -14,7 +14,7 @@ export const ZCreateApiKeyOutput = z.object({
   key: z.string(),
 });
 
-export const createApiKeyProcedure = authedProcedure
+export const createApiKeyProcedure = sessionProcedure
   .input(ZCreateApiKeyInput)
   .output(ZCreateApiKeyOutput)
   .mutation(async ({ ctx, input }) => orThrow(await createApiKey(ctx.deps, ctx.actor, input)));

@@ -1,6 +1,6 @@
 import { listApiKeys } from "@mcp/core";
 import { z } from "zod";
-import { authedProcedure } from "../../trpc/init.ts";
+import { sessionProcedure } from "../../trpc/init.ts";
 import { zTimestamp } from "../../trpc/schemas.ts";
 
 export const ZListApiKeysOutput = z.array(
@@ -13,6 +13,6 @@ export const ZListApiKeysOutput = z.array(
   }),
 );
 
-export const listApiKeysProcedure = authedProcedure
+export const listApiKeysProcedure = sessionProcedure
   .output(ZListApiKeysOutput)
   .query(({ ctx }) => listApiKeys(ctx.deps, ctx.actor));

@@ -1,12 +1,12 @@
 import { revokeApiKey } from "@mcp/core";
 import { z } from "zod";
-import { authedProcedure } from "../../trpc/init.ts";
+import { sessionProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 
 export const ZRevokeApiKeyInput = z.object({ id: z.string().min(1).max(64) });
 export const ZRevokeApiKeyOutput = z.object({ id: z.string() });
 
-export const revokeApiKeyProcedure = authedProcedure
+export const revokeApiKeyProcedure = sessionProcedure
   .input(ZRevokeApiKeyInput)
   .output(ZRevokeApiKeyOutput)
   .mutation(async ({ ctx, input }) => orThrow(await revokeApiKey(ctx.deps, ctx.actor, input)));
