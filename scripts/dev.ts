@@ -4,7 +4,8 @@
 import { resolve } from "node:path";
 import { createApp } from "@mcp/control-plane";
 import { createPlatform, createSessionStore, onShutdown, parseEnv, publicEdgeUrl } from "@mcp/core";
-import { createEdge } from "@mcp/edge";
+import { createEdge, edgeOptionsFromEnv, serveMetrics, serverBodyCap } from "@mcp/edge";
+import { loopbackAllowlist } from "@mcp/http";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 
 const env = parseEnv();
@@ -13,11 +14,12 @@ const platform = await createPlatform(env);
 const { deps } = platform;
 const allowedOrigins = env.ALLOWED_ORIGINS.split(",").filter(Boolean);
 
-const edge = await createEdge(deps, { host: env.HOST, allowedOrigins });
+const edge = await createEdge(deps, edgeOptionsFromEnv(env));
 const controlPlane = createApp({
   ...deps,
   sessions: createSessionStore(deps.db, { secureCookies: env.NODE_ENV === "production" }),
   allowedOrigins,
+  allowedHosts: loopbackAllowlist(env.HOST, env.PUBLIC_URL),
   trustProxy: env.TRUST_PROXY === "1",
   dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
 });
@@ -39,8 +41,15 @@ function serve(
 const cp = serve("control plane", env.PORT, controlPlane.fetch);
 const ed = serve("edge", env.EDGE_PORT, edge.app.fetch, {
   idleTimeout: 120,
-  maxRequestBodySize: edge.deps.limits.maxBodyBytes,
+  maxRequestBodySize: serverBodyCap(edge.deps.limits),
 });
+
+const metricsServer = serveMetrics(edge, env);
+const metricsLine = metricsServer
+  ? `http://${env.HOST}:${metricsServer.port}/metrics${env.METRICS_TOKEN ? " (bearer METRICS_TOKEN)" : ""}`
+  : env.METRICS_TOKEN
+    ? `${publicEdgeUrl(env, ed.port)}/metrics (bearer METRICS_TOKEN)`
+    : "off (set METRICS_PORT or METRICS_TOKEN)";
 
 const backend = env.DATABASE_URL ? "PostgreSQL" : `PGlite (${resolve(env.DATA_DIR, "pglite")})`;
 console.log(`
@@ -49,11 +58,13 @@ console.log(`
   control plane   http://${env.HOST}:${cp.port}/trpc   REST http://${env.HOST}:${cp.port}/api/v1
   edge (MCP)      ${publicEdgeUrl(env, ed.port)}/<instance-token>/mcp   health ${publicEdgeUrl(env, ed.port)}/health
   database        ${backend}
+  metrics         ${metricsLine}
+  database        ${backend}
   kv              ${env.REDIS_URL ? "Redis" : "in-process"}
 `);
 
 onShutdown(async () => {
-  await Promise.all([cp.stop(), ed.stop()]);
+  await Promise.all([cp.stop(), ed.stop(), metricsServer?.stop()]);
   await edge.close();
   await platform.close();
 }, deps.log);

@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextproto
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { connectFigma, data, figmaKeyFor, newUser, type TestUser, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
-import { type Stack, startStack } from "./harness.ts";
+import { type Stack, startStack, TEST_METRICS_TOKEN } from "./harness.ts";
 
 const CURRENT = "2026-07-28";
 const LEGACY = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
@@ -465,11 +465,13 @@ describe("operations", () => {
     expect(await res.json()).toMatchObject({ status: "ok" });
   });
 
-  test("/metrics → Prometheus text with tool-call counters after a call", async () => {
+  test("/metrics (with METRICS_TOKEN) → Prometheus text with tool-call counters after a call", async () => {
     const { url } = await connected();
     const call = await toolCall(url, "get_me", {});
     expect(call.message.result?.isError).toBeFalsy();
-    const res = await fetch(`${stack.edgeUrl}/metrics`);
+    const res = await fetch(`${stack.edgeUrl}/metrics`, {
+      headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();

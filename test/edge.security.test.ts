@@ -312,12 +312,17 @@ describe("revocation across edges", () => {
 });
 
 describe("origin and host", () => {
-  test("a foreign Origin → 403, no upstream call", async () => {
+  test("a foreign Origin → 403 with a JSON-RPC error that has no id (spec), no upstream call", async () => {
     const { url } = await connected();
     const before = stack.figma.requests.length;
     const answer = await send(url, { headers: { origin: "https://evil.example" } });
     expect(answer.status).toBe(403);
-    expect(answer.json()).toMatchObject({ code: "FORBIDDEN" });
+    const body = answer.json();
+    expect(body).toMatchObject({
+      jsonrpc: "2.0",
+      error: { code: -32000, message: "Forbidden: Origin not allowed", data: { code: "FORBIDDEN" } },
+    });
+    expect(Object.keys(body).sort()).toEqual(["error", "jsonrpc"]);
     expect(stack.figma.requests.length).toBe(before);
   });
 
@@ -336,10 +341,11 @@ describe("origin and host", () => {
     for (const host of ["evil.example", `evil.example:${port}`, `127.0.0.1.evil.example:${port}`]) {
       const answer = await send(url, { headers: { host } });
       expect(answer.status).toBe(403);
-      expect(answer.json()).toMatchObject({ code: "FORBIDDEN" });
+      expect(answer.json()).toMatchObject({ error: { data: { code: "FORBIDDEN" } } });
     }
-    expect((await send(url, { headers: { host: `localhost:${port}` } })).status).toBe(200);
-    expect((await send(url, { headers: { host: `127.0.0.1:${port}` } })).status).toBe(200);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "[::1]"]) {
+      expect([host, (await send(url, { headers: { host } })).status]).toEqual([host, 200]);
+    }
   });
 });
 
@@ -393,7 +399,31 @@ describe("rate limits and body size", () => {
     });
     const streamed = await send(url, { body: stream });
     expect(streamed.status).toBe(413);
+    expect(streamed.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
     // A normal request still works afterwards.
+    expect((await send(url)).status).toBe(200);
+  });
+
+  test("a chunked flood past the server's own cap → 413, a client mistake: nothing logged as an error", async () => {
+    const { url } = await connected();
+    const mark = stack.logs.length;
+    const chunk = new TextEncoder().encode("x".repeat(1024 * 1024));
+    const flood = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 20; i++) controller.enqueue(chunk); // 20 MB, past the 16 MB cap
+        controller.close();
+      },
+    });
+    const answer = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: flood,
+    });
+    expect(answer.status).toBe(413);
+    await answer.text();
+    const logged = stack.logs.slice(mark);
+    expect(logged.filter((l) => l.startsWith('{"level":"error"'))).toEqual([]);
+    expect(logged.some((l) => l.includes("request body refused"))).toBe(true);
     expect((await send(url)).status).toBe(200);
   });
 });

@@ -1,12 +1,14 @@
 import { AppError, CUSTOM_SERVICE } from "@mcp/core";
-import { requestId } from "@mcp/http";
+import { clientIp, requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
 import { createCustomHandler } from "./mcp/custom.ts";
 import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
+import { metricsHandler } from "./metrics-route.ts";
 import { originAndHost, readBody } from "./middleware/guards.ts";
-import { invalidInstance, resolveInstance } from "./middleware/instance.ts";
+import { invalidInstance, resolveInstance, TokenGuessing } from "./middleware/instance.ts";
+import { protocolRules } from "./middleware/protocol.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
 
 /** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
@@ -22,27 +24,38 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     await next();
   });
   app.use(requestId());
+  app.use(clientIp({ trustProxy: deps.trustProxy }));
+  const guessing = new TokenGuessing();
   app.get("/health", async (c) => {
     const kv = await deps.kv.ping();
     return c.json({ status: kv ? "ok" : "degraded", kv, services: deps.registry.list().map((s) => s.type) });
   });
-  app.get("/metrics", async (c) => {
-    c.header("content-type", deps.metrics.registry.contentType);
-    return c.body(await deps.metrics.registry.metrics());
-  });
+  app.get("/metrics", metricsHandler(deps.metrics, deps.metricsAccess, true));
 
-  app.all("/:token/mcp", originAndHost(), resolveInstance(), readBody(), rateLimit(), async (c) => {
-    const { instance, requestId: reqId } = c.var;
-    const handler = handlers.get(instance.serviceType);
-    if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
-    const extra: InstanceAuth = { instance, requestId: reqId };
-    const res = await handler.fetch(c.req.raw, {
-      authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
-      ...(c.var.parsedBody !== undefined && { parsedBody: c.var.parsedBody }),
-    });
-    deps.metrics.requests.inc({ status: String(res.status) });
-    return res;
-  });
+  app.all(
+    "/:token/mcp",
+    originAndHost(),
+    resolveInstance(guessing),
+    readBody(),
+    protocolRules(),
+    rateLimit(),
+    async (c) => {
+      const { instance, requestId: reqId } = c.var;
+      const handler = handlers.get(instance.serviceType);
+      if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
+      const extra: InstanceAuth = { instance, requestId: reqId };
+      // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it
+      // answers with its own parse or media-type error.
+      const raw =
+        c.var.bodyBytes && c.var.parsedBody === undefined ? withBody(c.req.raw, c.var.bodyBytes) : c.req.raw;
+      const res = await handler.fetch(raw, {
+        authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
+        ...(c.var.parsedBody !== undefined && { parsedBody: c.var.parsedBody }),
+      });
+      deps.metrics.requests.inc({ status: String(res.status) });
+      return res;
+    },
+  );
 
   app.notFound((c) => {
     // An MCP path without a usable token segment (`/mcp`, `//mcp`, `/a/b/mcp`) is a missing instance.
@@ -65,3 +78,6 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     },
   };
 }
+
+const withBody = (req: Request, body: Uint8Array<ArrayBuffer>) =>
+  new Request(req.url, { method: req.method, headers: req.headers, body, signal: req.signal });

@@ -1,9 +1,9 @@
 import { AuditLog, type CoreDeps, InstanceResolver } from "@mcp/core";
+import { hostSet, loopbackAllowlist } from "@mcp/http";
 import { createEdgeApp } from "./app.ts";
 import { DEFAULT_LIMITS, type EdgeDeps, type EdgeLimits } from "./deps.ts";
 import { createMetrics } from "./metrics.ts";
-
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+import { type MetricsAccess, metricsApp } from "./metrics-route.ts";
 
 /**
  * Builds an edge on shared core deps: the instance resolver (subscribed to invalidations), the batched
@@ -11,13 +11,20 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
  */
 export async function createEdge(
   core: CoreDeps,
-  opts: { host?: string; allowedOrigins?: string[]; limits?: Partial<EdgeLimits> } = {},
+  opts: {
+    host?: string;
+    allowedOrigins?: string[];
+    limits?: Partial<EdgeLimits>;
+    /** TRUST_PROXY=1: the client address is the last X-Forwarded-For entry. */
+    trustProxy?: boolean;
+    /** METRICS_TOKEN / METRICS_PORT: see `MetricsAccess`. */
+    metrics?: MetricsAccess;
+  } = {},
 ) {
   const resolver = new InstanceResolver(core);
   await resolver.start();
   const audit = new AuditLog(core);
   audit.start();
-  const publicHost = new URL(core.publicEdgeUrl).hostname;
   const deps: EdgeDeps = {
     ...core,
     resolver,
@@ -25,12 +32,16 @@ export async function createEdge(
     metrics: createMetrics(),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     allowedOrigins: opts.allowedOrigins ?? [],
-    allowedHosts: LOOPBACK.has(opts.host ?? "127.0.0.1") ? [...LOOPBACK, publicHost] : [],
+    allowedHosts: hostSet(loopbackAllowlist(opts.host ?? "127.0.0.1", core.publicEdgeUrl)),
+    trustProxy: opts.trustProxy ?? false,
+    metricsAccess: opts.metrics ?? {},
   };
   const { app, close } = createEdgeApp(deps);
   return {
     app,
     deps,
+    /** For METRICS_PORT: a listener serving only `GET /metrics`. */
+    metricsApp: metricsApp(deps.metrics, deps.metricsAccess),
     async close() {
       await close();
       await resolver.stop();

@@ -1,5 +1,6 @@
 import type { AuditLog, CoreDeps, InstanceResolver, ResolvedInstance } from "@mcp/core";
 import type { EdgeMetrics } from "./metrics.ts";
+import type { MetricsAccess } from "./metrics-route.ts";
 
 export interface EdgeLimits {
   /** Requests per minute for one instance. */
@@ -14,6 +15,8 @@ export interface EdgeLimits {
   maxBatchMessages: number;
   /** Upstream call timeout. */
   upstreamTimeoutMs: number;
+  /** Instance tokens one client address may get wrong per minute before every token it sends is a 429; 0 = no limit. */
+  invalidTokensPerMinutePerIp: number;
 }
 
 export interface EdgeDeps extends CoreDeps {
@@ -23,16 +26,24 @@ export interface EdgeDeps extends CoreDeps {
   limits: EdgeLimits;
   /** Browser origins allowed to call MCP endpoints (non-browser clients send none). */
   allowedOrigins: string[];
-  /** Host names accepted in the Host header when bound to a loopback address; empty → not checked. */
-  allowedHosts: string[];
+  /** Host names accepted in the Host header when bound to a loopback address (`hostSet`); empty → not checked. */
+  allowedHosts: ReadonlySet<string>;
+  /** Take the client address from X-Forwarded-For (only behind a proxy that appends to it). */
+  trustProxy: boolean;
+  /** Who may read `/metrics`, and on which port. */
+  metricsAccess: MetricsAccess;
 }
 
 export interface EdgeEnv {
   Variables: {
     deps: EdgeDeps;
     requestId: string;
+    clientIp: string;
     instance: ResolvedInstance;
+    /** The POST body as parsed JSON; undefined when it is not JSON (or there is none). */
     parsedBody: unknown;
+    /** The POST body as read (the request's own stream is consumed by then). */
+    bodyBytes: Uint8Array<ArrayBuffer>;
   };
 }
 
@@ -43,4 +54,14 @@ export const DEFAULT_LIMITS: EdgeLimits = {
   maxBodyBytes: 1024 * 1024,
   maxBatchMessages: 20,
   upstreamTimeoutMs: 15_000,
+  invalidTokensPerMinutePerIp: 60,
 };
+
+/**
+ * Bun's own request-body cap for the edge's server, as a multiple of `maxBodyBytes`: above the edge's
+ * limit, so a body just over it still gets the edge's 413 `PAYLOAD_TOO_LARGE` (and is drained, so the
+ * client can read it); only a flood past this is cut off by Bun itself.
+ */
+export const SERVER_BODY_FACTOR = 16;
+export const serverBodyCap = (limits: Pick<EdgeLimits, "maxBodyBytes">) =>
+  limits.maxBodyBytes * SERVER_BODY_FACTOR;

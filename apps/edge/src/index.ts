@@ -1,4 +1,6 @@
 export { createEdgeApp } from "./app.ts";
 export { createEdge } from "./create.ts";
-export { DEFAULT_LIMITS, type EdgeDeps, type EdgeLimits } from "./deps.ts";
+export { DEFAULT_LIMITS, type EdgeDeps, type EdgeLimits, serverBodyCap } from "./deps.ts";
 export { LEGACY_VERSIONS, MODERN_VERSIONS, SUPPORTED_VERSIONS } from "./mcp/versions.ts";
+export type { MetricsAccess } from "./metrics-route.ts";
+export { type EdgeOptions, edgeOptionsFromEnv, serveMetrics } from "./options.ts";

@@ -21,6 +21,12 @@ export const ZPlatformEnv = z.object({
   TRUST_PROXY: z.enum(["0", "1"]).default("0"),
   /** Comma-separated extra origins allowed to call the edge and the control plane from a browser. */
   ALLOWED_ORIGINS: z.string().default(""),
+  /** Bearer token required to read the edge's /metrics (at least 16 characters). */
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").max(256).optional(),
+  /** Serve /metrics on this port (bound to HOST) instead of on the edge's port. */
+  METRICS_PORT: port.optional(),
+  /** Invalid instance tokens one client address may send per minute before it gets 429s; 0 = no limit. */
+  RATE_LIMIT_INVALID_TOKENS: z.coerce.number().int().min(0).max(1_000_000).optional(),
 });
 export type PlatformEnv = z.infer<typeof ZPlatformEnv>;
 

@@ -1,14 +1,17 @@
 // The edge's guard and body middleware on a bare Hono app (app.request).
 import { describe, expect, test } from "bun:test";
-import { requestId } from "@mcp/http";
+import { hostSet, requestId } from "@mcp/http";
 import { Hono } from "hono";
 import { DEFAULT_LIMITS, type EdgeDeps, type EdgeEnv } from "../deps.ts";
 import { originAndHost, readBody } from "./guards.ts";
 
+const logged: string[] = [];
+
 function app(over: Partial<EdgeDeps>) {
   const deps = {
     allowedOrigins: [],
-    allowedHosts: [],
+    allowedHosts: hostSet([]),
+    log: { debug: (msg: string) => void logged.push(msg), info() {}, warn() {}, error() {} },
     limits: { ...DEFAULT_LIMITS, maxBodyBytes: 64 },
     ...over,
   } as EdgeDeps;
@@ -18,42 +21,88 @@ function app(over: Partial<EdgeDeps>) {
     await next();
   });
   a.use(requestId());
-  a.post("/x", originAndHost(), readBody(), (c) => c.json({ parsed: c.var.parsedBody ?? null }));
+  a.post("/x", originAndHost(), readBody(), (c) =>
+    c.json({ parsed: c.var.parsedBody ?? null, bytes: c.var.bodyBytes.byteLength }),
+  );
   return a;
 }
 
 describe("originAndHost", () => {
-  test("a browser Origin must be allowed; clients without one pass", async () => {
+  test("a browser Origin must be allowed (403 with a JSON-RPC error without id); clients without one pass", async () => {
     const a = app({ allowedOrigins: ["https://ok.example"] });
-    expect(
-      (await a.request("/x", { method: "POST", headers: { origin: "https://evil.example" } })).status,
-    ).toBe(403);
+    const refused = await a.request("/x", { method: "POST", headers: { origin: "https://evil.example" } });
+    expect(refused.status).toBe(403);
+    const body = (await refused.json()) as Record<string, unknown>;
+    expect(body).toEqual({
+      jsonrpc: "2.0",
+      error: {
+        code: -32000,
+        message: "Forbidden: Origin not allowed",
+        data: { code: "FORBIDDEN", requestId: refused.headers.get("x-request-id") },
+      },
+    });
+    expect("id" in body).toBe(false);
     expect(
       (await a.request("/x", { method: "POST", headers: { origin: "https://ok.example" } })).status,
     ).toBe(200);
     expect((await a.request("/x", { method: "POST" })).status).toBe(200);
   });
 
-  test("on loopback the Host must be a local or public name", async () => {
-    const a = app({ allowedHosts: ["127.0.0.1", "localhost"] });
-    const at = (host: string) => a.request(`http://${host}/x`, { method: "POST", headers: { host } });
-    expect((await at("127.0.0.1:3001")).status).toBe(200);
-    expect((await at("localhost:3001")).status).toBe(200);
-    const rebound = await at("attacker.example");
-    expect(rebound.status).toBe(403);
-    expect(await rebound.json()).toMatchObject({ code: "FORBIDDEN" });
+  test("on loopback the Host must be a local or public name (IPv6 loopback in brackets included)", async () => {
+    const a = app({ allowedHosts: hostSet(["127.0.0.1", "localhost", "::1", "mcp.example.com"]) });
+    const at = (host: string) => a.request("http://127.0.0.1/x", { method: "POST", headers: { host } });
+    for (const host of [
+      "127.0.0.1:3001",
+      "localhost:3001",
+      "LOCALHOST",
+      "[::1]:3001",
+      "[::1]",
+      "mcp.example.com.",
+    ]) {
+      expect([host, (await at(host)).status]).toEqual([host, 200]);
+    }
+    for (const host of [
+      "attacker.example",
+      "127.0.0.1.attacker.example",
+      "[::2]:3001",
+      "localhost@evil",
+      "",
+    ]) {
+      const rebound = await at(host);
+      expect([host, rebound.status]).toEqual([host, 403]);
+      expect(await rebound.json()).toMatchObject({ error: { data: { code: "FORBIDDEN" } } });
+    }
   });
 });
 
 describe("readBody", () => {
-  test("parses JSON once, leaves non-JSON for the SDK, refuses oversized bodies", async () => {
-    const a = app({});
-    const post = (body: string) =>
-      a.request("/x", { method: "POST", body, headers: { "content-type": "application/json" } });
-    expect(await (await post('{"id":1}')).json()).toEqual({ parsed: { id: 1 } });
-    expect(await (await post("not json")).json()).toEqual({ parsed: null });
-    const big = await post(JSON.stringify({ pad: "x".repeat(100) }));
-    expect(big.status).toBe(413);
-    expect(await big.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+  const post = (body: BodyInit) =>
+    app({}).request("/x", { method: "POST", body, headers: { "content-type": "application/json" } });
+  const streamOf = (parts: string[], fail = false) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+        if (fail) controller.error(new Error("connection reset"));
+        else controller.close();
+      },
+    });
+
+  test("parses JSON once; a body that is not JSON is kept as bytes for the SDK", async () => {
+    expect(await (await post('{"id":1}')).json()).toEqual({ parsed: { id: 1 }, bytes: 8 });
+    expect(await (await post("not json")).json()).toEqual({ parsed: null, bytes: 8 });
+  });
+
+  test("over the limit (64 bytes here) → 413 PAYLOAD_TOO_LARGE, logged at debug only", async () => {
+    logged.length = 0;
+    const declared = await post(JSON.stringify({ pad: "x".repeat(100) }));
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+    // Streamed without a length, in multi-byte characters: counted in bytes (50 characters, 100 bytes).
+    const streamed = await post(streamOf(['{"pad":"', "é".repeat(50), '"}']));
+    expect(streamed.status).toBe(413);
+    // A stream the server's own cap (or the network) cuts off is the same client mistake, not a 500.
+    const broken = await post(streamOf(['{"pad":"', "x".repeat(10)], true));
+    expect(broken.status).toBe(413);
+    expect(logged).toEqual(["request body refused", "request body refused", "request body refused"]);
   });
 });

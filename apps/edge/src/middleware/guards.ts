@@ -1,6 +1,19 @@
-import { hostHeaderValidationResponse } from "@modelcontextprotocol/server";
-import type { MiddlewareHandler } from "hono";
-import type { EdgeEnv } from "../deps.ts";
+import { hostAllowed } from "@mcp/http";
+import type { Context, MiddlewareHandler } from "hono";
+import { type EdgeEnv, SERVER_BODY_FACTOR } from "../deps.ts";
+
+/**
+ * The spec's answer to a refused Origin: 403 with "a JSON-RPC error response that has no id"; our code
+ * and the request id ride in `data`.
+ */
+const forbidden = (c: Context<EdgeEnv>, message: string) =>
+  c.json(
+    {
+      jsonrpc: "2.0",
+      error: { code: -32000, message, data: { code: "FORBIDDEN", requestId: c.var.requestId } },
+    },
+    403,
+  );
 
 /**
  * DNS-rebinding and cross-site guards from the MCP spec: a browser Origin must be allowed (403), and
@@ -11,12 +24,10 @@ export function originAndHost(): MiddlewareHandler<EdgeEnv> {
     const { allowedOrigins, allowedHosts } = c.var.deps;
     const origin = c.req.header("origin");
     if (origin && !allowedOrigins.includes(origin)) {
-      return c.json({ error: "Origin not allowed", code: "FORBIDDEN", requestId: c.var.requestId }, 403);
+      return forbidden(c, "Forbidden: Origin not allowed");
     }
-    if (allowedHosts.length > 0) {
-      const rejected = hostHeaderValidationResponse(c.req.raw, allowedHosts);
-      if (rejected)
-        return c.json({ error: "Host not allowed", code: "FORBIDDEN", requestId: c.var.requestId }, 403);
+    if (!hostAllowed(c.req.header("host"), allowedHosts)) {
+      return forbidden(c, "Forbidden: Host not allowed");
     }
     await next();
   };
@@ -24,32 +35,57 @@ export function originAndHost(): MiddlewareHandler<EdgeEnv> {
 
 /**
  * Reads a POST body once, bounded, so the rate limiter can echo the JSON-RPC id and the SDK does not
- * parse it again. Bodies that are not JSON are left for the SDK to answer with its own parse error.
+ * parse it again. A body that is not JSON is handed on as bytes for the SDK to answer with its own parse
+ * or media-type error. Too large — declared, counted while streaming, or cut off by the server's own
+ * cap — is the client's mistake: 413, logged at debug only.
  */
 export function readBody(): MiddlewareHandler<EdgeEnv> {
   return async function bodyMiddleware(c, next) {
     if (c.req.method !== "POST") return next();
     const max = c.var.deps.limits.maxBodyBytes;
     const declared = Number(c.req.header("content-length") ?? 0);
-    if (declared > max) return tooLarge(c.var.requestId);
-    // Measured in bytes, not characters: a streamed body (no Content-Length) of multi-byte text must
-    // not slip past the limit.
-    const bytes = await c.req.raw.clone().arrayBuffer();
-    if (bytes.byteLength > max) return tooLarge(c.var.requestId);
+    if (declared > max) return tooLarge(c, "declared");
+    const bytes = await readBounded(c.req.raw, max).catch(() => null);
+    if (bytes === null) return tooLarge(c, "unreadable");
+    if (bytes === "too_large") return tooLarge(c, "streamed");
     let parsed: unknown;
     try {
       parsed = JSON.parse(new TextDecoder().decode(bytes));
     } catch {
       parsed = undefined;
     }
-    if (Array.isArray(parsed) && parsed.length > c.var.deps.limits.maxBatchMessages) {
-      const message = `Batch too large: at most ${c.var.deps.limits.maxBatchMessages} messages`;
-      return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message } }, { status: 400 });
-    }
     c.set("parsedBody", parsed);
+    c.set("bodyBytes", bytes);
     await next();
   };
 }
 
-const tooLarge = (requestId: string) =>
-  Response.json({ error: "Request body too large", code: "PAYLOAD_TOO_LARGE", requestId }, { status: 413 });
+/**
+ * The request body counted in bytes as it streams (a chunked body of multi-byte text must not slip past
+ * the limit). Past `max` nothing more is kept, but the rest is drained (to a bound) so the client gets
+ * to read the 413. Throws when the stream fails (e.g. the server's own cap cut it off).
+ */
+async function readBounded(req: Request, max: number): Promise<Uint8Array<ArrayBuffer> | "too_large"> {
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return size > max ? "too_large" : Buffer.concat(chunks);
+    size += value.byteLength;
+    if (size <= max) chunks.push(value);
+    else if (size > max * SERVER_BODY_FACTOR) {
+      await reader.cancel().catch(() => {});
+      return "too_large";
+    } else chunks.length = 0;
+  }
+}
+
+function tooLarge(c: Context<EdgeEnv>, how: "declared" | "streamed" | "unreadable"): Response {
+  c.var.deps.log.debug("request body refused", { requestId: c.var.requestId, how });
+  return c.json(
+    { error: "Request body too large", code: "PAYLOAD_TOO_LARGE", requestId: c.var.requestId },
+    413,
+  );
+}

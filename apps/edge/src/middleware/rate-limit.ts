@@ -1,6 +1,6 @@
 import { CUSTOM_SERVICE } from "@mcp/core";
 import type { RateLimitResult } from "@mcp/kv";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { EdgeEnv } from "../deps.ts";
 
 const MINUTE = 60_000;
@@ -34,22 +34,25 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
       }
     }
     if (!refused) return next();
-    deps.metrics.requests.inc({ status: "429" });
-    const body = c.var.parsedBody;
-    const id =
-      typeof body === "object" && body !== null && "id" in body ? (body as { id: unknown }).id : null;
-    c.header("retry-after", String(Math.max(1, Math.ceil(refused.retryAfterMs / 1000))));
-    return c.json(
-      {
-        jsonrpc: "2.0",
-        id: typeof id === "string" || typeof id === "number" ? id : null,
-        error: {
-          code: -32000,
-          message: "Rate limit exceeded",
-          data: { code: "RATE_LIMIT_EXCEEDED", retryAfterMs: refused.retryAfterMs },
-        },
-      },
-      429,
-    );
+    return tooManyRequests(c, refused.retryAfterMs, "Rate limit exceeded");
   };
+}
+
+/**
+ * HTTP 429 with Retry-After and a JSON-RPC error (echoing the request id when the body has one), as
+ * DESIGN.md's error table gives it for MCP traffic.
+ */
+export function tooManyRequests(c: Context<EdgeEnv>, retryAfterMs: number, message: string): Response {
+  c.var.deps.metrics.requests.inc({ status: "429" });
+  const body = c.var.parsedBody;
+  const id = typeof body === "object" && body !== null && "id" in body ? (body as { id: unknown }).id : null;
+  c.header("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  return c.json(
+    {
+      jsonrpc: "2.0",
+      id: typeof id === "string" || typeof id === "number" ? id : null,
+      error: { code: -32000, message, data: { code: "RATE_LIMIT_EXCEEDED", retryAfterMs } },
+    },
+    429,
+  );
 }

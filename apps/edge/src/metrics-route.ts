@@ -1,0 +1,50 @@
+import { safeEqual } from "@mcp/crypto";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { EdgeMetrics } from "./metrics.ts";
+
+/**
+ * Where the Prometheus text is served. It names services, tools and traffic, so it is never public:
+ * `METRICS_TOKEN` requires `Authorization: Bearer <token>` wherever it is served; `METRICS_PORT` serves
+ * it on a listener of its own (and not on the MCP port). With neither, it is not served at all.
+ */
+export interface MetricsAccess {
+  token?: string;
+  /** Served by `metricsApp` on its own port instead of on the edge's port. */
+  separatePort?: boolean;
+}
+
+const notServed = (c: Context) =>
+  c.json(
+    {
+      error: "Metrics are served with METRICS_TOKEN or on METRICS_PORT",
+      code: "NOT_FOUND",
+      requestId: c.get("requestId"),
+    },
+    404,
+  );
+
+/** The handler for `GET /metrics`, or a 404 where metrics are not served. */
+export function metricsHandler(metrics: EdgeMetrics, access: MetricsAccess, onThisPort: boolean) {
+  const served = onThisPort ? !access.separatePort && !!access.token : !!access.separatePort;
+  return async (c: Context): Promise<Response> => {
+    if (!served) return notServed(c);
+    if (access.token) {
+      const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!safeEqual(presented, access.token)) {
+        c.header("www-authenticate", 'Bearer realm="metrics"');
+        return c.json({ error: "Metrics need the METRICS_TOKEN bearer", code: "UNAUTHORIZED" }, 401);
+      }
+    }
+    c.header("content-type", metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  };
+}
+
+/** The app for `METRICS_PORT`: `GET /metrics` and nothing else. */
+export function metricsApp(metrics: EdgeMetrics, access: MetricsAccess): Hono {
+  const app = new Hono();
+  app.get("/metrics", metricsHandler(metrics, { ...access, separatePort: true }, false));
+  app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404));
+  return app;
+}
