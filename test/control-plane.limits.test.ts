@@ -5,6 +5,11 @@ import { newUser, rest, trpc } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 let stack: Stack;
+
+/** `auth.signIn` as sent from `ip` (the stacks here trust X-Forwarded-For). */
+const signInFrom = (s: Stack, email: string, password: string, ip: string) =>
+  trpc(s, "auth.signIn", { email, password }, { ip });
+
 beforeAll(async () => {
   stack = await startStack({ trustProxy: true });
 });
@@ -15,33 +20,18 @@ describe("rate limits", () => {
     const user = await newUser(stack);
     const attacker = "203.0.113.10";
     for (let i = 0; i < 10; i++) {
-      const res = await trpc(
-        stack,
-        "auth.signIn",
-        { email: user.email, password: "wrong password!" },
-        { ip: attacker },
-      );
+      const res = await signInFrom(stack, user.email, "wrong password!", attacker);
       expect(res.status).toBe(401);
     }
     for (const password of ["wrong password!", "correct horse battery"]) {
-      const limited = await trpc(
-        stack,
-        "auth.signIn",
-        { email: user.email.toUpperCase(), password },
-        { ip: attacker },
-      );
+      const limited = await signInFrom(stack, user.email.toUpperCase(), password, attacker);
       expect(limited.status).toBe(429);
       expect(limited.body.error?.data.appCode).toBe("RATE_LIMIT_EXCEEDED");
       expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       expect(limited.headers.get("set-cookie")).toBeNull();
     }
     // The owner, from their own address, is not locked out by the stranger's failures.
-    const owner = await trpc(
-      stack,
-      "auth.signIn",
-      { email: user.email, password: "correct horse battery" },
-      { ip: "198.51.100.20" },
-    );
+    const owner = await signInFrom(stack, user.email, "correct horse battery", "198.51.100.20");
     expect(owner.status).toBe(200);
     expect(owner.headers.get("set-cookie")).toContain("mcp_session=");
   });
@@ -49,8 +39,7 @@ describe("rate limits", () => {
   test("sign-in: only failures count, and a success clears the caller's", async () => {
     const user = await newUser(stack);
     const ip = "198.51.100.30";
-    const signIn = async (password: string) =>
-      (await trpc(stack, "auth.signIn", { email: user.email, password }, { ip })).status;
+    const signIn = async (password: string) => (await signInFrom(stack, user.email, password, ip)).status;
     for (let i = 0; i < 12; i++) expect(await signIn("correct horse battery")).toBe(200);
     for (let i = 0; i < 9; i++) expect(await signIn("wrong password!")).toBe(401);
     expect(await signIn("correct horse battery")).toBe(200); // clears the 9
@@ -150,23 +139,12 @@ describe("per-email bound on failures", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
       for (let j = 0; j < 4; j++) {
-        const res = await trpc(
-          spread,
-          "auth.signIn",
-          { email: user.email, password: "wrong password!" },
-          { ip: `192.0.2.${i}` },
-        );
-        statuses.push(res.status);
+        statuses.push((await signInFrom(spread, user.email, "wrong password!", `192.0.2.${i}`)).status);
       }
     }
     expect(statuses.slice(0, 12).every((s) => s === 401)).toBe(true);
     expect(statuses.slice(12).every((s) => s === 429)).toBe(true);
-    const owner = await trpc(
-      spread,
-      "auth.signIn",
-      { email: user.email, password: "correct horse battery" },
-      { ip: "192.0.2.99" },
-    );
+    const owner = await signInFrom(spread, user.email, "correct horse battery", "192.0.2.99");
     expect(owner.status).toBe(429);
   });
 
@@ -174,21 +152,11 @@ describe("per-email bound on failures", () => {
     const user = await newUser(spread);
     const statuses: number[] = [];
     for (let i = 0; i < 14; i++) {
-      const res = await trpc(
-        spread,
-        "auth.signIn",
-        { email: user.email, password: "wrong password!" },
-        { ip: "192.0.2.50" },
-      );
+      const res = await signInFrom(spread, user.email, "wrong password!", "192.0.2.50");
       statuses.push(res.status);
     }
     expect(statuses).toEqual([...Array(10).fill(401), ...Array(4).fill(429)]);
-    const owner = await trpc(
-      spread,
-      "auth.signIn",
-      { email: user.email, password: "correct horse battery" },
-      { ip: "192.0.2.51" },
-    );
+    const owner = await signInFrom(spread, user.email, "correct horse battery", "192.0.2.51");
     expect(owner.status).toBe(200);
   });
 });

@@ -6,11 +6,11 @@ import { auditEvents, credentials, instances } from "@mcp/db";
 import { asc, eq } from "drizzle-orm";
 import { type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
 import { createSessionStore, readSessionCookie, signIn, signUp } from "./auth.ts";
-import { createPlatform, type Platform } from "./bootstrap.ts";
-import { parseEnv } from "./env.ts";
+import type { Platform } from "./bootstrap.ts";
 import { connectInstance, revokeInstance, rotateInstance } from "./instances.ts";
 import { InstanceResolver } from "./resolve.ts";
 import { resealCredentials } from "./rotate-keys.ts";
+import { testPlatform } from "./test-platform.ts";
 
 let figma: FakeFigma;
 let platform: Platform;
@@ -18,16 +18,9 @@ const v1 = generateKeySpec(1);
 
 beforeAll(async () => {
   figma = await startFakeFigma({ keys: new Map() });
-  const env = parseEnv({
-    DATABASE_URL: process.env.DATABASE_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    ENCRYPTION_KEYS: v1,
-    LOG_LEVEL: "error",
-  });
-  platform = await createPlatform(env, {
-    memoryDb: true,
-    kvPrefix: `test:core:${crypto.randomUUID()}:`,
-    edgeUrl: "http://edge.test",
+  platform = await testPlatform({
+    encryptionKeys: v1,
+    kvPrefix: "test:core:",
     serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url },
   });
 });

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { generateKeySpec, parseKeyring } from "@mcp/crypto";
 import { auditEvents, credentials, users } from "@mcp/db";
 import { inArray } from "drizzle-orm";
-import { createPlatform, type Platform } from "./bootstrap.ts";
+import type { Platform } from "./bootstrap.ts";
 import { openCredential } from "./credentials.ts";
 import type { CoreDeps } from "./deps.ts";
-import { parseEnv } from "./env.ts";
 import { newId } from "./ids.ts";
 import { issueInstance } from "./instances.ts";
 import { resealCredentials } from "./rotate-keys.ts";
+import { testPlatform } from "./test-platform.ts";
 
 const USERS = 30;
 const ROUNDS = 4;
@@ -22,17 +22,7 @@ let platform: Platform;
 const created: string[] = [];
 
 beforeAll(async () => {
-  const env = parseEnv({
-    DATABASE_URL: process.env.DATABASE_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    ENCRYPTION_KEYS: v1,
-    LOG_LEVEL: "error",
-  });
-  platform = await createPlatform(env, {
-    memoryDb: true,
-    kvPrefix: `test:rotate:${crypto.randomUUID()}:`,
-    edgeUrl: "http://edge.test",
-  });
+  platform = await testPlatform({ encryptionKeys: v1, kvPrefix: "test:rotate:" });
 });
 afterAll(async () => {
   if (created.length > 0) {
