@@ -36,6 +36,30 @@ describe("rate limits", () => {
     expect(owner.headers.get("set-cookie")).toContain("mcp_session=");
   });
 
+  test("sign-in: 30 wrong passwords sent at once from one address: at most 10 are checked, the rest 429", async () => {
+    const user = await newUser(stack);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => signInFrom(stack, user.email, "wrong password!", "203.0.113.44")),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+  });
+
+  test("sign-in: an IPv6 /64 is one address (hopping inside it does not reset the count)", async () => {
+    const user = await newUser(stack);
+    for (let i = 1; i <= 10; i++) {
+      const res = await signInFrom(stack, user.email, "wrong password!", `2001:db8:5:6::${i.toString(16)}`);
+      expect(res.status).toBe(401);
+    }
+    expect((await signInFrom(stack, user.email, "correct horse battery", "2001:db8:5:6::ffff")).status).toBe(
+      429,
+    );
+    expect((await signInFrom(stack, user.email, "correct horse battery", "2001:db8:5:7::1")).status).toBe(
+      200,
+    );
+  });
+
   test("sign-in: only failures count, and a success clears the caller's", async () => {
     const user = await newUser(stack);
     const ip = "198.51.100.30";

@@ -74,6 +74,16 @@ export class InstanceResolver {
     await this.unsubscribe?.();
   }
 
+  /**
+   * What this process already knows of a token, without any I/O: the instance (a local hit), "missing"
+   * (malformed, or known unknown or revoked), or undefined when only `resolve` can tell (kv, database).
+   */
+  peek(token: string): ResolvedInstance | "missing" | undefined {
+    if (!isInstanceToken(token)) return "missing";
+    const tokenHash = hashToken(token);
+    return this.local.get(tokenHash) ?? (this.missing.has(tokenHash) ? "missing" : undefined);
+  }
+
   /** Null for anything malformed, unknown or revoked; malformed tokens never reach a cache or the db. */
   async resolve(token: string): Promise<ResolvedInstance | null> {
     if (!isInstanceToken(token)) return null;

@@ -29,3 +29,27 @@ function addressOf(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): st
   }
   return (ip ?? "unknown").slice(0, 64);
 }
+
+/**
+ * The unit per-address limits count: an IPv4 address as is, an IPv4-mapped IPv6 address as its IPv4, and
+ * any other IPv6 address as its /64 — one host is routinely given a whole /64, so counting single IPv6
+ * addresses would hand it billions of fresh budgets.
+ */
+export function addressKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const bare = (ip.replace(/^\[|\]$/g, "").split("%")[0] ?? "").toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare)?.[1];
+  if (mapped) return mapped;
+  const [head = "", tail] = bare.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return bare;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
+}

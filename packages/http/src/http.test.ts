@@ -1,7 +1,7 @@
 // The shared middleware on bare Hono apps (app.request).
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
-import { type ClientIpVariables, clientIp } from "./client-ip.ts";
+import { addressKey, type ClientIpVariables, clientIp } from "./client-ip.ts";
 import { hostGuard, isLoopbackBind, loopbackAllowlist, normaliseHost } from "./host.ts";
 
 describe("clientIp", () => {
@@ -60,5 +60,23 @@ describe("hosts", () => {
     open.use(hostGuard({ allowed: [], reject: (c) => c.text("no", 403) }));
     open.get("/", (c) => c.text("ok"));
     expect((await open.request("http://x/", { headers: { host: "anything.example" } })).status).toBe(200);
+  });
+});
+
+describe("addressKey", () => {
+  test("IPv4 as is; IPv4-mapped IPv6 as IPv4; other IPv6 by /64, however it is written", () => {
+    expect(addressKey("203.0.113.9")).toBe("203.0.113.9");
+    expect(addressKey("::ffff:203.0.113.9")).toBe("203.0.113.9");
+    for (const ip of [
+      "2001:db8:1:2::1",
+      "2001:0db8:0001:0002:ffff:0:0:1d",
+      "[2001:db8:1:2::abcd]",
+      "2001:DB8:1:2::9%eth0",
+    ]) {
+      expect([ip, addressKey(ip)]).toEqual([ip, "2001:db8:1:2::/64"]);
+    }
+    expect(addressKey("2001:db8:1:3::1")).not.toBe(addressKey("2001:db8:1:2::1"));
+    expect(addressKey("::1")).toBe("0:0:0:0::/64");
+    expect(addressKey("unknown")).toBe("unknown");
   });
 });

@@ -1,4 +1,4 @@
-export { type ClientIpVariables, clientIp } from "./client-ip.ts";
+export { addressKey, type ClientIpVariables, clientIp } from "./client-ip.ts";
 export {
   hostAllowed,
   hostGuard,

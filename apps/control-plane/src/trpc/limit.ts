@@ -27,8 +27,8 @@ export async function limit(ctx: TrpcContext, key: string, perMinute: number): P
 }
 
 /**
- * A budget of failures rather than attempts (wrong passwords): `check` refuses once `perMinute` failures
- * were counted, `fail` counts one, `clear` forgets them after a success.
+ * A budget counted on failures rather than attempts: `check` refuses (without counting) once `perMinute`
+ * failures were counted, `fail` counts one, `clear` forgets a key's count (after a success).
  */
 export const failures = {
   async check(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {

@@ -1,9 +1,11 @@
+import { addressKey } from "@mcp/http";
 import type { Context, MiddlewareHandler } from "hono";
 import { LRUCache } from "lru-cache";
 import type { EdgeEnv } from "../deps.ts";
 import { tooManyRequests } from "./rate-limit.ts";
 
 const MINUTE = 60_000;
+const TOO_MANY = "Too many invalid instance tokens from this address";
 
 /** The one answer for every token that cannot be served (missing, malformed, unknown, revoked). */
 export function invalidInstance(c: Context<EdgeEnv>): Response {
@@ -12,52 +14,85 @@ export function invalidInstance(c: Context<EdgeEnv>): Response {
 }
 
 /**
- * Addresses that spent their allowance of invalid tokens, until when. Kept in this process so a blocked
- * address costs no kv round trip on any request; the count itself lives in the shared kv, so every edge
- * blocks an address at its first failure there once the shared count is over.
+ * Per-address state of token guessing, in this process: addresses that spent their allowance (until
+ * when), and how many lookups each has in flight. The count of failures lives in the shared kv, so every
+ * edge blocks an address at its first failure there; what is kept here costs no kv round trip.
  */
 export class TokenGuessing {
   private readonly until = new LRUCache<string, number>({ max: 50_000, ttl: MINUTE });
+  private readonly inFlight = new Map<string, number>();
 
   /** Milliseconds this address must still wait, or 0. */
-  blockedFor(ip: string): number {
-    const until = this.until.get(ip);
+  blockedFor(address: string): number {
+    const until = this.until.get(address);
     return until === undefined ? 0 : Math.max(0, until - Date.now());
   }
 
-  block(ip: string, ms: number): void {
-    this.until.set(ip, Date.now() + ms, { ttl: Math.max(1, ms) });
+  block(address: string, ms: number): void {
+    this.until.set(address, Date.now() + ms, { ttl: Math.max(1, ms) });
+  }
+
+  /** Starts a lookup unless the address already has `max` in flight; returns the release, or null. */
+  begin(address: string, max: number): (() => void) | null {
+    const n = this.inFlight.get(address) ?? 0;
+    if (n >= max) return null;
+    this.inFlight.set(address, n + 1);
+    return () => {
+      const left = (this.inFlight.get(address) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(address, left);
+      else this.inFlight.delete(address);
+    };
   }
 }
 
 /**
  * Token in the path → instance. Anything malformed, unknown or revoked is a bare 401 with nothing about
- * why, answered before any upstream call (malformed tokens before any lookup at all). Each such 401
- * counts against the caller's address; past `invalidTokensPerMinutePerIp` the address gets 429 with
- * Retry-After for every token, valid or not, until its window ends — so tokens cannot be guessed at speed.
+ * why, answered before any upstream call (malformed tokens before any lookup at all).
+ *
+ * Guessing is bounded per client address (an IPv6 /64 counts as one): each such 401 counts, and past
+ * `invalidTokensPerMinutePerIp` every request from the address is a 429 with Retry-After, valid token or
+ * not, until its window ends. Tokens this process already knows cost nothing; a token that needs a lookup
+ * waits its turn behind at most that many others from the same address, so a burst of guesses sent at
+ * once cannot run more lookups than the limit allows before the count catches up.
  */
 export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<EdgeEnv> {
   return async function instanceMiddleware(c, next) {
-    const { deps, clientIp } = c.var;
+    const { deps } = c.var;
+    const token = c.req.param("token") ?? "";
     const limit = deps.limits.invalidTokensPerMinutePerIp;
-    const wait = limit > 0 ? guessing.blockedFor(clientIp) : 0;
-    if (wait > 0) return tooManyRequests(c, wait, "Too many invalid instance tokens from this address");
-    const instance = await deps.resolver.resolve(c.req.param("token") ?? "");
+    const known = deps.resolver.peek(token);
+    if (limit <= 0) {
+      const instance = known === "missing" ? null : (known ?? (await deps.resolver.resolve(token)));
+      if (!instance) return invalidInstance(c);
+      c.set("instance", instance);
+      return next();
+    }
+    const address = addressKey(c.var.clientIp);
+    const wait = guessing.blockedFor(address);
+    if (wait > 0) return tooManyRequests(c, wait, TOO_MANY);
+    let instance = known === "missing" ? null : known;
+    if (instance === undefined) {
+      const release = guessing.begin(address, limit);
+      if (!release) return tooManyRequests(c, 1_000, TOO_MANY);
+      try {
+        instance = await deps.resolver.resolve(token);
+      } finally {
+        release();
+      }
+    }
     if (instance) {
       c.set("instance", instance);
       return next();
     }
-    if (limit > 0) {
-      const counted = await deps.kv
-        .rateLimit(`rl:badtoken:${clientIp}`, limit, MINUTE)
-        .catch((error: unknown) => {
-          deps.log.warn("invalid-token count failed", { error });
-          return null;
-        });
-      if (counted && !counted.allowed) {
-        guessing.block(clientIp, counted.retryAfterMs);
-        return tooManyRequests(c, counted.retryAfterMs, "Too many invalid instance tokens from this address");
-      }
+    const counted = await deps.kv
+      .rateLimit(`rl:badtoken:${address}`, limit, MINUTE)
+      .catch((error: unknown) => {
+        deps.log.warn("invalid-token count failed", { error });
+        return null;
+      });
+    if (counted && !counted.allowed) {
+      guessing.block(address, counted.retryAfterMs);
+      return tooManyRequests(c, counted.retryAfterMs, TOO_MANY);
     }
     return invalidInstance(c);
   };

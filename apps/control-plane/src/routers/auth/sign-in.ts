@@ -1,4 +1,5 @@
 import { signIn } from "@mcp/core";
+import { addressKey } from "@mcp/http";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
 import { failures, limit, limitOf } from "../../trpc/limit.ts";
@@ -10,25 +11,28 @@ export const ZSignInInput = z.object({ email: z.email().max(254), password: z.st
 export const ZSignInOutput = ZUserOutput;
 
 /**
- * Guessing is bounded without handing anyone a lock-out: an address gets few attempts overall, and wrong
- * passwords count against (email, address), so strangers elsewhere cannot make the owner's right password
- * answer 429. A looser per-email bound, out of reach of any one address, stops a spread-out attack.
+ * Guessing is bounded without handing anyone a lock-out:
+ * - an address (an IPv6 /64 counts as one) gets 60 attempts a minute in all;
+ * - wrong passwords count against (email, address): each attempt takes a unit *before* the password is
+ *   checked, so a burst sent at once cannot outrun the count, and a success gives the caller a clean slate —
+ *   strangers elsewhere never make the owner's right password answer 429;
+ * - a looser per-email bound on failures, out of reach of any one address, stops a spread-out attack.
  */
 export const signInProcedure = publicProcedure
   .input(ZSignInInput)
   .output(ZSignInOutput)
   .mutation(async ({ ctx, input }) => {
     const email = input.email.trim().toLowerCase();
-    await limit(ctx, `signin:ip:${ctx.clientIp}`, limitOf(ctx, "signInPerIp"));
-    const buckets: [string, number][] = [
-      [`signin:fail:${ctx.clientIp}:${email}`, limitOf(ctx, "signInFailuresPerEmailIp")],
-      [`signin:fail:${email}`, limitOf(ctx, "signInFailuresPerEmail")],
-    ];
-    for (const [key, max] of buckets) await failures.check(ctx, key, max);
+    const address = addressKey(ctx.clientIp);
+    await limit(ctx, `signin:ip:${address}`, limitOf(ctx, "signInPerIp"));
+    const everyone: [string, number] = [`signin:fail:${email}`, limitOf(ctx, "signInFailuresPerEmail")];
+    await failures.check(ctx, ...everyone);
+    const caller = `signin:fail:${address}:${email}`;
+    await limit(ctx, caller, limitOf(ctx, "signInFailuresPerEmailIp"));
     const result = await signIn(ctx.deps, input);
-    if (!result.ok) for (const [key, max] of buckets) await failures.fail(ctx, key, max);
+    if (!result.ok) await failures.fail(ctx, ...everyone);
     const user = orThrow(result);
-    await failures.clear(ctx, `signin:fail:${ctx.clientIp}:${email}`);
+    await failures.clear(ctx, caller);
     const { cookie } = await ctx.deps.sessions.create(user.id);
     ctx.setCookie(cookie);
     return user;

@@ -1,4 +1,5 @@
 import { signUp } from "@mcp/core";
+import { addressKey } from "@mcp/http";
 import { publicProcedure } from "../../trpc/init.ts";
 import { limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
@@ -11,7 +12,7 @@ export const signUpProcedure = publicProcedure
   .input(ZSignUpInput)
   .output(ZSignUpOutput)
   .mutation(async ({ ctx, input }) => {
-    await limit(ctx, `signup:ip:${ctx.clientIp}`, limitOf(ctx, "signUpPerIp"));
+    await limit(ctx, `signup:ip:${addressKey(ctx.clientIp)}`, limitOf(ctx, "signUpPerIp"));
     const user = orThrow(await signUp(ctx.deps, input));
     const { cookie } = await ctx.deps.sessions.create(user.id);
     ctx.setCookie(cookie);
