@@ -46,7 +46,7 @@ const ed = serve("edge", env.EDGE_PORT, edge.app.fetch, {
 
 const metricsServer = serveMetrics(edge, env);
 const metricsLine = metricsServer
-  ? `http://${env.HOST}:${metricsServer.port}/metrics${env.METRICS_TOKEN ? " (bearer METRICS_TOKEN)" : ""}`
+  ? `http://${env.METRICS_HOST}:${metricsServer.port}/metrics${env.METRICS_TOKEN ? " (bearer METRICS_TOKEN)" : ""}`
   : env.METRICS_TOKEN
     ? `${publicEdgeUrl(env, ed.port)}/metrics (bearer METRICS_TOKEN)`
     : "off (set METRICS_PORT or METRICS_TOKEN)";
@@ -57,7 +57,6 @@ console.log(`
   dashboard       http://${env.HOST}:${cp.port}/
   control plane   http://${env.HOST}:${cp.port}/trpc   REST http://${env.HOST}:${cp.port}/api/v1
   edge (MCP)      ${publicEdgeUrl(env, ed.port)}/<instance-token>/mcp   health ${publicEdgeUrl(env, ed.port)}/health
-  database        ${backend}
   metrics         ${metricsLine}
   database        ${backend}
   kv              ${env.REDIS_URL ? "Redis" : "in-process"}

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { credentials, instances } from "@mcp/db";
 import { createEdge } from "@mcp/edge";
+import { loopbackAllowlist } from "@mcp/http";
 import { eq } from "drizzle-orm";
 import { connectFigma, data, figmaKeyFor, metricsText, newUser, type TestUser, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
@@ -108,13 +109,15 @@ describe("Accept header", () => {
   test("a 2026-07-28 POST without Accept listing both types → 406 (spec: the client MUST; the SDK alone serves it)", async () => {
     const { url } = await connected();
     const mark = stack.figma.requests.length;
+    // Straight into the app: Bun's fetch would add `Accept: */*` to a request that has none.
+    const host = new URL(url).host;
     for (const accept of [undefined, "application/json", "text/event-stream", "*/*"]) {
-      const res = await fetch(url, {
+      const res = await stack.edge.app.request(url, {
         method: "POST",
-        headers: { "content-type": "application/json", ...MODERN_HEADERS, ...(accept && { accept }) },
+        headers: { host, "content-type": "application/json", ...MODERN_HEADERS, ...(accept && { accept }) },
         body: JSON.stringify(modernList),
       });
-      expect([accept, res.status]).toEqual([accept, 406]);
+      expect([accept ?? "none", res.status]).toEqual([accept ?? "none", 406]);
       expect(await res.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
     }
     expect((await post(url, modernList, MODERN_HEADERS)).status).toBe(200);
@@ -149,6 +152,10 @@ describe("properties that held without a test", () => {
     const { url } = await connected();
     const token = new URL(url).pathname.split("/")[1] ?? "";
     const mark = stack.figma.requests.length;
+    const load = spyOn(
+      stack.edge.deps.resolver as unknown as { load: (h: string) => Promise<unknown> },
+      "load",
+    );
     for (const target of [`${stack.edgeUrl}/mcp?token=${token}`, `${stack.edgeUrl}/mcp?instance=${token}`]) {
       const res = await post(target, legacyCall(1));
       expect([target, res.status]).toEqual([target, 401]);
@@ -158,6 +165,8 @@ describe("properties that held without a test", () => {
     const bearer = await post(`${stack.edgeUrl}/mcp`, legacyCall(1), { authorization: `Bearer ${token}` });
     expect(bearer.status).toBe(401);
     expect(stack.figma.requests.length).toBe(mark);
+    expect(load.mock.calls.length).toBe(0);
+    load.mockRestore();
   });
 
   test("the upstream never sees the client's Authorization, Cookie or X-Forwarded-For", async () => {
@@ -251,11 +260,68 @@ describe("properties that held without a test", () => {
     expect(stack.figma.requests.length).toBe(mark);
     const [row] = (await db.select().from(instances)).filter((i) => i.userId === bob.user.userId);
     expect(row?.status).toBe("needs_reauth");
-    // Ada's own instance is untouched.
+    // The stored row is what told the edge; nothing else of Ada's is affected.
     const adaList = data<{ status: string }[]>(
       await trpc(stack, "instances.list", undefined, { cookie: ada.user.cookie }),
     );
     expect(adaList[0]?.status).toBe("active");
+  });
+});
+
+describe("stored credentials that do not open", () => {
+  test("a custom server's sealed settings on another row: unusable, reconnect, needs_reauth; nothing sent", async () => {
+    const owner = await newUser(stack);
+    const other = await newUser(stack);
+    const connectTo = async (user: TestUser) =>
+      data<{ instanceUrl: string }>(
+        await trpc(stack, "instances.connectCustom", { name: "m", url: remote.url }, { cookie: user.cookie }),
+      ).instanceUrl;
+    await connectTo(owner);
+    const otherUrl = await connectTo(other);
+    const db = stack.platform.deps.db;
+    const rows = await db.select().from(credentials);
+    const from = rows.find((r) => r.userId === owner.userId);
+    const to = rows.find((r) => r.userId === other.userId);
+    if (!from || !to) throw new Error("credential rows missing");
+    await db.update(credentials).set({ ciphertext: from.ciphertext }).where(eq(credentials.id, to.id));
+    const mark = remote.requests.length;
+    const res = await post(
+      otherUrl,
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "echo", arguments: { text: "x" }, _meta: META },
+      },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo" },
+    );
+    const result = res.json.result as { isError?: boolean; content: { text: string }[] };
+    expect(result.isError).toBe(true);
+    expect(result.content[0]?.text).toMatch(/unusable.*reconnect/i);
+    expect(remote.requests.length).toBe(mark);
+    const [row] = (await db.select().from(instances)).filter((i) => i.userId === other.userId);
+    expect(row?.status).toBe("needs_reauth");
+  });
+
+  test("sealed under a master-key version this edge lacks (a rollout half done): unavailable, nothing marked", async () => {
+    const { user, url } = await connected();
+    const db = stack.platform.deps.db;
+    const [row] = (await db.select().from(credentials)).filter((r) => r.userId === user.userId);
+    if (!row) throw new Error("credential row missing");
+    await db.update(credentials).set({ keyVersion: 99 }).where(eq(credentials.id, row.id));
+    const mark = stack.figma.requests.length;
+    const res = await post(
+      url,
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get_me", arguments: {}, _meta: META } },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "get_me" },
+    );
+    const result = res.json.result as { isError?: boolean; content: { text: string }[] };
+    expect(result.isError).toBe(true);
+    expect(result.content[0]?.text).toMatch(/unavailable/i);
+    expect(result.content[0]?.text).not.toMatch(/reconnect/i);
+    expect(stack.figma.requests.length).toBe(mark);
+    const [instance] = (await db.select().from(instances)).filter((i) => i.userId === user.userId);
+    expect(instance?.status).toBe("active");
   });
 });
 
@@ -280,6 +346,38 @@ describe("token guessing is throttled per client address", () => {
     const elsewhere = { "x-forwarded-for": "198.51.100.66" };
     expect((await post(url, legacyCall(1), elsewhere)).status).toBe(200);
     expect((await post(tokenUrl(randomToken()), legacyCall(1), elsewhere)).status).toBe(401);
+  });
+
+  test("200 random tokens sent at once from one address: at most twice the limit in lookups, the rest 429", async () => {
+    const resolver = guarded.edge.deps.resolver as unknown as { load: (hash: string) => Promise<unknown> };
+    const load = spyOn(resolver, "load");
+    try {
+      const from = { "x-forwarded-for": "203.0.113.111" };
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => post(tokenUrl(randomToken()), legacyCall(i), from)),
+      );
+      const statuses = answers.map((a) => a.status);
+      expect(load.mock.calls.length).toBeLessThanOrEqual(2 * GUESS_LIMIT);
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(2 * GUESS_LIMIT);
+      expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+    } finally {
+      load.mockRestore();
+    }
+  });
+
+  test("an IPv6 /64 is one address: hopping within it does not reset the count", async () => {
+    for (let i = 0; i < GUESS_LIMIT; i++) {
+      const from = { "x-forwarded-for": `2001:db8:77:1::${(i + 1).toString(16)}` };
+      expect((await post(tokenUrl(randomToken()), legacyCall(i), from)).status).toBe(401);
+    }
+    const next = await post(tokenUrl(randomToken()), legacyCall(9), {
+      "x-forwarded-for": "2001:db8:77:1:ffff::9",
+    });
+    expect(next.status).toBe(429);
+    const otherNet = await post(tokenUrl(randomToken()), legacyCall(9), {
+      "x-forwarded-for": "2001:db8:77:2::1",
+    });
+    expect(otherNet.status).toBe(401);
   });
 
   test("500 random tokens from one address cause at most limit + 1 database lookups", async () => {
@@ -334,15 +432,23 @@ describe("/metrics is never public", () => {
   test("with neither METRICS_TOKEN nor METRICS_PORT it is not served (404); with METRICS_PORT only there", async () => {
     const platform = stack.platform.deps;
     const closed = await createEdge(platform, { metrics: {} });
-    const apart = await createEdge(platform, { metrics: { separatePort: true } });
+    const apart = await createEdge(platform, {
+      metrics: { separatePort: true },
+      metricsHosts: loopbackAllowlist("127.0.0.1"),
+    });
     const both = await createEdge(platform, { metrics: { separatePort: true, token: TEST_METRICS_TOKEN } });
     try {
       expect((await closed.app.request("/metrics")).status).toBe(404);
       expect((await apart.app.request("/metrics")).status).toBe(404);
-      const own = await apart.metricsApp.request("/metrics");
+      const own = await apart.metricsApp.request("/metrics", { headers: { host: "127.0.0.1:9464" } });
       expect(own.status).toBe(200);
       expect(await own.text()).toContain("mcp_edge_requests_total");
-      expect((await apart.metricsApp.request("/health")).status).toBe(404);
+      expect(
+        (await apart.metricsApp.request("/health", { headers: { host: "127.0.0.1:9464" } })).status,
+      ).toBe(404);
+      // Bound to loopback, it answers only to loopback names (DNS rebinding).
+      const rebound = await apart.metricsApp.request("/metrics", { headers: { host: "attacker.example" } });
+      expect(rebound.status).toBe(403);
       // A token set as well applies on the metrics port too.
       expect((await both.metricsApp.request("/metrics")).status).toBe(401);
       const authed = await both.metricsApp.request("/metrics", {

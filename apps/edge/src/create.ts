@@ -19,6 +19,8 @@ export async function createEdge(
     trustProxy?: boolean;
     /** METRICS_TOKEN / METRICS_PORT: see `MetricsAccess`. */
     metrics?: MetricsAccess;
+    /** Host names the METRICS_PORT listener answers to (`loopbackAllowlist(METRICS_HOST)`); empty → any. */
+    metricsHosts?: string[];
   } = {},
 ) {
   const resolver = new InstanceResolver(core);
@@ -40,8 +42,8 @@ export async function createEdge(
   return {
     app,
     deps,
-    /** For METRICS_PORT: a listener serving only `GET /metrics`. */
-    metricsApp: metricsApp(deps.metrics, deps.metricsAccess),
+    /** For METRICS_PORT: a listener serving only `GET /metrics` (answering only to `metricsHosts`). */
+    metricsApp: metricsApp(deps.metrics, deps.metricsAccess, opts.metricsHosts),
     async close() {
       await close();
       await resolver.stop();

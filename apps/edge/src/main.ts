@@ -18,7 +18,7 @@ const server = Bun.serve({
 const metricsServer = serveMetrics(edge, env);
 platform.deps.log.info("edge listening", {
   url: `http://${env.HOST}:${server.port}`,
-  ...(metricsServer && { metrics: `http://${env.HOST}:${metricsServer.port}/metrics` }),
+  ...(metricsServer && { metrics: `http://${env.METRICS_HOST}:${metricsServer.port}/metrics` }),
 });
 onShutdown(async () => {
   await Promise.all([server.stop(), metricsServer?.stop()]);

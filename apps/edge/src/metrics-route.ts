@@ -1,4 +1,5 @@
 import { safeEqual } from "@mcp/crypto";
+import { hostGuard } from "@mcp/http";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import type { EdgeMetrics } from "./metrics.ts";
@@ -41,9 +42,18 @@ export function metricsHandler(metrics: EdgeMetrics, access: MetricsAccess, onTh
   };
 }
 
-/** The app for `METRICS_PORT`: `GET /metrics` and nothing else. */
-export function metricsApp(metrics: EdgeMetrics, access: MetricsAccess): Hono {
+/**
+ * The app for `METRICS_PORT`: `GET /metrics` and nothing else. Bound to loopback, it answers only to
+ * loopback names (`allowedHosts`), so a DNS-rebinding page cannot read it either.
+ */
+export function metricsApp(metrics: EdgeMetrics, access: MetricsAccess, allowedHosts: string[] = []): Hono {
   const app = new Hono();
+  app.use(
+    hostGuard({
+      allowed: allowedHosts,
+      reject: (c) => c.json({ error: "Host not allowed", code: "FORBIDDEN" }, 403),
+    }),
+  );
   app.get("/metrics", metricsHandler(metrics, { ...access, separatePort: true }, false));
   app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404));
   return app;

@@ -1,4 +1,5 @@
 import type { PlatformEnv } from "@mcp/core";
+import { loopbackAllowlist } from "@mcp/http";
 import type { createEdge } from "./create.ts";
 
 export type EdgeOptions = NonNullable<Parameters<typeof createEdge>[1]>;
@@ -10,6 +11,7 @@ export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
     allowedOrigins: env.ALLOWED_ORIGINS.split(",").filter(Boolean),
     trustProxy: env.TRUST_PROXY === "1",
     metrics: { token: env.METRICS_TOKEN, separatePort: env.METRICS_PORT !== undefined },
+    metricsHosts: loopbackAllowlist(env.METRICS_HOST),
     limits: {
       ...(env.RATE_LIMIT_INVALID_TOKENS !== undefined && {
         invalidTokensPerMinutePerIp: env.RATE_LIMIT_INVALID_TOKENS,
@@ -18,11 +20,11 @@ export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
   };
 }
 
-/** With METRICS_PORT set, a listener of its own for `GET /metrics`; otherwise nothing. */
+/** With METRICS_PORT set, a listener of its own for `GET /metrics` on METRICS_HOST; otherwise nothing. */
 export function serveMetrics(
   edge: Awaited<ReturnType<typeof createEdge>>,
   env: PlatformEnv,
 ): ReturnType<typeof Bun.serve> | undefined {
   if (env.METRICS_PORT === undefined) return undefined;
-  return Bun.serve({ port: env.METRICS_PORT, hostname: env.HOST, fetch: edge.metricsApp.fetch });
+  return Bun.serve({ port: env.METRICS_PORT, hostname: env.METRICS_HOST, fetch: edge.metricsApp.fetch });
 }

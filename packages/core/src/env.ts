@@ -23,8 +23,10 @@ export const ZPlatformEnv = z.object({
   ALLOWED_ORIGINS: z.string().default(""),
   /** Bearer token required to read the edge's /metrics (at least 16 characters). */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").max(256).optional(),
-  /** Serve /metrics on this port (bound to HOST) instead of on the edge's port. */
+  /** Serve /metrics on this port instead of on the edge's port. */
   METRICS_PORT: port.optional(),
+  /** Bind address of the METRICS_PORT listener (loopback unless asked: metrics name services and traffic). */
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** Invalid instance tokens one client address may send per minute before it gets 429s; 0 = no limit. */
   RATE_LIMIT_INVALID_TOKENS: z.coerce.number().int().min(0).max(1_000_000).optional(),
 });

@@ -155,6 +155,14 @@ describe("validateKey", () => {
     });
   });
 
+  test("a 2xx that is not JSON (a proxy's login page) proves nothing: SERVICE_UNAVAILABLE", async () => {
+    fake().answerNext(200, "<html><body>Sign in to the proxy</body></html>", "text/html");
+    expect(await validateKey(figma(), "figd_junk_0000000000")).toMatchObject({
+      ok: false,
+      error: "SERVICE_UNAVAILABLE",
+    });
+  });
+
   test("SERVICE_UNAVAILABLE when the upstream is down, failing or slow", async () => {
     fake().failNext(502);
     expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
@@ -234,6 +242,15 @@ describe("executeTool: secrets never come back out of an answer", () => {
     fake().failNext(404, { status: 404, err: "no user ada.secret@example.com" });
     const failed = await executeTool(figma(), "get_me", {}, credential);
     expect(failed).toMatchObject({ ok: false, message: "Figma error 404: no user [redacted]" });
+  });
+});
+
+describe("executeTool: redaction keeps JSON intact", () => {
+  test("a secret that is also a number in the body: the JSON stays valid, strings are redacted", async () => {
+    const credential = { apiKey: KEY, additional: { accountId: "9876543210" } };
+    fake().answerNext(200, '{"id":9876543210,"label":"account 9876543210"}');
+    const outcome = await executeTool(figma(), "get_me", {}, credential);
+    expect(outcome).toEqual({ ok: true, status: 200, data: { id: 9876543210, label: "account [redacted]" } });
   });
 });
 

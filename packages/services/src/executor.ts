@@ -60,20 +60,21 @@ export async function executeTool(
 type Parsed = { ok: true; value: unknown } | { ok: false };
 
 /**
- * The body, redacted before anything reads it (so no later cut can leave part of a secret behind), then
- * parsed. JSON escapes (`\u0041`, `\/`) can spell a secret in a form the text pass cannot see, so a body
- * using them is redacted once more after parsing.
+ * The body, parsed, with the user's secrets gone before anything reads it (so no later cut can leave part
+ * of one behind). JSON is redacted as a value — strings and keys, never numbers or structure, so it stays
+ * JSON — whenever its text holds a form of a secret or an escape (`\u0041`, `\/`) that could spell one;
+ * anything else is redacted as text.
  */
 function readBody(body: string, redactor: Redactor): { text: string; json: Parsed } {
-  const text = redactor.text(body);
-  if (text.trim() === "") return { text, json: { ok: true, value: null } };
+  if (body.trim() === "") return { text: "", json: { ok: true, value: null } };
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    const escaped = text.includes("\\u") || text.includes("\\/");
-    return { text, json: { ok: true, value: escaped ? redactor.value(value) : value } };
+    value = JSON.parse(body);
   } catch {
-    return { text, json: { ok: false } };
+    return { text: redactor.text(body), json: { ok: false } };
   }
+  const suspect = redactor.found(body) || body.includes("\\u") || body.includes("\\/");
+  return { text: "", json: { ok: true, value: suspect ? redactor.value(value) : value } };
 }
 
 /** A short, single-line piece of a body for an error message. */
@@ -178,6 +179,11 @@ export async function validateKey(
     error: "INVALID_API_KEY",
     message: `${service.name} rejected the API key.`,
   } as const;
+  const unchecked = {
+    ok: false,
+    error: "SERVICE_UNAVAILABLE",
+    message: `${service.name} could not check the key right now; try again.`,
+  } as const;
   if (!isSendableCredential(apiKey)) return invalid;
   const spec: RequestSpec = service.validation;
   const req = buildRequest(service.baseUrl, service.auth, spec, {}, apiKey);
@@ -188,12 +194,20 @@ export async function validateKey(
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
   const status = r.kind === "status" || r.kind === "too_large" ? r.status : 0;
-  if (status >= 200 && status < 300) return { ok: true };
+  // A 2xx that is not JSON (a captive portal's or proxy's HTML page) proves nothing about the key.
+  if (status >= 200 && status < 300)
+    return r.kind === "status" && isJsonOrEmpty(r.body) ? { ok: true } : unchecked;
   // Any other 4xx means the upstream answered and refused this key; 429 says nothing about it.
   if (status >= 400 && status < 500 && status !== 429) return invalid;
-  return {
-    ok: false,
-    error: "SERVICE_UNAVAILABLE",
-    message: `${service.name} could not check the key right now; try again.`,
-  };
+  return unchecked;
+}
+
+function isJsonOrEmpty(body: string): boolean {
+  if (body.trim() === "") return true;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
 }

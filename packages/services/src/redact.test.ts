@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createRedactor, headerSecrets, REDACTED, secretForms } from "./redact.ts";
+import { remoteRedactor } from "./remote-mcp.ts";
 
 const KEY = 'figd_Ab/+=9"x\\y~z_0123456789';
 
@@ -14,6 +15,7 @@ describe("createRedactor", () => {
     ["form-encoded", new URLSearchParams({ k: KEY }).toString().slice(2)],
     ["base64", Buffer.from(KEY).toString("base64")],
     ["base64url", Buffer.from(KEY).toString("base64url")],
+    ["base64, percent-encoded", encodeURIComponent(Buffer.from(KEY).toString("base64"))],
   ])("the key %s is replaced", (_, form) => {
     const out = r.text(`before ${form} after`);
     expect(out).toBe(`before ${REDACTED} after`);
@@ -42,6 +44,18 @@ describe("createRedactor", () => {
     const dirty = { [KEY]: { list: ["ok", `token=${KEY}`], n: 1 } };
     expect(r.value<unknown>(dirty)).toEqual({ [REDACTED]: { list: ["ok", `token=${REDACTED}`], n: 1 } });
     expect(JSON.stringify(r.value(dirty))).not.toContain(KEY);
+  });
+
+  test("found() tells whether any form occurs; numbers and structure are never rewritten", () => {
+    expect(r.found(`x ${encodeURIComponent(KEY)} y`)).toBe(true);
+    expect(r.found("nothing here")).toBe(false);
+    const numeric = createRedactor(["123456"]);
+    const value = { id: 123456, label: "account 123456", list: [123456] };
+    expect(numeric.value<unknown>(value)).toEqual({
+      id: 123456,
+      label: `account ${REDACTED}`,
+      list: [123456],
+    });
   });
 
   test("a `__proto__` key stays an own property, never a prototype", () => {
@@ -77,5 +91,24 @@ describe("headerSecrets", () => {
     const basic = `Basic ${Buffer.from("me:pa55word").toString("base64")}`;
     expect(headerSecrets(basic)).toEqual([basic, basic.slice(6), "me:pa55word", "pa55word"]);
     expect(headerSecrets("plain-value")).toEqual(["plain-value"]);
+  });
+});
+
+describe("remoteRedactor", () => {
+  test("credential headers, query values and long path segments; descriptive headers are left alone", () => {
+    const r = remoteRedactor({
+      name: "mine",
+      url: "https://mcp.example.com/s/sk_live_0123456789abcdef/mcp?key=q-secret-value",
+      headers: {
+        authorization: "Bearer tok_abcdef123456",
+        "x-api-key": "xk_0011223344",
+        accept: "application/json",
+        "notion-version": "2022-06-28",
+      },
+    });
+    const out = r.text(
+      "tok_abcdef123456 xk_0011223344 q-secret-value sk_live_0123456789abcdef application/json 2022-06-28 mcp",
+    );
+    expect(out).toBe(`${REDACTED} ${REDACTED} ${REDACTED} ${REDACTED} application/json 2022-06-28 mcp`);
   });
 });

@@ -7,9 +7,14 @@
  * string.
  */
 export interface Redactor {
+  /** True when some form of some secret occurs in the text. */
+  found(input: string): boolean;
   /** The text with every form of every secret replaced by `[redacted]`. */
   text(input: string): string;
-  /** A JSON-like value with every string (and object key) redacted; returns the same value when clean. */
+  /**
+   * A JSON-like value with every string (and object key) redacted — never a number or the structure, so
+   * JSON stays JSON; the same value back when it holds no secret.
+   */
   value<T>(input: T): T;
 }
 
@@ -48,7 +53,11 @@ export function secretForms(secret: string): string[] {
   forms.add(uri);
   forms.add(uri.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
   forms.add(new URLSearchParams({ v: secret }).toString().slice(2));
-  for (const form of base64Forms(secret)) forms.add(form);
+  for (const form of base64Forms(secret)) {
+    forms.add(form);
+    // Base64 sent in a URL or a form: `+`, `/` and `=` percent-encoded.
+    forms.add(encodeURIComponent(form));
+  }
   // Each form as it reads inside a JSON string, so the text of a JSON body is covered before parsing.
   for (const form of [...forms]) forms.add(JSON.stringify(form).slice(1, -1));
   return [...forms];
@@ -79,10 +88,16 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
     if (typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) continue;
     for (const form of secretForms(secret)) forms.add(form);
   }
-  if (forms.size === 0) return { text: (s) => s, value: (v) => v };
+  if (forms.size === 0) return { found: () => false, text: (s) => s, value: (v) => v };
   // Longest first, so a form that contains another is replaced whole.
   const ordered = [...forms].sort((a, b) => b.length - a.length);
   const pattern = new RegExp(ordered.map(escapeRegExp).join("|"), "g");
+  const found = (input: string): boolean => {
+    pattern.lastIndex = 0;
+    const hit = pattern.test(input);
+    pattern.lastIndex = 0;
+    return hit;
+  };
   const text = (input: string): string => input.replace(pattern, REDACTED);
   const walk = (input: unknown, depth: number): unknown => {
     if (typeof input === "string") return text(input);
@@ -108,5 +123,14 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
     // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
     return changed ? Object.fromEntries(entries) : input;
   };
-  return { text, value: <T>(input: T): T => walk(input, 0) as T };
+  /** Walking a large value costs more than serialising it once: only a value that holds a form is walked. */
+  const clean = (input: unknown): boolean => {
+    if (typeof input !== "object" || input === null) return typeof input !== "string" || !found(input);
+    try {
+      return !found(JSON.stringify(input));
+    } catch {
+      return false;
+    }
+  };
+  return { found, text, value: <T>(input: T): T => (clean(input) ? input : (walk(input, 0) as T)) };
 }

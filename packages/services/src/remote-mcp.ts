@@ -32,14 +32,26 @@ export interface RemoteOptions {
   timeoutMs?: number;
 }
 
+/** Headers whose values describe the request rather than authenticate it (`accept`, `notion-version`, …). */
+const DESCRIPTIVE_HEADER = /^(accept|accept-language|content-type|user-agent|[a-z0-9-]*-version)$/i;
+/** A path segment this long reads as a key (`/s/<token>/mcp`), not a route name. */
+const SECRET_PATH_SEGMENT = 16;
+
 /**
  * What must never come back out of a user's server: its header values (and the credential inside an
- * `Authorization` value) and the values of its URL's query (where some servers take their key).
+ * `Authorization` value) other than descriptive ones, the values of its URL's query, and long segments of
+ * its URL's path — the places servers take their keys.
  */
 export function remoteRedactor(config: RemoteMcpConfig): Redactor {
-  const secrets = Object.values(config.headers ?? {}).flatMap(headerSecrets);
+  const secrets = Object.entries(config.headers ?? {})
+    .filter(([name]) => !DESCRIPTIVE_HEADER.test(name))
+    .flatMap(([, value]) => headerSecrets(value));
   try {
-    for (const value of new URL(config.url).searchParams.values()) secrets.push(value);
+    const url = new URL(config.url);
+    for (const value of url.searchParams.values()) secrets.push(value);
+    for (const segment of url.pathname.split("/")) {
+      if (segment.length >= SECRET_PATH_SEGMENT) secrets.push(decodeURIComponent(segment));
+    }
   } catch {
     // A stored URL always parses; nothing to add if it somehow does not.
   }

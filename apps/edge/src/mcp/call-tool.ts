@@ -5,6 +5,7 @@ import type { EdgeDeps } from "../deps.ts";
 import { errorResult } from "./instance-handler.ts";
 import { cachedRead } from "./read-cache.ts";
 import { recordToolCall } from "./record.ts";
+import { unopenedCredential } from "./unopened.ts";
 
 export interface CallContext {
   deps: EdgeDeps;
@@ -100,22 +101,10 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   }
 }
 
-/**
- * The sealed credential does not open (tampered with, moved to another row, or its master key is gone):
- * no upstream is called, the owner is told to reconnect, and the instance shows `needs_reauth`.
- */
+/** No upstream call: the credential did not open (see `unopenedCredential` for what is marked). */
 async function unusableCredential(ctx: CallContext, tool: string, started: number): Promise<CallToolResult> {
-  const { deps, service, instance } = ctx;
-  deps.log.error("credential could not be opened", { instanceId: instance.instanceId });
-  await deps.resolver.markNeedsReauth(instance);
+  const { status, message } = await unopenedCredential(ctx.deps, ctx.instance, ctx.service.name);
   const latencyMs = Math.round(performance.now() - started);
-  recordToolCall(deps, instance, {
-    tool,
-    status: "EXPIRED_CREDENTIALS",
-    latencyMs,
-    requestId: ctx.requestId,
-  });
-  return errorResult(
-    `The stored ${service.name} credential is unusable (it cannot be decrypted). Reconnect ${service.name} in the dashboard to store a new key.`,
-  );
+  recordToolCall(ctx.deps, ctx.instance, { tool, status, latencyMs, requestId: ctx.requestId });
+  return errorResult(message);
 }

@@ -17,6 +17,7 @@ import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
 import { createInstanceHandler, errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { recordToolCall } from "./record.ts";
+import { CredentialUnopened, unopenedCredential } from "./unopened.ts";
 
 /** A page of tools larger than this is refused rather than relayed (a user's server is untrusted input). */
 export const MAX_CUSTOM_TOOLS = 1000;
@@ -109,7 +110,8 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
     run: (client: Client) => Promise<T>,
   ): Promise<T> {
     const config = deps.resolver.credential(auth.instance)?.custom;
-    if (!config) throw new RemoteUnavailable("the stored server settings cannot be used; reconnect it");
+    if (!config)
+      throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, "your MCP server"));
     const redactor: Redactor = remoteRedactor(config);
     const { key, pending } = pool.get(auth, config);
     const client = await pending;
@@ -138,6 +140,9 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
         );
       } catch (error) {
         if (error instanceof ProtocolError) throw error;
+        if (error instanceof CredentialUnopened) {
+          throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
+        }
         const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
         throw new ProtocolError(
           ProtocolErrorCode.InternalError,
@@ -180,9 +185,14 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
           });
           throw error;
         }
-        status = "SERVICE_UNAVAILABLE";
-        const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
-        result = errorResult(`Your MCP server is unavailable right now (${detail}). Try again shortly.`);
+        if (error instanceof CredentialUnopened) {
+          status = error.unopened.status;
+          result = errorResult(error.message);
+        } else {
+          status = "SERVICE_UNAVAILABLE";
+          const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
+          result = errorResult(`Your MCP server is unavailable right now (${detail}). Try again shortly.`);
+        }
       }
       const latencyMs = Math.round(performance.now() - started);
       recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
