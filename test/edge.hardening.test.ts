@@ -58,6 +58,19 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, headers: res.headers, text, json };
 }
 
+/** A 2026-07-28 `tools/call` POST, with any extra headers (the client's own credentials, say). */
+const callTool = (
+  url: string,
+  name: string,
+  args: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) =>
+  post(
+    url,
+    { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args, _meta: META } },
+    { ...headers, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": name },
+  );
+
 const legacyCall = (id: number, method = "tools/list", params: Record<string, unknown> = {}) => ({
   jsonrpc: "2.0",
   id,
@@ -177,16 +190,7 @@ describe("properties that held without a test", () => {
       "x-forwarded-for": "198.51.100.77",
     };
     const mark = stack.figma.requests.length;
-    const res = await post(
-      url,
-      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get_me", arguments: {}, _meta: META } },
-      {
-        ...clientSecrets,
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": "tools/call",
-        "mcp-name": "get_me",
-      },
-    );
+    const res = await callTool(url, "get_me", {}, clientSecrets);
     expect(res.status).toBe(200);
     const seen = stack.figma.requests.slice(mark);
     expect(seen).toHaveLength(1);
@@ -205,21 +209,7 @@ describe("properties that held without a test", () => {
     );
     const customUrl = data<{ instanceUrl: string }>(issued).instanceUrl;
     const remoteMark = remote.requests.length;
-    const echoed = await post(
-      customUrl,
-      {
-        jsonrpc: "2.0",
-        id: 2,
-        method: "tools/call",
-        params: { name: "echo", arguments: { text: "x" }, _meta: META },
-      },
-      {
-        ...clientSecrets,
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": "tools/call",
-        "mcp-name": "echo",
-      },
-    );
+    const echoed = await callTool(customUrl, "echo", { text: "x" }, clientSecrets);
     expect(echoed.status).toBe(200);
     const remoteSeen = remote.requests.slice(remoteMark);
     expect(remoteSeen.length).toBeGreaterThan(0);
@@ -244,11 +234,7 @@ describe("properties that held without a test", () => {
       .set({ ciphertext: adaRow.ciphertext, keyVersion: adaRow.keyVersion })
       .where(eq(credentials.id, bobRow.id));
     const mark = stack.figma.requests.length;
-    const res = await post(
-      bob.url,
-      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get_me", arguments: {}, _meta: META } },
-      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "get_me" },
-    );
+    const res = await callTool(bob.url, "get_me", {});
     expect(res.status).toBe(200);
     const result = res.json.result as { isError?: boolean; content: { text: string }[] };
     expect(result.isError).toBe(true);
@@ -285,16 +271,7 @@ describe("stored credentials that do not open", () => {
     if (!from || !to) throw new Error("credential rows missing");
     await db.update(credentials).set({ ciphertext: from.ciphertext }).where(eq(credentials.id, to.id));
     const mark = remote.requests.length;
-    const res = await post(
-      otherUrl,
-      {
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "echo", arguments: { text: "x" }, _meta: META },
-      },
-      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo" },
-    );
+    const res = await callTool(otherUrl, "echo", { text: "x" });
     const result = res.json.result as { isError?: boolean; content: { text: string }[] };
     expect(result.isError).toBe(true);
     expect(result.content[0]?.text).toMatch(/unusable.*reconnect/i);
@@ -310,11 +287,7 @@ describe("stored credentials that do not open", () => {
     if (!row) throw new Error("credential row missing");
     await db.update(credentials).set({ keyVersion: 99 }).where(eq(credentials.id, row.id));
     const mark = stack.figma.requests.length;
-    const res = await post(
-      url,
-      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get_me", arguments: {}, _meta: META } },
-      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "get_me" },
-    );
+    const res = await callTool(url, "get_me", {});
     const result = res.json.result as { isError?: boolean; content: { text: string }[] };
     expect(result.isError).toBe(true);
     expect(result.content[0]?.text).toMatch(/unavailable/i);
@@ -402,16 +375,7 @@ describe("token guessing is throttled per client address", () => {
 describe("the guards let ordinary traffic through", () => {
   test("a 2026 tools/call with both Accept types is served", async () => {
     const { url } = await connected();
-    const res = await post(
-      url,
-      {
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "get_file", arguments: { file_key: FAKE_FILE_KEY }, _meta: META },
-      },
-      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "get_file" },
-    );
+    const res = await callTool(url, "get_file", { file_key: FAKE_FILE_KEY });
     expect(res.status).toBe(200);
     expect((res.json.result as { isError?: boolean }).isError).toBeFalsy();
   });
