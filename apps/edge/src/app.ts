@@ -30,7 +30,9 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     const kv = await deps.kv.ping();
     return c.json({ status: kv ? "ok" : "degraded", kv, services: deps.registry.list().map((s) => s.type) });
   });
-  app.get("/metrics", metricsHandler(deps.metrics, deps.metricsAccess, true));
+  // On the MCP port only with a token, and never when METRICS_PORT serves it instead.
+  const { token, separatePort } = deps.metricsAccess;
+  app.get("/metrics", metricsHandler(deps.metrics, token, !separatePort && !!token));
 
   app.all(
     "/:token/mcp",

@@ -1,5 +1,5 @@
 import { safeEqual } from "@mcp/crypto";
-import { hostGuard } from "@mcp/http";
+import { bearerToken, hostGuard } from "@mcp/http";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import type { EdgeMetrics } from "./metrics.ts";
@@ -25,14 +25,15 @@ const notServed = (c: Context) =>
     404,
   );
 
-/** The handler for `GET /metrics`, or a 404 where metrics are not served. */
-export function metricsHandler(metrics: EdgeMetrics, access: MetricsAccess, onThisPort: boolean) {
-  const served = onThisPort ? !access.separatePort && !!access.token : !!access.separatePort;
+/**
+ * The handler for `GET /metrics` where it is `served`, checking the token when one is set; a 404 where it
+ * is not served.
+ */
+export function metricsHandler(metrics: EdgeMetrics, token: string | undefined, served: boolean) {
   return async (c: Context): Promise<Response> => {
     if (!served) return notServed(c);
-    if (access.token) {
-      const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-      if (!safeEqual(presented, access.token)) {
+    if (token) {
+      if (!safeEqual(bearerToken(c.req.header("authorization")), token)) {
         c.header("www-authenticate", 'Bearer realm="metrics"');
         return c.json({ error: "Metrics need the METRICS_TOKEN bearer", code: "UNAUTHORIZED" }, 401);
       }
@@ -54,7 +55,7 @@ export function metricsApp(metrics: EdgeMetrics, access: MetricsAccess, allowedH
       reject: (c) => c.json({ error: "Host not allowed", code: "FORBIDDEN" }, 403),
     }),
   );
-  app.get("/metrics", metricsHandler(metrics, { ...access, separatePort: true }, false));
+  app.get("/metrics", metricsHandler(metrics, access.token, true));
   app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404));
   return app;
 }

@@ -3,9 +3,9 @@ import type { MiddlewareHandler } from "hono";
 /** The names a loopback-bound server answers to, as they appear in a Host header. */
 export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
 
-/** True for a bind address that only this machine can reach. */
+/** True for a bind address that only this machine can reach (`::1` and `[::1]` alike). */
 export function isLoopbackBind(host: string): boolean {
-  return ["localhost", "127.0.0.1", "::1", "[::1]"].includes(host.toLowerCase());
+  return LOOPBACK_HOSTS.includes(normaliseHost(host) ?? "");
 }
 
 /**

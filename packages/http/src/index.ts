@@ -1,3 +1,4 @@
+export { bearerToken } from "./bearer.ts";
 export { addressKey, type ClientIpVariables, clientIp } from "./client-ip.ts";
 export {
   hostAllowed,

@@ -1,5 +1,6 @@
 import { AppError, verifyApiKey } from "@mcp/core";
 import { API_KEY } from "@mcp/crypto";
+import { bearerToken } from "@mcp/http";
 import type { MiddlewareHandler } from "hono";
 import type { HonoEnv } from "../deps.ts";
 
@@ -15,7 +16,7 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
     const deps = c.var.deps;
     const authorization = c.req.header("authorization");
     if (authorization) {
-      const key = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] ?? "";
+      const key = bearerToken(authorization);
       const actor = API_KEY.test(key) ? await verifyApiKey(deps, key) : null;
       if (!actor) throw new AppError("UNAUTHORIZED", "Invalid API key in Authorization header");
       c.set("actor", { userId: actor.userId, via: "api_key" });

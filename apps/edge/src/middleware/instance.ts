@@ -53,26 +53,21 @@ export class TokenGuessing {
  * `invalidTokensPerMinutePerIp` every request from the address is a 429 with Retry-After, valid token or
  * not, until its window ends. Tokens this process already knows cost nothing; a token that needs a lookup
  * waits its turn behind at most that many others from the same address, so a burst of guesses sent at
- * once cannot run more lookups than the limit allows before the count catches up.
+ * once runs at most about twice the limit in lookups before the count blocks the address.
  */
 export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<EdgeEnv> {
   return async function instanceMiddleware(c, next) {
     const { deps } = c.var;
     const token = c.req.param("token") ?? "";
     const limit = deps.limits.invalidTokensPerMinutePerIp;
-    const known = deps.resolver.peek(token);
-    if (limit <= 0) {
-      const instance = known === "missing" ? null : (known ?? (await deps.resolver.resolve(token)));
-      if (!instance) return invalidInstance(c);
-      c.set("instance", instance);
-      return next();
-    }
+    const guarded = limit > 0;
     const address = addressKey(c.var.clientIp);
-    const wait = guessing.blockedFor(address);
+    const wait = guarded ? guessing.blockedFor(address) : 0;
     if (wait > 0) return tooManyRequests(c, wait, TOO_MANY);
+    const known = deps.resolver.peek(token);
     let instance = known === "missing" ? null : known;
     if (instance === undefined) {
-      const release = guessing.begin(address, limit);
+      const release = guarded ? guessing.begin(address, limit) : () => {};
       if (!release) return tooManyRequests(c, 1_000, TOO_MANY);
       try {
         instance = await deps.resolver.resolve(token);
@@ -84,6 +79,7 @@ export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<Edge
       c.set("instance", instance);
       return next();
     }
+    if (!guarded) return invalidInstance(c);
     const counted = await deps.kv
       .rateLimit(`rl:badtoken:${address}`, limit, MINUTE)
       .catch((error: unknown) => {
