@@ -55,7 +55,7 @@ describe("JSON-RPC batches", () => {
 describe("per-service limit", () => {
   let tight: Stack;
   beforeAll(async () => {
-    tight = await startStack({ limits: { perServicePerMinute: 3 } });
+    tight = await startStack({ serviceEnv: { SERVICE_FIGMA_RATE_LIMIT: "3" } });
   });
   afterAll(() => tight.stop());
 
@@ -84,7 +84,7 @@ describe("per-service limit", () => {
 describe("limits are charged narrowest first", () => {
   let mixed: Stack;
   beforeAll(async () => {
-    mixed = await startStack({ limits: { perInstancePerMinute: 3, perServicePerMinute: 10 } });
+    mixed = await startStack({ limits: { perInstancePerMinute: 3 }, serviceEnv: { SERVICE_FIGMA_RATE_LIMIT: "10" } });
   });
   afterAll(() => mixed.stop());
 

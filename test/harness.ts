@@ -40,6 +40,8 @@ export async function startStack(
     secureCookies?: boolean;
     /** Who may read /metrics (default: on the edge's port with `TEST_METRICS_TOKEN`). */
     metrics?: MetricsAccess;
+    /** More service environment, e.g. `SERVICE_GITHUB_BASE_URL` of a fake, `SERVICE_FIGMA_RATE_LIMIT`. */
+    serviceEnv?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
@@ -67,7 +69,7 @@ export async function startStack(
     memoryDb: true,
     kvPrefix: `test:${crypto.randomUUID()}:`,
     edgeUrl,
-    serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url },
+    serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url, ...opts.serviceEnv },
   });
   const logs: string[] = [];
   platform.deps.log = createLogger({

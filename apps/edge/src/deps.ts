@@ -3,11 +3,17 @@ import type { EdgeMetrics } from "./metrics.ts";
 import type { MetricsAccess } from "./metrics-route.ts";
 
 export interface EdgeLimits {
-  /** Requests per minute for one instance. */
-  perInstancePerMinute: number;
-  /** Requests per minute for one user across all of their instances. */
+  /**
+   * Requests per minute for one instance, for every service (RATE_LIMIT_PER_INSTANCE); unset: the service
+   * definition's `rateLimits.perInstancePerMinute`, else DEFAULT_PER_INSTANCE_PER_MINUTE. 0 = unlimited.
+   */
+  perInstancePerMinute?: number;
+  /** Requests per minute for one user across all of their instances (RATE_LIMIT_PER_USER); 0 = unlimited. */
   perUserPerMinute: number;
-  /** Requests per minute to one service across all users (protects the upstream and our standing with it). */
+  /**
+   * Requests per minute to one service across all users (protects the upstream and our standing with it)
+   * when its definition and SERVICE_<TYPE>_RATE_LIMIT say nothing; 0 = unlimited.
+   */
   perServicePerMinute: number;
   /** Largest JSON-RPC body accepted. */
   maxBodyBytes: number;
@@ -47,8 +53,10 @@ export interface EdgeEnv {
   };
 }
 
+/** Requests per minute for one instance when neither the operator nor the service definition sets it. */
+export const DEFAULT_PER_INSTANCE_PER_MINUTE = 600;
+
 export const DEFAULT_LIMITS: EdgeLimits = {
-  perInstancePerMinute: 600,
   perUserPerMinute: 1200,
   perServicePerMinute: 60_000,
   maxBodyBytes: 1024 * 1024,

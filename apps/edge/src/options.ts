@@ -13,6 +13,8 @@ export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
     metrics: { token: env.METRICS_TOKEN, separatePort: env.METRICS_PORT !== undefined },
     metricsHosts: loopbackAllowlist(env.METRICS_HOST),
     limits: {
+      ...(env.RATE_LIMIT_PER_INSTANCE !== undefined && { perInstancePerMinute: env.RATE_LIMIT_PER_INSTANCE }),
+      ...(env.RATE_LIMIT_PER_USER !== undefined && { perUserPerMinute: env.RATE_LIMIT_PER_USER }),
       ...(env.RATE_LIMIT_INVALID_TOKENS !== undefined && {
         invalidTokensPerMinutePerIp: env.RATE_LIMIT_INVALID_TOKENS,
       }),

@@ -27,6 +27,10 @@ export const ZPlatformEnv = z.object({
   METRICS_PORT: port.optional(),
   /** Bind address of the METRICS_PORT listener (loopback unless asked: metrics name services and traffic). */
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Requests per minute for one instance, overriding every service definition; 0 = unlimited. */
+  RATE_LIMIT_PER_INSTANCE: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+  /** Requests per minute for one user across their instances; 0 = unlimited. */
+  RATE_LIMIT_PER_USER: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
   /** Invalid instance tokens one client address may send per minute before it gets 429s; 0 = no limit. */
   RATE_LIMIT_INVALID_TOKENS: z.coerce.number().int().min(0).max(1_000_000).optional(),
 });

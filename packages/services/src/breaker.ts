@@ -55,6 +55,8 @@ interface ServiceBreakers {
   shared: CircuitBreakerPolicy;
   /** Keyed by the SHA-256 of the credential; the credential itself is never kept. */
   perCredential: LRUCache<string, CircuitBreakerPolicy>;
+  /** Until when (epoch ms) a credential the upstream answered 429 must wait, by the same key. */
+  backoff: LRUCache<string, number>;
 }
 
 // Keyed by the loaded service object, which the registry builds once per type: every call for a type
@@ -67,6 +69,7 @@ function serviceBreakers(service: object): ServiceBreakers {
     entry = {
       shared: newBreaker(isServiceOutage),
       perCredential: new LRUCache({ max: MAX_CREDENTIAL_BREAKERS }),
+      backoff: new LRUCache({ max: MAX_CREDENTIAL_BREAKERS }),
     };
     breakers.set(service, entry);
   }
@@ -110,4 +113,24 @@ export function credentialCircuitState(service: object, credential: string): Cir
 /** How many per-credential breakers a service currently holds (bounded by MAX_CREDENTIAL_BREAKERS). */
 export function credentialBreakerCount(service: object): number {
   return breakers.get(service)?.perCredential.size ?? 0;
+}
+
+/** The longest wait an upstream's Retry-After may impose on a credential. */
+export const MAX_BACKOFF_MS = 60 * 60_000;
+
+/** Records that the upstream asked this credential to wait `ms` (bounded by MAX_BACKOFF_MS). */
+export function backOff(service: object, credential: string, ms: number): void {
+  const wait = Math.min(Math.max(ms, 0), MAX_BACKOFF_MS);
+  if (wait > 0) serviceBreakers(service).backoff.set(credentialId(credential), Date.now() + wait);
+}
+
+/** How long this credential must still wait before calling the service again; 0 when it need not. */
+export function backoffRemaining(service: object, credential: string): number {
+  const entry = breakers.get(service)?.backoff;
+  const id = credentialId(credential);
+  const until = entry?.get(id);
+  if (until === undefined) return 0;
+  const left = until - Date.now();
+  if (left <= 0) entry?.delete(id);
+  return Math.max(0, left);
 }

@@ -40,11 +40,16 @@ describe("executeTool: upstream failures", () => {
     });
   });
 
-  test("500 and 429 → SERVICE_UNAVAILABLE", async () => {
+  test("500 → SERVICE_UNAVAILABLE; 429 → RATE_LIMITED with the upstream's wait", async () => {
     fake().failNext(500);
     expect(await getMe()).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE", status: 500 });
     fake().failNext(429, { status: 429, err: "Rate limit exceeded" });
-    expect(await getMe()).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE", status: 429 });
+    expect(await getMe()).toMatchObject({
+      ok: false,
+      error: "RATE_LIMITED",
+      status: 429,
+      retryAfterMs: 30_000,
+    });
   });
 
   test("a slow upstream times out within the bound", async () => {
@@ -69,11 +74,14 @@ describe("executeTool: upstream failures", () => {
     expect(circuitState(service)).toBe("closed");
   });
 
-  test("responses over the size limit are refused", async () => {
+  test("an answer over the size limit is cut there, with a note saying so", async () => {
     const outcome = await executeTool(figma(), "get_file", { file_key: FAKE_FILE_KEY }, KEY, {
       maxResponseBytes: 200,
     });
-    expect(outcome).toMatchObject({ ok: false, error: "UPSTREAM_ERROR", status: 200 });
+    expect(outcome).toMatchObject({ ok: true, status: 200, truncated: true });
+    if (!outcome.ok) throw new Error("unreachable");
+    expect(outcome.text).toContain("[Truncated: the response was");
+    expect(outcome.text.length).toBeLessThan(200 + 400);
   });
 
   test("the circuit opens after 5 consecutive outages and stops calling upstream", async () => {
@@ -145,7 +153,10 @@ test("a GET whose connection drops is retried once", async () => {
 
 describe("validateKey", () => {
   test("accepts a good key, rejects a bad one", async () => {
-    expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
+    expect(await validateKey(figma(), KEY)).toEqual({
+      ok: true,
+      account: { id: "1000001", name: "Ada", email: "ada@example.com" },
+    });
     expect(fake().requests[0]).toMatchObject({ method: "GET", path: "/v1/me", token: KEY });
     const bad = await validateKey(figma(), "figd_nope_000000000");
     expect(bad).toMatchObject({ ok: false, error: "INVALID_API_KEY" });
@@ -177,7 +188,7 @@ describe("validateKey", () => {
     } finally {
       fake().up();
     }
-    expect(await validateKey(figma(), KEY)).toEqual({ ok: true });
+    expect(await validateKey(figma(), KEY)).toMatchObject({ ok: true });
   });
 });
 
@@ -228,7 +239,7 @@ describe("executeTool: secrets never come back out of an answer", () => {
   test("a key spelled with JSON \\u escapes is redacted after parsing", async () => {
     const escaped = [...KEY].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
     fake().answerNext(200, `{"echo":"${escaped}"}`);
-    expect(await getMe()).toEqual({ ok: true, status: 200, data: { echo: "[redacted]" } });
+    expect(await getMe()).toMatchObject({ ok: true, status: 200, data: { echo: "[redacted]" } });
   });
 
   test("values of additional credentials are redacted too", async () => {
@@ -250,7 +261,11 @@ describe("executeTool: redaction keeps JSON intact", () => {
     const credential = { apiKey: KEY, additional: { accountId: "9876543210" } };
     fake().answerNext(200, '{"id":9876543210,"label":"account 9876543210"}');
     const outcome = await executeTool(figma(), "get_me", {}, credential);
-    expect(outcome).toEqual({ ok: true, status: 200, data: { id: 9876543210, label: "account [redacted]" } });
+    expect(outcome).toMatchObject({
+      ok: true,
+      status: 200,
+      data: { id: 9876543210, label: "account [redacted]" },
+    });
   });
 });
 
@@ -276,6 +291,6 @@ describe("executeTool: a 2xx that is not JSON is an error, never a result", () =
 
   test("an empty 2xx body is a success with no data", async () => {
     fake().answerNext(204, "");
-    expect(await getMe()).toEqual({ ok: true, status: 204, data: null });
+    expect(await getMe()).toEqual({ ok: true, status: 204, data: null, text: "null" });
   });
 });

@@ -1,29 +1,51 @@
+import type { BodyErrorsConfig } from "./definition.ts";
+import { nextCursor, pageFromCursor } from "./pagination.ts";
+import { getPath, pickFields } from "./paths.ts";
 import { createRedactor, type Redactor } from "./redact.ts";
-import { buildRequest, isSendableCredential, type RequestSpec } from "./request.ts";
-import type { KeyValidation, ServiceDefinition, ToolDefinition, ToolOutcome } from "./types.ts";
+import {
+  buildRequest,
+  type CredentialParts,
+  isSendableCredential,
+  type PageParam,
+  resolveBaseUrl,
+} from "./request.ts";
+import type { AccountInfo, KeyValidation, ServiceDefinition, ToolDefinition, ToolOutcome } from "./types.ts";
 import { callUpstream, type UpstreamResult } from "./upstream.ts";
 
 export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Whole-call deadline; 10 s for tools, 5 s for key validation. */
   timeoutMs?: number;
-  /** Larger responses are refused rather than buffered; 10 MB by default. */
+  /** Bytes of an answer read at most; a larger one is cut there (with a note) and the rest never read. 10 MB by default. */
   maxResponseBytes?: number;
 }
 
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const MAX_MESSAGE_CHARS = 500;
 const MAX_EXCERPT_CHARS = 200;
+/** Characters of a result handed to the model unless the tool says otherwise. */
+export const DEFAULT_MAX_CHARS = 100_000;
 
-/** The user's key, plus the extra fields a service needs (all of them treated as secrets). */
-export type UpstreamCredential = string | { apiKey: string; additional?: Record<string, string> };
+/** The user's key, plus the extra fields a service needs. */
+export type UpstreamCredential = string | CredentialParts;
 
-const credentialParts = (c: UpstreamCredential) => (typeof c === "string" ? { apiKey: c } : c);
+const credentialParts = (c: UpstreamCredential): CredentialParts =>
+  typeof c === "string" ? { apiKey: c } : c;
 
-/** Every value of a credential that must never come back out of an upstream's answer. */
-export function credentialRedactor(credential: UpstreamCredential): Redactor {
+/**
+ * Every secret value of a credential, which must never come back out of an upstream's answer: the key and
+ * each additional field, except those the service declares as not secret (an email, a site name).
+ */
+export function credentialRedactor(
+  credential: UpstreamCredential,
+  service?: Pick<ServiceDefinition, "additionalCredentials">,
+): Redactor {
   const { apiKey, additional } = credentialParts(credential);
-  return createRedactor([apiKey, ...Object.values(additional ?? {})]);
+  const open = new Set(service?.additionalCredentials.filter((f) => !f.secret).map((f) => f.name));
+  const secrets = Object.entries(additional ?? {})
+    .filter(([name]) => !open.has(name))
+    .map(([, value]) => value);
+  return createRedactor([apiKey, ...secrets]);
 }
 
 /** Runs one tool against the upstream with the user's credential; expected failures are results, not throws. */
@@ -34,27 +56,97 @@ export async function executeTool(
   credential: UpstreamCredential,
   opts: ExecuteOptions = {},
 ): Promise<ToolOutcome> {
-  const { apiKey } = credentialParts(credential);
+  const parts = credentialParts(credential);
   const def = typeof tool === "string" ? service.getTool(tool) : tool;
   if (!def) return { ok: false, error: "BAD_REQUEST", message: `Unknown tool "${String(tool)}"` };
   const input = def.validateInput(args);
   if (!input.ok) return { ok: false, error: "BAD_REQUEST", message: input.message };
-  if (!isSendableCredential(apiKey)) {
+  if (!isSendableCredential(parts.apiKey)) {
     return {
       ok: false,
       error: "EXPIRED_CREDENTIALS",
       message: `The stored ${service.name} credential is unusable; reconnect the service.`,
     };
   }
-  const req = buildRequest(service.baseUrl, service.auth, def.request, input.data, apiKey);
+  const baseUrl = resolveBaseUrl(service, parts);
+  if (typeof baseUrl !== "string") return unusable(service, baseUrl.error);
+  let page: PageParam | undefined;
+  const { cursor, ...rest } = input.data;
+  if (def.pagination && typeof cursor === "string") {
+    const decoded = pageFromCursor(def.pagination, cursor, baseUrl);
+    if ("error" in decoded) return { ok: false, error: "BAD_REQUEST", message: decoded.error };
+    page = decoded;
+  }
+  const req = buildRequest(service, def.request, def.pagination ? rest : input.data, parts, page);
   if ("error" in req) return { ok: false, error: "BAD_REQUEST", message: req.error };
 
-  const result = await callUpstream(service, apiKey, req, {
+  const result = await callUpstream(service, parts.apiKey, req, {
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? 10_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
-  return toOutcome(service.name, result, credentialRedactor(credential));
+  const redactor = credentialRedactor(parts, service);
+  const outcome = toOutcome(service, result, redactor);
+  if (!outcome.ok || outcome.parsed === undefined) return finish(def, outcome);
+  const next = def.pagination
+    ? nextCursor(def.pagination, outcome.parsed, linkOf(result), page, baseUrl)
+    : undefined;
+  return finish(def, outcome, next);
+}
+
+function unusable(service: ServiceDefinition, why: string): ToolOutcome {
+  return {
+    ok: false,
+    error: "EXPIRED_CREDENTIALS",
+    message: `The stored ${service.name} credential is unusable (${why}); reconnect the service.`,
+  };
+}
+
+const linkOf = (r: UpstreamResult): string | null => (r.kind === "status" ? r.link : null);
+
+/** A 2xx answer: parsed JSON, or (over the size limit) the first part of its text. */
+type Answer =
+  | { ok: true; status: number; parsed: unknown; cut?: undefined }
+  | { ok: true; status: number; parsed?: undefined; cut: { text: string; declaredBytes: number | null } };
+type Outcome = Answer | Extract<ToolOutcome, { ok: false }>;
+
+/** The model's view of an answer: the tool's fields, `nextCursor`, and a cap with a note. */
+function finish(tool: ToolDefinition, outcome: Outcome, next?: string): ToolOutcome {
+  if (!outcome.ok) return outcome;
+  const max = tool.response?.maxChars ?? DEFAULT_MAX_CHARS;
+  if (outcome.cut) {
+    const { text, declaredBytes } = outcome.cut;
+    const size = declaredBytes ? `${formatBytes(declaredBytes)}` : "over the size limit";
+    const note = `[Truncated: the response was ${size}, too large to read whole; only its first ${max.toLocaleString("en-US")} characters are shown, so it is not valid JSON. Ask for less: fewer fields, a smaller page, a narrower query.]`;
+    return {
+      ok: true,
+      status: outcome.status,
+      data: undefined,
+      text: `${text.slice(0, max)}\n\n${note}`,
+      truncated: true,
+    };
+  }
+  let data = tool.response?.fields ? pickFields(outcome.parsed, tool.response.fields) : outcome.parsed;
+  if (tool.pagination) {
+    const page = typeof data === "object" && data !== null && !Array.isArray(data) ? data : { items: data };
+    data = next === undefined ? page : { ...page, nextCursor: next };
+  }
+  const text = JSON.stringify(data) ?? "null";
+  if (text.length <= max) return { ok: true, status: outcome.status, data, text };
+  const note = `[Truncated: the result is ${text.length.toLocaleString("en-US")} characters; only the first ${max.toLocaleString("en-US")} are shown, so it is not valid JSON.${next ? " nextCursor was in the cut part; ask for a smaller page." : ""} Ask for less: fewer fields, a smaller page, a narrower query.]`;
+  return {
+    ok: true,
+    status: outcome.status,
+    data: undefined,
+    text: `${text.slice(0, max)}\n\n${note}`,
+    truncated: true,
+  };
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} bytes`;
 }
 
 type Parsed = { ok: true; value: unknown } | { ok: false };
@@ -83,7 +175,37 @@ function excerpt(text: string): string {
   return line.length > MAX_EXCERPT_CHARS ? `${line.slice(0, MAX_EXCERPT_CHARS)}…` : line;
 }
 
-function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOutcome {
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+function rateLimited(name: string, retryAfterMs: number, status?: number): Outcome {
+  return {
+    ok: false,
+    error: "RATE_LIMITED",
+    ...(status !== undefined && { status }),
+    retryAfterMs,
+    message: `${name} is rate limiting this account; retry after ${seconds(retryAfterMs)} s.`,
+  };
+}
+
+/** A failure reported inside a body (Slack's `ok: false`, GraphQL's `errors`), with its code and message. */
+function bodyError(
+  rules: BodyErrorsConfig | undefined,
+  value: unknown,
+): { code?: string; message: string } | null {
+  if (!rules) return null;
+  const failedOk = rules.okPath !== undefined && getPath(value, rules.okPath) === false;
+  const errors = rules.errorsPath !== undefined ? getPath(value, rules.errorsPath) : undefined;
+  if (!failedOk && !(Array.isArray(errors) && errors.length > 0)) return null;
+  const code = rules.codePath !== undefined ? getPath(value, rules.codePath) : undefined;
+  const message = getPath(value, rules.messagePath);
+  return {
+    code: typeof code === "string" ? code : undefined,
+    message: bounded(typeof message === "string" && message.trim() !== "" ? message : "request failed"),
+  };
+}
+
+function toOutcome(service: ServiceDefinition, r: UpstreamResult, redactor: Redactor): Outcome {
+  const { name } = service;
   switch (r.kind) {
     case "network":
       return { ok: false, error: "SERVICE_UNAVAILABLE", message: `Could not reach ${name}.` };
@@ -91,6 +213,8 @@ function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOut
       return { ok: false, error: "SERVICE_UNAVAILABLE", message: `${name} did not answer in time.` };
     case "cancelled":
       return { ok: false, error: "SERVICE_UNAVAILABLE", message: "The request was cancelled." };
+    case "backoff":
+      return rateLimited(name, r.retryAfterMs);
     case "open":
       return {
         ok: false,
@@ -101,17 +225,40 @@ function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOut
             : `${name} kept failing on this account's recent requests; its calls are paused briefly.`,
       };
     case "too_large":
+      if (r.status >= 200 && r.status < 300) {
+        // Redacted as text; the cut to the model's limit is far before the end, so no partial secret survives.
+        return {
+          ok: true,
+          status: r.status,
+          cut: { text: redactor.text(r.prefix), declaredBytes: r.declaredBytes },
+        };
+      }
       return {
         ok: false,
-        error: "UPSTREAM_ERROR",
+        error: r.status === 429 ? "RATE_LIMITED" : "UPSTREAM_ERROR",
         status: r.status,
-        message: `${name} sent a response over the size limit.`,
+        message: `${name} error ${r.status} (with an oversized body).`,
       };
   }
   const { status } = r;
   const { text, json } = readBody(r.body, redactor);
+  if (status === 429 || (status === 403 && r.retryAfterMs !== null)) {
+    return rateLimited(name, r.retryAfterMs ?? 30_000, status);
+  }
+  const inBody = json.ok ? bodyError(service.bodyErrors, json.value) : null;
+  if (inBody) {
+    const rules = service.bodyErrors;
+    if (inBody.code && rules?.rateLimitCodes.includes(inBody.code)) return rateLimited(name, 30_000, status);
+    const auth = inBody.code !== undefined && rules?.authCodes.includes(inBody.code);
+    return {
+      ok: false,
+      error: auth ? "EXPIRED_CREDENTIALS" : status >= 500 ? "SERVICE_UNAVAILABLE" : "UPSTREAM_ERROR",
+      status,
+      message: `${name} error${inBody.code ? ` ${inBody.code}` : ""}: ${inBody.message}`,
+    };
+  }
   if (status >= 200 && status < 300) {
-    if (json.ok) return { ok: true, status, data: json.value };
+    if (json.ok) return { ok: true, status, parsed: json.value };
     // An HTML error page or a truncated body behind a 200 is not an answer (and is never cached).
     const type = r.contentType ? `, ${r.contentType.split(";")[0]}` : "";
     return {
@@ -121,7 +268,7 @@ function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOut
       message: `${name} sent a response that is not JSON (HTTP ${status}${type}): ${excerpt(text)}`,
     };
   }
-  const data = json.ok ? json.value : text;
+  const data = json.ok ? json.value : excerpt(text);
   // Figma (like many APIs) answers 403 both for a bad key and for a resource the key may not access;
   // the caller tells them apart by re-validating the key. The message keeps the upstream's own words.
   if (status === 401 || status === 403) {
@@ -132,13 +279,6 @@ function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOut
       message: `${name} error ${status}: ${upstreamMessage(data)}`,
     };
   }
-  if (status === 429)
-    return {
-      ok: false,
-      error: "SERVICE_UNAVAILABLE",
-      status,
-      message: `${name} is rate limiting this account; retry later.`,
-    };
   if (status >= 500)
     return { ok: false, error: "SERVICE_UNAVAILABLE", status, message: `${name} failed (${status}).` };
   return {
@@ -149,31 +289,57 @@ function toOutcome(name: string, r: UpstreamResult, redactor: Redactor): ToolOut
   };
 }
 
-/** The human part of an upstream error body, e.g. Figma's `{ status, err }` or `{ error, status, message }`. */
+const bounded = (text: string) =>
+  text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
+
+/**
+ * The human part of an upstream error body: Figma's `{ status, err }`, `{ error, message }`, Stripe's
+ * `{ error: { message } }`, GraphQL's `{ errors: [{ message }] }`, Jira's `{ errorMessages: [...] }`.
+ */
 export function upstreamMessage(data: unknown): string {
   let text = "request failed";
   if (typeof data === "string" && data.trim() !== "") text = data;
   else if (typeof data === "object" && data !== null) {
-    const body: Record<string, unknown> = { ...data };
-    const nested = typeof body.error === "object" && body.error !== null ? { ...body.error } : {};
     const candidate = [
-      body.err,
-      body.message,
-      body.error,
-      "message" in nested ? nested.message : undefined,
+      getPath(data, "err"),
+      getPath(data, "message"),
+      getPath(data, "error"),
+      getPath(data, "error.message"),
+      getPath(data, "errors.0.message"),
+      getPath(data, "errorMessages.0"),
+      getPath(data, "error_description"),
     ].find((v) => typeof v === "string" && v.trim() !== "");
     if (typeof candidate === "string") text = candidate;
   }
-  return text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
+  return bounded(text);
 }
 
-/** Checks a key with the service's validation request before it is stored. */
+/** A value from the validation answer for "connected as ...": short text only. */
+function accountField(value: unknown): string | undefined {
+  if (typeof value === "number") return String(value);
+  if (typeof value !== "string" || value.trim() === "") return undefined;
+  return value.length > 200 ? value.slice(0, 200) : value;
+}
+
+function accountOf(service: ServiceDefinition, value: unknown): AccountInfo | undefined {
+  const paths = service.validation.account;
+  if (!paths) return undefined;
+  const account: AccountInfo = {};
+  for (const key of ["id", "name", "email"] as const) {
+    const path = paths[key];
+    const field = path === undefined ? undefined : accountField(getPath(value, path));
+    if (field !== undefined) account[key] = field;
+  }
+  return Object.keys(account).length > 0 ? account : undefined;
+}
+
+/** Checks a key with the service's validation request before it is stored; says whose account it is. */
 export async function validateKey(
   service: ServiceDefinition,
   credential: UpstreamCredential,
   opts: ExecuteOptions = {},
 ): Promise<KeyValidation> {
-  const { apiKey } = credentialParts(credential);
+  const parts = credentialParts(credential);
   const invalid = {
     ok: false,
     error: "INVALID_API_KEY",
@@ -184,30 +350,32 @@ export async function validateKey(
     error: "SERVICE_UNAVAILABLE",
     message: `${service.name} could not check the key right now; try again.`,
   } as const;
-  if (!isSendableCredential(apiKey)) return invalid;
-  const spec: RequestSpec = service.validation;
-  const req = buildRequest(service.baseUrl, service.auth, spec, {}, apiKey);
-  if ("error" in req) throw new Error(`${service.type}: validation request cannot be built: ${req.error}`);
-  const r = await callUpstream(service, apiKey, req, {
+  if (!isSendableCredential(parts.apiKey)) return invalid;
+  const { validation } = service;
+  const spec = { method: validation.method, path: validation.path, bodyTemplate: validation.body };
+  const req = buildRequest(service, spec, {}, parts);
+  // A credential whose additional fields cannot form a request (a site that is not a site) is not valid.
+  if ("error" in req) return invalid;
+  const r = await callUpstream(service, parts.apiKey, req, {
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? 5_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
-  const status = r.kind === "status" || r.kind === "too_large" ? r.status : 0;
-  // A 2xx that is not JSON (a captive portal's or proxy's HTML page) proves nothing about the key.
-  if (status >= 200 && status < 300)
-    return r.kind === "status" && isJsonOrEmpty(r.body) ? { ok: true } : unchecked;
-  // Any other 4xx means the upstream answered and refused this key; 429 says nothing about it.
-  if (status >= 400 && status < 500 && status !== 429) return invalid;
-  return unchecked;
-}
-
-function isJsonOrEmpty(body: string): boolean {
-  if (body.trim() === "") return true;
-  try {
-    JSON.parse(body);
-    return true;
-  } catch {
-    return false;
+  if (r.kind !== "status") return unchecked;
+  const { status } = r;
+  if (status === 429 || (status === 403 && r.retryAfterMs !== null)) return unchecked;
+  const json = readBody(r.body, credentialRedactor(parts, service)).json;
+  const inBody = json.ok ? bodyError(service.bodyErrors, json.value) : null;
+  if (inBody) {
+    return inBody.code && service.bodyErrors?.rateLimitCodes.includes(inBody.code) ? unchecked : invalid;
   }
+  // A 2xx that is not JSON (a captive portal's or proxy's HTML page) proves nothing about the key.
+  if (status >= 200 && status < 300) {
+    if (!json.ok) return unchecked;
+    const account = accountOf(service, json.value);
+    return account ? { ok: true, account } : { ok: true };
+  }
+  // Any other 4xx means the upstream answered and refused this key.
+  if (status >= 400 && status < 500) return invalid;
+  return unchecked;
 }

@@ -50,7 +50,15 @@ describe("loadRegistry", () => {
     ]);
     const post = figma?.mcpTools.find((t) => t.name === "post_comment");
     expect(post?.annotations?.readOnlyHint).toBe(false);
-    expect(Object.keys(post ?? {}).sort()).toEqual(["annotations", "description", "inputSchema", "name"]);
+    expect(Object.keys(post ?? {}).sort()).toEqual([
+      "annotations",
+      "description",
+      "inputSchema",
+      "name",
+      "title",
+    ]);
+    expect(post?.title).toBe("Post comment");
+    expect(post?.annotations?.title).toBe("Post comment");
     expect(figma?.getTool("get_file")?.cacheTtlMs).toBe(30000);
     expect(figma?.getTool("post_comment")?.cacheTtlMs).toBeUndefined();
   });

@@ -4,37 +4,54 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { type ServiceConfig, ServiceConfigSchema } from "./definition.ts";
 import { compileInputValidator } from "./json-schema.ts";
+import { CURSOR_PROPERTY } from "./pagination.ts";
 import type { McpTool, ServiceDefinition, ServiceRegistry, ToolDefinition } from "./types.ts";
 
 const DEFAULT_DIR = fileURLToPath(new URL("../definitions", import.meta.url));
 
+const envPrefix = (type: string) => `SERVICE_${type.toUpperCase().replaceAll("-", "_")}`;
+
 /** The env var that overrides a service's upstream, e.g. `SERVICE_FIGMA_BASE_URL`. */
 export function baseUrlEnvName(type: string): string {
-  return `SERVICE_${type.toUpperCase().replaceAll("-", "_")}_BASE_URL`;
+  return `${envPrefix(type)}_BASE_URL`;
 }
 
+/** The env var that overrides a service's requests per minute across all users, e.g. `SERVICE_GITHUB_RATE_LIMIT`. */
+export function rateLimitEnvName(type: string): string {
+  return `${envPrefix(type)}_RATE_LIMIT`;
+}
+
+/** The definitions shipped with the platform. */
+export const DEFINITIONS_DIR = DEFAULT_DIR;
+
 /**
- * Reads and validates every `<type>/config.json` under `dir`. Synchronous and throwing on purpose:
- * it runs once at start-up, and a process with a broken definition should not start.
+ * Reads and validates every `<type>/config.json` under `dirs` (the shipped definitions by default, plus any
+ * an operator adds). Synchronous and throwing on purpose: it runs once at start-up, and a process with a
+ * broken definition should not start.
  */
 export function loadRegistry(
-  dir: string = DEFAULT_DIR,
+  dirs: string | readonly string[] = DEFAULT_DIR,
   env: Record<string, string | undefined> = process.env,
 ): ServiceRegistry {
   const services = new Map<string, ServiceDefinition>();
-  const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
-  for (const folder of folders.map((f) => f.name).sort()) {
-    const file = join(dir, folder, "config.json");
-    const config = readConfig(file, folder);
-    const service = buildService(config, env);
-    for (const other of services.values()) {
-      if (other.prefix === service.prefix)
-        fail(file, "prefix", `"${service.prefix}" is also used by ${other.type}`);
-      if (other.port === service.port) fail(file, "port", `${service.port} is also used by ${other.type}`);
+  const files = new Map<string, string>();
+  for (const dir of typeof dirs === "string" ? [dirs] : dirs) {
+    const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
+    for (const folder of folders.map((f) => f.name).sort()) {
+      const file = join(dir, folder, "config.json");
+      const service = buildService(readConfig(file, folder), env);
+      for (const other of services.values()) {
+        const where = `${other.type} (${displayPath(files.get(other.type) ?? "")})`;
+        if (other.type === service.type) fail(file, "type", `"${service.type}" is also defined by ${where}`);
+        if (other.prefix === service.prefix)
+          fail(file, "prefix", `"${service.prefix}" is also used by ${where}`);
+        if (other.port === service.port) fail(file, "port", `${service.port} is also used by ${where}`);
+      }
+      services.set(service.type, service);
+      files.set(service.type, file);
     }
-    services.set(service.type, service);
   }
-  const sorted = [...services.values()];
+  const sorted = [...services.values()].sort((a, b) => a.type.localeCompare(b.type));
   return {
     get: (type) => services.get(type),
     has: (type) => services.has(type),
@@ -70,6 +87,25 @@ function readConfig(file: string, folder: string): ServiceConfig {
   return parsed.data;
 }
 
+/** A per-minute limit from the environment: a whole number, 0 = unlimited; unset or empty = not overridden. */
+export function limitFromEnv(env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^[0-9]{1,9}$/.test(raw))
+    throw new Error(`${name}: must be a whole number of requests per minute (0 = unlimited)`);
+  return Number(raw);
+}
+
+/** A paginated tool's input gains `cursor`, the `nextCursor` of the page before. */
+function withCursor(tool: ServiceConfig["tools"][number]): ServiceConfig["tools"][number] {
+  if (!tool.pagination) return tool;
+  const { properties } = tool.inputSchema;
+  return {
+    ...tool,
+    inputSchema: { ...tool.inputSchema, properties: { ...properties, cursor: { ...CURSOR_PROPERTY } } },
+  };
+}
+
 function buildService(config: ServiceConfig, env: Record<string, string | undefined>): ServiceDefinition {
   const envName = baseUrlEnvName(config.type);
   // An empty value (e.g. `SERVICE_FIGMA_BASE_URL=` in a .env file) means "not set".
@@ -77,17 +113,28 @@ function buildService(config: ServiceConfig, env: Record<string, string | undefi
   if (override !== undefined && !z.url({ protocol: /^https?$/ }).safeParse(override).success) {
     throw new Error(`${envName}: not an http(s) URL`);
   }
-  const tools: ToolDefinition[] = config.tools.map((tool) => ({
+  const tools: ToolDefinition[] = config.tools.map(withCursor).map((tool) => ({
     ...tool,
     validateInput: compileInputValidator(tool.inputSchema),
   }));
   const byName = new Map(tools.map((t) => [t.name, t]));
-  const mcpTools: McpTool[] = config.tools.map(({ name, description, inputSchema, annotations }) =>
-    annotations ? { name, description, inputSchema, annotations } : { name, description, inputSchema },
-  );
+  const mcpTools: McpTool[] = tools.map(({ name, title, description, inputSchema, annotations }) => ({
+    name,
+    title,
+    description,
+    inputSchema,
+    annotations: { title, ...annotations },
+  }));
+  const perMinute = limitFromEnv(env, rateLimitEnvName(config.type)) ?? config.rateLimits?.perMinute;
+  const perInstancePerMinute = config.rateLimits?.perInstancePerMinute;
   return {
     ...config,
+    // The override replaces the whole URL, `{site}`-style placeholders included (a self-hosted install, a test).
     baseUrl: override ?? config.baseUrl,
+    rateLimits: {
+      ...(perMinute !== undefined && { perMinute }),
+      ...(perInstancePerMinute !== undefined && { perInstancePerMinute }),
+    },
     tools,
     mcpTools,
     getTool: (name) => byName.get(name),

@@ -10,6 +10,7 @@ export type ToolAnnotations = NonNullable<ToolConfig["annotations"]>;
 /** A tool as advertised in an MCP `tools/list` response. */
 export interface McpTool {
   name: string;
+  title: string;
   description: string;
   inputSchema: JsonObjectSchema;
   annotations?: ToolAnnotations;
@@ -21,7 +22,9 @@ export interface ToolDefinition extends ToolConfig {
 }
 
 /** A loaded service: its definition with everything derivable built once. */
-export interface ServiceDefinition extends Omit<ServiceConfig, "tools"> {
+export interface ServiceDefinition extends Omit<ServiceConfig, "tools" | "rateLimits"> {
+  /** The definition's limits with the operator's environment applied; undefined = the edge's default, 0 = unlimited. */
+  readonly rateLimits: { perMinute?: number; perInstancePerMinute?: number };
   readonly tools: readonly ToolDefinition[];
   /** The `tools/list` payload, identical for every instance of the service. */
   readonly mcpTools: readonly McpTool[];
@@ -38,12 +41,33 @@ export interface ServiceRegistry {
  * `EXPIRED_CREDENTIALS`: the upstream answered 401/403 (or the key cannot be sent). Some upstreams (Figma)
  * answer 403 for a resource the key may not access too, so confirm with `validateKey` before acting on it.
  */
-export type ToolErrorCode = "EXPIRED_CREDENTIALS" | "SERVICE_UNAVAILABLE" | "UPSTREAM_ERROR" | "BAD_REQUEST";
+export type ToolErrorCode =
+  | "EXPIRED_CREDENTIALS"
+  | "SERVICE_UNAVAILABLE"
+  | "UPSTREAM_ERROR"
+  | "BAD_REQUEST"
+  /** The upstream asked this credential to wait (429, or an exhausted rate-limit header): `retryAfterMs`. */
+  | "RATE_LIMITED";
 
 export type ToolOutcome =
-  | { ok: true; status: number; data: unknown }
-  | { ok: false; error: ToolErrorCode; status?: number; message: string };
+  | {
+      ok: true;
+      status: number;
+      /** The result as shaped for the model (fields, nextCursor); undefined when it had to be cut. */
+      data: unknown;
+      /** What the model gets: `data` as JSON, or its first part with a note saying it was cut. */
+      text: string;
+      truncated?: true;
+    }
+  | { ok: false; error: ToolErrorCode; status?: number; message: string; retryAfterMs?: number };
+
+/** Who a key belongs to upstream, from the validation answer ("connected as ..."). */
+export interface AccountInfo {
+  id?: string;
+  name?: string;
+  email?: string;
+}
 
 export type KeyValidation =
-  | { ok: true }
+  | { ok: true; account?: AccountInfo }
   | { ok: false; error: "INVALID_API_KEY" | "SERVICE_UNAVAILABLE"; message: string };

@@ -1,11 +1,22 @@
 import { isBrokenCircuitError } from "cockatiel";
-import { type BreakerScope, breakersFor } from "./breaker.ts";
+import { type BreakerScope, backOff, backoffRemaining, breakersFor } from "./breaker.ts";
 import type { UpstreamRequest } from "./request.ts";
+
+/** The response headers the executor reads (paging and rate limits); nothing else is kept. */
+export interface UpstreamHeaders {
+  contentType: string | null;
+  link: string | null;
+  /** How long the upstream asks us to wait, from `Retry-After` or an exhausted `X-RateLimit-*`. */
+  retryAfterMs: number | null;
+}
 
 export type UpstreamResult =
   /** The body as text, unparsed: the caller redacts secrets from it before anything else reads it. */
-  | { kind: "status"; status: number; body: string; contentType: string | null }
-  | { kind: "too_large"; status: number }
+  | ({ kind: "status"; status: number; body: string } & UpstreamHeaders)
+  /** Over `maxBytes`: only its first `maxBytes` were read (the rest was never buffered). */
+  | ({ kind: "too_large"; status: number; prefix: string; declaredBytes: number | null } & UpstreamHeaders)
+  /** The upstream told this credential to wait (429) and the wait is not over; nothing was sent. */
+  | { kind: "backoff"; retryAfterMs: number }
   | { kind: "network" }
   | { kind: "timeout" }
   | { kind: "cancelled" }
@@ -39,7 +50,28 @@ export async function callUpstream(
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
   const once = () => attempt(req, signal, opts);
+  const waiting = backoffRemaining(service, credential);
+  if (waiting > 0) return { kind: "backoff", retryAfterMs: waiting };
   const { shared, own } = breakersFor(service, credential);
+  const result = await throughBreakers(shared, own, once, req.method);
+  if (isRateLimited(result)) backOff(service, credential, result.retryAfterMs ?? DEFAULT_BACKOFF_MS);
+  return result;
+}
+
+/** A 429, or a refusal whose `X-RateLimit-Remaining` is 0 (GitHub answers those 403). */
+function isRateLimited(r: UpstreamResult): r is Extract<UpstreamResult, { kind: "status" }> {
+  return r.kind === "status" && (r.status === 429 || (r.status === 403 && r.retryAfterMs !== null));
+}
+
+/** Used when a 429 names no wait. */
+const DEFAULT_BACKOFF_MS = 30_000;
+
+async function throughBreakers(
+  shared: ReturnType<typeof breakersFor>["shared"],
+  own: ReturnType<typeof breakersFor>["own"],
+  once: () => Promise<UpstreamResult>,
+  method: string,
+): Promise<UpstreamResult> {
   try {
     return await own.execute(async () => {
       try {
@@ -47,7 +79,7 @@ export async function callUpstream(
           let result = await once();
           // Only a GET whose connection failed is safe to repeat; a timed-out or POST request may have
           // been applied upstream already.
-          if (result.kind === "network" && req.method === "GET") {
+          if (result.kind === "network" && method === "GET") {
             await Bun.sleep(RETRY_BACKOFF_MS + Math.random() * RETRY_BACKOFF_MS);
             result = await once();
           }
@@ -80,14 +112,15 @@ async function attempt(
       signal,
       redirect: "manual",
     });
-    const bytes = await readBounded(res, opts.maxBytes);
-    if (!bytes) return { kind: "too_large", status: res.status };
-    return {
-      kind: "status",
-      status: res.status,
-      body: new TextDecoder().decode(bytes),
-      contentType: res.headers.get("content-type"),
-    };
+    const headers = upstreamHeaders(res);
+    const read = await readBounded(res, opts.maxBytes);
+    const text = new TextDecoder().decode(read.bytes);
+    if (read.truncated) {
+      const declared = Number(res.headers.get("content-length"));
+      const declaredBytes = Number.isFinite(declared) && declared > 0 ? declared : null;
+      return { kind: "too_large", status: res.status, prefix: text, declaredBytes, ...headers };
+    }
+    return { kind: "status", status: res.status, body: text, ...headers };
   } catch {
     if (opts.signal?.aborted) return { kind: "cancelled" };
     if (signal.aborted) return { kind: "timeout" };
@@ -95,25 +128,54 @@ async function attempt(
   }
 }
 
-/** Reads the body up to `max` bytes; null when it is larger, without buffering the rest. */
-async function readBounded(res: Response, max: number): Promise<Uint8Array | null> {
-  if (Number(res.headers.get("content-length") ?? 0) > max) {
-    await res.body?.cancel();
-    return null;
+const MAX_WAIT_MS = 60 * 60_000;
+
+/** `Retry-After` (seconds or an HTTP date), else an exhausted `X-RateLimit-Remaining` with its reset time. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | null {
+  const clamp = (ms: number) => Math.min(Math.max(Math.ceil(ms), 1000), MAX_WAIT_MS);
+  const retryAfter = headers.get("retry-after")?.trim();
+  if (retryAfter) {
+    if (/^[0-9]+(\.[0-9]+)?$/.test(retryAfter)) return clamp(Number(retryAfter) * 1000);
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return clamp(date - now);
   }
-  if (!res.body) return new Uint8Array();
+  if (headers.get("x-ratelimit-remaining")?.trim() === "0") {
+    const reset = Number(headers.get("x-ratelimit-reset"));
+    // Epoch seconds (GitHub) or, when small, seconds from now.
+    if (Number.isFinite(reset) && reset > 0) return clamp(reset > 1e9 ? reset * 1000 - now : reset * 1000);
+    return clamp(60_000);
+  }
+  return null;
+}
+
+function upstreamHeaders(res: Response): UpstreamHeaders {
+  const limited = res.status === 429 || res.status === 403;
+  return {
+    contentType: res.headers.get("content-type"),
+    link: res.headers.get("link"),
+    retryAfterMs: limited ? retryAfterMs(res.headers) : null,
+  };
+}
+
+/**
+ * Reads the body up to `max` bytes. A larger body is cut there: the rest is never read, let alone
+ * buffered, and the connection is dropped.
+ */
+async function readBounded(res: Response, max: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  if (!res.body) return { bytes: new Uint8Array(), truncated: false };
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = res.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    size += value.byteLength;
-    if (size > max) {
+    if (size + value.byteLength > max) {
+      chunks.push(value.subarray(0, max - size));
       await reader.cancel();
-      return null;
+      return { bytes: Buffer.concat(chunks), truncated: true };
     }
+    size += value.byteLength;
     chunks.push(value);
   }
-  return Buffer.concat(chunks);
+  return { bytes: Buffer.concat(chunks), truncated: false };
 }

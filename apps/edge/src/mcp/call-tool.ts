@@ -73,7 +73,7 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   const status = outcome.ok ? "ok" : outcome.error;
   recordToolCall(deps, instance, { tool: tool.name, status, latencyMs, requestId: ctx.requestId });
 
-  if (outcome.ok) return { content: [{ type: "text", text: JSON.stringify(outcome.data) }] };
+  if (outcome.ok) return { content: [{ type: "text", text: outcome.text }] };
   if (refusal?.verdict === "forbidden") {
     // The message is the upstream's own (already redacted of the key by the executor).
     return errorResult(
@@ -94,6 +94,16 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
       return errorResult(
         `${service.name} rejected the stored credentials (expired or revoked). Reconnect ${service.name} in the dashboard to get a new key in place.`,
       );
+    case "RATE_LIMITED": {
+      // The wait is the upstream's own (Retry-After), passed on in words and as data a client can act on.
+      const retryAfterSeconds = Math.max(1, Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
+      return {
+        ...errorResult(
+          `${service.name} is rate limiting this account: retry after ${retryAfterSeconds} seconds. Calls with these credentials wait until then.`,
+        ),
+        _meta: { retryAfterSeconds },
+      };
+    }
     case "SERVICE_UNAVAILABLE":
       return errorResult(`${service.name} is unavailable right now (${outcome.message}). Try again shortly.`);
     default:

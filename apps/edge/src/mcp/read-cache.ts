@@ -7,7 +7,7 @@ const MAX_CACHED_BYTES = 256 * 1024;
 
 /**
  * Serves read tools that declare `cacheTtlMs` from a per-user cache
- * (`cache2:<user>:<service>:<generation>:<tool>:<args hash>`), so one user's answers are never served to
+ * (`cache3:<user>:<service>:<generation>:<tool>:<args hash>`), so one user's answers are never served to
  * another. A successful write by the same user moves the generation on, so they read their own writes.
  */
 export async function cachedRead(
@@ -28,14 +28,12 @@ export async function cachedRead(
   const argsHash = createHash("sha256")
     .update(JSON.stringify(args ?? {}))
     .digest("base64url");
-  // `cache2`: entries from before answers were redacted on success are never read back.
-  const key = `cache2:${userId}:${serviceType}:${generation}:${tool.name}:${argsHash}`;
+  // `cache3`: the model's text is cached (shaped and capped); older namespaces are never read back.
+  const key = `cache3:${userId}:${serviceType}:${generation}:${tool.name}:${argsHash}`;
   const hit = await deps.kv.get(key);
-  if (hit) return { ok: true, status: 200, data: JSON.parse(hit) };
+  if (hit !== null) return { ok: true, status: 200, data: undefined, text: hit };
   const outcome = await run();
-  if (outcome.ok) {
-    const text = JSON.stringify(outcome.data);
-    if (text.length <= MAX_CACHED_BYTES) await deps.kv.set(key, text, tool.cacheTtlMs);
-  }
+  if (outcome.ok && outcome.text.length <= MAX_CACHED_BYTES)
+    await deps.kv.set(key, outcome.text, tool.cacheTtlMs);
   return outcome;
 }

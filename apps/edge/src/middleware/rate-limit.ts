@@ -1,7 +1,7 @@
 import { CUSTOM_SERVICE } from "@mcp/core";
 import type { RateLimitResult } from "@mcp/kv";
 import type { Context, MiddlewareHandler } from "hono";
-import type { EdgeEnv } from "../deps.ts";
+import { DEFAULT_PER_INSTANCE_PER_MINUTE, type EdgeEnv } from "../deps.ts";
 
 const MINUTE = 60_000;
 
@@ -17,16 +17,23 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
     const cost = Array.isArray(c.var.parsedBody) ? Math.max(1, c.var.parsedBody.length) : 1;
     // Narrowest first, and a wider budget is only charged for what the narrower one let through: a
     // client hammering past its own limit must not spend its user's, or everyone's, allowance.
+    const { limits } = deps;
+    const defined = deps.registry.get(instance.serviceType)?.rateLimits;
     const buckets: [string, number][] = [
-      [`rl:instance:${instance.instanceId}`, deps.limits.perInstancePerMinute],
-      [`rl:user:${instance.userId}`, deps.limits.perUserPerMinute],
+      [
+        `rl:instance:${instance.instanceId}`,
+        limits.perInstancePerMinute ?? defined?.perInstancePerMinute ?? DEFAULT_PER_INSTANCE_PER_MINUTE,
+      ],
+      [`rl:user:${instance.userId}`, limits.perUserPerMinute],
     ];
     // Every custom instance is a different upstream: they share no service-wide budget.
     if (instance.serviceType !== CUSTOM_SERVICE.type) {
-      buckets.push([`rl:service:${instance.serviceType}`, deps.limits.perServicePerMinute]);
+      buckets.push([`rl:service:${instance.serviceType}`, defined?.perMinute ?? limits.perServicePerMinute]);
     }
     let refused: RateLimitResult | undefined;
     for (const [key, limit] of buckets) {
+      // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted.
+      if (limit === 0) continue;
       const result = await deps.kv.rateLimit(key, limit, MINUTE, cost);
       if (!result.allowed) {
         refused = result;
