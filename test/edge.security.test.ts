@@ -204,11 +204,15 @@ describe("instance tokens", () => {
     await expectDead(url, ["POST", "GET", "DELETE"]);
   });
 
-  test("replaced: connecting again issues a new URL; the old one → 401, the new one works", async () => {
+  test("replaced key: connecting again keeps the URL; revoked: reconnecting issues a new one, the old stays dead", async () => {
     const { user, url: oldUrl } = await connected();
     expect((await send(oldUrl)).status).toBe(200);
     const newKey = figmaKeyFor(stack, `${user.userId}-2`);
     secrets.add(newKey);
+    const { instanceUrl: sameUrl } = await connectFigma(stack, user, newKey);
+    expect(sameUrl).toBe(oldUrl);
+    expect((await send(oldUrl)).status).toBe(200);
+    await trpc(stack, "instances.revoke", { serviceType: "figma" }, { cookie: user.cookie });
     const { instanceUrl: newUrl } = await connectFigma(stack, user, newKey);
     secrets.add(tokenOf(newUrl));
     expect(newUrl).not.toBe(oldUrl);

@@ -16,7 +16,12 @@ export function startServiceStack(
   opts: Parameters<typeof startStack>[0] = {},
 ): Promise<Stack> {
   const name = `SERVICE_${type.toUpperCase().replaceAll("-", "_")}_BASE_URL`;
-  return startStack({ ...opts, serviceEnv: { [name]: fakeUrl, ...opts.serviceEnv } });
+  // Only this service (and Figma, which every stack has a fake of) is loaded: other definitions are
+  // other suites' business.
+  return startStack({
+    ...opts,
+    serviceEnv: { ENABLED_SERVICES: `figma,${type}`, [name]: fakeUrl, ...opts.serviceEnv },
+  });
 }
 
 export interface Connected {

@@ -7,6 +7,11 @@ export interface CredentialSecret {
   additional?: Record<string, string>;
   /** A custom instance: the user's own MCP server and the headers sent to it. */
   custom?: RemoteMcpConfig;
+  /**
+   * The instance URL's token, sealed with the key it serves, so reconnecting with a new key can hand the
+   * same URL back (the database otherwise holds only its SHA-256).
+   */
+  instanceToken?: string;
 }
 
 export interface CredentialRow {

@@ -37,6 +37,8 @@ export {
   listInstances,
   revokeInstance,
   rotateInstance,
+  type UpdatedCredentials,
+  updateCredentials,
 } from "./instances.ts";
 export { createLogger, type Logger, type LogLevel, redact } from "./logger.ts";
 export { bumpReadCacheGeneration, readCacheGeneration } from "./read-cache.ts";

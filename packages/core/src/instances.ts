@@ -1,21 +1,23 @@
 import { hashToken, mintInstanceToken } from "@mcp/crypto";
-import { credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
-import { validateKey } from "@mcp/services";
+import { type ConnectedAccount, credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
+import { checkAdditionalCredentials, validateKey } from "@mcp/services";
 import { and, asc, eq, ne } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
-import { type CredentialSecret, sealCredential } from "./credentials.ts";
+import { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { bumpReadCacheGeneration } from "./read-cache.ts";
-import { retireInstanceToken } from "./resolve.ts";
+import { refreshInstanceToken, retireInstanceToken } from "./resolve.ts";
 
 export interface InstanceSummary {
   instanceId: string;
   serviceType: string;
   status: InstanceStatus;
   isActive: boolean;
+  /** Who the key belongs to upstream ("connected as ..."), when the service's validation says. */
+  account: ConnectedAccount | null;
   createdAt: Date;
   lastUsedAt: Date | null;
 }
@@ -24,6 +26,13 @@ export interface IssuedInstance {
   instanceId: string;
   instanceUrl: string;
   serviceType: string;
+}
+
+export interface UpdatedCredentials {
+  instanceId: string;
+  serviceType: string;
+  status: InstanceStatus;
+  account: ConnectedAccount | null;
 }
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -35,34 +44,102 @@ const summary = (row: typeof instances.$inferSelect): InstanceSummary => ({
   serviceType: row.serviceType,
   status: row.status,
   isActive: row.status !== "revoked",
+  account: row.account ?? null,
   createdAt: row.createdAt,
   lastUsedAt: row.lastUsedAt,
 });
 
-/**
- * Validates the key with the upstream, seals it, and issues a fresh instance URL. One instance per user
- * and service: connecting again replaces the credential and the URL (the old URL stops at once).
- */
-export async function connectInstance(
+interface KeyInput {
+  serviceType: string;
+  apiKey: string;
+  additionalCredentials?: Record<string, string>;
+}
+
+type CheckError = "NOT_FOUND" | "BAD_REQUEST" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE";
+
+/** The service's additional fields checked, then the key validated with the upstream (nothing stored yet). */
+async function checkedSecret(
   deps: CoreDeps,
-  actor: Actor,
-  input: { serviceType: string; apiKey: string; additionalCredentials?: Record<string, string> },
-): Promise<Result<IssuedInstance, "NOT_FOUND" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE">> {
+  input: KeyInput,
+  keep?: Record<string, string>,
+): Promise<Result<{ secret: CredentialSecret; account?: ConnectedAccount; prefix: string }, CheckError>> {
   const service = deps.registry.get(input.serviceType);
   if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
-  const check = await validateKey(service, input.apiKey);
+  const additional = checkAdditionalCredentials(service, input.additionalCredentials ?? keep);
+  if (!additional.ok) return fail("BAD_REQUEST", additional.message);
+  const secret = {
+    apiKey: input.apiKey,
+    ...(Object.keys(additional.value).length > 0 && { additional: additional.value }),
+  };
+  const check = await validateKey(service, secret);
   if (!check.ok) {
     return check.error === "INVALID_API_KEY"
       ? fail("INVALID_API_KEY", "Invalid API key")
       : fail("SERVICE_UNAVAILABLE", `${service.name} is unavailable right now; try again shortly`);
   }
-  const secret = { apiKey: input.apiKey, additional: input.additionalCredentials };
-  return ok(await issueInstance(deps, actor, input.serviceType, service.prefix, secret));
+  return ok({ secret, account: check.account, prefix: service.prefix });
 }
 
 /**
- * Seals the secret and upserts credential + instance in one transaction, with a fresh token; retires the
- * previous token and the user's cached reads for the service; records the audit event.
+ * Validates the key with the upstream, seals it, and returns the instance URL. One instance per user and
+ * service: connecting again replaces the credential in place and keeps the URL (client configurations
+ * survive a key change; `needs_reauth` clears). Only `rotateInstance` changes a live URL; a revoked
+ * instance gets a new one, since its old URL must stay dead.
+ */
+export async function connectInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  input: KeyInput,
+): Promise<Result<IssuedInstance, CheckError>> {
+  const checked = await checkedSecret(deps, input);
+  if (!checked.ok) return checked;
+  const { secret, account, prefix } = checked.value;
+  return ok(await issueInstance(deps, actor, input.serviceType, prefix, secret, account));
+}
+
+/**
+ * A new key (and additional fields) for an existing instance: validated upstream, then sealed in place.
+ * The URL stays; `needs_reauth` clears. Additional fields not given are kept from the stored credential.
+ */
+export async function updateCredentials(
+  deps: CoreDeps,
+  actor: Actor,
+  input: KeyInput,
+): Promise<Result<UpdatedCredentials, CheckError>> {
+  const [row] = await deps.db
+    .select({ instance: instances, credential: credentials })
+    .from(instances)
+    .innerJoin(credentials, eq(credentials.id, instances.credentialId))
+    .where(liveInstanceOf(actor, input.serviceType))
+    .limit(1);
+  if (!row || input.serviceType === CUSTOM_SERVICE.type) {
+    return fail("NOT_FOUND", `No active ${input.serviceType} instance; connect it first`);
+  }
+  const stored = openCredential(deps.keyring, row.credential, row.credential);
+  const checked = await checkedSecret(deps, input, stored?.additional);
+  if (!checked.ok) return checked;
+  const { secret, account, prefix } = checked.value;
+  const issued = await issueInstance(
+    deps,
+    actor,
+    input.serviceType,
+    prefix,
+    secret,
+    account,
+    "credentials.update",
+  );
+  return ok({
+    instanceId: issued.instanceId,
+    serviceType: input.serviceType,
+    status: "active",
+    account: account ?? null,
+  });
+}
+
+/**
+ * Seals the secret and upserts credential + instance in one transaction. A live instance keeps its token
+ * (sealed inside the credential, so the same URL can be handed back); a new or revoked one gets a fresh
+ * token. Drops cached copies of the instance and the user's cached reads; records the audit event.
  */
 export async function issueInstance(
   deps: CoreDeps,
@@ -70,24 +147,78 @@ export async function issueInstance(
   serviceType: string,
   prefix: string,
   secret: CredentialSecret,
+  account?: ConnectedAccount,
+  action: "instance.connect" | "credentials.update" = "instance.connect",
 ): Promise<IssuedInstance> {
-  const token = mintInstanceToken(prefix);
   const write = () =>
     deps.db.transaction(async (tx) => {
-      const credentialId = await upsertCredential(tx, deps, actor, serviceType, secret);
-      return upsertInstance(tx, actor, serviceType, credentialId, hashToken(token));
+      const existing = await lockExisting(tx, deps, actor, serviceType);
+      const token = existing?.keptToken ?? mintInstanceToken(prefix);
+      const credentialId = await upsertCredential(tx, deps, actor, serviceType, existing?.credentialId, {
+        ...secret,
+        instanceToken: token,
+      });
+      const instanceId = await upsertInstance(tx, actor, serviceType, existing?.instanceId, {
+        credentialId,
+        tokenHash: hashToken(token),
+        account: account ?? null,
+      });
+      return { instanceId, token, oldTokenHash: existing?.tokenHash };
     });
   // Two first connects of one user and service can race past the row locks (there is no row to lock
   // yet); the loser retries once and then finds the winner's row to update.
-  const { instanceId, oldTokenHash } = await write().catch((error: unknown) => {
+  const { instanceId, token, oldTokenHash } = await write().catch((error: unknown) => {
     if (isUniqueViolation(error)) return write();
     throw error;
   });
-  if (oldTokenHash) await retireInstanceToken(deps, oldTokenHash);
+  if (oldTokenHash && oldTokenHash !== hashToken(token)) await retireInstanceToken(deps, oldTokenHash);
+  // Same URL, new credential: every cached copy of the old one must go.
+  else if (oldTokenHash) await refreshInstanceToken(deps, oldTokenHash);
   // A new key may belong to another upstream account: answers cached under the old one must go.
   await bumpReadCacheGeneration(deps, actor.userId, serviceType);
-  await recordAudit(deps, { userId: actor.userId, instanceId, action: "instance.connect", status: "ok" });
+  await recordAudit(deps, { userId: actor.userId, instanceId, action, status: "ok" });
   return { instanceId, instanceUrl: instanceUrl(deps, token), serviceType };
+}
+
+interface Existing {
+  instanceId?: string;
+  credentialId?: string;
+  tokenHash?: string;
+  /** The live instance's own token, recovered from its sealed credential. */
+  keptToken?: string;
+}
+
+// Locks the user's rows for the service (if any) so the ids the AAD binds to cannot change under us.
+async function lockExisting(
+  tx: Tx,
+  deps: CoreDeps,
+  actor: Actor,
+  serviceType: string,
+): Promise<Existing | undefined> {
+  const [instance] = await tx
+    .select({ id: instances.id, tokenHash: instances.tokenHash, status: instances.status })
+    .from(instances)
+    .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, serviceType)))
+    .for("update");
+  const [credential] = await tx
+    .select()
+    .from(credentials)
+    .where(and(eq(credentials.userId, actor.userId), eq(credentials.serviceType, serviceType)))
+    .for("update");
+  if (!instance && !credential) return undefined;
+  const opened =
+    credential && instance?.status !== "revoked"
+      ? openCredential(deps.keyring, credential, credential)
+      : null;
+  const token = opened?.instanceToken;
+  // Only a token that still is this instance's (not one rotated away) is kept.
+  const keptToken = token && instance && hashToken(token) === instance.tokenHash ? token : undefined;
+  return {
+    instanceId: instance?.id,
+    credentialId: credential?.id,
+    tokenHash: instance?.tokenHash,
+    keptToken,
+  };
 }
 
 async function upsertCredential(
@@ -95,17 +226,12 @@ async function upsertCredential(
   deps: CoreDeps,
   actor: Actor,
   serviceType: string,
+  existingId: string | undefined,
   secret: CredentialSecret,
 ): Promise<string> {
-  // Lock the row (if any) so the id the AAD binds to cannot change under us.
-  const [existing] = await tx
-    .select({ id: credentials.id })
-    .from(credentials)
-    .where(and(eq(credentials.userId, actor.userId), eq(credentials.serviceType, serviceType)))
-    .for("update");
-  const id = existing?.id ?? newId("cred");
+  const id = existingId ?? newId("cred");
   const sealed = sealCredential(deps.keyring, { id, userId: actor.userId, serviceType }, secret);
-  if (existing) {
+  if (existingId) {
     await tx.update(credentials).set(sealed).where(eq(credentials.id, id));
   } else {
     await tx.insert(credentials).values({ id, userId: actor.userId, serviceType, ...sealed });
@@ -117,26 +243,19 @@ async function upsertInstance(
   tx: Tx,
   actor: Actor,
   serviceType: string,
-  credentialId: string,
-  tokenHash: string,
-): Promise<{ instanceId: string; oldTokenHash?: string }> {
-  const [existing] = await tx
-    .select({ id: instances.id, tokenHash: instances.tokenHash })
-    .from(instances)
-    .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, serviceType)))
-    .for("update");
-  if (existing) {
+  existingId: string | undefined,
+  values: { credentialId: string; tokenHash: string; account: ConnectedAccount | null },
+): Promise<string> {
+  if (existingId) {
     await tx
       .update(instances)
-      .set({ credentialId, tokenHash, status: "active", revokedAt: null })
-      .where(eq(instances.id, existing.id));
-    return { instanceId: existing.id, oldTokenHash: existing.tokenHash };
+      .set({ ...values, status: "active", revokedAt: null })
+      .where(eq(instances.id, existingId));
+    return existingId;
   }
   const instanceId = newId("ins");
-  await tx
-    .insert(instances)
-    .values({ id: instanceId, userId: actor.userId, serviceType, credentialId, tokenHash });
-  return { instanceId };
+  await tx.insert(instances).values({ id: instanceId, userId: actor.userId, serviceType, ...values });
+  return instanceId;
 }
 
 export async function listInstances(deps: Pick<CoreDeps, "db">, actor: Actor): Promise<InstanceSummary[]> {
@@ -161,7 +280,10 @@ export async function getInstance(
   return row ? ok(summary(row)) : fail("NOT_FOUND", `No ${input.serviceType} instance`);
 }
 
-/** Issues a new URL for a live instance; the old one stops working at once, everywhere. */
+/**
+ * Issues a new URL for a live instance; the old one stops working at once, everywhere. The new token is
+ * sealed into the credential (in the same transaction) so a later reconnect keeps this URL.
+ */
 export async function rotateInstance(
   deps: CoreDeps,
   actor: Actor,
@@ -170,20 +292,36 @@ export async function rotateInstance(
   const prefix = tokenPrefix(deps, input.serviceType);
   if (!prefix) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
   const token = mintInstanceToken(prefix);
-  const [old] = await deps.db
-    .select({ id: instances.id, tokenHash: instances.tokenHash })
-    .from(instances)
-    .where(liveInstanceOf(actor, input.serviceType))
-    .limit(1);
-  if (!old) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  const rows = await deps.db
-    .update(instances)
-    .set({ tokenHash: hashToken(token) })
-    .where(and(eq(instances.id, old.id), eq(instances.tokenHash, old.tokenHash)))
-    .returning({ id: instances.id });
-  if (!rows[0]) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await retire(deps, actor, { instanceId: old.id, tokenHash: old.tokenHash, action: "instance.rotate" });
-  return ok({ instanceId: old.id, instanceUrl: instanceUrl(deps, token), serviceType: input.serviceType });
+  const rotated = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ instance: instances, credential: credentials })
+      .from(instances)
+      .innerJoin(credentials, eq(credentials.id, instances.credentialId))
+      .where(liveInstanceOf(actor, input.serviceType))
+      .for("update");
+    if (!row) return undefined;
+    const opened = openCredential(deps.keyring, row.credential, row.credential);
+    if (opened) {
+      const sealed = sealCredential(deps.keyring, row.credential, { ...opened, instanceToken: token });
+      await tx.update(credentials).set(sealed).where(eq(credentials.id, row.credential.id));
+    }
+    await tx
+      .update(instances)
+      .set({ tokenHash: hashToken(token) })
+      .where(eq(instances.id, row.instance.id));
+    return { id: row.instance.id, tokenHash: row.instance.tokenHash };
+  });
+  if (!rotated) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
+  await retire(deps, actor, {
+    instanceId: rotated.id,
+    tokenHash: rotated.tokenHash,
+    action: "instance.rotate",
+  });
+  return ok({
+    instanceId: rotated.id,
+    instanceUrl: instanceUrl(deps, token),
+    serviceType: input.serviceType,
+  });
 }
 
 export async function revokeInstance(

@@ -231,6 +231,7 @@ const AdditionalField = z.strictObject({
   description: z.string().max(500).optional(),
   pattern: z.string().max(500).optional().describe("A regular expression the whole value must match."),
   maxLength: z.number().int().min(1).max(4096).default(256),
+  required: z.boolean().default(true).describe("Whether connecting needs it."),
   secret: z
     .boolean()
     .default(true)

@@ -1,4 +1,5 @@
 export { circuitState } from "./breaker.ts";
+export { type AdditionalCheck, checkAdditionalCredentials } from "./credentials.ts";
 export { ServiceConfigSchema } from "./definition.ts";
 export {
   credentialRedactor,
@@ -9,7 +10,7 @@ export {
   validateKey,
 } from "./executor.ts";
 export { createRedactor, headerSecrets, REDACTED, type Redactor } from "./redact.ts";
-export { baseUrlEnvName, loadRegistry } from "./registry.ts";
+export { baseUrlEnvName, DEFINITIONS_DIR, limitFromEnv, loadRegistry, rateLimitEnvName } from "./registry.ts";
 export {
   connectRemoteMcp,
   probeRemoteMcp,
@@ -21,6 +22,7 @@ export {
 } from "./remote-mcp.ts";
 export * from "./ssrf.ts";
 export type {
+  AccountInfo,
   AuthConfig,
   InputResult,
   JsonObjectSchema,

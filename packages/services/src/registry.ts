@@ -35,9 +35,14 @@ export function loadRegistry(
 ): ServiceRegistry {
   const services = new Map<string, ServiceDefinition>();
   const files = new Map<string, string>();
+  // ENABLED_SERVICES=figma,github: only those folders are read (an operator's allowlist); unset = all.
+  const enabled = env.ENABLED_SERVICES?.split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const dir of typeof dirs === "string" ? [dirs] : dirs) {
     const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
     for (const folder of folders.map((f) => f.name).sort()) {
+      if (enabled?.length && !enabled.includes(folder)) continue;
       const file = join(dir, folder, "config.json");
       const service = buildService(readConfig(file, folder), env);
       for (const other of services.values()) {

@@ -136,9 +136,10 @@ describe("buildRequest", () => {
             label: "Site",
             pattern: "[a-z0-9-]+\\.atlassian\\.net",
             maxLength: 100,
+            required: true,
             secret: false,
           },
-          { name: "email", label: "Email", maxLength: 100, secret: false },
+          { name: "email", label: "Email", maxLength: 100, required: true, secret: false },
         ],
       },
     );

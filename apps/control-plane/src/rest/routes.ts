@@ -34,6 +34,20 @@ export function restRoutes(): Hono<HonoEnv> {
     });
   });
 
+  // A new key for an existing instance; the URL stays the same.
+  rest.put("/services/:serviceType/credentials", async (c) => {
+    const body = await readJson(c);
+    const input = {
+      ...body,
+      serviceType: c.req.param("serviceType"),
+    } as RouterInputs["instances"]["updateCredentials"];
+    const updated = await caller(c).instances.updateCredentials(input);
+    return c.json({
+      ...updated,
+      message: `Updated the ${updated.serviceType} credentials; the instance URL is unchanged.`,
+    });
+  });
+
   rest.get("/services/:serviceType/instance", async (c) => {
     const inst = await caller(c).instances.get({ serviceType: c.req.param("serviceType") });
     return c.json({
@@ -41,6 +55,7 @@ export function restRoutes(): Hono<HonoEnv> {
       serviceType: inst.serviceType,
       status: inst.status,
       isActive: inst.isActive,
+      account: inst.account,
       createdAt: inst.createdAt,
       lastUsed: inst.lastUsedAt,
     });

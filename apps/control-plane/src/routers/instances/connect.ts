@@ -13,7 +13,10 @@ export const ZConnectInput = z.object({
 });
 export const ZConnectOutput = ZIssuedInstance;
 
-/** Validates the key with the upstream, seals it, returns the instance URL (shown once). */
+/**
+ * Validates the key (and the service's additional fields) with the upstream, seals it, returns the instance
+ * URL. Connecting again replaces the key in place and returns the same URL (see `updateCredentials`).
+ */
 export const connectProcedure = authedProcedure
   .input(ZConnectInput)
   .output(ZConnectOutput)

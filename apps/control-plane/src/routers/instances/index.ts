@@ -5,10 +5,12 @@ import { getInstanceProcedure } from "./get.ts";
 import { listInstancesProcedure } from "./list.ts";
 import { revokeInstanceProcedure } from "./revoke.ts";
 import { rotateInstanceProcedure } from "./rotate.ts";
+import { updateCredentialsProcedure } from "./update-credentials.ts";
 
 export const instancesRouter = router({
   connect: connectProcedure,
   connectCustom: connectCustomProcedure,
+  updateCredentials: updateCredentialsProcedure,
   list: listInstancesProcedure,
   get: getInstanceProcedure,
   rotate: rotateInstanceProcedure,

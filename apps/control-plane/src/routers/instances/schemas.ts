@@ -7,11 +7,19 @@ export const ZIssuedInstance = z.object({
   instanceUrl: z.string(),
   serviceType: z.string(),
 });
+/** Who the key belongs to upstream, from the service's validation answer ("connected as ..."). */
+export const ZConnectedAccount = z.object({
+  id: z.string().optional(),
+  name: z.string().optional(),
+  email: z.string().optional(),
+});
+export const ZInstanceStatus = z.enum(["active", "revoked", "needs_reauth"]);
 export const ZInstanceSummary = z.object({
   instanceId: z.string(),
   serviceType: z.string(),
-  status: z.enum(["active", "revoked", "needs_reauth"]),
+  status: ZInstanceStatus,
   isActive: z.boolean(),
+  account: ZConnectedAccount.nullable(),
   createdAt: zTimestamp,
   lastUsedAt: zTimestamp.nullable(),
 });
