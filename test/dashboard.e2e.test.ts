@@ -84,6 +84,15 @@ describe("dashboard", () => {
 
     const figma = page.getByRole("article", { name: "Figma" });
     await figma.getByRole("heading", { name: "Figma" }).waitFor();
+    // Where to get a key, from the catalogue.
+    expect(await figma.getByRole("link", { name: "Get a Figma key" }).getAttribute("href")).toBe(
+      "https://www.figma.com/settings",
+    );
+    // A service that needs more than a key asks for it, with the definition's rules.
+    const jira = page.getByRole("article", { name: "Jira" });
+    expect(await jira.getByLabel("Jira site").getAttribute("required")).not.toBeNull();
+    expect(await jira.getByLabel("Jira site").getAttribute("pattern")).toContain("atlassian");
+    expect(await jira.getByLabel("Atlassian account email").getAttribute("type")).toBe("text");
     const token = `figd_${crypto.randomUUID()}`;
     stack.figma.addKey(token, { id: "u1", email, handle: "Dash Tester" });
 
@@ -104,6 +113,8 @@ describe("dashboard", () => {
 
     const row = page.getByRole("row", { name: /Figma/ });
     await row.getByText("Active").waitFor();
+    // Whose Figma account the key belongs to, from the key check.
+    await row.getByText(`connected as Dash Tester (${email})`).waitFor();
     await page.screenshot({ path: "/tmp/dashboard.png", fullPage: true });
 
     await row.getByRole("button", { name: "Revoke Figma" }).click();

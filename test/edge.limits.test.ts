@@ -84,7 +84,10 @@ describe("per-service limit", () => {
 describe("limits are charged narrowest first", () => {
   let mixed: Stack;
   beforeAll(async () => {
-    mixed = await startStack({ limits: { perInstancePerMinute: 3 }, serviceEnv: { SERVICE_FIGMA_RATE_LIMIT: "10" } });
+    mixed = await startStack({
+      limits: { perInstancePerMinute: 3 },
+      serviceEnv: { SERVICE_FIGMA_RATE_LIMIT: "10" },
+    });
   });
   afterAll(() => mixed.stop());
 

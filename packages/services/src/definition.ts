@@ -21,7 +21,7 @@ const DotPath = z
     /^(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*)(\.(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*))*$/,
     "must be a dot path",
   );
-const HeaderName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "must be an HTTP header name");
+const HeaderName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an HTTP header name");
 const CredentialField = z.string().regex(/^[a-z][a-zA-Z0-9_]{0,31}$/);
 
 /** `{name}` placeholders in a request path or base URL, in order. */
@@ -87,6 +87,9 @@ const Pagination = z
 
 const ResponseShape = z
   .strictObject({
+    root: DotPath.optional().describe(
+      "Hand the model only this part of the answer (e.g. `data.issues` of a GraphQL answer); `fields` apply within it.",
+    ),
     fields: z
       .array(DotPath)
       .min(1)
@@ -143,6 +146,7 @@ const ToolSchema = z
   .superRefine((tool, ctx) => checkToolInputs(tool, ctx));
 
 type ToolShape = {
+  annotations: { readOnlyHint: boolean };
   inputSchema: JsonObjectSchema;
   request: z.infer<typeof Request>;
   pagination?: z.infer<typeof Pagination>;
@@ -156,6 +160,13 @@ const mappedNames = (m: z.infer<typeof Mapping> | undefined): [string | number, 
 // `undefined` upstream; path params must also be required since a URL cannot omit them.
 function checkToolInputs(tool: ToolShape, ctx: z.RefinementCtx): void {
   const { properties, required = [] } = tool.inputSchema;
+  if (tool.inputSchema.additionalProperties !== false) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["inputSchema", "additionalProperties"],
+      message: "a tool's input is a closed object (false); maps may only be nested",
+    });
+  }
   const used = new Set<string>();
   const use = (name: string, path: (string | number)[], mustBeRequired: boolean) => {
     if (!(name in properties)) {
@@ -180,8 +191,12 @@ function checkToolInputs(tool: ToolShape, ctx: z.RefinementCtx): void {
   if (hasBody && request.method === "GET") {
     ctx.addIssue({ code: "custom", path: ["request", "body"], message: "a GET request cannot have a body" });
   }
-  if (tool.cacheTtlMs !== undefined && request.method !== "GET") {
-    ctx.addIssue({ code: "custom", path: ["cacheTtlMs"], message: "only GET tools may be cached" });
+  if (tool.cacheTtlMs !== undefined && !tool.annotations.readOnlyHint) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cacheTtlMs"],
+      message: "only read-only tools (readOnlyHint) may be cached",
+    });
   }
   if (tool.pagination) {
     if ("cursor" in properties) {

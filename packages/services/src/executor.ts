@@ -1,3 +1,4 @@
+import { backOff } from "./breaker.ts";
 import type { BodyErrorsConfig } from "./definition.ts";
 import { nextCursor, pageFromCursor } from "./pagination.ts";
 import { getPath, pickFields } from "./paths.ts";
@@ -87,6 +88,10 @@ export async function executeTool(
   });
   const redactor = credentialRedactor(parts, service);
   const outcome = toOutcome(service, result, redactor);
+  // A rate limit reported inside a 2xx body (Slack's `ratelimited`) pauses the credential like a 429 does.
+  if (!outcome.ok && outcome.error === "RATE_LIMITED" && result.kind === "status" && result.status < 400) {
+    backOff(service, parts.apiKey, outcome.retryAfterMs ?? 30_000);
+  }
   if (!outcome.ok || outcome.parsed === undefined) return finish(def, outcome);
   const next = def.pagination
     ? nextCursor(def.pagination, outcome.parsed, linkOf(result), page, baseUrl)
@@ -126,7 +131,8 @@ function finish(tool: ToolDefinition, outcome: Outcome, next?: string): ToolOutc
       truncated: true,
     };
   }
-  let data = tool.response?.fields ? pickFields(outcome.parsed, tool.response.fields) : outcome.parsed;
+  const root = tool.response?.root ? getPath(outcome.parsed, tool.response.root) : outcome.parsed;
+  let data = tool.response?.fields ? pickFields(root, tool.response.fields) : root;
   if (tool.pagination) {
     const page = typeof data === "object" && data !== null && !Array.isArray(data) ? data : { items: data };
     data = next === undefined ? page : { ...page, nextCursor: next };
@@ -294,7 +300,9 @@ const bounded = (text: string) =>
 
 /**
  * The human part of an upstream error body: Figma's `{ status, err }`, `{ error, message }`, Stripe's
- * `{ error: { message } }`, GraphQL's `{ errors: [{ message }] }`, Jira's `{ errorMessages: [...] }`.
+ * `{ error: { message } }`, GraphQL's `{ errors: [{ message }] }`, Jira's `{ errorMessages: [...], errors:
+ * { field: message } }`, GitHub's `{ message, errors: [{ field, code, message? }] }` — with the per-field
+ * details when there are any, since they are what lets the model fix its input.
  */
 export function upstreamMessage(data: unknown): string {
   let text = "request failed";
@@ -310,8 +318,31 @@ export function upstreamMessage(data: unknown): string {
       getPath(data, "error_description"),
     ].find((v) => typeof v === "string" && v.trim() !== "");
     if (typeof candidate === "string") text = candidate;
+    const details = errorDetails(getPath(data, "errors")).filter((d) => d !== text);
+    if (details.length > 0) text = `${text} (${details.join("; ")})`;
   }
   return bounded(text);
+}
+
+/** Per-field error details: a list of `{ field?, code?, message? }` or strings, or a `{ field: message }` map. */
+function errorDetails(errors: unknown): string[] {
+  const out: string[] = [];
+  if (Array.isArray(errors)) {
+    for (const e of errors.slice(0, 10)) {
+      if (typeof e === "string") out.push(e);
+      else if (typeof e === "object" && e !== null) {
+        const field = getPath(e, "field") ?? getPath(e, "param");
+        const message = getPath(e, "message") ?? getPath(e, "code");
+        if (typeof message !== "string") continue;
+        out.push(typeof field === "string" ? `${field}: ${message}` : message);
+      }
+    }
+  } else if (typeof errors === "object" && errors !== null) {
+    for (const [field, message] of Object.entries(errors).slice(0, 10)) {
+      if (typeof message === "string") out.push(`${field}: ${message}`);
+    }
+  }
+  return out;
 }
 
 /** A value from the validation answer for "connected as ...": short text only. */
@@ -366,9 +397,9 @@ export async function validateKey(
   if (status === 429 || (status === 403 && r.retryAfterMs !== null)) return unchecked;
   const json = readBody(r.body, credentialRedactor(parts, service)).json;
   const inBody = json.ok ? bodyError(service.bodyErrors, json.value) : null;
-  if (inBody) {
-    return inBody.code && service.bodyErrors?.rateLimitCodes.includes(inBody.code) ? unchecked : invalid;
-  }
+  // Only a code the definition names as an auth failure says the key is bad; any other failure in the
+  // body (a rate limit, an upstream problem) says nothing about it.
+  if (inBody) return inBody.code && service.bodyErrors?.authCodes.includes(inBody.code) ? invalid : unchecked;
   // A 2xx that is not JSON (a captive portal's or proxy's HTML page) proves nothing about the key.
   if (status >= 200 && status < 300) {
     if (!json.ok) return unchecked;

@@ -33,7 +33,13 @@ export type JsonObjectSchema = {
   title?: string;
   properties: Record<string, JsonSchema>;
   required?: string[];
-  additionalProperties: false;
+  /**
+   * `false` (a closed object), or the schema of every other key's value: a free-form map (Airtable fields,
+   * Stripe metadata), which must then bound its size with `maxProperties`. A tool's own input is always closed.
+   */
+  additionalProperties: false | JsonSchema;
+  maxProperties?: number;
+  propertyNames?: { maxLength: number; pattern?: string };
 };
 
 const meta = { description: z.string().max(2000).optional(), title: z.string().max(200).optional() };
@@ -80,9 +86,22 @@ export const JsonObjectSchemaSchema = z
       return z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/), JsonSchemaSchema);
     },
     required: z.array(z.string()).optional(),
-    additionalProperties: z.literal(false),
+    get additionalProperties(): z.ZodUnion<[z.ZodLiteral<false>, z.ZodType<JsonSchema>]> {
+      return z.union([z.literal(false), JsonSchemaSchema]);
+    },
+    maxProperties: count.max(1000).optional(),
+    propertyNames: z
+      .strictObject({ maxLength: count.max(1000), pattern: z.string().max(500).optional() })
+      .optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.additionalProperties !== false && s.maxProperties === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxProperties"],
+        message: "a map (additionalProperties with a schema) needs maxProperties",
+      });
+    }
     for (const [i, name] of (s.required ?? []).entries()) {
       if (!(name in s.properties)) {
         ctx.addIssue({ code: "custom", path: ["required", i], message: `"${name}" is not in properties` });

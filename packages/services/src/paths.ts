@@ -22,19 +22,37 @@ export function getPath(value: unknown, path: string): unknown {
   return current;
 }
 
-/** Sets `path` in a plain object, creating the objects on the way (never a prototype key). */
+const isIndex = (seg: string | undefined): boolean => seg !== undefined && /^[0-9]{1,3}$/.test(seg);
+
+/**
+ * Sets `path` in a plain object, creating what is missing on the way: a list where the next segment is an
+ * index (`title.0.text.content` builds Notion's rich-text list), else an object. Never a prototype key.
+ */
 export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const segs = segments(path);
-  let current = target;
+  if (segs.some((seg) => seg === "__proto__" || seg === "constructor" || seg === "prototype")) return;
+  let current: Record<string, unknown> | unknown[] = target;
   for (const [i, seg] of segs.entries()) {
-    if (seg === "__proto__" || seg === "constructor" || seg === "prototype") return;
-    if (i === segs.length - 1) {
+    const last = i === segs.length - 1;
+    if (Array.isArray(current)) {
+      if (!isIndex(seg)) return;
+      const index = Number(seg);
+      if (last) {
+        current[index] = value;
+        return;
+      }
+      const next = current[index];
+      if (typeof next !== "object" || next === null) current[index] = isIndex(segs[i + 1]) ? [] : {};
+      current = current[index] as Record<string, unknown> | unknown[];
+      continue;
+    }
+    if (last) {
       current[seg] = value;
       return;
     }
     const next = current[seg];
-    if (!isRecord(next)) current[seg] = {};
-    current = current[seg] as Record<string, unknown>;
+    if (typeof next !== "object" || next === null) current[seg] = isIndex(segs[i + 1]) ? [] : {};
+    current = current[seg] as Record<string, unknown> | unknown[];
   }
 }
 

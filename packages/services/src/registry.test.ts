@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ServiceConfig, ServiceConfigSchema } from "./definition.ts";
-import { baseUrlEnvName, loadRegistry } from "./registry.ts";
+import { baseUrlEnvName, DEFINITIONS_DIR, loadRegistry } from "./registry.ts";
+import { definitionJsonSchema, SCHEMA_FILE } from "./schema-file.ts";
 
 const figmaFile = new URL("../definitions/figma/config.json", import.meta.url);
 const figmaConfig = () => ServiceConfigSchema.parse(JSON.parse(readFileSync(figmaFile, "utf8")));
@@ -126,7 +127,7 @@ describe("loadRegistry", () => {
       "tools.0.inputSchema.additionalProperties",
     ],
     [
-      "cached POST",
+      "cached write",
       (c) => {
         tool(c, 4).cacheTtlMs = 1000;
       },
@@ -150,9 +151,100 @@ describe("loadRegistry", () => {
     expect(() => loadRegistry(dirWith({ figma: "{ nope" }), {})).toThrow(
       /figma\/config\.json: \(file\): invalid JSON/,
     );
-    const copy = { ...figmaConfig(), type: "figma-eu", port: 3102 };
+    const copy = { ...figmaConfig(), type: "figma-eu", port: 3199 };
     expect(() => loadRegistry(dirWith({ figma: figmaConfig(), "figma-eu": copy }), {})).toThrow(
       /figma-eu\/config\.json: prefix: "fig" is also used by figma/,
     );
+  });
+
+  test("a missing field names its path; a wrong version is refused", () => {
+    const { docsUrl: _, ...noDocs } = figmaConfig();
+    expect(() => loadRegistry(dirWith({ figma: noDocs }), {})).toThrow(/figma\/config\.json: .*docsUrl: /);
+    expect(() => loadRegistry(dirWith({ figma: { ...figmaConfig(), version: 2 } }), {})).toThrow(
+      /figma\/config\.json: version: /,
+    );
+  });
+
+  test("two definitions with the same type, prefix or port: start-up fails naming both", () => {
+    const first = dirWith({ figma: figmaConfig() });
+    const second = dirWith({ figma: { ...figmaConfig(), prefix: "figb", port: 3199 } });
+    expect(() => loadRegistry([first, second], {})).toThrow(
+      /figma\/config\.json: type: "figma" is also defined by figma/,
+    );
+    const samePort = { ...figmaConfig(), type: "figma-b", prefix: "figb" };
+    expect(() => loadRegistry(dirWith({ figma: figmaConfig(), "figma-b": samePort }), {})).toThrow(
+      /figma-b\/config\.json: port: 3101 is also used by figma/,
+    );
+  });
+
+  test("a {placeholder} in the base URL must be a non-secret additional credential with a pattern", () => {
+    const site = { name: "site", label: "Site", secret: true, pattern: "[a-z]+\\.example\\.net" };
+    const secretSite = { ...figmaConfig(), baseUrl: "https://{site}", additionalCredentials: [site] };
+    expect(() => loadRegistry(dirWith({ figma: secretSite }), {})).toThrow(
+      /baseUrl: "\{site\}" must be a non-secret additional credential with a pattern/,
+    );
+    const undeclared = { ...figmaConfig(), baseUrl: "https://{tenant}.example.net" };
+    expect(() => loadRegistry(dirWith({ figma: undeclared }), {})).toThrow(
+      /baseUrl: "\{tenant\}" is not in additionalCredentials/,
+    );
+  });
+
+  test("rate limits: the definition's, overridden by SERVICE_<TYPE>_RATE_LIMIT (0 = unlimited)", () => {
+    expect(loadRegistry(undefined, { ENABLED_SERVICES: "figma" }).get("figma")?.rateLimits.perMinute).toBe(
+      60_000,
+    );
+    const env = { ENABLED_SERVICES: "figma", SERVICE_FIGMA_RATE_LIMIT: "0" };
+    expect(loadRegistry(undefined, env).get("figma")?.rateLimits.perMinute).toBe(0);
+    expect(() =>
+      loadRegistry(undefined, { ENABLED_SERVICES: "figma", SERVICE_FIGMA_RATE_LIMIT: "lots" }),
+    ).toThrow("SERVICE_FIGMA_RATE_LIMIT: must be a whole number");
+  });
+
+  test("ENABLED_SERVICES loads only the services it names", () => {
+    expect(
+      loadRegistry(undefined, { ENABLED_SERVICES: "figma" })
+        .list()
+        .map((s) => s.type),
+    ).toEqual(["figma"]);
+  });
+});
+
+describe("the shipped catalogue", () => {
+  const registry = loadRegistry(undefined, {});
+  const shipped = readdirSync(DEFINITIONS_DIR);
+
+  test("eight services, each with at least six tools, all annotated", () => {
+    expect(registry.list().map((s) => s.type)).toEqual([
+      "airtable",
+      "figma",
+      "github",
+      "jira",
+      "linear",
+      "notion",
+      "slack",
+      "stripe",
+    ]);
+    for (const service of registry.list()) {
+      expect(service.tools.length).toBeGreaterThanOrEqual(6);
+      for (const t of service.mcpTools) {
+        expect(Object.keys(t.annotations ?? {}).sort()).toEqual([
+          "destructiveHint",
+          "idempotentHint",
+          "openWorldHint",
+          "readOnlyHint",
+          "title",
+        ]);
+      }
+    }
+  });
+
+  test.each(shipped)("%s/config.json points at the schema file and is version 1", (folder) => {
+    const raw = JSON.parse(readFileSync(join(DEFINITIONS_DIR, folder, "config.json"), "utf8"));
+    expect(raw.$schema).toBe("../../definition.schema.json");
+    expect(raw.version).toBe(1);
+  });
+
+  test("definition.schema.json is what `bun run services:schema` generates (fails when stale)", () => {
+    expect(readFileSync(SCHEMA_FILE, "utf8")).toBe(definitionJsonSchema());
   });
 });

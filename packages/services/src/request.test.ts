@@ -75,7 +75,7 @@ describe("buildRequest", () => {
     const post = { method: "POST" as const, path: "/c", body: ["message", "meta"] };
     const req = buildRequest(bearer, post, { message: "hi", other: 1 }, { apiKey: "k" });
     expect("body" in req && req.body).toBe('{"message":"hi"}');
-    expect("headers" in req && req.headers.get("content-type")).toBe("application/json");
+    expect("headers" in req && req.headers.get("content-type")).toBe("application/json; charset=utf-8");
   });
 
   test("a body mapping nests input under dot paths inside a template", () => {

@@ -136,7 +136,11 @@ export function buildRequest(
   if (page?.kind !== "url") {
     for (const [param, name] of entries(spec.query)) {
       const value = input[name];
-      if (value !== undefined && value !== null) url.searchParams.set(param, queryValue(value));
+      if (value === undefined || value === null) continue;
+      // `fields[]` (Airtable, Rails-style APIs): one parameter per element; otherwise comma-joined.
+      if (param.endsWith("[]") && Array.isArray(value))
+        for (const v of value) url.searchParams.append(param, queryValue(v));
+      else url.searchParams.set(param, queryValue(value));
     }
     if (page?.in === "query") url.searchParams.set(page.param, String(page.value));
   }
@@ -162,7 +166,7 @@ export function buildRequest(
     headers.set("Content-Type", "application/x-www-form-urlencoded");
     return { method: spec.method, url, headers, body: form.toString() };
   }
-  headers.set("Content-Type", "application/json");
+  headers.set("Content-Type", "application/json; charset=utf-8");
   return { method: spec.method, url, headers, body: JSON.stringify(body) };
 }
 

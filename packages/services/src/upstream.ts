@@ -115,6 +115,10 @@ async function attempt(
     const headers = upstreamHeaders(res);
     const read = await readBounded(res, opts.maxBytes);
     const text = new TextDecoder().decode(read.bytes);
+    // A 403 that says it is a rate limit but names no wait (GitHub's secondary limits): a minute.
+    if (res.status === 403 && headers.retryAfterMs === null && RATE_LIMIT_WORDS.test(text.slice(0, 2000))) {
+      headers.retryAfterMs = 60_000;
+    }
     if (read.truncated) {
       const declared = Number(res.headers.get("content-length"));
       const declaredBytes = Number.isFinite(declared) && declared > 0 ? declared : null;
@@ -129,6 +133,7 @@ async function attempt(
 }
 
 const MAX_WAIT_MS = 60 * 60_000;
+const RATE_LIMIT_WORDS = /\brate[ -]?limit(ed)?\b/i;
 
 /** `Retry-After` (seconds or an HTTP date), else an exhausted `X-RateLimit-Remaining` with its reset time. */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | null {

@@ -208,7 +208,7 @@ export function CustomServerCard({ connected, onConnected }: Props) {
           </button>
           {connected && (
             <p id={`${id}-hint`} className="hint">
-              Connecting again replaces your custom server and issues a new URL.
+              Connecting again replaces your custom server; your instance URL stays the same.
             </p>
           )}
           {error && <Alert>{error}</Alert>}

@@ -63,10 +63,15 @@ export function InstanceTable({ instances, error, names, onRotated, onChanged }:
               const pending = busy === instance.serviceType;
               return (
                 <tr key={instance.instanceId}>
-                  <th scope="row">{name}</th>
+                  <th scope="row">
+                    {name}
+                    {instance.account && (
+                      <span className="muted account"> connected as {accountLabel(instance.account)}</span>
+                    )}
+                  </th>
                   <td>
-                    <span className={`badge ${instance.isActive ? "ok" : "off"}`}>
-                      {instance.isActive ? "Active" : "Revoked"}
+                    <span className={`badge ${STATUS[instance.status].badge}`}>
+                      {STATUS[instance.status].label}
                     </span>
                   </td>
                   <td>{formatWhen(instance.createdAt)}</td>
@@ -100,4 +105,17 @@ export function InstanceTable({ instances, error, names, onRotated, onChanged }:
       </div>
     </>
   );
+}
+
+const STATUS = {
+  active: { label: "Active", badge: "ok" },
+  needs_reauth: { label: "Needs a new key", badge: "warn" },
+  revoked: { label: "Revoked", badge: "off" },
+} as const;
+
+/** "Ada (ada@example.com)", "Ada", or the email alone. */
+function accountLabel(account: { id?: string; name?: string; email?: string }): string {
+  if (account.name && account.email && account.name !== account.email)
+    return `${account.name} (${account.email})`;
+  return account.name ?? account.email ?? account.id ?? "";
 }

@@ -12,12 +12,21 @@ interface Props {
 export function ServiceCard({ service, connected, onConnected }: Props) {
   const id = useId();
   const [apiKey, setApiKey] = useState("");
+  const [extra, setExtra] = useState<Record<string, string>>({});
   const { pending, error, run } = useAction();
+  const fields = service.additionalCredentials;
 
   async function connect(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     await run(async () => {
-      const issued = await trpc.instances.connect.mutate({ serviceType: service.type, apiKey });
+      const additionalCredentials = Object.fromEntries(
+        fields.map((f) => [f.name, extra[f.name]?.trim() ?? ""]).filter(([, value]) => value !== ""),
+      );
+      const issued = await trpc.instances.connect.mutate({
+        serviceType: service.type,
+        apiKey,
+        ...(fields.length > 0 && { additionalCredentials }),
+      });
       setApiKey("");
       onConnected(issued);
     });
@@ -33,6 +42,12 @@ export function ServiceCard({ service, connected, onConnected }: Props) {
         {connected && <span className="badge info">Connected</span>}
       </div>
       <p className="muted">{service.description}</p>
+      <p className="key-help">
+        <a href={service.keyUrl} target="_blank" rel="noopener noreferrer">
+          Get a {service.name} key
+        </a>
+        {service.keyHelp && <span className="muted"> — {service.keyHelp}</span>}
+      </p>
       <details>
         <summary>
           {service.tools.length} {service.tools.length === 1 ? "tool" : "tools"}
@@ -40,12 +55,30 @@ export function ServiceCard({ service, connected, onConnected }: Props) {
         <ul className="tools">
           {service.tools.map((tool) => (
             <li key={tool.name}>
-              <code>{tool.name}</code> <span className="muted">{tool.description}</span>
+              <code>{tool.name}</code>
+              {tool.annotations.destructiveHint && <span className="badge warn">changes data</span>}{" "}
+              <span className="muted">{tool.description}</span>
             </li>
           ))}
         </ul>
       </details>
       <form onSubmit={connect} aria-busy={pending}>
+        {fields.map((field) => (
+          <div key={field.name} className="field">
+            <label htmlFor={`${id}-${field.name}`}>{field.label}</label>
+            <input
+              id={`${id}-${field.name}`}
+              type={field.secret ? "password" : "text"}
+              autoComplete="off"
+              spellCheck={false}
+              required={field.required}
+              pattern={field.pattern}
+              title={field.description}
+              value={extra[field.name] ?? ""}
+              onChange={(e) => setExtra({ ...extra, [field.name]: e.target.value })}
+            />
+          </div>
+        ))}
         <label htmlFor={`${id}-key`}>{service.name} API key</label>
         <div className="inline">
           <input
@@ -65,7 +98,7 @@ export function ServiceCard({ service, connected, onConnected }: Props) {
         </div>
         {connected && (
           <p id={`${id}-hint`} className="hint">
-            Connecting again replaces the stored key and issues a new URL.
+            Connecting again replaces the stored key; your instance URL stays the same.
           </p>
         )}
         {error && <Alert>{error}</Alert>}

@@ -1,5 +1,11 @@
 import type { ResolvedInstance } from "@mcp/core";
-import { executeTool, type ServiceDefinition, type ToolOutcome, validateKey } from "@mcp/services";
+import {
+  executeTool,
+  type ServiceDefinition,
+  type ToolOutcome,
+  type UpstreamCredential,
+  validateKey,
+} from "@mcp/services";
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
 import { errorResult } from "./instance-handler.ts";
@@ -33,10 +39,11 @@ type Refusal =
  */
 async function confirmRefusal(
   ctx: CallContext,
-  apiKey: string,
+  credential: UpstreamCredential,
   refused: Extract<ToolOutcome, { ok: false }>,
 ): Promise<Refusal> {
-  const check = await validateKey(ctx.service, apiKey, {
+  // The whole credential: basic auth and `{site}` base URLs need the additional fields too.
+  const check = await validateKey(ctx.service, credential, {
     timeoutMs: Math.min(RECHECK_TIMEOUT_MS, ctx.deps.limits.upstreamTimeoutMs),
     signal: ctx.signal,
   });
@@ -64,7 +71,7 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
     }),
   );
   if (!outcome.ok && outcome.error === "EXPIRED_CREDENTIALS") {
-    refusal = await confirmRefusal(ctx, secret.apiKey, outcome);
+    refusal = await confirmRefusal(ctx, secret, outcome);
     // What the call turned out to be, for metrics and the audit trail.
     if (refusal.verdict === "forbidden") outcome = { ...outcome, error: "UPSTREAM_ERROR" };
     if (refusal.verdict === "unchecked") outcome = { ...outcome, error: "SERVICE_UNAVAILABLE" };

@@ -18,7 +18,8 @@ export async function cachedRead(
   run: () => Promise<ToolOutcome>,
 ): Promise<ToolOutcome> {
   const { userId, serviceType } = instance;
-  if (tool.request.method !== "GET") {
+  // Anything that may change the upstream moves the user's read generation on (read-your-writes).
+  if (!tool.annotations.readOnlyHint) {
     const outcome = await run();
     if (outcome.ok) await bumpReadCacheGeneration(deps, userId, serviceType);
     return outcome;
@@ -33,7 +34,9 @@ export async function cachedRead(
   const hit = await deps.kv.get(key);
   if (hit !== null) return { ok: true, status: 200, data: undefined, text: hit };
   const outcome = await run();
-  if (outcome.ok && outcome.text.length <= MAX_CACHED_BYTES)
+  // A cut answer is never cached: asking again (after the upstream shrank it) must get the whole one.
+  if (outcome.ok && !outcome.truncated && outcome.text.length <= MAX_CACHED_BYTES) {
     await deps.kv.set(key, outcome.text, tool.cacheTtlMs);
+  }
   return outcome;
 }

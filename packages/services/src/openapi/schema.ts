@@ -1,0 +1,348 @@
+import type { JsonObjectSchema, JsonSchema } from "../json-schema.ts";
+
+/**
+ * OpenAPI schemas (already dereferenced) → the closed JSON-Schema subset tool inputs may use.
+ *
+ * - strings without `maxLength` or `enum` get `maxLength: 1000`; arrays without `maxItems` get 100;
+ * - `format`, `default` and numeric enums survive as words in the description; every other keyword the
+ *   subset lacks (`multipleOf`, `examples`, `discriminator`, `uniqueItems`, ...) is dropped;
+ * - `nullable` / `type: [T, "null"]` become T (the model leaves the field out instead of sending null);
+ * - `allOf` is merged; `oneOf`/`anyOf`: one non-null branch → that branch; all objects → one object with
+ *   every branch's properties; all strings (or all numbers) → one string (number) with the enums joined;
+ *   other mixes → a string when one branch is a string, else the first branch (with a warning);
+ * - objects are closed (`additionalProperties: false`) with their declared properties; `readOnly`
+ *   properties are left out (they are never sent); a property name outside `^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`
+ *   cannot be renamed inside a value sent as is, so it is left out (with a warning);
+ * - an object with no declared properties (a free-form map) cannot be expressed: in a query or header
+ *   parameter it becomes a bounded string of JSON (which is what the executor sends for an object there
+ *   anyway); in a body it is left out (with a warning), or, when required, becomes `{}` only;
+ * - nesting deeper than 8 levels is treated like a free-form value;
+ * - a `$ref` still present was left by the parser because it is circular: `CircularRefError`.
+ */
+
+export const MAX_STRING_LENGTH = 1000;
+export const MAX_ARRAY_ITEMS = 100;
+const MAX_DEPTH = 8;
+const MAX_DESCRIPTION = 2000;
+const MAX_TITLE = 200;
+const PROPERTY_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+
+export type OpenApiSchema = Record<string, unknown>;
+
+/** A circular `$ref` reached while building a tool input; `ref` is the pointer, e.g. `#/components/schemas/Node`. */
+export class CircularRefError extends Error {
+  constructor(readonly ref: string) {
+    super(`circular $ref ${ref}`);
+  }
+}
+
+export interface ConvertContext {
+  /** Parameters may fall back to a JSON string; body values are sent as they are, so they may not. */
+  where: "param" | "body";
+  /** Where we are, for warnings: `addPet body.category`. */
+  at: string;
+  warn: (message: string) => void;
+}
+
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
+}
+
+const isNullSchema = (s: unknown): boolean =>
+  isRecord(s) &&
+  (s.type === "null" ||
+    (Array.isArray(s.enum) && s.enum.length === 1 && s.enum[0] === null) ||
+    (Object.hasOwn(s, "const") && s.const === null));
+
+function checkRef(s: OpenApiSchema): void {
+  if (typeof s.$ref === "string") throw new CircularRefError(s.$ref);
+}
+
+/** `allOf` folded into one schema: properties and required lists joined, other keywords first-wins. */
+export function mergeAllOf(s: OpenApiSchema): OpenApiSchema {
+  checkRef(s);
+  if (!Array.isArray(s.allOf)) return s;
+  const { allOf, ...rest } = s;
+  let out: OpenApiSchema = { ...rest };
+  for (const part of allOf) {
+    if (!isRecord(part)) continue;
+    out = mergeTwo(out, mergeAllOf(part));
+  }
+  return out;
+}
+
+function mergeTwo(a: OpenApiSchema, b: OpenApiSchema): OpenApiSchema {
+  const out: OpenApiSchema = { ...b, ...a };
+  if (isRecord(a.properties) || isRecord(b.properties)) {
+    out.properties = {
+      ...(isRecord(b.properties) ? b.properties : {}),
+      ...(isRecord(a.properties) ? a.properties : {}),
+    };
+  }
+  const req = [
+    ...(Array.isArray(a.required) ? a.required : []),
+    ...(Array.isArray(b.required) ? b.required : []),
+  ];
+  if (req.length > 0) out.required = [...new Set(req)];
+  if (a.type === undefined && b.type !== undefined) out.type = b.type;
+  return out;
+}
+
+/** The schema's type, with `null` removed; undefined when it cannot be told. */
+export function typeOf(s: OpenApiSchema, ctx: ConvertContext): string | undefined {
+  let types: unknown[] = Array.isArray(s.type) ? s.type : s.type === undefined ? [] : [s.type];
+  types = types.filter((t) => t !== "null");
+  if (types.length > 1) {
+    const pick = types.includes("string") ? "string" : String(types[0]);
+    ctx.warn(`${ctx.at}: type [${types.join(", ")}] became ${pick}`);
+    return pick;
+  }
+  if (types.length === 1) return String(types[0]);
+  if (isRecord(s.properties) || s.additionalProperties !== undefined) return "object";
+  if (s.items !== undefined) return "array";
+  const values = Array.isArray(s.enum) ? s.enum : Object.hasOwn(s, "const") ? [s.const] : [];
+  const first = values.find((v) => v !== null);
+  if (typeof first === "string") return "string";
+  if (typeof first === "number") return Number.isInteger(first) ? "integer" : "number";
+  if (typeof first === "boolean") return "boolean";
+  return undefined;
+}
+
+function notes(s: OpenApiSchema, extra: string[] = []): string | undefined {
+  const parts: string[] = [];
+  if (typeof s.description === "string" && s.description.trim() !== "") parts.push(s.description.trim());
+  if (s.deprecated === true) parts.unshift("Deprecated.");
+  if (typeof s.format === "string" && !["int32", "int64", "float", "double"].includes(s.format))
+    parts.push(`Format: ${s.format}.`);
+  if (s.default !== undefined && s.default !== null && typeof s.default !== "object")
+    parts.push(`Default: ${String(s.default)}.`);
+  parts.push(...extra);
+  return parts.length > 0 ? truncate(parts.join(" "), MAX_DESCRIPTION) : undefined;
+}
+
+function meta(s: OpenApiSchema, extra: string[] = []): { description?: string; title?: string } {
+  const description = notes(s, extra);
+  return {
+    ...(typeof s.title === "string" &&
+      s.title.trim() !== "" && { title: truncate(s.title.trim(), MAX_TITLE) }),
+    ...(description !== undefined && { description }),
+  };
+}
+
+const count = (v: unknown): number | undefined =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+
+function validPattern(p: unknown): string | undefined {
+  if (typeof p !== "string" || p.length > 500) return undefined;
+  try {
+    new RegExp(p);
+    return p;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The string for a free-form value in a parameter: JSON text, bounded. */
+function jsonString(s: OpenApiSchema): JsonSchema {
+  return {
+    type: "string",
+    ...meta(s, ["A JSON value, as text."]),
+    maxLength: MAX_STRING_LENGTH,
+  };
+}
+
+/** A free-form value: a JSON string in a parameter, nothing in a body. */
+function unrepresentable(s: OpenApiSchema, ctx: ConvertContext, why: string): JsonSchema | undefined {
+  if (ctx.where === "param") {
+    ctx.warn(`${ctx.at}: ${why}; it takes a string of JSON`);
+    return jsonString(s);
+  }
+  ctx.warn(`${ctx.at}: ${why}; left out of the input`);
+  return undefined;
+}
+
+/** `oneOf`/`anyOf` resolved to one schema (raw, not yet converted). */
+function resolveUnion(s: OpenApiSchema, ctx: ConvertContext): OpenApiSchema {
+  const key = Array.isArray(s.oneOf) ? "oneOf" : Array.isArray(s.anyOf) ? "anyOf" : undefined;
+  if (key === undefined) return s;
+  const { [key]: raw, ...rest } = s;
+  const branches = (raw as unknown[])
+    .filter(isRecord)
+    .filter((b) => !isNullSchema(b))
+    .map((b) => mergeAllOf(b));
+  if (branches.length === 0) return rest;
+  const ownShape = rest.type !== undefined || isRecord(rest.properties);
+  if (branches.length === 1) return mergeTwo(rest, branches[0] as OpenApiSchema);
+  const types = branches.map((b) => typeOf(b, { ...ctx, warn: () => {} }));
+  if (types.every((t) => t === "object")) {
+    // Every variant's fields, none required unless every variant requires it.
+    const properties: Record<string, unknown> = {};
+    for (const b of branches) {
+      for (const [name, p] of Object.entries(isRecord(b.properties) ? b.properties : {}))
+        properties[name] ??= p;
+    }
+    const requiredIn = (b: OpenApiSchema) => (Array.isArray(b.required) ? b.required : []);
+    const required = requiredIn(branches[0] as OpenApiSchema).filter((n) =>
+      branches.every((b) => requiredIn(b).includes(n)),
+    );
+    const base = ownShape ? rest : { ...rest, type: "object" };
+    const merged: OpenApiSchema = {
+      ...base,
+      properties: { ...properties, ...(isRecord(rest.properties) ? rest.properties : {}) },
+    };
+    const own = Array.isArray(rest.required) ? rest.required : [];
+    if (own.length + required.length > 0) merged.required = [...new Set([...own, ...required])];
+    ctx.warn(`${ctx.at}: ${key} of ${branches.length} object shapes merged into one object`);
+    return merged;
+  }
+  if (ownShape) return rest;
+  const same = types.every((t) => t === types[0]) ? types[0] : undefined;
+  const numeric = types.every((t) => t === "number" || t === "integer");
+  if (same === "string" || same === "boolean" || numeric) {
+    const allEnums = branches.every((b) => Array.isArray(b.enum) || Object.hasOwn(b, "const"));
+    const enumValues = allEnums
+      ? branches.flatMap((b) => (Array.isArray(b.enum) ? b.enum : [b.const])).filter((v) => v !== null)
+      : undefined;
+    return {
+      ...rest,
+      type: numeric && same === undefined ? "number" : same,
+      ...(enumValues && { enum: [...new Set(enumValues)] }),
+    };
+  }
+  const stringBranch = branches.find((_, i) => types[i] === "string");
+  const pick = stringBranch ?? (branches[0] as OpenApiSchema);
+  ctx.warn(
+    `${ctx.at}: ${key} of [${types.map((t) => t ?? "any").join(", ")}] became its ${typeOf(pick, ctx) ?? "first"} branch`,
+  );
+  return mergeTwo(rest, pick);
+}
+
+/** Normalizes a schema's combinators into one plain schema (raw, not yet converted). */
+export function flatten(schema: unknown, ctx: ConvertContext): OpenApiSchema | undefined {
+  if (!isRecord(schema)) return undefined;
+  const merged = mergeAllOf(schema);
+  return mergeAllOf(resolveUnion(merged, ctx));
+}
+
+/**
+ * Converts one schema; undefined when it cannot be expressed in a body (see the module comment).
+ * `required` is whether the caller must have a value (a free-form required body object becomes `{}`).
+ */
+export function convertSchema(
+  schema: unknown,
+  ctx: ConvertContext,
+  depth = 0,
+  required = false,
+): JsonSchema | undefined {
+  if (schema === true || (isRecord(schema) && Object.keys(schema).length === 0)) {
+    return unrepresentable({}, ctx, "any value");
+  }
+  const s = flatten(schema, ctx);
+  if (s === undefined) return unrepresentable({}, ctx, "no schema");
+  if (depth > MAX_DEPTH) return unrepresentable(s, ctx, `nested deeper than ${MAX_DEPTH} levels`);
+  const type = typeOf(s, ctx);
+  switch (type) {
+    case "string": {
+      const values = Array.isArray(s.enum) ? s.enum : Object.hasOwn(s, "const") ? [s.const] : undefined;
+      const enumValues = values?.filter((v) => v !== null).map(String);
+      if (enumValues && enumValues.length > 0) {
+        return { type: "string", ...meta(s), enum: [...new Set(enumValues)] };
+      }
+      const minLength = count(s.minLength);
+      const pattern = validPattern(s.pattern);
+      return {
+        type: "string",
+        ...meta(s),
+        ...(minLength !== undefined && { minLength }),
+        maxLength: count(s.maxLength) ?? MAX_STRING_LENGTH,
+        ...(pattern !== undefined && { pattern }),
+      };
+    }
+    case "integer":
+    case "number": {
+      const values = Array.isArray(s.enum) ? s.enum.filter((v) => typeof v === "number") : [];
+      const extra = values.length > 0 ? [`One of: ${values.join(", ")}.`] : [];
+      const minimum = numberBound(s.minimum, s.exclusiveMinimum);
+      const maximum = numberBound(s.maximum, s.exclusiveMaximum);
+      return {
+        type,
+        ...meta(s, extra),
+        ...(minimum !== undefined && { minimum }),
+        ...(maximum !== undefined && { maximum }),
+      };
+    }
+    case "boolean":
+      return { type: "boolean", ...meta(s) };
+    case "array": {
+      const items = convertSchema(s.items ?? {}, { ...ctx, at: `${ctx.at}[]` }, depth + 1, true);
+      if (items === undefined) return undefined;
+      const minItems = count(s.minItems);
+      return {
+        type: "array",
+        ...meta(s),
+        items,
+        ...(minItems !== undefined && { minItems }),
+        maxItems: count(s.maxItems) ?? MAX_ARRAY_ITEMS,
+      };
+    }
+    case "object":
+      return convertObject(s, ctx, depth, required);
+    default:
+      return unrepresentable(s, ctx, type === undefined ? "no type" : `type "${type}"`);
+  }
+}
+
+// OpenAPI 3.0 says `exclusiveMinimum: true` next to `minimum`; 3.1 gives the bound itself. Either way the
+// inclusive bound is close enough for the model (the upstream still checks).
+function numberBound(inclusive: unknown, exclusive: unknown): number | undefined {
+  if (typeof inclusive === "number") return inclusive;
+  if (typeof exclusive === "number") return exclusive;
+  return undefined;
+}
+
+function convertObject(
+  s: OpenApiSchema,
+  ctx: ConvertContext,
+  depth: number,
+  required: boolean,
+): JsonSchema | undefined {
+  const props = isRecord(s.properties) ? s.properties : {};
+  const closed = s.additionalProperties === false || s.additionalProperties === undefined;
+  if (Object.keys(props).length === 0 && !(closed && isRecord(s.properties))) {
+    if (ctx.where === "body" && required) {
+      ctx.warn(`${ctx.at}: a free-form object; only {} can be sent`);
+      return { type: "object", ...meta(s), properties: {}, additionalProperties: false };
+    }
+    return unrepresentable(s, ctx, "a free-form object");
+  }
+  const shape = objectProperties(s, ctx, depth);
+  return { type: "object", ...meta(s), ...shape, additionalProperties: false };
+}
+
+/** The converted properties of an object schema (names kept; see the module comment for what is left out). */
+export function objectProperties(
+  s: OpenApiSchema,
+  ctx: ConvertContext,
+  depth: number,
+): Pick<JsonObjectSchema, "properties" | "required"> {
+  const props = isRecord(s.properties) ? s.properties : {};
+  const requiredNames = Array.isArray(s.required) ? s.required.filter((n) => typeof n === "string") : [];
+  const properties: Record<string, JsonSchema> = {};
+  for (const [name, raw] of Object.entries(props)) {
+    if (isRecord(raw) && raw.readOnly === true) continue;
+    const at = `${ctx.at}.${name}`;
+    if (!PROPERTY_NAME.test(name)) {
+      ctx.warn(`${at}: the property name cannot be an input name; left out`);
+      continue;
+    }
+    const isRequired = requiredNames.includes(name);
+    const converted = convertSchema(raw, { ...ctx, at }, depth + 1, isRequired);
+    if (converted !== undefined) properties[name] = converted;
+    else if (isRequired) ctx.warn(`${at}: required but left out; calls may be refused upstream`);
+  }
+  const required = requiredNames.filter((n) => n in properties);
+  return { properties, ...(required.length > 0 && { required }) };
+}

@@ -1,0 +1,889 @@
+// A fake Notion API (https://developers.notion.com/reference, version 2022-06-28) on 127.0.0.1: bearer
+// integration secrets, the Notion-Version header, cursor pagination (`start_cursor` in the query for GETs and
+// in the body for POST search/query; `next_cursor` + `has_more` in every list), Notion's error objects
+// (`{ object: "error", status, code, message }`), and one small workspace per key that writes change.
+import { type FakeUpstream, json, type RecordedUpstreamRequest, startFakeUpstream } from "./upstream.ts";
+
+export const NOTION_VERSION = "2022-06-28";
+
+type Json = Record<string, unknown>;
+type RichText = Json;
+
+interface FakePage {
+  id: string;
+  parent: Json;
+  /** For a database row: its values keyed by property name (the title as rich text under the title's name). */
+  values: Record<string, unknown>;
+  title: RichText[];
+  icon: Json | null;
+  archived: boolean;
+  created: string;
+  edited: string;
+}
+
+interface FakeBlock {
+  id: string;
+  parent: Json;
+  type: string;
+  content: Json;
+  hasChildren: boolean;
+  created: string;
+}
+
+interface FakeDatabase {
+  id: string;
+  parent: Json;
+  title: string;
+  /** Column name → { id, type, options? }. */
+  columns: Record<string, { id: string; type: string; options?: string[] }>;
+  created: string;
+}
+
+interface FakeComment {
+  id: string;
+  discussionId: string;
+  parent: Json;
+  authorId: string;
+  richText: RichText[];
+  created: string;
+}
+
+interface FakeUser {
+  id: string;
+  name: string;
+  type: "person" | "bot";
+  email?: string;
+}
+
+/** The ids of one key's seeded workspace, for tests. */
+export interface NotionSeed {
+  botId: string;
+  botName: string;
+  userIds: string[];
+  /** "Team Home", shared at the workspace level; its content is 7 blocks. */
+  rootPageId: string;
+  rootBlockIds: string[];
+  /** "Meeting notes", a sub-page of the root. */
+  subPageId: string;
+  /** "Tasks", a database under the root with the columns Name (title), Status (select), Done (checkbox). */
+  databaseId: string;
+  /** The rows: "Write launch post" (In progress), "Fix login bug" (Done, ticked), "Plan Q3" (Not started). */
+  rowIds: string[];
+  /** An open discussion on the root page with one comment. */
+  discussionId: string;
+}
+
+interface Workspace {
+  seed: NotionSeed;
+  users: FakeUser[];
+  pages: Map<string, FakePage>;
+  databases: Map<string, FakeDatabase>;
+  blocks: Map<string, FakeBlock>;
+  /** Parent id (page or block) → child block ids, in order. */
+  children: Map<string, string[]>;
+  comments: FakeComment[];
+}
+
+export interface FakeNotion {
+  url: string;
+  /** Every request the fake received, in order. */
+  requests: RecordedUpstreamRequest[];
+  /** Accepts `key` as an integration secret of a fresh workspace named after `who`; returns its ids. */
+  addKey(key: string, who: string): NotionSeed;
+  /** Stops accepting a key (the integration's secret was rotated or the integration deleted). */
+  removeKey(key: string): void;
+  answerNext: FakeUpstream["answerNext"];
+  stop(): void;
+}
+
+const norm = (id: string) => id.replaceAll("-", "").toLowerCase();
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const TEXT_TYPES = [
+  "paragraph",
+  "heading_1",
+  "heading_2",
+  "heading_3",
+  "bulleted_list_item",
+  "numbered_list_item",
+  "quote",
+  "to_do",
+  "toggle",
+  "callout",
+  "code",
+];
+const BLOCK_TYPES = [...TEXT_TYPES, "divider"];
+
+// Notion's times are whole minutes.
+const now = () => {
+  const d = new Date();
+  d.setUTCSeconds(0, 0);
+  return d.toISOString();
+};
+
+const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+class NotionError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Notion's error object, e.g. 401 `unauthorized` "API token is invalid.". */
+export function notionError(status: number, code: string, message: string): Json {
+  return { object: "error", status, code, message, request_id: crypto.randomUUID() };
+}
+
+const invalid = (message: string) => new NotionError(400, "validation_error", message);
+const notFound = (kind: string, id: string) =>
+  new NotionError(
+    404,
+    "object_not_found",
+    `Could not find ${kind} with ID: ${id}. Make sure the relevant pages and databases are shared with your integration.`,
+  );
+
+function richText(content: string, link?: string): RichText {
+  return {
+    type: "text",
+    text: { content, link: link ? { url: link } : null },
+    annotations: {
+      bold: false,
+      italic: false,
+      strikethrough: false,
+      underline: false,
+      code: false,
+      color: "default",
+    },
+    plain_text: content,
+    href: link ?? null,
+  };
+}
+
+/** Request rich text (`[{ text: { content, link? }, annotations? }]`) as Notion returns it. */
+function readRichText(value: unknown, where: string): RichText[] {
+  if (!Array.isArray(value)) throw invalid(`body failed validation: ${where} should be an array.`);
+  return value.map((item, i) => {
+    const text = isRecord(item) && isRecord(item.text) ? item.text : undefined;
+    if (!text || typeof text.content !== "string")
+      throw invalid(`body failed validation: ${where}[${i}].text.content should be defined.`);
+    if (text.content.length > 2000)
+      throw invalid(
+        `body failed validation: ${where}[${i}].text.content.length should be ≤ \`2000\`, instead was \`${text.content.length}\`.`,
+      );
+    const link = isRecord(text.link) && typeof text.link.url === "string" ? text.link.url : undefined;
+    const out = richText(text.content, link);
+    if (isRecord(item) && isRecord(item.annotations)) {
+      out.annotations = { ...(out.annotations as Json), ...item.annotations };
+    }
+    return out;
+  });
+}
+
+const plain = (rt: RichText[]) => rt.map((r) => String(r.plain_text)).join("");
+const dashed = (id: string) => {
+  const n = norm(id);
+  return `${n.slice(0, 8)}-${n.slice(8, 12)}-${n.slice(12, 16)}-${n.slice(16, 20)}-${n.slice(20)}`;
+};
+const pageUrl = (title: string, id: string) =>
+  `https://www.notion.so/${title.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "")}-${norm(id)}`;
+
+function seedWorkspace(who: string): Workspace {
+  const t = now();
+  const ws: Workspace = {
+    seed: {} as NotionSeed,
+    users: [],
+    pages: new Map(),
+    databases: new Map(),
+    blocks: new Map(),
+    children: new Map(),
+    comments: [],
+  };
+  const bot: FakeUser = { id: crypto.randomUUID(), name: `${who} MCP`, type: "bot" };
+  const people: FakeUser[] = ["ada", "grace", "linus"].map((n) => ({
+    id: crypto.randomUUID(),
+    name: `${n} ${who}`,
+    type: "person",
+    email: `${n}.${who}@example.test`,
+  }));
+  ws.users.push(...people, bot);
+
+  const root = crypto.randomUUID();
+  const sub = crypto.randomUUID();
+  const db = crypto.randomUUID();
+  ws.pages.set(norm(root), {
+    id: root,
+    parent: { type: "workspace", workspace: true },
+    values: {},
+    title: [richText(`${who} Team Home`)],
+    icon: { type: "emoji", emoji: "🏠" },
+    archived: false,
+    created: t,
+    edited: t,
+  });
+  ws.pages.set(norm(sub), {
+    id: sub,
+    parent: { type: "page_id", page_id: root },
+    values: {},
+    title: [richText("Meeting notes")],
+    icon: null,
+    archived: false,
+    created: t,
+    edited: t,
+  });
+  ws.databases.set(norm(db), {
+    id: db,
+    parent: { type: "page_id", page_id: root },
+    title: "Tasks",
+    columns: {
+      Name: { id: "title", type: "title" },
+      Status: { id: "Zs%3Fh", type: "select", options: ["Not started", "In progress", "Done"] },
+      Done: { id: "k%5D%60a", type: "checkbox" },
+    },
+    created: t,
+  });
+  const rows: [string, string, boolean][] = [
+    ["Write launch post", "In progress", false],
+    ["Fix login bug", "Done", true],
+    ["Plan Q3", "Not started", false],
+  ];
+  const rowIds = rows.map(([name, status, done]) => {
+    const id = crypto.randomUUID();
+    ws.pages.set(norm(id), {
+      id,
+      parent: { type: "database_id", database_id: db },
+      values: { Name: [richText(name)], Status: status, Done: done },
+      title: [richText(name)],
+      icon: null,
+      archived: false,
+      created: t,
+      edited: t,
+    });
+    return id;
+  });
+  const rootBlocks: [string, Json][] = [
+    ["heading_1", { rich_text: [richText("Welcome")], is_toggleable: false, color: "default" }],
+    [
+      "paragraph",
+      {
+        rich_text: [richText("Read the "), richText("handbook", "https://example.test/handbook")],
+        color: "default",
+      },
+    ],
+    ["to_do", { rich_text: [richText("Set up your laptop")], checked: true, color: "default" }],
+    ["bulleted_list_item", { rich_text: [richText("Say hello in #general")], color: "default" }],
+    ["bulleted_list_item", { rich_text: [richText("Book an intro call")], color: "default" }],
+    ["child_page", { title: "Meeting notes" }],
+    ["child_database", { title: "Tasks" }],
+  ];
+  const rootBlockIds = rootBlocks.map(([type, content]) => {
+    const id = type === "child_page" ? sub : type === "child_database" ? db : crypto.randomUUID();
+    ws.blocks.set(norm(id), {
+      id,
+      parent: { type: "page_id", page_id: root },
+      type,
+      content,
+      hasChildren: type === "child_page" || type === "child_database",
+      created: t,
+    });
+    return id;
+  });
+  ws.children.set(norm(root), [...rootBlockIds]);
+  ws.children.set(norm(sub), []);
+  const discussionId = crypto.randomUUID();
+  ws.comments.push({
+    id: crypto.randomUUID(),
+    discussionId,
+    parent: { type: "page_id", page_id: root },
+    authorId: people[0]?.id ?? bot.id,
+    richText: [richText("Can someone update the onboarding list?")],
+    created: t,
+  });
+  ws.seed = {
+    botId: bot.id,
+    botName: bot.name,
+    userIds: ws.users.map((u) => u.id),
+    rootPageId: root,
+    rootBlockIds,
+    subPageId: sub,
+    databaseId: db,
+    rowIds,
+    discussionId,
+  };
+  return ws;
+}
+
+// ---- Serialization, as the API returns its objects. ----
+
+const userRef = (id: string) => ({ object: "user", id });
+
+function userObject(u: FakeUser, workspaceName: string): Json {
+  const base = { object: "user", id: u.id, name: u.name, avatar_url: null, type: u.type };
+  return u.type === "person"
+    ? { ...base, person: { email: u.email } }
+    : { ...base, bot: { owner: { type: "workspace", workspace: true }, workspace_name: workspaceName } };
+}
+
+function pageObject(ws: Workspace, p: FakePage): Json {
+  const dbId = p.parent.type === "database_id" ? String(p.parent.database_id) : undefined;
+  const db = dbId ? ws.databases.get(norm(dbId)) : undefined;
+  let properties: Json;
+  if (db) {
+    properties = Object.fromEntries(
+      Object.entries(db.columns).map(([name, col]) => {
+        const v = col.type === "title" ? p.title : p.values[name];
+        const value =
+          col.type === "select"
+            ? typeof v === "string"
+              ? { id: `opt-${norm(v)}`, name: v, color: "default" }
+              : null
+            : col.type === "checkbox"
+              ? v === true
+              : v;
+        return [name, { id: col.id, type: col.type, [col.type]: value }];
+      }),
+    );
+  } else {
+    properties = { title: { id: "title", type: "title", title: p.title } };
+  }
+  const bot = ws.seed.botId;
+  return {
+    object: "page",
+    id: p.id,
+    created_time: p.created,
+    last_edited_time: p.edited,
+    created_by: userRef(bot),
+    last_edited_by: userRef(bot),
+    cover: null,
+    icon: p.icon,
+    parent: p.parent,
+    archived: p.archived,
+    in_trash: p.archived,
+    properties,
+    url: pageUrl(plain(p.title), p.id),
+    public_url: null,
+  };
+}
+
+function databaseObject(ws: Workspace, d: FakeDatabase): Json {
+  const bot = ws.seed.botId;
+  return {
+    object: "database",
+    id: d.id,
+    cover: null,
+    icon: null,
+    created_time: d.created,
+    created_by: userRef(bot),
+    last_edited_by: userRef(bot),
+    last_edited_time: d.created,
+    title: [richText(d.title)],
+    description: [],
+    is_inline: true,
+    properties: Object.fromEntries(
+      Object.entries(d.columns).map(([name, col]) => [
+        name,
+        {
+          id: col.id,
+          name,
+          type: col.type,
+          [col.type]: col.options
+            ? { options: col.options.map((o) => ({ id: `opt-${norm(o)}`, name: o, color: "default" })) }
+            : {},
+        },
+      ]),
+    ),
+    parent: d.parent,
+    url: `https://www.notion.so/${norm(d.id)}`,
+    public_url: null,
+    archived: false,
+    in_trash: false,
+  };
+}
+
+function blockObject(ws: Workspace, b: FakeBlock): Json {
+  const bot = ws.seed.botId;
+  return {
+    object: "block",
+    id: b.id,
+    parent: b.parent,
+    created_time: b.created,
+    last_edited_time: b.created,
+    created_by: userRef(bot),
+    last_edited_by: userRef(bot),
+    has_children: b.hasChildren,
+    archived: false,
+    in_trash: false,
+    type: b.type,
+    [b.type]: b.content,
+  };
+}
+
+function commentObject(c: FakeComment): Json {
+  return {
+    object: "comment",
+    id: c.id,
+    parent: c.parent,
+    discussion_id: c.discussionId,
+    created_time: c.created,
+    last_edited_time: c.created,
+    created_by: userRef(c.authorId),
+    rich_text: c.richText,
+  };
+}
+
+// ---- Request helpers. ----
+
+function pageSizeOf(raw: unknown, where: string): number {
+  if (raw === undefined || raw === null) return 100;
+  const n = typeof raw === "string" ? Number(raw) : raw;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1)
+    throw invalid(`${where} failed validation: ${where}.page_size should be a positive integer.`);
+  if (n > 100)
+    throw invalid(
+      `${where} failed validation: ${where}.page_size should be ≤ \`100\`, instead was \`${n}\`.`,
+    );
+  return n;
+}
+
+/** One page of `items` (objects with an `id`): the cursor is the id of the first item of the next page. */
+function paginate<T extends { id: string }>(
+  items: T[],
+  cursor: unknown,
+  size: number,
+  type: string,
+  render: (item: T) => Json,
+): Json {
+  let start = 0;
+  if (cursor !== undefined && cursor !== null) {
+    start = typeof cursor === "string" ? items.findIndex((i) => norm(i.id) === norm(cursor)) : -1;
+    if (start < 0) throw invalid(`The start_cursor provided is invalid: ${String(cursor)}`);
+  }
+  const slice = items.slice(start, start + size);
+  const next = items[start + size];
+  return {
+    object: "list",
+    results: slice.map(render),
+    next_cursor: next ? next.id : null,
+    has_more: next !== undefined,
+    type,
+    [type]: {},
+  };
+}
+
+function pathId(raw: string | undefined, name: string): string {
+  const id = decodeURIComponent(raw ?? "");
+  if (!UUID.test(id))
+    throw invalid(`path failed validation: path.${name} should be a valid uuid, instead was \`"${id}"\`.`);
+  return id;
+}
+
+function bodyOf(req: RecordedUpstreamRequest): Json {
+  if (req.text === "") return {};
+  if (!isRecord(req.body)) throw new NotionError(400, "invalid_json", "Error parsing JSON body.");
+  return req.body;
+}
+
+function readBlocks(value: unknown, where: string): { type: string; content: Json }[] {
+  if (!Array.isArray(value)) throw invalid(`body failed validation: ${where} should be an array.`);
+  if (value.length > 100)
+    throw invalid(
+      `body failed validation: ${where}.length should be ≤ \`100\`, instead was \`${value.length}\`.`,
+    );
+  return value.map((raw, i) => {
+    if (!isRecord(raw)) throw invalid(`body failed validation: ${where}[${i}] should be an object.`);
+    const type =
+      typeof raw.type === "string" ? raw.type : (BLOCK_TYPES.find((t) => Object.hasOwn(raw, t)) ?? "");
+    const content = raw[type];
+    if (!BLOCK_TYPES.includes(type) || !isRecord(content))
+      throw invalid(`body failed validation: ${where}[${i}] should be a block with a known type.`);
+    if (type === "divider") return { type, content: {} };
+    const out: Json = { rich_text: readRichText(content.rich_text, `${where}[${i}].${type}.rich_text`) };
+    if (type === "to_do") out.checked = content.checked === true;
+    if (type === "code") {
+      out.language = typeof content.language === "string" ? content.language : "plain text";
+      out.caption = [];
+    } else out.color = "default";
+    return { type, content: out };
+  });
+}
+
+function addBlocks(
+  ws: Workspace,
+  parentId: string,
+  parentType: string,
+  list: { type: string; content: Json }[],
+  after?: string,
+): FakeBlock[] {
+  const ids = ws.children.get(norm(parentId)) ?? [];
+  let at = ids.length;
+  if (after !== undefined) {
+    at = ids.findIndex((id) => norm(id) === norm(after));
+    if (at < 0) throw invalid(`Could not find block with ID: ${after} among the children of ${parentId}.`);
+    at += 1;
+  }
+  const created = list.map(({ type, content }) => ({
+    id: crypto.randomUUID(),
+    parent: { type: parentType, [parentType]: parentId },
+    type,
+    content,
+    hasChildren: false,
+    created: now(),
+  }));
+  for (const b of created) ws.blocks.set(norm(b.id), b);
+  ids.splice(at, 0, ...created.map((b) => b.id));
+  ws.children.set(norm(parentId), ids);
+  const parentBlock = ws.blocks.get(norm(parentId));
+  if (parentBlock && created.length > 0) parentBlock.hasChildren = true;
+  return created;
+}
+
+function page(ws: Workspace, id: string): FakePage {
+  const p = ws.pages.get(norm(id));
+  if (!p) throw notFound("page", id);
+  return p;
+}
+
+// ---- Filters of POST /v1/databases/{id}/query (the subset the fake data can answer). ----
+
+function matches(ws: Workspace, db: FakeDatabase, p: FakePage, filter: Json): boolean {
+  if (Array.isArray(filter.and)) return filter.and.every((f) => isRecord(f) && matches(ws, db, p, f));
+  if (Array.isArray(filter.or)) return filter.or.some((f) => isRecord(f) && matches(ws, db, p, f));
+  const name = typeof filter.property === "string" ? filter.property : undefined;
+  if (name === undefined) throw invalid("body failed validation: body.filter.property should be defined.");
+  const entry = Object.entries(db.columns).find(([n, c]) => n === name || c.id === name);
+  if (!entry) throw invalid(`Could not find property with name or id: ${name}`);
+  const [colName, col] = entry;
+  const cond = filter[col.type];
+  if (!isRecord(cond))
+    throw invalid(
+      `body failed validation: body.filter.${col.type} should be defined, instead was \`undefined\`.`,
+    );
+  const value = col.type === "title" ? plain(p.title) : p.values[colName];
+  if (col.type === "checkbox") {
+    if ("equals" in cond) return value === cond.equals;
+    return value !== cond.does_not_equal;
+  }
+  if (cond.is_empty === true) return value === undefined || value === null || value === "";
+  if (cond.is_not_empty === true) return !(value === undefined || value === null || value === "");
+  const s = String(value ?? "");
+  if (typeof cond.equals === "string") return s === cond.equals;
+  if (typeof cond.does_not_equal === "string") return s !== cond.does_not_equal;
+  if (typeof cond.contains === "string") return s.toLowerCase().includes(cond.contains.toLowerCase());
+  if (typeof cond.does_not_contain === "string")
+    return !s.toLowerCase().includes(cond.does_not_contain.toLowerCase());
+  if (typeof cond.starts_with === "string") return s.startsWith(cond.starts_with);
+  if (typeof cond.ends_with === "string") return s.endsWith(cond.ends_with);
+  throw invalid(`body failed validation: body.filter.${col.type} has no known condition.`);
+}
+
+// ---- Routes. ----
+
+function route(ws: Workspace, req: RecordedUpstreamRequest, url: URL): Json {
+  const parts = url.pathname.split("/").slice(1);
+  const [v1, kind, rawId, sub, ...rest] = parts;
+  const m = req.method;
+  const unknownRoute = () => new NotionError(400, "invalid_request_url", "Invalid request URL.");
+  if (v1 !== "v1" || rest.length > 0) throw unknownRoute();
+  const q = url.searchParams;
+  const workspaceName = `${ws.seed.botName.replace(/ MCP$/, "")}'s Notion`;
+
+  if (kind === "users" && rawId === "me" && sub === undefined && m === "GET") {
+    const bot = ws.users.find((u) => u.type === "bot");
+    return userObject(bot as FakeUser, workspaceName);
+  }
+  if (kind === "users" && rawId === undefined && m === "GET") {
+    return paginate(
+      ws.users,
+      q.get("start_cursor") ?? undefined,
+      pageSizeOf(q.get("page_size") ?? undefined, "query"),
+      "user",
+      (u) => userObject(u, workspaceName),
+    );
+  }
+  if (kind === "search" && rawId === undefined && m === "POST") {
+    const body = bodyOf(req);
+    const query = typeof body.query === "string" ? body.query.toLowerCase() : "";
+    let only: string | undefined;
+    if (body.filter !== undefined) {
+      const f = body.filter;
+      if (!isRecord(f) || f.property !== "object" || (f.value !== "page" && f.value !== "database"))
+        throw invalid(
+          'body failed validation: body.filter.value should be `"page"` or `"database"`, and body.filter.property should be `"object"`.',
+        );
+      only = String(f.value);
+    }
+    type Hit = { id: string; object: string; title: string; edited: string };
+    let hits: Hit[] = [
+      ...[...ws.pages.values()]
+        .filter((p) => !p.archived)
+        .map((p) => ({ id: p.id, object: "page", title: plain(p.title), edited: p.edited })),
+      ...[...ws.databases.values()].map((d) => ({
+        id: d.id,
+        object: "database",
+        title: d.title,
+        edited: d.created,
+      })),
+    ].filter((h) => (only === undefined || h.object === only) && h.title.toLowerCase().includes(query));
+    if (isRecord(body.sort)) {
+      const dir = body.sort.direction === "ascending" ? 1 : -1;
+      hits = hits.sort((a, b) => dir * a.edited.localeCompare(b.edited));
+    }
+    return paginate(hits, body.start_cursor, pageSizeOf(body.page_size, "body"), "page_or_database", (h) =>
+      h.object === "page"
+        ? pageObject(ws, page(ws, h.id))
+        : databaseObject(ws, ws.databases.get(norm(h.id)) as FakeDatabase),
+    );
+  }
+  if (kind === "pages" && rawId === undefined && m === "POST") return createPage(ws, bodyOf(req));
+  if (kind === "pages" && sub === undefined && m === "GET")
+    return pageObject(ws, page(ws, pathId(rawId, "page_id")));
+  if (kind === "pages" && sub === undefined && m === "PATCH") {
+    const p = page(ws, pathId(rawId, "page_id"));
+    const body = bodyOf(req);
+    const unarchive = body.archived === false || body.in_trash === false;
+    if (p.archived && !unarchive)
+      throw invalid("Can't edit block that is archived. You must unarchive the block before editing.");
+    if (body.properties !== undefined) setTitle(ws, p, body.properties);
+    if (isRecord(body.icon)) p.icon = { type: "emoji", emoji: body.icon.emoji };
+    if (typeof body.archived === "boolean") p.archived = body.archived;
+    if (typeof body.in_trash === "boolean") p.archived = body.in_trash;
+    p.edited = now();
+    return pageObject(ws, p);
+  }
+  if (kind === "blocks" && sub === "children") {
+    const id = pathId(rawId, "block_id");
+    const ids = ws.children.get(norm(id));
+    if (!ids) throw notFound("block", id);
+    if (m === "GET") {
+      const blocks = ids.map((b) => ws.blocks.get(norm(b)) as FakeBlock);
+      return paginate(
+        blocks,
+        q.get("start_cursor") ?? undefined,
+        pageSizeOf(q.get("page_size") ?? undefined, "query"),
+        "block",
+        (b) => blockObject(ws, b),
+      );
+    }
+    if (m === "PATCH") {
+      const body = bodyOf(req);
+      const list = readBlocks(body.children, "body.children");
+      if (body.after !== undefined && typeof body.after !== "string")
+        throw invalid("body failed validation: body.after should be a string.");
+      const parentType = ws.pages.has(norm(id)) ? "page_id" : "block_id";
+      const created = addBlocks(ws, id, parentType, list, body.after as string | undefined);
+      return paginate(created, undefined, 100, "block", (b) => blockObject(ws, b));
+    }
+  }
+  if (kind === "databases" && sub === undefined && m === "GET") {
+    const id = pathId(rawId, "database_id");
+    const db = ws.databases.get(norm(id));
+    if (!db) throw notFound("database", id);
+    return databaseObject(ws, db);
+  }
+  if (kind === "databases" && sub === "query" && m === "POST") {
+    const id = pathId(rawId, "database_id");
+    const db = ws.databases.get(norm(id));
+    if (!db) throw notFound("database", id);
+    const body = bodyOf(req);
+    let rows = [...ws.pages.values()].filter(
+      (p) => !p.archived && norm(String(p.parent.database_id ?? "")) === norm(id),
+    );
+    if (body.filter !== undefined) {
+      if (!isRecord(body.filter)) throw invalid("body failed validation: body.filter should be an object.");
+      const f = body.filter;
+      rows = rows.filter((p) => matches(ws, db, p, f));
+    }
+    if (Array.isArray(body.sorts)) {
+      for (const s of [...body.sorts].reverse()) {
+        if (!isRecord(s)) continue;
+        const dir = s.direction === "descending" ? -1 : 1;
+        const key = (p: FakePage) =>
+          s.timestamp === "created_time"
+            ? p.created
+            : s.timestamp === "last_edited_time"
+              ? p.edited
+              : s.property === "Name" || s.property === "title"
+                ? plain(p.title)
+                : String(p.values[String(s.property)] ?? "");
+        rows = rows.sort((a, b) => dir * key(a).localeCompare(key(b)));
+      }
+    }
+    return paginate(rows, body.start_cursor, pageSizeOf(body.page_size, "body"), "page_or_database", (p) =>
+      pageObject(ws, p),
+    );
+  }
+  if (kind === "comments" && rawId === undefined && m === "GET") {
+    const blockId = q.get("block_id");
+    if (!blockId || !UUID.test(blockId))
+      throw invalid("query failed validation: query.block_id should be a valid uuid.");
+    if (!ws.pages.has(norm(blockId)) && !ws.blocks.has(norm(blockId))) throw notFound("block", blockId);
+    const list = ws.comments.filter(
+      (c) => norm(String(c.parent.page_id ?? c.parent.block_id ?? "")) === norm(blockId),
+    );
+    return paginate(
+      list,
+      q.get("start_cursor") ?? undefined,
+      pageSizeOf(q.get("page_size") ?? undefined, "query"),
+      "comment",
+      commentObject,
+    );
+  }
+  if (kind === "comments" && rawId === undefined && m === "POST") return createComment(ws, bodyOf(req));
+  throw unknownRoute();
+}
+
+function setTitle(ws: Workspace, p: FakePage, properties: unknown): void {
+  if (!isRecord(properties)) throw invalid("body failed validation: body.properties should be an object.");
+  const dbId = p.parent.type === "database_id" ? String(p.parent.database_id) : undefined;
+  const db = dbId ? ws.databases.get(norm(dbId)) : undefined;
+  for (const [key, value] of Object.entries(properties)) {
+    const col = db
+      ? Object.entries(db.columns).find(([n, c]) => n === key || c.id === key)
+      : key === "title"
+        ? ["title", { id: "title", type: "title" }]
+        : undefined;
+    if (!col) throw invalid(`${key} is not a property that exists.`);
+    const [, c] = col as [string, { type: string }];
+    if (c.type !== "title") throw invalid(`${key} is expected to be ${c.type}.`);
+    if (!isRecord(value))
+      throw invalid(`body failed validation: body.properties.${key} should be an object.`);
+    p.title = readRichText(value.title, `body.properties.${key}.title`);
+  }
+}
+
+function createPage(ws: Workspace, body: Json): Json {
+  const parent = body.parent;
+  if (!isRecord(parent))
+    throw invalid("body failed validation: body.parent should be defined, instead was `undefined`.");
+  const pageId = typeof parent.page_id === "string" ? parent.page_id : undefined;
+  const dbId = typeof parent.database_id === "string" ? parent.database_id : undefined;
+  if ((pageId === undefined) === (dbId === undefined))
+    throw invalid(
+      "body failed validation. Fix one: body.parent.page_id should be defined, instead was `undefined`. body.parent.database_id should be defined, instead was `undefined`.",
+    );
+  if (pageId !== undefined && !UUID.test(pageId))
+    throw invalid(
+      `body failed validation: body.parent.page_id should be a valid uuid, instead was \`"${pageId}"\`.`,
+    );
+  if (dbId !== undefined && !UUID.test(dbId))
+    throw invalid(
+      `body failed validation: body.parent.database_id should be a valid uuid, instead was \`"${dbId}"\`.`,
+    );
+  if (pageId !== undefined) page(ws, pageId);
+  if (dbId !== undefined && !ws.databases.has(norm(dbId))) throw notFound("database", dbId);
+  const children = body.children === undefined ? [] : readBlocks(body.children, "body.children");
+  const t = now();
+  const p: FakePage = {
+    id: crypto.randomUUID(),
+    parent: pageId
+      ? { type: "page_id", page_id: dashed(pageId) }
+      : { type: "database_id", database_id: dashed(dbId ?? "") },
+    values: {},
+    title: [],
+    icon: isRecord(body.icon) ? { type: "emoji", emoji: body.icon.emoji } : null,
+    archived: false,
+    created: t,
+    edited: t,
+  };
+  if (body.properties !== undefined) setTitle(ws, p, body.properties);
+  ws.pages.set(norm(p.id), p);
+  ws.children.set(norm(p.id), []);
+  if (pageId) {
+    const block: FakeBlock = {
+      id: p.id,
+      parent: { type: "page_id", page_id: dashed(pageId) },
+      type: "child_page",
+      content: { title: plain(p.title) },
+      hasChildren: true,
+      created: t,
+    };
+    ws.blocks.set(norm(p.id), block);
+    ws.children.get(norm(pageId))?.push(p.id);
+  }
+  addBlocks(ws, p.id, "page_id", children);
+  return pageObject(ws, p);
+}
+
+function createComment(ws: Workspace, body: Json): Json {
+  const parentId =
+    isRecord(body.parent) && typeof body.parent.page_id === "string" ? body.parent.page_id : undefined;
+  const discussion = typeof body.discussion_id === "string" ? body.discussion_id : undefined;
+  if ((parentId === undefined) === (discussion === undefined))
+    throw invalid(
+      "body failed validation. Fix one: body.parent should be defined, instead was `undefined`. body.discussion_id should be defined, instead was `undefined`.",
+    );
+  const rich = readRichText(body.rich_text, "body.rich_text");
+  let parent: Json;
+  let discussionId: string;
+  if (parentId !== undefined) {
+    page(ws, parentId);
+    parent = { type: "page_id", page_id: dashed(parentId) };
+    discussionId = crypto.randomUUID();
+  } else {
+    const first = ws.comments.find((c) => norm(c.discussionId) === norm(discussion ?? ""));
+    if (!first) throw notFound("discussion", discussion ?? "");
+    parent = first.parent;
+    discussionId = first.discussionId;
+  }
+  const comment: FakeComment = {
+    id: crypto.randomUUID(),
+    discussionId,
+    parent,
+    authorId: ws.seed.botId,
+    richText: rich,
+    created: now(),
+  };
+  ws.comments.push(comment);
+  return commentObject(comment);
+}
+
+/** Starts the fake; add each test user's key with `addKey`. */
+export async function startNotionFake(): Promise<FakeNotion> {
+  const workspaces = new Map<string, Workspace>();
+  const upstream = await startFakeUpstream((req, url) => {
+    const reply = (status: number, body: Json, headers: Record<string, string> = {}) =>
+      json(status < 300 ? { ...body, request_id: crypto.randomUUID() } : body, status, headers);
+    const auth = req.headers.authorization ?? "";
+    const ws = auth.startsWith("Bearer ") ? workspaces.get(auth.slice(7)) : undefined;
+    if (!ws) return reply(401, notionError(401, "unauthorized", "API token is invalid."));
+    if (req.headers["notion-version"] === undefined)
+      return reply(
+        400,
+        notionError(
+          400,
+          "missing_version",
+          "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.",
+        ),
+      );
+    try {
+      return reply(200, route(ws, req, url));
+    } catch (err) {
+      if (!(err instanceof NotionError)) throw err;
+      return reply(err.status, notionError(err.status, err.code, err.message), err.headers);
+    }
+  });
+  return {
+    url: upstream.url,
+    requests: upstream.requests,
+    addKey(key, who) {
+      const ws = seedWorkspace(who);
+      workspaces.set(key, ws);
+      return ws.seed;
+    },
+    removeKey: (key) => void workspaces.delete(key),
+    answerNext: upstream.answerNext,
+    stop: upstream.stop,
+  };
+}
+
+/** Notion's 429 answer, with Retry-After in seconds. */
+export function rateLimited(retryAfterSeconds: number): Response {
+  return json(
+    notionError(429, "rate_limited", "You have been rate limited. Please try again in a few minutes."),
+    429,
+    { "retry-after": String(retryAfterSeconds) },
+  );
+}
