@@ -2,12 +2,13 @@
 // the same): reconnecting keeps the URL, additional credentials are checked and used, oversized, non-JSON
 // and rate-limited answers, limits from the definition and the environment, and the public catalogue.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Client } from "@modelcontextprotocol/client";
 import { data, type TestUser, trpc } from "./client.ts";
 import { type GitHubFake, startGitHubFake } from "./fakes/github.ts";
 import { type FakeJira, startJiraFake } from "./fakes/jira.ts";
 import { hugeJson } from "./fakes/upstream.ts";
 import { type Stack, startStack } from "./harness.ts";
-import { callTool, connect, connectRaw, mcpClient, newUser } from "./services/kit.ts";
+import { callTool, connect, connectRaw, expectInvalidParams, mcpClient, newUser } from "./services/kit.ts";
 
 let github: GitHubFake;
 let jira: FakeJira;
@@ -38,6 +39,13 @@ function githubKey(): { key: string; login: string } {
   return { key, login };
 }
 
+/** A regenerated token of the same GitHub account. */
+function sameAccountKey(of: { key: string; login: string }): { key: string; login: string } {
+  const key = `test_gh_token_${crypto.randomUUID().replaceAll("-", "")}`;
+  github.addKeyFor(of.key, key);
+  return { key, login: of.login };
+}
+
 const requestsWith = (key: string) =>
   github.requests.filter((r) => r.headers.authorization === `Bearer ${key}`);
 
@@ -48,10 +56,25 @@ async function instanceOf(user: TestUser, serviceType: string) {
   return list.find((i) => i.serviceType === serviceType);
 }
 
+/** A write (never served from the read cache): it shows which key the instance now sends. */
+const comment = (client: Client, login: string) =>
+  callTool(client, "add_issue_comment", { owner: login, repo: "hello-world", issue_number: 1, body: "hi" });
+
+async function expectDead(url: string): Promise<void> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  expect(res.status).toBe(401);
+}
+
 describe("a new key keeps the instance URL", () => {
   test("expired key → needs_reauth; updateCredentials puts a new key in place, the URL keeps working", async () => {
     const user = await newUser(stack);
     const first = githubKey();
+    const second = sameAccountKey(first);
+    const third = sameAccountKey(first);
     const { instanceUrl } = await connect(stack, user, "github", first.key);
     const client = await mcpClient(instanceUrl);
     expect((await callTool(client, "get_me")).json).toMatchObject({ login: first.login });
@@ -61,18 +84,11 @@ describe("a new key keeps the instance URL", () => {
     });
 
     github.removeKey(first.key);
-    // A write (never served from the read cache) meets the revoked key.
-    const expired = await callTool(client, "add_issue_comment", {
-      owner: first.login,
-      repo: "hello-world",
-      issue_number: 1,
-      body: "still there?",
-    });
+    const expired = await comment(client, first.login);
     expect(expired.isError).toBe(true);
     expect(expired.text).toContain("Reconnect GitHub");
     expect((await instanceOf(user, "github"))?.status).toBe("needs_reauth");
 
-    const second = githubKey();
     const updated = await trpc(
       stack,
       "instances.updateCredentials",
@@ -82,21 +98,46 @@ describe("a new key keeps the instance URL", () => {
     expect(data(updated)).toMatchObject({
       serviceType: "github",
       status: "active",
-      account: { name: second.login },
+      account: { name: first.login },
     });
     expect(JSON.stringify(updated.body)).not.toContain(second.key);
     // Same URL, same client: the new key is the one used from now on.
-    expect((await callTool(client, "get_me")).json).toMatchObject({ login: second.login });
-    expect(requestsWith(second.key).length).toBeGreaterThan(0);
-    expect(await instanceOf(user, "github")).toMatchObject({
-      status: "active",
-      account: { name: second.login },
-    });
+    const before = requestsWith(second.key).length;
+    expect((await comment(client, first.login)).isError).toBe(false);
+    expect(requestsWith(second.key).length).toBe(before + 1);
+    expect((await instanceOf(user, "github"))?.status).toBe("active");
 
     // `instances.connect` again does the same and hands back the very same URL.
-    const third = githubKey();
     expect((await connect(stack, user, "github", third.key)).instanceUrl).toBe(instanceUrl);
-    expect((await callTool(client, "get_me")).json).toMatchObject({ login: third.login });
+    expect((await comment(client, first.login)).isError).toBe(false);
+    expect(requestsWith(third.key)).toHaveLength(2);
+  });
+
+  test("a key of another account: updateCredentials is a 409 CONFLICT; connect issues a new URL, the old one stops", async () => {
+    const user = await newUser(stack);
+    const mine = githubKey();
+    const { instanceUrl } = await connect(stack, user, "github", mine.key);
+    const theirs = githubKey();
+    const res = await trpc(
+      stack,
+      "instances.updateCredentials",
+      { serviceType: "github", apiKey: theirs.key },
+      { cookie: user.cookie },
+    );
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ error: { data: { appCode: "CONFLICT" } } });
+    // Nothing changed: the URL still reaches my account.
+    expect((await callTool(await mcpClient(instanceUrl), "get_me")).json).toMatchObject({
+      login: mine.login,
+    });
+
+    // Clients configured with the old URL must not silently act on another account.
+    const switched = await connect(stack, user, "github", theirs.key);
+    expect(switched.instanceUrl).not.toBe(instanceUrl);
+    await expectDead(instanceUrl);
+    expect((await callTool(await mcpClient(switched.instanceUrl), "get_me")).json).toMatchObject({
+      login: theirs.login,
+    });
   });
 
   test("a rejected new key changes nothing: 400 INVALID_API_KEY and the old key still serves", async () => {
@@ -140,7 +181,7 @@ describe("a new key keeps the instance URL", () => {
     const user = await newUser(stack);
     const first = githubKey();
     const { instanceUrl } = await connect(stack, user, "github", first.key);
-    const second = githubKey();
+    const second = sameAccountKey(first);
     const res = await fetch(`${stack.controlPlaneUrl}/api/v1/services/github/credentials`, {
       method: "PUT",
       headers: { "content-type": "application/json", cookie: user.cookie, origin: stack.controlPlaneUrl },
@@ -148,9 +189,54 @@ describe("a new key keeps the instance URL", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ serviceType: "github", status: "active" });
-    expect((await callTool(await mcpClient(instanceUrl), "get_me")).json).toMatchObject({
-      login: second.login,
+    expect((await comment(await mcpClient(instanceUrl), first.login)).isError).toBe(false);
+    expect(requestsWith(second.key)).toHaveLength(2);
+  });
+});
+
+describe("page cursors", () => {
+  test("are signed for one credential and tool: another user's, another tool's or an edited one is refused", async () => {
+    const a = githubKey();
+    const b = githubKey();
+    const clientA = await mcpClient(
+      (await connect(stack, await newUser(stack), "github", a.key)).instanceUrl,
+    );
+    const clientB = await mcpClient(
+      (await connect(stack, await newUser(stack), "github", b.key)).instanceUrl,
+    );
+    const page = await callTool(clientA, "list_issues", { owner: a.login, repo: "hello-world", per_page: 2 });
+    const cursor = (page.json as { nextCursor?: string }).nextCursor ?? "";
+    expect(cursor).toMatch(/^c1\./);
+    // Decoded, it names only a GitHub URL, never the key.
+    expect(Buffer.from(cursor.split(".")[1] ?? "", "base64url").toString()).not.toContain(a.key);
+
+    const sent = github.requests.length;
+    const [version, payload, mac] = cursor.split(".");
+    const forged = `${version}.${Buffer.from(JSON.stringify(`${github.url}/user/emails`)).toString("base64url")}.${mac}`;
+    const refusals: [typeof clientA, string, Record<string, unknown>][] = [
+      [clientB, "list_issues", { owner: b.login, repo: "hello-world", cursor }],
+      [clientA, "list_pull_requests", { owner: a.login, repo: "hello-world", cursor }],
+      [clientA, "list_issues", { owner: a.login, repo: "hello-world", cursor: forged }],
+      [
+        clientA,
+        "list_issues",
+        { owner: a.login, repo: "hello-world", cursor: `${version}.${payload}.AAAA${mac?.slice(4)}` },
+      ],
+    ];
+    for (const [client, tool, args] of refusals) {
+      expect(await expectInvalidParams(client, tool, args)).toContain(
+        "cursor is not a nextCursor this tool returned",
+      );
+    }
+    expect(github.requests.length).toBe(sent);
+    // Where it was issued, it works.
+    const next = await callTool(clientA, "list_issues", {
+      owner: a.login,
+      repo: "hello-world",
+      per_page: 2,
+      cursor,
     });
+    expect(next.isError).toBe(false);
   });
 });
 

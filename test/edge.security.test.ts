@@ -204,10 +204,11 @@ describe("instance tokens", () => {
     await expectDead(url, ["POST", "GET", "DELETE"]);
   });
 
-  test("replaced key: connecting again keeps the URL; revoked: reconnecting issues a new one, the old stays dead", async () => {
+  test("replaced key: connecting again keeps the URL; revoked or another account: a new one, the old stays dead", async () => {
     const { user, url: oldUrl } = await connected();
     expect((await send(oldUrl)).status).toBe(200);
-    const newKey = figmaKeyFor(stack, `${user.userId}-2`);
+    // A new key of the same Figma account (same `who`, same Figma user id).
+    const newKey = figmaKeyFor(stack, user.userId);
     secrets.add(newKey);
     const { instanceUrl: sameUrl } = await connectFigma(stack, user, newKey);
     expect(sameUrl).toBe(oldUrl);
@@ -218,6 +219,14 @@ describe("instance tokens", () => {
     expect(newUrl).not.toBe(oldUrl);
     await expectDead(oldUrl);
     expect((await send(newUrl)).status).toBe(200);
+    // A key of another Figma account: clients must not silently switch accounts, so the URL changes too.
+    const otherKey = figmaKeyFor(stack, `${user.userId}-other`);
+    secrets.add(otherKey);
+    const { instanceUrl: otherUrl } = await connectFigma(stack, user, otherKey);
+    secrets.add(tokenOf(otherUrl));
+    expect(otherUrl).not.toBe(newUrl);
+    await expectDead(newUrl);
+    expect((await send(otherUrl)).status).toBe(200);
   });
 
   test("rotated: the old URL → 401 at once, the new one works", async () => {
@@ -229,6 +238,14 @@ describe("instance tokens", () => {
     expect(newUrl).not.toBe(oldUrl);
     await expectDead(oldUrl);
     expect((await send(newUrl)).status).toBe(200);
+    // A key of another Figma account: clients must not silently switch accounts, so the URL changes too.
+    const otherKey = figmaKeyFor(stack, `${user.userId}-other`);
+    secrets.add(otherKey);
+    const { instanceUrl: otherUrl } = await connectFigma(stack, user, otherKey);
+    secrets.add(tokenOf(otherUrl));
+    expect(otherUrl).not.toBe(newUrl);
+    await expectDead(newUrl);
+    expect((await send(otherUrl)).status).toBe(200);
   });
 
   test("every rejection reason gets the same body", async () => {

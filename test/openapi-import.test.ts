@@ -57,12 +57,16 @@ describe("services:import on the Swagger Petstore (a real published document)", 
       [
         `wrote ${join(out, "petstore", "config.json")}: 17 tools for Swagger Petstore (prefix "petstore", port 3200, bearer auth)`,
         "validation: GET /store/inventory (getInventory): the first GET operation without required parameters",
-        "9 warning(s) above: review the definition before shipping it",
+        "10 warning(s) above: review the definition before shipping it",
         "",
       ].join("\n"),
     );
     expect(run.stderr).toContain(
       "warning: uploadFile: skipped; its request body is multipart/form-data (only JSON and urlencoded forms are supported)\n",
+    );
+    // Keys never travel in clear text: the document's http server becomes https, with a warning.
+    expect(run.stderr).toContain(
+      "warning: base URL http://petstore.swagger.io/v2 is plain http; the definition uses https://petstore.swagger.io/v2",
     );
     expect(files(out)).toEqual(["petstore/config.json"]);
     const written = JSON.parse(readFileSync(join(out, "petstore", "config.json"), "utf8"));
@@ -70,7 +74,7 @@ describe("services:import on the Swagger Petstore (a real published document)", 
       join(root, "packages", "services", "definition.schema.json"),
     );
     const service = loadRegistry([out], {}).get("petstore");
-    expect(service?.baseUrl).toBe("http://petstore.swagger.io/v2");
+    expect(service?.baseUrl).toBe("https://petstore.swagger.io/v2");
     expect(service?.mcpTools.map((t) => t.name)).toEqual([
       "add_pet",
       "update_pet",
@@ -337,6 +341,18 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
     "invalid.json": doc({ info: { title: "T" } }),
     "swagger.json": JSON.stringify({ swagger: "2.0", info: { title: "T", version: "1" }, paths: {} }),
     "relative.json": doc({ servers: [{ url: "/api/v3" }] }),
+    // A $ref that would read a file outside the document's folder (a vendor's document naming ../.env).
+    "escape.json": doc({
+      paths: {
+        "/me": {
+          get: {
+            operationId: "getMe",
+            description: { $ref: "../outside.env" },
+            responses: { "200": { description: "ok" } },
+          },
+        },
+      },
+    }),
     "circular.json": doc({
       paths: {
         "/tree": {
@@ -362,6 +378,7 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
   const input = (name: string) => join(work, "inputs", name);
   beforeAll(() => {
     mkdirSync(join(work, "inputs"));
+    writeFileSync(join(work, "outside.env"), "ENCRYPTION_KEYS=v1:not-for-you\n");
     for (const [name, text] of Object.entries(inputs)) writeFileSync(input(name), text);
   });
 
@@ -402,6 +419,12 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
       "a relative server URL without --base-url",
       () => [input("relative.json"), "--type", "tt"],
       () => 'servers[0].url "/api/v3" is relative; pass --base-url <https://...>',
+    ],
+    [
+      "a $ref to a file outside the document's folder",
+      () => [input("escape.json"), "--type", "tt"],
+      () =>
+        `not a valid OpenAPI 3.0.3 document: the $ref ${join(work, "outside.env")} is outside the document's folder; only files beside it are read`,
     ],
     [
       "--type missing",

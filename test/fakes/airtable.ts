@@ -1,7 +1,8 @@
 // A fake Airtable Web API (https://airtable.com/developers/web/api/introduction) on 127.0.0.1, built on the
 // generic fake upstream: Bearer personal access tokens, `GET /v0/meta/whoami`, bases and their schema,
-// records with filterByFormula (a small subset), sort[n][field]/[direction], view, pageSize, maxRecords
-// and `offset` iterators, record deletion, record comments, and Airtable's documented error bodies.
+// records with filterByFormula (a small subset), sort[n][field]/[direction], view, fields[], pageSize,
+// maxRecords and `offset` iterators, batch create (POST) and update (PATCH partial, PUT destructive) of up to
+// 10 records with `typecast`, record deletion, record comments, and Airtable's documented error bodies.
 // Every accepted token owns its own small data set, so two users' keys never see each other's bases.
 import { type FakeUpstream, json, type RecordedUpstreamRequest, startFakeUpstream } from "./upstream.ts";
 
@@ -75,6 +76,8 @@ export interface FakeAirtable {
   /** The token is revoked: 401 AUTHENTICATION_REQUIRED from then on, like Airtable. */
   removeKey(token: string): void;
   account(token: string): FakeAirtableAccount | undefined;
+  /** The query string exactly as received (repeated `fields[]` included), for a recorded request. */
+  rawQuery(req: RecordedUpstreamRequest): string | undefined;
   /** Answer the next request (still recorded) with this instead. */
   answerNext(response: () => Response): void;
   stop(): void;
@@ -116,6 +119,9 @@ export const AIRTABLE_ERRORS = {
 } as const;
 
 const typed = (type: string, message: string, status = 422) => json({ error: { type, message } }, status);
+
+/** Airtable's answer for a field name (or id) the table does not have, in a write, `fields[]` or a sort. */
+const unknownField = (name: string) => typed("UNKNOWN_FIELD_NAME", `Unknown field name: "${name}"`);
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /** An Airtable id: a 3-letter prefix and 14 letters/digits (`appLkNDICXNqxSDhG`). */
@@ -301,9 +307,178 @@ const intParam = (q: URLSearchParams, name: string): number | undefined | null =
   return /^\d+$/.test(raw) ? Number(raw) : null;
 };
 
+/** A converted value, plus the select option typecast creates once the whole request is valid. */
+type Cell = { ok: true; value: unknown; addChoice?: () => void } | { ok: false; res: Response };
+
+const CHECKED = new Set(["true", "yes", "1", "checked", "on"]);
+const UNCHECKED = new Set(["false", "no", "0", "unchecked", "off", ""]);
+
+/**
+ * A written value as Airtable stores it in `field`. Without typecast a value must already have the field's
+ * type (a number for a number field, an existing option for a select); with typecast Airtable converts
+ * strings on a best-effort basis ("42" → 42, "true" → true) and creates missing select options.
+ */
+function cellValue(field: FakeAirtableField, value: unknown, typecast: boolean): Cell {
+  const refuse = (): Cell => ({
+    ok: false,
+    res: typed("INVALID_VALUE_FOR_COLUMN", `Field "${field.name}" cannot accept the provided value`),
+  });
+  if (value === null) return { ok: true, value: null };
+  switch (field.type) {
+    case "number":
+    case "currency":
+    case "percent": {
+      if (typeof value === "number") return { ok: true, value };
+      if (!typecast || typeof value !== "string") return refuse();
+      const text = value.replace(/[\s,$%]/g, "");
+      if (text === "") return { ok: true, value: null };
+      return /^-?\d+(\.\d+)?$/.test(text) ? { ok: true, value: Number(text) } : refuse();
+    }
+    case "checkbox": {
+      if (typeof value === "boolean") return { ok: true, value };
+      if (!typecast || typeof value !== "string") return refuse();
+      const text = value.trim().toLowerCase();
+      if (CHECKED.has(text)) return { ok: true, value: true };
+      return UNCHECKED.has(text) ? { ok: true, value: false } : refuse();
+    }
+    case "singleSelect": {
+      if (typeof value !== "string") return refuse();
+      if (value === "") return { ok: true, value: null };
+      const choices = (field.options?.choices ?? []) as { id: string; name: string; color?: string }[];
+      if (choices.some((c) => c.name === value)) return { ok: true, value };
+      if (!typecast) {
+        return {
+          ok: false,
+          res: typed(
+            "INVALID_MULTIPLE_CHOICE_OPTIONS",
+            `Insufficient permissions to create new select option ""${value}""`,
+          ),
+        };
+      }
+      const addChoice = () => {
+        const now = (field.options?.choices ?? []) as { name: string }[];
+        if (now.some((c) => c.name === value)) return;
+        field.options = { ...field.options, choices: [...now, { id: airtableId("sel"), name: value }] };
+      };
+      return { ok: true, value, addChoice };
+    }
+    case "singleLineText":
+    case "multilineText":
+    case "email":
+    case "url":
+    case "phoneNumber":
+      if (typeof value === "string") return { ok: true, value };
+      return typecast && (typeof value === "number" || typeof value === "boolean")
+        ? { ok: true, value: String(value) }
+        : refuse();
+    default:
+      return { ok: true, value };
+  }
+}
+
+const MISSING_FIELDS = () =>
+  typed("INVALID_REQUEST_MISSING_FIELDS", 'Could not find field "fields" in the request body');
+
+/**
+ * A request's `fields` object checked against the table: cells keyed by field NAME, or Airtable's error.
+ * Select options typecast creates are queued on `commit`, run only when the whole request is valid.
+ */
+function writtenCells(
+  table: FakeAirtableTable,
+  fields: unknown,
+  typecast: boolean,
+  commit: (() => void)[],
+): Record<string, unknown> | Response {
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) return MISSING_FIELDS();
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(fields)) {
+    const f = fieldOf(table, key);
+    if (!f) return unknownField(key);
+    const cell = cellValue(f, raw, typecast);
+    if (!cell.ok) return cell.res;
+    if (cell.addChoice) commit.push(cell.addChoice);
+    out[f.name] = cell.value;
+  }
+  return out;
+}
+
+const objectBody = (body: unknown): Record<string, unknown> =>
+  typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+
+/**
+ * `POST /v0/{baseId}/{table}`: `{ records: [{ fields }], typecast }` (1 to 10) → `{ records: [...] }`, or the
+ * single-record form `{ fields }` → the record. All or nothing: any invalid record fails the whole request.
+ */
+function createRecords(table: FakeAirtableTable, body: unknown): Response {
+  const input = objectBody(body);
+  const typecast = input.typecast === true;
+  const byId = input.returnFieldsByFieldId === true;
+  if (input.records === undefined) {
+    const commit: (() => void)[] = [];
+    const cells = writtenCells(table, input.fields, typecast, commit);
+    if (cells instanceof Response) return cells;
+    for (const run of commit) run();
+    const rec = record(cells);
+    table.records.push(rec);
+    return json(recordJson(rec, table, byId));
+  }
+  if (!Array.isArray(input.records) || input.records.length === 0) {
+    return typed("INVALID_RECORDS", "You must provide an array of up to 10 record objects.");
+  }
+  if (input.records.length > 10) {
+    return typed(
+      "INVALID_RECORDS",
+      `A maximum of 10 records can be created per request but you have provided ${input.records.length}.`,
+    );
+  }
+  const created: FakeAirtableRecord[] = [];
+  const commit: (() => void)[] = [];
+  for (const item of input.records) {
+    const cells = writtenCells(table, objectBody(item).fields, typecast, commit);
+    if (cells instanceof Response) return cells;
+    created.push(record(cells));
+  }
+  for (const run of commit) run();
+  table.records.push(...created);
+  return json({ records: created.map((r) => recordJson(r, table, byId)) });
+}
+
+const INVALID_UPDATE = () =>
+  typed(
+    "INVALID_RECORDS",
+    'You must provide an array of up to 10 record objects, each with an "id" ID field and a "fields" object for cell values.',
+  );
+
+/**
+ * `PATCH|PUT /v0/{baseId}/{table}`: `{ records: [{ id, fields }], typecast }` (1 to 10). PATCH changes only the
+ * given cells; PUT clears the others. An id not in this table fails the request with 422 ROW_DOES_NOT_EXIST.
+ */
+function updateRecords(table: FakeAirtableTable, body: unknown, destructive: boolean): Response {
+  const input = objectBody(body);
+  const typecast = input.typecast === true;
+  const { records } = input;
+  if (!Array.isArray(records) || records.length === 0 || records.length > 10) return INVALID_UPDATE();
+  const changes: { rec: FakeAirtableRecord; cells: Record<string, unknown> }[] = [];
+  const commit: (() => void)[] = [];
+  for (const item of records) {
+    const { id, fields } = objectBody(item);
+    if (typeof id !== "string" || typeof fields !== "object" || fields === null) return INVALID_UPDATE();
+    const rec = table.records.find((r) => r.id === id);
+    if (!rec) return typed("ROW_DOES_NOT_EXIST", `Record ID ${id} does not exist in this table`);
+    const cells = writtenCells(table, fields, typecast, commit);
+    if (cells instanceof Response) return cells;
+    changes.push({ rec, cells });
+  }
+  for (const run of commit) run();
+  for (const { rec, cells } of changes) rec.fields = destructive ? cells : { ...rec.fields, ...cells };
+  const byId = input.returnFieldsByFieldId === true;
+  return json({ records: changes.map(({ rec }) => recordJson(rec, table, byId)) });
+}
+
 /** Starts the fake; `addKey` registers each test user's token. */
 export async function startAirtableFake(): Promise<FakeAirtable> {
   const accounts = new Map<string, FakeAirtableAccount>();
+  const rawQueries = new WeakMap<RecordedUpstreamRequest, string>();
   /** Live iterators: `offset` → the remaining ids of a listing, and the query it belongs to. */
   const iterators = new Map<string, { ids: string[]; signature: string }>();
 
@@ -356,7 +531,7 @@ export async function startAirtableFake(): Promise<FakeAirtable> {
     }
     for (const sort of sortsOf(q).reverse()) {
       const f = fieldOf(table, sort.field);
-      if (!f) return typed("UNKNOWN_FIELD_NAME", `Unknown field name: "${sort.field}"`);
+      if (!f) return unknownField(sort.field);
       if (sort.direction !== "asc" && sort.direction !== "desc")
         return AIRTABLE_ERRORS.invalidRequest(`Invalid sort direction: "${sort.direction}"`);
       const sign = sort.direction === "desc" ? -1 : 1;
@@ -370,7 +545,22 @@ export async function startAirtableFake(): Promise<FakeAirtable> {
     if (remaining instanceof Response) return remaining;
     const { shown, offset } = page(remaining, pageSize ?? 100, signature);
     const byId = isTrue(q.get("returnFieldsByFieldId"));
-    return json({ records: shown.map((r) => recordJson(r, table, byId)), ...(offset && { offset }) });
+    let records = shown.map((r) => recordJson(r, table, byId));
+    // `fields[]=Name&fields[]=Status`: only those cells (by name or id).
+    const only = q.getAll("fields[]");
+    if (only.length > 0) {
+      const keep = new Set<string>();
+      for (const nameOrId of only) {
+        const f = fieldOf(table, nameOrId);
+        if (!f) return unknownField(nameOrId);
+        keep.add(byId ? f.id : f.name);
+      }
+      records = records.map((r) => ({
+        ...r,
+        fields: Object.fromEntries(Object.entries(r.fields).filter(([k]) => keep.has(k))),
+      }));
+    }
+    return json({ records, ...(offset && { offset }) });
   }
 
   function schema(base: FakeAirtableBase) {
@@ -419,6 +609,7 @@ export async function startAirtableFake(): Promise<FakeAirtable> {
   }
 
   function route(req: RecordedUpstreamRequest, url: URL): Response {
+    rawQueries.set(req, url.search);
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
     const account = auth?.[1] === undefined ? undefined : accounts.get(auth[1]);
     if (!account) return AIRTABLE_ERRORS.authenticationRequired();
@@ -458,6 +649,15 @@ export async function startAirtableFake(): Promise<FakeAirtable> {
     const table = base.tables.find((t) => t.id === b || t.name === b);
     if (!table) return typed("NOT_FOUND", `Could not find table ${b} in application ${base.id}`, 404);
     if (parts.length === 3 && req.method === "GET") return listRecords(table, q);
+    if (parts.length === 3 && ["POST", "PATCH", "PUT"].includes(req.method)) {
+      if (base.permissionLevel !== "edit" && base.permissionLevel !== "create")
+        return AIRTABLE_ERRORS.invalidPermissions();
+      if (!req.headers["content-type"]?.startsWith("application/json"))
+        return AIRTABLE_ERRORS.invalidRequest();
+      return req.method === "POST"
+        ? createRecords(table, req.body)
+        : updateRecords(table, req.body, req.method === "PUT");
+    }
     if (c === undefined || parts.length > 5) return AIRTABLE_ERRORS.notFound();
     // Airtable falls back to a base-wide search for a record id not in the given table.
     const holder = [table, ...base.tables].find((t) => t.records.some((r) => r.id === c));
@@ -494,6 +694,7 @@ export async function startAirtableFake(): Promise<FakeAirtable> {
     },
     removeKey: (token) => void accounts.delete(token),
     account: (token) => accounts.get(token),
+    rawQuery: (req) => rawQueries.get(req),
     answerNext: upstream.answerNext,
     stop: upstream.stop,
   };

@@ -67,8 +67,10 @@ export async function startFakeFigma(opts: FakeFigmaOptions = {}): Promise<FakeF
       body,
       headers: Object.fromEntries(req.headers),
     });
-    if (fake.delayMs > 0) await Bun.sleep(fake.delayMs);
+    // The override belongs to the request that arrives next, not to whichever wakes up first: a slow request
+    // a test gave up on must not take the answer queued by the test after it.
     const failure = failures.shift();
+    if (fake.delayMs > 0) await Bun.sleep(fake.delayMs);
     if (failure) return failure();
     const user = token === null ? undefined : keys.get(token);
     if (!user) return json(403, { status: 403, err: "Invalid token" });

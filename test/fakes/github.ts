@@ -92,6 +92,8 @@ export interface GitHubFake extends Omit<FakeUpstream, "requests"> {
    * pull requests #6 and #7, three comments on #1), `<login>/secret-plans` (private) and `octo-org/handbook`.
    */
   addKey(token: string, login: string, opts?: { readOnly?: boolean }): GitHubAccount;
+  /** Another token for the same account as `existing` (a regenerated personal access token). */
+  addKeyFor(existing: string, token: string): void;
   /** Revokes a token: GitHub answers it 401 "Bad credentials" from then on. */
   removeKey(token: string): void;
   /** Uses up the token's primary rate limit until `resetEpochSeconds` (403, x-ratelimit-remaining: 0). */
@@ -869,6 +871,11 @@ export async function startGitHubFake(): Promise<GitHubFake> {
       const user = account(login, `${login[0]?.toUpperCase() ?? ""}${login.slice(1)} Tester`);
       worlds.set(token, seedWorld(user, opts.readOnly ?? false));
       return user;
+    },
+    addKeyFor(existing, token) {
+      const world = worlds.get(existing);
+      if (!world) throw new Error("addKeyFor: unknown token");
+      worlds.set(token, world);
     },
     removeKey: (token) => void worlds.delete(token),
     secondaryRateLimitNext(retryAfterSeconds) {

@@ -1,7 +1,9 @@
 // A fake Notion API (https://developers.notion.com/reference, version 2022-06-28) on 127.0.0.1: bearer
 // integration secrets, the Notion-Version header, cursor pagination (`start_cursor` in the query for GETs and
 // in the body for POST search/query; `next_cursor` + `has_more` in every list), Notion's error objects
-// (`{ object: "error", status, code, message }`), and one small workspace per key that writes change.
+// (`{ object: "error", status, code, message }`), page property values checked against the database's
+// columns (unknown column, wrong type, bad value → 400 validation_error), and one small workspace per key that
+// writes change.
 import { type FakeUpstream, json, type RecordedUpstreamRequest, startFakeUpstream } from "./upstream.ts";
 
 export const NOTION_VERSION = "2022-06-28";
@@ -12,7 +14,10 @@ type RichText = Json;
 interface FakePage {
   id: string;
   parent: Json;
-  /** For a database row: its values keyed by property name (the title as rich text under the title's name). */
+  /**
+   * For a database row: its values keyed by column name (the title is in `title`). select/status: the option
+   * name; multi_select: option names; rich_text: rich text; date: { start, end }; people/relation: ids.
+   */
   values: Record<string, unknown>;
   title: RichText[];
   icon: Json | null;
@@ -35,8 +40,15 @@ interface FakeDatabase {
   parent: Json;
   title: string;
   /** Column name → { id, type, options? }. */
-  columns: Record<string, { id: string; type: string; options?: string[] }>;
+  columns: Record<string, FakeColumn>;
   created: string;
+}
+
+interface FakeColumn {
+  id: string;
+  type: string;
+  /** select / multi_select / status options. */
+  options?: string[];
 }
 
 interface FakeComment {
@@ -65,7 +77,12 @@ export interface NotionSeed {
   rootBlockIds: string[];
   /** "Meeting notes", a sub-page of the root. */
   subPageId: string;
-  /** "Tasks", a database under the root with the columns Name (title), Status (select), Done (checkbox). */
+  /**
+   * "Tasks", a database under the root with the columns Name (title), Status (select: Not started, In progress,
+   * Done), Done (checkbox), Estimate (number), Tags (multi_select: web, api, docs), Stage (status: Not started,
+   * In progress, Done), Due (date), Notes (rich_text), Owner (people), Link (url), Contact (email),
+   * Phone (phone_number), Related (relation to Tasks itself) and Created (created_time, read-only).
+   */
   databaseId: string;
   /** The rows: "Write launch post" (In progress), "Fix login bug" (Done, ticked), "Plan Q3" (Not started). */
   rowIds: string[];
@@ -242,6 +259,17 @@ function seedWorkspace(who: string): Workspace {
       Name: { id: "title", type: "title" },
       Status: { id: "Zs%3Fh", type: "select", options: ["Not started", "In progress", "Done"] },
       Done: { id: "k%5D%60a", type: "checkbox" },
+      Estimate: { id: "a%3Bq%7D", type: "number" },
+      Tags: { id: "Tg%3Fs", type: "multi_select", options: ["web", "api", "docs"] },
+      Stage: { id: "St%40g", type: "status", options: ["Not started", "In progress", "Done"] },
+      Due: { id: "D%5Ee", type: "date" },
+      Notes: { id: "N%7Bt", type: "rich_text" },
+      Owner: { id: "Ow%3Dn", type: "people" },
+      Link: { id: "L%3Ak", type: "url" },
+      Contact: { id: "C%40t", type: "email" },
+      Phone: { id: "P%23h", type: "phone_number" },
+      Related: { id: "R%7Cl", type: "relation" },
+      Created: { id: "Cr%3At", type: "created_time" },
     },
     created: t,
   });
@@ -327,6 +355,33 @@ function userObject(u: FakeUser, workspaceName: string): Json {
     : { ...base, bot: { owner: { type: "workspace", workspace: true }, workspace_name: workspaceName } };
 }
 
+const option = (name: string) => ({ id: `opt-${norm(name)}`, name, color: "default" });
+
+/** A stored column value as the page object shows it (empty columns are null or []). */
+function propertyValue(col: FakeColumn, v: unknown, p: FakePage): unknown {
+  switch (col.type) {
+    case "checkbox":
+      return v === true;
+    case "select":
+    case "status":
+      return typeof v === "string" ? option(v) : null;
+    case "multi_select":
+      return Array.isArray(v) ? v.map((n) => option(String(n))) : [];
+    case "rich_text":
+      return Array.isArray(v) ? v : [];
+    case "people":
+      return Array.isArray(v) ? v.map((id) => ({ object: "user", id })) : [];
+    case "relation":
+      return Array.isArray(v) ? v.map((id) => ({ id })) : [];
+    case "date":
+      return isRecord(v) ? { start: v.start, end: v.end ?? null, time_zone: null } : null;
+    case "created_time":
+      return p.created;
+    default:
+      return v ?? null;
+  }
+}
+
 function pageObject(ws: Workspace, p: FakePage): Json {
   const dbId = p.parent.type === "database_id" ? String(p.parent.database_id) : undefined;
   const db = dbId ? ws.databases.get(norm(dbId)) : undefined;
@@ -334,16 +389,9 @@ function pageObject(ws: Workspace, p: FakePage): Json {
   if (db) {
     properties = Object.fromEntries(
       Object.entries(db.columns).map(([name, col]) => {
-        const v = col.type === "title" ? p.title : p.values[name];
-        const value =
-          col.type === "select"
-            ? typeof v === "string"
-              ? { id: `opt-${norm(v)}`, name: v, color: "default" }
-              : null
-            : col.type === "checkbox"
-              ? v === true
-              : v;
-        return [name, { id: col.id, type: col.type, [col.type]: value }];
+        const value = col.type === "title" ? p.title : propertyValue(col, p.values[name], p);
+        const extra = col.type === "relation" ? { has_more: false } : {};
+        return [name, { id: col.id, type: col.type, [col.type]: value, ...extra }];
       }),
     );
   } else {
@@ -390,8 +438,10 @@ function databaseObject(ws: Workspace, d: FakeDatabase): Json {
           name,
           type: col.type,
           [col.type]: col.options
-            ? { options: col.options.map((o) => ({ id: `opt-${norm(o)}`, name: o, color: "default" })) }
-            : {},
+            ? { options: col.options.map(option) }
+            : col.type === "relation"
+              ? { database_id: d.id, type: "single_property", single_property: {} }
+              : {},
         },
       ]),
     ),
@@ -646,7 +696,7 @@ function route(ws: Workspace, req: RecordedUpstreamRequest, url: URL): Json {
     const unarchive = body.archived === false || body.in_trash === false;
     if (p.archived && !unarchive)
       throw invalid("Can't edit block that is archived. You must unarchive the block before editing.");
-    if (body.properties !== undefined) setTitle(ws, p, body.properties);
+    if (body.properties !== undefined) setProperties(ws, p, body.properties);
     if (isRecord(body.icon)) p.icon = { type: "emoji", emoji: body.icon.emoji };
     if (typeof body.archived === "boolean") p.archived = body.archived;
     if (typeof body.in_trash === "boolean") p.archived = body.in_trash;
@@ -735,22 +785,146 @@ function route(ws: Workspace, req: RecordedUpstreamRequest, url: URL): Json {
   throw unknownRoute();
 }
 
-function setTitle(ws: Workspace, p: FakePage, properties: unknown): void {
+const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+/** Types an integration cannot write (computed by Notion). */
+const READ_ONLY_TYPES = new Set([
+  "formula",
+  "rollup",
+  "created_time",
+  "created_by",
+  "last_edited_time",
+  "last_edited_by",
+  "unique_id",
+]);
+
+const shown = (v: unknown) => (v === undefined ? "`undefined`" : `\`${JSON.stringify(v)}\``);
+
+/** `[{ name }]` or `[{ id }]` items, as select options, people and relations are written. */
+function readRefs(value: unknown, where: string, key: "name" | "id"): string[] {
+  if (!Array.isArray(value))
+    throw invalid(`body failed validation: ${where} should be an array, instead was ${shown(value)}.`);
+  if (value.length > 100)
+    throw invalid(
+      `body failed validation: ${where}.length should be ≤ \`100\`, instead was \`${value.length}\`.`,
+    );
+  return value.map((item, i) => readRef(item, `${where}[${i}]`, key));
+}
+
+function readRef(item: unknown, where: string, key: "name" | "id"): string {
+  const v = isRecord(item) ? item[key] : undefined;
+  if (typeof v !== "string" || v === "")
+    throw invalid(`body failed validation: ${where}.${key} should be defined, instead was ${shown(v)}.`);
+  if (key === "id" && !UUID.test(v))
+    throw invalid(`body failed validation: ${where}.id should be a valid uuid, instead was ${shown(v)}.`);
+  if (key === "name" && v.length > 100)
+    throw invalid(
+      `body failed validation: ${where}.name.length should be ≤ \`100\`, instead was \`${v.length}\`.`,
+    );
+  return key === "id" ? dashed(v) : v;
+}
+
+function readString(value: unknown, where: string, max: number): string | null {
+  if (value === null) return null;
+  if (typeof value !== "string")
+    throw invalid(
+      `body failed validation: ${where} should be a string or \`null\`, instead was ${shown(value)}.`,
+    );
+  if (value.length > max)
+    throw invalid(
+      `body failed validation: ${where}.length should be ≤ \`${max}\`, instead was \`${value.length}\`.`,
+    );
+  return value;
+}
+
+/** One column's value as a create/update request writes it, checked against the column's type. */
+function readValue(col: [string, FakeColumn], key: string, raw: unknown): unknown {
+  const [, c] = col;
+  const where = `body.properties.${key}`;
+  if (READ_ONLY_TYPES.has(c.type))
+    throw invalid(`Cannot update ${key} of type ${c.type}: it is computed by Notion.`);
+  if (!isRecord(raw)) throw invalid(`body failed validation: ${where} should be an object.`);
+  const given = Object.keys(raw).filter((k) => k !== "type" && k !== "id");
+  if (given.length !== 1 || given[0] !== c.type || (raw.type !== undefined && raw.type !== c.type))
+    throw invalid(`${key} is expected to be ${c.type}.`);
+  const v = raw[c.type];
+  const at = `${where}.${c.type}`;
+  switch (c.type) {
+    case "title":
+    case "rich_text":
+      return readRichText(v, at);
+    case "number":
+      if (v !== null && (typeof v !== "number" || !Number.isFinite(v)))
+        throw invalid(
+          `body failed validation: ${at} should be a number or \`null\`, instead was ${shown(v)}.`,
+        );
+      return v;
+    case "checkbox":
+      if (typeof v !== "boolean")
+        throw invalid(`body failed validation: ${at} should be a boolean, instead was ${shown(v)}.`);
+      return v;
+    case "select":
+      return v === null ? null : readRef(v, at, "name");
+    case "status": {
+      if (v === null) return null;
+      const name = readRef(v, at, "name");
+      if (!c.options?.includes(name))
+        throw invalid(`Invalid status option. Status option "${name}" does not exist.`);
+      return name;
+    }
+    case "multi_select":
+      return readRefs(v, at, "name");
+    case "people":
+    case "relation":
+      return readRefs(v, at, "id");
+    case "date": {
+      if (v === null) return null;
+      const start = isRecord(v) ? v.start : undefined;
+      const end = isRecord(v) ? (v.end ?? null) : null;
+      if (typeof start !== "string" || !DATE.test(start))
+        throw invalid(
+          `body failed validation: ${at}.start should be a valid ISO 8601 date string, instead was ${shown(start)}.`,
+        );
+      if (end !== null && (typeof end !== "string" || !DATE.test(end)))
+        throw invalid(
+          `body failed validation: ${at}.end should be a valid ISO 8601 date string, instead was ${shown(end)}.`,
+        );
+      return { start, end };
+    }
+    case "url":
+      return readString(v, at, 2000);
+    case "email":
+    case "phone_number":
+      return readString(v, at, 200);
+    default:
+      throw invalid(`${key} is expected to be ${c.type}.`);
+  }
+}
+
+/**
+ * Applies `properties` of a create/update request as Notion does: keys are column names or property ids (the
+ * title's id is always "title"; a page outside a database has only that one), each value must be of the
+ * column's type, and nothing is written unless every value is valid. select/multi_select add unknown options.
+ */
+function setProperties(ws: Workspace, p: FakePage, properties: unknown): void {
   if (!isRecord(properties)) throw invalid("body failed validation: body.properties should be an object.");
   const dbId = p.parent.type === "database_id" ? String(p.parent.database_id) : undefined;
   const db = dbId ? ws.databases.get(norm(dbId)) : undefined;
+  const updates: [string, FakeColumn, unknown][] = [];
   for (const [key, value] of Object.entries(properties)) {
-    const col = db
+    const col: [string, FakeColumn] | undefined = db
       ? Object.entries(db.columns).find(([n, c]) => n === key || c.id === key)
       : key === "title"
         ? ["title", { id: "title", type: "title" }]
         : undefined;
     if (!col) throw invalid(`${key} is not a property that exists.`);
-    const [, c] = col as [string, { type: string }];
-    if (c.type !== "title") throw invalid(`${key} is expected to be ${c.type}.`);
-    if (!isRecord(value))
-      throw invalid(`body failed validation: body.properties.${key} should be an object.`);
-    p.title = readRichText(value.title, `body.properties.${key}.title`);
+    updates.push([col[0], col[1], readValue(col, key, value)]);
+  }
+  for (const [name, col, value] of updates) {
+    if (col.type === "title") p.title = value as RichText[];
+    else p.values[name] = value;
+    const names = col.type === "select" ? [value] : col.type === "multi_select" ? (value as unknown[]) : [];
+    for (const n of names)
+      if (typeof n === "string" && col.options && !col.options.includes(n)) col.options.push(n);
   }
 }
 
@@ -788,7 +962,7 @@ function createPage(ws: Workspace, body: Json): Json {
     created: t,
     edited: t,
   };
-  if (body.properties !== undefined) setTitle(ws, p, body.properties);
+  if (body.properties !== undefined) setProperties(ws, p, body.properties);
   ws.pages.set(norm(p.id), p);
   ws.children.set(norm(p.id), []);
   if (pageId) {

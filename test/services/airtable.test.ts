@@ -91,11 +91,12 @@ describe("connecting Airtable", () => {
     expect(instance?.account).toEqual({ id: a.account.user.id, email: "connie@example.com" });
   });
 
-  test("lists all eight tools with truthful annotations", async () => {
+  test("lists all ten tools with truthful annotations", async () => {
     const a = await airtabler("lister");
     const { tools } = await a.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       "create_comment",
+      "create_records",
       "delete_record",
       "get_base_schema",
       "get_current_user",
@@ -103,6 +104,7 @@ describe("connecting Airtable", () => {
       "list_bases",
       "list_comments",
       "list_records",
+      "update_records",
     ]);
     const hints = Object.fromEntries(tools.map((t) => [t.name, t.annotations]));
     expect(hints.delete_record).toMatchObject({
@@ -114,6 +116,20 @@ describe("connecting Airtable", () => {
       readOnlyHint: false,
       destructiveHint: false,
       idempotentHint: false,
+    });
+    // Creating twice makes duplicates; a PATCH overwrites the cells it names (so destructive) but repeating
+    // it changes nothing more (idempotent).
+    expect(hints.create_records).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: false,
+      openWorldHint: true,
+    });
+    expect(hints.update_records).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: true,
+      idempotentHint: true,
+      openWorldHint: true,
     });
     for (const name of ["get_current_user", "list_bases", "get_base_schema", "list_records", "get_record"]) {
       expect(hints[name]).toMatchObject({ readOnlyHint: true, destructiveHint: false, openWorldHint: true });
@@ -431,6 +447,292 @@ describe("every tool, with the user's own token", () => {
   });
 });
 
+describe("writing records", () => {
+  type Written = { records: { id: string; createdTime: string; fields: Record<string, unknown> }[] };
+
+  test("list_records with fields → one fields[] parameter per name; only those cells come back", async () => {
+    const a = await airtabler("fern");
+    const base = projectBase(a);
+    const r = await callTool(a.client, "list_records", {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      fields: ["Name", "Status"],
+      maxRecords: 2,
+    });
+    expect(r.isError).toBe(false);
+    expect((r.json as Written).records.map((x) => x.fields)).toEqual([
+      { Name: "fern: write the brief", Status: "Done" },
+      { Name: "fern: review designs", Status: "In progress" },
+    ]);
+    const [req] = a.seen();
+    expect(req?.path).toBe(`/v0/${base.id}/Tasks`);
+    const raw = (req && fake.rawQuery(req)) ?? "";
+    // Repeated, not comma-joined: ?fields%5B%5D=Name&fields%5B%5D=Status
+    expect(raw.match(/fields%5B%5D=/g)).toHaveLength(2);
+    expect(new URLSearchParams(raw).getAll("fields[]")).toEqual(["Name", "Status"]);
+    expect(new URLSearchParams(raw).get("maxRecords")).toBe("2");
+
+    const unknown = await callTool(a.client, "list_records", {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      fields: ["Name", "Colour"],
+    });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain('Unknown field name: "Colour"');
+  });
+
+  test("create_records → POST /v0/{baseId}/{table} {records: [{fields}], typecast: true}: strings typecast", async () => {
+    const a = await airtabler("cal");
+    const base = projectBase(a);
+    const table = tasksTable(a);
+    const r = await callTool(a.client, "create_records", {
+      baseId: base.id,
+      tableIdOrName: table.id,
+      records: [
+        { fields: { Name: "cal: ship v2", Status: "Todo", Priority: "4", Urgent: "true" } },
+        { fields: { Name: "cal: triage", Status: "Blocked", Notes: "New option" } },
+        { fields: {} },
+      ],
+    });
+    expect(r.isError).toBe(false);
+    const { records } = r.json as Written;
+    expect(records).toHaveLength(3);
+    for (const rec of records) {
+      expect(rec.id).toMatch(/^rec[A-Za-z0-9]{14}$/);
+      expect(rec.createdTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    }
+    // Airtable converted "4" and "true", and created the missing "Blocked" option.
+    expect(records.map((x) => x.fields)).toEqual([
+      { Name: "cal: ship v2", Status: "Todo", Priority: 4, Urgent: true },
+      { Name: "cal: triage", Status: "Blocked", Notes: "New option" },
+      {},
+    ]);
+    expect(table.records.slice(5).map((x) => x.id)).toEqual(records.map((x) => x.id));
+    const status = table.fields.find((f) => f.name === "Status");
+    const choices = (status?.options?.choices ?? []) as { name: string }[];
+    expect(choices.map((c) => c.name)).toContain("Blocked");
+
+    const [req] = a.seen();
+    expect(req?.method).toBe("POST");
+    expect(req?.path).toBe(`/v0/${base.id}/${table.id}`);
+    expect(req?.query).toEqual({});
+    expect(req?.headers["content-type"]).toStartWith("application/json");
+    expect(req?.headers.authorization).toBe(`Bearer ${a.token}`);
+    expect(req?.body).toEqual({
+      typecast: true,
+      records: [
+        { fields: { Name: "cal: ship v2", Status: "Todo", Priority: "4", Urgent: "true" } },
+        { fields: { Name: "cal: triage", Status: "Blocked", Notes: "New option" } },
+        { fields: {} },
+      ],
+    });
+
+    // The new record reads back.
+    const read = await callTool(a.client, "get_record", {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      recordId: records[0]?.id ?? "",
+    });
+    expect(read.json).toMatchObject({ fields: { Priority: 4, Urgent: true } });
+  });
+
+  test("create_records with typecast: false → the body says so; a text number is refused, nothing created", async () => {
+    const a = await airtabler("tia");
+    const base = projectBase(a);
+    const strict = await callTool(a.client, "create_records", {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      typecast: false,
+      records: [{ fields: { Name: "tia: plain text is fine" } }, { fields: { Name: "x", Priority: "3" } }],
+    });
+    expect(strict.isError).toBe(true);
+    expect(strict.text).toContain("422");
+    expect(strict.text).toContain('Field "Priority" cannot accept the provided value');
+    const select = await callTool(a.client, "create_records", {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      typecast: false,
+      records: [{ fields: { Name: "y", Status: "Blocked" } }],
+    });
+    expect(select.isError).toBe(true);
+    expect(select.text).toContain('Insufficient permissions to create new select option ""Blocked""');
+    expect(tasksTable(a).records).toHaveLength(5);
+    const ok = await callTool(a.client, "create_records", {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      typecast: false,
+      records: [{ fields: { Name: "tia: text only", Status: "Done" } }],
+    });
+    expect(ok.isError).toBe(false);
+    expect((ok.json as Written).records[0]?.fields).toEqual({ Name: "tia: text only", Status: "Done" });
+    const bodies = a.seen().map((q) => q.body as { typecast: unknown });
+    expect(bodies.map((b) => b.typecast)).toEqual([false, false, false]);
+    expect(tasksTable(a).records).toHaveLength(6);
+  });
+
+  test("create_records with an unknown field → 422 UNKNOWN_FIELD_NAME surfaced with Airtable's message", async () => {
+    const a = await airtabler("ugo");
+    const r = await callTool(a.client, "create_records", {
+      baseId: projectBase(a).id,
+      tableIdOrName: "Tasks",
+      records: [{ fields: { Name: "ugo: ok" } }, { fields: { Name: "ugo: bad", Colour: "red" } }],
+    });
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain("422");
+    expect(r.text).toContain('Unknown field name: "Colour"');
+    // All or nothing: the valid first record was not created either.
+    expect(tasksTable(a).records).toHaveLength(5);
+    expect(a.seen()).toHaveLength(1);
+  });
+
+  test("create_records in a read-only base → 403 INVALID_PERMISSIONS, access refused", async () => {
+    const a = await airtabler("rob");
+    const readOnly = a.account.bases[1] ?? expect.unreachable("seeded base");
+    const r = await callTool(a.client, "create_records", {
+      baseId: readOnly.id,
+      tableIdOrName: "Apartments",
+      records: [{ fields: { Name: "Nob Hill" } }],
+    });
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain("You are not permitted to perform this operation");
+    expect(readOnly.tables[0]?.records).toHaveLength(1);
+  });
+
+  test("update_records → PATCH /v0/{baseId}/{table} {records: [{id, fields}], typecast}: other cells kept, idempotent", async () => {
+    const a = await airtabler("uma");
+    const base = projectBase(a);
+    const first = taskRecord(a, 0);
+    const third = taskRecord(a, 2);
+    const args = {
+      baseId: base.id,
+      tableIdOrName: "Tasks",
+      records: [
+        { id: first.id, fields: { Status: "In progress", Priority: "7", Urgent: "yes" } },
+        { id: third.id, fields: { Notes: "" } },
+      ],
+    };
+    const r = await callTool(a.client, "update_records", args);
+    expect(r.isError).toBe(false);
+    const expected = [
+      {
+        id: first.id,
+        createdTime: first.createdTime,
+        fields: { Name: "uma: write the brief", Status: "In progress", Priority: 7, Urgent: true },
+      },
+      // The emptied Notes cell is gone; the others are untouched.
+      {
+        id: third.id,
+        createdTime: third.createdTime,
+        fields: { Name: "uma: ship v1", Status: "Todo", Priority: 5 },
+      },
+    ];
+    expect((r.json as Written).records).toEqual(expected);
+    const again = await callTool(a.client, "update_records", args);
+    expect((again.json as Written).records).toEqual(expected);
+    expect(tasksTable(a).records).toHaveLength(5);
+
+    const reqs = a.seen();
+    expect(reqs.map((q) => `${q.method} ${q.path}`)).toEqual([
+      `PATCH /v0/${base.id}/Tasks`,
+      `PATCH /v0/${base.id}/Tasks`,
+    ]);
+    expect(reqs[0]?.headers["content-type"]).toStartWith("application/json");
+    expect(reqs[0]?.body).toEqual({ typecast: true, records: args.records });
+    expectOnlyCredential(reqs, "authorization", `Bearer ${a.token}`);
+  });
+
+  test("update_records with a record id not in the table → 422 ROW_DOES_NOT_EXIST, nothing changed", async () => {
+    const a = await airtabler("ned");
+    const rec = taskRecord(a, 1);
+    const r = await callTool(a.client, "update_records", {
+      baseId: projectBase(a).id,
+      tableIdOrName: "Tasks",
+      records: [
+        { id: rec.id, fields: { Status: "Done" } },
+        { id: "recAAAAAAAAAAAAAA", fields: { Status: "Done" } },
+      ],
+    });
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain("Record ID recAAAAAAAAAAAAAA does not exist in this table");
+    expect(rec.fields.Status).toBe("In progress");
+    const unknown = await callTool(a.client, "update_records", {
+      baseId: projectBase(a).id,
+      tableIdOrName: "Tasks",
+      records: [{ id: rec.id, fields: { Colour: "red" } }],
+    });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain('Unknown field name: "Colour"');
+  });
+
+  test("more than 10 records, too many or too long cells, non-text values → refused before any request", async () => {
+    const a = await airtabler("max");
+    const baseId = projectBase(a).id;
+    const recordId = taskRecord(a).id;
+    const mark = fake.requests.length;
+    const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`Field ${i}`, "x"]));
+    const eleven = Array.from({ length: 11 }, (_, i) => ({ fields: { Name: `n${i}` } }));
+    const where = { baseId, tableIdOrName: "Tasks" };
+    const refused: [string, Record<string, unknown>][] = [
+      ["create_records", { ...where, records: eleven }],
+      ["create_records", { ...where, records: [] }],
+      ["create_records", { ...where }],
+      ["create_records", { ...where, records: [{ fields: many(101) }] }],
+      ["create_records", { ...where, records: [{ fields: { Notes: "x".repeat(100_001) } }] }],
+      ["create_records", { ...where, records: [{ fields: { Priority: 3 } }] }],
+      ["create_records", { ...where, records: [{ fields: { Urgent: true } }] }],
+      ["create_records", { ...where, records: [{ fields: { "   ": "blank name" } }] }],
+      ["create_records", { ...where, records: [{ fields: { ["x".repeat(256)]: "long name" } }] }],
+      ["create_records", { ...where, records: [{ Name: "no fields wrapper" }] }],
+      ["create_records", { ...where, records: [{ fields: { Name: "a" }, id: recordId }] }],
+      ["create_records", { ...where, records: [{ fields: { Name: "a" } }], typecast: "yes" }],
+      ["create_records", { ...where, records: [{ fields: { Name: "a" } }], performUpsert: {} }],
+      ["create_records", { baseId, tableIdOrName: "../meta", records: [{ fields: {} }] }],
+      ["update_records", { ...where, records: eleven.map((r) => ({ ...r, id: recordId })) }],
+      ["update_records", { ...where, records: [{ fields: { Name: "no id" } }] }],
+      ["update_records", { ...where, records: [{ id: recordId }] }],
+      ["update_records", { ...where, records: [{ id: "rec123/../x", fields: {} }] }],
+      ["update_records", { ...where, records: [{ id: recordId, fields: many(101) }] }],
+      ["update_records", { ...where, records: [{ id: recordId, fields: { Priority: null } }] }],
+    ];
+    for (const [tool, args] of refused) {
+      const message = await expectInvalidParams(a.client, tool, args);
+      expect(message).not.toContain(a.token);
+    }
+    expect(since(mark).filter((r) => r.headers.authorization === `Bearer ${a.token}`)).toEqual([]);
+    expect(tasksTable(a).records).toHaveLength(5);
+    // The limits are the schema's: exactly 10 records of 100 cells is accepted.
+    const ten = Array.from({ length: 10 }, (_, i) => ({ fields: { Name: `max ${i}`, Priority: `${i}` } }));
+    const ok = await callTool(a.client, "create_records", { ...where, records: ten });
+    expect(ok.isError).toBe(false);
+    expect((ok.json as Written).records).toHaveLength(10);
+  });
+
+  test("the fake answers like Airtable past the cap: 422 INVALID_RECORDS for 11 records", async () => {
+    const token = fakeToken("direct");
+    const account = fake.addKey(token, "direct");
+    const url = `${fake.url}/v0/${account.bases[0]?.id}/Tasks`;
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const records = Array.from({ length: 11 }, (_, i) => ({ fields: { Name: `n${i}` } }));
+    const created = await fetch(url, { method: "POST", headers, body: JSON.stringify({ records }) });
+    expect(created.status).toBe(422);
+    expect(await created.json()).toEqual({
+      error: {
+        type: "INVALID_RECORDS",
+        message: "A maximum of 10 records can be created per request but you have provided 11.",
+      },
+    });
+    const id = account.bases[0]?.tables[0]?.records[0]?.id;
+    const updated = await fetch(url, {
+      method: "PATCH",
+      headers,
+      body: JSON.stringify({ records: records.map((r) => ({ ...r, id })) }),
+    });
+    expect(updated.status).toBe(422);
+    expect(((await updated.json()) as { error: { type: string } }).error.type).toBe("INVALID_RECORDS");
+    expect(account.bases[0]?.tables[0]?.records).toHaveLength(5);
+  });
+});
+
 describe("isolation between users", () => {
   test("two users at once: each request carries only its owner's token, and data never crosses", async () => {
     const [alice, bob] = await Promise.all([airtabler("alice"), airtabler("bob")]);
@@ -488,7 +790,12 @@ describe("refused input never reaches Airtable", () => {
       ["list_records", { baseId, tableIdOrName: "Tasks", pageSize: 101 }],
       ["list_records", { baseId, tableIdOrName: "Tasks", sort_direction: "sideways" }],
       ["list_records", { baseId, tableIdOrName: "Tasks", filterByFormula: "x".repeat(4001) }],
-      ["list_records", { baseId, tableIdOrName: "Tasks", fields: ["Name"] }],
+      ["list_records", { baseId, tableIdOrName: "Tasks", fields: [] }],
+      [
+        "list_records",
+        { baseId, tableIdOrName: "Tasks", fields: Array.from({ length: 101 }, (_, i) => `F${i}`) },
+      ],
+      ["list_records", { baseId, tableIdOrName: "Tasks", fields: "Name" }],
       ["list_records", { baseId, tableIdOrName: "Tasks", cursor: "c1.bm90LWEtY3Vyc29y" }],
       ["list_records", { baseId, tableIdOrName: "Tasks", cursor: "itr123/rec456" }],
       ["get_record", { baseId, tableIdOrName: "Tasks" }],

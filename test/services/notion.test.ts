@@ -361,7 +361,7 @@ describe("Notion tools", () => {
     ]);
   });
 
-  test("create_page: a sub-page with title, icon and body blocks (parent.page_id, properties.title)", async () => {
+  test("create_page: a sub-page with a plain title (→ properties.title.title[0].text.content), icon and blocks", async () => {
     const mark = fake.requests.length;
     const children = [
       { type: "heading_2", heading_2: { rich_text: text("Agenda") } },
@@ -370,7 +370,7 @@ describe("Notion tools", () => {
     ];
     const res = await callTool(me.client, "create_page", {
       parent_page_id: me.seed.rootPageId,
-      title: text("Weekly sync"),
+      title: "Weekly sync",
       icon_emoji: "📝",
       children,
     });
@@ -398,7 +398,7 @@ describe("Notion tools", () => {
     const mark = fake.requests.length;
     const res = await callTool(me.client, "create_page", {
       parent_database_id: me.seed.databaseId,
-      title: text("Write release notes"),
+      title: "Write release notes",
     });
     expect(res.isError).toBe(false);
     expect(onlyRequest(me.key, mark).body).toEqual({
@@ -429,7 +429,7 @@ describe("Notion tools", () => {
     const mark = fake.requests.length;
     const res = await callTool(me.client, "update_page", {
       page_id: me.seed.subPageId,
-      title: text("Old meeting notes"),
+      title: "Old meeting notes",
       icon_emoji: "🗄️",
       archived: true,
     });
@@ -456,6 +456,117 @@ describe("Notion tools", () => {
     expect(title(after)).toBe("Old meeting notes");
     expect(after.json).toMatchObject({ archived: false });
     expect(sent(me.key, mark)).toHaveLength(3);
+  });
+
+  test("create_page: a database row with typed column values (properties map) next to the plain title", async () => {
+    const { seed, client, key } = await connected("dora");
+    const properties = {
+      Status: { select: { name: "In progress" } },
+      Done: { checkbox: false },
+      Estimate: { number: 5 },
+      Tags: { multi_select: [{ name: "web" }, { name: "mobile" }] },
+      Stage: { status: { name: "In progress" } },
+      Due: { date: { start: "2026-01-31", end: "2026-02-02" } },
+      Notes: { rich_text: text("Needs copy review") },
+      Owner: { people: [{ id: seed.userIds[1] }] },
+      Link: { url: "https://example.test/launch" },
+      Contact: { email: "pm@example.test" },
+      Phone: { phone_number: "+1 555 0100" },
+      Related: { relation: [{ id: seed.rowIds[0] }] },
+    };
+    const mark = fake.requests.length;
+    const res = await callTool(client, "create_page", {
+      parent_database_id: seed.databaseId,
+      title: "Launch v2",
+      properties,
+    });
+    expect(res.isError).toBe(false);
+    const req = onlyRequest(key, mark);
+    expect([req.method, req.path]).toEqual(["POST", "/v1/pages"]);
+    // The map is the body's `properties`; the plain title lands beside it under the title's id.
+    expect(req.body).toEqual({
+      parent: { database_id: seed.databaseId },
+      properties: { ...properties, title: { title: text("Launch v2") } },
+    });
+    const created = res.json as { id: string; properties: Record<string, unknown> };
+    expect(created.properties).toMatchObject({
+      Name: { type: "title", title: [expect.objectContaining({ plain_text: "Launch v2" })] },
+      Status: { type: "select", select: { name: "In progress" } },
+      Done: { type: "checkbox", checkbox: false },
+      Estimate: { type: "number", number: 5 },
+      Tags: { type: "multi_select", multi_select: [{ name: "web" }, { name: "mobile" }] },
+      Stage: { type: "status", status: { name: "In progress" } },
+      Due: { type: "date", date: { start: "2026-01-31", end: "2026-02-02" } },
+      Notes: { type: "rich_text", rich_text: [expect.objectContaining({ plain_text: "Needs copy review" })] },
+      Owner: { type: "people", people: [{ object: "user", id: seed.userIds[1] }] },
+      Link: { type: "url", url: "https://example.test/launch" },
+      Contact: { type: "email", email: "pm@example.test" },
+      Phone: { type: "phone_number", phone_number: "+1 555 0100" },
+      Related: { type: "relation", relation: [{ id: seed.rowIds[0] }] },
+    });
+    // A new select name adds the option, as Notion does.
+    const db = await callTool(client, "get_database", { database_id: seed.databaseId });
+    expect(db.json).toMatchObject({
+      properties: { Tags: { multi_select: { options: [{}, {}, {}, { name: "mobile" }] } } },
+    });
+    // The row is there with its values.
+    const rows = await callTool(client, "query_database", {
+      database_id: seed.databaseId,
+      filter: { property: "Status", select: { equals: "In progress" } },
+    });
+    expect((rows.json as List).results.map((r) => r.id)).toEqual([seed.rowIds[0], created.id]);
+  });
+
+  test("update_page: sets a row's columns by name or property id; only those change, title optional", async () => {
+    const { seed, client, key } = await connected("emil");
+    const row = seed.rowIds[0] ?? "";
+    const mark = fake.requests.length;
+    const properties = {
+      Status: { select: { name: "Done" } },
+      "k%5D%60a": { checkbox: true },
+      Estimate: { number: 2.5 },
+    };
+    const res = await callTool(client, "update_page", { page_id: row, properties });
+    expect(res.isError).toBe(false);
+    const req = onlyRequest(key, mark);
+    expect([req.method, req.path]).toEqual(["PATCH", `/v1/pages/${row}`]);
+    expect(req.body).toEqual({ properties });
+    expect(res.json).toMatchObject({
+      id: row,
+      properties: {
+        Name: { title: [expect.objectContaining({ plain_text: "Write launch post" })] },
+        Status: { select: { name: "Done" } },
+        Done: { checkbox: true },
+        Estimate: { number: 2.5 },
+        Tags: { multi_select: [] },
+      },
+    });
+
+    const mark2 = fake.requests.length;
+    const renamed = await callTool(client, "update_page", {
+      page_id: row,
+      title: "Write launch post (v2)",
+      properties: {
+        Tags: { multi_select: [{ name: "docs" }] },
+        Due: { date: { start: "2026-03-01T09:30:00Z" } },
+      },
+    });
+    expect(renamed.isError).toBe(false);
+    expect(onlyRequest(key, mark2).body).toEqual({
+      properties: {
+        Tags: { multi_select: [{ name: "docs" }] },
+        Due: { date: { start: "2026-03-01T09:30:00Z" } },
+        title: { title: text("Write launch post (v2)") },
+      },
+    });
+    expect(renamed.json).toMatchObject({
+      properties: {
+        Name: { title: [expect.objectContaining({ plain_text: "Write launch post (v2)" })] },
+        Status: { select: { name: "Done" } },
+        Tags: { multi_select: [{ name: "docs" }] },
+        Due: { date: { start: "2026-03-01T09:30:00Z", end: null } },
+      },
+    });
   });
 
   test("append_blocks: PATCH /v1/blocks/{id}/children, after a given block", async () => {
@@ -619,6 +730,89 @@ describe("keys, input and failures", () => {
     expect(fake.requests.length).toBe(mark);
   });
 
+  test("properties: too many columns, bad names or values of the wrong shape → invalid params, no request", async () => {
+    const { client, seed } = await connected("finn");
+    const row = seed.rowIds[0] ?? "";
+    const mark = fake.requests.length;
+    const tooMany = Object.fromEntries(
+      Array.from({ length: 51 }, (_, i) => [`Column ${i}`, { checkbox: true }]),
+    );
+    const msg = await expectInvalidParams(client, "create_page", {
+      parent_database_id: seed.databaseId,
+      title: "Too wide",
+      properties: tooMany,
+    });
+    expect(msg).toMatch(/properties/);
+    await expectInvalidParams(client, "update_page", { page_id: row, properties: tooMany });
+    for (const properties of [
+      { ["x".repeat(201)]: { checkbox: true } },
+      { "Bad\nname": { checkbox: true } },
+      { "": { checkbox: true } },
+      // One type per value; only the typed subset; the title goes in `title`.
+      { Status: { select: { name: "Done" }, checkbox: true } },
+      { Score: { formula: { number: 3 } } },
+      { Name: { title: text("Renamed") } },
+      { Status: { select: "Done" } },
+      { Status: { select: { name: "x".repeat(101) } } },
+      { Due: { date: { start: "next friday" } } },
+      { Owner: { people: [{ id: "../users/me" }] } },
+      { Estimate: { number: "3" } },
+      { Notes: { rich_text: "plain text" } },
+    ]) {
+      await expectInvalidParams(client, "update_page", { page_id: row, properties });
+    }
+    // The title is a plain string now, and a tool's own input stays closed.
+    await expectInvalidParams(client, "update_page", { page_id: row, title: text("Old shape") });
+    await expectInvalidParams(client, "update_page", { page_id: row, Status: { select: { name: "Done" } } });
+    expect(fake.requests.length).toBe(mark);
+  });
+
+  test("Notion's validation of columns becomes a tool error with its message; nothing is written", async () => {
+    const { client, seed, key } = await connected("gus");
+    const row = seed.rowIds[1] ?? "";
+    const mark = fake.requests.length;
+    const unknown = await callTool(client, "create_page", {
+      parent_database_id: seed.databaseId,
+      title: "Ghost row",
+      properties: { Priority: { select: { name: "High" } } },
+    });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain("Priority is not a property that exists.");
+    expect(onlyRequest(key, mark).body).toMatchObject({
+      properties: { Priority: { select: { name: "High" } } },
+    });
+    const ghost = await callTool(client, "query_database", {
+      database_id: seed.databaseId,
+      filter: { property: "Name", title: { equals: "Ghost row" } },
+    });
+    expect((ghost.json as List).results).toEqual([]);
+
+    const wrongType = await callTool(client, "update_page", {
+      page_id: row,
+      properties: { Estimate: { number: 8 }, Done: { select: { name: "yes" } } },
+    });
+    expect(wrongType.isError).toBe(true);
+    expect(wrongType.text).toContain("Done is expected to be checkbox.");
+    const noStatus = await callTool(client, "update_page", {
+      page_id: row,
+      properties: { Stage: { status: { name: "Shipped" } } },
+    });
+    expect(noStatus.isError).toBe(true);
+    expect(noStatus.text).toContain('Status option "Shipped" does not exist');
+    // A page outside a database has only its title.
+    const notARow = await callTool(client, "update_page", {
+      page_id: seed.subPageId,
+      properties: { Status: { select: { name: "Done" } } },
+    });
+    expect(notARow.isError).toBe(true);
+    expect(notARow.text).toContain("Status is not a property that exists.");
+    // None of it was applied: the row still has its seeded values.
+    const after = await callTool(client, "get_page", { page_id: row });
+    expect(after.json).toMatchObject({
+      properties: { Estimate: { number: null }, Done: { checkbox: true }, Stage: { status: null } },
+    });
+  });
+
   test("Notion's 404 object_not_found and 400 validation_error become tool errors with Notion's message", async () => {
     const { client, seed } = await connected("otto");
     const missing = crypto.randomUUID();
@@ -631,7 +825,7 @@ describe("keys, input and failures", () => {
     const both = await callTool(client, "create_page", {
       parent_page_id: seed.rootPageId,
       parent_database_id: seed.databaseId,
-      title: text("Nope"),
+      title: "Nope",
     });
     expect(both.isError).toBe(true);
     expect(both.text).toContain("body failed validation");

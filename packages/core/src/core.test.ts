@@ -7,7 +7,8 @@ import { asc, eq } from "drizzle-orm";
 import { type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
 import { createSessionStore, readSessionCookie, signIn, signUp } from "./auth.ts";
 import type { Platform } from "./bootstrap.ts";
-import { connectInstance, revokeInstance, rotateInstance } from "./instances.ts";
+import { parseEnv } from "./env.ts";
+import { connectInstance, revokeInstance, rotateInstance, updateCredentials } from "./instances.ts";
 import { InstanceResolver } from "./resolve.ts";
 import { resealCredentials } from "./rotate-keys.ts";
 import { testPlatform } from "./test-platform.ts";
@@ -177,6 +178,36 @@ describe("instances and resolution", () => {
     expect(await new InstanceResolver(platform.deps).resolve(token)).toBeNull(); // ...but poisoned no cache
   });
 
+  test("an edge that read the row just before a key change cannot write the old key back to the shared cache", async () => {
+    const { actor, key } = await userWithKey();
+    const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    if (!issued.ok) throw new Error(issued.message);
+    const token = tokenOf(issued.value.instanceUrl);
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class SlowEdge extends InstanceResolver {
+      protected override async load(tokenHash: string) {
+        const row = await super.load(tokenHash);
+        await gate;
+        return row;
+      }
+    }
+    const racing = new SlowEdge(platform.deps).resolve(token);
+    await Bun.sleep(50); // let its read finish
+    const newKey = `figd_${crypto.randomUUID()}`;
+    figma.addKey(newKey, { id: "1", email: "a@b.c", handle: "core" }); // the same Figma account
+    const again = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: newKey });
+    if (!again.ok) throw new Error(again.message);
+    expect(again.value.instanceUrl).toBe(issued.value.instanceUrl);
+    release();
+    await racing;
+    const fresh = new InstanceResolver(platform.deps);
+    const found = await fresh.resolve(token);
+    expect(found && fresh.credential(found)?.apiKey).toBe(newKey);
+  });
+
   test("rotation retires the previous token; reconnecting keeps the current one", async () => {
     const { actor, key } = await userWithKey();
     const first = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
@@ -202,6 +233,32 @@ describe("instances and resolution", () => {
       "instance.revoke",
     ]);
     expect(trail.every((e) => e.instanceId === first.value.instanceId)).toBe(true);
+  });
+
+  test("updateCredentials replaces a live instance's key only: a revoked one stays revoked (NOT_FOUND)", async () => {
+    const { actor, key } = await userWithKey();
+    expect(
+      await updateCredentials(platform.deps, actor, { serviceType: "figma", apiKey: key }),
+    ).toMatchObject({
+      code: "NOT_FOUND",
+    });
+    const first = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
+    if (!first.ok) throw new Error("setup failed");
+    expect(
+      await updateCredentials(platform.deps, actor, { serviceType: "figma", apiKey: key }),
+    ).toMatchObject({
+      ok: true,
+      value: { instanceId: first.value.instanceId, status: "active" },
+    });
+    await revokeInstance(platform.deps, actor, { serviceType: "figma" });
+    expect(
+      await updateCredentials(platform.deps, actor, { serviceType: "figma", apiKey: key }),
+    ).toMatchObject({
+      code: "NOT_FOUND",
+    });
+    const [row] = await platform.deps.db.select().from(instances).where(eq(instances.userId, actor.userId));
+    expect(row?.status).toBe("revoked");
+    expect(await new InstanceResolver(platform.deps).resolve(tokenOf(first.value.instanceUrl))).toBeNull();
   });
 
   test("concurrent first connects of one user end with one instance and one credential", async () => {
@@ -275,5 +332,17 @@ describe("master key rotation", () => {
     const onlyNew = new InstanceResolver({ ...platform.deps, keyring: parseKeyring(v2) });
     const found = await onlyNew.resolve(tokenOf(issued.value.instanceUrl));
     expect(found && onlyNew.credential(found)?.apiKey).toBe(key);
+  });
+});
+
+describe("environment", () => {
+  test("rate limits are whole numbers: a blank or odd value is refused, never read as 0 (= unlimited)", () => {
+    expect(parseEnv({ RATE_LIMIT_PER_INSTANCE: "0", RATE_LIMIT_PER_USER: "120" })).toMatchObject({
+      RATE_LIMIT_PER_INSTANCE: 0,
+      RATE_LIMIT_PER_USER: 120,
+    });
+    for (const bad of [" ", "1e3", "-1", "ten"]) {
+      expect(() => parseEnv({ RATE_LIMIT_PER_INSTANCE: bad })).toThrow("RATE_LIMIT_PER_INSTANCE");
+    }
   });
 });

@@ -1,6 +1,11 @@
 import { z } from "zod";
 
 const port = z.coerce.number().int().min(0).max(65_535);
+/** Requests per minute: digits only (a blank or `1e3` is refused, never read as 0 = unlimited). */
+const perMinute = z
+  .string()
+  .regex(/^[0-9]{1,9}$/, "must be a whole number of requests per minute (0 = unlimited)")
+  .transform(Number);
 
 /** The environment every process of the platform reads (CONTRACT.md); parsed once per app. */
 export const ZPlatformEnv = z.object({
@@ -28,9 +33,9 @@ export const ZPlatformEnv = z.object({
   /** Bind address of the METRICS_PORT listener (loopback unless asked: metrics name services and traffic). */
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** Requests per minute for one instance, overriding every service definition; 0 = unlimited. */
-  RATE_LIMIT_PER_INSTANCE: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+  RATE_LIMIT_PER_INSTANCE: perMinute.optional(),
   /** Requests per minute for one user across their instances; 0 = unlimited. */
-  RATE_LIMIT_PER_USER: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+  RATE_LIMIT_PER_USER: perMinute.optional(),
   /** Invalid instance tokens one client address may send per minute before it gets 429s; 0 = no limit. */
   RATE_LIMIT_INVALID_TOKENS: z.coerce.number().int().min(0).max(1_000_000).optional(),
 });

@@ -57,6 +57,13 @@ interface KeyInput {
 
 type CheckError = "NOT_FOUND" | "BAD_REQUEST" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE";
 
+/**
+ * Both keys name their upstream account and the accounts differ. The URL then must not carry over: MCP
+ * clients configured with it would silently act on another account.
+ */
+const otherAccount = (before: ConnectedAccount | null | undefined, after: ConnectedAccount | undefined) =>
+  before?.id !== undefined && after?.id !== undefined && before.id !== after.id;
+
 /** The service's additional fields checked, then the key validated with the upstream (nothing stored yet). */
 async function checkedSecret(
   deps: CoreDeps,
@@ -83,8 +90,8 @@ async function checkedSecret(
 /**
  * Validates the key with the upstream, seals it, and returns the instance URL. One instance per user and
  * service: connecting again replaces the credential in place and keeps the URL (client configurations
- * survive a key change; `needs_reauth` clears). Only `rotateInstance` changes a live URL; a revoked
- * instance gets a new one, since its old URL must stay dead.
+ * survive a key change; `needs_reauth` clears). A new URL is issued (the old one stops) when the instance
+ * was revoked, or when the new key belongs to another upstream account than the old one.
  */
 export async function connectInstance(
   deps: CoreDeps,
@@ -94,7 +101,7 @@ export async function connectInstance(
   const checked = await checkedSecret(deps, input);
   if (!checked.ok) return checked;
   const { secret, account, prefix } = checked.value;
-  return ok(await issueInstance(deps, actor, input.serviceType, prefix, secret, account));
+  return ok(await issueInstance(deps, actor, input.serviceType, prefix, secret, { account }));
 }
 
 /**
@@ -105,7 +112,7 @@ export async function updateCredentials(
   deps: CoreDeps,
   actor: Actor,
   input: KeyInput,
-): Promise<Result<UpdatedCredentials, CheckError>> {
+): Promise<Result<UpdatedCredentials, CheckError | "CONFLICT">> {
   const [row] = await deps.db
     .select({ instance: instances, credential: credentials })
     .from(instances)
@@ -119,15 +126,19 @@ export async function updateCredentials(
   const checked = await checkedSecret(deps, input, stored?.additional);
   if (!checked.ok) return checked;
   const { secret, account, prefix } = checked.value;
-  const issued = await issueInstance(
-    deps,
-    actor,
-    input.serviceType,
-    prefix,
-    secret,
+  if (otherAccount(row.instance.account, account)) {
+    return fail(
+      "CONFLICT",
+      `This key belongs to another ${input.serviceType} account; connect it with instances.connect, which issues a new URL`,
+    );
+  }
+  const issued = await issueInstance(deps, actor, input.serviceType, prefix, secret, {
     account,
-    "credentials.update",
-  );
+    action: "credentials.update",
+    mustBeLive: true,
+  });
+  // Revoked between the check above and the write: nothing was written.
+  if (!issued) return fail("NOT_FOUND", `No active ${input.serviceType} instance; connect it first`);
   return ok({
     instanceId: issued.instanceId,
     serviceType: input.serviceType,
@@ -136,24 +147,48 @@ export async function updateCredentials(
   });
 }
 
+interface IssueOptions {
+  account?: ConnectedAccount;
+  action?: "instance.connect" | "credentials.update";
+}
+
 /**
  * Seals the secret and upserts credential + instance in one transaction. A live instance keeps its token
  * (sealed inside the credential, so the same URL can be handed back); a new or revoked one gets a fresh
  * token. Drops cached copies of the instance and the user's cached reads; records the audit event.
  */
+export function issueInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  serviceType: string,
+  prefix: string,
+  secret: CredentialSecret,
+  opts?: IssueOptions & { mustBeLive?: false },
+): Promise<IssuedInstance>;
+/** With `mustBeLive`: only replace the key of a live instance (never create one, never bring a revoked one back). */
+export function issueInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  serviceType: string,
+  prefix: string,
+  secret: CredentialSecret,
+  opts: IssueOptions & { mustBeLive: true },
+): Promise<IssuedInstance | undefined>;
 export async function issueInstance(
   deps: CoreDeps,
   actor: Actor,
   serviceType: string,
   prefix: string,
   secret: CredentialSecret,
-  account?: ConnectedAccount,
-  action: "instance.connect" | "credentials.update" = "instance.connect",
-): Promise<IssuedInstance> {
+  opts: IssueOptions & { mustBeLive?: boolean } = {},
+): Promise<IssuedInstance | undefined> {
+  const { account, action = "instance.connect", mustBeLive = false } = opts;
   const write = () =>
     deps.db.transaction(async (tx) => {
       const existing = await lockExisting(tx, deps, actor, serviceType);
-      const token = existing?.keptToken ?? mintInstanceToken(prefix);
+      if (mustBeLive && !existing?.live) return undefined;
+      const keep = !otherAccount(existing?.account, account);
+      const token = (keep ? existing?.keptToken : undefined) ?? mintInstanceToken(prefix);
       const credentialId = await upsertCredential(tx, deps, actor, serviceType, existing?.credentialId, {
         ...secret,
         instanceToken: token,
@@ -167,10 +202,12 @@ export async function issueInstance(
     });
   // Two first connects of one user and service can race past the row locks (there is no row to lock
   // yet); the loser retries once and then finds the winner's row to update.
-  const { instanceId, token, oldTokenHash } = await write().catch((error: unknown) => {
+  const written = await write().catch((error: unknown) => {
     if (isUniqueViolation(error)) return write();
     throw error;
   });
+  if (!written) return undefined;
+  const { instanceId, token, oldTokenHash } = written;
   if (oldTokenHash && oldTokenHash !== hashToken(token)) await retireInstanceToken(deps, oldTokenHash);
   // Same URL, new credential: every cached copy of the old one must go.
   else if (oldTokenHash) await refreshInstanceToken(deps, oldTokenHash);
@@ -184,6 +221,9 @@ interface Existing {
   instanceId?: string;
   credentialId?: string;
   tokenHash?: string;
+  /** The instance exists and is not revoked. */
+  live: boolean;
+  account?: ConnectedAccount | null;
   /** The live instance's own token, recovered from its sealed credential. */
   keptToken?: string;
 }
@@ -196,7 +236,12 @@ async function lockExisting(
   serviceType: string,
 ): Promise<Existing | undefined> {
   const [instance] = await tx
-    .select({ id: instances.id, tokenHash: instances.tokenHash, status: instances.status })
+    .select({
+      id: instances.id,
+      tokenHash: instances.tokenHash,
+      status: instances.status,
+      account: instances.account,
+    })
     .from(instances)
     .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, serviceType)))
     .for("update");
@@ -213,10 +258,13 @@ async function lockExisting(
   const token = opened?.instanceToken;
   // Only a token that still is this instance's (not one rotated away) is kept.
   const keptToken = token && instance && hashToken(token) === instance.tokenHash ? token : undefined;
+  const live = instance !== undefined && instance.status !== "revoked";
   return {
     instanceId: instance?.id,
     credentialId: credential?.id,
     tokenHash: instance?.tokenHash,
+    live,
+    account: instance?.account,
     keptToken,
   };
 }
@@ -293,23 +341,28 @@ export async function rotateInstance(
   if (!prefix) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
   const token = mintInstanceToken(prefix);
   const rotated = await deps.db.transaction(async (tx) => {
-    const [row] = await tx
-      .select({ instance: instances, credential: credentials })
+    // Instance row first, then its credential: the order `issueInstance` locks them in, so the two never deadlock.
+    const [instance] = await tx
+      .select({ id: instances.id, tokenHash: instances.tokenHash, credentialId: instances.credentialId })
       .from(instances)
-      .innerJoin(credentials, eq(credentials.id, instances.credentialId))
       .where(liveInstanceOf(actor, input.serviceType))
       .for("update");
-    if (!row) return undefined;
-    const opened = openCredential(deps.keyring, row.credential, row.credential);
-    if (opened) {
-      const sealed = sealCredential(deps.keyring, row.credential, { ...opened, instanceToken: token });
-      await tx.update(credentials).set(sealed).where(eq(credentials.id, row.credential.id));
+    if (!instance) return undefined;
+    const [credential] = await tx
+      .select()
+      .from(credentials)
+      .where(eq(credentials.id, instance.credentialId))
+      .for("update");
+    const opened = credential ? openCredential(deps.keyring, credential, credential) : null;
+    if (credential && opened) {
+      const sealed = sealCredential(deps.keyring, credential, { ...opened, instanceToken: token });
+      await tx.update(credentials).set(sealed).where(eq(credentials.id, credential.id));
     }
     await tx
       .update(instances)
       .set({ tokenHash: hashToken(token) })
-      .where(eq(instances.id, row.instance.id));
-    return { id: row.instance.id, tokenHash: row.instance.tokenHash };
+      .where(eq(instances.id, instance.id));
+    return { id: instance.id, tokenHash: instance.tokenHash };
   });
   if (!rotated) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
   await retire(deps, actor, {

@@ -24,6 +24,9 @@ const TOUCH_EVERY_MS = 60_000;
 const kvKey = (tokenHash: string) => `inst:${tokenHash}`;
 
 const TOMBSTONE = "retired";
+/** A token whose row just changed: resolvers read the database and do not fill the kv while this lasts. */
+const RELOAD = "reload";
+const RELOAD_TTL_MS = 30_000;
 
 /**
  * A token that must never work again (revoked, rotated, replaced): a tombstone in the shared kv, which
@@ -35,9 +38,13 @@ export async function retireInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash:
   await deps.kv.publish(INVALIDATION_CHANNEL, tokenHash);
 }
 
-/** A token that still works but whose cached entry is out of date (status, re-sealed credential). */
+/**
+ * A token that still works but whose cached entry is out of date (status, a new or re-sealed credential).
+ * A short reload marker replaces the entry: an edge that read the old row just before the change cannot
+ * write it back (resolvers only fill the kv with `setIfAbsent`), and lookups meanwhile read the database.
+ */
 export async function refreshInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash: string): Promise<void> {
-  await deps.kv.del(kvKey(tokenHash));
+  await deps.kv.set(kvKey(tokenHash), RELOAD, RELOAD_TTL_MS);
   await deps.kv.publish(INVALIDATION_CHANNEL, tokenHash);
 }
 
@@ -96,7 +103,7 @@ export class InstanceResolver {
     const found =
       cached === TOMBSTONE
         ? null
-        : cached
+        : cached && cached !== RELOAD
           ? (JSON.parse(cached) as ResolvedInstance)
           : await this.load(tokenHash);
     if (!found) {

@@ -21,7 +21,49 @@ const DotPath = z
     /^(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*)(\.(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*))*$/,
     "must be a dot path",
   );
+/**
+ * Headers neither a definition nor a model may set: they would re-route the request (`Host`, `Forwarded`),
+ * change its meaning (`X-HTTP-Method-Override`, framing), or carry credentials other than the user's key.
+ */
+export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
+  "host",
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "connection",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "keep-alive",
+  "expect",
+  "forwarded",
+  "via",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-real-ip",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "user-agent",
+]);
 const HeaderName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an HTTP header name");
+/** Headers a definition sets (`{ name: value }`), none of them forbidden. */
+const settableHeaders = <V extends z.ZodType>(value: V) =>
+  z.record(HeaderName, value).superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers)) {
+      if (FORBIDDEN_HEADERS.has(name.toLowerCase())) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "this header cannot be set by a definition or by input",
+        });
+      }
+    }
+  });
 const CredentialField = z.string().regex(/^[a-z][a-zA-Z0-9_]{0,31}$/);
 
 /** `{name}` placeholders in a request path or base URL, in order. */
@@ -110,8 +152,7 @@ const Request = z.strictObject({
   method: HttpMethod,
   path: RequestPath.describe("Appended to the base URL; `{name}` is a path segment from the input."),
   query: Mapping.optional().describe("Input sent as query parameters."),
-  headers: z
-    .record(HeaderName, InputName)
+  headers: settableHeaders(InputName)
     .optional()
     .describe("Input sent as request headers: `{ header: inputName }`."),
   body: Mapping.optional().describe('Input sent in the body: names, or `{ "dot.path": inputName }`.'),
@@ -187,6 +228,21 @@ function checkToolInputs(tool: ToolShape, ctx: z.RefinementCtx): void {
   for (const [key, name] of Object.entries(request.headers ?? {}))
     use(name, ["request", "headers", key], false);
   for (const [key, name] of mappedNames(request.body)) use(name, ["request", "body", key], false);
+  // Mappings apply in order and a path replaces what is there: one that is a prefix of an earlier one
+  // would silently drop it (`properties` after `properties.title` loses the title).
+  if (request.body && !Array.isArray(request.body)) {
+    const targets = Object.keys(request.body);
+    for (const [i, later] of targets.entries()) {
+      const lost = targets.slice(0, i).find((earlier) => earlier.startsWith(`${later}.`));
+      if (lost) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["request", "body", later],
+          message: `would overwrite "${lost}", mapped before it; map "${later}" first`,
+        });
+      }
+    }
+  }
   const hasBody = request.body !== undefined || request.bodyTemplate !== undefined;
   if (hasBody && request.method === "GET") {
     ctx.addIssue({ code: "custom", path: ["request", "body"], message: "a GET request cannot have a body" });
@@ -204,6 +260,14 @@ function checkToolInputs(tool: ToolShape, ctx: z.RefinementCtx): void {
         code: "custom",
         path: ["inputSchema", "properties", "cursor"],
         message: "a paginated tool gets `cursor` added; do not declare it",
+      });
+    }
+    // A next-page URL is fetched as it is: only a GET may follow one.
+    if (tool.pagination.type === "link" && request.method !== "GET") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["pagination", "type"],
+        message: "link pagination is for GET tools only",
       });
     }
     if ("in" in tool.pagination && tool.pagination.in === "body" && request.method === "GET") {
@@ -321,8 +385,7 @@ export const ServiceConfigSchema = z
       .string()
       .max(500)
       .describe("The upstream; `{field}` takes a non-secret additional credential (e.g. a Jira site)."),
-    headers: z
-      .record(HeaderName, z.string().max(500))
+    headers: settableHeaders(z.string().max(500))
       .optional()
       .describe("Sent with every request (API versions)."),
     auth: Auth,
@@ -378,8 +441,9 @@ function checkBaseUrl(
     }
   }
   const sample = baseUrl.replace(/\{[^{}]+\}/g, "x");
-  if (!HttpUrl.safeParse(sample).success) {
-    ctx.addIssue({ code: "custom", path: ["baseUrl"], message: "must be an http(s) URL" });
+  // Keys never travel in clear text; SERVICE_<TYPE>_BASE_URL may still point at an http test server.
+  if (!z.url({ protocol: /^https$/ }).safeParse(sample).success) {
+    ctx.addIssue({ code: "custom", path: ["baseUrl"], message: "must be an https URL" });
   }
 }
 

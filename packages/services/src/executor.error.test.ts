@@ -152,6 +152,18 @@ test("a GET whose connection drops is retried once", async () => {
 });
 
 describe("validateKey", () => {
+  test("an HTML 403 from something in front of the API (a WAF) says nothing about the key", async () => {
+    fake().answerNext(
+      403,
+      "<html><title>Attention Required!</title>Sorry, you have been blocked</html>",
+      "text/html",
+    );
+    expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    // The API's own refusal, in JSON, does.
+    fake().answerNext(403, JSON.stringify({ status: 403, err: "Invalid token" }));
+    expect(await validateKey(figma(), KEY)).toMatchObject({ ok: false, error: "INVALID_API_KEY" });
+  });
+
   test("accepts a good key, rejects a bad one", async () => {
     expect(await validateKey(figma(), KEY)).toEqual({
       ok: true,
@@ -253,6 +265,20 @@ describe("executeTool: secrets never come back out of an answer", () => {
     fake().failNext(404, { status: 404, err: "no user ada.secret@example.com" });
     const failed = await executeTool(figma(), "get_me", {}, credential);
     expect(failed).toMatchObject({ ok: false, message: "Figma error 404: no user [redacted]" });
+  });
+});
+
+describe("executeTool: an answer cut at the size limit", () => {
+  test("shows no spelling of the key: \\u escapes are spelled out before redaction, the cut tail dropped", async () => {
+    const escaped = [...KEY].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+    const body = `{"echo":"${escaped}","raw":"${KEY}","pad":"${"x".repeat(200_000)}"}`;
+    fake().answerNext(200, body);
+    const outcome = await executeTool(figma(), "get_me", {}, KEY, { maxResponseBytes: 150_000 });
+    expect(outcome).toMatchObject({ ok: true, truncated: true });
+    if (!outcome.ok) throw new Error("unreachable");
+    expect(outcome.text).toContain('"echo":"[redacted]"');
+    expect(outcome.text).not.toContain(escaped);
+    expectNoPartOf(outcome.text, KEY);
   });
 });
 

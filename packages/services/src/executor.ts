@@ -1,6 +1,6 @@
 import { backOff } from "./breaker.ts";
 import type { BodyErrorsConfig } from "./definition.ts";
-import { nextCursor, pageFromCursor } from "./pagination.ts";
+import { type CursorSigner, cursorSigner, encodeCursor, nextMarker, pageFromCursor } from "./pagination.ts";
 import { getPath, pickFields } from "./paths.ts";
 import { createRedactor, type Redactor } from "./redact.ts";
 import {
@@ -24,6 +24,8 @@ export interface ExecuteOptions {
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const MAX_MESSAGE_CHARS = 500;
 const MAX_EXCERPT_CHARS = 200;
+/** Characters dropped from the end of a cut answer: more than the longest form of any secret (4 KB, escaped). */
+const CUT_MARGIN = 64 * 1024;
 /** Characters of a result handed to the model unless the tool says otherwise. */
 export const DEFAULT_MAX_CHARS = 100_000;
 
@@ -73,8 +75,9 @@ export async function executeTool(
   if (typeof baseUrl !== "string") return unusable(service, baseUrl.error);
   let page: PageParam | undefined;
   const { cursor, ...rest } = input.data;
+  const sign = cursorSigner(parts.apiKey, service.type, def.name);
   if (def.pagination && typeof cursor === "string") {
-    const decoded = pageFromCursor(def.pagination, cursor, baseUrl);
+    const decoded = pageFromCursor(def.pagination, cursor, baseUrl, sign);
     if ("error" in decoded) return { ok: false, error: "BAD_REQUEST", message: decoded.error };
     page = decoded;
   }
@@ -93,10 +96,31 @@ export async function executeTool(
     backOff(service, parts.apiKey, outcome.retryAfterMs ?? 30_000);
   }
   if (!outcome.ok || outcome.parsed === undefined) return finish(def, outcome);
-  const next = def.pagination
-    ? nextCursor(def.pagination, outcome.parsed, linkOf(result), page, baseUrl)
+  const marker = def.pagination
+    ? nextMarker(def.pagination, outcome.parsed, linkOf(result), page, baseUrl)
     : undefined;
-  return finish(def, outcome, next);
+  return finish(def, outcome, cursorFor(service, marker, redactor, sign));
+}
+
+/**
+ * The signed `nextCursor`. A next-page URL loses the key's query parameter (it is added again on the next
+ * call), and no cursor is handed out while any form of a secret is still in it.
+ */
+function cursorFor(
+  service: ServiceDefinition,
+  marker: string | number | undefined,
+  redactor: Redactor,
+  sign: CursorSigner,
+): string | undefined {
+  if (marker === undefined) return undefined;
+  let value = marker;
+  if (typeof marker === "string" && service.auth.type === "query" && URL.canParse(marker)) {
+    const url = new URL(marker);
+    url.searchParams.delete(service.auth.name);
+    value = url.toString();
+  }
+  if (typeof value === "string" && redactor.found(value)) return undefined;
+  return encodeCursor(value, sign);
 }
 
 function unusable(service: ServiceDefinition, why: string): ToolOutcome {
@@ -232,11 +256,15 @@ function toOutcome(service: ServiceDefinition, r: UpstreamResult, redactor: Reda
       };
     case "too_large":
       if (r.status >= 200 && r.status < 300) {
-        // Redacted as text; the cut to the model's limit is far before the end, so no partial secret survives.
+        // Not JSON any more, so `\u` escapes are spelled out before redaction (a key written that way is
+        // caught), and the tail is dropped: a secret cut in half at the byte limit must not survive.
+        const text = r.prefix
+          .slice(0, Math.max(0, r.prefix.length - CUT_MARGIN))
+          .replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
         return {
           ok: true,
           status: r.status,
-          cut: { text: redactor.text(r.prefix), declaredBytes: r.declaredBytes },
+          cut: { text: redactor.text(text), declaredBytes: r.declaredBytes },
         };
       }
       return {
@@ -406,7 +434,11 @@ export async function validateKey(
     const account = accountOf(service, json.value);
     return account ? { ok: true, account } : { ok: true };
   }
-  // Any other 4xx means the upstream answered and refused this key.
-  if (status >= 400 && status < 500) return invalid;
+  // A 401 refuses the key whatever its body (Jira answers in plain text). Another 4xx refuses it only when
+  // the API itself answered (JSON): an HTML 403 from a WAF or proxy, a 408 or a 425 says nothing about it.
+  if (status === 401) return invalid;
+  if (status >= 400 && status < 500 && status !== 408 && status !== 425 && json.ok && r.body.trim() !== "") {
+    return invalid;
+  }
   return unchecked;
 }

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { PaginationConfig } from "./definition.ts";
 import { getPath } from "./paths.ts";
 import type { PageParam } from "./request.ts";
@@ -10,14 +11,36 @@ export const CURSOR_PROPERTY = {
   maxLength: 4096,
 } as const;
 
-// Cursors are opaque to the model: a versioned base64url of the marker, so nothing invites editing them.
-const encode = (marker: string | number): string =>
-  `c1.${Buffer.from(JSON.stringify(marker)).toString("base64url")}`;
+/**
+ * Signs a cursor's payload for one credential, service and tool: a cursor only works where it was issued,
+ * so the model cannot forge one (a `link` cursor could otherwise name any endpoint of the API).
+ */
+export type CursorSigner = (payload: string) => string;
 
-function decode(cursor: string): string | number | undefined {
-  if (!cursor.startsWith("c1.")) return undefined;
+/** HMAC-SHA256 keyed by the user's own key, over the service, the tool and the payload (128 bits kept). */
+export function cursorSigner(secret: string, service: string, tool: string): CursorSigner {
+  return (payload) =>
+    createHmac("sha256", secret)
+      .update(`${service}\n${tool}\n${payload}`)
+      .digest()
+      .subarray(0, 16)
+      .toString("base64url");
+}
+
+/** `c1.<base64url payload>.<mac>`: opaque to the model, and useless anywhere but where it was issued. */
+export function encodeCursor(marker: string | number, sign: CursorSigner): string {
+  const payload = Buffer.from(JSON.stringify(marker)).toString("base64url");
+  return `c1.${payload}.${sign(payload)}`;
+}
+
+function decodeCursor(cursor: string, sign: CursorSigner): string | number | undefined {
+  const [version, payload, mac, ...rest] = cursor.split(".");
+  if (version !== "c1" || !payload || !mac || rest.length > 0) return undefined;
+  const expected = Buffer.from(sign(payload));
+  const given = Buffer.from(mac);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   try {
-    const value: unknown = JSON.parse(Buffer.from(cursor.slice(3), "base64url").toString("utf8"));
+    const value: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
     return typeof value === "string" || typeof value === "number" ? value : undefined;
   } catch {
     return undefined;
@@ -27,15 +50,16 @@ function decode(cursor: string): string | number | undefined {
 const INVALID = { error: "cursor is not a nextCursor this tool returned" } as const;
 
 /**
- * The model's `cursor` as the next request's page marker. A `link` cursor is a URL: it must stay on the
- * service's own base URL, so a forged cursor cannot send the user's key to another host or API.
+ * The model's `cursor` as the next request's page marker, once its signature checks out. A `link` cursor
+ * is a URL, and must also stay on the service's own base URL.
  */
 export function pageFromCursor(
   pagination: PaginationConfig,
   cursor: string,
   baseUrl: string,
+  sign: CursorSigner,
 ): PageParam | { error: string } {
-  const marker = decode(cursor);
+  const marker = decodeCursor(cursor, sign);
   if (marker === undefined) return INVALID;
   if (pagination.type === "link") {
     if (typeof marker !== "string" || !URL.canParse(marker)) return INVALID;
@@ -69,37 +93,38 @@ const itemCount = (data: unknown, itemsPath: string | undefined): number => {
   return Array.isArray(items) ? items.length : 0;
 };
 
-/** The cursor of the page after this one, or undefined on the last page. */
-export function nextCursor(
+/**
+ * The marker of the page after this one (a URL for `link` paging), or undefined on the last page. The
+ * caller signs it (and strips what must not travel in a URL the model sees).
+ */
+export function nextMarker(
   pagination: PaginationConfig,
   data: unknown,
   link: string | null,
   current: PageParam | undefined,
   baseUrl: string,
-): string | undefined {
+): string | number | undefined {
   switch (pagination.type) {
     case "link": {
       const next = nextLink(link);
-      if (!next) return undefined;
-      const url = new URL(next, `${baseUrl}/`).toString();
-      return encode(url);
+      return next ? new URL(next, `${baseUrl}/`).toString() : undefined;
     }
     case "cursor": {
       if (pagination.hasMorePath && getPath(data, pagination.hasMorePath) !== true) return undefined;
       const value = getPath(data, pagination.cursorPath);
-      if ((typeof value === "string" && value !== "") || typeof value === "number") return encode(value);
+      if ((typeof value === "string" && value !== "") || typeof value === "number") return value;
       return undefined;
     }
     case "page": {
       const page = current?.kind === "param" ? Number(current.value) : pagination.start;
-      return itemCount(data, pagination.itemsPath) > 0 ? encode(page + 1) : undefined;
+      return itemCount(data, pagination.itemsPath) > 0 ? page + 1 : undefined;
     }
     case "offset": {
       const offset = current?.kind === "param" ? Number(current.value) : 0;
       const count = itemCount(data, pagination.itemsPath);
       const total = pagination.totalPath ? getPath(data, pagination.totalPath) : undefined;
       if (count === 0 || (typeof total === "number" && offset + count >= total)) return undefined;
-      return encode(offset + count);
+      return offset + count;
     }
   }
 }

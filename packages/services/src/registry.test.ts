@@ -127,6 +127,28 @@ describe("loadRegistry", () => {
       "tools.0.inputSchema.additionalProperties",
     ],
     [
+      "input sent as the Host header",
+      (c) => {
+        const t = tool(c, 1);
+        t.request.headers = { Host: "file_key" };
+      },
+      "tools.1.request.headers.Host: this header cannot be set",
+    ],
+    [
+      "a plain-http base URL",
+      (c) => {
+        c.baseUrl = "http://api.figma.com";
+      },
+      "baseUrl: must be an https URL",
+    ],
+    [
+      "link pagination on a POST",
+      (c) => {
+        tool(c, 4).pagination = { type: "link" };
+      },
+      "tools.4.pagination.type: link pagination is for GET tools only",
+    ],
+    [
       "cached write",
       (c) => {
         tool(c, 4).cacheTtlMs = 1000;

@@ -1,5 +1,5 @@
 import type { AdditionalCredentialField, AuthConfig, ToolConfig } from "./definition.ts";
-import { pathParams } from "./definition.ts";
+import { FORBIDDEN_HEADERS, pathParams } from "./definition.ts";
 import { setPath } from "./paths.ts";
 
 export const USER_AGENT = "mcp-platform/0.1";
@@ -145,10 +145,15 @@ export function buildRequest(
     if (page?.in === "query") url.searchParams.set(page.param, String(page.value));
   }
   const headers = new Headers({ Accept: "application/json", "User-Agent": USER_AGENT });
-  for (const [name, value] of Object.entries(target.headers ?? {})) headers.set(name, value);
+  // The schema refuses forbidden headers; this is the backstop for definitions built in code.
+  for (const [name, value] of Object.entries(target.headers ?? {})) {
+    if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) headers.set(name, value);
+  }
   for (const [header, name] of Object.entries(spec.headers ?? {})) {
     const value = input[name];
-    if (value !== undefined && value !== null) headers.set(header, queryValue(value));
+    if (value !== undefined && value !== null && !FORBIDDEN_HEADERS.has(header.toLowerCase())) {
+      headers.set(header, queryValue(value));
+    }
   }
   const authError = authorize(target, credential, url, headers);
   if (authError) return { error: authError };
@@ -156,8 +161,9 @@ export function buildRequest(
   const hasBody = spec.body !== undefined || spec.bodyTemplate !== undefined;
   if (!hasBody || page?.kind === "url") return { method: spec.method, url, headers };
   const body: Record<string, unknown> = structuredClone(spec.bodyTemplate ?? {});
+  // Copies, so a later mapping that writes inside an earlier one's value never changes the validated input.
   for (const [target, name] of entries(spec.body)) {
-    if (input[name] !== undefined) setPath(body, target, input[name]);
+    if (input[name] !== undefined) setPath(body, target, structuredClone(input[name]));
   }
   if (page?.in === "body") setPath(body, page.param, page.value);
   if (spec.bodyEncoding === "form") {

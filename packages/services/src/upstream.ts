@@ -103,17 +103,21 @@ async function attempt(
   signal: AbortSignal,
   opts: CallOptions,
 ): Promise<UpstreamResult> {
+  // Aborted once a body is cut: the connection is dropped rather than handed back to the pool with the
+  // rest of the body still unread (the next request on it would read that as its answer).
+  const cut = new AbortController();
   try {
     // Redirects are not followed: the credential header must never travel to another host.
     const res = await fetch(req.url, {
       method: req.method,
       headers: req.headers,
       body: req.body,
-      signal,
+      signal: AbortSignal.any([signal, cut.signal]),
       redirect: "manual",
     });
     const headers = upstreamHeaders(res);
     const read = await readBounded(res, opts.maxBytes);
+    if (read.truncated) cut.abort();
     const text = new TextDecoder().decode(read.bytes);
     // A 403 that says it is a rate limit but names no wait (GitHub's secondary limits): a minute.
     if (res.status === 403 && headers.retryAfterMs === null && RATE_LIMIT_WORDS.test(text.slice(0, 2000))) {

@@ -30,7 +30,7 @@ export function restRoutes(): Hono<HonoEnv> {
     return c.json({
       instanceId: issued.instanceId,
       instanceUrl: issued.instanceUrl,
-      message: `Connected ${issued.serviceType}. Keep this URL secret: it will not be shown again.`,
+      message: `Connected ${issued.serviceType}. Keep this URL secret: whoever holds it can use the connected account.`,
     });
   });
 

@@ -78,7 +78,7 @@ describe("importOpenApi on the Swagger Petstore (OpenAPI 3.0)", () => {
       name: "Swagger Petstore",
       prefix: "petstore",
       port: 3200,
-      baseUrl: "http://petstore.swagger.io/v2",
+      baseUrl: "https://petstore.swagger.io/v2",
       docsUrl: "http://swagger.io",
       keyUrl: "http://swagger.io",
       // api_key's header name has an underscore, which definitions do not accept: the OAuth 2 scheme wins.

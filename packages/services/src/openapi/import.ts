@@ -1,6 +1,9 @@
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { dirname, resolve as resolvePath, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { z } from "zod";
-import { type ServiceConfigInput, ServiceConfigSchema } from "../definition.ts";
+import { FORBIDDEN_HEADERS, type ServiceConfigInput, ServiceConfigSchema } from "../definition.ts";
 import { compileInputValidator, type JsonObjectSchema, type JsonSchema } from "../json-schema.ts";
 import { humanize, inputName, pickPort, pickPrefix, toolName, unique } from "./names.ts";
 import {
@@ -64,7 +67,8 @@ const FORM_MEDIA = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 const BODY_KEY = /^(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*)$/;
 /** Headers the platform sets itself. */
-const RESERVED_HEADERS = new Set(["accept", "content-type", "authorization", "user-agent", "content-length"]);
+// Set by the platform (accept) or never settable (FORBIDDEN_HEADERS: Host, Authorization, Forwarded, ...).
+const RESERVED_HEADERS = new Set(["accept", ...FORBIDDEN_HEADERS]);
 const HttpUrl = z.url({ protocol: /^https?$/ });
 
 interface Operation {
@@ -194,7 +198,7 @@ async function parseDocument(
   // references over HTTP are never followed.
   const parserOptions: SwaggerParser.Options = {
     dereference: { circular: "ignore" },
-    resolve: { http: false },
+    resolve: { http: false, file: confinedFileResolver(source) },
   };
   const clone = structuredClone(document) as never;
   try {
@@ -207,6 +211,28 @@ async function parseDocument(
     const message = err instanceof Error ? err.message : String(err);
     throw new OpenApiImportError(`not a valid OpenAPI ${version} document: ${oneLine(message)}`);
   }
+}
+
+/**
+ * External `$ref`s may only read files in the document's own folder (or below it): a vendor's document must
+ * not pull `.env` or `~/.aws/credentials` into tool descriptions. Without a file location, none are read.
+ */
+function confinedFileResolver(source: string | undefined) {
+  const root = source ? realpathSync(dirname(resolvePath(source))) : undefined;
+  return {
+    order: 1,
+    canRead: (file: { url: string }) => !/^https?:/i.test(file.url),
+    read: (file: { url: string }): Buffer => {
+      const path = file.url.startsWith("file:") ? fileURLToPath(file.url) : decodeURIComponent(file.url);
+      const real = existsSync(path) ? realpathSync(path) : path;
+      if (!root || (real !== root && !real.startsWith(root + sep))) {
+        throw new Error(
+          `the $ref ${file.url} is outside the document's folder; only files beside it are read`,
+        );
+      }
+      return readFileSync(real);
+    },
+  };
 }
 
 function collectOperations(api: Record<string, unknown>, warn: (m: string) => void): Operation[] {
@@ -396,7 +422,7 @@ function chooseBaseUrl(
     if (!HttpUrl.safeParse(override).success || override.length > 500) {
       throw new OpenApiImportError(`--base-url "${override}" is not an http(s) URL`);
     }
-    return trimSlash(override);
+    return https(trimSlash(override), warn);
   }
   const first = servers[0];
   const raw = first ? str(first.url) : undefined;
@@ -422,7 +448,17 @@ function chooseBaseUrl(
       `servers[0].url "${url}" is not an http(s) URL; pass --base-url <https://...>`,
     );
   }
-  return trimSlash(url);
+  return https(trimSlash(url), warn);
+}
+
+/** Keys never travel in clear text: an http base URL becomes https (SERVICE_<TYPE>_BASE_URL can still say http). */
+function https(url: string, warn: (m: string) => void): string {
+  if (!url.toLowerCase().startsWith("http://")) return url;
+  const secure = `https://${url.slice("http://".length)}`;
+  warn(
+    `base URL ${url} is plain http; the definition uses ${secure} (set SERVICE_<TYPE>_BASE_URL for an http test server)`,
+  );
+  return secure;
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, "");
