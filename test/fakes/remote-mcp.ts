@@ -49,8 +49,11 @@ export interface RemoteTool {
 
 export interface RemoteMcpOptions {
   kind?: "streamable" | "sse";
-  /** Header name → exact value every HTTP request must carry; otherwise 401 before any MCP handling. */
-  requiredHeaders?: Record<string, string>;
+  /**
+   * Header name → the exact value (or one of the values: several users' keys) every HTTP request must
+   * carry; otherwise 401 before any MCP handling.
+   */
+  requiredHeaders?: Record<string, string | readonly string[]>;
   /** Extra tools, added to `echo`, `add` and `fail` (a tool of the same name replaces the default). */
   tools?: RemoteTool[];
 }
@@ -141,9 +144,14 @@ function headersOfNode(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-function missingHeader(headers: Record<string, string>, required?: Record<string, string>): string | null {
+function missingHeader(
+  headers: Record<string, string>,
+  required?: Record<string, string | readonly string[]>,
+): string | null {
   for (const [name, value] of Object.entries(required ?? {})) {
-    if (headers[name.toLowerCase()] !== value) return name;
+    const given = headers[name.toLowerCase()];
+    const accepted = typeof value === "string" ? [value] : value;
+    if (given === undefined || !accepted.includes(given)) return name;
   }
   return null;
 }

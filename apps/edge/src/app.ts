@@ -3,7 +3,7 @@ import { clientIp, requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
-import { createCustomHandler } from "./mcp/custom.ts";
+import { createCustomHandler, createProxiedServiceHandler } from "./mcp/custom.ts";
 import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
 import { metricsHandler } from "./metrics-route.ts";
 import { originAndHost, readBody } from "./middleware/guards.ts";
@@ -14,9 +14,18 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 /** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
 export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Promise<void> } {
   const handlers = new Map<string, McpHttpHandler>();
-  for (const service of deps.registry.list()) handlers.set(service.type, createServiceHandler(service, deps));
   const custom = createCustomHandler(deps);
+  const relays = [custom];
   handlers.set(CUSTOM_SERVICE.type, custom.handler);
+  for (const service of deps.registry.list()) {
+    if (service.kind === "rest") {
+      handlers.set(service.type, createServiceHandler(service, deps));
+    } else {
+      const relay = createProxiedServiceHandler(deps, service);
+      relays.push(relay);
+      handlers.set(service.type, relay.handler);
+    }
+  }
 
   const app = new Hono<EdgeEnv>();
   app.use(async (c, next) => {
@@ -75,7 +84,7 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   return {
     app,
     async close() {
-      await custom.close();
+      for (const relay of relays) await relay.close();
       await Promise.all([...handlers.values()].map((h) => h.close()));
     },
   };

@@ -1,6 +1,6 @@
 import { hashToken, mintInstanceToken } from "@mcp/crypto";
 import { type ConnectedAccount, credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
-import { checkAdditionalCredentials, validateKey } from "@mcp/services";
+import { checkAdditionalCredentials, probeRemoteMcp, proxiedServerConfig, validateKey } from "@mcp/services";
 import { and, asc, eq, ne } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
 import { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
@@ -70,7 +70,7 @@ async function checkedSecret(
   input: KeyInput,
   keep?: Record<string, string>,
 ): Promise<Result<{ secret: CredentialSecret; account?: ConnectedAccount; prefix: string }, CheckError>> {
-  const service = deps.registry.get(input.serviceType);
+  const service = deps.registry.any(input.serviceType);
   if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
   const additional = checkAdditionalCredentials(service, input.additionalCredentials ?? keep);
   if (!additional.ok) return fail("BAD_REQUEST", additional.message);
@@ -78,6 +78,18 @@ async function checkedSecret(
     apiKey: input.apiKey,
     ...(Object.keys(additional.value).length > 0 && { additional: additional.value }),
   };
+  if (service.kind === "mcp") {
+    // A proxied server: the key works when the server lets us connect and list its tools with it.
+    const config = proxiedServerConfig(service, secret);
+    if (!config) return fail("INVALID_API_KEY", "Invalid API key");
+    const probe = await probeRemoteMcp(config, { allowPrivate: deps.allowPrivateUpstreams });
+    if (!probe.ok) {
+      return probe.error === "INVALID_API_KEY"
+        ? fail("INVALID_API_KEY", "Invalid API key")
+        : fail("SERVICE_UNAVAILABLE", `${service.name} is unavailable right now; try again shortly`);
+    }
+    return ok({ secret, prefix: service.prefix });
+  }
   const check = await validateKey(service, secret);
   if (!check.ok) {
     return check.error === "INVALID_API_KEY"
@@ -412,7 +424,7 @@ async function retire(
 export const CUSTOM_SERVICE = { type: "custom", prefix: "cus" } as const;
 
 function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): string | undefined {
-  return serviceType === CUSTOM_SERVICE.type ? CUSTOM_SERVICE.prefix : deps.registry.get(serviceType)?.prefix;
+  return serviceType === CUSTOM_SERVICE.type ? CUSTOM_SERVICE.prefix : deps.registry.any(serviceType)?.prefix;
 }
 
 function liveInstanceOf(actor: Actor, serviceType: string) {

@@ -363,24 +363,32 @@ const RateLimits = z
 
 export const DEFINITION_VERSION = 1;
 
+/** What every definition says, whatever its kind. */
+const common = {
+  $schema: z.string().max(500).optional(),
+  version: z.literal(DEFINITION_VERSION).describe("The definition format's version."),
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{1,31}$/)
+    .describe("Folder name and the service's id in APIs."),
+  name: z.string().min(1).max(100),
+  prefix: z
+    .string()
+    .regex(/^[a-z]{2,8}$/)
+    .describe("In instance tokens: mcp_<prefix>_..."),
+  port: z.number().int().min(1024).max(65_535).describe("The per-service edge process's port."),
+  description: z.string().min(1).max(2000),
+  docsUrl: HttpUrl.describe("The upstream API's documentation."),
+  keyUrl: HttpUrl.describe("Where a user creates a key."),
+  keyHelp: z.string().max(1000).optional().describe("How to create a key with the scopes the tools need."),
+  additionalCredentials: z.array(AdditionalField).max(10).default([]),
+  rateLimits: RateLimits.optional(),
+};
+
 export const ServiceConfigSchema = z
   .strictObject({
-    $schema: z.string().max(500).optional(),
-    version: z.literal(DEFINITION_VERSION).describe("The definition format's version."),
-    type: z
-      .string()
-      .regex(/^[a-z][a-z0-9_-]{1,31}$/)
-      .describe("Folder name and the service's id in APIs."),
-    name: z.string().min(1).max(100),
-    prefix: z
-      .string()
-      .regex(/^[a-z]{2,8}$/)
-      .describe("In instance tokens: mcp_<prefix>_..."),
-    port: z.number().int().min(1024).max(65_535).describe("The per-service edge process's port."),
-    description: z.string().min(1).max(2000),
-    docsUrl: HttpUrl.describe("The upstream API's documentation."),
-    keyUrl: HttpUrl.describe("Where a user creates a key."),
-    keyHelp: z.string().max(1000).optional().describe("How to create a key with the scopes the tools need."),
+    ...common,
+    kind: z.literal("rest").optional().describe("A REST API described tool by tool (the default)."),
     baseUrl: z
       .string()
       .max(500)
@@ -389,10 +397,8 @@ export const ServiceConfigSchema = z
       .optional()
       .describe("Sent with every request (API versions)."),
     auth: Auth,
-    additionalCredentials: z.array(AdditionalField).max(10).default([]),
     validation: Validation,
     bodyErrors: BodyErrors.optional(),
-    rateLimits: RateLimits.optional(),
     tools: z.array(ToolSchema).min(1).max(200),
   })
   .superRefine((service, ctx) => {
@@ -456,3 +462,58 @@ export type AuthConfig = ServiceConfig["auth"];
 export type PaginationConfig = NonNullable<ToolConfig["pagination"]>;
 export type BodyErrorsConfig = NonNullable<ServiceConfig["bodyErrors"]>;
 export type AdditionalCredentialField = ServiceConfig["additionalCredentials"][number];
+
+/** `{apiKey}` and `{additional.<field>}` in a proxied server's header templates. */
+export function credentialPlaceholders(template: string): string[] {
+  return [...template.matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] ?? "");
+}
+
+/**
+ * A service that is already an MCP server (kind `mcp`): each user's instance relays to it with that user's
+ * key in the headers the definition names. `transport: "remote"` is a Streamable HTTP (or legacy SSE) URL.
+ */
+export const ProxiedServiceConfigSchema = z
+  .strictObject({
+    ...common,
+    kind: z.literal("mcp"),
+    transport: z.literal("remote").describe("A remote MCP server (Streamable HTTP, or legacy HTTP+SSE)."),
+    baseUrl: z.string().max(500).describe("The server's MCP endpoint; SERVICE_<TYPE>_BASE_URL overrides it."),
+    headers: z
+      .record(HeaderName, z.string().min(1).max(1000))
+      .describe(
+        'Sent on every request; `{apiKey}` and `{additional.<field>}` are filled from the user\'s credential, e.g. `{ "Authorization": "Bearer {apiKey}" }`.',
+      ),
+  })
+  .superRefine((service, ctx) => {
+    if (!z.url({ protocol: /^https$/ }).safeParse(service.baseUrl).success) {
+      ctx.addIssue({ code: "custom", path: ["baseUrl"], message: "must be an https URL" });
+    }
+    const fields = new Set(service.additionalCredentials.map((f) => f.name));
+    let usesKey = false;
+    for (const [name, template] of Object.entries(service.headers)) {
+      // Authorization is where a key belongs here; everything else that re-routes or re-frames is not.
+      if (name.toLowerCase() !== "authorization" && FORBIDDEN_HEADERS.has(name.toLowerCase())) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["headers", name],
+          message: "this header cannot be set by a definition",
+        });
+      }
+      for (const placeholder of credentialPlaceholders(template)) {
+        if (placeholder === "apiKey") usesKey = true;
+        else if (
+          !placeholder.startsWith("additional.") ||
+          !fields.has(placeholder.slice("additional.".length))
+        ) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["headers", name],
+            message: `"{${placeholder}}" is neither {apiKey} nor {additional.<field>} of additionalCredentials`,
+          });
+        }
+      }
+    }
+    if (!usesKey) ctx.addIssue({ code: "custom", path: ["headers"], message: "no header carries {apiKey}" });
+  });
+
+export type ProxiedServiceConfig = z.infer<typeof ProxiedServiceConfigSchema>;

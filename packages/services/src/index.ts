@@ -9,6 +9,7 @@ export {
   upstreamMessage,
   validateKey,
 } from "./executor.ts";
+export { proxiedServerConfig } from "./proxied.ts";
 export { createRedactor, headerSecrets, REDACTED, type Redactor } from "./redact.ts";
 export { baseUrlEnvName, DEFINITIONS_DIR, limitFromEnv, loadRegistry, rateLimitEnvName } from "./registry.ts";
 export {
@@ -23,12 +24,14 @@ export {
 export * from "./ssrf.ts";
 export type {
   AccountInfo,
+  AnyServiceDefinition,
   AuthConfig,
   InputResult,
   JsonObjectSchema,
   JsonSchema,
   KeyValidation,
   McpTool,
+  ProxiedServiceDefinition,
   ServiceConfig,
   ServiceDefinition,
   ServiceRegistry,

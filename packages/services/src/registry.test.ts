@@ -231,12 +231,59 @@ describe("loadRegistry", () => {
   });
 });
 
+describe("proxied MCP servers (kind mcp)", () => {
+  const proxied = {
+    version: 1,
+    kind: "mcp",
+    type: "vendor",
+    name: "Vendor",
+    prefix: "ven",
+    port: 3190,
+    description: "A vendor's MCP server.",
+    docsUrl: "https://vendor.example/docs",
+    keyUrl: "https://vendor.example/keys",
+    transport: "remote",
+    baseUrl: "https://mcp.vendor.example/mcp",
+    headers: { Authorization: "Bearer {apiKey}" },
+  };
+
+  test("load beside REST services; SERVICE_<TYPE>_BASE_URL overrides the server", () => {
+    const registry = loadRegistry(dirWith({ vendor: proxied }), {
+      SERVICE_VENDOR_BASE_URL: "http://127.0.0.1:9",
+    });
+    expect(registry.proxied("vendor")).toMatchObject({ kind: "mcp", baseUrl: "http://127.0.0.1:9" });
+    expect(registry.get("vendor")).toBeUndefined();
+    expect(registry.any("vendor")?.prefix).toBe("ven");
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ["no header carries the key", { headers: { "X-Team": "acme" } }, "headers: no header carries {apiKey}"],
+    [
+      "an unknown placeholder",
+      { headers: { Authorization: "Bearer {apiKey}", "X-Org": "{org}" } },
+      "headers.X-Org",
+    ],
+    [
+      "a forbidden header",
+      { headers: { Authorization: "Bearer {apiKey}", Host: "evil.example" } },
+      "headers.Host",
+    ],
+    ["a plain-http server", { baseUrl: "http://mcp.vendor.example/mcp" }, "baseUrl: must be an https URL"],
+    ["a missing transport", { transport: undefined }, "transport"],
+  ])("refuses %s, naming the field", (_label, change, field) => {
+    expect(() => loadRegistry(dirWith({ vendor: { ...proxied, ...change } }), {})).toThrow(
+      `vendor/config.json: ${field}`,
+    );
+  });
+});
+
 describe("the shipped catalogue", () => {
   const registry = loadRegistry(undefined, {});
   const shipped = readdirSync(DEFINITIONS_DIR);
 
-  test("eight services, each with at least six tools, all annotated", () => {
-    expect(registry.list().map((s) => s.type)).toEqual([
+  test("eight REST services, each with at least six tools, all annotated", () => {
+    const rest = registry.list().filter((s) => s.kind === "rest");
+    expect(rest.map((s) => s.type)).toEqual([
       "airtable",
       "figma",
       "github",
@@ -246,7 +293,7 @@ describe("the shipped catalogue", () => {
       "slack",
       "stripe",
     ]);
-    for (const service of registry.list()) {
+    for (const service of rest) {
       expect(service.tools.length).toBeGreaterThanOrEqual(6);
       for (const t of service.mcpTools) {
         expect(Object.keys(t.annotations ?? {}).sort()).toEqual([

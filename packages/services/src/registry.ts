@@ -2,10 +2,23 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { type ServiceConfig, ServiceConfigSchema } from "./definition.ts";
+import {
+  type ProxiedServiceConfig,
+  ProxiedServiceConfigSchema,
+  type ServiceConfig,
+  ServiceConfigSchema,
+} from "./definition.ts";
 import { compileInputValidator } from "./json-schema.ts";
 import { CURSOR_PROPERTY } from "./pagination.ts";
-import type { McpTool, ServiceDefinition, ServiceRegistry, ToolDefinition } from "./types.ts";
+import type {
+  AnyServiceDefinition,
+  McpTool,
+  ProxiedServiceDefinition,
+  ResolvedRateLimits,
+  ServiceDefinition,
+  ServiceRegistry,
+  ToolDefinition,
+} from "./types.ts";
 
 const DEFAULT_DIR = fileURLToPath(new URL("../definitions", import.meta.url));
 
@@ -33,7 +46,7 @@ export function loadRegistry(
   dirs: string | readonly string[] = DEFAULT_DIR,
   env: Record<string, string | undefined> = process.env,
 ): ServiceRegistry {
-  const services = new Map<string, ServiceDefinition>();
+  const services = new Map<string, AnyServiceDefinition>();
   const files = new Map<string, string>();
   // ENABLED_SERVICES=figma,github: only those folders are read (an operator's allowlist); unset = all.
   const enabled = env.ENABLED_SERVICES?.split(",")
@@ -44,7 +57,8 @@ export function loadRegistry(
     for (const folder of folders.map((f) => f.name).sort()) {
       if (enabled?.length && !enabled.includes(folder)) continue;
       const file = join(dir, folder, "config.json");
-      const service = buildService(readConfig(file, folder), env);
+      const config = readConfig(file, folder);
+      const service = config.kind === "mcp" ? buildProxied(config, env) : buildService(config, env);
       for (const other of services.values()) {
         const where = `${other.type} (${displayPath(files.get(other.type) ?? "")})`;
         if (other.type === service.type) fail(file, "type", `"${service.type}" is also defined by ${where}`);
@@ -58,7 +72,15 @@ export function loadRegistry(
   }
   const sorted = [...services.values()].sort((a, b) => a.type.localeCompare(b.type));
   return {
-    get: (type) => services.get(type),
+    get: (type) => {
+      const service = services.get(type);
+      return service?.kind === "rest" ? service : undefined;
+    },
+    proxied: (type) => {
+      const service = services.get(type);
+      return service?.kind === "mcp" ? service : undefined;
+    },
+    any: (type) => services.get(type),
     has: (type) => services.has(type),
     list: () => [...sorted],
   };
@@ -74,7 +96,7 @@ function displayPath(file: string): string {
   return rel.startsWith("..") ? file : rel;
 }
 
-function readConfig(file: string, folder: string): ServiceConfig {
+function readConfig(file: string, folder: string): ServiceConfig | ProxiedServiceConfig {
   if (!existsSync(file)) fail(file, "(file)", "missing; every folder under definitions/ is a service");
   let raw: unknown;
   try {
@@ -82,7 +104,9 @@ function readConfig(file: string, folder: string): ServiceConfig {
   } catch (err) {
     fail(file, "(file)", `invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const parsed = ServiceConfigSchema.safeParse(raw);
+  // The kind picks the schema, so a broken definition of either kind names its exact field.
+  const proxied = typeof raw === "object" && raw !== null && (raw as { kind?: unknown }).kind === "mcp";
+  const parsed = proxied ? ProxiedServiceConfigSchema.safeParse(raw) : ServiceConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
     throw new Error(`${displayPath(file)}: ${issues.join("; ")}`);
@@ -111,13 +135,38 @@ function withCursor(tool: ServiceConfig["tools"][number]): ServiceConfig["tools"
   };
 }
 
-function buildService(config: ServiceConfig, env: Record<string, string | undefined>): ServiceDefinition {
-  const envName = baseUrlEnvName(config.type);
-  // An empty value (e.g. `SERVICE_FIGMA_BASE_URL=` in a .env file) means "not set".
+/** SERVICE_<TYPE>_BASE_URL, when set; an empty value (e.g. `SERVICE_FIGMA_BASE_URL=` in a .env file) is not. */
+function baseUrlOverride(type: string, env: Record<string, string | undefined>): string | undefined {
+  const envName = baseUrlEnvName(type);
   const override = env[envName] || undefined;
   if (override !== undefined && !z.url({ protocol: /^https?$/ }).safeParse(override).success) {
     throw new Error(`${envName}: not an http(s) URL`);
   }
+  return override;
+}
+
+function resolvedLimits(
+  config: Pick<ServiceConfig, "type" | "rateLimits">,
+  env: Record<string, string | undefined>,
+): ResolvedRateLimits {
+  const perMinute = limitFromEnv(env, rateLimitEnvName(config.type)) ?? config.rateLimits?.perMinute;
+  const perInstancePerMinute = config.rateLimits?.perInstancePerMinute;
+  return {
+    ...(perMinute !== undefined && { perMinute }),
+    ...(perInstancePerMinute !== undefined && { perInstancePerMinute }),
+  };
+}
+
+function buildProxied(
+  config: ProxiedServiceConfig,
+  env: Record<string, string | undefined>,
+): ProxiedServiceDefinition {
+  const override = baseUrlOverride(config.type, env);
+  return { ...config, baseUrl: override ?? config.baseUrl, rateLimits: resolvedLimits(config, env) };
+}
+
+function buildService(config: ServiceConfig, env: Record<string, string | undefined>): ServiceDefinition {
+  const override = baseUrlOverride(config.type, env);
   const tools: ToolDefinition[] = config.tools.map(withCursor).map((tool) => ({
     ...tool,
     validateInput: compileInputValidator(tool.inputSchema),
@@ -130,16 +179,12 @@ function buildService(config: ServiceConfig, env: Record<string, string | undefi
     inputSchema,
     annotations: { title, ...annotations },
   }));
-  const perMinute = limitFromEnv(env, rateLimitEnvName(config.type)) ?? config.rateLimits?.perMinute;
-  const perInstancePerMinute = config.rateLimits?.perInstancePerMinute;
   return {
     ...config,
+    kind: "rest",
     // The override replaces the whole URL, `{site}`-style placeholders included (a self-hosted install, a test).
     baseUrl: override ?? config.baseUrl,
-    rateLimits: {
-      ...(perMinute !== undefined && { perMinute }),
-      ...(perInstancePerMinute !== undefined && { perInstancePerMinute }),
-    },
+    rateLimits: resolvedLimits(config, env),
     tools,
     mcpTools,
     getTool: (name) => byName.get(name),

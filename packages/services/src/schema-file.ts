@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { ServiceConfigSchema } from "./definition.ts";
+import { ProxiedServiceConfigSchema, ServiceConfigSchema } from "./definition.ts";
 
 /** Where the JSON Schema of the definition format lives; every config.json points at it with `$schema`. */
 export const SCHEMA_FILE = new URL("../definition.schema.json", import.meta.url);
 
 /** The JSON Schema (2020-12) of a definition as written, generated from the zod schema the loader uses. */
 export function definitionJsonSchema(): string {
-  const schema = z.toJSONSchema(ServiceConfigSchema, {
+  const schema = z.toJSONSchema(z.union([ServiceConfigSchema, ProxiedServiceConfigSchema]), {
     io: "input",
     target: "draft-2020-12",
     unrepresentable: "any",

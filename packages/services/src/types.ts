@@ -1,4 +1,4 @@
-import type { ServiceConfig, ToolConfig } from "./definition.ts";
+import type { ProxiedServiceConfig, ServiceConfig, ToolConfig } from "./definition.ts";
 import type { InputResult, JsonObjectSchema } from "./json-schema.ts";
 
 export type { AuthConfig, ServiceConfig, ToolConfig } from "./definition.ts";
@@ -22,9 +22,23 @@ export interface ToolDefinition extends ToolConfig {
 }
 
 /** A loaded service: its definition with everything derivable built once. */
-export interface ServiceDefinition extends Omit<ServiceConfig, "tools" | "rateLimits"> {
-  /** The definition's limits with the operator's environment applied; undefined = the edge's default, 0 = unlimited. */
-  readonly rateLimits: { perMinute?: number; perInstancePerMinute?: number };
+/** Requests per minute, the definition's with the operator's environment applied; undefined = the edge's default, 0 = unlimited. */
+export interface ResolvedRateLimits {
+  perMinute?: number;
+  perInstancePerMinute?: number;
+}
+
+/** A loaded MCP server behind per-user instances (kind `mcp`): tools come from the server itself. */
+export interface ProxiedServiceDefinition extends Omit<ProxiedServiceConfig, "rateLimits"> {
+  readonly rateLimits: ResolvedRateLimits;
+}
+
+/** A REST service or a proxied MCP server. */
+export type AnyServiceDefinition = ServiceDefinition | ProxiedServiceDefinition;
+
+export interface ServiceDefinition extends Omit<ServiceConfig, "tools" | "rateLimits" | "kind"> {
+  readonly kind: "rest";
+  readonly rateLimits: ResolvedRateLimits;
   readonly tools: readonly ToolDefinition[];
   /** The `tools/list` payload, identical for every instance of the service. */
   readonly mcpTools: readonly McpTool[];
@@ -32,8 +46,14 @@ export interface ServiceDefinition extends Omit<ServiceConfig, "tools" | "rateLi
 }
 
 export interface ServiceRegistry {
+  /** A REST service (kind `rest`); undefined for an unknown type or a proxied one. */
   get(type: string): ServiceDefinition | undefined;
-  list(): ServiceDefinition[];
+  /** A proxied MCP server (kind `mcp`). */
+  proxied(type: string): ProxiedServiceDefinition | undefined;
+  /** Either kind. */
+  any(type: string): AnyServiceDefinition | undefined;
+  /** Every service, sorted by type. */
+  list(): AnyServiceDefinition[];
   has(type: string): boolean;
 }
 

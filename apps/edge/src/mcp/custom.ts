@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
-import type { ResolvedInstance } from "@mcp/core";
-import { connectRemoteMcp, type Redactor, type RemoteMcpConfig, remoteRedactor } from "@mcp/services";
+import type { CredentialSecret, ResolvedInstance } from "@mcp/core";
+import {
+  connectRemoteMcp,
+  type ProxiedServiceDefinition,
+  proxiedServerConfig,
+  type Redactor,
+  type RemoteMcpConfig,
+  remoteRedactor,
+} from "@mcp/services";
 import {
   type Client,
   ProtocolError as RemoteProtocolError,
@@ -91,13 +98,54 @@ class RemotePool {
 const poolKey = (instance: ResolvedInstance) =>
   `${instance.instanceId}:${createHash("sha256").update(instance.sealed.ciphertext).digest("base64url")}`;
 
+/** Where a relayed instance's MCP server is, and what to call it in messages. */
+export interface ProxySource {
+  /** "your MCP server", or the service's name. */
+  label: string;
+  info: { name: string; version: string };
+  /** The server and the headers to send, from the instance's opened credential; undefined when unusable. */
+  configOf(secret: CredentialSecret): RemoteMcpConfig | undefined;
+}
+
+const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
 /**
  * The handler for `custom` instances: the platform's MCP endpoint in front of the user's own server,
  * so any client (either protocol era) reaches a server of either era through one stable, revocable URL.
- * Tools are listed and called through; the user's headers never leave the edge except to that server.
  */
 export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; close(): Promise<void> } {
+  return createProxyHandler(deps, {
+    label: "your MCP server",
+    info: { name: "mcp-platform-custom", version: "0.1.0" },
+    configOf: (secret) => secret.custom,
+  });
+}
+
+/**
+ * The handler for a proxied service (kind `mcp`): the vendor's MCP server, with each user's own key in the
+ * headers its definition names.
+ */
+export function createProxiedServiceHandler(
+  deps: EdgeDeps,
+  service: ProxiedServiceDefinition,
+): { handler: McpHttpHandler; close(): Promise<void> } {
+  return createProxyHandler(deps, {
+    label: service.name,
+    info: { name: `mcp-platform-${service.type}`, version: "0.1.0" },
+    configOf: (secret) => proxiedServerConfig(service, secret),
+  });
+}
+
+/**
+ * Relays an instance to an MCP server. Tools are listed and called through; the user's headers never
+ * leave the edge except to that server.
+ */
+function createProxyHandler(
+  deps: EdgeDeps,
+  source: ProxySource,
+): { handler: McpHttpHandler; close(): Promise<void> } {
   const pool = new RemotePool(deps);
+  const Label = capitalized(source.label);
 
   /**
    * Runs `run` on the pooled connection to the user's server and hands back its answer with the user's
@@ -109,9 +157,9 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
     signal: AbortSignal | undefined,
     run: (client: Client) => Promise<T>,
   ): Promise<T> {
-    const config = deps.resolver.credential(auth.instance)?.custom;
-    if (!config)
-      throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, "your MCP server"));
+    const secret = deps.resolver.credential(auth.instance);
+    const config = secret ? source.configOf(secret) : undefined;
+    if (!config) throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, source.label));
     const redactor: Redactor = remoteRedactor(config);
     const { key, pending } = pool.get(auth, config);
     const client = await pending;
@@ -128,8 +176,7 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
     }
   }
 
-  const info = { name: "mcp-platform-custom", version: "0.1.0" };
-  const handler = createInstanceHandler(deps, info, {}, (server, auth) => {
+  const handler = createInstanceHandler(deps, source.info, {}, (server, auth) => {
     server.setRequestHandler("tools/list", async (req, c) => {
       let listed: Awaited<ReturnType<Client["listTools"]>>;
       try {
@@ -144,15 +191,12 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
           throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
         }
         const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
-        throw new ProtocolError(
-          ProtocolErrorCode.InternalError,
-          `Your MCP server did not list its tools${detail}`,
-        );
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} did not list its tools${detail}`);
       }
       if (listed.tools.length > MAX_CUSTOM_TOOLS) {
         throw new ProtocolError(
           ProtocolErrorCode.InternalError,
-          `Your MCP server listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
+          `${Label} listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
         );
       }
       return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
@@ -191,7 +235,7 @@ export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; 
         } else {
           status = "SERVICE_UNAVAILABLE";
           const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
-          result = errorResult(`Your MCP server is unavailable right now (${detail}). Try again shortly.`);
+          result = errorResult(`${Label} is unavailable right now (${detail}). Try again shortly.`);
         }
       }
       const latencyMs = Math.round(performance.now() - started);

@@ -18,7 +18,7 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
     // Narrowest first, and a wider budget is only charged for what the narrower one let through: a
     // client hammering past its own limit must not spend its user's, or everyone's, allowance.
     const { limits } = deps;
-    const defined = deps.registry.get(instance.serviceType)?.rateLimits;
+    const defined = deps.registry.any(instance.serviceType)?.rateLimits;
     const buckets: [string, number][] = [
       [
         `rl:instance:${instance.instanceId}`,

@@ -1,4 +1,4 @@
-import { circuitState, type ServiceDefinition } from "@mcp/services";
+import { type AnyServiceDefinition, circuitState } from "@mcp/services";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
 
@@ -12,6 +12,8 @@ const ZAnnotations = z.object({
 
 export const ZServiceSummary = z.object({
   type: z.string(),
+  /** `rest`: tools defined by the platform; `mcp`: the vendor's own MCP server, relayed (its tools come from it). */
+  kind: z.enum(["rest", "mcp"]),
   name: z.string(),
   description: z.string(),
   /** The upstream API's documentation. */
@@ -43,15 +45,17 @@ export const ZServiceSummary = z.object({
 export const ZListServicesOutput = z.array(ZServiceSummary);
 
 /** The catalogue entry of one service: what a dashboard or an integrator needs to connect it. */
-export function serviceSummary(s: ServiceDefinition): z.infer<typeof ZServiceSummary> {
+export function serviceSummary(s: AnyServiceDefinition): z.infer<typeof ZServiceSummary> {
   return {
     type: s.type,
+    kind: s.kind,
     name: s.name,
     description: s.description,
     docsUrl: s.docsUrl,
     keyUrl: s.keyUrl,
     ...(s.keyHelp !== undefined && { keyHelp: s.keyHelp }),
-    auth: s.auth.type,
+    // A proxied server gets the key in the headers its definition names.
+    auth: s.kind === "rest" ? s.auth.type : "header",
     additionalCredentials: s.additionalCredentials.map(
       ({ name, label, description, pattern, required, secret }) => ({
         name,
@@ -63,13 +67,13 @@ export function serviceSummary(s: ServiceDefinition): z.infer<typeof ZServiceSum
       }),
     ),
     rateLimits: s.rateLimits,
-    tools: s.mcpTools.map(({ name, title, description, annotations }) => ({
+    tools: (s.kind === "rest" ? s.mcpTools : []).map(({ name, title, description, annotations }) => ({
       name,
       title,
       description,
       annotations: annotations ?? {},
     })),
-    healthy: circuitState(s) !== "open",
+    healthy: s.kind === "rest" ? circuitState(s) !== "open" : true,
   };
 }
 
