@@ -96,6 +96,48 @@ describe("a proxied MCP service", () => {
     expect(answer.text).toContain("[redacted]");
   });
 
+  test("resources, prompts, completions, the log level and progress come through too", async () => {
+    const key = token();
+    const client = await mcpClient(
+      (await connect(stack, await newUser(stack), "github-mcp", key)).instanceUrl,
+    );
+    expect((await client.listResources()).resources.map((r) => r.uri)).toEqual([
+      "memo://notes",
+      "memo://logo",
+    ]);
+    expect((await client.listResourceTemplates()).resourceTemplates).toEqual([
+      { uriTemplate: "memo://notes/{id}", name: "note" },
+    ]);
+    expect((await client.readResource({ uri: "memo://notes" })).contents[0]).toMatchObject({
+      text: "notes for anyone",
+    });
+    expect((await client.readResource({ uri: "memo://logo" })).contents[0]).toMatchObject({
+      mimeType: "image/png",
+      blob: Buffer.from([137, 80, 78, 71]).toString("base64"),
+    });
+    // The server's own error comes back as a JSON-RPC error, code and message.
+    await expect(client.readResource({ uri: "memo://nope" })).rejects.toThrow(
+      "Resource not found: memo://nope",
+    );
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(["greet"]);
+    expect((await client.getPrompt({ name: "greet", arguments: { who: "Ada" } })).messages[0]).toMatchObject({
+      content: { type: "text", text: "Say hello to Ada." },
+    });
+    const completed = await client.complete({
+      ref: { type: "ref/prompt", name: "greet" },
+      argument: { name: "who", value: "a" },
+    });
+    expect(completed.completion.values).toEqual(["ada", "alan"]);
+    await client.setLoggingLevel("warning");
+    const progress: number[] = [];
+    const counted = await client.callTool(
+      { name: "count", arguments: {} },
+      { onprogress: (p) => void progress.push(p.progress) },
+    );
+    expect(counted.content).toEqual([{ type: "text", text: "counted to 3" }]);
+    expect(progress).toEqual([1, 2, 3]);
+  });
+
   test("revoke stops the URL at once", async () => {
     const user = await newUser(stack);
     const key = token();

@@ -158,6 +158,54 @@ function missingHeader(
 
 const unauthorizedBody = (name: string) => JSON.stringify({ error: "unauthorized", missing: name });
 
+/**
+ * Resources (a text one carrying the caller's `x-user-marker`, a binary one, a template), a prompt with an
+ * argument and its completions, and a log level: what a relay must pass through beside tools.
+ */
+function addResourcesAndPrompts(server: V2Server, headers: Record<string, string>): void {
+  server.setRequestHandler("resources/list", () => ({
+    resources: [
+      { uri: "memo://notes", name: "notes", mimeType: "text/plain" },
+      { uri: "memo://logo", name: "logo", mimeType: "image/png" },
+    ],
+  }));
+  server.setRequestHandler("resources/templates/list", () => ({
+    resourceTemplates: [{ uriTemplate: "memo://notes/{id}", name: "note" }],
+  }));
+  server.setRequestHandler("resources/read", (req) => {
+    const { uri } = req.params;
+    if (uri === "memo://notes") {
+      return {
+        contents: [
+          { uri, mimeType: "text/plain", text: `notes for ${headers["x-user-marker"] ?? "anyone"}` },
+        ],
+      };
+    }
+    if (uri === "memo://logo") {
+      return {
+        contents: [{ uri, mimeType: "image/png", blob: Buffer.from([137, 80, 78, 71]).toString("base64") }],
+      };
+    }
+    throw new ProtocolError(-32002, `Resource not found: ${uri}`);
+  });
+  server.setRequestHandler("prompts/list", () => ({
+    prompts: [
+      { name: "greet", description: "Greets someone.", arguments: [{ name: "who", required: true }] },
+    ],
+  }));
+  server.setRequestHandler("prompts/get", (req) => {
+    if (req.params.name !== "greet")
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Unknown prompt");
+    const who = req.params.arguments?.who ?? "nobody";
+    return { messages: [{ role: "user", content: { type: "text", text: `Say hello to ${who}.` } }] };
+  });
+  server.setRequestHandler("completion/complete", (req) => {
+    const values = ["ada", "alan", "grace"].filter((v) => v.startsWith(req.params.argument.value));
+    return { completion: { values, total: values.length, hasMore: false } };
+  });
+  server.setRequestHandler("logging/setLevel", () => ({}));
+}
+
 /** Starts a fake remote MCP server on 127.0.0.1 with a free port. */
 export async function startRemoteMcp(opts: RemoteMcpOptions = {}): Promise<RemoteMcp> {
   return opts.kind === "sse" ? startSse(opts) : startStreamable(opts);
@@ -171,15 +219,29 @@ async function startStreamable(opts: RemoteMcpOptions): Promise<RemoteMcp> {
       const headers = ctx.requestInfo ? headersOfRequest(ctx.requestInfo) : {};
       const server = new V2Server(
         { name: "fake-remote-mcp", version: "1.0.0" },
-        { capabilities: { tools: {} }, supportedProtocolVersions: REMOTE_MCP_VERSIONS },
+        {
+          capabilities: { tools: {}, resources: {}, prompts: {}, completions: {}, logging: {} },
+          supportedProtocolVersions: REMOTE_MCP_VERSIONS,
+        },
       );
       server.setRequestHandler("tools/list", () => ({ tools: tools.list() }));
-      server.setRequestHandler("tools/call", async (req) => {
+      server.setRequestHandler("tools/call", async (req, c) => {
+        const progressToken = req.params._meta?.progressToken;
+        if (req.params.name === "count" && progressToken !== undefined) {
+          for (let i = 1; i <= 3; i++) {
+            await c.mcpReq.notify({
+              method: "notifications/progress",
+              params: { progressToken, progress: i, total: 3, message: `step ${i}` },
+            });
+          }
+          return text("counted to 3");
+        }
         const tool = tools.byName.get(req.params.name);
         if (!tool)
           throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
         return tool.run(req.params.arguments ?? {}, { headers });
       });
+      addResourcesAndPrompts(server, headers);
       return server;
     },
     { legacy: "stateless" },

@@ -22,6 +22,7 @@ export {
   remoteRedactor,
 } from "./remote-mcp.ts";
 export * from "./ssrf.ts";
+export * from "./stdio/index.ts";
 export type {
   AccountInfo,
   AnyServiceDefinition,

@@ -176,7 +176,75 @@ function createProxyHandler(
     }
   }
 
-  const handler = createInstanceHandler(deps, source.info, {}, (server, auth) => {
+  /**
+   * A request the server answers as is (resources, prompts, completions, log level): relayed with the
+   * caller's cancellation, its answer redacted; a JSON-RPC error from the server is relayed as such, and a
+   * server that cannot be reached is an internal error naming it.
+   */
+  async function relay<T>(
+    auth: InstanceAuth,
+    signal: AbortSignal,
+    what: string,
+    run: (client: Client, options: { timeout: number; signal: AbortSignal }) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await withRemote(auth, signal, (client) =>
+        run(client, { timeout: deps.limits.upstreamTimeoutMs, signal }),
+      );
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error;
+      if (error instanceof CredentialUnopened)
+        throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
+      const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} did not answer ${what}${detail}`);
+    }
+  }
+
+  const capabilities = {
+    tools: { listChanged: false },
+    resources: { listChanged: false, subscribe: false },
+    prompts: { listChanged: false },
+    completions: {},
+    logging: {},
+  };
+  const handler = createInstanceHandler(deps, source.info, { capabilities }, (server, auth) => {
+    server.setRequestHandler("resources/list", (req, c) =>
+      relay(auth, c.mcpReq.signal, "resources/list", (client, o) => client.listResources(req.params, o)),
+    );
+    server.setRequestHandler("resources/templates/list", (req, c) =>
+      relay(auth, c.mcpReq.signal, "resources/templates/list", (client, o) =>
+        client.listResourceTemplates(req.params, o),
+      ),
+    );
+    server.setRequestHandler("resources/read", (req, c) =>
+      relay(auth, c.mcpReq.signal, "resources/read", (client, o) =>
+        client.readResource({ uri: req.params.uri }, o),
+      ),
+    );
+    server.setRequestHandler("prompts/list", (req, c) =>
+      relay(auth, c.mcpReq.signal, "prompts/list", (client, o) => client.listPrompts(req.params, o)),
+    );
+    server.setRequestHandler("prompts/get", (req, c) =>
+      relay(auth, c.mcpReq.signal, "prompts/get", (client, o) =>
+        client.getPrompt({ name: req.params.name, arguments: req.params.arguments }, o),
+      ),
+    );
+    server.setRequestHandler("completion/complete", (req, c) =>
+      relay(auth, c.mcpReq.signal, "completion/complete", (client, o) => client.complete(req.params, o)),
+    );
+    server.setRequestHandler("logging/setLevel", async (req, c) => {
+      await relay(auth, c.mcpReq.signal, "logging/setLevel", async (client, o) => {
+        try {
+          await client.setLoggingLevel(req.params.level, o);
+        } catch (error) {
+          // A 2026-07-28 server has no session log level (the method left the protocol): nothing to set.
+          const unsupported =
+            error instanceof SdkError && error.code === SdkErrorCode.MethodNotSupportedByProtocolVersion;
+          if (!unsupported) throw error;
+        }
+      });
+      return {};
+    });
     server.setRequestHandler("tools/list", async (req, c) => {
       let listed: Awaited<ReturnType<Client["listTools"]>>;
       try {
@@ -207,10 +275,24 @@ function createProxyHandler(
       let result: CallToolResult;
       let status = "ok";
       try {
+        // Progress the server reports for this call goes out on this call's own stream, under the
+        // caller's progress token (the relay's own token upstream is the SDK's).
+        const progressToken = req.params._meta?.progressToken;
+        const onprogress =
+          progressToken === undefined
+            ? undefined
+            : (progress: { progress: number; total?: number; message?: string }) =>
+                void c.mcpReq
+                  .notify({ method: "notifications/progress", params: { ...progress, progressToken } })
+                  .catch(() => {});
         const answer = await withRemote(auth, c.mcpReq.signal, (client) =>
           client.callTool(
             { name: req.params.name, arguments: req.params.arguments ?? {} },
-            { timeout: deps.limits.upstreamTimeoutMs, signal: c.mcpReq.signal },
+            {
+              timeout: deps.limits.upstreamTimeoutMs,
+              signal: c.mcpReq.signal,
+              ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
+            },
           ),
         );
         const { content, structuredContent, isError } = answer as CallToolResult;

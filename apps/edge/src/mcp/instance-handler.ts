@@ -5,6 +5,7 @@ import {
   type Implementation,
   type McpHttpHandler,
   Server,
+  type ServerCapabilities,
 } from "@modelcontextprotocol/server";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
 import type { EdgeDeps } from "../deps.ts";
@@ -34,7 +35,7 @@ export const errorResult = (text: string): CallToolResult => ({
 export function createInstanceHandler(
   deps: EdgeDeps,
   info: Implementation,
-  opts: { instructions?: string },
+  opts: { instructions?: string; capabilities?: ServerCapabilities },
   register: (server: Server, auth: InstanceAuth) => void,
 ): McpHttpHandler {
   return createMcpHandler(
@@ -42,7 +43,7 @@ export function createInstanceHandler(
       const auth = ctx.authInfo?.extra as InstanceAuth | undefined;
       if (!auth) throw new Error("MCP handler called without an instance");
       const server = new Server(info, {
-        capabilities: { tools: { listChanged: false } },
+        capabilities: opts.capabilities ?? { tools: { listChanged: false } },
         supportedProtocolVersions: SUPPORTED_VERSIONS,
         jsonSchemaValidator,
         ...(opts.instructions && { instructions: opts.instructions }),
