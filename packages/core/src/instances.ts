@@ -1,6 +1,12 @@
 import { hashToken, mintInstanceToken } from "@mcp/crypto";
 import { type ConnectedAccount, credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
-import { checkAdditionalCredentials, probeRemoteMcp, proxiedServerConfig, validateKey } from "@mcp/services";
+import {
+  checkAdditionalCredentials,
+  probeRemoteMcp,
+  probeStdioMcp,
+  proxiedServerConfig,
+  validateKey,
+} from "@mcp/services";
 import { and, asc, eq, ne } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
 import { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
@@ -80,9 +86,14 @@ async function checkedSecret(
   };
   if (service.kind === "mcp") {
     // A proxied server: the key works when the server lets us connect and list its tools with it.
-    const config = proxiedServerConfig(service, secret);
-    if (!config) return fail("INVALID_API_KEY", "Invalid API key");
-    const probe = await probeRemoteMcp(config, { allowPrivate: deps.allowPrivateUpstreams });
+    let probe: Awaited<ReturnType<typeof probeRemoteMcp>>;
+    if (service.transport === "stdio") {
+      probe = await probeStdioMcp(service, secret, deps.log);
+    } else {
+      const config = proxiedServerConfig(service, secret);
+      if (!config) return fail("INVALID_API_KEY", "Invalid API key");
+      probe = await probeRemoteMcp(config, { allowPrivate: deps.allowPrivateUpstreams });
+    }
     if (!probe.ok) {
       return probe.error === "INVALID_API_KEY"
         ? fail("INVALID_API_KEY", "Invalid API key")

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type JsonObjectSchema, JsonObjectSchemaSchema } from "./json-schema.ts";
+import { StdioServerConfigSchema } from "./stdio/config.ts";
 
 /**
  * The service definition format, version 1: what `definitions/<type>/config.json` may hold. Every field is
@@ -472,7 +473,7 @@ export function credentialPlaceholders(template: string): string[] {
  * A service that is already an MCP server (kind `mcp`): each user's instance relays to it with that user's
  * key in the headers the definition names. `transport: "remote"` is a Streamable HTTP (or legacy SSE) URL.
  */
-export const ProxiedServiceConfigSchema = z
+const RemoteProxiedSchema = z
   .strictObject({
     ...common,
     kind: z.literal("mcp"),
@@ -515,5 +516,22 @@ export const ProxiedServiceConfigSchema = z
     }
     if (!usesKey) ctx.addIssue({ code: "custom", path: ["headers"], message: "no header carries {apiKey}" });
   });
+
+/**
+ * A local MCP server run over stdio, one process per user's credential: `command` is `bun`, `node` or a
+ * `node_modules/.bin` entry of the project (nothing is downloaded), and the credential reaches it only in
+ * the environment variables `env` names (`{apiKey}`, `{additional.<field>}`, `{home}`: its private folder).
+ */
+const StdioProxiedSchema = z.strictObject({
+  ...common,
+  kind: z.literal("mcp"),
+  transport: z.literal("stdio").describe("A local MCP server started per user's credential."),
+  stdio: StdioServerConfigSchema,
+});
+
+export const ProxiedServiceConfigSchema = z.discriminatedUnion("transport", [
+  RemoteProxiedSchema,
+  StdioProxiedSchema,
+]);
 
 export type ProxiedServiceConfig = z.infer<typeof ProxiedServiceConfigSchema>;

@@ -9,7 +9,7 @@ export {
   upstreamMessage,
   validateKey,
 } from "./executor.ts";
-export { proxiedServerConfig } from "./proxied.ts";
+export { probeStdioMcp, proxiedServerConfig } from "./proxied.ts";
 export { createRedactor, headerSecrets, REDACTED, type Redactor } from "./redact.ts";
 export { baseUrlEnvName, DEFINITIONS_DIR, limitFromEnv, loadRegistry, rateLimitEnvName } from "./registry.ts";
 export {
@@ -33,9 +33,11 @@ export type {
   KeyValidation,
   McpTool,
   ProxiedServiceDefinition,
+  RemoteProxiedService,
   ServiceConfig,
   ServiceDefinition,
   ServiceRegistry,
+  StdioProxiedService,
   ToolAnnotations,
   ToolConfig,
   ToolDefinition,

@@ -161,8 +161,10 @@ function buildProxied(
   config: ProxiedServiceConfig,
   env: Record<string, string | undefined>,
 ): ProxiedServiceDefinition {
+  const rateLimits = resolvedLimits(config, env);
+  if (config.transport === "stdio") return { ...config, rateLimits };
   const override = baseUrlOverride(config.type, env);
-  return { ...config, baseUrl: override ?? config.baseUrl, rateLimits: resolvedLimits(config, env) };
+  return { ...config, baseUrl: override ?? config.baseUrl, rateLimits };
 }
 
 function buildService(config: ServiceConfig, env: Record<string, string | undefined>): ServiceDefinition {

@@ -28,10 +28,15 @@ export interface ResolvedRateLimits {
   perInstancePerMinute?: number;
 }
 
-/** A loaded MCP server behind per-user instances (kind `mcp`): tools come from the server itself. */
-export interface ProxiedServiceDefinition extends Omit<ProxiedServiceConfig, "rateLimits"> {
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A loaded MCP server behind per-user instances (kind `mcp`, remote or stdio): tools come from the server. */
+export type ProxiedServiceDefinition = DistributiveOmit<ProxiedServiceConfig, "rateLimits"> & {
   readonly rateLimits: ResolvedRateLimits;
-}
+};
+
+export type RemoteProxiedService = Extract<ProxiedServiceDefinition, { transport: "remote" }>;
+export type StdioProxiedService = Extract<ProxiedServiceDefinition, { transport: "stdio" }>;
 
 /** A REST service or a proxied MCP server. */
 export type AnyServiceDefinition = ServiceDefinition | ProxiedServiceDefinition;

@@ -2,11 +2,14 @@ import { createHash } from "node:crypto";
 import type { CredentialSecret, ResolvedInstance } from "@mcp/core";
 import {
   connectRemoteMcp,
+  createStdioPool,
+  credentialRedactor,
   type ProxiedServiceDefinition,
   proxiedServerConfig,
   type Redactor,
   type RemoteMcpConfig,
   remoteRedactor,
+  type StdioProxiedService,
 } from "@mcp/services";
 import {
   type Client,
@@ -98,13 +101,89 @@ class RemotePool {
 const poolKey = (instance: ResolvedInstance) =>
   `${instance.instanceId}:${createHash("sha256").update(instance.sealed.ciphertext).digest("base64url")}`;
 
+/** A connection to the server an instance relays to, for one request. */
+interface Opened {
+  client: Client;
+  /** The user's own secrets, redacted from everything the server sends back. */
+  redactor: Redactor;
+  /** The request is over; `broken`: the connection failed and must not be reused. */
+  release(broken: boolean): void;
+}
+
 /** Where a relayed instance's MCP server is, and what to call it in messages. */
-export interface ProxySource {
+interface ProxySource {
   /** "your MCP server", or the service's name. */
   label: string;
   info: { name: string; version: string };
-  /** The server and the headers to send, from the instance's opened credential; undefined when unusable. */
-  configOf(secret: CredentialSecret): RemoteMcpConfig | undefined;
+  /** Connects (or reuses a connection) for the instance; undefined when the credential cannot be used. */
+  open(auth: InstanceAuth, secret: CredentialSecret): Promise<Opened | undefined>;
+  close(): Promise<void>;
+}
+
+/** Remote servers (a user's own, or a proxied service's), one pooled connection per instance and config. */
+function remoteSource(
+  deps: EdgeDeps,
+  label: string,
+  info: ProxySource["info"],
+  configOf: (secret: CredentialSecret) => RemoteMcpConfig | undefined,
+): ProxySource {
+  const pool = new RemotePool(deps);
+  return {
+    label,
+    info,
+    async open(auth, secret) {
+      const config = configOf(secret);
+      if (!config) return undefined;
+      const { key, pending } = pool.get(auth, config);
+      const client = await pending;
+      return {
+        client,
+        redactor: remoteRedactor(config),
+        release: (broken) => broken && pool.drop(key, pending),
+      };
+    },
+    async close() {
+      pool.close();
+    },
+  };
+}
+
+/**
+ * Stdio servers: one process per user's credential from the stdio pool (started on demand, reaped when
+ * idle); a key change or revocation stops the process that holds the old key.
+ */
+function stdioSource(deps: EdgeDeps, service: StdioProxiedService): ProxySource {
+  const pool = createStdioPool({ logger: deps.log });
+  const credentialOf = new Map<string, string>();
+  deps.resolver.onInvalidate((tokenHash) => {
+    const credentialId = credentialOf.get(tokenHash);
+    if (credentialId) void pool.evict(service.type, credentialId);
+  });
+  return {
+    label: service.name,
+    info: { name: `mcp-platform-${service.type}`, version: "0.1.0" },
+    async open(auth, secret) {
+      const { instance } = auth;
+      credentialOf.set(instance.tokenHash, instance.credentialId);
+      const lease = await pool.acquire({
+        userId: instance.userId,
+        serviceType: service.type,
+        credentialId: instance.credentialId,
+        config: service.stdio,
+        credential: {
+          apiKey: secret.apiKey,
+          ...(secret.additional && { additional: { ...secret.additional } }),
+        },
+      });
+      if (!lease.ok) throw new RemoteUnavailable(lease.error.message);
+      return {
+        client: lease.value.client,
+        redactor: credentialRedactor(secret),
+        release: () => lease.value.release(),
+      };
+    },
+    close: () => pool.close(),
+  };
 }
 
 const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
@@ -114,11 +193,11 @@ const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.sli
  * so any client (either protocol era) reaches a server of either era through one stable, revocable URL.
  */
 export function createCustomHandler(deps: EdgeDeps): { handler: McpHttpHandler; close(): Promise<void> } {
-  return createProxyHandler(deps, {
-    label: "your MCP server",
-    info: { name: "mcp-platform-custom", version: "0.1.0" },
-    configOf: (secret) => secret.custom,
-  });
+  const info = { name: "mcp-platform-custom", version: "0.1.0" };
+  return createProxyHandler(
+    deps,
+    remoteSource(deps, "your MCP server", info, (secret) => secret.custom),
+  );
 }
 
 /**
@@ -129,11 +208,12 @@ export function createProxiedServiceHandler(
   deps: EdgeDeps,
   service: ProxiedServiceDefinition,
 ): { handler: McpHttpHandler; close(): Promise<void> } {
-  return createProxyHandler(deps, {
-    label: service.name,
-    info: { name: `mcp-platform-${service.type}`, version: "0.1.0" },
-    configOf: (secret) => proxiedServerConfig(service, secret),
-  });
+  if (service.transport === "stdio") return createProxyHandler(deps, stdioSource(deps, service));
+  const info = { name: `mcp-platform-${service.type}`, version: "0.1.0" };
+  return createProxyHandler(
+    deps,
+    remoteSource(deps, service.name, info, (secret) => proxiedServerConfig(service, secret)),
+  );
 }
 
 /**
@@ -144,7 +224,6 @@ function createProxyHandler(
   deps: EdgeDeps,
   source: ProxySource,
 ): { handler: McpHttpHandler; close(): Promise<void> } {
-  const pool = new RemotePool(deps);
   const Label = capitalized(source.label);
 
   /**
@@ -158,15 +237,15 @@ function createProxyHandler(
     run: (client: Client) => Promise<T>,
   ): Promise<T> {
     const secret = deps.resolver.credential(auth.instance);
-    const config = secret ? source.configOf(secret) : undefined;
-    if (!config) throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, source.label));
-    const redactor: Redactor = remoteRedactor(config);
-    const { key, pending } = pool.get(auth, config);
-    const client = await pending;
+    const opened = secret ? await source.open(auth, secret) : undefined;
+    if (!opened) throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, source.label));
+    const { client, redactor } = opened;
     try {
-      return redactor.value(await run(client));
+      const answer = redactor.value(await run(client));
+      opened.release(false);
+      return answer;
     } catch (error) {
-      if (connectionBroken(error, signal)) pool.drop(key, pending); // the next request reconnects
+      opened.release(connectionBroken(error, signal)); // a broken connection is not reused
       if (error instanceof RemoteProtocolError) {
         // The user's server answered with a JSON-RPC error: relay it as such (code, message), redacted
         // before it is cut to length.
@@ -328,7 +407,7 @@ function createProxyHandler(
   return {
     handler,
     async close() {
-      pool.close();
+      await source.close();
       await handler.close();
     },
   };
