@@ -349,7 +349,10 @@ describe("rate limits from the definition and the environment", () => {
 
       // GitHub's definition allows 80 a minute per instance; with every limit at 0 nothing is counted.
       const b = await connect(open, await newUser(open), "github", key);
-      const many = await Promise.all(Array.from({ length: 90 }, () => post(b.instanceUrl)));
+      // One first, so the edge knows the token: a burst of lookups of an unknown token from one address is
+      // the token-guessing defence's business, not this test's.
+      expect((await post(b.instanceUrl)).status).toBe(200);
+      const many = await Promise.all(Array.from({ length: 89 }, () => post(b.instanceUrl)));
       expect(many.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
     } finally {
       await tight.stop();
@@ -361,22 +364,23 @@ describe("rate limits from the definition and the environment", () => {
   test("the definition's per-instance limit applies when the operator sets none", async () => {
     const user = await newUser(stack);
     const { instanceUrl } = await connect(stack, user, "github", githubKey().key);
-    // Sent at once: the count is atomic, so exactly the definition's 80 pass, whatever the order.
-    const answers = await Promise.all(
-      Array.from({ length: 81 }, (_, i) =>
-        fetch(instanceUrl, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-protocol-version": "2025-06-18",
-          },
-          body: JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/list" }),
-        }),
-      ),
+    const post = (i: number) =>
+      fetch(instanceUrl, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-06-18",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/list" }),
+      });
+    // One first (the edge then knows the token), then the rest at once: the count is atomic, so exactly the
+    // definition's 80 pass, whatever the order.
+    expect((await post(0)).status).toBe(200);
+    const statuses = (await Promise.all(Array.from({ length: 80 }, (_, i) => post(i + 1)))).map(
+      (r) => r.status,
     );
-    const statuses = answers.map((r) => r.status);
-    expect(statuses.filter((s) => s === 200)).toHaveLength(80);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(79);
     expect(statuses.filter((s) => s === 429)).toHaveLength(1);
   }, 120_000);
 });

@@ -154,7 +154,8 @@ function remoteSource(
  */
 function stdioSource(deps: EdgeDeps, service: StdioProxiedService): ProxySource {
   const pool = createStdioPool({ logger: deps.log });
-  const credentialOf = new Map<string, string>();
+  // Token hash → credential, to stop a process when its instance's token is retired; bounded like the pool.
+  const credentialOf = new LRUCache<string, string>({ max: 50_000 });
   deps.resolver.onInvalidate((tokenHash) => {
     const credentialId = credentialOf.get(tokenHash);
     if (credentialId) void pool.evict(service.type, credentialId);
