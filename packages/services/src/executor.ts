@@ -417,6 +417,7 @@ export async function validateKey(
   if ("error" in req) return invalid;
   const r = await callUpstream(service, parts.apiKey, req, {
     signal: opts.signal,
+    backoff: false,
     timeoutMs: opts.timeoutMs ?? 5_000,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });

@@ -24,6 +24,11 @@ export type UpstreamResult =
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /**
+   * Honour and record the credential's upstream-requested wait (429s); default true. Off for key checks: a
+   * user connecting a key gets the upstream's own answer each time (connects have their own limit).
+   */
+  backoff?: boolean;
   timeoutMs: number;
   maxBytes: number;
 }
@@ -50,11 +55,13 @@ export async function callUpstream(
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
   const once = () => attempt(req, signal, opts);
-  const waiting = backoffRemaining(service, credential);
+  const backoff = opts.backoff ?? true;
+  const waiting = backoff ? backoffRemaining(service, credential) : 0;
   if (waiting > 0) return { kind: "backoff", retryAfterMs: waiting };
   const { shared, own } = breakersFor(service, credential);
   const result = await throughBreakers(shared, own, once, req.method);
-  if (isRateLimited(result)) backOff(service, credential, result.retryAfterMs ?? DEFAULT_BACKOFF_MS);
+  if (backoff && isRateLimited(result))
+    backOff(service, credential, result.retryAfterMs ?? DEFAULT_BACKOFF_MS);
   return result;
 }
 
