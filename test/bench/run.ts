@@ -3,8 +3,9 @@
 // test/bench/results.json. Every loop is bounded in requests and in time.
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { connectFigma, figmaKeyFor, newUser } from "../client.ts";
+import { connectFigma, data, figmaKeyFor, newUser, trpc } from "../client.ts";
 import { FAKE_FILE_KEY } from "../fakes/figma.ts";
+import { startRemoteMcp } from "../fakes/remote-mcp.ts";
 import { startStack } from "../harness.ts";
 
 const DURATION_MS = Number(process.env.BENCH_MS ?? 3000);
@@ -14,6 +15,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // The limits are what is measured around, not what is measured: lift them all, as an operator would
 // (RATE_LIMIT_PER_INSTANCE=0, RATE_LIMIT_PER_USER=0, SERVICE_FIGMA_RATE_LIMIT=0: 0 = unlimited).
 const stack = await startStack({
+  // The relay scenario's fake server listens on 127.0.0.1.
+  allowPrivateUpstreams: true,
   serviceEnv: { SERVICE_FIGMA_RATE_LIMIT: "0" },
   limits: {
     perInstancePerMinute: 0,
@@ -25,6 +28,15 @@ const stack = await startStack({
 });
 const user = await newUser(stack);
 const { instanceUrl } = await connectFigma(stack, user, figmaKeyFor(stack, "bench"));
+// A relayed server: the same fake remote MCP server called directly (the floor) and through a custom instance.
+const remote = await startRemoteMcp();
+const relayed = await trpc(
+  stack,
+  "instances.connectCustom",
+  { name: "bench", url: remote.url },
+  { cookie: user.cookie },
+);
+const relayUrl = data<{ instanceUrl: string }>(relayed).instanceUrl;
 
 const MODERN = {
   "content-type": "application/json",
@@ -78,6 +90,16 @@ const scenarios: Scenario[] = [
     init: () => legacy("tools/call", { name: "get_me", arguments: {} }),
   },
   {
+    name: "remote MCP server direct tools/call (floor)",
+    url: remote.url,
+    init: () => modern("tools/call", { name: "add", arguments: { a: 1, b: n++ } }, "add"),
+  },
+  {
+    name: "edge relay tools/call (2026-07-28)",
+    url: relayUrl,
+    init: () => modern("tools/call", { name: "add", arguments: { a: 1, b: n++ } }, "add"),
+  },
+  {
     name: "edge 401 bad token",
     url: instanceUrl.replace(/_(.)/, "_x"),
     init: () => modern("tools/list", {}),
@@ -129,6 +151,7 @@ for (const s of scenarios) {
 }
 await stack.edge.deps.audit.flush();
 await stack.stop();
+await remote.stop();
 
 const backend = process.env.DATABASE_URL ? "postgres+redis" : "embedded";
 console.log(`\nbench: ${backend}, concurrency ${CONCURRENCY}, ${DURATION_MS} ms per scenario\n`);
