@@ -43,6 +43,29 @@ async function userWithKey() {
 
 const tokenOf = (url: string) => url.split("/")[3] ?? "";
 
+/**
+ * Resolves `token` on an edge whose database read completes before `change` but whose cache write lands
+ * after it (with Redis, its invalidation is still in flight): what it answers.
+ */
+async function slowEdgeAround(token: string, change: () => Promise<void>) {
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  class SlowEdge extends InstanceResolver {
+    protected override async load(tokenHash: string) {
+      const row = await super.load(tokenHash);
+      await gate;
+      return row;
+    }
+  }
+  const racing = new SlowEdge(platform.deps).resolve(token);
+  await Bun.sleep(50); // let its read finish
+  await change();
+  release();
+  return racing;
+}
+
 describe("auth", () => {
   test("emails are case-insensitive; wrong password and unknown email fail alike", async () => {
     const email = `Case-${crypto.randomUUID()}@X.test`;
@@ -158,23 +181,10 @@ describe("instances and resolution", () => {
     const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
     if (!issued.ok) throw new Error(issued.message);
     const token = tokenOf(issued.value.instanceUrl);
-    // An edge whose database read completes before the revoke but whose cache write lands after it.
-    let release = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
+    const racing = await slowEdgeAround(token, async () => {
+      await revokeInstance(platform.deps, actor, { serviceType: "figma" });
     });
-    class SlowEdge extends InstanceResolver {
-      protected override async load(tokenHash: string) {
-        const row = await super.load(tokenHash);
-        await gate;
-        return row;
-      }
-    }
-    const racing = new SlowEdge(platform.deps).resolve(token);
-    await Bun.sleep(50); // let its read finish
-    await revokeInstance(platform.deps, actor, { serviceType: "figma" });
-    release();
-    expect(await racing).not.toBeNull(); // it answered from its pre-revoke read...
+    expect(racing).not.toBeNull(); // it answered from its pre-revoke read...
     expect(await new InstanceResolver(platform.deps).resolve(token)).toBeNull(); // ...but poisoned no cache
   });
 
@@ -183,26 +193,13 @@ describe("instances and resolution", () => {
     const issued = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: key });
     if (!issued.ok) throw new Error(issued.message);
     const token = tokenOf(issued.value.instanceUrl);
-    let release = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    class SlowEdge extends InstanceResolver {
-      protected override async load(tokenHash: string) {
-        const row = await super.load(tokenHash);
-        await gate;
-        return row;
-      }
-    }
-    const racing = new SlowEdge(platform.deps).resolve(token);
-    await Bun.sleep(50); // let its read finish
     const newKey = `figd_${crypto.randomUUID()}`;
     figma.addKey(newKey, { id: "1", email: "a@b.c", handle: "core" }); // the same Figma account
-    const again = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: newKey });
-    if (!again.ok) throw new Error(again.message);
-    expect(again.value.instanceUrl).toBe(issued.value.instanceUrl);
-    release();
-    await racing;
+    await slowEdgeAround(token, async () => {
+      const again = await connectInstance(platform.deps, actor, { serviceType: "figma", apiKey: newKey });
+      if (!again.ok) throw new Error(again.message);
+      expect(again.value.instanceUrl).toBe(issued.value.instanceUrl);
+    });
     const fresh = new InstanceResolver(platform.deps);
     const found = await fresh.resolve(token);
     expect(found && fresh.credential(found)?.apiKey).toBe(newKey);

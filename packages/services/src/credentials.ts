@@ -1,5 +1,10 @@
 import type { ServiceDefinition } from "./types.ts";
 
+/** A definition's `pattern` must match the whole value, never a part of it. */
+export function matchesPattern(pattern: string, value: string): boolean {
+  return new RegExp(`^(?:${pattern})$`).test(value);
+}
+
 export type AdditionalCheck =
   | { ok: true; value: Record<string, string> }
   | { ok: false; message: string; field: string };
@@ -30,7 +35,7 @@ export function checkAdditionalCredentials(
     if (raw.length > field.maxLength) {
       return fail(field.name, `${field.label} is longer than ${field.maxLength} characters`);
     }
-    if (field.pattern && !new RegExp(`^(?:${field.pattern})$`).test(raw)) {
+    if (field.pattern && !matchesPattern(field.pattern, raw)) {
       return fail(
         field.name,
         `${field.label} is not valid${field.description ? ` (${field.description})` : ""}`,

@@ -20,7 +20,8 @@ import type {
   ToolDefinition,
 } from "./types.ts";
 
-const DEFAULT_DIR = fileURLToPath(new URL("../definitions", import.meta.url));
+/** The definitions shipped with the platform. */
+export const DEFINITIONS_DIR = fileURLToPath(new URL("../definitions", import.meta.url));
 
 const envPrefix = (type: string) => `SERVICE_${type.toUpperCase().replaceAll("-", "_")}`;
 
@@ -34,16 +35,13 @@ export function rateLimitEnvName(type: string): string {
   return `${envPrefix(type)}_RATE_LIMIT`;
 }
 
-/** The definitions shipped with the platform. */
-export const DEFINITIONS_DIR = DEFAULT_DIR;
-
 /**
  * Reads and validates every `<type>/config.json` under `dirs` (the shipped definitions by default, plus any
  * an operator adds). Synchronous and throwing on purpose: it runs once at start-up, and a process with a
  * broken definition should not start.
  */
 export function loadRegistry(
-  dirs: string | readonly string[] = DEFAULT_DIR,
+  dirs: string | readonly string[] = DEFINITIONS_DIR,
   env: Record<string, string | undefined> = process.env,
 ): ServiceRegistry {
   const services = new Map<string, AnyServiceDefinition>();

@@ -1,5 +1,6 @@
+import { matchesPattern } from "./credentials.ts";
 import type { AdditionalCredentialField, AuthConfig, ToolConfig } from "./definition.ts";
-import { FORBIDDEN_HEADERS, pathParams } from "./definition.ts";
+import { FORBIDDEN_HEADERS } from "./definition.ts";
 import { setPath } from "./paths.ts";
 
 export const USER_AGENT = "mcp-platform/0.1";
@@ -71,8 +72,7 @@ export function resolveBaseUrl(
   const url = target.baseUrl.replace(/\{([^{}]+)\}/g, (_, name: string) => {
     const field = target.additionalCredentials.find((f) => f.name === name);
     const value = credential.additional?.[name] ?? "";
-    if (!field?.pattern || !new RegExp(`^(?:${field.pattern})$`).test(value))
-      error = `the stored "${name}" is not valid`;
+    if (!field?.pattern || !matchesPattern(field.pattern, value)) error = `the stored "${name}" is not valid`;
     return value;
   });
   return error === undefined ? url.replace(/\/+$/, "") : { error };
@@ -175,6 +175,3 @@ export function buildRequest(
   headers.set("Content-Type", "application/json; charset=utf-8");
   return { method: spec.method, url, headers, body: JSON.stringify(body) };
 }
-
-/** Every `{field}` the base URL takes from the credential. */
-export const baseUrlFields = (baseUrl: string): string[] => pathParams(baseUrl);

@@ -264,7 +264,8 @@ function createProxyHandler(
   async function relay<T>(
     auth: InstanceAuth,
     signal: AbortSignal,
-    what: string,
+    /** What it failed to do, after the server's name: "did not list its tools". */
+    failure: string,
     run: (client: Client, options: { timeout: number; signal: AbortSignal }) => Promise<T>,
   ): Promise<T> {
     try {
@@ -276,7 +277,7 @@ function createProxyHandler(
       if (error instanceof CredentialUnopened)
         throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
       const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
-      throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} did not answer ${what}${detail}`);
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} ${failure}${detail}`);
     }
   }
 
@@ -289,31 +290,37 @@ function createProxyHandler(
   };
   const handler = createInstanceHandler(deps, source.info, { capabilities }, (server, auth) => {
     server.setRequestHandler("resources/list", (req, c) =>
-      relay(auth, c.mcpReq.signal, "resources/list", (client, o) => client.listResources(req.params, o)),
+      relay(auth, c.mcpReq.signal, "did not answer resources/list", (client, o) =>
+        client.listResources(req.params, o),
+      ),
     );
     server.setRequestHandler("resources/templates/list", (req, c) =>
-      relay(auth, c.mcpReq.signal, "resources/templates/list", (client, o) =>
+      relay(auth, c.mcpReq.signal, "did not answer resources/templates/list", (client, o) =>
         client.listResourceTemplates(req.params, o),
       ),
     );
     server.setRequestHandler("resources/read", (req, c) =>
-      relay(auth, c.mcpReq.signal, "resources/read", (client, o) =>
+      relay(auth, c.mcpReq.signal, "did not answer resources/read", (client, o) =>
         client.readResource({ uri: req.params.uri }, o),
       ),
     );
     server.setRequestHandler("prompts/list", (req, c) =>
-      relay(auth, c.mcpReq.signal, "prompts/list", (client, o) => client.listPrompts(req.params, o)),
+      relay(auth, c.mcpReq.signal, "did not answer prompts/list", (client, o) =>
+        client.listPrompts(req.params, o),
+      ),
     );
     server.setRequestHandler("prompts/get", (req, c) =>
-      relay(auth, c.mcpReq.signal, "prompts/get", (client, o) =>
+      relay(auth, c.mcpReq.signal, "did not answer prompts/get", (client, o) =>
         client.getPrompt({ name: req.params.name, arguments: req.params.arguments }, o),
       ),
     );
     server.setRequestHandler("completion/complete", (req, c) =>
-      relay(auth, c.mcpReq.signal, "completion/complete", (client, o) => client.complete(req.params, o)),
+      relay(auth, c.mcpReq.signal, "did not answer completion/complete", (client, o) =>
+        client.complete(req.params, o),
+      ),
     );
     server.setRequestHandler("logging/setLevel", async (req, c) => {
-      await relay(auth, c.mcpReq.signal, "logging/setLevel", async (client, o) => {
+      await relay(auth, c.mcpReq.signal, "did not answer logging/setLevel", async (client, o) => {
         try {
           await client.setLoggingLevel(req.params.level, o);
         } catch (error) {
@@ -326,21 +333,9 @@ function createProxyHandler(
       return {};
     });
     server.setRequestHandler("tools/list", async (req, c) => {
-      let listed: Awaited<ReturnType<Client["listTools"]>>;
-      try {
-        listed = await withRemote(auth, c.mcpReq.signal, (client) =>
-          client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, {
-            timeout: deps.limits.upstreamTimeoutMs,
-          }),
-        );
-      } catch (error) {
-        if (error instanceof ProtocolError) throw error;
-        if (error instanceof CredentialUnopened) {
-          throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
-        }
-        const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
-        throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} did not list its tools${detail}`);
-      }
+      const listed = await relay(auth, c.mcpReq.signal, "did not list its tools", (client, o) =>
+        client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, o),
+      );
       if (listed.tools.length > MAX_CUSTOM_TOOLS) {
         throw new ProtocolError(
           ProtocolErrorCode.InternalError,
