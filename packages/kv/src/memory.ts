@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { positiveCost, positiveMs } from "./ms.ts";
+import { positiveCost, positiveCount, positiveMs } from "./ms.ts";
 import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
 
 const MAX_ENTRIES = 100_000;
@@ -23,6 +23,7 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
   // without bound; expired windows are also swept now and then rather than on a timer, so an
   // idle process holds no interval open.
   const windows = new LRUCache<string, Window>({ max: MAX_ENTRIES });
+  const lists = new LRUCache<string, string[]>({ max: MAX_ENTRIES });
   const channels = new Map<string, Set<Handler>>();
   let nextSweep = performance.now() + SWEEP_EVERY_MS;
   let closed = false;
@@ -54,7 +55,10 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
 
     async del(...keys) {
       live();
-      for (const key of keys) cache.delete(prefix + key);
+      for (const key of keys) {
+        cache.delete(prefix + key);
+        lists.delete(prefix + key);
+      }
     },
 
     // Synchronous from read to write, so concurrent callers in this process cannot interleave.
@@ -91,6 +95,22 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
     async resetRateLimit(key) {
       live();
       windows.delete(prefix + key);
+    },
+
+    async append(key, value, maxLength, ttlMs) {
+      live();
+      const ttl = positiveMs(ttlMs, "ttlMs");
+      const max = positiveCount(maxLength, "maxLength");
+      const list = lists.get(prefix + key) ?? [];
+      list.push(value);
+      if (list.length > max) list.splice(0, list.length - max);
+      lists.set(prefix + key, list, { ttl });
+      return list.length;
+    },
+
+    async list(key) {
+      live();
+      return [...(lists.get(prefix + key) ?? [])];
     },
 
     async publish(channel, message) {

@@ -13,3 +13,9 @@ export function positiveCost(cost: number): number {
     throw new RangeError(`cost must be a whole number ≥ 1, got ${cost}`);
   return cost;
 }
+
+/** A whole count of at least 1 (a list's length bound). */
+export function positiveCount(n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a whole number ≥ 1, got ${n}`);
+  return n;
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { positiveCost, positiveMs } from "./ms.ts";
+import { positiveCost, positiveCount, positiveMs } from "./ms.ts";
 import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
 
 // INCR and PEXPIRE in one script so no crash or race can leave a counter without its expiry; the
@@ -133,6 +133,21 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
 
     async resetRateLimit(key) {
       await send(() => redis.del(prefix + key));
+    },
+
+    async append(key, value, maxLength, ttlMs) {
+      const ms = positiveMs(ttlMs, "ttlMs");
+      const max = positiveCount(maxLength, "maxLength");
+      const name = prefix + key;
+      const replies = await send(() =>
+        redis.multi().rpush(name, value).ltrim(name, -max, -1).pexpire(name, ms).llen(name).exec(),
+      );
+      const length = replies?.[3]?.[1];
+      return typeof length === "number" ? length : max;
+    },
+
+    async list(key) {
+      return send(() => redis.lrange(prefix + key, 0, -1));
     },
 
     async publish(channel, message) {

@@ -32,6 +32,14 @@ export interface Kv {
   peekRateLimit(key: string, limit: number): Promise<RateLimitResult>;
   /** Forgets `key`'s window, so its next hit starts a fresh one (e.g. a successful sign-in clears its failure count). */
   resetRateLimit(key: string): Promise<void>;
+  /**
+   * Appends `value` to the list at `key`, keeping only its last `maxLength` entries, and (re)sets the
+   * list's TTL: a bounded, expiring log (e.g. a session's SSE events for resumption). Returns the list's
+   * length after the append (at most `maxLength`).
+   */
+  append(key: string, value: string, maxLength: number, ttlMs: number): Promise<number>;
+  /** The list at `key`, oldest first (empty when absent or expired). */
+  list(key: string): Promise<string[]>;
   /** Delivers to this process's subscribers at once (before it resolves) and to every other process. */
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is live; the returned function unsubscribes. */
