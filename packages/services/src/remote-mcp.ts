@@ -61,6 +61,17 @@ export function remoteRedactor(config: RemoteMcpConfig): Redactor {
 const CLIENT_INFO = { name: "mcp-platform-gateway", version: "0.1.0" };
 
 /**
+ * What the gateway's upstream connections declare, so a server may ask for input through it: the relay
+ * passes each request's own client's capabilities on (2026-07-28: per request; 2025: it answers what its
+ * client cannot). `input_required` results come back to the relay as they are (manual mode), to be
+ * relayed to the client that can answer them.
+ */
+export const RELAY_CLIENT_OPTIONS = {
+  capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } },
+  inputRequired: { autoFulfill: false },
+} as const;
+
+/**
  * The gateway passes results through; the end client validates them. Validating here would compile a
  * user-supplied schema (a catastrophic regex `pattern`, thousands of tools) on the shared edge's thread.
  */
@@ -95,6 +106,7 @@ export async function connectRemoteMcp(
   const streamable = new Client(CLIENT_INFO, {
     versionNegotiation: { mode: "auto" },
     jsonSchemaValidator: passThrough,
+    ...RELAY_CLIENT_OPTIONS,
   });
   try {
     await streamable.connect(new StreamableHTTPClientTransport(checked.url, { requestInit, fetch }), {
@@ -105,7 +117,7 @@ export async function connectRemoteMcp(
     await streamable.close().catch(() => {});
     if (rejectedCredentials(error)) return unauthorized(config);
   }
-  const sse = new Client(CLIENT_INFO, { jsonSchemaValidator: passThrough });
+  const sse = new Client(CLIENT_INFO, { jsonSchemaValidator: passThrough, ...RELAY_CLIENT_OPTIONS });
   try {
     await sse.connect(new SSEClientTransport(checked.url, { requestInit, fetch }), { timeout });
     return { ok: true, client: sse, transport: "sse" };

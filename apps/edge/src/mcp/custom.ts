@@ -19,14 +19,21 @@ import {
 } from "@modelcontextprotocol/client";
 import {
   type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  type InputRequiredResult,
+  inputRequired,
+  isInputRequiredResult,
   type McpHttpHandler,
   ProtocolError,
   ProtocolErrorCode,
+  type ServerContext,
 } from "@modelcontextprotocol/server";
 import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
 import { createInstanceHandler, errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { recordToolCall } from "./record.ts";
+import { clientCapabilities, RequestStates, UpstreamRouting } from "./relay-calls.ts";
+import { MAX_SUBSCRIPTIONS, type Session } from "./sessions.ts";
 import { CredentialUnopened, unopenedCredential } from "./unopened.ts";
 
 /** A page of tools larger than this is refused rather than relayed (a user's server is untrusted input). */
@@ -250,7 +257,8 @@ function createProxyHandler(
       if (error instanceof RemoteProtocolError) {
         // The user's server answered with a JSON-RPC error: relay it as such (code, message), redacted
         // before it is cut to length.
-        throw new ProtocolError(error.code, redactor.text(error.message).slice(0, 500));
+        const data = error.data === undefined ? undefined : redactor.value(error.data);
+        throw new ProtocolError(error.code, redactor.text(error.message).slice(0, 500), data);
       }
       throw error;
     }
@@ -281,125 +289,244 @@ function createProxyHandler(
     }
   }
 
+  const states = new RequestStates(deps.keyring, deps.kv);
+  const routing = new UpstreamRouting(deps.kv);
+
+  /**
+   * A request that may need the client's input (tools/call, prompts/get, resources/read), relayed with
+   * the client's own capabilities: an upstream's `input_required` goes back to the client with its
+   * requestState sealed (a 2025-era session gets real requests on the call's stream from the SDK), and
+   * the client's retry resumes the upstream's rounds. A 2025-era upstream's own requests for input reach
+   * the call through `routing`.
+   */
+  async function interactive<T>(
+    auth: InstanceAuth,
+    ctx: ServerContext,
+    session: Session | undefined,
+    method: "tools/call" | "prompts/get" | "resources/read",
+    params: Record<string, unknown>,
+    onprogress?: (progress: { progress: number; total?: number; message?: string }) => void,
+  ): Promise<T | InputRequiredResult> {
+    const instanceId = auth.instance.instanceId;
+    const capabilities = clientCapabilities(ctx, session);
+    const state = ctx.mcpReq.requestState<unknown>();
+    const upstreamState =
+      typeof state === "string" ? await states.open(instanceId, method, state) : undefined;
+    const inputResponses = ctx.mcpReq.inputResponses;
+    const answer = await withRemote(auth, ctx.mcpReq.signal, (client) =>
+      routing.during(client, instanceId, { ctx, session, capabilities }, () => {
+        const modern = (client.getNegotiatedProtocolVersion() ?? "") >= "2026";
+        const meta = (params._meta ?? {}) as Record<string, unknown>;
+        return client.request(
+          {
+            method,
+            params: {
+              ...params,
+              ...(inputResponses && { inputResponses }),
+              ...(upstreamState !== undefined && { requestState: upstreamState }),
+              ...(modern && { _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities } }),
+            },
+          },
+          {
+            timeout: deps.limits.upstreamTimeoutMs,
+            signal: ctx.mcpReq.signal,
+            allowInputRequired: true,
+            ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
+          },
+        );
+      }),
+    );
+    if (isInputRequiredResult(answer)) {
+      return inputRequired({
+        ...(answer.inputRequests && { inputRequests: answer.inputRequests }),
+        requestState: states.seal(instanceId, method, answer.requestState),
+      });
+    }
+    return answer as T;
+  }
+
+  /** Relays `interactive` with relay()'s error mapping (resources/read, prompts/get). */
+  const relayInteractive = <T>(
+    auth: InstanceAuth,
+    ctx: ServerContext,
+    session: Session | undefined,
+    method: "prompts/get" | "resources/read",
+    params: Record<string, unknown>,
+  ) =>
+    relay(auth, ctx.mcpReq.signal, `did not answer ${method}`, () =>
+      interactive<T>(auth, ctx, session, method, params),
+    );
+
   const capabilities = {
     tools: { listChanged: false },
-    resources: { listChanged: false, subscribe: false },
+    resources: { listChanged: false, subscribe: true },
     prompts: { listChanged: false },
     completions: {},
     logging: {},
   };
-  const handler = createInstanceHandler(deps, source.info, { capabilities }, (server, auth) => {
-    server.setRequestHandler("resources/list", (req, c) =>
-      relay(auth, c.mcpReq.signal, "did not answer resources/list", (client, o) =>
-        client.listResources(req.params, o),
-      ),
-    );
-    server.setRequestHandler("resources/templates/list", (req, c) =>
-      relay(auth, c.mcpReq.signal, "did not answer resources/templates/list", (client, o) =>
-        client.listResourceTemplates(req.params, o),
-      ),
-    );
-    server.setRequestHandler("resources/read", (req, c) =>
-      relay(auth, c.mcpReq.signal, "did not answer resources/read", (client, o) =>
-        client.readResource({ uri: req.params.uri }, o),
-      ),
-    );
-    server.setRequestHandler("prompts/list", (req, c) =>
-      relay(auth, c.mcpReq.signal, "did not answer prompts/list", (client, o) =>
-        client.listPrompts(req.params, o),
-      ),
-    );
-    server.setRequestHandler("prompts/get", (req, c) =>
-      relay(auth, c.mcpReq.signal, "did not answer prompts/get", (client, o) =>
-        client.getPrompt({ name: req.params.name, arguments: req.params.arguments }, o),
-      ),
-    );
-    server.setRequestHandler("completion/complete", (req, c) =>
-      relay(auth, c.mcpReq.signal, "did not answer completion/complete", (client, o) =>
-        client.complete(req.params, o),
-      ),
-    );
-    server.setRequestHandler("logging/setLevel", async (req, c) => {
-      await relay(auth, c.mcpReq.signal, "did not answer logging/setLevel", async (client, o) => {
-        try {
-          await client.setLoggingLevel(req.params.level, o);
-        } catch (error) {
-          // A 2026-07-28 server has no session log level (the method left the protocol): nothing to set.
-          const unsupported =
-            error instanceof SdkError && error.code === SdkErrorCode.MethodNotSupportedByProtocolVersion;
-          if (!unsupported) throw error;
-        }
-      });
-      return {};
-    });
-    server.setRequestHandler("tools/list", async (req, c) => {
-      const listed = await relay(auth, c.mcpReq.signal, "did not list its tools", (client, o) =>
-        client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, o),
+  const handler = createInstanceHandler(
+    deps,
+    source.info,
+    { capabilities, sessions: true },
+    (server, auth, session) => {
+      server.setRequestHandler("resources/list", (req, c) =>
+        relay(auth, c.mcpReq.signal, "did not answer resources/list", (client, o) =>
+          client.listResources(req.params, o),
+        ),
       );
-      if (listed.tools.length > MAX_CUSTOM_TOOLS) {
-        throw new ProtocolError(
-          ProtocolErrorCode.InternalError,
-          `${Label} listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
+      server.setRequestHandler("resources/templates/list", (req, c) =>
+        relay(auth, c.mcpReq.signal, "did not answer resources/templates/list", (client, o) =>
+          client.listResourceTemplates(req.params, o),
+        ),
+      );
+      server.setRequestHandler("resources/read", (req, c) =>
+        relayInteractive(auth, c, session, "resources/read", { uri: req.params.uri }),
+      );
+      // Subscriptions belong to a 2025-era session: the upstream is subscribed, the session remembers the
+      // URI, and the upstream's updates reach the session's GET stream (./sessions.ts).
+      server.setRequestHandler("resources/subscribe", async (req, c) => {
+        if (!session)
+          throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "Subscriptions need a session");
+        const uri = req.params.uri.slice(0, 2048);
+        await relay(auth, c.mcpReq.signal, "did not answer resources/subscribe", (client, o) =>
+          client.subscribeResource({ uri }, o),
         );
-      }
-      return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
-    });
-    server.setRequestHandler("tools/call", async (req, c) => {
-      const started = performance.now();
-      const tool = req.params.name.slice(0, 128);
-      let result: CallToolResult;
-      let status = "ok";
-      try {
-        // Progress the server reports for this call goes out on this call's own stream, under the
-        // caller's progress token (the relay's own token upstream is the SDK's).
-        const progressToken = req.params._meta?.progressToken;
-        const onprogress =
-          progressToken === undefined
-            ? undefined
-            : (progress: { progress: number; total?: number; message?: string }) =>
-                void c.mcpReq
-                  .notify({ method: "notifications/progress", params: { ...progress, progressToken } })
-                  .catch(() => {});
-        const answer = await withRemote(auth, c.mcpReq.signal, (client) =>
-          client.callTool(
+        await sessions().update(session, (record) => {
+          const subs = new Set(record.subscriptions ?? []);
+          if (!subs.has(uri) && subs.size >= MAX_SUBSCRIPTIONS) {
+            throw new ProtocolError(
+              ProtocolErrorCode.InvalidParams,
+              `At most ${MAX_SUBSCRIPTIONS} subscriptions`,
+            );
+          }
+          subs.add(uri);
+          record.subscriptions = [...subs];
+        });
+        return {};
+      });
+      server.setRequestHandler("resources/unsubscribe", async (req, c) => {
+        if (!session)
+          throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "Subscriptions need a session");
+        const uri = req.params.uri.slice(0, 2048);
+        await relay(auth, c.mcpReq.signal, "did not answer resources/unsubscribe", (client, o) =>
+          client.unsubscribeResource({ uri }, o),
+        );
+        await sessions().update(session, (record) => {
+          record.subscriptions = (record.subscriptions ?? []).filter((s) => s !== uri);
+        });
+        return {};
+      });
+      server.setRequestHandler("prompts/list", (req, c) =>
+        relay(auth, c.mcpReq.signal, "did not answer prompts/list", (client, o) =>
+          client.listPrompts(req.params, o),
+        ),
+      );
+      server.setRequestHandler("prompts/get", (req, c) =>
+        relayInteractive(auth, c, session, "prompts/get", {
+          name: req.params.name,
+          ...(req.params.arguments && { arguments: req.params.arguments }),
+        }),
+      );
+      server.setRequestHandler("completion/complete", (req, c) =>
+        relay(auth, c.mcpReq.signal, "did not answer completion/complete", (client, o) =>
+          client.complete(req.params, o),
+        ),
+      );
+      server.setRequestHandler("logging/setLevel", async (req, c) => {
+        // The session's level filters what the upstream logs during this session's calls.
+        if (session) await sessions().update(session, (record) => void (record.level = req.params.level));
+        await relay(auth, c.mcpReq.signal, "did not answer logging/setLevel", async (client, o) => {
+          try {
+            await client.setLoggingLevel(req.params.level, o);
+          } catch (error) {
+            // A 2026-07-28 server has no session log level (the method left the protocol): nothing to set.
+            const unsupported =
+              error instanceof SdkError && error.code === SdkErrorCode.MethodNotSupportedByProtocolVersion;
+            if (!unsupported) throw error;
+          }
+        });
+        return {};
+      });
+      server.setRequestHandler("tools/list", async (req, c) => {
+        const listed = await relay(auth, c.mcpReq.signal, "did not list its tools", (client, o) =>
+          client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, o),
+        );
+        if (listed.tools.length > MAX_CUSTOM_TOOLS) {
+          throw new ProtocolError(
+            ProtocolErrorCode.InternalError,
+            `${Label} listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
+          );
+        }
+        return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
+      });
+      server.setRequestHandler("tools/call", async (req, c) => {
+        const started = performance.now();
+        const tool = req.params.name.slice(0, 128);
+        let result: CallToolResult;
+        let status = "ok";
+        try {
+          // Progress the server reports for this call goes out on this call's own stream, under the
+          // caller's progress token (the relay's own token upstream is the SDK's).
+          const progressToken = req.params._meta?.progressToken;
+          const onprogress =
+            progressToken === undefined
+              ? undefined
+              : (progress: { progress: number; total?: number; message?: string }) =>
+                  void c.mcpReq
+                    .notify({ method: "notifications/progress", params: { ...progress, progressToken } })
+                    .catch(() => {});
+          const answer = await interactive<CallToolResult>(
+            auth,
+            c,
+            session,
+            "tools/call",
             { name: req.params.name, arguments: req.params.arguments ?? {} },
-            {
-              timeout: deps.limits.upstreamTimeoutMs,
-              signal: c.mcpReq.signal,
-              ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
-            },
-          ),
-        );
-        const { content, structuredContent, isError } = answer as CallToolResult;
-        result = { content: content ?? [] };
-        if (structuredContent) result.structuredContent = structuredContent;
-        if (isError) result.isError = true;
-        if (isError) status = "UPSTREAM_ERROR";
-      } catch (error) {
-        if (error instanceof ProtocolError) {
-          const latencyMs = Math.round(performance.now() - started);
-          recordToolCall(deps, auth.instance, {
-            tool,
-            status: "BAD_REQUEST",
-            latencyMs,
-            requestId: auth.requestId,
-          });
-          throw error;
+            onprogress,
+          );
+          if (isInputRequiredResult(answer)) {
+            recordToolCall(deps, auth.instance, {
+              tool,
+              status: "INPUT_REQUIRED",
+              latencyMs: Math.round(performance.now() - started),
+              requestId: auth.requestId,
+            });
+            return answer;
+          }
+          const { content, structuredContent, isError } = answer;
+          result = { content: content ?? [] };
+          if (structuredContent) result.structuredContent = structuredContent;
+          if (isError) result.isError = true;
+          if (isError) status = "UPSTREAM_ERROR";
+        } catch (error) {
+          if (error instanceof ProtocolError) {
+            const latencyMs = Math.round(performance.now() - started);
+            recordToolCall(deps, auth.instance, {
+              tool,
+              status: "BAD_REQUEST",
+              latencyMs,
+              requestId: auth.requestId,
+            });
+            throw error;
+          }
+          if (error instanceof CredentialUnopened) {
+            status = error.unopened.status;
+            result = errorResult(error.message);
+          } else {
+            status = "SERVICE_UNAVAILABLE";
+            const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
+            result = errorResult(`${Label} is unavailable right now (${detail}). Try again shortly.`);
+          }
         }
-        if (error instanceof CredentialUnopened) {
-          status = error.unopened.status;
-          result = errorResult(error.message);
-        } else {
-          status = "SERVICE_UNAVAILABLE";
-          const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
-          result = errorResult(`${Label} is unavailable right now (${detail}). Try again shortly.`);
-        }
-      }
-      const latencyMs = Math.round(performance.now() - started);
-      recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
-      return result;
-    });
-  });
+        const latencyMs = Math.round(performance.now() - started);
+        recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
+        return result;
+      });
+    },
+  );
+  const sessions = () => {
+    if (!handler.sessions) throw new Error("relay handler without sessions");
+    return handler.sessions;
+  };
   return {
     handler,
     async close() {

@@ -7,6 +7,7 @@ import {
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
 import { createRedactor } from "../redact.ts";
+import { RELAY_CLIENT_OPTIONS } from "../remote-mcp.ts";
 import { ChildTransport } from "./child.ts";
 import { renderEnv, SAFE_PATH } from "./config.ts";
 import { runtimeFlags } from "./memory.ts";
@@ -102,6 +103,7 @@ export async function spawnServer(
   const client = new Client(CLIENT_INFO, {
     versionNegotiation: { mode: settings.negotiation },
     jsonSchemaValidator: passThrough,
+    ...RELAY_CLIENT_OPTIONS,
   });
   // A hung `initialize` (or probe) is bounded twice: the SDK's request timeout and a kill at the deadline.
   let timedOut = false;

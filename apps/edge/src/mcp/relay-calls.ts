@@ -1,0 +1,195 @@
+import { randomBytes } from "node:crypto";
+import { aadFor, type Keyring, open, seal } from "@mcp/crypto";
+import type { Kv } from "@mcp/kv";
+import type { Client } from "@modelcontextprotocol/client";
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type JSONRPCNotification,
+  type LoggingLevel,
+  ProtocolError,
+  ProtocolErrorCode,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
+import { instanceChannel, type Session } from "./sessions.ts";
+
+/** A sealed requestState is good for this long, and for one retry. */
+export const REQUEST_STATE_TTL_MS = 10 * 60_000;
+/** Bound on an upstream's own requestState carried inside ours. */
+const MAX_UPSTREAM_STATE = 64 * 1024;
+
+interface StatePayload {
+  /** The upstream's own requestState, echoed back to it on the retry. */
+  u?: string;
+  /** Expiry (ms since epoch). */
+  e: number;
+  /** Nonce: the retry consumes it. */
+  n: string;
+  /** The method the state was minted for. */
+  m: string;
+}
+
+/**
+ * The relay's multi-round-trip state: the upstream's requestState sealed with AES-256-GCM under the
+ * platform's keyring, bound to the instance and method (AAD), short-lived and single-use (its nonce is
+ * spent in the kv on the retry), so a client can neither read nor forge nor replay it.
+ */
+export class RequestStates {
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly kv: Kv,
+  ) {}
+
+  seal(instanceId: string, method: string, upstreamState: string | undefined): string {
+    if (upstreamState !== undefined && upstreamState.length > MAX_UPSTREAM_STATE) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        "The server's requestState is too large to relay",
+      );
+    }
+    const payload: StatePayload = {
+      ...(upstreamState !== undefined && { u: upstreamState }),
+      e: Date.now() + REQUEST_STATE_TTL_MS,
+      n: randomBytes(16).toString("base64url"),
+      m: method,
+    };
+    const sealed = seal(this.keyring, JSON.stringify(payload), aadFor("mrtr", instanceId, method));
+    return `${sealed.keyVersion}.${sealed.ciphertext}`;
+  }
+
+  /** The upstream's state for a retry; throws InvalidParams for anything forged, expired or replayed. */
+  async open(instanceId: string, method: string, state: string): Promise<string | undefined> {
+    const invalid = () =>
+      new ProtocolError(ProtocolErrorCode.InvalidParams, "requestState is invalid, expired or already used");
+    const dot = state.indexOf(".");
+    const keyVersion = Number(state.slice(0, dot));
+    if (dot < 1 || !Number.isInteger(keyVersion) || state.length > MAX_UPSTREAM_STATE * 2) throw invalid();
+    const text = open(
+      this.keyring,
+      { keyVersion, ciphertext: state.slice(dot + 1) },
+      aadFor("mrtr", instanceId, method),
+    );
+    if (!text) throw invalid();
+    const payload = JSON.parse(text) as StatePayload;
+    if (payload.m !== method || payload.e < Date.now()) throw invalid();
+    const fresh = await this.kv.setIfAbsent(`mrtr-used:${payload.n}`, "1", REQUEST_STATE_TTL_MS);
+    if (!fresh) throw invalid();
+    return payload.u;
+  }
+}
+
+/** The client capabilities of the request being relayed: from its envelope (2026) or its session (2025). */
+export function clientCapabilities(ctx: ServerContext, session: Session | undefined): ClientCapabilities {
+  if (session) return session.record.init.capabilities as ClientCapabilities;
+  const declared = ctx.mcpReq.envelope?.[CLIENT_CAPABILITIES_META_KEY as keyof typeof ctx.mcpReq.envelope];
+  return (declared ?? {}) as ClientCapabilities;
+}
+
+const SEVERITY: Record<LoggingLevel, number> = {
+  debug: 0,
+  info: 1,
+  notice: 2,
+  warning: 3,
+  error: 4,
+  critical: 5,
+  alert: 6,
+  emergency: 7,
+};
+
+/** A relayed call in flight on an upstream connection: where the upstream's messages for it go. */
+export interface InflightCall {
+  ctx: ServerContext;
+  session: Session | undefined;
+  capabilities: ClientCapabilities;
+}
+
+/** Log messages relayed to one call, at most; the rest of a flood is dropped. */
+export const MAX_RELAYED_NOTIFICATIONS = 1000;
+
+/**
+ * What an upstream connection sends that is not an answer: log messages, list changes, resource updates
+ * and, from a 2025-era server, requests for input. An upstream's message carries no link to the request
+ * it belongs to (the connection is shared by the instance's calls), so it goes to the latest call in
+ * flight on that connection (all of them are the same user's), or, outside any call, to the instance's
+ * 2025-era sessions' GET streams through the kv.
+ */
+export class UpstreamRouting {
+  private readonly calls = new WeakMap<Client, InflightCall[]>();
+  private readonly wired = new WeakSet<Client>();
+
+  constructor(private readonly kv: Kv) {}
+
+  /** Runs `run` with `call` registered as in flight on `client`. */
+  async during<T>(client: Client, instanceId: string, call: InflightCall, run: () => Promise<T>): Promise<T> {
+    this.wire(client, instanceId);
+    const list = this.calls.get(client) ?? [];
+    this.calls.set(client, list);
+    list.push(call);
+    try {
+      return await run();
+    } finally {
+      list.splice(list.indexOf(call), 1);
+    }
+  }
+
+  private latest(client: Client, wants?: keyof ClientCapabilities): InflightCall | undefined {
+    const list = this.calls.get(client) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const call = list[i];
+      if (call && (!wants || call.capabilities[wants])) return call;
+    }
+    return undefined;
+  }
+
+  private publish(instanceId: string, notification: JSONRPCNotification): void {
+    void this.kv.publish(instanceChannel(instanceId), JSON.stringify(notification)).catch(() => {});
+  }
+
+  private wire(client: Client, instanceId: string): void {
+    if (this.wired.has(client)) return;
+    this.wired.add(client);
+    const relayed = new WeakMap<InflightCall, number>();
+    client.setNotificationHandler("notifications/message", (n) => {
+      const call = this.latest(client);
+      const notification = { jsonrpc: "2.0" as const, method: n.method, params: n.params };
+      if (!call) return this.publish(instanceId, notification);
+      const count = (relayed.get(call) ?? 0) + 1;
+      relayed.set(call, count);
+      if (count > MAX_RELAYED_NOTIFICATIONS) return;
+      const threshold = call.session?.record.level as LoggingLevel | undefined;
+      const level = n.params.level as LoggingLevel;
+      if (threshold && (SEVERITY[level] ?? 0) < (SEVERITY[threshold] ?? 0)) return;
+      void call.ctx.mcpReq.notify({ method: n.method, params: n.params }).catch(() => {});
+    });
+    for (const method of [
+      "notifications/resources/updated",
+      "notifications/resources/list_changed",
+      "notifications/tools/list_changed",
+      "notifications/prompts/list_changed",
+    ] as const) {
+      client.setNotificationHandler(method, (n) =>
+        this.publish(instanceId, { jsonrpc: "2.0", method: n.method, ...(n.params && { params: n.params }) }),
+      );
+    }
+    // A 2025-era server asks for input with a request of its own, during a call: it goes to the latest
+    // call in flight whose client declared the capability, on that call's stream (2025-era clients only:
+    // a 2026-07-28 client is asked through input_required, which a 2025-era server cannot produce).
+    const ask = (
+      method: "sampling/createMessage" | "elicitation/create" | "roots/list",
+      wants: keyof ClientCapabilities,
+    ) =>
+      client.setRequestHandler(method, async (request) => {
+        const call = this.latest(client, wants);
+        if (!call?.session) {
+          throw new ProtocolError(
+            ProtocolErrorCode.MethodNotFound,
+            `The client of this call does not support ${method} over this connection`,
+          );
+        }
+        return call.ctx.mcpReq.send({ method, params: request.params }, { signal: call.ctx.mcpReq.signal });
+      });
+    ask("sampling/createMessage", "sampling");
+    ask("elicitation/create", "elicitation");
+    ask("roots/list", "roots");
+  }
+}

@@ -1,0 +1,567 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Kv } from "@mcp/kv";
+import {
+  type EventStore,
+  isInitializeRequest,
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+  type Server,
+  WebStandardStreamableHTTPServerTransport,
+} from "@modelcontextprotocol/server";
+import type { InstanceAuth } from "./instance-handler.ts";
+
+/**
+ * 2025-era sessions for relayed instances, kept in the kv so that any edge process sharing it serves any
+ * session: `initialize` mints an `Mcp-Session-Id` bound to the instance, each later POST is served by a
+ * fresh SDK Server restored from the session's `initialize`, the client's answers to server-to-client
+ * requests (sampling, elicitation, roots) and its cancellations reach the process holding the call
+ * through the kv, the GET stream carries what belongs to no call, DELETE ends the session, and every
+ * SSE event is kept (bounded, short-lived) so a client resumes any stream with `Last-Event-ID`.
+ */
+
+/** A session unused this long is forgotten (the client re-initialises on the 404). */
+export const SESSION_IDLE_MS = 60 * 60_000;
+/** The record's TTL is pushed back at most this often (one kv write per minute per session at most). */
+const REFRESH_EVERY_MS = 60_000;
+/** Events kept per stream for resumption, and for how long after the last one. */
+const EVENTS_PER_STREAM = 256;
+const EVENTS_TTL_MS = 5 * 60_000;
+/** One event larger than this is still sent, but not kept for replay (the kv is not a blob store). */
+const MAX_KEPT_EVENT_BYTES = 256 * 1024;
+/** Resource subscriptions one session may hold. */
+export const MAX_SUBSCRIPTIONS = 100;
+const KEEPALIVE_MS = 15_000;
+
+export interface SessionRecord {
+  v: 1;
+  instanceId: string;
+  /** The client's `initialize` params, replayed into each request's Server. */
+  init: {
+    protocolVersion: string;
+    capabilities: Record<string, unknown>;
+    clientInfo: Record<string, unknown>;
+  };
+  /** Minimum log level the client set with `logging/setLevel`. */
+  level?: string;
+  /** Resource URIs the client subscribed to. */
+  subscriptions?: string[];
+  touchedAt: number;
+}
+
+export interface Session {
+  /** SHA-256 of the id: the only form of it the kv ever holds. */
+  hash: string;
+  record: SessionRecord;
+}
+
+const hashOf = (id: string) => createHash("sha256").update(id).digest("base64url");
+const recordKey = (hash: string) => `mcp-session:${hash}`;
+const streamKey = (hash: string, stream: string) => `mcp-session-events:${hash}:${stream}`;
+const inboundChannel = (hash: string) => `mcp-session-in:${hash}`;
+/** Server-initiated messages of one instance that belong to no call (list changes, resource updates). */
+export const instanceChannel = (instanceId: string) => `mcp-instance-events:${instanceId}`;
+/** The GET stream's name in the event store. */
+const GET_STREAM = "get";
+/** Session ids are 32 random bytes, base64url: visible ASCII, as the spec asks. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+const STREAM_ID = /^(get|[0-9a-f-]{36})$/;
+
+export class SessionStore {
+  constructor(private readonly kv: Kv) {}
+
+  async create(instanceId: string, init: SessionRecord["init"]): Promise<{ id: string; session: Session }> {
+    const id = randomBytes(32).toString("base64url");
+    const record: SessionRecord = { v: 1, instanceId, init, touchedAt: Date.now() };
+    const hash = hashOf(id);
+    await this.kv.set(recordKey(hash), JSON.stringify(record), SESSION_IDLE_MS);
+    return { id, session: { hash, record } };
+  }
+
+  /** The session, if it exists and belongs to this instance (anything else reads as unknown: 404). */
+  async load(id: string, instanceId: string): Promise<Session | undefined> {
+    if (!SESSION_ID.test(id)) return undefined;
+    const hash = hashOf(id);
+    const raw = await this.kv.get(recordKey(hash));
+    if (!raw) return undefined;
+    let record: SessionRecord;
+    try {
+      record = JSON.parse(raw) as SessionRecord;
+    } catch {
+      return undefined;
+    }
+    if (record.v !== 1 || record.instanceId !== instanceId) return undefined;
+    if (Date.now() - record.touchedAt > REFRESH_EVERY_MS) {
+      record.touchedAt = Date.now();
+      await this.kv.set(recordKey(hash), JSON.stringify(record), SESSION_IDLE_MS);
+    }
+    return { hash, record };
+  }
+
+  /** Re-reads the record (another process may have changed it), applies `change` and stores it. */
+  async update(session: Session, change: (record: SessionRecord) => void): Promise<void> {
+    const raw = await this.kv.get(recordKey(session.hash));
+    if (!raw) return;
+    const record = JSON.parse(raw) as SessionRecord;
+    change(record);
+    record.touchedAt = Date.now();
+    session.record = record;
+    await this.kv.set(recordKey(session.hash), JSON.stringify(record), SESSION_IDLE_MS);
+  }
+
+  async end(session: Session): Promise<void> {
+    await this.kv.del(recordKey(session.hash), streamKey(session.hash, GET_STREAM));
+    await this.kv.publish(inboundChannel(session.hash), JSON.stringify({ end: true }));
+  }
+}
+
+/** One stored SSE event: its id, the message, and how many responses end its stream. */
+type Stored = [id: string, message: JSONRPCMessage | Record<string, never>, responses: number];
+
+/**
+ * The SDK transport's event store, backed by the kv for one POST's stream (or the GET stream): ids are
+ * `<stream>_<n>`, events are appended to a bounded list and published for a client resuming elsewhere.
+ */
+class KvEventStore implements EventStore {
+  private seq = 0;
+  constructor(
+    private readonly kv: Kv,
+    private readonly hash: string,
+    private readonly responses: number,
+  ) {}
+
+  async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
+    const eventId = `${streamId}_${(this.seq++).toString(36)}`;
+    await keepEvent(this.kv, this.hash, streamId, [eventId, message, this.responses]);
+    return eventId;
+  }
+
+  // Replays are answered by the session layer itself (a GET may reach any process).
+  async replayEventsAfter(): Promise<string> {
+    throw new Error("replay is served by the session layer");
+  }
+}
+
+async function keepEvent(kv: Kv, hash: string, stream: string, event: Stored): Promise<void> {
+  const text = JSON.stringify(event);
+  if (text.length <= MAX_KEPT_EVENT_BYTES)
+    await kv.append(streamKey(hash, stream), text, EVENTS_PER_STREAM, EVENTS_TTL_MS);
+  await kv.publish(streamKey(hash, stream), text);
+}
+
+/** Sends a server-initiated message on a session's GET stream (kept for resumption). */
+export async function sendOnGetStream(kv: Kv, hash: string, message: JSONRPCMessage): Promise<void> {
+  const eventId = `${GET_STREAM}_${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
+  await keepEvent(kv, hash, GET_STREAM, [eventId, message, 0]);
+}
+
+/**
+ * The requests in flight in this process, per session: the client's answers and cancellations for them
+ * arrive through the kv (the client may POST them to any process) and are handed to their transport.
+ * Outgoing server-to-client request ids get an exchange prefix, so two calls of one session never
+ * confuse each other's answers.
+ */
+class SessionBus {
+  private readonly live = new Map<
+    string,
+    { exchanges: Set<Exchange>; ready: Promise<() => Promise<void>> }
+  >();
+
+  constructor(private readonly kv: Kv) {}
+
+  attach(hash: string, transport: WebStandardStreamableHTTPServerTransport): Exchange {
+    let entry = this.live.get(hash);
+    if (!entry) {
+      const exchanges = new Set<Exchange>();
+      const ready = this.kv.subscribe(inboundChannel(hash), (text) => this.deliver(exchanges, text));
+      entry = { exchanges, ready };
+      this.live.set(hash, entry);
+    }
+    const exchange = new Exchange(
+      transport,
+      entry.ready.then(() => {}),
+    );
+    entry.exchanges.add(exchange);
+    const current = entry;
+    exchange.onDone = () => {
+      current.exchanges.delete(exchange);
+      if (current.exchanges.size === 0 && this.live.get(hash) === current) {
+        this.live.delete(hash);
+        void current.ready.then((unsubscribe) => unsubscribe()).catch(() => {});
+      }
+    };
+    return exchange;
+  }
+
+  /** A client's answer or cancellation, POSTed to this process: on to whichever process holds the call. */
+  async forward(hash: string, message: JSONRPCMessage): Promise<void> {
+    await this.kv.publish(inboundChannel(hash), JSON.stringify({ message }));
+  }
+
+  private deliver(exchanges: Set<Exchange>, text: string): void {
+    let parsed: { message?: JSONRPCMessage; end?: boolean };
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return;
+    }
+    for (const exchange of exchanges) {
+      if (parsed.end) exchange.end();
+      else if (parsed.message) exchange.receive(parsed.message);
+    }
+  }
+}
+
+class Exchange {
+  readonly prefix = `x${randomBytes(6).toString("base64url")}:`;
+  private readonly inflight = new Set<string | number>();
+  onDone: () => void = () => {};
+
+  constructor(
+    private readonly transport: WebStandardStreamableHTTPServerTransport,
+    ready: Promise<void>,
+  ) {
+    const send = transport.send.bind(transport);
+    transport.send = async (message, options) => {
+      if (isJSONRPCRequest(message)) {
+        // Subscribed before the client can possibly answer.
+        await ready;
+        return send({ ...message, id: `${this.prefix}${message.id}` }, options);
+      }
+      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+        if (message.id !== undefined && message.id !== null) this.inflight.delete(message.id);
+      }
+      return send(message, options);
+    };
+  }
+
+  track(messages: JSONRPCMessage[]): void {
+    for (const m of messages) if (isJSONRPCRequest(m)) this.inflight.add(m.id);
+  }
+
+  receive(message: JSONRPCMessage): void {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      const id = message.id;
+      if (typeof id !== "string" || !id.startsWith(this.prefix)) return;
+      const original = id.slice(this.prefix.length);
+      const restored = /^\d+$/.test(original) ? Number(original) : original;
+      this.transport.onmessage?.({ ...message, id: restored });
+      return;
+    }
+    if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+      const requestId = (message.params as { requestId?: string | number } | undefined)?.requestId;
+      if (requestId !== undefined && this.inflight.has(requestId)) this.transport.onmessage?.(message);
+    }
+  }
+
+  end(): void {
+    void this.transport.close().catch(() => {});
+  }
+}
+
+type ServerFactory = (auth: InstanceAuth, session: Session) => Server;
+
+const jsonError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
+  Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
+
+const SSE_HEADERS = {
+  "Content-Type": "text/event-stream",
+  "Cache-Control": "no-cache, no-transform",
+  Connection: "keep-alive",
+  "X-Accel-Buffering": "no",
+};
+
+/**
+ * The legacy (2025-era) leg of a relayed instance's handler. `factory` builds the request's Server with
+ * the relay's handlers; it is restored from the session's `initialize` before the request is served.
+ */
+export function createLegacySessions(
+  kv: Kv,
+  factory: ServerFactory,
+  opts: { maxRequestBodySize: number; onerror: (error: Error) => void },
+) {
+  const store = new SessionStore(kv);
+  const bus = new SessionBus(kv);
+
+  async function serve(
+    request: Request,
+    parsedBody: unknown,
+    auth: InstanceAuth,
+    session: Session,
+    sessionId: string,
+    authInfo: unknown,
+  ): Promise<Response> {
+    const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
+    const requests = messages.filter(isJSONRPCRequest).length;
+    const server = factory(auth, session);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      eventStore: new KvEventStore(kv, session.hash, requests),
+      maxRequestBodySize: opts.maxRequestBodySize,
+      keepAliveMs: KEEPALIVE_MS,
+    });
+    const exchange = bus.attach(session.hash, transport);
+    exchange.track(messages);
+    transport.onerror = opts.onerror;
+    await server.connect(transport);
+    restoreInitialize(server, session.record.init);
+    let done = false;
+    const teardown = () => {
+      if (done) return;
+      done = true;
+      exchange.onDone();
+      void transport.close().catch(() => {});
+      void server.close().catch(() => {});
+    };
+    // A disconnect does not cancel (the client may resume with Last-Event-ID, and cancels explicitly);
+    // the call still ends within the upstream timeout, and the session's end closes it.
+    const response = await transport.handleRequest(request, {
+      ...(parsedBody !== undefined && { parsedBody }),
+      ...(authInfo !== undefined && { authInfo: authInfo as never }),
+    });
+    const headers = new Headers(response.headers);
+    headers.set("mcp-session-id", sessionId);
+    if (!response.body || !(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+      teardown();
+      return new Response(response.body, { status: response.status, headers });
+    }
+    return new Response(watch(response.body, teardown), { status: response.status, headers });
+  }
+
+  async function initialize(request: Request, parsedBody: unknown, auth: InstanceAuth, authInfo: unknown) {
+    const init = parsedBody as { params: SessionRecord["init"] };
+    const { id, session } = await store.create(auth.instance.instanceId, {
+      protocolVersion: String(init.params.protocolVersion).slice(0, 32),
+      capabilities: init.params.capabilities ?? {},
+      clientInfo: init.params.clientInfo ?? {},
+    });
+    const response = await serve(request, parsedBody, auth, session, id, authInfo);
+    if (response.status >= 400) await store.end(session).catch(() => {});
+    return response;
+  }
+
+  async function resume(session: Session, lastEventId: string, signal: AbortSignal): Promise<Response> {
+    const stream = lastEventId.slice(0, lastEventId.lastIndexOf("_"));
+    if (!STREAM_ID.test(stream)) return jsonError(400, -32000, "Bad Request: unknown Last-Event-ID");
+    return sse(signal, async (write, close) => {
+      const key = streamKey(session.hash, stream);
+      const seen = new Set<string>();
+      let responses = 0;
+      let expected = Number.POSITIVE_INFINITY;
+      let replaying = true;
+      const pending: string[] = [];
+      const emit = (text: string) => {
+        const [eventId, message, total] = JSON.parse(text) as Stored;
+        if (seen.has(eventId)) return;
+        seen.add(eventId);
+        if (stream !== GET_STREAM) expected = total;
+        if (Object.keys(message).length > 0) write(eventId, message);
+        if (
+          isJSONRPCResultResponse(message as JSONRPCMessage) ||
+          isJSONRPCErrorResponse(message as JSONRPCMessage)
+        )
+          responses++;
+        if (responses >= expected) close();
+      };
+      const unsubscribe = await kv.subscribe(key, (text) => (replaying ? pending.push(text) : emit(text)));
+      const kept = await kv.list(key);
+      const at = kept.findIndex((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`));
+      // Everything up to and including the last event the client saw is not sent again.
+      for (const text of kept.slice(0, at + 1)) {
+        const [eventId, message] = JSON.parse(text) as Stored;
+        seen.add(eventId);
+        if (
+          isJSONRPCResultResponse(message as JSONRPCMessage) ||
+          isJSONRPCErrorResponse(message as JSONRPCMessage)
+        )
+          responses++;
+      }
+      for (const text of kept.slice(at + 1)) emit(text);
+      replaying = false;
+      for (const text of pending.splice(0)) emit(text);
+      return unsubscribe;
+    });
+  }
+
+  async function listen(session: Session, auth: InstanceAuth, signal: AbortSignal): Promise<Response> {
+    return sse(signal, async (write, close) => {
+      const unsubscribers = [
+        await kv.subscribe(streamKey(session.hash, GET_STREAM), (text) => {
+          const [eventId, message] = JSON.parse(text) as Stored;
+          write(eventId, message);
+        }),
+        await kv.subscribe(inboundChannel(session.hash), (text) => {
+          if ((JSON.parse(text) as { end?: boolean }).end) close();
+        }),
+        // What the upstream sends outside any call, for this instance: kept on this session's GET stream
+        // when the session wants it (resource updates only for the URIs it subscribed to).
+        await kv.subscribe(instanceChannel(auth.instance.instanceId), (text) => {
+          void (async () => {
+            const message = JSON.parse(text) as JSONRPCMessage & { params?: { uri?: string } };
+            if (isJSONRPCNotification(message) && message.method === "notifications/resources/updated") {
+              const raw = await kv.get(recordKey(session.hash));
+              const subs = raw ? ((JSON.parse(raw) as SessionRecord).subscriptions ?? []) : [];
+              if (!subs.includes(String(message.params?.uri))) return;
+            }
+            await sendOnGetStream(kv, session.hash, message);
+          })().catch(opts.onerror);
+        }),
+      ];
+      return async () => {
+        await Promise.all(unsubscribers.map((u) => u()));
+      };
+    });
+  }
+
+  return {
+    store,
+    /** Serves one 2025-era HTTP request of a relayed instance. */
+    async fetch(
+      request: Request,
+      options: { parsedBody?: unknown; authInfo?: { extra?: unknown } } = {},
+    ): Promise<Response> {
+      const auth = options.authInfo?.extra as InstanceAuth;
+      const instanceId = auth.instance.instanceId;
+      const method = request.method.toUpperCase();
+      const sessionId = request.headers.get("mcp-session-id");
+      const { parsedBody } = options;
+      if (method === "POST") {
+        if (parsedBody !== undefined && !Array.isArray(parsedBody) && isInitializeRequest(parsedBody)) {
+          return initialize(request, parsedBody, auth, options.authInfo);
+        }
+        if (Array.isArray(parsedBody) && parsedBody.some((m) => isInitializeRequest(m))) {
+          return jsonError(400, -32600, "Invalid Request: initialize must be sent alone");
+        }
+      }
+      if (method !== "POST" && method !== "GET" && method !== "DELETE") {
+        return jsonError(405, -32000, "Method not allowed.", { Allow: "GET, POST, DELETE" });
+      }
+      if (!sessionId) return jsonError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      const session = await store.load(sessionId, instanceId);
+      if (!session) return jsonError(404, -32001, "Session not found");
+
+      if (method === "DELETE") {
+        await store.end(session);
+        return new Response(null, { status: 200 });
+      }
+      if (method === "GET") {
+        if (!(request.headers.get("accept") ?? "").includes("text/event-stream")) {
+          return jsonError(406, -32000, "Not Acceptable: Client must accept text/event-stream");
+        }
+        const lastEventId = request.headers.get("last-event-id");
+        const response = lastEventId
+          ? await resume(session, lastEventId.slice(0, 128), request.signal)
+          : await listen(session, auth, request.signal);
+        response.headers.set("mcp-session-id", sessionId);
+        return response;
+      }
+      const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
+      if (parsedBody !== undefined && !messages.some((m) => isJSONRPCRequest(m))) {
+        // Answers to our requests, cancellations, `initialized`: on to the process holding the call.
+        for (const m of messages) {
+          const routed =
+            isJSONRPCResultResponse(m) ||
+            isJSONRPCErrorResponse(m) ||
+            (isJSONRPCNotification(m) && m.method === "notifications/cancelled");
+          if (routed) await bus.forward(session.hash, m);
+        }
+        return new Response(null, { status: 202, headers: { "mcp-session-id": sessionId } });
+      }
+      return serve(request, parsedBody, auth, session, sessionId, options.authInfo);
+    },
+  };
+}
+
+/**
+ * Restores what the client's `initialize` told the session into a fresh Server (client capabilities and
+ * info, the negotiated 2025 revision), by running the SDK's own `initialize` handling; the SDK has no
+ * public way to do it. Covered by the session tests: if an SDK upgrade renames it, they fail.
+ */
+function restoreInitialize(server: Server, init: SessionRecord["init"]): void {
+  const target = server as unknown as {
+    _oninitialize?: (request: { method: string; params: SessionRecord["init"] }) => Promise<unknown>;
+  };
+  if (!target._oninitialize) throw new Error("SDK Server has no _oninitialize: cannot restore a session");
+  void target._oninitialize({ method: "initialize", params: init });
+}
+
+/** Passes a response body through, calling `done` once it ends, fails or is cancelled by the client. */
+function watch(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: ended, value } = await reader.read();
+        if (ended) {
+          done();
+          controller.close();
+          return;
+        }
+        controller.enqueue(value);
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    cancel() {
+      // The client went away: the call goes on (it may resume); its transport is closed when it ends.
+      void reader.cancel().catch(() => {});
+    },
+  });
+}
+
+/**
+ * An SSE response fed by `open` (which subscribes and returns its unsubscribe), with keep-alive comments,
+ * ended by `close()`, by the client going away, or by the request's abort.
+ */
+function sse(
+  signal: AbortSignal,
+  open: (
+    write: (eventId: string, message: unknown) => void,
+    close: () => void,
+  ) => Promise<() => Promise<void>>,
+): Response {
+  const encoder = new TextEncoder();
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let closed = false;
+  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    if (timer) clearInterval(timer);
+    void unsubscribe?.().catch(() => {});
+    try {
+      controllerRef?.close();
+    } catch {}
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controllerRef = controller;
+      const write = (eventId: string, message: unknown) => {
+        if (closed) return;
+        try {
+          controller.enqueue(
+            encoder.encode(`event: message\nid: ${eventId}\ndata: ${JSON.stringify(message)}\n\n`),
+          );
+        } catch {
+          finish();
+        }
+      };
+      timer = setInterval(() => {
+        try {
+          controller.enqueue(encoder.encode(": keep-alive\n\n"));
+        } catch {
+          finish();
+        }
+      }, KEEPALIVE_MS);
+      unsubscribe = await open(write, finish);
+      if (closed) void unsubscribe().catch(() => {});
+    },
+    cancel: finish,
+  });
+  signal.addEventListener("abort", finish, { once: true });
+  return new Response(body, { status: 200, headers: SSE_HEADERS });
+}
