@@ -23,6 +23,7 @@ import {
   type InputRequiredResult,
   inputRequired,
   isInputRequiredResult,
+  LOG_LEVEL_META_KEY,
   type McpHttpHandler,
   ProtocolError,
   ProtocolErrorCode,
@@ -194,6 +195,18 @@ function stdioSource(deps: EdgeDeps, service: StdioProxiedService): ProxySource 
   };
 }
 
+/**
+ * The log level a 2026-07-28 upstream is asked to log at for this request: the 2026 client's own (its
+ * envelope), or the 2025-era session's level (`logging/setLevel`; everything when never set, as a 2025
+ * server would log).
+ */
+function logLevelMeta(ctx: ServerContext, session: Session | undefined): Record<string, string> {
+  const level = session
+    ? (session.record.level ?? "debug")
+    : (ctx.mcpReq.envelope?.[LOG_LEVEL_META_KEY as keyof typeof ctx.mcpReq.envelope] as string | undefined);
+  return level ? { [LOG_LEVEL_META_KEY]: level } : {};
+}
+
 const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 
 /**
@@ -324,7 +337,13 @@ function createProxyHandler(
               ...params,
               ...(inputResponses && { inputResponses }),
               ...(upstreamState !== undefined && { requestState: upstreamState }),
-              ...(modern && { _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities } }),
+              ...(modern && {
+                _meta: {
+                  ...meta,
+                  [CLIENT_CAPABILITIES_META_KEY]: capabilities,
+                  ...logLevelMeta(ctx, session),
+                },
+              }),
             },
           },
           {
@@ -434,7 +453,11 @@ function createProxyHandler(
       );
       server.setRequestHandler("logging/setLevel", async (req, c) => {
         // The session's level filters what the upstream logs during this session's calls.
-        if (session) await sessions().update(session, (record) => void (record.level = req.params.level));
+        if (session) {
+          await sessions().update(session, (record) => {
+            record.level = req.params.level;
+          });
+        }
         await relay(auth, c.mcpReq.signal, "did not answer logging/setLevel", async (client, o) => {
           try {
             await client.setLoggingLevel(req.params.level, o);

@@ -1,4 +1,4 @@
-import { hostAllowed } from "@mcp/http";
+import { hostAllowed, LOOPBACK_HOSTS } from "@mcp/http";
 import type { Context, MiddlewareHandler } from "hono";
 import { type EdgeEnv, SERVER_BODY_FACTOR } from "../deps.ts";
 
@@ -16,6 +16,21 @@ const forbidden = (c: Context<EdgeEnv>, message: string) =>
   );
 
 /**
+ * A page served from this machine, when the edge itself is bound to loopback (its Host allowlist is then
+ * set): what the MCP spec's DNS-rebinding rules allow a local server to accept. A rebinding page has a
+ * public origin, so it is still refused.
+ */
+function loopbackOrigin(origin: string, allowedHosts: ReadonlySet<string>): boolean {
+  if (allowedHosts.size === 0) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "http:" || url.protocol === "https:") && LOOPBACK_HOSTS.includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * DNS-rebinding and cross-site guards from the MCP spec: a browser Origin must be allowed (403), and
  * when bound to loopback the Host header must name an allowed host (403).
  */
@@ -23,7 +38,7 @@ export function originAndHost(): MiddlewareHandler<EdgeEnv> {
   return async function guardMiddleware(c, next) {
     const { allowedOrigins, allowedHosts } = c.var.deps;
     const origin = c.req.header("origin");
-    if (origin && !allowedOrigins.includes(origin)) {
+    if (origin && !allowedOrigins.includes(origin) && !loopbackOrigin(origin, allowedHosts)) {
       return forbidden(c, "Forbidden: Origin not allowed");
     }
     if (!hostAllowed(c.req.header("host"), allowedHosts)) {
