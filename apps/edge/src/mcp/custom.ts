@@ -33,7 +33,7 @@ import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
 import { createInstanceHandler, errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { recordToolCall } from "./record.ts";
-import { clientCapabilities, RequestStates, UpstreamRouting } from "./relay-calls.ts";
+import { clientCapabilities, isModern, RequestStates, UpstreamRouting } from "./relay-calls.ts";
 import { MAX_SUBSCRIPTIONS, type Session } from "./sessions.ts";
 import { CredentialUnopened, unopenedCredential } from "./unopened.ts";
 
@@ -328,7 +328,7 @@ function createProxyHandler(
     const inputResponses = ctx.mcpReq.inputResponses;
     const answer = await withRemote(auth, ctx.mcpReq.signal, (client) =>
       routing.during(client, instanceId, { ctx, session, capabilities }, () => {
-        const modern = (client.getNegotiatedProtocolVersion() ?? "") >= "2026";
+        const modern = isModern(client);
         const meta = (params._meta ?? {}) as Record<string, unknown>;
         return client.request(
           {
@@ -408,7 +408,7 @@ function createProxyHandler(
           throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "Subscriptions need a session");
         const uri = req.params.uri.slice(0, 2048);
         await relay(auth, c.mcpReq.signal, "did not answer resources/subscribe", (client, o) =>
-          client.subscribeResource({ uri }, o),
+          routing.subscribe(client, auth.instance.instanceId, uri, o),
         );
         await sessions().update(session, (record) => {
           const subs = new Set(record.subscriptions ?? []);
@@ -428,7 +428,7 @@ function createProxyHandler(
           throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "Subscriptions need a session");
         const uri = req.params.uri.slice(0, 2048);
         await relay(auth, c.mcpReq.signal, "did not answer resources/unsubscribe", (client, o) =>
-          client.unsubscribeResource({ uri }, o),
+          routing.unsubscribe(client, uri, o),
         );
         await sessions().update(session, (record) => {
           record.subscriptions = (record.subscriptions ?? []).filter((s) => s !== uri);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { aadFor, type Keyring, open, seal } from "@mcp/crypto";
 import type { Kv } from "@mcp/kv";
-import type { Client } from "@modelcontextprotocol/client";
+import type { Client, McpSubscription, RequestOptions } from "@modelcontextprotocol/client";
 import {
   CLIENT_CAPABILITIES_META_KEY,
   type ClientCapabilities,
@@ -103,6 +103,12 @@ export interface InflightCall {
   capabilities: ClientCapabilities;
 }
 
+/** `subscriptions/listen` streams one upstream connection holds for resource subscriptions. */
+const MAX_LISTENS_PER_CONNECTION = 200;
+
+/** Whether an upstream connection negotiated the 2026-07-28 era (per-request envelopes, input_required). */
+export const isModern = (client: Client) => (client.getNegotiatedProtocolVersion() ?? "") >= "2026";
+
 /** Log messages relayed to one call, at most; the rest of a flood is dropped. */
 export const MAX_RELAYED_NOTIFICATIONS = 1000;
 
@@ -116,6 +122,11 @@ export const MAX_RELAYED_NOTIFICATIONS = 1000;
 export class UpstreamRouting {
   private readonly calls = new WeakMap<Client, InflightCall[]>();
   private readonly wired = new WeakSet<Client>();
+  /** Open `subscriptions/listen` streams to 2026-07-28 upstreams, per resource URI, counted. */
+  private readonly listens = new WeakMap<
+    Client,
+    Map<string, { subscription: Promise<McpSubscription>; refs: number }>
+  >();
 
   constructor(private readonly kv: Kv) {}
 
@@ -130,6 +141,49 @@ export class UpstreamRouting {
     } finally {
       list.splice(list.indexOf(call), 1);
     }
+  }
+
+  /**
+   * Subscribes the upstream to a resource for a session: `resources/subscribe` on a 2025-era connection,
+   * a `subscriptions/listen` stream on a 2026-07-28 one (one per URI, shared by the instance's sessions).
+   * Either way the updates arrive as `notifications/resources/updated` and go out through the instance
+   * channel.
+   */
+  async subscribe(client: Client, instanceId: string, uri: string, options: RequestOptions): Promise<void> {
+    this.wire(client, instanceId);
+    if (!isModern(client)) {
+      await client.subscribeResource({ uri }, options);
+      return;
+    }
+    const open = this.listens.get(client) ?? new Map();
+    this.listens.set(client, open);
+    const held = open.get(uri);
+    if (held) {
+      held.refs++;
+      return;
+    }
+    if (open.size >= MAX_LISTENS_PER_CONNECTION) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        "Too many resource subscriptions on this instance",
+      );
+    }
+    const subscription = client.listen({ resourceSubscriptions: [uri] }, options);
+    open.set(uri, { subscription, refs: 1 });
+    subscription.catch(() => open.delete(uri));
+    await subscription;
+  }
+
+  async unsubscribe(client: Client, uri: string, options: RequestOptions): Promise<void> {
+    if (!isModern(client)) {
+      await client.unsubscribeResource({ uri }, options);
+      return;
+    }
+    const open = this.listens.get(client);
+    const held = open?.get(uri);
+    if (!open || !held || --held.refs > 0) return;
+    open.delete(uri);
+    await (await held.subscription).close();
   }
 
   private latest(client: Client, wants?: keyof ClientCapabilities): InflightCall | undefined {
