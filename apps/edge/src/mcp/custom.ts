@@ -327,32 +327,29 @@ function createProxyHandler(
       typeof state === "string" ? await states.open(instanceId, method, state) : undefined;
     const inputResponses = ctx.mcpReq.inputResponses;
     const answer = await withRemote(auth, ctx.mcpReq.signal, (client) =>
-      routing.during(client, instanceId, { ctx, session, capabilities }, () => {
+      routing.during(client, instanceId, { ctx, session, capabilities }, (): Promise<unknown> => {
         const modern = isModern(client);
         const meta = (params._meta ?? {}) as Record<string, unknown>;
-        return client.request(
-          {
-            method,
-            params: {
-              ...params,
-              ...(inputResponses && { inputResponses }),
-              ...(upstreamState !== undefined && { requestState: upstreamState }),
-              ...(modern && {
-                _meta: {
-                  ...meta,
-                  [CLIENT_CAPABILITIES_META_KEY]: capabilities,
-                  ...logLevelMeta(ctx, session),
-                },
-              }),
-            },
-          },
-          {
-            timeout: deps.limits.upstreamTimeoutMs,
-            signal: ctx.mcpReq.signal,
-            allowInputRequired: true,
-            ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
-          },
-        );
+        const upstreamParams = {
+          ...params,
+          ...(inputResponses && { inputResponses }),
+          ...(upstreamState !== undefined && { requestState: upstreamState }),
+          ...(modern && {
+            _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities, ...logLevelMeta(ctx, session) },
+          }),
+        };
+        const options = {
+          timeout: deps.limits.upstreamTimeoutMs,
+          signal: ctx.mcpReq.signal,
+          allowInputRequired: true,
+          ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
+        };
+        // tools/call goes through the SDK's callTool, which mirrors the arguments a tool declares with
+        // `x-mcp-header` into Mcp-Param-* headers (SEP-2243) from the tool list it holds.
+        if (method === "tools/call") {
+          return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], options);
+        }
+        return client.request({ method, params: upstreamParams }, options);
       }),
     );
     if (isInputRequiredResult(answer)) {
