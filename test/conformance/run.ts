@@ -18,9 +18,12 @@
  * Results are read from each scenario's `checks.json` (the CLI's `-o` output), not from its summary
  * line, because several checks report SUCCESS for any error and a summary hides which.
  */
+import { rmSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import type { Stack } from "../harness.ts";
 import { compareWithYardstick } from "./expected.ts";
 
 export type SuiteId = "2025" | "2026";
@@ -101,33 +104,96 @@ function scenarioOf(dir: string): string {
   return dir.replace(/^server-/, "").replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, "");
 }
 
-/** Runs one suite's CLI against `url` and reads every check it wrote. */
+/**
+ * Runs one suite's CLI against `url` and reads every check it wrote. However it ends (the checks read,
+ * the timeout, `signal` aborted, an error), the CLI process is gone and its temporary output directory
+ * removed before this returns or throws; an aborted run rejects with the signal's reason.
+ */
 export async function runSuite(
   suite: SuiteId,
   url: string,
-  opts: { outDir?: string; runtime?: string; timeoutMs?: number } = {},
+  opts: { outDir?: string; runtime?: string; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<SuiteResult> {
   const spec = SUITES[suite];
+  opts.signal?.throwIfAborted();
   const outDir = opts.outDir
     ? resolve(opts.outDir, suite)
     : await mkdtemp(join(tmpdir(), `conformance-${suite}-`));
   const runtime = opts.runtime ?? process.env.CONFORMANCE_RUNTIME ?? process.execPath;
   const started = performance.now();
-  const child = Bun.spawn([runtime, spec.cli, "server", "--url", url, ...spec.args, "-o", outDir], {
-    stdout: "pipe",
-    stderr: "pipe",
-    // Bun as `node`: no colour codes in what we keep.
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
-  });
-  const timer = setTimeout(() => child.kill(), opts.timeoutMs ?? 300_000);
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  clearTimeout(timer);
-  const durationMs = performance.now() - started;
+  let child: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+  let timedOut = false;
+  const kill = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, opts.timeoutMs ?? 300_000);
+  opts.signal?.addEventListener("abort", kill, { once: true });
+  // A runner that exits mid-run (a bail, an uncaught error) takes the CLI and its files with it.
+  const onExit = () => {
+    kill();
+    if (!opts.outDir) rmSync(outDir, { recursive: true, force: true });
+  };
+  process.once("exit", onExit);
+  try {
+    child = Bun.spawn([runtime, spec.cli, "server", "--url", url, ...spec.args, "-o", outDir], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      // Bun as `node`: no colour codes in what we keep.
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+    });
+    const [stdout, stderr, exitCode] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    opts.signal?.throwIfAborted();
+    if (child.signalCode !== null && !timedOut) {
+      // Killed by someone else (a test runner's timeout): what it wrote is not a run of the suite.
+      throw new Error(`the ${suite} suite's CLI was killed (${child.signalCode})`);
+    }
+    const durationMs = performance.now() - started;
+    const checks = await readChecks(outDir, stdout);
+    if (timedOut) {
+      checks.push({
+        scenario: "suite",
+        id: "suite-timeout",
+        name: "suite-timeout",
+        status: "FAILURE",
+        errorMessage: `the suite's CLI was killed after ${opts.timeoutMs ?? 300_000} ms`,
+        feature: "other",
+      });
+    }
+    const passed = checks.filter((c) => c.status === "SUCCESS").length;
+    const failed = checks.filter((c) => c.status === "FAILURE").length;
+    return {
+      suite,
+      label: spec.label,
+      url,
+      checks,
+      passed,
+      failed,
+      other: checks.length - passed - failed,
+      exitCode,
+      durationMs,
+      stdout,
+      stderr,
+    };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", kill);
+    process.off("exit", onExit);
+    kill();
+    await child?.exited;
+    if (!opts.outDir) await rm(outDir, { recursive: true, force: true });
+  }
+}
 
+/** Every check of a run, from each scenario's `checks.json` in `outDir`, scenarios in run order. */
+async function readChecks(outDir: string, stdout: string): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   // In run order: the directory names end with the scenario's start time.
   const startedAt = (dir: string) => dir.match(/\d{4}-\d{2}-\d{2}T[\d-]+Z$/)?.[0] ?? dir;
@@ -137,23 +203,24 @@ export async function runSuite(
   for (const dir of dirs) {
     const scenario = scenarioOf(dir);
     const raw = await readFile(join(outDir, dir, "checks.json"), "utf8").catch(() => undefined);
-    if (raw === undefined) {
+    let parsed: { id: string; name: string; status: string; errorMessage?: string }[] | undefined;
+    try {
+      parsed = raw === undefined ? undefined : JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed)) {
       checks.push({
         scenario,
         id: scenario,
         name: scenario,
         status: "FAILURE",
-        errorMessage: "the scenario wrote no checks.json",
+        errorMessage: `the scenario wrote ${raw === undefined ? "no" : "an unreadable"} checks.json`,
         feature: featureOf(scenario, scenario),
       });
       continue;
     }
-    for (const c of JSON.parse(raw) as {
-      id: string;
-      name: string;
-      status: string;
-      errorMessage?: string;
-    }[]) {
+    for (const c of parsed) {
       checks.push({
         scenario,
         id: c.id,
@@ -178,22 +245,7 @@ export async function runSuite(
       });
     }
   }
-  if (!opts.outDir) await rm(outDir, { recursive: true, force: true });
-  const passed = checks.filter((c) => c.status === "SUCCESS").length;
-  const failed = checks.filter((c) => c.status === "FAILURE").length;
-  return {
-    suite,
-    label: spec.label,
-    url,
-    checks,
-    passed,
-    failed,
-    other: checks.length - passed - failed,
-    exitCode,
-    durationMs,
-    stdout,
-    stderr,
-  };
+  return checks;
 }
 
 const MARK: Record<string, string> = { SUCCESS: "✓", FAILURE: "✗", WARNING: "!", SKIPPED: "-", INFO: "i" };
@@ -236,20 +288,38 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export async function startTarget(kind: "direct" | "proxied"): Promise<Target> {
+/** A `proxied` target: what the suites run against, and the parts behind it. */
+export interface ProxiedTarget extends Target {
+  /** The custom instance's URL (`url`). */
+  instanceUrl: string;
+  /** The conformance upstream the instance relays to. */
+  upstreamUrl: string;
+  /** The in-process stack (its own kv prefix; the database follows DATABASE_URL). */
+  stack: Stack;
+  /** The fresh user who owns the instance. */
+  userId: string;
+}
+
+/**
+ * The `proxied` target: the conformance upstream, a whole in-process stack (private upstreams allowed), a
+ * fresh user and a custom instance (`instances.connectCustom`) pointing at the upstream. `stop` stops
+ * both, whatever fails; a failed start stops what it had started.
+ */
+export async function startProxiedTarget(): Promise<ProxiedTarget> {
   const { startConformanceUpstream } = await import("./upstream.ts");
-  const upstream = await startConformanceUpstream();
-  if (kind === "direct") {
-    return {
-      url: upstream.url,
-      description: `the conformance upstream alone (${upstream.url})`,
-      stop: upstream.stop,
-    };
-  }
   const { startStack } = await import("../harness.ts");
   const { data, newUser, trpc } = await import("../client.ts");
-  const stack = await startStack({ allowPrivateUpstreams: true });
+  const upstream = await startConformanceUpstream();
+  let stack: Stack | undefined;
+  const stop = async () => {
+    try {
+      await stack?.stop();
+    } finally {
+      await upstream.stop();
+    }
+  };
   try {
+    stack = await startStack({ allowPrivateUpstreams: true });
     const user = await newUser(stack);
     const res = await trpc(
       stack,
@@ -263,16 +333,27 @@ export async function startTarget(kind: "direct" | "proxied"): Promise<Target> {
     return {
       url: instanceUrl,
       description: `a custom instance (${instanceUrl.replace(/mcp_cus_[A-Za-z0-9_-]+/, "mcp_cus_…")}) in front of ${upstream.url}`,
-      async stop() {
-        await stack.stop();
-        await upstream.stop();
-      },
+      instanceUrl,
+      upstreamUrl: upstream.url,
+      stack,
+      userId: user.userId,
+      stop,
     };
   } catch (error) {
-    await stack.stop();
-    await upstream.stop();
+    await stop();
     throw error;
   }
+}
+
+export async function startTarget(kind: "direct" | "proxied"): Promise<Target> {
+  if (kind === "proxied") return startProxiedTarget();
+  const { startConformanceUpstream } = await import("./upstream.ts");
+  const upstream = await startConformanceUpstream();
+  return {
+    url: upstream.url,
+    description: `the conformance upstream alone (${upstream.url})`,
+    stop: upstream.stop,
+  };
 }
 
 function parseArgs(argv: string[]) {
