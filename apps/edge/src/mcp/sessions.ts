@@ -344,7 +344,14 @@ export function createLegacySessions(
 
   async function resume(session: Session, lastEventId: string, signal: AbortSignal): Promise<Response> {
     const stream = lastEventId.slice(0, lastEventId.lastIndexOf("_"));
-    if (!STREAM_ID.test(stream)) return jsonError(400, -32000, "Bad Request: unknown Last-Event-ID");
+    const unknown = () => jsonError(400, -32000, "Bad Request: unknown Last-Event-ID");
+    if (!STREAM_ID.test(stream)) return unknown();
+    // A call's stream is resumed only from an event this session's stream still keeps (a GET stream
+    // whose events have expired just goes on live).
+    const known = await kv.list(streamKey(session.hash, stream));
+    if (stream !== GET_STREAM && !known.some((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`))) {
+      return unknown();
+    }
     return sse(signal, async (write, close) => {
       const key = streamKey(session.hash, stream);
       const seen = new Set<string>();

@@ -1,0 +1,259 @@
+// 2025-era sessions and multi-round-trip state on relayed instances, end to end: a custom instance in
+// front of the conformance upstream (test/conformance/upstream.ts, 2026-07-28 and 2025 on one URL).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createEdge } from "@mcp/edge";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { data, newUser, trpc } from "./client.ts";
+import { type ConformanceUpstream, startConformanceUpstream } from "./conformance/upstream.ts";
+import { type Stack, startStack } from "./harness.ts";
+
+let stack: Stack;
+let upstream: ConformanceUpstream;
+let urlA: string;
+let urlB: string;
+/** A second edge app on the same kv: any edge process must serve any session. */
+let edgeB: { stop(): Promise<void>; url: string };
+
+const LEGACY = "2025-11-25";
+const headers = (extra: Record<string, string> = {}) => ({
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  "mcp-protocol-version": LEGACY,
+  ...extra,
+});
+
+async function connectInstance(name: string): Promise<string> {
+  const user = await newUser(stack);
+  const res = await trpc(
+    stack,
+    "instances.connectCustom",
+    { name, url: upstream.url },
+    { cookie: user.cookie },
+  );
+  expect(res.status).toBe(200);
+  return data<{ instanceUrl: string }>(res).instanceUrl;
+}
+
+/** The JSON-RPC messages of an SSE (or JSON) answer, with their event ids. */
+async function messages(res: Response): Promise<{ id?: string; data: Record<string, unknown> }[]> {
+  const text = await res.text();
+  if ((res.headers.get("content-type") ?? "").includes("application/json"))
+    return [{ data: JSON.parse(text) }];
+  const out: { id?: string; data: Record<string, unknown> }[] = [];
+  for (const block of text.split("\n\n")) {
+    const id = /^id: (.*)$/m.exec(block)?.[1];
+    const payload = /^data: (.*)$/m.exec(block)?.[1];
+    if (payload?.trim()) out.push({ ...(id && { id }), data: JSON.parse(payload) });
+    else if (id) out.push({ id, data: {} });
+  }
+  return out;
+}
+
+async function initialize(url: string): Promise<string> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: headers(),
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    }),
+  });
+  expect(res.status).toBe(200);
+  const id = res.headers.get("mcp-session-id");
+  expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  await res.text();
+  return id ?? "";
+}
+
+const call = (url: string, session: string, id: number, method: string, params: object = {}) =>
+  fetch(url, {
+    method: "POST",
+    headers: headers({ "mcp-session-id": session }),
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+  });
+
+beforeAll(async () => {
+  upstream = await startConformanceUpstream();
+  stack = await startStack({ allowPrivateUpstreams: true });
+  urlA = await connectInstance("A");
+  urlB = await connectInstance("B");
+  const edge = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: edge.app.fetch });
+  edgeB = {
+    url: `http://127.0.0.1:${server.port}`,
+    async stop() {
+      server.stop(true);
+      await edge.close();
+    },
+  };
+});
+
+afterAll(async () => {
+  await edgeB?.stop();
+  await stack?.stop();
+  await upstream?.stop();
+});
+
+const onEdgeB = (url: string) => `${edgeB.url}${new URL(url).pathname}`;
+
+describe("2025-era sessions on a relayed instance", () => {
+  test("initialize mints a session id; the session serves calls, on any edge process sharing the kv", async () => {
+    const session = await initialize(urlA);
+    const onA = await messages(await call(urlA, session, 2, "tools/call", { name: "test_simple_text" }));
+    expect(JSON.stringify(onA.at(-1)?.data)).toContain("This is a simple text response for testing.");
+    const res = await call(onEdgeB(urlA), session, 3, "tools/call", { name: "test_simple_text" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("mcp-session-id")).toBe(session);
+    expect(JSON.stringify((await messages(res)).at(-1)?.data)).toContain("simple text response");
+  });
+
+  test("the session id with another instance's token, an unknown id, or an ended session: 404", async () => {
+    const session = await initialize(urlA);
+    const other = await call(urlB, session, 2, "tools/list");
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as { error: { code: number } }).error.code).toBe(-32001);
+    expect((await call(urlA, "A".repeat(43), 3, "tools/list")).status).toBe(404);
+    expect((await call(urlA, "not a session id", 4, "tools/list")).status).toBe(404);
+    // GET and DELETE need the session too.
+    expect((await fetch(urlA, { headers: { accept: "text/event-stream" } })).status).toBe(400);
+    const gone = await fetch(onEdgeB(urlA), {
+      method: "DELETE",
+      headers: headers({ "mcp-session-id": session }),
+    });
+    expect(gone.status).toBe(200);
+    expect((await call(urlA, session, 5, "tools/list")).status).toBe(404);
+  });
+
+  test("the session id is never in the kv: only its hash", async () => {
+    const session = await initialize(urlA);
+    expect(stack.kvWrites.some((w) => w.includes(session))).toBe(false);
+    expect(stack.kvWrites.some((w) => w.startsWith("mcp-session:"))).toBe(true);
+  });
+
+  test("a stream is resumed with Last-Event-ID, on another edge process, from the kv", async () => {
+    const session = await initialize(urlA);
+    const first = await messages(await call(urlA, session, 7, "tools/call", { name: "test_simple_text" }));
+    // A 2025-11-25 client gets a priming event (an id, no data) before anything else.
+    const priming = first[0];
+    expect(priming?.id).toBeDefined();
+    expect(priming?.data).toEqual({});
+    const resumed = await fetch(onEdgeB(urlA), {
+      headers: { accept: "text/event-stream", "mcp-session-id": session, "last-event-id": priming?.id ?? "" },
+    });
+    expect(resumed.status).toBe(200);
+    const replayed = await messages(resumed);
+    expect(replayed.map((m) => m.data.id)).toEqual([7]);
+    expect(JSON.stringify(replayed[0]?.data)).toContain("simple text response");
+    // Another session cannot resume this session's stream, nor can an id that was never sent.
+    const other = await initialize(urlA);
+    for (const [session_, eventId] of [
+      [other, priming?.id ?? ""],
+      [session, `${crypto.randomUUID()}_0`],
+    ]) {
+      const refused = await fetch(urlA, {
+        headers: {
+          accept: "text/event-stream",
+          "mcp-session-id": session_ ?? "",
+          "last-event-id": eventId ?? "",
+        },
+      });
+      expect(refused.status).toBe(400);
+    }
+  });
+
+  test("sampling and elicitation reach a 2025-era client on the call's stream, and its answers go back", async () => {
+    const client = new Client(
+      { name: "legacy-client", version: "1" },
+      { capabilities: { sampling: {}, elicitation: { form: {} } } },
+    );
+    client.setRequestHandler("sampling/createMessage", async () => ({
+      model: "test-model",
+      role: "assistant",
+      content: { type: "text", text: "Paris" },
+    }));
+    client.setRequestHandler("elicitation/create", async () => ({
+      action: "accept",
+      content: { username: "ada", email: "ada@example.com" },
+    }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(urlA)));
+    try {
+      const sampled = await client.callTool({
+        name: "test_sampling",
+        arguments: { prompt: "Capital of France?" },
+      });
+      expect(JSON.stringify(sampled.content)).toContain("LLM response: Paris");
+      const elicited = await client.callTool({ name: "test_elicitation", arguments: { message: "Who?" } });
+      expect(JSON.stringify(elicited.content)).toContain("action=accept");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("multi-round-trip state through the relay (2026-07-28 clients)", () => {
+  const modern = (id: number, params: Record<string, unknown>) =>
+    fetch(urlA, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": String(params.name),
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: {
+          ...params,
+          _meta: {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+            "io.modelcontextprotocol/clientCapabilities": { sampling: {} },
+          },
+        },
+      }),
+    });
+  const result = async (res: Response) =>
+    ((await messages(res)).at(-1)?.data ?? {}) as {
+      result?: { resultType?: string; requestState?: string; content?: unknown };
+      error?: { code: number; message: string };
+    };
+
+  test("input_required comes back with a sealed requestState; the retry completes; a replay is refused", async () => {
+    const first = await result(await modern(1, { name: "test_sampling", arguments: { prompt: "Capital?" } }));
+    expect(first.result?.resultType).toBe("input_required");
+    const state = first.result?.requestState ?? "";
+    // Sealed: the upstream's own state is not readable in it.
+    expect(state).toMatch(/^\d+\.[A-Za-z0-9_-]+$/);
+    const answer = { model: "m", role: "assistant", content: { type: "text", text: "Paris" } };
+    const retry = {
+      name: "test_sampling",
+      arguments: { prompt: "Capital?" },
+      inputResponses: { sample: answer },
+      requestState: state,
+    };
+    const done = await result(await modern(2, retry));
+    expect(JSON.stringify(done.result?.content)).toContain("LLM response: Paris");
+    const replayed = await result(await modern(3, retry));
+    expect(replayed.error?.code).toBe(-32602);
+    expect(replayed.error?.message).toContain("requestState is invalid, expired or already used");
+  });
+
+  test("a forged or tampered requestState is refused", async () => {
+    for (const requestState of ["1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage", "99.x"]) {
+      const res = await result(
+        await modern(4, {
+          name: "test_sampling",
+          arguments: { prompt: "Capital?" },
+          inputResponses: { sample: { model: "m", role: "assistant", content: { type: "text", text: "x" } } },
+          requestState,
+        }),
+      );
+      expect(res.error?.code).toBe(-32602);
+    }
+  });
+});
