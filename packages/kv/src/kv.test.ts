@@ -150,7 +150,11 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       for (const n of [1, 2, 3, 4]) expect(await kv.append("log", `e${n}`, 3, 10_000)).toBe(Math.min(n, 3));
       expect(await kv.list("log")).toEqual(["e2", "e3", "e4"]);
       await kv.append("short-log", "x", 3, 50);
-      for (const deadline = Date.now() + 2_000; (await kv.list("short-log")).length > 0; await Bun.sleep(10)) {
+      for (
+        const deadline = Date.now() + 2_000;
+        (await kv.list("short-log")).length > 0;
+        await Bun.sleep(10)
+      ) {
         if (Date.now() > deadline) throw new Error("list did not expire");
       }
       await expect(kv.append("log", "x", 0, 1000)).rejects.toThrow(RangeError);

@@ -209,6 +209,19 @@ function logLevelMeta(ctx: ServerContext, session: Session | undefined): Record<
 
 const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 
+/** Progress notifications relayed to one call, at most (as for its log messages); the rest of a flood is dropped. */
+export const MAX_RELAYED_PROGRESS = 1000;
+
+/** `forward` for the first `max` values only. */
+function atMost<T>(max: number, forward: (value: T) => void): (value: T) => void {
+  let left = max;
+  return (value) => {
+    if (left <= 0) return;
+    left--;
+    forward(value);
+  };
+}
+
 /**
  * The handler for `custom` instances: the platform's MCP endpoint in front of the user's own server,
  * so any client (either protocol era) reaches a server of either era through one stable, revocable URL.
@@ -303,6 +316,11 @@ function createProxyHandler(
   }
 
   const states = new RequestStates(deps.keyring, deps.kv);
+  // The input schemas of each instance's tools as its server last listed them (SEP-2243 header checks).
+  const toolSchemas = new LRUCache<string, Map<string, Record<string, unknown>>>({
+    max: 5000,
+    ttl: 30 * 60_000,
+  });
   const routing = new UpstreamRouting(deps.kv);
 
   /**
@@ -373,17 +391,42 @@ function createProxyHandler(
       interactive<T>(auth, ctx, session, method, params),
     );
 
+  /**
+   * A 2026-07-28 client listens for this instance's changes: the upstream's are followed until it stops
+   * (the connection, or the stdio process, is held meanwhile). An upstream that cannot be reached leaves
+   * the stream open with nothing to tell.
+   */
+  async function followLists(auth: InstanceAuth, signal: AbortSignal): Promise<void> {
+    const secret = deps.resolver.credential(auth.instance);
+    const opened = secret ? await source.open(auth, secret).catch(() => undefined) : undefined;
+    if (!opened) return;
+    const stop = await routing.followLists(opened.client, auth.instance.instanceId).catch(() => undefined);
+    const end = () => {
+      stop?.();
+      opened.release(false);
+    };
+    if (signal.aborted) end();
+    else signal.addEventListener("abort", end, { once: true });
+  }
+
+  // List changes reach 2025-era sessions on their GET stream and 2026-07-28 clients on their
+  // subscriptions/listen stream (./instance-bus.ts).
   const capabilities = {
-    tools: { listChanged: false },
-    resources: { listChanged: false, subscribe: true },
-    prompts: { listChanged: false },
+    tools: { listChanged: true },
+    resources: { listChanged: true, subscribe: true },
+    prompts: { listChanged: true },
     completions: {},
     logging: {},
   };
   const handler = createInstanceHandler(
     deps,
     source.info,
-    { capabilities, sessions: true },
+    {
+      capabilities,
+      sessions: true,
+      toolSchema: (auth, name) => toolSchemas.get(auth.instance.instanceId)?.get(name),
+      onListen: followLists,
+    },
     (server, auth, session) => {
       server.setRequestHandler("resources/list", (req, c) =>
         relay(auth, c.mcpReq.signal, "did not answer resources/list", (client, o) =>
@@ -477,6 +520,13 @@ function createProxyHandler(
             `${Label} listed more than ${MAX_CUSTOM_TOOLS} tools in one page`,
           );
         }
+        // A first page starts the instance's list afresh; later pages add to it.
+        const known = (req.params?.cursor && toolSchemas.get(auth.instance.instanceId)) || new Map();
+        for (const tool of listed.tools) {
+          if (known.size < MAX_CUSTOM_TOOLS * 10)
+            known.set(tool.name, tool.inputSchema as Record<string, unknown>);
+        }
+        toolSchemas.set(auth.instance.instanceId, known);
         return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
       });
       server.setRequestHandler("tools/call", async (req, c) => {
@@ -491,10 +541,13 @@ function createProxyHandler(
           const onprogress =
             progressToken === undefined
               ? undefined
-              : (progress: { progress: number; total?: number; message?: string }) =>
-                  void c.mcpReq
-                    .notify({ method: "notifications/progress", params: { ...progress, progressToken } })
-                    .catch(() => {});
+              : atMost(
+                  MAX_RELAYED_PROGRESS,
+                  (progress: { progress: number; total?: number; message?: string }) =>
+                    void c.mcpReq
+                      .notify({ method: "notifications/progress", params: { ...progress, progressToken } })
+                      .catch(() => {}),
+                );
           const answer = await interactive<CallToolResult>(
             auth,
             c,

@@ -6,11 +6,13 @@ import {
   isInitializeRequest,
   isLegacyRequest,
   type McpHttpHandler,
+  McpServer,
   Server,
   type ServerCapabilities,
 } from "@modelcontextprotocol/server";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
 import type { EdgeDeps } from "../deps.ts";
+import { InstanceEventBus } from "./instance-bus.ts";
 import { createLegacySessions, type Session, type SessionStore } from "./sessions.ts";
 import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
@@ -24,6 +26,27 @@ export interface InstanceAuth {
 // way (AJV compiles lazily), so the per-request Server is cheap; what must be built once is the tool list
 // and the compiled input validators, which the service registry does at start-up.
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
+/**
+ * An McpServer that knows no tools of its own but reports the relayed tools' input schemas, so the SDK's
+ * HTTP entry checks a 2026-07-28 client's Mcp-Param-* headers against the tool's `x-mcp-header`
+ * declarations before dispatch (SEP-2243), exactly as for its own tools. Every handler is set on the
+ * low-level `server`. (`toolInputSchemaJson` is what the entry calls; the proxied conformance test fails
+ * if an SDK upgrade stops calling it.)
+ */
+class RelayedToolsServer extends McpServer {
+  constructor(
+    info: Implementation,
+    options: ConstructorParameters<typeof McpServer>[1],
+    private readonly schemaOf: (name: string) => Record<string, unknown> | undefined,
+  ) {
+    super(info, options);
+  }
+
+  override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
+    return this.schemaOf(name);
+  }
+}
 
 export const errorResult = (text: string): CallToolResult => ({
   content: [{ type: "text", text }],
@@ -42,32 +65,53 @@ export const errorResult = (text: string): CallToolResult => ({
 export function createInstanceHandler(
   deps: EdgeDeps,
   info: Implementation,
-  opts: { instructions?: string; capabilities?: ServerCapabilities; sessions?: boolean },
+  opts: {
+    instructions?: string;
+    capabilities?: ServerCapabilities;
+    sessions?: boolean;
+    /**
+     * A 2026-07-28 client opens `subscriptions/listen` on an instance: resolves once the upstream's own
+     * changes are followed, and stops following them when `signal` aborts.
+     */
+    onListen?: (auth: InstanceAuth, signal: AbortSignal) => Promise<void>;
+    /** A relayed tool's input schema (as the upstream listed it), for SEP-2243 header checks. */
+    toolSchema?: (auth: InstanceAuth, name: string) => Record<string, unknown> | undefined;
+  },
   register: (server: Server, auth: InstanceAuth, session?: Session) => void,
 ): McpHttpHandler & { sessions?: SessionStore } {
   const build = (auth: InstanceAuth, session?: Session) => {
-    const server = new Server(info, {
+    const options = {
       capabilities: opts.capabilities ?? { tools: { listChanged: false } },
       supportedProtocolVersions: SUPPORTED_VERSIONS,
       jsonSchemaValidator,
       ...(opts.instructions && { instructions: opts.instructions }),
-    });
+    };
+    const { toolSchema } = opts;
+    const product = toolSchema
+      ? new RelayedToolsServer(info, options, (name) => toolSchema(auth, name))
+      : new Server(info, options);
+    const server = product instanceof McpServer ? product.server : product;
     advertiseAllVersions(server);
     register(server, auth, session);
-    return server;
+    return { product, server };
   };
   const onerror = (error: Error) => deps.log.debug("mcp request rejected", { error: error.message });
   const maxRequestBodySize = deps.limits.maxBodyBytes;
+  // Relayed instances' listen streams hear their own instance's upstream changes only.
+  const bus = opts.sessions ? new InstanceEventBus(deps.kv, onerror) : undefined;
   const handler = createMcpHandler(
     (ctx) => {
       const auth = ctx.authInfo?.extra as InstanceAuth | undefined;
       if (!auth) throw new Error("MCP handler called without an instance");
-      return build(auth);
+      return build(auth).product;
     },
-    { legacy: "stateless", maxRequestBodySize, onerror },
+    { legacy: "stateless", maxRequestBodySize, onerror, ...(bus && { bus }) },
   );
   if (!opts.sessions) return handler;
-  const legacy = createLegacySessions(deps.kv, build, { maxRequestBodySize, onerror });
+  const legacy = createLegacySessions(deps.kv, (auth, session) => build(auth, session).server, {
+    maxRequestBodySize,
+    onerror,
+  });
   return {
     ...handler,
     sessions: legacy.store,
@@ -82,7 +126,12 @@ export function createInstanceHandler(
       if (!sessionless && (await isLegacyRequest(request, options?.parsedBody, { maxRequestBodySize }))) {
         return legacy.fetch(request, options);
       }
-      return handler.fetch(request, options);
+      const auth = options?.authInfo?.extra as unknown as InstanceAuth;
+      const body = options?.parsedBody as { method?: unknown } | undefined;
+      if (body?.method === "subscriptions/listen") await opts.onListen?.(auth, request.signal);
+      return bus
+        ? bus.run(auth.instance.instanceId, () => handler.fetch(request, options))
+        : handler.fetch(request, options);
     },
     close: () => handler.close(),
   };

@@ -122,6 +122,11 @@ export const MAX_RELAYED_NOTIFICATIONS = 1000;
 export class UpstreamRouting {
   private readonly calls = new WeakMap<Client, InflightCall[]>();
   private readonly wired = new WeakSet<Client>();
+  /** The list-change `subscriptions/listen` stream of each 2026-07-28 upstream connection, counted. */
+  private readonly listFollows = new WeakMap<
+    Client,
+    { subscription: Promise<McpSubscription>; refs: number }
+  >();
   /** Open `subscriptions/listen` streams to 2026-07-28 upstreams, per resource URI, counted. */
   private readonly listens = new WeakMap<
     Client,
@@ -184,6 +189,47 @@ export class UpstreamRouting {
     if (!open || !held || --held.refs > 0) return;
     open.delete(uri);
     await (await held.subscription).close();
+  }
+
+  /**
+   * Follows an upstream's list changes while a client listens for them: a 2026-07-28 upstream tells them
+   * only on a `subscriptions/listen` stream (one per connection, shared and counted); a 2025-era one
+   * sends them unasked. Returns the function that stops following.
+   */
+  async followLists(client: Client, instanceId: string): Promise<() => void> {
+    this.wire(client, instanceId);
+    if (!isModern(client)) return () => {};
+    let held = this.listFollows.get(client);
+    if (!held) {
+      const subscription = client.listen({
+        toolsListChanged: true,
+        promptsListChanged: true,
+        resourcesListChanged: true,
+      });
+      const entry = { subscription, refs: 0 };
+      held = entry;
+      this.listFollows.set(client, entry);
+      subscription.catch(() => {
+        if (this.listFollows.get(client) === entry) this.listFollows.delete(client);
+      });
+    }
+    const current = held;
+    current.refs++;
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      if (--current.refs > 0) return;
+      if (this.listFollows.get(client) === current) this.listFollows.delete(client);
+      void current.subscription.then((s) => s.close()).catch(() => {});
+    };
+    try {
+      await current.subscription;
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    return stop;
   }
 
   private latest(client: Client, wants?: keyof ClientCapabilities): InflightCall | undefined {
