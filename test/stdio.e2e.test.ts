@@ -2,6 +2,7 @@
 // run locally, nothing downloaded), one process per user's credential, so two users never see each other's
 // graph; the key reaches the process only through the environment its definition names.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { data, trpc } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 import { callTool, connect, mcpClient, newUser } from "./services/kit.ts";
@@ -49,4 +50,38 @@ describe("stdio MCP servers (memory, everything)", () => {
     expect((await client.listPrompts()).prompts.length).toBeGreaterThan(0);
     expect((await client.listResources()).resources.length).toBeGreaterThan(0);
   });
+
+  // The everything server speaks the 2025 era: it asks for sampling with a request of its own during the
+  // call. A 2025-era client gets it on the call's stream; a 2026-07-28 client gets an input_required
+  // result (the upstream call is held) and its retry answers the server, through the SDK's own driver.
+  for (const era of ["2025 session", "2026-07-28"] as const) {
+    test(`a 2025-era stdio server's sampling request reaches a ${era} client, and the answer goes back`, async () => {
+      const url = (await connect(stack, await newUser(stack), "everything", "any")).instanceUrl;
+      const client = new Client(
+        { name: "sampling-client", version: "1.0.0" },
+        {
+          capabilities: { sampling: {} },
+          ...(era === "2026-07-28" && { versionNegotiation: { mode: { pin: "2026-07-28" } } }),
+        },
+      );
+      const asked: string[] = [];
+      client.setRequestHandler("sampling/createMessage", async (request) => {
+        asked.push(JSON.stringify(request.params.messages));
+        return { model: "test-model", role: "assistant", content: { type: "text", text: "forty-two" } };
+      });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      try {
+        const result = await client.callTool({
+          name: "trigger-sampling-request",
+          arguments: { prompt: "What is the answer?", maxTokens: 10 },
+        });
+        expect(asked).toHaveLength(1);
+        expect(asked[0]).toContain("What is the answer?");
+        expect(JSON.stringify(result.content)).toContain("forty-two");
+        expect(result.isError).toBeFalsy();
+      } finally {
+        await client.close();
+      }
+    });
+  }
 });

@@ -33,7 +33,15 @@ import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
 import { createInstanceHandler, errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { recordToolCall } from "./record.ts";
-import { clientCapabilities, isModern, RequestStates, UpstreamRouting } from "./relay-calls.ts";
+import {
+  clientCapabilities,
+  HeldCalls,
+  type InflightCall,
+  isModern,
+  REQUEST_STATE_TTL_MS,
+  RequestStates,
+  UpstreamRouting,
+} from "./relay-calls.ts";
 import { MAX_SUBSCRIPTIONS, type Session } from "./sessions.ts";
 import { CredentialUnopened, unopenedCredential } from "./unopened.ts";
 
@@ -322,6 +330,7 @@ function createProxyHandler(
     ttl: 30 * 60_000,
   });
   const routing = new UpstreamRouting(deps.kv);
+  const held = new HeldCalls(REQUEST_STATE_TTL_MS, deps.limits.upstreamTimeoutMs);
 
   /**
    * A request that may need the client's input (tools/call, prompts/get, resources/read), relayed with
@@ -341,35 +350,54 @@ function createProxyHandler(
     const instanceId = auth.instance.instanceId;
     const capabilities = clientCapabilities(ctx, session);
     const state = ctx.mcpReq.requestState<unknown>();
-    const upstreamState =
-      typeof state === "string" ? await states.open(instanceId, method, state) : undefined;
+    const opened = typeof state === "string" ? await states.open(instanceId, method, state) : {};
     const inputResponses = ctx.mcpReq.inputResponses;
-    const answer = await withRemote(auth, ctx.mcpReq.signal, (client) =>
-      routing.during(client, instanceId, { ctx, session, capabilities }, (): Promise<unknown> => {
-        const modern = isModern(client);
-        const meta = (params._meta ?? {}) as Record<string, unknown>;
-        const upstreamParams = {
-          ...params,
-          ...(inputResponses && { inputResponses }),
-          ...(upstreamState !== undefined && { requestState: upstreamState }),
-          ...(modern && {
-            _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities, ...logLevelMeta(ctx, session) },
-          }),
-        };
-        const options = {
-          timeout: deps.limits.upstreamTimeoutMs,
-          signal: ctx.mcpReq.signal,
-          allowInputRequired: true,
-          ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
-        };
-        // tools/call goes through the SDK's callTool, which mirrors the arguments a tool declares with
-        // `x-mcp-header` into Mcp-Param-* headers (SEP-2243) from the tool list it holds.
-        if (method === "tools/call") {
-          return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], options);
-        }
-        return client.request({ method, params: upstreamParams }, options);
-      }),
-    );
+    // A 2026-07-28 client (its request has an envelope) is asked for input by input_required results:
+    // a 2025-era upstream's own requests for input are held for its retry.
+    const modernClient = !session && ctx.mcpReq.envelope !== undefined;
+    const upstreamCall = (hold: InflightCall["hold"], signal: AbortSignal) =>
+      withRemote(auth, signal, (client) =>
+        routing.during(client, instanceId, { ctx, session, capabilities, hold }, (): Promise<unknown> => {
+          const modern = isModern(client);
+          const meta = (params._meta ?? {}) as Record<string, unknown>;
+          const upstreamParams = {
+            ...params,
+            ...(modern && inputResponses && { inputResponses }),
+            ...(opened.upstreamState !== undefined && { requestState: opened.upstreamState }),
+            ...(modern && {
+              _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities, ...logLevelMeta(ctx, session) },
+            }),
+          };
+          const options = {
+            // A held call's own deadline runs per round (HeldCalls), the client's think time excluded.
+            timeout: hold ? REQUEST_STATE_TTL_MS : deps.limits.upstreamTimeoutMs,
+            signal,
+            allowInputRequired: true,
+            ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
+          };
+          // tools/call goes through the SDK's callTool, which mirrors the arguments a tool declares with
+          // `x-mcp-header` into Mcp-Param-* headers (SEP-2243) from the tool list it holds.
+          if (method === "tools/call") {
+            return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], options);
+          }
+          return client.request({ method, params: upstreamParams }, options);
+        }),
+      );
+    let answer: unknown;
+    if (opened.held || modernClient) {
+      const outcome = opened.held
+        ? await held.resume(opened.held, inputResponses ?? {})
+        : await held.start(ctx.mcpReq.signal, upstreamCall);
+      if ("input" in outcome) {
+        return inputRequired({
+          inputRequests: outcome.input,
+          requestState: states.seal(instanceId, method, undefined, outcome.held),
+        });
+      }
+      answer = outcome.done;
+    } else {
+      answer = await upstreamCall(undefined, ctx.mcpReq.signal);
+    }
     if (isInputRequiredResult(answer)) {
       return inputRequired({
         ...(answer.inputRequests && { inputRequests: answer.inputRequests }),
@@ -603,6 +631,7 @@ function createProxyHandler(
   return {
     handler,
     async close() {
+      held.close();
       await source.close();
       await handler.close();
     },

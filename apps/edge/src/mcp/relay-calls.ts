@@ -5,6 +5,8 @@ import type { Client, McpSubscription, RequestOptions } from "@modelcontextproto
 import {
   CLIENT_CAPABILITIES_META_KEY,
   type ClientCapabilities,
+  type InputRequest,
+  type InputRequests,
   type JSONRPCNotification,
   type LoggingLevel,
   ProtocolError,
@@ -27,6 +29,14 @@ interface StatePayload {
   n: string;
   /** The method the state was minted for. */
   m: string;
+  /** A held upstream call (HeldCalls) the retry resumes. */
+  h?: string;
+}
+
+/** What a sealed requestState carries back on the retry. */
+export interface OpenedState {
+  upstreamState?: string;
+  held?: string;
 }
 
 /**
@@ -40,7 +50,7 @@ export class RequestStates {
     private readonly kv: Kv,
   ) {}
 
-  seal(instanceId: string, method: string, upstreamState: string | undefined): string {
+  seal(instanceId: string, method: string, upstreamState: string | undefined, held?: string): string {
     if (upstreamState !== undefined && upstreamState.length > MAX_UPSTREAM_STATE) {
       throw new ProtocolError(
         ProtocolErrorCode.InternalError,
@@ -52,13 +62,14 @@ export class RequestStates {
       e: Date.now() + REQUEST_STATE_TTL_MS,
       n: randomBytes(16).toString("base64url"),
       m: method,
+      ...(held && { h: held }),
     };
     const sealed = seal(this.keyring, JSON.stringify(payload), aadFor("mrtr", instanceId, method));
     return `${sealed.keyVersion}.${sealed.ciphertext}`;
   }
 
   /** The upstream's state for a retry; throws InvalidParams for anything forged, expired or replayed. */
-  async open(instanceId: string, method: string, state: string): Promise<string | undefined> {
+  async open(instanceId: string, method: string, state: string): Promise<OpenedState> {
     const invalid = () =>
       new ProtocolError(ProtocolErrorCode.InvalidParams, "requestState is invalid, expired or already used");
     const dot = state.indexOf(".");
@@ -74,7 +85,10 @@ export class RequestStates {
     if (payload.m !== method || payload.e < Date.now()) throw invalid();
     const fresh = await this.kv.setIfAbsent(`mrtr-used:${payload.n}`, "1", REQUEST_STATE_TTL_MS);
     if (!fresh) throw invalid();
-    return payload.u;
+    return {
+      ...(payload.u !== undefined && { upstreamState: payload.u }),
+      ...(payload.h && { held: payload.h }),
+    };
   }
 }
 
@@ -101,6 +115,8 @@ export interface InflightCall {
   ctx: ServerContext;
   session: Session | undefined;
   capabilities: ClientCapabilities;
+  /** A 2026-07-28 client's call: the upstream's request for input is held for the client's retry. */
+  hold?: (request: InputRequest) => Promise<unknown>;
 }
 
 /** `subscriptions/listen` streams one upstream connection holds for resource subscriptions. */
@@ -280,6 +296,7 @@ export class UpstreamRouting {
     ) =>
       client.setRequestHandler(method, async (request) => {
         const call = this.latest(client, wants);
+        if (call?.hold) return call.hold({ method, params: request.params } as InputRequest) as never;
         if (!call?.session) {
           throw new ProtocolError(
             ProtocolErrorCode.MethodNotFound,
@@ -291,5 +308,152 @@ export class UpstreamRouting {
     ask("sampling/createMessage", "sampling");
     ask("elicitation/create", "elicitation");
     ask("roots/list", "roots");
+  }
+}
+
+/** Calls held at once in this process, and the input requests one call may batch into one round. */
+const MAX_HELD_CALLS = 10_000;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+interface Held {
+  upstream: Promise<unknown>;
+  /** The input requests asked since the last round, by key. */
+  asked: Map<string, { request: InputRequest; answer: Deferred<unknown> }>;
+  /** Resolves when the upstream asks for input. */
+  next: Deferred<void>;
+  abort: AbortController;
+  /** Drops the call when the client does not come back in time (set while held). */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborts the upstream call when it neither answers nor asks in time (set while it runs). */
+  deadline: ReturnType<typeof setTimeout> | undefined;
+  seq: number;
+}
+
+/** A held call's outcome for one round: the upstream answered, or it asks the client for input. */
+export type HeldOutcome = { done: unknown } | { input: InputRequests; held: string };
+
+/**
+ * The bridge from a 2025-era upstream to a 2026-07-28 client: the upstream asks for input with a request
+ * of its own during a call, which a 2026-07-28 client can only be asked through an `input_required`
+ * result. The upstream call is held (in this process, bounded in number and in time), the client gets
+ * the request as an input request, and its retry (whose sealed requestState names the held call)
+ * answers the upstream's request and resumes the wait for the upstream's answer or its next request.
+ */
+export class HeldCalls {
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    /** How long a held call waits for the client's retry. */
+    private readonly ttlMs: number,
+    /** How long the upstream may take to answer or ask, each round (the client's think time excluded). */
+    private readonly callTimeoutMs: number,
+  ) {}
+
+  /**
+   * Starts `run` (the upstream call) with a `hold` function for the upstream's requests for input;
+   * `signal` (the client's request) cancels the call until it is first held.
+   */
+  async start(
+    signal: AbortSignal,
+    run: (hold: (request: InputRequest) => Promise<unknown>, signal: AbortSignal) => Promise<unknown>,
+  ): Promise<HeldOutcome> {
+    if (this.held.size >= MAX_HELD_CALLS) {
+      throw new ProtocolError(ProtocolErrorCode.InternalError, "Too many calls waiting for input; try again");
+    }
+    const id = randomBytes(16).toString("base64url");
+    const abort = new AbortController();
+    const entry: Held = {
+      upstream: Promise.resolve(),
+      asked: new Map(),
+      next: deferred<void>(),
+      abort,
+      timer: undefined,
+      deadline: undefined,
+      seq: 0,
+    };
+    const cancel = () => {
+      if (!this.held.has(id)) abort.abort(signal.reason);
+    };
+    signal.addEventListener("abort", cancel, { once: true });
+    const hold = (request: InputRequest) => {
+      const answer = deferred<unknown>();
+      entry.asked.set(`input_${entry.seq++}`, { request, answer });
+      entry.next.resolve();
+      return answer.promise;
+    };
+    entry.upstream = run(hold, abort.signal);
+    entry.upstream.catch(() => {});
+    try {
+      return await this.wait(id, entry);
+    } finally {
+      signal.removeEventListener("abort", cancel);
+    }
+  }
+
+  /** The client's retry: answers the held call's requests and waits for its next outcome. */
+  async resume(id: string, responses: Record<string, unknown>): Promise<HeldOutcome> {
+    const entry = this.held.get(id);
+    if (!entry) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        "The call this requestState resumes is no longer waiting (it ended, expired, or waits on another edge process); call again",
+      );
+    }
+    this.held.delete(id);
+    clearTimeout(entry.timer);
+    for (const [key, { answer }] of entry.asked) {
+      if (key in responses) answer.resolve(responses[key]);
+      else answer.reject(new ProtocolError(ProtocolErrorCode.InvalidParams, `No input response for ${key}`));
+    }
+    entry.asked.clear();
+    entry.next = deferred<void>();
+    return this.wait(id, entry);
+  }
+
+  private async wait(id: string, entry: Held): Promise<HeldOutcome> {
+    entry.deadline = setTimeout(
+      () => entry.abort.abort(new Error("the upstream did not answer in time")),
+      this.callTimeoutMs,
+    );
+    entry.deadline.unref?.();
+    const outcome = await Promise.race([
+      entry.upstream.then((done) => ({ done })),
+      // Requests asked together (before the next turn of the event loop) go out in one round.
+      entry.next.promise.then(() => new Promise<"input">((r) => setTimeout(() => r("input"), 0))),
+    ]).finally(() => clearTimeout(entry.deadline));
+    if (outcome !== "input") return outcome;
+    const input: InputRequests = {};
+    for (const [key, { request }] of entry.asked) input[key] = request;
+    this.held.set(id, entry);
+    entry.timer = setTimeout(() => this.drop(id, "expired"), this.ttlMs);
+    entry.timer.unref?.();
+    return { input, held: id };
+  }
+
+  private drop(id: string, why: string): void {
+    const entry = this.held.get(id);
+    if (!entry) return;
+    this.held.delete(id);
+    entry.abort.abort(new Error(`held call ${why}`));
+    for (const { answer } of entry.asked.values()) answer.reject(new Error(`held call ${why}`));
+  }
+
+  close(): void {
+    for (const id of [...this.held.keys()]) this.drop(id, "closed");
   }
 }
