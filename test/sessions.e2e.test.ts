@@ -80,7 +80,7 @@ beforeAll(async () => {
   urlA = await connectInstance("A");
   urlB = await connectInstance("B");
   const edge = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: edge.app.fetch });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 60, fetch: edge.app.fetch });
   edgeB = {
     url: `http://127.0.0.1:${server.port}`,
     async stop() {
@@ -161,6 +161,44 @@ describe("2025-era sessions on a relayed instance", () => {
       });
       expect(refused.status).toBe(400);
     }
+  });
+
+  test("a client that hangs up mid-call resumes it on another edge process and gets the rest", async () => {
+    const session = await initialize(urlA);
+    const abort = new AbortController();
+    const res = await fetch(urlA, {
+      method: "POST",
+      signal: abort.signal,
+      headers: headers({ "mcp-session-id": session }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 9,
+        method: "tools/call",
+        params: { name: "test_tool_with_progress", _meta: { progressToken: "p1" } },
+      }),
+    });
+    // Read up to the first progress notification, then hang up.
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes('"progress":0')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    const seen = [...text.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
+    const last = seen.at(-1) ?? "";
+    expect(last).not.toBe("");
+    const resumed = await fetch(onEdgeB(urlA), {
+      headers: { accept: "text/event-stream", "mcp-session-id": session, "last-event-id": last },
+    });
+    expect(resumed.status).toBe(200);
+    const rest = await messages(resumed);
+    const progress = rest.filter((m) => m.data.method === "notifications/progress");
+    expect(progress.map((m) => (m.data.params as { progress: number }).progress)).toEqual([50, 100]);
+    expect(rest.at(-1)?.data.id).toBe(9);
+    expect(JSON.stringify(rest.at(-1)?.data)).toContain("Progress tool completed");
+    for (const m of progress) expect((m.data.params as { progressToken: string }).progressToken).toBe("p1");
   });
 
   test("sampling and elicitation reach a 2025-era client on the call's stream, and its answers go back", async () => {

@@ -179,10 +179,9 @@ class SessionBus {
       entry = { exchanges, ready };
       this.live.set(hash, entry);
     }
-    const exchange = new Exchange(
-      transport,
-      entry.ready.then(() => {}),
-    );
+    const ready = entry.ready.then(() => {});
+    ready.catch(() => {}); // a failed subscription fails the exchange's requests to the client, not the process
+    const exchange = new Exchange(transport, ready);
     entry.exchanges.add(exchange);
     const current = entry;
     exchange.onDone = () => {
@@ -230,11 +229,21 @@ class Exchange {
         await ready;
         return send({ ...message, id: `${this.prefix}${message.id}` }, options);
       }
-      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-        if (message.id !== undefined && message.id !== null) this.inflight.delete(message.id);
-      }
-      return send(message, options);
+      const answered =
+        (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) &&
+        message.id !== undefined &&
+        message.id !== null &&
+        this.inflight.delete(message.id);
+      await send(message, options);
+      if (answered && this.inflight.size === 0) this.onIdle();
     };
+  }
+
+  /** Every request of the exchange is answered (the answers are stored for resumption by then). */
+  onIdle: () => void = () => {};
+
+  get idle(): boolean {
+    return this.inflight.size === 0;
   }
 
   track(messages: JSONRPCMessage[]): void {
@@ -327,7 +336,17 @@ export function createLegacySessions(
       teardown();
       return new Response(response.body, { status: response.status, headers });
     }
-    return new Response(watch(response.body, teardown), { status: response.status, headers });
+    // A client that hangs up does not cancel (it may resume): the exchange ends once every request of
+    // it is answered (the answers kept for resumption), or with the session.
+    let gone = false;
+    exchange.onIdle = () => {
+      if (gone) teardown();
+    };
+    const body = watch(response.body, teardown, () => {
+      gone = true;
+      if (exchange.idle) teardown();
+    });
+    return new Response(body, { status: response.status, headers });
   }
 
   async function initialize(request: Request, parsedBody: unknown, auth: InstanceAuth, authInfo: unknown) {
@@ -495,25 +514,33 @@ function restoreInitialize(server: Server, init: SessionRecord["init"]): void {
 }
 
 /** Passes a response body through, calling `done` once it ends, fails or is cancelled by the client. */
-function watch(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+function watch(
+  body: ReadableStream<Uint8Array>,
+  done: () => void,
+  hungUp: () => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  // Cancelling the reader ends its pending read: that end is the client's, not the exchange's.
+  let gone = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done: ended, value } = await reader.read();
         if (ended) {
-          done();
+          if (!gone) done();
           controller.close();
           return;
         }
         controller.enqueue(value);
       } catch (error) {
-        done();
+        if (!gone) done();
         controller.error(error);
       }
     },
     cancel() {
       // The client went away: the call goes on (it may resume); its transport is closed when it ends.
+      gone = true;
+      hungUp();
       void reader.cancel().catch(() => {});
     },
   });
