@@ -104,12 +104,43 @@ class RemotePool {
     return { key, pending };
   }
 
+  private readonly pins = new Map<string, number>();
+  private toucher: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Keeps a connection from being closed as idle while something long-lived rides on it (a client's
+   * listen stream): its entry is touched every 30 s until the returned function is called.
+   */
+  pin(key: string): () => void {
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
+    if (!this.toucher) {
+      this.toucher = setInterval(() => {
+        for (const pinned of this.pins.keys()) this.clients.get(pinned);
+      }, 30_000);
+      this.toucher.unref?.();
+    }
+    let unpinned = false;
+    return () => {
+      if (unpinned) return;
+      unpinned = true;
+      const left = (this.pins.get(key) ?? 1) - 1;
+      if (left > 0) this.pins.set(key, left);
+      else this.pins.delete(key);
+      if (this.pins.size === 0 && this.toucher) {
+        clearInterval(this.toucher);
+        this.toucher = undefined;
+      }
+    };
+  }
+
   /** Drops the entry only if it is still the one that failed (never a newer replacement). */
   drop(key: string, pending: Promise<Client>): void {
     if (this.clients.peek(key) === pending) this.clients.delete(key);
   }
 
   close(): void {
+    if (this.toucher) clearInterval(this.toucher);
+    this.pins.clear();
     this.clients.clear();
   }
 }
@@ -124,6 +155,8 @@ interface Opened {
   redactor: Redactor;
   /** The request is over; `broken`: the connection failed and must not be reused. */
   release(broken: boolean): void;
+  /** Keeps the connection open while something long-lived uses it; returns the function that lets go. */
+  pin?(): () => void;
 }
 
 /** Where a relayed instance's MCP server is, and what to call it in messages. */
@@ -156,6 +189,7 @@ function remoteSource(
         client,
         redactor: remoteRedactor(config),
         release: (broken) => broken && pool.drop(key, pending),
+        pin: () => pool.pin(key),
       };
     },
     async close() {
@@ -429,8 +463,10 @@ function createProxyHandler(
     const opened = secret ? await source.open(auth, secret).catch(() => undefined) : undefined;
     if (!opened) return;
     const stop = await routing.followLists(opened.client, auth.instance.instanceId).catch(() => undefined);
+    const unpin = opened.pin?.();
     const end = () => {
       stop?.();
+      unpin?.();
       opened.release(false);
     };
     if (signal.aborted) end();
