@@ -6,6 +6,7 @@ import { type ControlPlaneLimits, createApp } from "@mcp/control-plane";
 import { createLogger, createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
 import { createEdge, DEFAULT_LIMITS, type EdgeLimits, type MetricsAccess, serverBodyCap } from "@mcp/edge";
 import { loopbackAllowlist } from "@mcp/http";
+import { DEFINITIONS_DIR, loadRegistry } from "@mcp/services";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
 
 export interface Stack {
@@ -42,6 +43,8 @@ export async function startStack(
     metrics?: MetricsAccess;
     /** More service environment, e.g. `SERVICE_GITHUB_BASE_URL` of a fake, `SERVICE_FIGMA_RATE_LIMIT`. */
     serviceEnv?: Record<string, string>;
+    /** Folders of more service definitions (`<type>/config.json`), loaded beside the shipped ones. */
+    definitionDirs?: string[];
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
@@ -65,12 +68,20 @@ export async function startStack(
     ALLOW_PRIVATE_UPSTREAMS: opts.allowPrivateUpstreams ? "1" : "0",
     NODE_ENV: "test",
   });
+  const serviceEnv = { SERVICE_FIGMA_BASE_URL: figma.url, ...opts.serviceEnv };
   const platform = await createPlatform(env, {
     memoryDb: true,
     kvPrefix: `test:${crypto.randomUUID()}:`,
     edgeUrl,
-    serviceEnv: { SERVICE_FIGMA_BASE_URL: figma.url, ...opts.serviceEnv },
+    serviceEnv,
   });
+  if (opts.definitionDirs?.length) {
+    // As createPlatform loads it, with the test's own definitions beside the shipped ones.
+    platform.deps.registry = loadRegistry([DEFINITIONS_DIR, ...opts.definitionDirs], {
+      ...process.env,
+      ...serviceEnv,
+    });
+  }
   const logs: string[] = [];
   platform.deps.log = createLogger({
     level: "debug",

@@ -3,6 +3,8 @@ import {
   type FetchLike,
   type JsonSchemaValidator,
   type jsonSchemaValidator,
+  SdkError,
+  SdkErrorCode,
   SdkHttpError,
   SSEClientTransport,
   SseError,
@@ -10,7 +12,7 @@ import {
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
 import { createRedactor, headerSecrets, type Redactor } from "./redact.ts";
-import { checkUpstreamUrl, guardedFetch } from "./ssrf.ts";
+import { checkUpstreamUrl, guardedFetch, UpstreamBlockedError } from "./ssrf.ts";
 
 /** A user's own MCP server, as stored (sealed) for a custom instance. */
 export interface RemoteMcpConfig {
@@ -61,6 +63,12 @@ export function remoteRedactor(config: RemoteMcpConfig): Redactor {
 const CLIENT_INFO = { name: "mcp-platform-gateway", version: "0.1.0" };
 
 /**
+ * Bytes one HTTP response of a user's server may carry (one JSON-RPC answer, with the notifications streamed
+ * before it), as for a stdio server's one message: a bigger one is cut off and the request fails.
+ */
+export const MAX_REMOTE_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
  * What the gateway's upstream connections declare, so a server may ask for input through it: the relay
  * passes each request's own client's capabilities on (2026-07-28: per request; 2025: it answers what its
  * client cannot). `input_required` results come back to the relay as they are (manual mode), to be
@@ -81,6 +89,25 @@ const passThrough: jsonSchemaValidator = {
   },
 };
 
+/** The SSRF guard's refusal behind an error (the SDK wraps it as the cause), if that is what it is. */
+function blockedBy(error: unknown): UpstreamBlockedError | undefined {
+  let cause = error;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
+    if (cause instanceof UpstreamBlockedError) return cause;
+  }
+  return undefined;
+}
+
+/** No answer at all in time (headers or `initialize`): the legacy transport would wait just as long for nothing. */
+function silent(error: unknown): boolean {
+  let cause = error;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
+    if (cause.name === "TimeoutError") return true;
+    if (cause instanceof SdkError && cause.code === SdkErrorCode.RequestTimeout) return true;
+  }
+  return false;
+}
+
 function rejectedCredentials(error: unknown): boolean {
   if (error instanceof UnauthorizedError) return true;
   if (error instanceof SdkHttpError) return error.status === 401 || error.status === 403;
@@ -100,7 +127,11 @@ export async function connectRemoteMcp(
   const checked = await checkUpstreamUrl(config.url, { allowPrivate: opts.allowPrivate });
   if (!checked.ok) return { ok: false, error: "BAD_REQUEST", message: checked.reason };
   const timeout = opts.timeoutMs ?? 10_000;
-  const fetch = guardedFetch({ allowPrivate: opts.allowPrivate, timeoutMs: timeout }) as FetchLike;
+  const fetch = guardedFetch({
+    allowPrivate: opts.allowPrivate,
+    timeoutMs: timeout,
+    maxResponseBytes: MAX_REMOTE_RESPONSE_BYTES,
+  }) as FetchLike;
   const requestInit: RequestInit = { headers: config.headers ?? {} };
 
   const streamable = new Client(CLIENT_INFO, {
@@ -108,6 +139,8 @@ export async function connectRemoteMcp(
     jsonSchemaValidator: passThrough,
     ...RELAY_CLIENT_OPTIONS,
   });
+  // The SSRF guard's refusal (a redirect, a name re-pointed at a refused address): the URL's fault, not an outage.
+  let blocked: UpstreamBlockedError | undefined;
   try {
     await streamable.connect(new StreamableHTTPClientTransport(checked.url, { requestInit, fetch }), {
       timeout,
@@ -116,6 +149,14 @@ export async function connectRemoteMcp(
   } catch (error) {
     await streamable.close().catch(() => {});
     if (rejectedCredentials(error)) return unauthorized(config);
+    blocked = blockedBy(error);
+    if (silent(error)) {
+      return {
+        ok: false,
+        error: "SERVICE_UNAVAILABLE",
+        message: `The MCP server at ${checked.url.host} did not answer within ${timeout} ms`,
+      };
+    }
   }
   const sse = new Client(CLIENT_INFO, { jsonSchemaValidator: passThrough, ...RELAY_CLIENT_OPTIONS });
   try {
@@ -124,6 +165,7 @@ export async function connectRemoteMcp(
   } catch (error) {
     await sse.close().catch(() => {});
     if (rejectedCredentials(error)) return unauthorized(config);
+    if (blocked) return { ok: false, error: "BAD_REQUEST", message: blocked.message };
     return {
       ok: false,
       error: "SERVICE_UNAVAILABLE",
