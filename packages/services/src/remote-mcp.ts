@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import {
   Client,
   type FetchLike,
   type JsonSchemaValidator,
   type jsonSchemaValidator,
+  type PriorDiscovery,
   SdkError,
   SdkErrorCode,
   SdkHttpError,
@@ -11,6 +13,7 @@ import {
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
+import { LRUCache } from "lru-cache";
 import { createRedactor, headerSecrets, type Redactor } from "./redact.ts";
 import { checkUpstreamUrl, guardedFetch, UpstreamBlockedError } from "./ssrf.ts";
 
@@ -98,6 +101,15 @@ function blockedBy(error: unknown): UpstreamBlockedError | undefined {
   return undefined;
 }
 
+/**
+ * Each remote server's protocol era, remembered (by the hash of its URL) so a new connection skips the
+ * `server/discover` probe. A legacy verdict is kept shorter: an upgraded server still answers
+ * `initialize`, so a stale one would never be noticed.
+ */
+const eras = new LRUCache<string, PriorDiscovery>({ max: 10_000, ttl: 60 * 60_000 });
+const MODERN_ERA_TTL_MS = 60 * 60_000;
+const LEGACY_ERA_TTL_MS = 10 * 60_000;
+
 /** No answer at all in time (headers or `initialize`): the legacy transport would wait just as long for nothing. */
 function silent(error: unknown): boolean {
   let cause = error;
@@ -134,20 +146,44 @@ export async function connectRemoteMcp(
   }) as FetchLike;
   const requestInit: RequestInit = { headers: config.headers ?? {} };
 
-  const streamable = new Client(CLIENT_INFO, {
-    versionNegotiation: { mode: "auto" },
-    jsonSchemaValidator: passThrough,
-    ...RELAY_CLIENT_OPTIONS,
-  });
+  // The era this server spoke last time (its `server/discover` answer, or "legacy") saves the probe; a
+  // verdict that no longer holds is forgotten and the server probed again.
+  const eraKey = createHash("sha256").update(checked.url.href).digest("base64url");
+  const remembered = eras.get(eraKey);
+  const connectStreamable = async (prior?: PriorDiscovery) => {
+    const client = new Client(CLIENT_INFO, {
+      versionNegotiation: { mode: "auto" },
+      jsonSchemaValidator: passThrough,
+      ...RELAY_CLIENT_OPTIONS,
+    });
+    try {
+      await client.connect(new StreamableHTTPClientTransport(checked.url, { requestInit, fetch }), {
+        timeout,
+        ...(prior && { prior }),
+      });
+      const discover = client.getDiscoverResult();
+      eras.set(eraKey, discover ? { kind: "modern", discover } : { kind: "legacy" }, {
+        ttl: discover ? MODERN_ERA_TTL_MS : LEGACY_ERA_TTL_MS,
+      });
+      return client;
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
+  };
   // The SSRF guard's refusal (a redirect, a name re-pointed at a refused address): the URL's fault, not an outage.
   let blocked: UpstreamBlockedError | undefined;
   try {
-    await streamable.connect(new StreamableHTTPClientTransport(checked.url, { requestInit, fetch }), {
-      timeout,
-    });
-    return { ok: true, client: streamable, transport: "streamable-http" };
+    let client: Client;
+    try {
+      client = await connectStreamable(remembered);
+    } catch (error) {
+      if (!remembered || rejectedCredentials(error) || silent(error)) throw error;
+      eras.delete(eraKey);
+      client = await connectStreamable();
+    }
+    return { ok: true, client, transport: "streamable-http" };
   } catch (error) {
-    await streamable.close().catch(() => {});
     if (rejectedCredentials(error)) return unauthorized(config);
     blocked = blockedBy(error);
     if (silent(error)) {
