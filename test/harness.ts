@@ -17,6 +17,8 @@ export interface Stack {
   edge: Awaited<ReturnType<typeof createEdge>>;
   /** Every `key=value` this stack wrote to the shared kv (cache, limiter state aside): what Redis would hold. */
   kvWrites: string[];
+  /** The namespace of this stack's kv keys and channels (another connection with it shares its state). */
+  kvPrefix: string;
   /** Every log line (JSON) of this stack, every level; errors are also written to stderr. */
   logs: string[];
   stop(): Promise<void>;
@@ -69,9 +71,10 @@ export async function startStack(
     NODE_ENV: "test",
   });
   const serviceEnv = { SERVICE_FIGMA_BASE_URL: figma.url, ...opts.serviceEnv };
+  const kvPrefix = `test:${crypto.randomUUID()}:`;
   const platform = await createPlatform(env, {
     memoryDb: true,
-    kvPrefix: `test:${crypto.randomUUID()}:`,
+    kvPrefix,
     edgeUrl,
     serviceEnv,
   });
@@ -130,6 +133,7 @@ export async function startStack(
     platform,
     edge,
     kvWrites,
+    kvPrefix,
     logs,
     async stop() {
       cpServer.stop(true);

@@ -2,6 +2,7 @@
 // front of the conformance upstream (test/conformance/upstream.ts, 2026-07-28 and 2025 on one URL).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEdge } from "@mcp/edge";
+import { createKv } from "@mcp/kv";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { data, newUser, trpc } from "./client.ts";
 import { type ConformanceUpstream, startConformanceUpstream } from "./conformance/upstream.ts";
@@ -11,7 +12,7 @@ let stack: Stack;
 let upstream: ConformanceUpstream;
 let urlA: string;
 let urlB: string;
-/** A second edge app on the same kv: any edge process must serve any session. */
+/** A second edge app on the same kv (its own Redis connections in CI): any edge process serves any session. */
 let edgeB: { stop(): Promise<void>; url: string };
 
 const LEGACY = "2025-11-25";
@@ -79,13 +80,19 @@ beforeAll(async () => {
   stack = await startStack({ allowPrivateUpstreams: true });
   urlA = await connectInstance("A");
   urlB = await connectInstance("B");
-  const edge = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
+  // With Redis, edge B has its own connections to it (as another process would); the in-process kv is
+  // one process's by nature, so the embedded run shares it.
+  const kv = process.env.REDIS_URL
+    ? createKv({ REDIS_URL: process.env.REDIS_URL }, { prefix: stack.kvPrefix })
+    : stack.platform.deps.kv;
+  const edge = await createEdge({ ...stack.platform.deps, kv }, { host: "127.0.0.1" });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 60, fetch: edge.app.fetch });
   edgeB = {
     url: `http://127.0.0.1:${server.port}`,
     async stop() {
       server.stop(true);
       await edge.close();
+      if (kv !== stack.platform.deps.kv) await kv.close();
     },
   };
 });
@@ -199,6 +206,59 @@ describe("2025-era sessions on a relayed instance", () => {
     expect(rest.at(-1)?.data.id).toBe(9);
     expect(JSON.stringify(rest.at(-1)?.data)).toContain("Progress tool completed");
     for (const m of progress) expect((m.data.params as { progressToken: string }).progressToken).toBe("p1");
+  });
+
+  test("the answer to a sampling request may be POSTed to another edge process than the call's", async () => {
+    // A session whose client can sample.
+    const init = await fetch(urlA, {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: LEGACY,
+          capabilities: { sampling: {} },
+          clientInfo: { name: "raw", version: "1" },
+        },
+      }),
+    });
+    const sampling = init.headers.get("mcp-session-id") ?? "";
+    await init.text();
+    const res = await call(urlA, sampling, 11, "tools/call", {
+      name: "test_sampling",
+      arguments: { prompt: "Capital of France?" },
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    let asked: { id: string | number } | undefined;
+    while (!asked) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      const found = [...text.matchAll(/^data: (.*)$/gm)]
+        .map((m) => (m[1]?.trim() ? JSON.parse(m[1]) : {}))
+        .find((m) => m.method === "sampling/createMessage");
+      if (found) asked = found;
+    }
+    expect(asked).toBeDefined();
+    const answered = await fetch(onEdgeB(urlA), {
+      method: "POST",
+      headers: headers({ "mcp-session-id": sampling }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: asked?.id,
+        result: { model: "m", role: "assistant", content: { type: "text", text: "Paris" } },
+      }),
+    });
+    expect(answered.status).toBe(202);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain("LLM response: Paris");
   });
 
   test("sampling and elicitation reach a 2025-era client on the call's stream, and its answers go back", async () => {
