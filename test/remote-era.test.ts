@@ -38,7 +38,10 @@ afterAll(async () => {
 test("the second connection to a server skips the server/discover probe", async () => {
   const url = `http://127.0.0.1:${proxy.port}/mcp?era-test=${crypto.randomUUID()}`;
   const connectOnce = async () => {
-    const conn = await connectRemoteMcp({ name: "era", url }, { allowPrivate: true, timeoutMs: 5000 });
+    const conn = await connectRemoteMcp(
+      { name: "era", url },
+      { allowPrivate: true, timeoutMs: 5000, rememberEra: true },
+    );
     if (!conn.ok) throw new Error(conn.message);
     expect(conn.client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
     await conn.client.listTools();
@@ -53,18 +56,35 @@ test("the second connection to a server skips the server/discover probe", async 
   expect(methods).toContain("tools/list");
 });
 
+test("a key check (rememberEra unset) always probes", async () => {
+  const url = `http://127.0.0.1:${proxy.port}/mcp?era-test=${crypto.randomUUID()}`;
+  for (let i = 0; i < 2; i++) {
+    methods.length = 0;
+    const conn = await connectRemoteMcp({ name: "era", url }, { allowPrivate: true, timeoutMs: 5000 });
+    if (!conn.ok) throw new Error(conn.message);
+    await conn.client.close();
+    expect(methods).toContain("server/discover");
+  }
+});
+
 test("a server remembered as legacy speaks 2025 without a probe", async () => {
   const url = `http://127.0.0.1:${proxy.port}/mcp?era-test=${crypto.randomUUID()}`;
   legacyOnly = true;
   try {
     methods.length = 0;
-    const first = await connectRemoteMcp({ name: "era", url }, { allowPrivate: true, timeoutMs: 5000 });
+    const first = await connectRemoteMcp(
+      { name: "era", url },
+      { allowPrivate: true, timeoutMs: 5000, rememberEra: true },
+    );
     if (!first.ok) throw new Error(first.message);
     expect(first.client.getNegotiatedProtocolVersion()?.startsWith("2025")).toBe(true);
     await first.client.close();
     expect(methods).toEqual(expect.arrayContaining(["server/discover", "initialize"]));
     methods.length = 0;
-    const second = await connectRemoteMcp({ name: "era", url }, { allowPrivate: true, timeoutMs: 5000 });
+    const second = await connectRemoteMcp(
+      { name: "era", url },
+      { allowPrivate: true, timeoutMs: 5000, rememberEra: true },
+    );
     if (!second.ok) throw new Error(second.message);
     await second.client.close();
     expect(methods).not.toContain("server/discover");

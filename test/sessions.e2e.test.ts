@@ -290,6 +290,69 @@ describe("2025-era sessions on a relayed instance", () => {
   });
 });
 
+describe("subscriptions and list changes on a 2025-era session", () => {
+  test("a subscribed resource's updates and list changes reach the session's GET stream, on another edge", async () => {
+    const session = await initialize(urlA);
+    const other = await initialize(urlA);
+    const subscribed = await call(urlA, session, 2, "resources/subscribe", {
+      uri: "test://watched-resource",
+    });
+    expect(JSON.stringify((await messages(subscribed)).at(-1)?.data)).toContain('"result":{}');
+    const abort = new AbortController();
+    const stream = (id: string) =>
+      fetch(onEdgeB(urlA), {
+        signal: abort.signal,
+        headers: { accept: "text/event-stream", "mcp-session-id": id },
+      });
+    const [mine, theirs] = await Promise.all([stream(session), stream(other)]);
+    expect(mine.status).toBe(200);
+    // The GET streams are open on edge B; the upstream's announcements come through edge A's connection.
+    await Bun.sleep(200);
+    for (const name of ["test_trigger_resource_update", "test_trigger_tool_change"]) {
+      await (await call(urlA, session, 3, "tools/call", { name, arguments: {} })).text();
+    }
+    const read = async (res: Response, until: (text: string) => boolean) => {
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      const deadline = Date.now() + 5000;
+      while (!until(text) && Date.now() < deadline) {
+        const next = await Promise.race([reader.read(), Bun.sleep(200).then(() => undefined)]);
+        if (next?.value) text += new TextDecoder().decode(next.value);
+        if (next?.done) break;
+      }
+      return text;
+    };
+    const seen = await read(mine, (t) => t.includes("resources/updated") && t.includes("tools/list_changed"));
+    expect(seen).toContain('"uri":"test://watched-resource"');
+    expect(seen).toContain("notifications/tools/list_changed");
+    // The upstream's own listen-stream id is not relayed.
+    expect(seen).not.toContain("subscriptionId");
+    // The other session never subscribed: it hears the list change, not the resource update.
+    const heard = await read(theirs, (t) => t.includes("tools/list_changed"));
+    expect(heard).toContain("notifications/tools/list_changed");
+    expect(heard).not.toContain("resources/updated");
+    abort.abort();
+  });
+
+  test("a session holds at most 100 resource subscriptions", async () => {
+    const session = await initialize(urlA);
+    for (let i = 0; i < 100; i++) {
+      const res = await call(urlA, session, i + 2, "resources/subscribe", { uri: `test://r/${i}` });
+      expect(JSON.stringify((await messages(res)).at(-1)?.data)).toContain('"result":{}');
+    }
+    const over = await messages(
+      await call(urlA, session, 200, "resources/subscribe", { uri: "test://r/over" }),
+    );
+    expect((over.at(-1)?.data.error as { code: number; message: string }).code).toBe(-32602);
+    expect((over.at(-1)?.data.error as { message: string }).message).toBe("At most 100 subscriptions");
+    // One already held is fine again.
+    const again = await messages(
+      await call(urlA, session, 201, "resources/subscribe", { uri: "test://r/7" }),
+    );
+    expect(JSON.stringify(again.at(-1)?.data)).toContain('"result":{}');
+  });
+});
+
 describe("multi-round-trip state through the relay (2026-07-28 clients)", () => {
   const modern = (id: number, params: Record<string, unknown>) =>
     fetch(urlA, {

@@ -20,6 +20,7 @@ export {
   type RemoteMcpConfig,
   type RemoteOptions,
   remoteRedactor,
+  upstreamRefusal,
 } from "./remote-mcp.ts";
 export * from "./ssrf.ts";
 export * from "./stdio/index.ts";

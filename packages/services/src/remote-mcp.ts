@@ -35,6 +35,11 @@ export interface RemoteOptions {
   allowPrivate: boolean;
   /** Per request, and for the whole connect. */
   timeoutMs?: number;
+  /**
+   * Connect in the era this server spoke last time, skipping the `server/discover` probe (the edge's
+   * pooled connections). A key check always probes, so it sees the server as it is.
+   */
+  rememberEra?: boolean;
 }
 
 /** Headers whose values describe the request rather than authenticate it (`accept`, `notion-version`, …). */
@@ -110,6 +115,14 @@ const eras = new LRUCache<string, PriorDiscovery>({ max: 10_000, ttl: 60 * 60_00
 const MODERN_ERA_TTL_MS = 60 * 60_000;
 const LEGACY_ERA_TTL_MS = 10 * 60_000;
 
+/**
+ * What an upstream failure says about the URL, in words for the user: the SSRF guard's refusal (a
+ * redirect, a name now pointing at a refused address). Undefined for anything else.
+ */
+export function upstreamRefusal(error: unknown): string | undefined {
+  return blockedBy(error)?.message;
+}
+
 /** No answer at all in time (headers or `initialize`): the legacy transport would wait just as long for nothing. */
 function silent(error: unknown): boolean {
   let cause = error;
@@ -149,7 +162,7 @@ export async function connectRemoteMcp(
   // The era this server spoke last time (its `server/discover` answer, or "legacy") saves the probe; a
   // verdict that no longer holds is forgotten and the server probed again.
   const eraKey = createHash("sha256").update(checked.url.href).digest("base64url");
-  const remembered = eras.get(eraKey);
+  const remembered = opts.rememberEra ? eras.get(eraKey) : undefined;
   const connectStreamable = async (prior?: PriorDiscovery) => {
     const client = new Client(CLIENT_INFO, {
       versionNegotiation: { mode: "auto" },

@@ -10,6 +10,7 @@ import {
   type RemoteMcpConfig,
   remoteRedactor,
   type StdioProxiedService,
+  upstreamRefusal,
 } from "@mcp/services";
 import {
   type Client,
@@ -91,6 +92,7 @@ class RemotePool {
       pending = connectRemoteMcp(config, {
         allowPrivate: this.deps.allowPrivateUpstreams,
         timeoutMs: this.deps.limits.upstreamTimeoutMs,
+        rememberEra: true,
       }).then((conn) => {
         if (!conn.ok) throw new RemoteUnavailable(conn.message);
         return conn.client;
@@ -352,7 +354,8 @@ function createProxyHandler(
       if (error instanceof ProtocolError) throw error;
       if (error instanceof CredentialUnopened)
         throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
-      const detail = error instanceof RemoteUnavailable ? `: ${error.message}` : "";
+      const refused = error instanceof RemoteUnavailable ? error.message : upstreamRefusal(error);
+      const detail = refused ? `: ${refused}` : "";
       throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} ${failure}${detail}`);
     }
   }
@@ -511,19 +514,20 @@ function createProxyHandler(
         if (!session)
           throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "Subscriptions need a session");
         const uri = req.params.uri.slice(0, 2048);
+        const subscribed = session.record.subscriptions ?? [];
+        if (!subscribed.includes(uri) && subscribed.length >= MAX_SUBSCRIPTIONS) {
+          throw new ProtocolError(
+            ProtocolErrorCode.InvalidParams,
+            `At most ${MAX_SUBSCRIPTIONS} subscriptions`,
+          );
+        }
         await relay(auth, c.mcpReq.signal, "did not answer resources/subscribe", (client, o) =>
           routing.subscribe(client, auth.instance.instanceId, uri, o),
         );
         await sessions().update(session, (record) => {
           const subs = new Set(record.subscriptions ?? []);
-          if (!subs.has(uri) && subs.size >= MAX_SUBSCRIPTIONS) {
-            throw new ProtocolError(
-              ProtocolErrorCode.InvalidParams,
-              `At most ${MAX_SUBSCRIPTIONS} subscriptions`,
-            );
-          }
           subs.add(uri);
-          record.subscriptions = [...subs];
+          record.subscriptions = [...subs].slice(-MAX_SUBSCRIPTIONS);
         });
         return {};
       });
@@ -650,7 +654,10 @@ function createProxyHandler(
             result = errorResult(error.message);
           } else {
             status = "SERVICE_UNAVAILABLE";
-            const detail = error instanceof RemoteUnavailable ? error.message : "it did not answer the call";
+            const detail =
+              error instanceof RemoteUnavailable
+                ? error.message
+                : (upstreamRefusal(error) ?? "it did not answer the call");
             result = errorResult(`${Label} is unavailable right now (${detail}). Try again shortly.`);
           }
         }

@@ -111,6 +111,7 @@ export function createInstanceHandler(
   const legacy = createLegacySessions(deps.kv, (auth, session) => build(auth, session).server, {
     maxRequestBodySize,
     onerror,
+    ...(opts.onListen && { onListen: opts.onListen }),
   });
   return {
     ...handler,

@@ -12,6 +12,7 @@ import {
   ProtocolError,
   ProtocolErrorCode,
   type ServerContext,
+  SUBSCRIPTION_ID_META_KEY,
 } from "@modelcontextprotocol/server";
 import { instanceChannel, type Session } from "./sessions.ts";
 
@@ -189,7 +190,11 @@ export class UpstreamRouting {
         "Too many resource subscriptions on this instance",
       );
     }
-    const subscription = client.listen({ resourceSubscriptions: [uri] }, options);
+    // Not the subscribing request's signal: the stream outlives that request.
+    const subscription = client.listen(
+      { resourceSubscriptions: [uri] },
+      { ...(options.timeout !== undefined && { timeout: options.timeout }) },
+    );
     open.set(uri, { subscription, refs: 1 });
     subscription.catch(() => open.delete(uri));
     await subscription;
@@ -283,9 +288,18 @@ export class UpstreamRouting {
       "notifications/tools/list_changed",
       "notifications/prompts/list_changed",
     ] as const) {
-      client.setNotificationHandler(method, (n) =>
-        this.publish(instanceId, { jsonrpc: "2.0", method: n.method, ...(n.params && { params: n.params }) }),
-      );
+      client.setNotificationHandler(method, (n) => {
+        // The upstream's own listen-stream id means nothing to the client.
+        const { _meta, ...params } = (n.params ?? {}) as Record<string, unknown>;
+        const meta = { ...(_meta as Record<string, unknown> | undefined) };
+        delete meta[SUBSCRIPTION_ID_META_KEY];
+        const kept = { ...params, ...(Object.keys(meta).length > 0 && { _meta: meta }) };
+        this.publish(instanceId, {
+          jsonrpc: "2.0",
+          method: n.method,
+          ...(Object.keys(kept).length > 0 && { params: kept }),
+        });
+      });
     }
     // A 2025-era server asks for input with a request of its own, during a call: it goes to the latest
     // call in flight whose client declared the capability, on that call's stream (2025-era clients only:

@@ -289,7 +289,12 @@ const SSE_HEADERS = {
 export function createLegacySessions(
   kv: Kv,
   factory: ServerFactory,
-  opts: { maxRequestBodySize: number; onerror: (error: Error) => void },
+  opts: {
+    maxRequestBodySize: number;
+    onerror: (error: Error) => void;
+    /** A GET stream opens: the upstream's own changes are followed while `signal` is live. */
+    onListen?: (auth: InstanceAuth, signal: AbortSignal) => Promise<void>;
+  },
 ) {
   const store = new SessionStore(kv);
   const bus = new SessionBus(kv);
@@ -371,7 +376,7 @@ export function createLegacySessions(
     if (stream !== GET_STREAM && !known.some((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`))) {
       return unknown();
     }
-    return sse(signal, async (write, close) => {
+    return sse(signal, undefined, async (write, close) => {
       const key = streamKey(session.hash, stream);
       const seen = new Set<string>();
       let responses = 0;
@@ -412,7 +417,11 @@ export function createLegacySessions(
   }
 
   async function listen(session: Session, auth: InstanceAuth, signal: AbortSignal): Promise<Response> {
-    return sse(signal, async (write, close) => {
+    // The stream's end (the client's, or the session's) stops following the upstream's changes.
+    const following = new AbortController();
+    signal.addEventListener("abort", () => following.abort(), { once: true });
+    await opts.onListen?.(auth, following.signal);
+    return sse(signal, following, async (write, close) => {
       const unsubscribers = [
         await kv.subscribe(streamKey(session.hash, GET_STREAM), (text) => {
           const [eventId, message] = JSON.parse(text) as Stored;
@@ -552,6 +561,7 @@ function watch(
  */
 function sse(
   signal: AbortSignal,
+  ended: AbortController | undefined,
   open: (
     write: (eventId: string, message: unknown) => void,
     close: () => void,
@@ -565,6 +575,7 @@ function sse(
   const finish = () => {
     if (closed) return;
     closed = true;
+    ended?.abort();
     if (timer) clearInterval(timer);
     void unsubscribe?.().catch(() => {});
     try {
