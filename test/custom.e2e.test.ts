@@ -186,6 +186,10 @@ describe("custom MCP servers", () => {
           run: () => ({
             content: [{ type: "text", text: "{}" }],
             structuredContent: { n: "aaaaaaaaaaaaaaaaaaaaaaaaaaaa!" },
+            _meta: {
+              "com.example/trace": "t-1",
+              "io.modelcontextprotocol/serverInfo": { name: "odd", version: "9" },
+            },
           }),
         },
       ],
@@ -209,6 +213,9 @@ describe("custom MCP servers", () => {
     const body = await res.text();
     expect(body).toContain("aaaaaaaaaaaaaaaaaaaaaaaaaaaa!");
     expect(body).not.toContain("unavailable");
+    // The result's own _meta comes through; the protocol's reserved keys are the edge's to set.
+    expect(body).toContain('"com.example/trace":"t-1"');
+    expect(body).not.toContain('"name":"odd"');
     await odd.stop();
   });
 

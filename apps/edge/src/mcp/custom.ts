@@ -251,6 +251,18 @@ function logLevelMeta(ctx: ServerContext, session: Session | undefined): Record<
   return level ? { [LOG_LEVEL_META_KEY]: level } : {};
 }
 
+/**
+ * A result's `_meta` as the server set it for its client, without the protocol's reserved keys
+ * (`io.modelcontextprotocol/…`: the server's identity and the like), which the edge sets for itself.
+ */
+function ownMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!meta) return undefined;
+  const kept = Object.fromEntries(
+    Object.entries(meta).filter(([key]) => !key.startsWith("io.modelcontextprotocol/")),
+  );
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
 const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 
 /** Progress notifications relayed to one call, at most (as for its log messages); the rest of a flood is dropped. */
@@ -636,6 +648,8 @@ function createProxyHandler(
           const { content, structuredContent, isError } = answer;
           result = { content: content ?? [] };
           if (structuredContent) result.structuredContent = structuredContent;
+          const meta = ownMeta(answer._meta);
+          if (meta) result._meta = meta;
           if (isError) result.isError = true;
           if (isError) status = "UPSTREAM_ERROR";
         } catch (error) {
