@@ -13,7 +13,7 @@ import {
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
 import type { EdgeDeps } from "../deps.ts";
 import { InstanceEventBus } from "./instance-bus.ts";
-import { createLegacySessions, type Session, type SessionStore } from "./sessions.ts";
+import { createLegacySessions, type Session, type SessionStore, watch } from "./sessions.ts";
 import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /** What the edge middleware hands the MCP handler for one request (via the SDK's authInfo pass-through). */
@@ -128,11 +128,27 @@ export function createInstanceHandler(
         return legacy.fetch(request, options);
       }
       const auth = options?.authInfo?.extra as unknown as InstanceAuth;
+      const run = () =>
+        bus
+          ? bus.run(auth.instance.instanceId, () => handler.fetch(request, options))
+          : handler.fetch(request, options);
       const body = options?.parsedBody as { method?: unknown } | undefined;
-      if (body?.method === "subscriptions/listen") await opts.onListen?.(auth, request.signal);
-      return bus
-        ? bus.run(auth.instance.instanceId, () => handler.fetch(request, options))
-        : handler.fetch(request, options);
+      if (body?.method !== "subscriptions/listen" || !opts.onListen) return run();
+      // The upstream's changes are followed for as long as the listen stream lasts: until the client
+      // goes away or the stream ends.
+      const following = new AbortController();
+      const stop = () => following.abort();
+      request.signal.addEventListener("abort", stop, { once: true });
+      await opts.onListen(auth, following.signal);
+      const response = await run().catch((error: unknown) => {
+        stop();
+        throw error;
+      });
+      if (!response.body) {
+        stop();
+        return response;
+      }
+      return new Response(watch(response.body, stop, stop), response);
     },
     close: () => handler.close(),
   };

@@ -522,8 +522,8 @@ function restoreInitialize(server: Server, init: SessionRecord["init"]): void {
   void target._oninitialize({ method: "initialize", params: init });
 }
 
-/** Passes a response body through, calling `done` once it ends, fails or is cancelled by the client. */
-function watch(
+/** Passes a response body through, calling `done` once it ends or fails and `hungUp` when the client cancels it. */
+export function watch(
   body: ReadableStream<Uint8Array>,
   done: () => void,
   hungUp: () => void,
