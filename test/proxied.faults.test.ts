@@ -520,6 +520,28 @@ describe("a 2026-07-28 client that goes away mid-call", () => {
   );
 });
 
+describe("a 2025-era client that cancels a call in its session", () => {
+  test("stdio: its notifications/cancelled reaches the server for that call", async () => {
+    const { key, instanceUrl } = await stdioInstance(undefined, strict);
+    const client = new Client({ name: "legacy-canceller", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(instanceUrl)));
+    try {
+      const controller = new AbortController();
+      const pending = client.callTool({ name: "hang", arguments: {} }, { signal: controller.signal }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(await waitFor(() => hungId(key) !== undefined)).toBe(true);
+      controller.abort();
+      expect(await pending).toBeInstanceOf(Error);
+      expect(await waitFor(() => stdioEvents(key).includes(`cancelled ${hungId(key)}`))).toBe(true);
+    } finally {
+      await client.close();
+    }
+    expectNotLogged(strict, key);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // SSRF: redirects and re-pointed names, with private upstreams refused
 
