@@ -10,7 +10,7 @@ import { ensureDashboardBuilt } from "./dashboard-build.ts";
 
 const env = parseEnv();
 await ensureDashboardBuilt();
-const platform = await createPlatform(env);
+const platform = await createPlatform(env, { monitor: true });
 const { deps } = platform;
 const allowedOrigins = env.ALLOWED_ORIGINS.split(",").filter(Boolean);
 
@@ -45,6 +45,7 @@ const ed = serve("edge", env.EDGE_PORT, edge.app.fetch, {
 });
 
 const metricsServer = serveMetrics(edge, env);
+platform.monitor?.start();
 const metricsLine = metricsServer
   ? `http://${env.METRICS_HOST}:${metricsServer.port}/metrics${env.METRICS_TOKEN ? " (bearer METRICS_TOKEN)" : ""}`
   : env.METRICS_TOKEN

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { trpcServer } from "@hono/trpc-server";
-import { AppError } from "@mcp/core";
+import { AppError, backendsReachable } from "@mcp/core";
 import { clientIp, hostGuard, requestId } from "@mcp/http";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -55,7 +55,17 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
       },
     }),
   );
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  // As on the edge: /health 503 when the kv or the database is unreachable; /ready whether to send traffic.
+  app.get("/health", async (c) => {
+    const { kv, database } = await backendsReachable(deps);
+    const ok = kv && database;
+    return c.json({ status: ok ? "ok" : "unavailable", kv, database }, ok ? 200 : 503);
+  });
+  app.get("/ready", async (c) => {
+    const { kv, database } = await backendsReachable(deps);
+    const ready = kv && database;
+    return c.json({ ready, kv, database }, ready ? 200 : 503);
+  });
 
   for (const path of ["/trpc/*", "/api/*"]) {
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));

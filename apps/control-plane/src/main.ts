@@ -6,7 +6,7 @@ import { createApp } from "./app.ts";
 
 const env = parseEnv();
 assertSharedBackends(env, "the control plane");
-const platform = await createPlatform(env);
+const platform = await createPlatform(env, { monitor: true });
 const app = createApp({
   ...platform.deps,
   sessions: createSessionStore(platform.deps.db, { secureCookies: env.NODE_ENV === "production" }),
@@ -16,6 +16,7 @@ const app = createApp({
   dashboardDir: resolve(import.meta.dir, "../../dashboard/dist"),
 });
 const server = Bun.serve({ port: env.PORT, hostname: env.HOST, fetch: app.fetch });
+platform.monitor?.start();
 platform.deps.log.info("control plane listening", { url: `http://${env.HOST}:${server.port}` });
 onShutdown(async () => {
   await server.stop();

@@ -1,4 +1,4 @@
-import { AppError, CUSTOM_SERVICE } from "@mcp/core";
+import { AppError, backendsReachable, CUSTOM_SERVICE } from "@mcp/core";
 import { clientIp, requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
@@ -35,9 +35,19 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   app.use(requestId());
   app.use(clientIp({ trustProxy: deps.trustProxy }));
   const guessing = new TokenGuessing();
+  // /health: can this process serve (kv and database reachable)? /ready: should it get traffic now
+  // (healthy and not shutting down)? Both 503 when not, so a load balancer or PM2 can act on the status.
+  let closing = false;
   app.get("/health", async (c) => {
-    const kv = await deps.kv.ping();
-    return c.json({ status: kv ? "ok" : "degraded", kv, services: deps.registry.list().map((s) => s.type) });
+    const { kv, database } = await backendsReachable(deps);
+    const ok = kv && database;
+    const services = deps.registry.list().map((s) => s.type);
+    return c.json({ status: ok ? "ok" : "unavailable", kv, database, services }, ok ? 200 : 503);
+  });
+  app.get("/ready", async (c) => {
+    const { kv, database } = await backendsReachable(deps);
+    const ready = kv && database && !closing;
+    return c.json({ ready, kv, database, ...(closing && { closing }) }, ready ? 200 : 503);
   });
   // On the MCP port only with a token, and never when METRICS_PORT serves it instead.
   const { token, separatePort } = deps.metricsAccess;
@@ -84,6 +94,7 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   return {
     app,
     async close() {
+      closing = true;
       for (const relay of relays) await relay.close();
       await Promise.all([...handlers.values()].map((h) => h.close()));
     },

@@ -21,6 +21,8 @@ export async function createEdge(
     metrics?: MetricsAccess;
     /** Host names the METRICS_PORT listener answers to (`loopbackAllowlist(METRICS_HOST)`); empty → any. */
     metricsHosts?: string[];
+    /** MCP_TYPE (SERVICE_MODE=shared): serve only this service's instances; unset: every service. */
+    mcpType?: string;
   } = {},
 ) {
   const resolver = new InstanceResolver(core);
@@ -31,12 +33,13 @@ export async function createEdge(
     ...core,
     resolver,
     audit,
-    metrics: createMetrics(),
+    metrics: createMetrics(core.kv),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     allowedOrigins: opts.allowedOrigins ?? [],
     allowedHosts: hostSet(loopbackAllowlist(opts.host ?? "127.0.0.1", core.publicEdgeUrl)),
     trustProxy: opts.trustProxy ?? false,
     metricsAccess: opts.metrics ?? {},
+    ...(opts.mcpType && { mcpType: opts.mcpType }),
   };
   const { app, close } = createEdgeApp(deps);
   return {

@@ -19,7 +19,7 @@ export interface EdgeLimits {
   maxBodyBytes: number;
   /** Messages in one JSON-RPC batch (2025-03-26 clients); each counts against the rate limits. */
   maxBatchMessages: number;
-  /** Upstream call timeout. */
+  /** Upstream call timeout (30 s); a tool's own `timeoutMs` in its service definition replaces it for REST tools. */
   upstreamTimeoutMs: number;
   /** Instance tokens one client address may get wrong per minute before every token it sends is a 429; 0 = no limit. */
   invalidTokensPerMinutePerIp: number;
@@ -38,6 +38,8 @@ export interface EdgeDeps extends CoreDeps {
   trustProxy: boolean;
   /** Who may read `/metrics`, and on which port. */
   metricsAccess: MetricsAccess;
+  /** MCP_TYPE (SERVICE_MODE=shared): the one service type served; another service's token is a 401 like an unknown one. */
+  mcpType?: string;
 }
 
 export interface EdgeEnv {
@@ -61,7 +63,7 @@ export const DEFAULT_LIMITS: EdgeLimits = {
   perServicePerMinute: 60_000,
   maxBodyBytes: 1024 * 1024,
   maxBatchMessages: 20,
-  upstreamTimeoutMs: 15_000,
+  upstreamTimeoutMs: 30_000,
   invalidTokensPerMinutePerIp: 60,
 };
 

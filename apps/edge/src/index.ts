@@ -3,4 +3,11 @@ export { createEdge } from "./create.ts";
 export { DEFAULT_LIMITS, type EdgeDeps, type EdgeLimits, serverBodyCap } from "./deps.ts";
 export { LEGACY_VERSIONS, MODERN_VERSIONS, SUPPORTED_VERSIONS } from "./mcp/versions.ts";
 export type { MetricsAccess } from "./metrics-route.ts";
-export { type EdgeOptions, edgeOptionsFromEnv, serveMetrics } from "./options.ts";
+export {
+  assertServedType,
+  type EdgeOptions,
+  edgeOptionsFromEnv,
+  edgePort,
+  serveMetrics,
+  serviceMode,
+} from "./options.ts";

@@ -1,10 +1,14 @@
-import type { PlatformEnv } from "@mcp/core";
+import { CUSTOM_SERVICE, type PlatformEnv } from "@mcp/core";
 import { loopbackAllowlist } from "@mcp/http";
+import type { ServiceRegistry } from "@mcp/services";
 import type { createEdge } from "./create.ts";
 
 export type EdgeOptions = NonNullable<Parameters<typeof createEdge>[1]>;
 
-/** The edge's options as the environment sets them (CONTRACT.md and README's table). */
+/**
+ * The edge's options as the environment sets them (CONTRACT.md and README's table), MCP_TYPE aside:
+ * `bun run dev` serves every service whatever it says; apps/edge/src/main.ts adds `serviceMode(env)`.
+ */
 export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
   return {
     host: env.HOST,
@@ -29,4 +33,39 @@ export function serveMetrics(
 ): ReturnType<typeof Bun.serve> | undefined {
   if (env.METRICS_PORT === undefined) return undefined;
   return Bun.serve({ port: env.METRICS_PORT, hostname: env.METRICS_HOST, fetch: edge.metricsApp.fetch });
+}
+
+/**
+ * SERVICE_MODE and MCP_TYPE: `shared` serves the one service MCP_TYPE names (for every user), `dynamic`
+ * every service in the registry. Unset, the mode follows MCP_TYPE (shared when set, else dynamic, as
+ * `bun run dev` runs). A contradiction is refused at start-up rather than guessed.
+ */
+export function serviceMode(env: Pick<PlatformEnv, "MCP_TYPE" | "SERVICE_MODE">): {
+  mode: "shared" | "dynamic";
+  mcpType?: string;
+} {
+  const mode = env.SERVICE_MODE ?? (env.MCP_TYPE ? "shared" : "dynamic");
+  if (mode === "shared" && !env.MCP_TYPE)
+    throw new Error("invalid environment: SERVICE_MODE=shared needs MCP_TYPE (the service this edge serves)");
+  if (mode === "dynamic" && env.MCP_TYPE)
+    throw new Error("invalid environment: MCP_TYPE is set but SERVICE_MODE=dynamic serves every service");
+  return mode === "shared" ? { mode, mcpType: env.MCP_TYPE } : { mode };
+}
+
+/** MCP_TYPE must name a service of the registry (or `custom`: users' own MCP servers). */
+export function assertServedType(
+  mcpType: string | undefined,
+  registry: Pick<ServiceRegistry, "has" | "list">,
+): void {
+  if (!mcpType || mcpType === CUSTOM_SERVICE.type || registry.has(mcpType)) return;
+  const known = [...registry.list().map((s) => s.type), CUSTOM_SERVICE.type].join(", ");
+  throw new Error(`invalid environment: MCP_TYPE=${mcpType} is not a service of the registry (${known})`);
+}
+
+/** The edge's listening port: PORT when set (one process per service under PM2), else EDGE_PORT. */
+export function edgePort(
+  env: Pick<PlatformEnv, "PORT" | "EDGE_PORT">,
+  source: Record<string, string | undefined> = process.env,
+): number {
+  return source.PORT ? env.PORT : env.EDGE_PORT;
 }

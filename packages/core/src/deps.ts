@@ -2,6 +2,7 @@ import type { Keyring } from "@mcp/crypto";
 import type { Db } from "@mcp/db";
 import type { Kv } from "@mcp/kv";
 import type { ServiceRegistry } from "@mcp/services";
+import type { HealthView } from "./health.ts";
 import type { Logger } from "./logger.ts";
 
 /** Everything domain functions need, built once at start-up and passed in (no module singletons). */
@@ -13,8 +14,15 @@ export interface CoreDeps {
   log: Logger;
   /** Base of every instance URL handed out, without a trailing slash. */
   publicEdgeUrl: string;
+  /**
+   * `SERVICE_<TYPE>_PUBLIC_URL` → base of that service's instance URLs (its own edge process), without a
+   * trailing slash; a service not listed uses `publicEdgeUrl`.
+   */
+  servicePublicUrls?: Readonly<Record<string, string>>;
   /** Custom MCP servers may live on private/loopback addresses (self-hosted installs, tests). */
   allowPrivateUpstreams: boolean;
+  /** The health monitor's verdicts (`isServiceAvailable`); absent → every service counts as available. */
+  health?: HealthView;
 }
 
 /** Who is acting: always a user; every query of user data is scoped by it. */

@@ -16,6 +16,11 @@ export const ZPlatformEnv = z.object({
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().min(1).optional(),
   REDIS_URL: z.string().min(1).optional(),
+  /** Deadline of one Redis call in ms (default 100); past it the call is served by the per-process fallback. */
+  REDIS_TIMEOUT_MS: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}$/, "must be a whole number of milliseconds")
+    .optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -38,6 +43,19 @@ export const ZPlatformEnv = z.object({
   RATE_LIMIT_PER_USER: perMinute.optional(),
   /** Invalid instance tokens one client address may send per minute before it gets 429s; 0 = no limit. */
   RATE_LIMIT_INVALID_TOKENS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  /** How often the health monitor checks every service's edge and upstream; 0 = no monitor in this process. */
+  HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
+  /** Deadline of one health request (edge /health or upstream). */
+  HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+  /** Checks kept per service in the kv's health history. */
+  HEALTH_HISTORY_LENGTH: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** The one service type an edge process serves (`SERVICE_MODE=shared`); unset: every service. */
+  MCP_TYPE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, "must be a service type, e.g. figma")
+    .optional(),
+  /** `shared`: one service (MCP_TYPE) for every user; `dynamic`: every service. Unset: shared with MCP_TYPE, else dynamic. */
+  SERVICE_MODE: z.enum(["shared", "dynamic"]).optional(),
 });
 export type PlatformEnv = z.infer<typeof ZPlatformEnv>;
 
@@ -53,6 +71,20 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
 
 export function publicEdgeUrl(env: PlatformEnv, edgePort = env.EDGE_PORT): string {
   return (env.PUBLIC_EDGE_URL ?? `http://127.0.0.1:${edgePort}`).replace(/\/+$/, "");
+}
+
+/** `SERVICE_<TYPE>_PUBLIC_URL=...` entries of `source`, checked as URLs: per-service bases of instance URLs. */
+export function servicePublicUrls(
+  source: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  const urls: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (!value || !/^SERVICE_[A-Z0-9_]+_PUBLIC_URL$/.test(name)) continue;
+    if (!z.url({ protocol: /^https?$/ }).safeParse(value).success)
+      throw new Error(`invalid environment: ${name}: must be an http(s) URL`);
+    urls[name] = value.replace(/\/+$/, "");
+  }
+  return urls;
 }
 
 /**

@@ -15,7 +15,14 @@ export { createPlatform, type Platform } from "./bootstrap.ts";
 export { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
 export { type CustomServerInput, connectCustomInstance } from "./custom.ts";
 export type { Actor, CoreDeps } from "./deps.ts";
-export { assertSharedBackends, type PlatformEnv, parseEnv, publicEdgeUrl, ZPlatformEnv } from "./env.ts";
+export {
+  assertSharedBackends,
+  type PlatformEnv,
+  parseEnv,
+  publicEdgeUrl,
+  servicePublicUrls,
+  ZPlatformEnv,
+} from "./env.ts";
 export {
   AppError,
   ERRORS,
@@ -27,6 +34,23 @@ export {
   type TrpcCode,
   unwrap,
 } from "./errors.ts";
+export {
+  HEALTH_CHANNEL,
+  type HealthHistoryEntry,
+  HealthView,
+  isServiceAvailable,
+  readHealthHistory,
+  readServiceHealth,
+  type ServiceHealth,
+} from "./health.ts";
+export {
+  backendsReachable,
+  edgeUrlFor,
+  type ProbeResult,
+  probeUpstream,
+  publicUrlEnvName,
+} from "./health-check.ts";
+export { HealthMonitor, type HealthMonitorOptions } from "./health-monitor.ts";
 export { newId } from "./ids.ts";
 export {
   CUSTOM_SERVICE,

@@ -13,6 +13,8 @@ import { type CredentialSecret, openCredential, sealCredential } from "./credent
 import { isUniqueViolation } from "./db-errors.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
+import { isServiceAvailable } from "./health.ts";
+import { edgeUrlFor } from "./health-check.ts";
 import { newId } from "./ids.ts";
 import { bumpReadCacheGeneration } from "./read-cache.ts";
 import { refreshInstanceToken, retireInstanceToken } from "./resolve.ts";
@@ -43,8 +45,12 @@ export interface UpdatedCredentials {
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-const instanceUrl = (deps: Pick<CoreDeps, "publicEdgeUrl">, token: string) =>
-  `${deps.publicEdgeUrl}/${token}/mcp`;
+/** On the edge serving the service: SERVICE_<TYPE>_PUBLIC_URL when set, else PUBLIC_EDGE_URL. */
+const instanceUrl = (
+  deps: Pick<CoreDeps, "publicEdgeUrl" | "servicePublicUrls">,
+  serviceType: string,
+  token: string,
+) => `${edgeUrlFor(serviceType, deps.servicePublicUrls ?? {}, deps.publicEdgeUrl)}/${token}/mcp`;
 const summary = (row: typeof instances.$inferSelect): InstanceSummary => ({
   instanceId: row.id,
   serviceType: row.serviceType,
@@ -78,6 +84,9 @@ async function checkedSecret(
 ): Promise<Result<{ secret: CredentialSecret; account?: ConnectedAccount; prefix: string }, CheckError>> {
   const service = deps.registry.any(input.serviceType);
   if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
+  if (!isServiceAvailable(deps, service.type)) {
+    return fail("SERVICE_UNAVAILABLE", `${service.name} is down (health check failed); try again shortly`);
+  }
   const additional = checkAdditionalCredentials(service, input.additionalCredentials ?? keep);
   if (!additional.ok) return fail("BAD_REQUEST", additional.message);
   const secret = {
@@ -237,7 +246,7 @@ export async function issueInstance(
   // A new key may belong to another upstream account: answers cached under the old one must go.
   await bumpReadCacheGeneration(deps, actor.userId, serviceType);
   await recordAudit(deps, { userId: actor.userId, instanceId, action, status: "ok" });
-  return { instanceId, instanceUrl: instanceUrl(deps, token), serviceType };
+  return { instanceId, instanceUrl: instanceUrl(deps, serviceType, token), serviceType };
 }
 
 interface Existing {
@@ -395,7 +404,7 @@ export async function rotateInstance(
   });
   return ok({
     instanceId: rotated.id,
-    instanceUrl: instanceUrl(deps, token),
+    instanceUrl: instanceUrl(deps, input.serviceType, token),
     serviceType: input.serviceType,
   });
 }

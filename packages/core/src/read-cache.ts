@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Kv } from "@mcp/kv";
 import type { CoreDeps } from "./deps.ts";
 
 const GENERATION_TTL_MS = 24 * 60 * 60_000;
@@ -12,10 +13,36 @@ export async function readCacheGeneration(deps: Pick<CoreDeps, "kv">, userId: st
   return (await deps.kv.get(generationKey(userId, serviceType))) ?? "0";
 }
 
+/**
+ * Moves a user's read generation on. While the kv is degraded (Redis down) the move is kept in this
+ * process and made in Redis as soon as it answers again, so answers cached before the outage are not
+ * served after a write made during it.
+ */
 export async function bumpReadCacheGeneration(
   deps: Pick<CoreDeps, "kv">,
   userId: string,
   serviceType: string,
 ): Promise<void> {
+  if (deps.kv.degraded?.()) {
+    pendingBumps(deps.kv).add(generationKey(userId, serviceType));
+    return;
+  }
   await deps.kv.set(generationKey(userId, serviceType), randomUUID(), GENERATION_TTL_MS);
+}
+
+const pending = new WeakMap<Kv, Set<string>>();
+
+function pendingBumps(kv: Kv): Set<string> {
+  let keys = pending.get(kv);
+  if (keys) return keys;
+  const created = new Set<string>();
+  pending.set(kv, created);
+  kv.onDegradedChange?.((degraded) => {
+    if (degraded) return;
+    const due = [...created];
+    created.clear();
+    for (const key of due) void kv.set(key, randomUUID(), GENERATION_TTL_MS).catch(() => created.add(key));
+  });
+  keys = created;
+  return keys;
 }

@@ -4,6 +4,7 @@ import { and, eq, isNull, lt, ne, or } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import { type CredentialSecret, openCredential } from "./credentials.ts";
 import type { CoreDeps } from "./deps.ts";
+import { AppError } from "./errors.ts";
 
 /** What the edge needs to serve a token. Holds the credential only sealed; it is opened per call. */
 export interface ResolvedInstance {
@@ -27,6 +28,18 @@ const TOMBSTONE = "retired";
 /** A token whose row just changed: resolvers read the database and do not fill the kv while this lasts. */
 const RELOAD = "reload";
 const RELOAD_TTL_MS = 30_000;
+/**
+ * While the kv is degraded (Redis unreachable) no invalidation reaches this process, so an instance served
+ * from memory is re-checked with the database once it is older than this: a revocation made during the
+ * outage takes effect within about this long (plus one request).
+ */
+export const DEGRADED_RECHECK_MS = 5_000;
+
+/** An entry of this process's memory: the instance and when it was last read from the kv or the database. */
+interface Local {
+  instance: ResolvedInstance;
+  at: number;
+}
 
 /**
  * A token that must never work again (revoked, rotated, replaced): a tombstone in the shared kv, which
@@ -54,12 +67,15 @@ export async function refreshInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash
  * that raced an invalidation is not cached (generation check).
  */
 export class InstanceResolver {
-  private readonly local = new LRUCache<string, ResolvedInstance>({ max: 50_000, ttl: LOCAL_TTL_MS });
+  private readonly local = new LRUCache<string, Local>({ max: 50_000, ttl: LOCAL_TTL_MS });
   /** Unknown or revoked hashes. Safe to remember: a token is random and never becomes valid later. */
   private readonly missing = new LRUCache<string, true>({ max: 100_000, ttl: LOCAL_TTL_MS });
   private readonly touched = new LRUCache<string, number>({ max: 50_000, ttl: TOUCH_EVERY_MS });
   private generation = 0;
   private unsubscribe?: () => Promise<void>;
+  private stopWatching?: () => void;
+  /** When the kv last came back from an outage (Date.now()): kv entries written before then may be stale. */
+  private recoveredAt = 0;
   private readonly listeners = new Set<(tokenHash: string) => void>();
 
   constructor(private readonly deps: CoreDeps) {}
@@ -70,6 +86,12 @@ export class InstanceResolver {
       this.local.delete(tokenHash);
       for (const listener of this.listeners) listener(tokenHash);
     });
+    // Invalidations announced while Redis was down never arrived here, and the tombstones written then
+    // never reached it: after an outage the kv's older entries are read as "reload" until they expire.
+    this.stopWatching = this.deps.kv.onDegradedChange?.((degraded) => {
+      this.generation++;
+      if (!degraded) this.recoveredAt = Date.now();
+    });
   }
 
   /** Called with each retired or refreshed token's hash (e.g. to close what was opened for it). */
@@ -78,7 +100,17 @@ export class InstanceResolver {
   }
 
   async stop(): Promise<void> {
+    this.stopWatching?.();
     await this.unsubscribe?.();
+  }
+
+  private degraded(): boolean {
+    return this.deps.kv.degraded?.() ?? false;
+  }
+
+  /** A local entry that may be served without asking anyone: always, unless the kv is degraded and it is old. */
+  private usable(entry: Local | undefined): entry is Local {
+    return !!entry && (!this.degraded() || performance.now() - entry.at < DEGRADED_RECHECK_MS);
   }
 
   /**
@@ -88,7 +120,9 @@ export class InstanceResolver {
   peek(token: string): ResolvedInstance | "missing" | undefined {
     if (!isInstanceToken(token)) return "missing";
     const tokenHash = hashToken(token);
-    return this.local.get(tokenHash) ?? (this.missing.has(tokenHash) ? "missing" : undefined);
+    const entry = this.local.get(tokenHash);
+    if (entry) return this.usable(entry) ? entry.instance : undefined;
+    return this.missing.has(tokenHash) ? "missing" : undefined;
   }
 
   /** Null for anything malformed, unknown or revoked; malformed tokens never reach a cache or the db. */
@@ -96,25 +130,67 @@ export class InstanceResolver {
     if (!isInstanceToken(token)) return null;
     const tokenHash = hashToken(token);
     const hit = this.local.get(tokenHash);
-    if (hit) return hit;
+    if (this.usable(hit)) return hit.instance;
+    if (hit) return this.recheck(tokenHash, hit);
     if (this.missing.has(tokenHash)) return null;
     const generation = this.generation;
-    const cached = await this.deps.kv.get(kvKey(tokenHash));
-    const found =
-      cached === TOMBSTONE
-        ? null
-        : cached && cached !== RELOAD
-          ? (JSON.parse(cached) as ResolvedInstance)
-          : await this.load(tokenHash);
+    // Redis down: the kv holds nothing shared, so the database answers (and nothing is written back).
+    const degraded = this.degraded();
+    const cached = degraded ? null : await this.deps.kv.get(kvKey(tokenHash));
+    const fromKv = cached && cached !== TOMBSTONE && cached !== RELOAD ? this.fromKv(cached) : undefined;
+    const found = cached === TOMBSTONE ? null : (fromKv ?? (await this.loadOr503(tokenHash)));
     if (!found) {
       this.missing.set(tokenHash, true);
       return null;
     }
     if (generation === this.generation) {
-      this.local.set(tokenHash, found);
-      if (!cached) await this.deps.kv.setIfAbsent(kvKey(tokenHash), JSON.stringify(found), KV_TTL_MS);
+      this.local.set(tokenHash, { instance: found, at: performance.now() });
+      if (!cached && !degraded) {
+        const entry = JSON.stringify({ ...found, cachedAt: Date.now() });
+        await this.deps.kv.setIfAbsent(kvKey(tokenHash), entry, KV_TTL_MS);
+      }
     }
     return found;
+  }
+
+  /** A kv entry, unless it was written before the end of an outage this process saw (then: undefined, reload). */
+  private fromKv(cached: string): ResolvedInstance | undefined {
+    const { cachedAt, ...instance } = JSON.parse(cached) as ResolvedInstance & { cachedAt?: number };
+    const sinceRecovery = Date.now() - this.recoveredAt;
+    if (this.recoveredAt > 0 && sinceRecovery < KV_TTL_MS && (cachedAt ?? 0) < this.recoveredAt)
+      return undefined;
+    return instance;
+  }
+
+  /**
+   * An instance served from memory while the kv is degraded, re-read from the database: dropped when it
+   * is gone or revoked, kept (and served) when the database cannot answer either.
+   */
+  private async recheck(tokenHash: string, hit: Local): Promise<ResolvedInstance | null> {
+    let row: ResolvedInstance | null;
+    try {
+      row = await this.load(tokenHash);
+    } catch (error) {
+      this.deps.log.warn("instance re-check failed; serving the cached instance", { error });
+      hit.at = performance.now();
+      return hit.instance;
+    }
+    if (!row) {
+      this.local.delete(tokenHash);
+      this.missing.set(tokenHash, true);
+      return null;
+    }
+    this.local.set(tokenHash, { instance: row, at: performance.now() });
+    return row;
+  }
+
+  /** The database's answer; a database that cannot answer is a 503, not an error of ours. */
+  private async loadOr503(tokenHash: string): Promise<ResolvedInstance | null> {
+    try {
+      return await this.load(tokenHash);
+    } catch (error) {
+      throw new AppError("SERVICE_UNAVAILABLE", "Instance lookup unavailable", { cause: error });
+    }
   }
 
   protected async load(tokenHash: string): Promise<ResolvedInstance | null> {

@@ -97,6 +97,8 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   return {
     kind: "redis",
 
+    connected: () => redis.status === "ready",
+
     async get(key) {
       return send(() => redis.get(prefix + key));
     },

@@ -14,6 +14,8 @@ export interface RateLimitResult {
  */
 export interface Kv {
   readonly kind: "redis" | "memory";
+  /** Redis only: whether the connection is up right now (a slow answer on a live connection is not an outage). */
+  connected?(): boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only when the key is absent (atomic); true when it was set. */
@@ -47,6 +49,15 @@ export interface Kv {
   /** True when the backend answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Only a Redis kv under the failure policy (`createResilientKv`): true while Redis is unreachable and
+   * calls are served per process. Absent: never degraded.
+   */
+  degraded?(): boolean;
+  /** Milliseconds spent degraded since this kv was made (including an outage still going on). */
+  degradedMs?(): number;
+  /** Called with true when an outage starts and false when Redis answers again; returns the removal. */
+  onDegradedChange?(listener: (degraded: boolean) => void): () => void;
 }
 
 export interface KvOptions {
@@ -57,4 +68,10 @@ export interface KvOptions {
    * connection per 30 s, so an outage reaches the application's logger instead of stderr. Default: ignored.
    */
   onError?: (error: Error) => void;
+  /** Redis only: per-call deadline before failing over to the per-process fallback (default 100 ms). */
+  timeoutMs?: number;
+  /** Redis only: how often a degraded kv pings Redis to find out whether it is back (default 1 s). */
+  probeEveryMs?: number;
+  /** Redis only: told when an outage starts (with the failure that revealed it) and when it ends. */
+  onStateChange?: (degraded: boolean, error?: Error) => void;
 }

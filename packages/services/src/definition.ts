@@ -183,6 +183,15 @@ const ToolSchema = z
       .max(86_400_000)
       .optional()
       .describe("Per-user read cache; GET tools only."),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(300_000)
+      .optional()
+      .describe(
+        "This tool's upstream deadline in ms (waiting for a pooled connection included); replaces the edge's default (30000).",
+      ),
     annotations: Annotations,
   })
   .superRefine((tool, ctx) => checkToolInputs(tool, ctx));
@@ -362,6 +371,45 @@ const RateLimits = z
   })
   .describe("Overridden by SERVICE_<TYPE>_RATE_LIMIT and RATE_LIMIT_PER_INSTANCE.");
 
+const Health = z
+  .strictObject({
+    method: z.enum(["GET", "HEAD"]).default("GET"),
+    path: RequestPath.regex(/^[^{}]*$/, "cannot hold {placeholders}").describe(
+      "Appended to the base URL, e.g. a status endpoint that needs no key.",
+    ),
+  })
+  .describe(
+    "The health monitor's unauthenticated request; it must answer 2xx. Default: a GET of the base URL, where any answer below 500 means reachable.",
+  );
+
+const Pool = z
+  .strictObject({
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(50)
+      .describe("Requests in flight to the service at once from one edge process (keep-alive connections)."),
+    maxQueue: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(100)
+      .describe(
+        "Calls waiting for a free connection; beyond it a call fails at once with SERVICE_UNAVAILABLE.",
+      ),
+    queueTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(300_000)
+      .default(10_000)
+      .describe("How long a queued call waits for a free connection (never past the tool's deadline)."),
+  })
+  .describe("The service's upstream connection pool, per edge process.");
+
 export const DEFINITION_VERSION = 1;
 
 /** What every definition says, whatever its kind. */
@@ -385,10 +433,13 @@ const common = {
   additionalCredentials: z.array(AdditionalField).max(10).default([]),
   rateLimits: RateLimits.optional(),
 };
+/** Upstreams the monitor reaches over HTTP (REST and remote MCP); a stdio server is checked locally. */
+const health = { health: Health.optional() };
 
 export const ServiceConfigSchema = z
   .strictObject({
     ...common,
+    ...health,
     kind: z.literal("rest").optional().describe("A REST API described tool by tool (the default)."),
     baseUrl: z
       .string()
@@ -400,6 +451,7 @@ export const ServiceConfigSchema = z
     auth: Auth,
     validation: Validation,
     bodyErrors: BodyErrors.optional(),
+    pool: Pool.optional(),
     tools: z.array(ToolSchema).min(1).max(200),
   })
   .superRefine((service, ctx) => {
@@ -463,6 +515,7 @@ export type AuthConfig = ServiceConfig["auth"];
 export type PaginationConfig = NonNullable<ToolConfig["pagination"]>;
 export type BodyErrorsConfig = NonNullable<ServiceConfig["bodyErrors"]>;
 export type AdditionalCredentialField = ServiceConfig["additionalCredentials"][number];
+export type HealthRequestConfig = NonNullable<ServiceConfig["health"]>;
 
 /** `{apiKey}` and `{additional.<field>}` in a proxied server's header templates. */
 export function credentialPlaceholders(template: string): string[] {
@@ -476,6 +529,7 @@ export function credentialPlaceholders(template: string): string[] {
 const RemoteProxiedSchema = z
   .strictObject({
     ...common,
+    ...health,
     kind: z.literal("mcp"),
     transport: z.literal("remote").describe("A remote MCP server (Streamable HTTP, or legacy HTTP+SSE)."),
     baseUrl: z.string().max(500).describe("The server's MCP endpoint; SERVICE_<TYPE>_BASE_URL overrides it."),

@@ -15,13 +15,18 @@ import { callUpstream, type UpstreamResult } from "./upstream.ts";
 
 export interface ExecuteOptions {
   signal?: AbortSignal;
-  /** Whole-call deadline; 10 s for tools, 5 s for key validation. */
+  /**
+   * Whole-call deadline (waiting for a pooled connection included): for tools, the tool's own `timeoutMs`
+   * when its definition sets one, else this, else DEFAULT_TOOL_TIMEOUT_MS; 5 s for key validation.
+   */
   timeoutMs?: number;
   /** Bytes of an answer read at most; a larger one is cut there (with a note) and the rest never read. 10 MB by default. */
   maxResponseBytes?: number;
 }
 
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+/** A tool call's upstream deadline when neither its definition nor the caller sets one. */
+export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 const MAX_MESSAGE_CHARS = 500;
 const MAX_EXCERPT_CHARS = 200;
 /** Characters dropped from the end of a cut answer: more than the longest form of any secret (4 KB, escaped). */
@@ -86,7 +91,8 @@ export async function executeTool(
 
   const result = await callUpstream(service, parts.apiKey, req, {
     signal: opts.signal,
-    timeoutMs: opts.timeoutMs ?? 10_000,
+    // The definition knows its slow tools (a large render), so its per-tool deadline wins over the caller's.
+    timeoutMs: def.timeoutMs ?? opts.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
     maxBytes: opts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
   const redactor = credentialRedactor(parts, service);
@@ -245,6 +251,17 @@ function toOutcome(service: ServiceDefinition, r: UpstreamResult, redactor: Reda
       return { ok: false, error: "SERVICE_UNAVAILABLE", message: "The request was cancelled." };
     case "backoff":
       return rateLimited(name, r.retryAfterMs);
+    case "busy": {
+      const { maxConnections, maxQueue } = r.limits;
+      return {
+        ok: false,
+        error: "SERVICE_UNAVAILABLE",
+        message:
+          r.reason === "full"
+            ? `${name} is busy: connections in use ${maxConnections}/${maxConnections}, calls queued ${maxQueue}/${maxQueue}`
+            : `${name} is busy: no connection came free within ${r.waitedMs} ms`,
+      };
+    }
     case "open":
       return {
         ok: false,

@@ -3,12 +3,21 @@ export { type AdditionalCheck, checkAdditionalCredentials } from "./credentials.
 export { ServiceConfigSchema } from "./definition.ts";
 export {
   credentialRedactor,
+  DEFAULT_TOOL_TIMEOUT_MS,
   type ExecuteOptions,
   executeTool,
   type UpstreamCredential,
   upstreamMessage,
   validateKey,
 } from "./executor.ts";
+export {
+  DEFAULT_POOL_LIMITS,
+  type PoolLimits,
+  type PoolStats,
+  poolFor,
+  type UpstreamPool,
+  upstreamPoolStats,
+} from "./pool.ts";
 export { probeStdioMcp, proxiedServerConfig } from "./proxied.ts";
 export { createRedactor, headerSecrets, REDACTED, type Redactor } from "./redact.ts";
 export { baseUrlEnvName, DEFINITIONS_DIR, limitFromEnv, loadRegistry, rateLimitEnvName } from "./registry.ts";

@@ -1,5 +1,6 @@
 import { isBrokenCircuitError } from "cockatiel";
 import { type BreakerScope, backOff, backoffRemaining, breakersFor } from "./breaker.ts";
+import { type PoolLimits, poolFor } from "./pool.ts";
 import type { UpstreamRequest } from "./request.ts";
 
 /** The response headers the executor reads (paging and rate limits); nothing else is kept. */
@@ -20,7 +21,12 @@ export type UpstreamResult =
   | { kind: "network" }
   | { kind: "timeout" }
   | { kind: "cancelled" }
-  | { kind: "open"; scope: BreakerScope };
+  | { kind: "open"; scope: BreakerScope }
+  /**
+   * The service's connection pool had no free connection: its queue was full (`full`, refused at once), or
+   * none came free in time (`timeout`). Nothing was sent.
+   */
+  | { kind: "busy"; reason: "full" | "timeout"; limits: PoolLimits; waitedMs: number };
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -39,27 +45,54 @@ const RETRY_BACKOFF_MS = 100;
 class Cancelled extends Error {}
 // Thrown through the caller's own breaker when the shared one is open, so it does not count there either.
 class ServiceOpen extends Error {}
+// Thrown through the breakers when no pooled connection was free: it says nothing about the upstream's health.
+class PoolBusy extends Error {
+  constructor(readonly reason: "full" | "timeout") {
+    super(reason);
+  }
+}
 
 /**
  * One upstream call through two circuit breakers, with one retry for GETs that never connected: the
  * caller's own (keyed by its credential; opened by 500s and timeouts, which a caller can provoke) around
- * the service's shared one (opened by connection failures and 502/503/504 only).
+ * the service's shared one (opened by connection failures and 502/503/504 only). Each attempt holds one
+ * connection of the service's pool (see pool.ts) while it is sent and its answer read.
  */
 export async function callUpstream(
-  service: object,
+  service: { type?: string; pool?: Partial<PoolLimits> },
   credential: string,
   req: UpstreamRequest,
   opts: CallOptions,
 ): Promise<UpstreamResult> {
-  // One deadline for the whole call, retry and body included, so callers get a hard bound.
+  // One deadline for the whole call, queueing, retry and body included, so callers get a hard bound.
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
-  const once = () => attempt(req, signal, opts);
+  const pool = poolFor(service);
+  const once = async (): Promise<UpstreamResult> => {
+    const slot = await pool.acquire(opts.signal, deadline);
+    if (!slot.ok) {
+      if (slot.reason === "cancelled") return { kind: "cancelled" };
+      throw new PoolBusy(slot.reason);
+    }
+    try {
+      return await attempt(req, signal, opts);
+    } finally {
+      slot.release();
+    }
+  };
   const backoff = opts.backoff ?? true;
   const waiting = backoff ? backoffRemaining(service, credential) : 0;
   if (waiting > 0) return { kind: "backoff", retryAfterMs: waiting };
   const { shared, own } = breakersFor(service, credential);
-  const result = await throughBreakers(shared, own, once, req.method);
+  let result: UpstreamResult;
+  try {
+    result = await throughBreakers(shared, own, once, req.method);
+  } catch (err) {
+    if (!(err instanceof PoolBusy)) throw err;
+    const { limits } = pool;
+    const waitedMs = err.reason === "full" ? 0 : Math.min(limits.queueTimeoutMs, opts.timeoutMs);
+    return { kind: "busy", reason: err.reason, limits, waitedMs };
+  }
   if (backoff && isRateLimited(result))
     backOff(service, credential, result.retryAfterMs ?? DEFAULT_BACKOFF_MS);
   return result;

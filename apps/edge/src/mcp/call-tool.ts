@@ -1,4 +1,4 @@
-import type { ResolvedInstance } from "@mcp/core";
+import { isServiceAvailable, type ResolvedInstance } from "@mcp/core";
 import {
   executeTool,
   type ServiceDefinition,
@@ -61,6 +61,18 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   const tool = service.getTool(name);
   if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 64)}`);
   const started = performance.now();
+  // Marked down by the health monitor: answer now instead of waiting for the upstream's timeout.
+  if (!isServiceAvailable(deps, service.type)) {
+    recordToolCall(deps, instance, {
+      tool: tool.name,
+      status: "SERVICE_UNAVAILABLE",
+      latencyMs: 0,
+      requestId: ctx.requestId,
+    });
+    return errorResult(`${service.name} is down (health check failed). Try again shortly.`, {
+      code: "SERVICE_UNAVAILABLE",
+    });
+  }
   const secret = deps.resolver.credential(instance);
   if (!secret) return unusableCredential(ctx, tool.name, started);
   let refusal: Refusal | undefined;
@@ -85,11 +97,13 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
     // The message is the upstream's own (already redacted of the key by the executor).
     return errorResult(
       `${service.name} refused access to this resource (${refusal.message}). The stored credentials are still valid: the connected account (or the key's scopes) has no permission for it.`,
+      { code: "FORBIDDEN" },
     );
   }
   if (refusal?.verdict === "unchecked") {
     return errorResult(
       `${service.name} refused the request (${refusal.message}) and is unavailable right now to re-check the stored credentials. Try again shortly.`,
+      { code: "SERVICE_UNAVAILABLE" },
     );
   }
   switch (outcome.error) {
@@ -100,19 +114,24 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
       await deps.resolver.markNeedsReauth(instance);
       return errorResult(
         `${service.name} rejected the stored credentials (expired or revoked). Reconnect ${service.name} in the dashboard to get a new key in place.`,
+        { code: "EXPIRED_CREDENTIALS" },
       );
     case "RATE_LIMITED": {
       // The wait is the upstream's own (Retry-After), passed on in words and as data a client can act on.
       const retryAfterSeconds = Math.max(1, Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
-      return {
-        ...errorResult(
-          `${service.name} is rate limiting this account: retry after ${retryAfterSeconds} seconds. Calls with these credentials wait until then.`,
-        ),
-        _meta: { retryAfterSeconds },
-      };
+      return errorResult(
+        `${service.name} is rate limiting this account: retry after ${retryAfterSeconds} seconds. Calls with these credentials wait until then.`,
+        { code: "RATE_LIMIT_EXCEEDED", retryAfterMs: retryAfterSeconds * 1000 },
+        { retryAfterSeconds },
+      );
     }
     case "SERVICE_UNAVAILABLE":
-      return errorResult(`${service.name} is unavailable right now (${outcome.message}). Try again shortly.`);
+      return errorResult(
+        `${service.name} is unavailable right now (${outcome.message}). Try again shortly.`,
+        {
+          code: "SERVICE_UNAVAILABLE",
+        },
+      );
     default:
       return errorResult(`${service.name} answered with an error: ${outcome.message}`);
   }
@@ -123,5 +142,5 @@ async function unusableCredential(ctx: CallContext, tool: string, started: numbe
   const { status, message } = await unopenedCredential(ctx.deps, ctx.instance, ctx.service.name);
   const latencyMs = Math.round(performance.now() - started);
   recordToolCall(ctx.deps, ctx.instance, { tool, status, latencyMs, requestId: ctx.requestId });
-  return errorResult(message);
+  return errorResult(message, { code: status });
 }

@@ -665,14 +665,16 @@ function createProxyHandler(
           }
           if (error instanceof CredentialUnopened) {
             status = error.unopened.status;
-            result = errorResult(error.message);
+            result = errorResult(error.message, { code: error.unopened.status });
           } else {
             status = "SERVICE_UNAVAILABLE";
             const detail =
               error instanceof RemoteUnavailable
                 ? error.message
                 : (upstreamRefusal(error) ?? "it did not answer the call");
-            result = errorResult(`${Label} is unavailable right now (${detail}). Try again shortly.`);
+            result = errorResult(`${Label} is unavailable right now (${detail}). Try again shortly.`, {
+              code: "SERVICE_UNAVAILABLE",
+            });
           }
         }
         const latencyMs = Math.round(performance.now() - started);

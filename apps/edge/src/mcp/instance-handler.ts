@@ -48,9 +48,34 @@ class RelayedToolsServer extends McpServer {
   }
 }
 
-export const errorResult = (text: string): CallToolResult => ({
+/** What a program can act on in a tool error result (`_meta`), beside the text written for the model. */
+export type ToolErrorCode =
+  | "EXPIRED_CREDENTIALS"
+  | "SERVICE_UNAVAILABLE"
+  | "RATE_LIMIT_EXCEEDED"
+  /** The upstream refused this resource; the stored credentials are still valid. */
+  | "FORBIDDEN"
+  /** The upstream answered with an error of its own (or a relayed server's tool failed). */
+  | "UPSTREAM_ERROR";
+
+export interface ToolErrorMeta {
+  code: ToolErrorCode;
+  /** How long to wait before trying again, when known. */
+  retryAfterMs?: number;
+}
+
+/**
+ * A tool failure as MCP wants it (a result with `isError`), carrying the design's error code in `_meta`
+ * (`{ code, retryAfterMs? }`, plus any `extra` keys) so clients can act on it without parsing the text.
+ */
+export const errorResult = (
+  text: string,
+  meta: ToolErrorMeta = { code: "UPSTREAM_ERROR" },
+  extra: Record<string, unknown> = {},
+): CallToolResult => ({
   content: [{ type: "text", text }],
   isError: true,
+  _meta: { ...extra, ...meta },
 });
 
 /**

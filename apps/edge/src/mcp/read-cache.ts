@@ -24,7 +24,8 @@ export async function cachedRead(
     if (outcome.ok) await bumpReadCacheGeneration(deps, userId, serviceType);
     return outcome;
   }
-  if (!tool.cacheTtlMs) return run();
+  // Redis down: nothing is cached or served from a cache (see the kv's failure policy).
+  if (!tool.cacheTtlMs || deps.kv.degraded?.()) return run();
   const generation = await readCacheGeneration(deps, userId, serviceType);
   const argsHash = createHash("sha256")
     .update(JSON.stringify(args ?? {}))

@@ -46,8 +46,9 @@ export class TokenGuessing {
 }
 
 /**
- * Token in the path → instance. Anything malformed, unknown or revoked is a bare 401 with nothing about
- * why, answered before any upstream call (malformed tokens before any lookup at all).
+ * Token in the path → instance. Anything malformed, unknown or revoked (or, on a per-service process, of
+ * another service) is a bare 401 with nothing about why, answered before any upstream call (malformed
+ * tokens before any lookup at all).
  *
  * Guessing is bounded per client address (an IPv6 /64 counts as one): each such 401 counts, and past
  * `invalidTokensPerMinutePerIp` every request from the address is a 429 with Retry-After, valid token or
@@ -75,6 +76,8 @@ export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<Edge
         release();
       }
     }
+    // A per-service process (MCP_TYPE) answers another service's token exactly as an unknown one.
+    if (instance && deps.mcpType && instance.serviceType !== deps.mcpType) instance = null;
     if (instance) {
       c.set("instance", instance);
       return next();

@@ -5,9 +5,18 @@ import { DEFAULT_PER_INSTANCE_PER_MINUTE, type EdgeEnv } from "../deps.ts";
 
 const MINUTE = 60_000;
 
+/** A limit as the IETF RateLimit headers name it: a policy name, its quota and its window. */
+export interface LimitPolicy {
+  name: string;
+  limit: number;
+  windowMs: number;
+}
+
 /**
- * Per-instance, per-user and per-service limits, atomic in the shared kv. Over the limit: HTTP 429 with Retry-After
- * and a JSON-RPC error (echoing the request id when the body has one).
+ * Per-instance, per-user and per-service limits, atomic in the shared kv. Over the limit: HTTP 429 with
+ * Retry-After, the IETF `RateLimit-Policy` / `RateLimit` headers of the limit that refused, and a JSON-RPC
+ * error (echoing the request id when the body has one). While Redis is unreachable the kv counts per
+ * process (its failure policy), so a request is never refused, nor failed, for want of Redis.
  */
 export function rateLimit(): MiddlewareHandler<EdgeEnv> {
   return async function rateLimitMiddleware(c, next) {
@@ -19,41 +28,64 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
     // client hammering past its own limit must not spend its user's, or everyone's, allowance.
     const { limits } = deps;
     const defined = deps.registry.any(instance.serviceType)?.rateLimits;
-    const buckets: [string, number][] = [
+    const buckets: [string, LimitPolicy][] = [
       [
         `rl:instance:${instance.instanceId}`,
-        limits.perInstancePerMinute ?? defined?.perInstancePerMinute ?? DEFAULT_PER_INSTANCE_PER_MINUTE,
+        {
+          name: "instance",
+          limit:
+            limits.perInstancePerMinute ?? defined?.perInstancePerMinute ?? DEFAULT_PER_INSTANCE_PER_MINUTE,
+          windowMs: MINUTE,
+        },
       ],
-      [`rl:user:${instance.userId}`, limits.perUserPerMinute],
+      [`rl:user:${instance.userId}`, { name: "user", limit: limits.perUserPerMinute, windowMs: MINUTE }],
     ];
     // Every custom instance is a different upstream: they share no service-wide budget.
     if (instance.serviceType !== CUSTOM_SERVICE.type) {
-      buckets.push([`rl:service:${instance.serviceType}`, defined?.perMinute ?? limits.perServicePerMinute]);
+      buckets.push([
+        `rl:service:${instance.serviceType}`,
+        { name: "service", limit: defined?.perMinute ?? limits.perServicePerMinute, windowMs: MINUTE },
+      ]);
     }
-    let refused: RateLimitResult | undefined;
-    for (const [key, limit] of buckets) {
+    let refused: { result: RateLimitResult; policy: LimitPolicy } | undefined;
+    for (const [key, policy] of buckets) {
       // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted.
-      if (limit === 0) continue;
-      const result = await deps.kv.rateLimit(key, limit, MINUTE, cost);
+      if (policy.limit === 0) continue;
+      const result = await deps.kv.rateLimit(key, policy.limit, policy.windowMs, cost);
       if (!result.allowed) {
-        refused = result;
+        refused = { result, policy };
         break;
       }
     }
     if (!refused) return next();
-    return tooManyRequests(c, refused.retryAfterMs, "Rate limit exceeded");
+    return tooManyRequests(c, refused.result.retryAfterMs, "Rate limit exceeded", refused.policy);
   };
 }
 
 /**
  * HTTP 429 with Retry-After and a JSON-RPC error (echoing the request id when the body has one), as
- * DESIGN.md's error table gives it for MCP traffic.
+ * DESIGN.md's error table gives it for MCP traffic, plus the IETF RateLimit headers
+ * (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy: "<name>";q=<quota>;w=<window s>` and
+ * `RateLimit: "<name>";r=0;t=<s until reset>`. Without a policy: the per-address invalid-token limit.
  */
-export function tooManyRequests(c: Context<EdgeEnv>, retryAfterMs: number, message: string): Response {
+export function tooManyRequests(
+  c: Context<EdgeEnv>,
+  retryAfterMs: number,
+  message: string,
+  policy: LimitPolicy = {
+    name: "invalid-token",
+    limit: c.var.deps.limits.invalidTokensPerMinutePerIp,
+    windowMs: MINUTE,
+  },
+): Response {
   c.var.deps.metrics.requests.inc({ status: "429" });
   const body = c.var.parsedBody;
   const id = typeof body === "object" && body !== null && "id" in body ? (body as { id: unknown }).id : null;
-  c.header("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  c.header("retry-after", String(seconds));
+  const name = JSON.stringify(policy.name);
+  c.header("ratelimit-policy", `${name};q=${policy.limit};w=${Math.ceil(policy.windowMs / 1000)}`);
+  c.header("ratelimit", `${name};r=0;t=${seconds}`);
   return c.json(
     {
       jsonrpc: "2.0",

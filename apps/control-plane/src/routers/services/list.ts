@@ -1,3 +1,4 @@
+import { readServiceHealth, type ServiceHealth } from "@mcp/core";
 import { type AnyServiceDefinition, circuitState } from "@mcp/services";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
@@ -8,6 +9,26 @@ const ZAnnotations = z.object({
   destructiveHint: z.boolean().optional(),
   idempotentHint: z.boolean().optional(),
   openWorldHint: z.boolean().optional(),
+});
+
+const ZProbe = z.object({
+  healthy: z.boolean(),
+  responseTimeMs: z.number(),
+  error: z.string().optional(),
+});
+
+export const ZServiceHealth = z.object({
+  healthy: z.boolean(),
+  responseTimeMs: z.number(),
+  /** ISO-8601 time of the last check (`lastCheck` is the same). */
+  lastCheckedAt: z.string(),
+  lastCheck: z.string(),
+  lastError: z.string().nullable(),
+  error: z.string().optional(),
+  /** Since when `healthy` has had its current value. */
+  since: z.string(),
+  edge: ZProbe.extend({ url: z.string() }),
+  upstream: ZProbe.extend({ check: z.enum(["http", "local", "skipped"]) }),
 });
 
 export const ZServiceSummary = z.object({
@@ -39,13 +60,21 @@ export const ZServiceSummary = z.object({
   tools: z.array(
     z.object({ name: z.string(), title: z.string(), description: z.string(), annotations: ZAnnotations }),
   ),
+  /** Not known to be down: its circuit is closed and the health monitor's last check (if any) passed. */
   healthy: z.boolean(),
+  /** The health monitor's last check; absent until one ran (or after its result expired). */
+  health: ZServiceHealth.optional(),
 });
 
 export const ZListServicesOutput = z.array(ZServiceSummary);
 
 /** The catalogue entry of one service: what a dashboard or an integrator needs to connect it. */
-export function serviceSummary(s: AnyServiceDefinition): z.infer<typeof ZServiceSummary> {
+export function serviceSummary(
+  s: AnyServiceDefinition,
+  health?: ServiceHealth,
+): z.infer<typeof ZServiceSummary> {
+  // What the kv holds is another process's writing: only a well-formed result is shown.
+  const checked = health ? ZServiceHealth.safeParse(health).data : undefined;
   return {
     type: s.type,
     kind: s.kind,
@@ -73,11 +102,17 @@ export function serviceSummary(s: AnyServiceDefinition): z.infer<typeof ZService
       description,
       annotations: annotations ?? {},
     })),
-    healthy: s.kind === "rest" ? circuitState(s) !== "open" : true,
+    healthy: (s.kind === "rest" ? circuitState(s) !== "open" : true) && checked?.healthy !== false,
+    ...(checked && { health: checked }),
   };
 }
 
 /** The catalogue is public: it holds nothing about any user. */
-export const listServicesProcedure = publicProcedure
-  .output(ZListServicesOutput)
-  .query(({ ctx }) => ctx.deps.registry.list().map(serviceSummary));
+export const listServicesProcedure = publicProcedure.output(ZListServicesOutput).query(async ({ ctx }) => {
+  const services = ctx.deps.registry.list();
+  // Read from the kv, where the monitor (in whichever process leads) wrote them; a kv failure hides them.
+  const health = await Promise.all(
+    services.map((s) => readServiceHealth(ctx.deps.kv, s.type).catch(() => undefined)),
+  );
+  return services.map((s, i) => serviceSummary(s, health[i]));
+});

@@ -1,0 +1,285 @@
+import { createMemoryKv } from "./memory.ts";
+import type { Kv, RateLimitResult } from "./types.ts";
+
+/** How long one Redis call may take before the kv counts Redis as unreachable. */
+export const DEFAULT_KV_TIMEOUT_MS = 100;
+/**
+ * Calls in a row that miss their deadline on a live connection before the kv counts Redis as down (one
+ * slow answer on a busy host is served by the fallback, but does not switch the process over); a failed or
+ * lost connection counts at once.
+ */
+const TIMEOUTS_BEFORE_DEGRADED = 3;
+/** How often a degraded kv pings Redis to find out whether it is back. */
+export const DEFAULT_PROBE_EVERY_MS = 1_000;
+
+export interface ResilientKvOptions {
+  /** Per-call deadline (default 100 ms): a call that takes longer fails over to the per-process fallback. */
+  timeoutMs?: number;
+  /** Ping interval while degraded (default 1 s). */
+  probeEveryMs?: number;
+  /** Told when an outage starts (with the failure that revealed it) and when it ends. */
+  onStateChange?: (degraded: boolean, error?: Error) => void;
+}
+
+type Handler = (message: string) => void;
+
+interface Channel {
+  handlers: Set<Handler>;
+  /** The subscription in the backend: none (never made, or failed), being made, or live. */
+  remote: "none" | "pending" | "live";
+  off?: () => Promise<void>;
+}
+
+class Timeout extends Error {
+  constructor(ms: number) {
+    super(`kv call took longer than ${ms} ms`);
+    this.name = "KvTimeout";
+  }
+}
+
+/**
+ * A caller's mistake (a bad TTL or cost) or an answer Redis gave on purpose (a wrong type): neither says
+ * anything about whether Redis is reachable, so they reach the caller instead of failing over.
+ */
+const isCallerError = (error: unknown) =>
+  error instanceof RangeError || (error instanceof Error && error.name === "ReplyError");
+
+/**
+ * Redis failure policy, around a Redis kv: every call has a deadline (100 ms); the first call that fails
+ * or misses it turns the kv *degraded*, and until a background ping finds Redis again every call is served
+ * without touching Redis:
+ * - storage and the rate limiter run on a fresh per-process in-memory kv, as if REDIS_URL were unset
+ *   (limits hold per process: never a blanket refusal, never an error). Callers whose data has another
+ *   source of truth check `degraded()` and skip the kv altogether: the response cache is bypassed and
+ *   instance resolution reads the database;
+ * - `publish` reaches this process's subscribers only; subscriptions made meanwhile are taken to Redis as
+ *   soon as it answers again (ioredis re-subscribes the ones it already had).
+ *
+ * On recovery the per-process state is dropped (Redis is the source of truth again) and listeners hear
+ * `false`. `degradedMs()` is the total time spent degraded, for a metric.
+ */
+export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_KV_TIMEOUT_MS;
+  const probeEveryMs = opts.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS;
+  const listeners = new Set<(degraded: boolean) => void>();
+  const channels = new Map<string, Channel>();
+  let fallback = createMemoryKv({ prefix: "" });
+  let degradedSince: number | null = null;
+  let timeoutsInRow = 0;
+  let degradedTotal = 0;
+  let probe: ReturnType<typeof setInterval> | undefined;
+  let probing = false;
+  let closed = false;
+
+  function notify(degraded: boolean, error?: Error): void {
+    try {
+      opts.onStateChange?.(degraded, error);
+    } catch {
+      // A failing reporter must not break the kv.
+    }
+    for (const listener of listeners) queueMicrotask(() => listener(degraded));
+  }
+
+  function degrade(error: unknown): void {
+    if (degradedSince !== null || closed) return;
+    degradedSince = performance.now();
+    notify(true, error instanceof Error ? error : new Error(String(error)));
+    probe = setInterval(() => void tryRecover(), probeEveryMs);
+    probe.unref?.();
+  }
+
+  async function tryRecover(): Promise<void> {
+    if (probing || degradedSince === null || closed) return;
+    probing = true;
+    try {
+      if (await inner.ping()) recover();
+    } finally {
+      probing = false;
+    }
+  }
+
+  function recover(): void {
+    if (degradedSince === null || closed) return;
+    degradedTotal += performance.now() - degradedSince;
+    degradedSince = null;
+    timeoutsInRow = 0;
+    clearInterval(probe);
+    probe = undefined;
+    // Redis is the source of truth again: what was kept per process meanwhile is forgotten.
+    const old = fallback;
+    fallback = createMemoryKv({ prefix: "" });
+    void old.close();
+    for (const [name, channel] of channels) if (channel.remote === "none") connect(name, channel);
+    notify(false);
+  }
+
+  function live(): void {
+    if (closed) throw new Error("kv is closed");
+  }
+
+  /** One Redis call with its deadline; on an outage, the fallback's answer instead. */
+  async function guarded<T>(call: () => Promise<T>, otherwise: () => T | Promise<T>): Promise<T> {
+    live();
+    if (degradedSince !== null) return otherwise();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const work = call();
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Timeout(timeoutMs)), timeoutMs);
+    });
+    try {
+      const answer = await Promise.race([work, deadline]);
+      timeoutsInRow = 0;
+      return answer;
+    } catch (error) {
+      if (closed || isCallerError(error)) throw error;
+      // The late answer (or failure) of a call given up on goes nowhere.
+      work.catch(() => {});
+      const outage =
+        !(error instanceof Timeout) ||
+        inner.connected?.() === false ||
+        ++timeoutsInRow >= TIMEOUTS_BEFORE_DEGRADED;
+      if (outage) degrade(error);
+      return otherwise();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function dispatch(channel: Channel, message: string): void {
+    for (const handler of channel.handlers) queueMicrotask(() => handler(message));
+  }
+
+  /** Takes a channel to Redis; one attempt at a time, retried on recovery when it fails. */
+  function connect(name: string, channel: Channel): Promise<unknown> {
+    channel.remote = "pending";
+    const attempt = inner.subscribe(name, (message) => dispatch(channel, message));
+    return attempt.then(
+      (off) => {
+        if (channels.get(name) !== channel || closed) {
+          void off().catch(() => {});
+          return;
+        }
+        channel.remote = "live";
+        channel.off = off;
+      },
+      (error: unknown) => {
+        channel.remote = "none";
+        throw error;
+      },
+    );
+  }
+
+  const limiter = (use: (kv: Kv) => Promise<RateLimitResult>) =>
+    guarded(
+      () => use(inner),
+      () => use(fallback),
+    );
+
+  return {
+    kind: inner.kind,
+
+    get: (key) =>
+      guarded(
+        () => inner.get(key),
+        () => fallback.get(key),
+      ),
+    set: (key, value, ttlMs) =>
+      guarded(
+        () => inner.set(key, value, ttlMs),
+        () => fallback.set(key, value, ttlMs).then(() => undefined),
+      ),
+    setIfAbsent: (key, value, ttlMs) =>
+      guarded(
+        () => inner.setIfAbsent(key, value, ttlMs),
+        () => fallback.setIfAbsent(key, value, ttlMs),
+      ),
+    del: (...keys) =>
+      guarded(
+        () => inner.del(...keys),
+        () => fallback.del(...keys),
+      ),
+    rateLimit: (key, limit, windowMs, cost) => limiter((kv) => kv.rateLimit(key, limit, windowMs, cost)),
+    peekRateLimit: (key, limit) => limiter((kv) => kv.peekRateLimit(key, limit)),
+    resetRateLimit: (key) =>
+      guarded(
+        () => inner.resetRateLimit(key),
+        () => fallback.resetRateLimit(key),
+      ),
+    append: (key, value, maxLength, ttlMs) =>
+      guarded(
+        () => inner.append(key, value, maxLength, ttlMs),
+        () => fallback.append(key, value, maxLength, ttlMs),
+      ),
+    list: (key) =>
+      guarded(
+        () => inner.list(key),
+        () => fallback.list(key),
+      ),
+
+    async publish(channelName, message) {
+      live();
+      const channel = channels.get(channelName);
+      if (degradedSince !== null) {
+        if (channel) dispatch(channel, message);
+        return;
+      }
+      // The backend delivers to this process's subscribers itself, except to a channel it does not have.
+      if (channel?.remote === "none") dispatch(channel, message);
+      await guarded(
+        () => inner.publish(channelName, message),
+        () => undefined,
+      );
+    },
+
+    async subscribe(channelName, onMessage) {
+      live();
+      let channel = channels.get(channelName);
+      if (!channel) {
+        channel = { handlers: new Set(), remote: "none" };
+        channels.set(channelName, channel);
+      }
+      const handler: Handler = (message) => onMessage(message);
+      channel.handlers.add(handler);
+      if (channel.remote === "none" && degradedSince === null) {
+        // Live here at once either way; in Redis once it answers. A first SUBSCRIBE opens a connection, so
+        // a slow one only stops the wait; a failed one is an outage (and is retried at recovery).
+        const attempt = connect(channelName, channel).catch((error: unknown) => {
+          if (!closed) degrade(error);
+        });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([attempt, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+        clearTimeout(timer);
+      }
+      const own = channel;
+      return async () => {
+        if (!own.handlers.delete(handler) || own.handlers.size > 0) return;
+        if (channels.get(channelName) === own) channels.delete(channelName);
+        const off = own.off;
+        own.off = undefined;
+        if (off && !closed) await guarded(off, () => undefined);
+      };
+    },
+
+    async ping() {
+      if (closed) return false;
+      const up = await inner.ping();
+      if (up) recover();
+      return up;
+    },
+
+    degraded: () => degradedSince !== null,
+    degradedMs: () => degradedTotal + (degradedSince === null ? 0 : performance.now() - degradedSince),
+    onDegradedChange(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+
+    async close() {
+      closed = true;
+      clearInterval(probe);
+      channels.clear();
+      listeners.clear();
+      await Promise.all([fallback.close(), inner.close()]);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * One connection pool per upstream service: at most `maxConnections` requests to it in flight from this
+ * process (Bun's fetch keeps their connections alive per host, so that is also the number of connections),
+ * then a bounded FIFO queue whose callers wait at most `queueTimeoutMs` for a free connection. Beyond the
+ * queue's bound a call is refused at once: memory never grows with a flood of calls to a slow upstream.
+ */
+
+export interface PoolLimits {
+  /** Requests in flight to the service at once (and so keep-alive connections). */
+  maxConnections: number;
+  /** Calls waiting for a free connection; one more is refused at once. */
+  maxQueue: number;
+  /** How long a queued call waits for a free connection before it gives up (never past its own deadline). */
+  queueTimeoutMs: number;
+}
+
+export const DEFAULT_POOL_LIMITS: Readonly<PoolLimits> = {
+  maxConnections: 50,
+  maxQueue: 100,
+  queueTimeoutMs: 10_000,
+};
+
+/** A connection slot, or why there is none: the queue is full, the wait ran out, or the caller hung up. */
+export type Slot =
+  | { ok: true; release: () => void }
+  | { ok: false; reason: "full" | "timeout" | "cancelled" };
+
+interface Waiter {
+  grant: () => void;
+}
+
+export class UpstreamPool {
+  private inUse = 0;
+  // FIFO; bounded by `maxQueue`, so removing a waiter that gave up is cheap.
+  private readonly queue: Waiter[] = [];
+
+  constructor(
+    readonly service: string,
+    readonly limits: Readonly<PoolLimits>,
+  ) {}
+
+  stats(): { inUse: number; queued: number; max: number } {
+    return { inUse: this.inUse, queued: this.queue.length, max: this.limits.maxConnections };
+  }
+
+  /**
+   * A slot for one request. `cancel` is the caller hanging up; `deadline` is the call's own deadline (the
+   * wait never outlives it). The slot must be released exactly once; later releases do nothing.
+   */
+  acquire(cancel?: AbortSignal, deadline?: AbortSignal): Promise<Slot> {
+    if (cancel?.aborted) return Promise.resolve({ ok: false, reason: "cancelled" });
+    if (deadline?.aborted) return Promise.resolve({ ok: false, reason: "timeout" });
+    if (this.inUse < this.limits.maxConnections) {
+      this.inUse++;
+      return Promise.resolve(this.slot());
+    }
+    if (this.queue.length >= this.limits.maxQueue) return Promise.resolve({ ok: false, reason: "full" });
+    return new Promise<Slot>((resolve) => {
+      const done = (result: Slot) => {
+        clearTimeout(timer);
+        cancel?.removeEventListener("abort", onCancel);
+        deadline?.removeEventListener("abort", onDeadline);
+        resolve(result);
+      };
+      const giveUp = (reason: "timeout" | "cancelled") => {
+        const at = this.queue.indexOf(waiter);
+        if (at >= 0) this.queue.splice(at, 1);
+        done({ ok: false, reason });
+      };
+      const onCancel = () => giveUp("cancelled");
+      const onDeadline = () => giveUp("timeout");
+      // The slot is handed over by `release`, which has already counted it as in use.
+      const waiter: Waiter = { grant: () => done(this.slot()) };
+      const timer = setTimeout(() => giveUp("timeout"), this.limits.queueTimeoutMs);
+      cancel?.addEventListener("abort", onCancel, { once: true });
+      deadline?.addEventListener("abort", onDeadline, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  private slot(): Slot {
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        const next = this.queue.shift();
+        // Handed straight to the longest waiter: the count of slots in use does not change.
+        if (next) next.grant();
+        else this.inUse--;
+      },
+    };
+  }
+}
+
+// Keyed by the loaded service object (like the breakers): every call for a type shares one pool, while
+// each registry (and so each test) starts with an empty one.
+const pools = new WeakMap<object, UpstreamPool>();
+// Every pool still alive, for the metrics; a registry that is dropped takes its pools with it.
+const live = new Set<WeakRef<UpstreamPool>>();
+
+/** The pool of a service, made with its definition's `pool` limits (defaults for what it leaves out). */
+export function poolFor(service: { type?: string; pool?: Partial<PoolLimits> }): UpstreamPool {
+  let pool = pools.get(service);
+  if (!pool) {
+    pool = new UpstreamPool(service.type ?? "unknown", { ...DEFAULT_POOL_LIMITS, ...service.pool });
+    pools.set(service, pool);
+    live.add(new WeakRef(pool));
+  }
+  return pool;
+}
+
+export interface PoolStats {
+  service: string;
+  /** Requests in flight (connections in use). */
+  inUse: number;
+  /** Calls waiting for a free connection. */
+  queued: number;
+  /** The pool's size. */
+  max: number;
+}
+
+/** The pools of this process by service type (pools of the same type in several registries are summed). */
+export function upstreamPoolStats(): PoolStats[] {
+  const byType = new Map<string, PoolStats>();
+  for (const ref of live) {
+    const pool = ref.deref();
+    if (!pool) {
+      live.delete(ref);
+      continue;
+    }
+    const s = pool.stats();
+    const total = byType.get(pool.service) ?? { service: pool.service, inUse: 0, queued: 0, max: 0 };
+    total.inUse += s.inUse;
+    total.queued += s.queued;
+    total.max += s.max;
+    byType.set(pool.service, total);
+  }
+  return [...byType.values()].sort((a, b) => a.service.localeCompare(b.service));
+}

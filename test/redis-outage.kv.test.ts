@@ -1,0 +1,143 @@
+// The kv's Redis failure policy against a real redis-server that this file starts, kills and starts again
+// (never the shared Redis): calls keep answering from a per-process fallback, the limiter counts per
+// process, pub/sub stays live locally, and everything is shared through Redis again once it is back.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createKv, type Kv } from "@mcp/kv";
+import { type OwnRedis, startOwnRedis } from "./fakes/redis-server.ts";
+
+/** Polls (no timing asserts): resolves once `check` holds, fails after a generous deadline. */
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !(await check()); await Bun.sleep(20)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+let redis: OwnRedis;
+let a: Kv;
+let b: Kv;
+const states: boolean[] = [];
+const prefix = `test:outage:${crypto.randomUUID()}:`;
+
+beforeAll(async () => {
+  redis = await startOwnRedis();
+  // Two processes' kvs on the same Redis; a probes every 50 ms so recovery is seen quickly.
+  a = createKv({ REDIS_URL: redis.url }, { prefix, probeEveryMs: 50 });
+  b = createKv({ REDIS_URL: redis.url }, { prefix, probeEveryMs: 50 });
+  a.onDegradedChange?.((degraded) => states.push(degraded));
+});
+afterAll(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await redis?.stop();
+});
+
+const inbox = () => {
+  const messages: string[] = [];
+  return { messages, handler: (m: string) => void messages.push(m) };
+};
+
+describe("Redis up", () => {
+  test("state is shared between processes and the kv is not degraded", async () => {
+    await a.set("shared", "1", 60_000);
+    expect(await b.get("shared")).toBe("1");
+    expect(a.degraded?.()).toBe(false);
+    expect(a.degradedMs?.()).toBe(0);
+  });
+
+  test("a caller's mistake (a TTL of 0) is still a RangeError, not an outage", async () => {
+    await expect(a.set("bad", "x", 0)).rejects.toThrow(RangeError);
+    expect(a.degraded?.()).toBe(false);
+  });
+});
+
+describe("Redis killed mid-traffic", () => {
+  const before = inbox();
+  const during = inbox();
+
+  beforeAll(async () => {
+    await a.subscribe("before", before.handler);
+    await redis.stop();
+  });
+
+  test("the first call after the kill answers from the fallback (no throw) and the kv turns degraded", async () => {
+    expect(await a.get("shared")).toBeNull();
+    expect(a.degraded?.()).toBe(true);
+    await until(() => states.includes(true), "the degraded notification");
+  });
+
+  test("every kind of call answers, none throws", async () => {
+    await a.set("k", "v", 60_000);
+    expect(await a.get("k")).toBe("v");
+    expect(await a.setIfAbsent("once", "1", 60_000)).toBe(true);
+    expect(await a.setIfAbsent("once", "2", 60_000)).toBe(false);
+    expect(await a.append("log", "x", 10, 60_000)).toBe(1);
+    expect(await a.list("log")).toEqual(["x"]);
+    await a.del("k");
+    expect(await a.get("k")).toBeNull();
+  });
+
+  test("the limiter counts per process: exactly the limit passes, then a refusal with a delay", async () => {
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await a.rateLimit("rl:outage", 3, 60_000));
+    expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
+    expect(results[3]?.retryAfterMs).toBeGreaterThan(0);
+    expect(await a.peekRateLimit("rl:outage", 3)).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  test("publish reaches this process's subscribers, old and new", async () => {
+    await a.subscribe("during", during.handler);
+    await a.publish("before", "b1");
+    await a.publish("during", "d1");
+    await until(() => before.messages.includes("b1") && during.messages.includes("d1"), "local delivery");
+    expect(before.messages).toEqual(["b1"]);
+    expect(during.messages).toEqual(["d1"]);
+  });
+
+  test("a metric's source: degraded time grows while the outage lasts", async () => {
+    const first = a.degradedMs?.() ?? 0;
+    expect(first).toBeGreaterThan(0);
+    await until(() => (a.degradedMs?.() ?? 0) > first, "degraded time to grow");
+    expect(await a.ping()).toBe(false);
+  });
+
+  describe("Redis back", () => {
+    beforeAll(async () => {
+      await redis.start();
+      await until(() => a.degraded?.() === false, "recovery");
+    });
+
+    test("the kv recovers by itself and listeners hear it", async () => {
+      await until(() => states.at(-1) === false, "the recovered notification");
+      expect(states).toEqual([true, false]);
+      expect(await a.ping()).toBe(true);
+    });
+
+    test("state is shared through Redis again; what was kept per process meanwhile is gone", async () => {
+      expect(await a.get("once")).toBeNull();
+      await a.set("after", "2", 60_000);
+      expect(await b.get("after")).toBe("2");
+    });
+
+    test("subscriptions made before and during the outage hear another process again", async () => {
+      // Re-subscription happens in the background: publish until both have heard it.
+      await until(async () => {
+        await b.publish("before", "b2");
+        await b.publish("during", "d2");
+        return before.messages.includes("b2") && during.messages.includes("d2");
+      }, "re-subscription");
+    });
+
+    test("degraded time stops growing and stays counted", async () => {
+      const total = a.degradedMs?.() ?? 0;
+      expect(total).toBeGreaterThan(0);
+      await Bun.sleep(50);
+      expect(a.degradedMs?.()).toBe(total);
+    });
+  });
+});
+
+test("a closed kv refuses calls (a shutdown is not an outage)", async () => {
+  const kv = createKv({ REDIS_URL: redis.url }, { prefix });
+  await kv.close();
+  await expect(kv.get("x")).rejects.toThrow("kv is closed");
+  expect(await kv.ping()).toBe(false);
+});
