@@ -50,7 +50,7 @@ async function messages(res: Response): Promise<{ id?: string; data: Record<stri
   return out;
 }
 
-async function initialize(url: string): Promise<string> {
+async function initialize(url: string, capabilities: Record<string, unknown> = {}): Promise<string> {
   const res = await fetch(url, {
     method: "POST",
     headers: headers(),
@@ -58,7 +58,7 @@ async function initialize(url: string): Promise<string> {
       jsonrpc: "2.0",
       id: 1,
       method: "initialize",
-      params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+      params: { protocolVersion: LEGACY, capabilities, clientInfo: { name: "raw", version: "1" } },
     }),
   });
   expect(res.status).toBe(200);
@@ -210,22 +210,7 @@ describe("2025-era sessions on a relayed instance", () => {
 
   test("the answer to a sampling request may be POSTed to another edge process than the call's", async () => {
     // A session whose client can sample.
-    const init = await fetch(urlA, {
-      method: "POST",
-      headers: headers(),
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: LEGACY,
-          capabilities: { sampling: {} },
-          clientInfo: { name: "raw", version: "1" },
-        },
-      }),
-    });
-    const sampling = init.headers.get("mcp-session-id") ?? "";
-    await init.text();
+    const sampling = await initialize(urlA, { sampling: {} });
     const res = await call(urlA, sampling, 11, "tools/call", {
       name: "test_sampling",
       arguments: { prompt: "Capital of France?" },
