@@ -4,30 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { probeUpstream } from "@mcp/core";
 import { type AnyServiceDefinition, loadRegistry, ServiceConfigSchema } from "@mcp/services";
 import { ProxiedServiceConfigSchema } from "../packages/services/src/definition.ts";
+import { STATUSY_DEFINITION } from "./fixtures/statusy.ts";
 
-const base = {
-  version: 1,
-  type: "statusy",
-  name: "Statusy",
-  prefix: "sty",
-  port: 3198,
-  description: "A REST API with a status endpoint.",
-  docsUrl: "https://example.com/docs",
-  keyUrl: "https://example.com/keys",
-  baseUrl: "https://statusy.example.com",
-  auth: { type: "bearer" },
-  validation: { method: "GET", path: "/me" },
-  tools: [
-    {
-      name: "ping",
-      title: "Ping",
-      description: "Ping.",
-      inputSchema: { type: "object", properties: {}, additionalProperties: false },
-      request: { method: "GET", path: "/ping" },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-    },
-  ],
-};
+const base = STATUSY_DEFINITION;
 
 const issuesOf = (health: unknown) => {
   const parsed = ServiceConfigSchema.safeParse({ ...base, health });

@@ -10,6 +10,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { connectFigma, data, figmaKeyFor, newUser, rest, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { type FakeUpstream, json, startFakeUpstream } from "./fakes/upstream.ts";
+import { STATUSY_DEFINITION } from "./fixtures/statusy.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 const PROBE_TIMEOUT_MS = 500;
@@ -23,30 +24,7 @@ let statusCode = 200;
 let monitor: HealthMonitor;
 
 /** A REST service whose definition names its own health request (`HEAD /status`). */
-const statusyDefinition = {
-  version: 1,
-  type: "statusy",
-  name: "Statusy",
-  prefix: "sty",
-  port: 3198,
-  description: "A REST API with a status endpoint.",
-  docsUrl: "https://example.com/docs",
-  keyUrl: "https://example.com/keys",
-  baseUrl: "https://statusy.example.com",
-  auth: { type: "bearer" },
-  validation: { method: "GET", path: "/me" },
-  health: { method: "HEAD", path: "/status" },
-  tools: [
-    {
-      name: "ping",
-      title: "Ping",
-      description: "Ping.",
-      inputSchema: { type: "object", properties: {}, additionalProperties: false },
-      request: { method: "GET", path: "/ping" },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-    },
-  ],
-};
+const statusyDefinition = { ...STATUSY_DEFINITION, health: { method: "HEAD", path: "/status" } };
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "health-monitor-"));
