@@ -312,11 +312,18 @@ describe("a stdio server that fails", () => {
     await client.close();
   });
 
-  test("prints garbage on stdout at start-up: killed, a tool error saying so, the garbage (and the key in it) not relayed", async () => {
-    const { key, client } = await stdioInstance("garbage");
-    expect(await call(client, "ok")).toEqual(
-      unavailable(STDIO_NAME, "The server printed 21 lines on stdout that are not JSON-RPC"),
-    );
+  // A server that fails at start-up: killed (both the connect's check and the call's start), a tool error
+  // saying why, and nothing of what it printed (the key in it included) relayed.
+  test.each<["garbage" | "silent", string, string]>([
+    [
+      "garbage",
+      "prints garbage on stdout at start-up",
+      "The server printed 21 lines on stdout that are not JSON-RPC",
+    ],
+    ["silent", "never answers initialize", "The server did not answer initialize in time"],
+  ])("%s: %s — killed, a tool error saying so", async (mode, _what, message) => {
+    const { key, client } = await stdioInstance(mode);
+    expect(await call(client, "ok")).toEqual(unavailable(STDIO_NAME, message));
     const pids = pidsOf(key);
     expect(pids).toHaveLength(2);
     expect(await waitFor(() => pids.every((pid) => !alive(pid)))).toBe(true);
@@ -334,18 +341,6 @@ describe("a stdio server that fails", () => {
     const pids = pidsOf(key);
     expect(pids).toHaveLength(3); // the check, the killed one, its replacement
     expect(alive(pids[2] ?? 0)).toBe(true);
-    expectNotLogged(open, key);
-    await client.close();
-  });
-
-  test("never answers initialize: a tool error within the pool's start timeout, the process killed", async () => {
-    const { key, client } = await stdioInstance("silent");
-    expect(await call(client, "ok")).toEqual(
-      unavailable(STDIO_NAME, "The server did not answer initialize in time"),
-    );
-    const pids = pidsOf(key);
-    expect(pids).toHaveLength(2);
-    expect(await waitFor(() => pids.every((pid) => !alive(pid)))).toBe(true);
     expectNotLogged(open, key);
     await client.close();
   });
