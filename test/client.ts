@@ -47,7 +47,7 @@ export function data<T>(answer: TrpcAnswer): T {
   return answer.body.result.data as T;
 }
 
-const isQuery = (path: string) => /\.(list|get|me)$/.test(path);
+const isQuery = (path: string) => /\.(list|get|me|health)$/.test(path);
 
 function authHeaders(auth: Auth = {}, origin?: string): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json" };

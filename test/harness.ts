@@ -49,6 +49,8 @@ export async function startStack(
     definitionDirs?: string[];
     /** REDIS_URL of this stack instead of the environment's (e.g. a redis-server the test starts and stops). */
     redisUrl?: string;
+    /** DATABASE_URL of this stack instead of the environment's (e.g. through a proxy the test can cut). */
+    databaseUrl?: string;
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
@@ -65,7 +67,7 @@ export async function startStack(
   const edgeUrl = `http://127.0.0.1:${edgeServer.port}`;
 
   const env = parseEnv({
-    DATABASE_URL: process.env.DATABASE_URL,
+    DATABASE_URL: opts.databaseUrl ?? process.env.DATABASE_URL,
     REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL,
     // Two loaded CI cores can stall a process past 100 ms, which must not read as an outage (the 100 ms
     // default is tested on its own kv); a stopped Redis is still detected at once by its lost connection.

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HealthMonitor, readHealthHistory, type ServiceHealth } from "@mcp/core";
+import { type HealthHistoryEntry, HealthMonitor, readHealthHistory, type ServiceHealth } from "@mcp/core";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { connectFigma, data, figmaKeyFor, newUser, rest, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
@@ -142,6 +142,36 @@ describe("every service up", () => {
     expect(history).toHaveLength(HISTORY);
     expect(history.map((h) => h.healthy)).toEqual([true, true, true]);
     expect(history.at(-1)?.at).toBe(now.lastCheckedAt);
+  });
+
+  test("services.health and GET /api/v1/services/:type/health serve the last check and the history", async () => {
+    await check();
+    const viaTrpc = data<{ serviceType: string; current: ServiceHealth; history: HealthHistoryEntry[] }>(
+      await trpc(stack, "services.health", { serviceType: "figma" }),
+    );
+    expect(viaTrpc.serviceType).toBe("figma");
+    expect(viaTrpc.history).toHaveLength(HISTORY);
+    expect(viaTrpc.history.at(-1)).toEqual({
+      at: viaTrpc.current.lastCheckedAt,
+      healthy: true,
+      responseTimeMs: viaTrpc.current.responseTimeMs,
+    });
+    expect(viaTrpc.current).toEqual((await listed("figma")).health as ServiceHealth);
+    const viaRest = await rest(stack, "GET", "/services/figma/health");
+    expect(viaRest.status).toBe(200);
+    expect(viaRest.body).toEqual(viaTrpc);
+  });
+
+  test("the health of an unknown service is 404 NOT_FOUND; a malformed type is 400", async () => {
+    const unknown = await trpc(stack, "services.health", { serviceType: "no-such-service" });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error?.data.appCode).toBe("NOT_FOUND");
+    const viaRest = await rest(stack, "GET", "/services/no-such-service/health");
+    expect(viaRest.status).toBe(404);
+    expect(viaRest.body.code).toBe("NOT_FOUND");
+    const long = await trpc(stack, "services.health", { serviceType: "x".repeat(65) });
+    expect(long.status).toBe(400);
+    expect(long.body.error?.data.appCode).toBe("BAD_REQUEST");
   });
 });
 

@@ -126,6 +126,14 @@ describe("per-service edge (MCP_TYPE=figma, SERVICE_MODE=shared)", () => {
     expect(github.requests.length).toBe(upstreamBefore);
   });
 
+  test("/health names the one service the Figma edge serves; the dynamic edge names every one", async () => {
+    const own = await fetch(`${figmaEdgeUrl}/health`);
+    expect(own.status).toBe(200);
+    expect(await own.json()).toMatchObject({ status: "ok", services: ["figma"] });
+    const every = await (await fetch(`${stack.edgeUrl}/health`)).json();
+    expect(every.services).toEqual(["figma", "github"]);
+  });
+
   test("the dynamic edge (the default) still serves every service, Figma included", async () => {
     const user = await newUser(stack);
     const { instanceUrl } = await connectFigma(stack, user, figmaKeyFor(stack, "per-service-dynamic"));

@@ -17,6 +17,7 @@ import {
   type UpstreamPool,
 } from "@mcp/services";
 import { metricsText, newUser } from "./client.ts";
+import { type Blackhole, startBlackhole } from "./fakes/blackhole.ts";
 import { type Stack, startStack } from "./harness.ts";
 import { connect, mcpClient } from "./services/kit.ts";
 
@@ -336,6 +337,44 @@ describe("per-tool timeouts", () => {
   });
 });
 
+describe("connect timeout", () => {
+  let hole: Blackhole;
+  beforeAll(async () => {
+    hole = await startBlackhole();
+  });
+  afterAll(() => hole?.stop());
+
+  test("a host that never accepts the connection fails the call as unreachable after connectTimeoutMs, not the tool's 60 s", async () => {
+    const dir = mkdtempSync(join(work, "hole-"));
+    mkdirSync(join(dir, "plhole"));
+    const def = definition("plhole", "plh", 3296, { connectTimeoutMs: 300 });
+    writeFileSync(join(dir, "plhole", "config.json"), JSON.stringify(def));
+    const service = loadRegistry([dir], { SERVICE_PLHOLE_BASE_URL: hole.url }).get("plhole");
+    if (!service) throw new Error("plhole not loaded");
+    const call = track(executeTool(service, "hold", {}, KEY, { timeoutMs: 60_000 }));
+    // Both the call and the GET's one retry are bounded by the connect check; the call's deadline is a minute.
+    expect(await waitFor(() => call.settled, 15_000)).toBe(true);
+    expect(call.outcome).toEqual({
+      ok: false,
+      error: "SERVICE_UNAVAILABLE",
+      message: "Could not reach Pool plhole.",
+    });
+    expect(poolFor(service).stats()).toEqual({ inUse: 0, queued: 0, max: 50 });
+  });
+
+  test("a warm pool (it heard from its upstream) sends without a connect check", async () => {
+    const { service } = fresh("pldefault");
+    const pool = poolFor(service);
+    fake.release();
+    const first = track(executeTool(service, "hold", {}, KEY, { timeoutMs: 10_000 }));
+    expect(await waitFor(() => fake.open === 1)).toBe(true);
+    fake.release();
+    expect(await first.done).toMatchObject({ ok: true });
+    // Warm: the check would still pass here, so only its absence is observable through reach() itself.
+    expect(await pool.reach("http://192.0.2.1:9")).toBe("ok");
+  });
+});
+
 describe("definition limits", () => {
   const load = (mutate: (def: Record<string, unknown>) => void) => {
     const dir = mkdtempSync(join(work, "bad-"));
@@ -357,11 +396,21 @@ describe("definition limits", () => {
     ).toThrow(/tools\.0\.timeoutMs/);
   });
 
-  test("omitted pool fields take the defaults (50 connections, 100 queued, 10 s wait)", () => {
+  test("a connect timeout under 100 ms or over a minute is refused", () => {
+    expect(load((d) => Object.assign(d, { pool: { connectTimeoutMs: 50 } }))).toThrow(
+      /pool\.connectTimeoutMs/,
+    );
+    expect(load((d) => Object.assign(d, { pool: { connectTimeoutMs: 60_001 } }))).toThrow(
+      /pool\.connectTimeoutMs/,
+    );
+  });
+
+  test("omitted pool fields take the defaults (50 connections, 100 queued, 10 s wait, 5 s connect)", () => {
     expect(poolFor(fresh("pldefault").service).limits).toEqual({
       maxConnections: 50,
       maxQueue: 100,
       queueTimeoutMs: 10_000,
+      connectTimeoutMs: 5_000,
     });
   });
 });

@@ -1,4 +1,4 @@
-import { AppError, backendsReachable, CUSTOM_SERVICE } from "@mcp/core";
+import { AppError, backendsReachable, CUSTOM_SERVICE, DATABASE_RETRY_AFTER_MS } from "@mcp/core";
 import { clientIp, requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
@@ -14,10 +14,17 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 /** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
 export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Promise<void> } {
   const handlers = new Map<string, McpHttpHandler>();
-  const custom = createCustomHandler(deps);
-  const relays = [custom];
-  handlers.set(CUSTOM_SERVICE.type, custom.handler);
+  const relays: { close(): Promise<void> }[] = [];
+  // A per-service process (MCP_TYPE) builds only its own service's handler: no relay pools, stdio children or
+  // compiled validators for services it never serves.
+  const serves = (type: string) => !deps.mcpType || deps.mcpType === type;
+  if (serves(CUSTOM_SERVICE.type)) {
+    const custom = createCustomHandler(deps);
+    relays.push(custom);
+    handlers.set(CUSTOM_SERVICE.type, custom.handler);
+  }
   for (const service of deps.registry.list()) {
+    if (!serves(service.type)) continue;
     if (service.kind === "rest") {
       handlers.set(service.type, createServiceHandler(service, deps));
     } else {
@@ -41,7 +48,7 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   app.get("/health", async (c) => {
     const { kv, database } = await backendsReachable(deps);
     const ok = kv && database;
-    const services = deps.registry.list().map((s) => s.type);
+    const services = [...handlers.keys()].filter((type) => type !== CUSTOM_SERVICE.type || !!deps.mcpType);
     return c.json({ status: ok ? "ok" : "unavailable", kv, database, services }, ok ? 200 : 503);
   });
   app.get("/ready", async (c) => {
@@ -85,7 +92,19 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   });
   app.onError((err, c) => {
     const app = err instanceof AppError ? err : new AppError("INTERNAL", "Internal error");
-    if (app.status >= 500) deps.log.error("edge request failed", { requestId: c.var.requestId, error: err });
+    if (app.code === "INTERNAL")
+      deps.log.error("edge request failed", { requestId: c.var.requestId, error: err });
+    else
+      deps.log.warn("edge request failed", {
+        requestId: c.var.requestId,
+        code: app.code,
+        error: app.message,
+      });
+    // A 503 says when to come back: the cause's own wait, or the database's retry delay.
+    if (app.status === 503) {
+      const ms = app.retryAfterMs ?? DATABASE_RETRY_AFTER_MS;
+      c.header("retry-after", String(Math.max(1, Math.ceil(ms / 1000))));
+    }
     return c.json(
       { error: app.message, code: app.code, requestId: c.var.requestId },
       app.status === 503 ? 503 : 500,

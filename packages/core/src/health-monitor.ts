@@ -25,9 +25,9 @@ const HISTORY_TTL_MS = 7 * 24 * 3600_000;
 
 /**
  * Checks every service's edge and upstream each interval. One monitor per deployment: every process may run
- * one, and only the holder of a lease in the kv checks (`setIfAbsent` to take it, renewed each tick while
- * held). The renewal is a read then a write, not a compare-and-set: if a lease lapses between them two
- * monitors may both check once; the results are the same kind of data, so that is harmless.
+ * one, and only the holder of a lease in the kv checks (taken or renewed atomically each tick, so two
+ * monitors never both lead; given up on stop). While Redis is unreachable each process leads its own
+ * fallback, so every process checks on its own until Redis answers again.
  */
 export class HealthMonitor {
   readonly id = randomUUID();
@@ -73,11 +73,7 @@ export class HealthMonitor {
   }
 
   private async lead(): Promise<boolean> {
-    const { kv } = this.deps;
-    if (await kv.setIfAbsent(HEALTH_LEADER_KEY, this.id, this.leaseMs)) return true;
-    if ((await kv.get(HEALTH_LEADER_KEY)) !== this.id) return false;
-    await kv.set(HEALTH_LEADER_KEY, this.id, this.leaseMs);
-    return true;
+    return this.deps.kv.lease(HEALTH_LEADER_KEY, this.id, this.leaseMs);
   }
 
   /** Checks every service now (whoever leads), stores the results and history, and tells every process. */
@@ -165,7 +161,7 @@ export class HealthMonitor {
     clearInterval(this.timer);
     await this.running;
     try {
-      if ((await this.deps.kv.get(HEALTH_LEADER_KEY)) === this.id) await this.deps.kv.del(HEALTH_LEADER_KEY);
+      await this.deps.kv.release(HEALTH_LEADER_KEY, this.id);
     } catch {
       // The kv is gone: the lease lapses on its own.
     }

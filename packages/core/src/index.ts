@@ -14,6 +14,12 @@ export {
 export { createPlatform, type Platform } from "./bootstrap.ts";
 export { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
 export { type CustomServerInput, connectCustomInstance } from "./custom.ts";
+export {
+  DATABASE_RETRY_AFTER_MS,
+  databaseUnavailable,
+  isDatabaseUnavailable,
+  isUniqueViolation,
+} from "./db-errors.ts";
 export type { Actor, CoreDeps } from "./deps.ts";
 export {
   assertSharedBackends,

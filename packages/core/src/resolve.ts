@@ -3,6 +3,7 @@ import { credentials, instances } from "@mcp/db";
 import { and, eq, isNull, lt, ne, or } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import { type CredentialSecret, openCredential } from "./credentials.ts";
+import { DATABASE_RETRY_AFTER_MS } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 
@@ -189,7 +190,10 @@ export class InstanceResolver {
     try {
       return await this.load(tokenHash);
     } catch (error) {
-      throw new AppError("SERVICE_UNAVAILABLE", "Instance lookup unavailable", { cause: error });
+      throw new AppError("SERVICE_UNAVAILABLE", "Instance lookup unavailable", {
+        cause: error,
+        retryAfterMs: DATABASE_RETRY_AFTER_MS,
+      });
     }
   }
 

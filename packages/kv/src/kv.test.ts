@@ -78,6 +78,33 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       await kv.del(key);
     });
 
+    test("a lease is taken when free, renewed by its owner only, and released by its owner only", async () => {
+      const key = `lease-${crypto.randomUUID()}`;
+      expect(await kv.lease(key, "a", 60_000)).toBe(true);
+      expect(await kv.lease(key, "b", 60_000)).toBe(false);
+      expect(await kv.get(key)).toBe("a");
+      expect(await kv.lease(key, "a", 60_000)).toBe(true);
+      expect(await kv.release(key, "b")).toBe(false);
+      expect(await kv.get(key)).toBe("a");
+      expect(await kv.release(key, "a")).toBe(true);
+      expect(await kv.get(key)).toBeNull();
+      expect(await kv.lease(key, "b", 50)).toBe(true);
+      await Bun.sleep(120);
+      // Lapsed: the next contender takes it, and the old owner cannot give it away.
+      expect(await kv.lease(key, "a", 60_000)).toBe(true);
+      expect(await kv.release(key, "b")).toBe(false);
+      expect(await kv.get(key)).toBe("a");
+      await kv.del(key);
+    });
+
+    test("concurrent contenders for one lease: exactly one wins", async () => {
+      const key = `lease-race-${crypto.randomUUID()}`;
+      const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => kv.lease(key, `o${i}`, 60_000)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await kv.get(key)).toBe(`o${wins.indexOf(true)}`);
+      await kv.del(key);
+    });
+
     test("rate limit window resets", async () => {
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(true);
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(false);

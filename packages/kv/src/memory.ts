@@ -53,6 +53,21 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
       return true;
     },
 
+    async lease(key, owner, ttlMs) {
+      live();
+      const ttl = positiveMs(ttlMs, "ttlMs");
+      const held = cache.get(prefix + key);
+      if (held !== undefined && held !== owner) return false;
+      cache.set(prefix + key, owner, { ttl });
+      return true;
+    },
+
+    async release(key, owner) {
+      live();
+      if (cache.get(prefix + key) !== owner) return false;
+      return cache.delete(prefix + key);
+    },
+
     async del(...keys) {
       live();
       for (const key of keys) {

@@ -19,10 +19,24 @@ return {n, ttl}`;
 const PEEK_RATE_LIMIT_LUA = `
 return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`;
 
+// Take or renew a lease: only when the key is absent or already names this owner. Returns 1 when held.
+const LEASE_LUA = `
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+// Give a lease up only while this owner holds it, so a lapsed lease another process took is left alone.
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /** defineCommand adds the method at runtime; ioredis's types cannot know about it. */
 type WithRateLimit = Redis & {
   kvRateLimit(key: string, windowMs: number, cost: number): Promise<[number, number]>;
   kvPeekRateLimit(key: string): Promise<[number, number]>;
+  kvLease(key: string, owner: string, ttlMs: number): Promise<number>;
+  kvRelease(key: string, owner: string): Promise<number>;
 };
 
 type Handler = (message: string) => void;
@@ -42,6 +56,8 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   // Redis, SCRIPT FLUSH), so the script cache never has to be managed here.
   redis.defineCommand("kvRateLimit", { numberOfKeys: 1, lua: RATE_LIMIT_LUA });
   redis.defineCommand("kvPeekRateLimit", { numberOfKeys: 1, lua: PEEK_RATE_LIMIT_LUA });
+  redis.defineCommand("kvLease", { numberOfKeys: 1, lua: LEASE_LUA });
+  redis.defineCommand("kvRelease", { numberOfKeys: 1, lua: RELEASE_LUA });
   const commands = redis as WithRateLimit;
 
   // A connection in subscriber mode cannot run other commands, so subscriptions get their own,
@@ -111,6 +127,15 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     async setIfAbsent(key, value, ttlMs) {
       const ms = positiveMs(ttlMs, "ttlMs");
       return (await send(() => redis.set(prefix + key, value, "PX", ms, "NX"))) === "OK";
+    },
+
+    async lease(key, owner, ttlMs) {
+      const ms = positiveMs(ttlMs, "ttlMs");
+      return (await send(() => commands.kvLease(prefix + key, owner, ms))) === 1;
+    },
+
+    async release(key, owner) {
+      return (await send(() => commands.kvRelease(prefix + key, owner))) === 1;
     },
 
     async del(...keys) {

@@ -193,6 +193,16 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
         () => inner.setIfAbsent(key, value, ttlMs),
         () => fallback.setIfAbsent(key, value, ttlMs),
       ),
+    lease: (key, owner, ttlMs) =>
+      guarded(
+        () => inner.lease(key, owner, ttlMs),
+        () => fallback.lease(key, owner, ttlMs),
+      ),
+    release: (key, owner) =>
+      guarded(
+        () => inner.release(key, owner),
+        () => fallback.release(key, owner),
+      ),
     del: (...keys) =>
       guarded(
         () => inner.del(...keys),

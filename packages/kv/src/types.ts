@@ -22,6 +22,13 @@ export interface Kv {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   del(...keys: string[]): Promise<void>;
   /**
+   * Takes or renews a lease (atomic): sets `key` to `owner` for `ttlMs` when it is absent or already held by
+   * `owner`. True when `owner` holds it afterwards; false (and nothing changed) when someone else does.
+   */
+  lease(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives a lease up (atomic): deletes `key` only while `owner` holds it. True when it was deleted. */
+  release(key: string, owner: string): Promise<boolean>;
+  /**
    * Fixed-window counter: at most `limit` units per `windowMs` for `key`, atomic across processes. A hit
    * costs `cost` units (default 1), e.g. the number of messages in a JSON-RPC batch.
    */

@@ -407,6 +407,15 @@ const Pool = z
       .max(300_000)
       .default(10_000)
       .describe("How long a queued call waits for a free connection (never past the tool's deadline)."),
+    connectTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(5_000)
+      .describe(
+        "How long opening a connection to the upstream may take (checked when no answer came from it in the last 30 s); past it the call fails at once as unreachable.",
+      ),
   })
   .describe("The service's upstream connection pool, per edge process.");
 

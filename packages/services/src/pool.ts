@@ -3,6 +3,12 @@
  * process (Bun's fetch keeps their connections alive per host, so that is also the number of connections),
  * then a bounded FIFO queue whose callers wait at most `queueTimeoutMs` for a free connection. Beyond the
  * queue's bound a call is refused at once: memory never grows with a flood of calls to a slow upstream.
+ *
+ * Connect timeout: Bun's fetch has no connect phase of its own to bound, so a pool that has not heard from
+ * its upstream for WARM_MS first opens (and closes) one TCP connection to it, shared by every call waiting
+ * meanwhile, within `connectTimeoutMs`. A host that does not accept one in time (black-holed, a dead load
+ * balancer) fails the call as unreachable at once instead of holding it for the whole request timeout; a warm
+ * pool, whose keep-alive connections are live, pays nothing.
  */
 
 export interface PoolLimits {
@@ -12,13 +18,25 @@ export interface PoolLimits {
   maxQueue: number;
   /** How long a queued call waits for a free connection before it gives up (never past its own deadline). */
   queueTimeoutMs: number;
+  /** How long opening a connection to a cold upstream may take before the call fails as unreachable. */
+  connectTimeoutMs: number;
 }
 
 export const DEFAULT_POOL_LIMITS: Readonly<PoolLimits> = {
   maxConnections: 50,
   maxQueue: 100,
   queueTimeoutMs: 10_000,
+  connectTimeoutMs: 5_000,
 };
+
+/** A pool that heard from its upstream this recently is warm: its connections are live, no connect check. */
+const WARM_MS = 30_000;
+
+/** How long a failed connect check answers for its host before the next call checks again. */
+const FAILED_CHECK_MS = 1_000;
+
+/** Whether a TCP connection to `url`'s host opened in time: `refused` and `timeout` both mean unreachable. */
+export type Reach = "ok" | "refused" | "timeout";
 
 /** A connection slot, or why there is none: the queue is full, the wait ran out, or the caller hung up. */
 export type Slot =
@@ -33,6 +51,9 @@ export class UpstreamPool {
   private inUse = 0;
   // FIFO; bounded by `maxQueue`, so removing a waiter that gave up is cheap.
   private readonly queue: Waiter[] = [];
+  private heardAt = Number.NEGATIVE_INFINITY;
+  /** The connect check in flight, by host: concurrent cold calls share one. */
+  private readonly checking = new Map<string, Promise<Reach>>();
 
   constructor(
     readonly service: string,
@@ -78,6 +99,48 @@ export class UpstreamPool {
     });
   }
 
+  /** The upstream answered (any HTTP status): the pool is warm. */
+  heard(): void {
+    this.heardAt = performance.now();
+  }
+
+  /**
+   * Whether `url`'s host accepts a connection within `connectTimeoutMs` (at once "ok" when the pool is warm).
+   * Never waits past `signal`.
+   */
+  reach(url: string | URL, signal?: AbortSignal): Promise<Reach> {
+    if (performance.now() - this.heardAt < WARM_MS) return Promise.resolve("ok");
+    const { hostname, port, protocol } = new URL(url);
+    const host = hostname.replace(/^\[|\]$/g, "");
+    const target = `${host}:${port || (protocol === "https:" ? 443 : 80)}`;
+    let check = this.checking.get(target);
+    if (!check) {
+      check = openOnce(
+        host,
+        Number(port) || (protocol === "https:" ? 443 : 80),
+        this.limits.connectTimeoutMs,
+      );
+      this.checking.set(target, check);
+      void check.then((reach) => {
+        if (reach === "ok") {
+          this.heard();
+          this.checking.delete(target);
+          return;
+        }
+        // A failed check stands for a moment, so a GET's one retry does not wait for a second one.
+        setTimeout(() => this.checking.delete(target), FAILED_CHECK_MS).unref?.();
+      });
+    }
+    if (!signal) return check;
+    return Promise.race([
+      check,
+      new Promise<Reach>((resolve) => {
+        if (signal.aborted) resolve("ok");
+        signal.addEventListener("abort", () => resolve("ok"), { once: true });
+      }),
+    ]);
+  }
+
   private slot(): Slot {
     let released = false;
     return {
@@ -92,6 +155,35 @@ export class UpstreamPool {
       },
     };
   }
+}
+
+/** Opens one TCP connection to `host:port` and closes it; "timeout" when it did not open within `ms`. */
+function openOnce(host: string, port: number, ms: number): Promise<Reach> {
+  return new Promise<Reach>((resolve) => {
+    let settled = false;
+    const settle = (reach: Reach, socket?: { end(): void }) => {
+      socket?.end();
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(reach);
+    };
+    const timer = setTimeout(() => settle("timeout"), ms);
+    Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        open: (socket) => settle("ok", socket),
+        connectError: () => settle("refused"),
+        data: () => {},
+      },
+    })
+      // A late connection (after the deadline) is closed as soon as it opens.
+      .then((socket) => {
+        if (settled) socket.end();
+      })
+      .catch(() => settle("refused"));
+  });
 }
 
 // Keyed by the loaded service object (like the breakers): every call for a type shares one pool, while

@@ -75,7 +75,11 @@ export async function callUpstream(
       throw new PoolBusy(slot.reason);
     }
     try {
-      return await attempt(req, signal, opts);
+      // A cold pool first checks that the host accepts a connection within connectTimeoutMs.
+      if ((await pool.reach(req.url, signal)) !== "ok") return { kind: "network" };
+      const result = await attempt(req, signal, opts);
+      if (result.kind === "status" || result.kind === "too_large") pool.heard();
+      return result;
     } finally {
       slot.release();
     }

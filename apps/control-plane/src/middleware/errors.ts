@@ -1,4 +1,11 @@
-import { AppError, ERRORS, type ErrorCode, type Logger } from "@mcp/core";
+import {
+  AppError,
+  databaseUnavailable,
+  ERRORS,
+  type ErrorCode,
+  isDatabaseUnavailable,
+  type Logger,
+} from "@mcp/core";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -32,6 +39,7 @@ export function onError(): ErrorHandler<HonoEnv> {
       app = new AppError("PAYLOAD_TOO_LARGE", "Request body too large");
     else if (err instanceof HTTPException && err.status < 500)
       app = new AppError("BAD_REQUEST", err.message || "Bad request");
+    else if (isDatabaseUnavailable(err)) app = databaseUnavailable(err);
     else app = new AppError("INTERNAL", "Internal error", { cause: err });
     logFailure(c.var.deps?.log, app, { requestId, path: c.req.path, error: err });
     if (app.retryAfterMs) c.header("retry-after", String(Math.ceil(app.retryAfterMs / 1000)));

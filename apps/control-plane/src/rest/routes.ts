@@ -18,6 +18,9 @@ export function restRoutes(): Hono<HonoEnv> {
   const caller = (c: Context<HonoEnv>) => createCaller(contextFromHono(c, new Headers()));
 
   rest.get("/services", async (c) => c.json({ services: await caller(c).services.list() }));
+  rest.get("/services/:serviceType/health", async (c) =>
+    c.json(await caller(c).services.health({ serviceType: c.req.param("serviceType") })),
+  );
 
   rest.post("/services/:serviceType/authenticate", async (c) => {
     const body = await readJson(c);

@@ -1,4 +1,11 @@
-import { AppError, ERRORS, type ErrorCode, isErrorCode } from "@mcp/core";
+import {
+  AppError,
+  databaseUnavailable,
+  ERRORS,
+  type ErrorCode,
+  isDatabaseUnavailable,
+  isErrorCode,
+} from "@mcp/core";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { z } from "zod";
@@ -48,9 +55,20 @@ export function toTrpc(error: AppError): TRPCError {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure;
+/**
+ * A procedure that failed because PostgreSQL could not be reached answers 503 SERVICE_UNAVAILABLE with
+ * Retry-After, not a 500: the client did nothing wrong and may retry. Every write is one transaction, so a
+ * connection lost midway leaves nothing half-written.
+ */
+export const publicProcedure = t.procedure.use(async ({ ctx, next }) => {
+  const result = await next();
+  if (result.ok || !isDatabaseUnavailable(result.error.cause)) return result;
+  const app = databaseUnavailable(result.error.cause);
+  ctx.setHeader("retry-after", String(Math.ceil((app.retryAfterMs ?? 0) / 1000)));
+  throw toTrpc(app);
+});
 
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.actor) throw toTrpc(new AppError("UNAUTHORIZED", "Sign in or send an API key"));
   return next({ ctx: { ...ctx, actor: ctx.actor } });
 });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { CredentialSecret, ResolvedInstance } from "@mcp/core";
+import { type CredentialSecret, isServiceAvailable, type ResolvedInstance } from "@mcp/core";
 import {
   connectRemoteMcp,
   createStdioPool,
@@ -614,6 +614,18 @@ function createProxyHandler(
         const tool = req.params.name.slice(0, 128);
         let result: CallToolResult;
         let status = "ok";
+        // A proxied service the health monitor marked down: answered now, not after the upstream's timeout.
+        if (!isServiceAvailable(deps, auth.instance.serviceType)) {
+          recordToolCall(deps, auth.instance, {
+            tool,
+            status: "SERVICE_UNAVAILABLE",
+            latencyMs: 0,
+            requestId: auth.requestId,
+          });
+          return errorResult(`${Label} is down (health check failed). Try again shortly.`, {
+            code: "SERVICE_UNAVAILABLE",
+          });
+        }
         try {
           // Progress the server reports for this call goes out on this call's own stream, under the
           // caller's progress token (the relay's own token upstream is the SDK's).
@@ -650,8 +662,12 @@ function createProxyHandler(
           if (structuredContent) result.structuredContent = structuredContent;
           const meta = ownMeta(answer._meta);
           if (meta) result._meta = meta;
-          if (isError) result.isError = true;
-          if (isError) status = "UPSTREAM_ERROR";
+          if (isError) {
+            // The design's code beside the server's own _meta (a code of the server's own wins).
+            result.isError = true;
+            result._meta = { code: "UPSTREAM_ERROR", ...meta };
+            status = "UPSTREAM_ERROR";
+          }
         } catch (error) {
           if (error instanceof ProtocolError) {
             const latencyMs = Math.round(performance.now() - started);

@@ -1,4 +1,5 @@
 import { router } from "../../trpc/init.ts";
+import { serviceHealthProcedure } from "./health.ts";
 import { listServicesProcedure } from "./list.ts";
 
-export const servicesRouter = router({ list: listServicesProcedure });
+export const servicesRouter = router({ list: listServicesProcedure, health: serviceHealthProcedure });
