@@ -105,6 +105,50 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       await kv.del(key);
     });
 
+    test("a chained limit charges budgets in order and stops at the first refusal", async () => {
+      const id = crypto.randomUUID();
+      const chain = [
+        { key: `chain-a-${id}`, limit: 2, windowMs: 60_000 },
+        { key: `chain-b-${id}`, limit: 3, windowMs: 60_000 },
+      ];
+      expect(await kv.rateLimitChain(chain)).toEqual({ refused: -1, retryAfterMs: 0 });
+      expect(await kv.rateLimitChain(chain)).toEqual({ refused: -1, retryAfterMs: 0 });
+      const third = await kv.rateLimitChain(chain);
+      expect(third.refused).toBe(0);
+      expect(third.retryAfterMs).toBeGreaterThan(0);
+      expect(third.retryAfterMs).toBeLessThanOrEqual(60_000);
+      // The refused hit never reached the wider budget: it has spent 2 of 3.
+      expect(await kv.peekRateLimit(`chain-b-${id}`, 3)).toEqual({
+        allowed: true,
+        remaining: 1,
+        retryAfterMs: 0,
+      });
+      // A wider budget that refuses: the narrower one was charged first (as one step, in order).
+      const wide = [
+        { key: `chain-c-${id}`, limit: 10, windowMs: 60_000 },
+        { key: `chain-b-${id}`, limit: 3, windowMs: 60_000 },
+      ];
+      expect((await kv.rateLimitChain(wide, 2)).refused).toBe(1);
+      expect(await kv.peekRateLimit(`chain-c-${id}`, 10)).toMatchObject({ remaining: 8 });
+      expect(await kv.rateLimitChain([])).toEqual({ refused: -1, retryAfterMs: 0 });
+      await expect(kv.rateLimitChain(chain, 0)).rejects.toThrow(RangeError);
+      await expect(kv.rateLimitChain([{ key: `x-${id}`, limit: 1, windowMs: 0 }])).rejects.toThrow(
+        RangeError,
+      );
+    });
+
+    test("concurrent chained hits never exceed any budget", async () => {
+      const id = crypto.randomUUID();
+      const chain = [
+        { key: `cc-a-${id}`, limit: 30, windowMs: 60_000 },
+        { key: `cc-b-${id}`, limit: 20, windowMs: 60_000 },
+      ];
+      const results = await Promise.all(Array.from({ length: 50 }, () => kv.rateLimitChain(chain)));
+      expect(results.filter((r) => r.refused === -1)).toHaveLength(20);
+      expect(results.filter((r) => r.refused === 1)).toHaveLength(10);
+      expect(results.filter((r) => r.refused === 0)).toHaveLength(20);
+    });
+
     test("rate limit window resets", async () => {
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(true);
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(false);

@@ -96,6 +96,25 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, w.resetAt - now) };
     },
 
+    // Synchronous through every bucket (no await between them), so it is atomic in this process too.
+    async rateLimitChain(buckets, cost = 1) {
+      live();
+      const units = positiveCost(cost);
+      const now = performance.now();
+      for (const [i, b] of buckets.entries()) {
+        const ms = positiveMs(b.windowMs, "windowMs");
+        const name = prefix + b.key;
+        let w = windows.get(name);
+        if (!w || w.resetAt <= now) {
+          w = { count: 0, resetAt: now + ms };
+          windows.set(name, w, { ttl: ms });
+        }
+        w.count += units;
+        if (w.count > b.limit) return { refused: i, retryAfterMs: Math.max(1, w.resetAt - now) };
+      }
+      return { refused: -1, retryAfterMs: 0 };
+    },
+
     // Reads with peek(): neither the window's recency in the LRU nor its expiry moves.
     async peekRateLimit(key, limit): Promise<RateLimitResult> {
       live();

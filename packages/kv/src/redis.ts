@@ -14,6 +14,24 @@ if n == 1 or ttl < 0 then
 end
 return {n, ttl}`;
 
+// Several budgets in order, narrowest first, in one step: each is charged only when all before it allowed the
+// hit. ARGV: cost, then limit and window ms per key. Returns [index of the refusing key (1-based, 0 = none),
+// ms left in its window].
+const RATE_LIMIT_CHAIN_LUA = `
+local cost = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i * 2])
+  local window = tonumber(ARGV[i * 2 + 1])
+  local n = redis.call('INCRBY', key, cost)
+  local ttl = redis.call('PTTL', key)
+  if n == cost or ttl < 0 then
+    redis.call('PEXPIRE', key, window)
+    ttl = window
+  end
+  if n > limit then return {i, ttl} end
+end
+return {0, 0}`;
+
 // The count and the window it belongs to, read together; never writes, so a peek cannot open or
 // extend a window. Returns [count (0 when absent), ms left (-2 absent, -1 no expiry)].
 const PEEK_RATE_LIMIT_LUA = `
@@ -35,6 +53,7 @@ return 0`;
 type WithRateLimit = Redis & {
   kvRateLimit(key: string, windowMs: number, cost: number): Promise<[number, number]>;
   kvPeekRateLimit(key: string): Promise<[number, number]>;
+  kvRateLimitChain(count: number, ...keysThenArgs: (string | number)[]): Promise<[number, number]>;
   kvLease(key: string, owner: string, ttlMs: number): Promise<number>;
   kvRelease(key: string, owner: string): Promise<number>;
 };
@@ -49,13 +68,22 @@ const ERROR_EVERY_MS = 30_000;
 export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   const prefix = opts.prefix ?? "mcp:";
   // Bounded retries so a request fails within seconds while Redis is down instead of queueing forever.
-  const redis = new Redis(url, { connectTimeout: 5_000, maxRetriesPerRequest: 2, lazyConnect: false });
+  // Auto-pipelining: the commands of concurrent requests issued in one event-loop tick go out as one write
+  // and come back as one read, so a busy edge pays one round trip per tick, not per command.
+  const redis = new Redis(url, {
+    connectTimeout: 5_000,
+    maxRetriesPerRequest: 2,
+    lazyConnect: false,
+    enableAutoPipelining: true,
+  });
   const onError = opts.onError ?? (() => {});
   reportErrors(redis, onError);
   // Sent as EVALSHA; ioredis re-sends the script as EVAL on NOSCRIPT (a new connection, a restarted
   // Redis, SCRIPT FLUSH), so the script cache never has to be managed here.
   redis.defineCommand("kvRateLimit", { numberOfKeys: 1, lua: RATE_LIMIT_LUA });
   redis.defineCommand("kvPeekRateLimit", { numberOfKeys: 1, lua: PEEK_RATE_LIMIT_LUA });
+  // The number of keys varies: it is passed first at each call.
+  redis.defineCommand("kvRateLimitChain", { lua: RATE_LIMIT_CHAIN_LUA });
   redis.defineCommand("kvLease", { numberOfKeys: 1, lua: LEASE_LUA });
   redis.defineCommand("kvRelease", { numberOfKeys: 1, lua: RELEASE_LUA });
   const commands = redis as WithRateLimit;
@@ -149,6 +177,19 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       const [count, ttl] = await send(() => commands.kvRateLimit(prefix + key, ms, units));
       if (count <= limit) return { allowed: true, remaining: limit - count, retryAfterMs: 0 };
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, ttl) };
+    },
+
+    async rateLimitChain(buckets, cost = 1) {
+      if (buckets.length === 0) return { refused: -1, retryAfterMs: 0 };
+      const units = positiveCost(cost);
+      // KEYS, then ARGV: the cost, then each key's limit and window.
+      const args: (string | number)[] = buckets.map((b) => prefix + b.key);
+      args.push(units);
+      for (const b of buckets) args.push(b.limit, positiveMs(b.windowMs, "windowMs"));
+      const [index, ttl] = await send(() => commands.kvRateLimitChain(buckets.length, ...args));
+      return index === 0
+        ? { refused: -1, retryAfterMs: 0 }
+        : { refused: index - 1, retryAfterMs: Math.max(1, ttl) };
     },
 
     async peekRateLimit(key, limit): Promise<RateLimitResult> {

@@ -210,6 +210,11 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
       ),
     rateLimit: (key, limit, windowMs, cost) => limiter((kv) => kv.rateLimit(key, limit, windowMs, cost)),
     peekRateLimit: (key, limit) => limiter((kv) => kv.peekRateLimit(key, limit)),
+    rateLimitChain: (buckets, cost) =>
+      guarded(
+        () => inner.rateLimitChain(buckets, cost),
+        () => fallback.rateLimitChain(buckets, cost),
+      ),
     resetRateLimit: (key) =>
       guarded(
         () => inner.resetRateLimit(key),

@@ -7,6 +7,20 @@ export interface RateLimitResult {
   retryAfterMs: number;
 }
 
+/** One budget of a chained rate limit: at most `limit` units per `windowMs` for `key`. */
+export interface RateLimitBucket {
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
+/** Outcome of a chained hit: the first budget that refused (-1 when none did) and when it frees a slot. */
+export interface RateLimitChainResult {
+  refused: number;
+  /** Milliseconds until the refusing budget's window frees a slot; 0 when allowed. */
+  retryAfterMs: number;
+}
+
 /**
  * The one key-value interface the apps use: a cache with TTL, an atomic rate limiter and
  * publish/subscribe. Two backends: Redis (ioredis) and in-process. Every key and channel is
@@ -33,6 +47,12 @@ export interface Kv {
    * costs `cost` units (default 1), e.g. the number of messages in a JSON-RPC batch.
    */
   rateLimit(key: string, limit: number, windowMs: number, cost?: number): Promise<RateLimitResult>;
+  /**
+   * Several fixed-window budgets charged in order in one atomic step (one Redis round trip): each is charged
+   * `cost` only when every one before it allowed the hit, so a hit refused by a narrow budget never spends a
+   * wider one. Answers the index of the first budget that refused (-1 when all allowed) and its retry delay.
+   */
+  rateLimitChain(buckets: readonly RateLimitBucket[], cost?: number): Promise<RateLimitChainResult>;
   /**
    * The current window of `key` without spending from it: { allowed: used < limit, remaining:
    * max(0, limit - used), retryAfterMs: ms until the window resets when !allowed, else 0 }. A key never

@@ -32,7 +32,7 @@ export const DEFAULT_POOL_LIMITS: Readonly<PoolLimits> = {
 /** A pool that heard from its upstream this recently is warm: its connections are live, no connect check. */
 const WARM_MS = 30_000;
 
-/** How long a failed connect check answers for its host before the next call checks again. */
+/** How long a timed-out connect check answers for its host before the next call checks again. */
 const FAILED_CHECK_MS = 1_000;
 
 /** Whether a TCP connection to `url`'s host opened in time: `refused` and `timeout` both mean unreachable. */
@@ -122,13 +122,11 @@ export class UpstreamPool {
       );
       this.checking.set(target, check);
       void check.then((reach) => {
-        if (reach === "ok") {
-          this.heard();
-          this.checking.delete(target);
-          return;
-        }
-        // A failed check stands for a moment, so a GET's one retry does not wait for a second one.
-        setTimeout(() => this.checking.delete(target), FAILED_CHECK_MS).unref?.();
+        if (reach === "ok") this.heard();
+        // A timed-out check stands for a moment, so a GET's one retry does not wait for a second one; a
+        // refusal is known at once, so the next call checks again (the host may be back already).
+        if (reach !== "timeout") this.checking.delete(target);
+        else setTimeout(() => this.checking.delete(target), FAILED_CHECK_MS).unref?.();
       });
     }
     if (!signal) return check;

@@ -1,5 +1,4 @@
 import { CUSTOM_SERVICE } from "@mcp/core";
-import type { RateLimitResult } from "@mcp/kv";
 import type { Context, MiddlewareHandler } from "hono";
 import { DEFAULT_PER_INSTANCE_PER_MINUTE, type EdgeEnv } from "../deps.ts";
 
@@ -47,18 +46,17 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
         { name: "service", limit: defined?.perMinute ?? limits.perServicePerMinute, windowMs: MINUTE },
       ]);
     }
-    let refused: { result: RateLimitResult; policy: LimitPolicy } | undefined;
-    for (const [key, policy] of buckets) {
-      // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted.
-      if (policy.limit === 0) continue;
-      const result = await deps.kv.rateLimit(key, policy.limit, policy.windowMs, cost);
-      if (!result.allowed) {
-        refused = { result, policy };
-        break;
-      }
-    }
-    if (!refused) return next();
-    return tooManyRequests(c, refused.result.retryAfterMs, "Rate limit exceeded", refused.policy);
+    // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted. Every other budget is
+    // charged in one atomic kv step (one Redis round trip), narrowest first.
+    const counted = buckets.filter(([, policy]) => policy.limit !== 0);
+    if (counted.length === 0) return next();
+    const { refused, retryAfterMs } = await deps.kv.rateLimitChain(
+      counted.map(([key, { limit, windowMs }]) => ({ key, limit, windowMs })),
+      cost,
+    );
+    const policy = counted[refused]?.[1];
+    if (!policy) return next();
+    return tooManyRequests(c, retryAfterMs, "Rate limit exceeded", policy);
   };
 }
 
