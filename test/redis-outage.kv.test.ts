@@ -102,7 +102,8 @@ describe("Redis killed mid-traffic", () => {
   describe("Redis back", () => {
     beforeAll(async () => {
       await redis.start();
-      await until(() => a.degraded?.() === false, "recovery");
+      // Both processes probe on their own: each must have found Redis again before state can be shared.
+      await until(() => a.degraded?.() === false && b.degraded?.() === false, "recovery");
     });
 
     test("the kv recovers by itself and listeners hear it", async () => {

@@ -4,6 +4,7 @@ import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
 import { createCustomHandler, createProxiedServiceHandler } from "./mcp/custom.ts";
+import type { FastPath } from "./mcp/fast-path.ts";
 import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
 import { metricsHandler } from "./metrics-route.ts";
 import { originAndHost, readBody } from "./middleware/guards.ts";
@@ -14,6 +15,7 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 /** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
 export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Promise<void> } {
   const handlers = new Map<string, McpHttpHandler>();
+  const fastPaths = new Map<string, FastPath>();
   const relays: { close(): Promise<void> }[] = [];
   // A per-service process (MCP_TYPE) builds only its own service's handler: no relay pools, stdio children or
   // compiled validators for services it never serves.
@@ -26,7 +28,9 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   for (const service of deps.registry.list()) {
     if (!serves(service.type)) continue;
     if (service.kind === "rest") {
-      handlers.set(service.type, createServiceHandler(service, deps));
+      const handler = createServiceHandler(service, deps);
+      handlers.set(service.type, handler);
+      if (deps.fastPath) fastPaths.set(service.type, handler.fastPath);
     } else {
       const relay = createProxiedServiceHandler(deps, service);
       relays.push(relay);
@@ -72,6 +76,12 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
       const handler = handlers.get(instance.serviceType);
       if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
       const extra: InstanceAuth = { instance, requestId: reqId };
+      const fast = fastPaths.get(instance.serviceType)?.serve(c.req.raw, c.var.parsedBody, extra);
+      if (fast) {
+        const res = await fast;
+        deps.metrics.requests.inc({ status: String(res.status) });
+        return res;
+      }
       // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it
       // answers with its own parse or media-type error.
       const raw =

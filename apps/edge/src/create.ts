@@ -23,6 +23,11 @@ export async function createEdge(
     metricsHosts?: string[];
     /** MCP_TYPE (SERVICE_MODE=shared): serve only this service's instances; unset: every service. */
     mcpType?: string;
+    /**
+     * Serve canonical tools/list and tools/call of REST services without the per-request SDK server (default
+     * true); false sends everything through the SDK (tests compare both).
+     */
+    fastPath?: boolean;
   } = {},
 ) {
   const resolver = new InstanceResolver(core);
@@ -40,6 +45,7 @@ export async function createEdge(
     trustProxy: opts.trustProxy ?? false,
     metricsAccess: opts.metrics ?? {},
     ...(opts.mcpType && { mcpType: opts.mcpType }),
+    fastPath: opts.fastPath ?? true,
   };
   const { app, close } = createEdgeApp(deps);
   return {

@@ -40,6 +40,8 @@ export interface EdgeDeps extends CoreDeps {
   metricsAccess: MetricsAccess;
   /** MCP_TYPE (SERVICE_MODE=shared): the one service type served; another service's token is a 401 like an unknown one. */
   mcpType?: string;
+  /** Canonical tools/list and tools/call of REST services skip the per-request SDK server (mcp/fast-path.ts). */
+  fastPath: boolean;
 }
 
 export interface EdgeEnv {

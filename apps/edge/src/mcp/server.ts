@@ -2,6 +2,7 @@ import type { ServiceDefinition } from "@mcp/services";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
 import { callTool } from "./call-tool.ts";
+import { createFastPath, type FastPath } from "./fast-path.ts";
 import { createInstanceHandler } from "./instance-handler.ts";
 
 export type { InstanceAuth } from "./instance-handler.ts";
@@ -10,7 +11,10 @@ export type { InstanceAuth } from "./instance-handler.ts";
  * One MCP handler per service, built once: the tool list is computed once, and each request's Server
  * answers `tools/list` from it and runs `tools/call` against the upstream with the caller's credential.
  */
-export function createServiceHandler(service: ServiceDefinition, deps: EdgeDeps): McpHttpHandler {
+export function createServiceHandler(
+  service: ServiceDefinition,
+  deps: EdgeDeps,
+): McpHttpHandler & { fastPath: FastPath } {
   const tools = service.mcpTools.map((t) => ({ ...t }));
   const info = {
     name: `mcp-platform-${service.type}`,
@@ -18,7 +22,7 @@ export function createServiceHandler(service: ServiceDefinition, deps: EdgeDeps)
     version: "0.1.0",
   };
   const instructions = `Tools for ${service.name}, run with the connected account's own credentials.`;
-  return createInstanceHandler(deps, info, { instructions }, (server, auth) => {
+  const handler = createInstanceHandler(deps, info, { instructions }, (server, auth) => {
     server.setRequestHandler("tools/list", () => ({ tools }));
     server.setRequestHandler("tools/call", (req, c) =>
       callTool(
@@ -28,4 +32,6 @@ export function createServiceHandler(service: ServiceDefinition, deps: EdgeDeps)
       ),
     );
   });
+  // tools/list and tools/call of the canonical shape skip the per-request SDK server (./fast-path.ts).
+  return Object.assign(handler, { fastPath: createFastPath(deps, service, info, tools) });
 }

@@ -1,0 +1,166 @@
+import type { ServiceDefinition } from "@mcp/services";
+import {
+  type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  isJsonContentType,
+  isSpecType,
+  PROTOCOL_VERSION_META_KEY,
+  ProtocolError,
+  ProtocolErrorCode,
+  SERVER_INFO_META_KEY,
+} from "@modelcontextprotocol/server";
+import type { EdgeDeps } from "../deps.ts";
+import { callTool } from "./call-tool.ts";
+import type { InstanceAuth } from "./instance-handler.ts";
+import { LEGACY_VERSIONS, MODERN_VERSIONS } from "./versions.ts";
+
+const MODERN = MODERN_VERSIONS[0];
+const LEGACY = new Set<string>(LEGACY_VERSIONS);
+const ENVELOPE_KEYS = new Set([
+  PROTOCOL_VERSION_META_KEY,
+  CLIENT_INFO_META_KEY,
+  CLIENT_CAPABILITIES_META_KEY,
+]);
+
+type Json = Record<string, unknown>;
+const isPlain = (v: unknown): v is Json =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+const onlyKeys = (o: Json, allowed: readonly string[]) => Object.keys(o).every((k) => allowed.includes(k));
+
+/** The SSE headers the SDK's 2025-era stateless transport answers a POST with. */
+const SSE_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache, no-transform",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+};
+
+export interface FastPath {
+  /**
+   * The answer to a `tools/list` or `tools/call` of the canonical shape, without building an SDK server for it;
+   * undefined for anything else (the SDK handler then serves it, with its own checks and errors).
+   */
+  serve(request: Request, body: unknown, auth: InstanceAuth): Promise<Response> | undefined;
+}
+
+/**
+ * The hot path of a REST service, off the SDK's per-request construction. It takes only requests whose every
+ * part it can check as the SDK would, and answers exactly what the SDK's handler answers for them (a test
+ * compares both, result for result, in both eras); any doubt — another method, a batch, a session, a progress
+ * token, a header or `_meta` key it does not know, an unknown tool — leaves the request to the SDK:
+ * - 2026-07-28: `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method` (and `Mcp-Name` for a call) equal to the
+ *   body's, no `Mcp-Param-*` headers, and the `_meta` envelope (protocol version, client info and
+ *   capabilities, checked with the SDK's own schemas) and nothing else in it; the answer is JSON with
+ *   `resultType`, the cache fields of a list, and the server's info in `_meta`.
+ * - 2025 era (stateless, no `Mcp-Session-Id`): a 2025 `MCP-Protocol-Version` header and no `_meta`; the answer
+ *   is one SSE `message` event, as the SDK's stateless transport sends it.
+ * Both need a JSON body and an Accept naming both media types. The whole request is validated with the SDK's
+ * `CallToolRequest` / `ListToolsRequest` schemas before it is served.
+ */
+export function createFastPath(
+  deps: EdgeDeps,
+  service: ServiceDefinition,
+  info: { name: string; title?: string; version: string },
+  tools: readonly object[],
+): FastPath {
+  const serverMeta = { [SERVER_INFO_META_KEY]: info };
+  // Built once: the list never changes for a loaded definition.
+  const modernList = { tools, resultType: "complete", ttlMs: 0, cacheScope: "private", _meta: serverMeta };
+  const legacyList = { tools };
+
+  function era(request: Request, body: Json): "modern" | "legacy" | undefined {
+    const h = request.headers;
+    if (!isJsonContentType(h.get("content-type")) || h.has("mcp-session-id")) return undefined;
+    const accept = h.get("accept");
+    if (!accept?.includes("application/json") || !accept.includes("text/event-stream")) return undefined;
+    const version = h.get("mcp-protocol-version");
+    const params = body.params as Json | undefined;
+    if (version === MODERN) {
+      if (h.get("mcp-method") !== body.method || !params) return undefined;
+      const name = h.get("mcp-name");
+      if (body.method === "tools/call" ? name !== params.name : name !== null) return undefined;
+      for (const key of h.keys()) if (key.startsWith("mcp-param-")) return undefined;
+      const meta = params._meta;
+      if (!isPlain(meta) || Object.keys(meta).length !== ENVELOPE_KEYS.size) return undefined;
+      for (const key of Object.keys(meta)) if (!ENVELOPE_KEYS.has(key)) return undefined;
+      if (meta[PROTOCOL_VERSION_META_KEY] !== MODERN) return undefined;
+      if (!isSpecType.Implementation(meta[CLIENT_INFO_META_KEY])) return undefined;
+      if (!isSpecType.ClientCapabilities(meta[CLIENT_CAPABILITIES_META_KEY])) return undefined;
+      return "modern";
+    }
+    if (version === null || !LEGACY.has(version)) return undefined;
+    if (h.has("mcp-method") || h.has("mcp-name")) return undefined;
+    if (params !== undefined && (!isPlain(params) || "_meta" in params)) return undefined;
+    return "legacy";
+  }
+
+  function send(kind: "modern" | "legacy", message: string, status = 200): Response {
+    if (kind === "modern")
+      return new Response(message, { status, headers: { "content-type": "application/json" } });
+    return new Response(`event: message\ndata: ${message}\n\n`, { headers: SSE_HEADERS });
+  }
+
+  const answer = (kind: "modern" | "legacy", id: unknown, result: object) =>
+    send(kind, JSON.stringify({ result, jsonrpc: "2.0", id }));
+
+  /**
+   * A call that threw: a protocol error (invalid arguments) as the SDK sends it (in band: HTTP 200, its code,
+   * message and data); anything else is a bug of ours, answered as a bare internal error and logged.
+   */
+  function failed(kind: "modern" | "legacy", id: unknown, error: unknown): Response {
+    let rpcError: { code: number; message: string; data?: unknown };
+    if (error instanceof ProtocolError) {
+      // The SDK's codecs send -32002 (resource not found) as -32602 in both eras.
+      const code = error.code === -32002 ? ProtocolErrorCode.InvalidParams : error.code;
+      rpcError = { code, message: error.message, ...(error.data !== undefined && { data: error.data }) };
+    } else {
+      deps.log.error("tool call failed", { error });
+      rpcError = { code: ProtocolErrorCode.InternalError, message: "Internal error" };
+    }
+    return send(kind, JSON.stringify({ jsonrpc: "2.0", id, error: rpcError }));
+  }
+
+  return {
+    serve(request, body, auth) {
+      if (request.method !== "POST" || !isPlain(body)) return undefined;
+      if (!onlyKeys(body, ["jsonrpc", "id", "method", "params"]) || body.jsonrpc !== "2.0") return undefined;
+      const { id, method } = body;
+      if (!(typeof id === "string" || Number.isSafeInteger(id))) return undefined;
+      if (method === "tools/list") {
+        if (body.params !== undefined && (!isPlain(body.params) || !onlyKeys(body.params, ["_meta"])))
+          return undefined;
+        const kind = era(request, body);
+        if (!kind || !isSpecType.ListToolsRequest(body)) return undefined;
+        return Promise.resolve(answer(kind, id, kind === "modern" ? modernList : legacyList));
+      }
+      if (method !== "tools/call" || !isPlain(body.params)) return undefined;
+      const params = body.params;
+      if (!onlyKeys(params, ["name", "arguments", "_meta"]) || typeof params.name !== "string")
+        return undefined;
+      if (params.arguments !== undefined && !isPlain(params.arguments)) return undefined;
+      // An unknown tool is the SDK's to refuse, with its own error.
+      if (!service.getTool(params.name)) return undefined;
+      const kind = era(request, body);
+      if (!kind || !isSpecType.CallToolRequest(body)) return undefined;
+      const name = params.name;
+      return callTool(
+        { deps, service, instance: auth.instance, requestId: auth.requestId, signal: request.signal },
+        name,
+        params.arguments ?? {},
+      ).then(
+        (result) => answer(kind, id, kind === "modern" ? modernResult(result) : result),
+        (error: unknown) => failed(kind, id, error),
+      );
+    },
+  };
+
+  /** What the SDK's 2026-07-28 codec makes of a tool result: `resultType`, and the server's info in `_meta`. */
+  function modernResult(result: CallToolResult): object {
+    const stamped = { ...result, resultType: "complete" };
+    const meta = result._meta;
+    if (meta === undefined) return { ...stamped, _meta: serverMeta };
+    if (!isPlain(meta) || meta[SERVER_INFO_META_KEY] !== undefined) return stamped;
+    return { ...stamped, _meta: { ...meta, ...serverMeta } };
+  }
+}

@@ -1,0 +1,77 @@
+// The benchmark's server processes: each child is `bun servers/<name>.ts`, prints one JSON line (its URLs)
+// on stdout when ready and exits when its standard input closes, so none outlives the benchmark.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+const READY_TIMEOUT_MS = 180_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+export interface Child<T> {
+  name: string;
+  pid: number;
+  info: T;
+}
+
+const running: { name: string; proc: Subprocess<"pipe", "pipe", "inherit"> }[] = [];
+
+/** Starts `servers/<script>.ts` with `env` added to this process's and waits for its ready line. */
+export async function startChild<T>(name: string, env: Record<string, string> = {}): Promise<Child<T>> {
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "servers", `${name}.ts`)], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+    env: { ...process.env, ...env },
+  });
+  running.push({ name, proc });
+  const line = await Promise.race([
+    firstLine(proc.stdout),
+    proc.exited.then((code) => Promise.reject(new Error(`${name} exited with ${code} before it was ready`))),
+    Bun.sleep(READY_TIMEOUT_MS).then(() => Promise.reject(new Error(`${name} not ready in time`))),
+  ]);
+  return { name, pid: proc.pid, info: JSON.parse(line) as T };
+}
+
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("stdout closed before the ready line");
+    text += decoder.decode(value, { stream: true });
+    const end = text.indexOf("\n");
+    if (end >= 0) {
+      reader.releaseLock();
+      return text.slice(0, end);
+    }
+  }
+}
+
+/** SIGTERM to every child (each stops its servers), SIGKILL to any still there after STOP_TIMEOUT_MS. */
+export async function stopChildren(): Promise<void> {
+  const procs = running.splice(0);
+  await Promise.all(
+    procs.map(async ({ proc }) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(STOP_TIMEOUT_MS)]);
+      if (exited !== true) proc.kill("SIGKILL");
+    }),
+  );
+}
+
+export interface Memory {
+  /** Resident set now, MB. */
+  rssMb: number;
+  /** Highest resident set since the process started (VmHWM), MB. */
+  peakMb: number;
+}
+
+/** VmRSS and VmHWM of a process from /proc/<pid>/status (Linux). */
+export function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  const mb = (k: number) => Math.round(k / 102.4) / 10;
+  return { rssMb: mb(kb("VmRSS")), peakMb: mb(kb("VmHWM")) };
+}

@@ -1,0 +1,108 @@
+// What `bun run bench` prints: one row per scenario and server, then the ratios the issue's targets are
+// stated in (edge against the bare SDKs and the floor, edge p99, the 401 path, edge RSS, errors).
+import type { Memory } from "./children.ts";
+import type { Round } from "./load.ts";
+import type { Era, ServerName } from "./scenarios.ts";
+
+export interface Row {
+  scenario: string;
+  server: ServerName;
+  era: Era;
+  /** The better round (by req/s): its throughput and latencies. */
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Unexpected answers, socket errors and timeouts in the warm-up and every round. */
+  errors: number;
+  /** The server's memory before the warm-up and after the last round. */
+  memoryBefore: Memory;
+  memoryAfter: Memory;
+  warmup: Round;
+  rounds: Round[];
+}
+
+export interface Ratio {
+  measure: string;
+  value: number;
+  target: string;
+  met: boolean | "n/a";
+}
+
+export function printTable(rows: Row[]): void {
+  console.table(
+    rows.map((r) => ({
+      scenario: r.scenario,
+      server: r.server,
+      era: r.era,
+      "req/s": r.rps,
+      "p50 ms": r.p50Ms,
+      "p99 ms": r.p99Ms,
+      errors: r.errors,
+      "RSS MB": r.memoryAfter.rssMb,
+      "peak MB": r.memoryAfter.peakMb,
+      "rounds req/s": r.rounds.map((round) => round.rps).join(" / "),
+    })),
+  );
+}
+
+const UNCACHED = "tools/call uncached";
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export function ratios(rows: Row[], connections: number): Ratio[] {
+  const find = (scenario: string, server: ServerName, era?: Era) =>
+    rows.find((r) => r.scenario === scenario && r.server === server && (era === undefined || r.era === era));
+  const out: Ratio[] = [];
+  const ratio = (era: Era, base: ServerName, min: number) => {
+    const edge = find(UNCACHED, "edge", era);
+    const other = find(UNCACHED, base, era);
+    if (!edge || !other) return;
+    const value = round2(edge.rps / other.rps);
+    out.push({ measure: `edge / ${base}, ${UNCACHED} ${era}`, value, target: `≥ ${min}`, met: value >= min });
+  };
+  ratio("2026-07-28", "sdk-v2", 2);
+  ratio("2026-07-28", "floor", 0.6);
+  ratio("2025-06-18", "sdk-1.x", 2);
+  ratio("2025-06-18", "floor", 0.6);
+  for (const era of ["2026-07-28", "2025-06-18"] as const) {
+    const edge = find(UNCACHED, "edge", era);
+    if (edge) {
+      out.push({
+        measure: `edge p99 ms at ${connections} connections, ${UNCACHED} ${era}`,
+        value: edge.p99Ms,
+        target: "< 10",
+        met: edge.p99Ms < 10,
+      });
+    }
+  }
+  const unauthorized = find("401 unknown token", "edge");
+  if (unauthorized) {
+    const value = unauthorized.rps;
+    out.push({ measure: "edge req/s, 401 unknown token", value, target: "> 20000", met: value > 20_000 });
+  }
+  for (const scenario of ["tools/list", "tools/call cached read (get_me)"]) {
+    const row = find(scenario, "edge");
+    if (row)
+      out.push({ measure: `edge req/s, ${scenario}`, value: row.rps, target: "(reported)", met: "n/a" });
+  }
+  const edgeRows = rows.filter((r) => r.server === "edge");
+  const first = edgeRows[0];
+  const last = edgeRows.at(-1);
+  if (first && last) {
+    // Flat: the edge's resident set after its last scenario within 10% of what it was after its first.
+    const value = round2(last.memoryAfter.rssMb / first.memoryAfter.rssMb);
+    out.push({
+      measure: `edge RSS after last / after first scenario (${first.memoryAfter.rssMb} → ${last.memoryAfter.rssMb} MB)`,
+      value,
+      target: "flat (≤ 1.1)",
+      met: value <= 1.1,
+    });
+  }
+  const errors = rows.reduce((sum, r) => sum + r.errors, 0);
+  out.push({
+    measure: "requests answered with an error (all scenarios)",
+    value: errors,
+    target: "0",
+    met: errors === 0,
+  });
+  return out;
+}

@@ -1,0 +1,141 @@
+// What is measured: the requests (a 2026-07-28 call as the current spec sends it, a 2025-era call as a
+// 2025-06-18 client sends it to a stateless server, no initialize) and which server gets each.
+import { FAKE_FIGMA_KEY, FAKE_FILE_KEY } from "./common.ts";
+import type { Target } from "./load.ts";
+
+export type ServerName = "edge" | "sdk-v2" | "sdk-1.x" | "floor";
+export type Era = "2026-07-28" | "2025-06-18" | "-";
+
+export interface Scenario extends Target {
+  scenario: string;
+  server: ServerName;
+  era: Era;
+}
+
+/** Where each server listens, as its child announced it. */
+export interface Urls {
+  instanceUrl: string;
+  relayUrl: string;
+  controlPlaneUrl: string;
+  cookie: string;
+  sdkV2Url: string;
+  sdk1Url: string;
+  floorUrl: string;
+}
+
+const ACCEPT = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+const META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" },
+};
+
+/** A 2026-07-28 request: routing headers, and the protocol version, capabilities and client in `_meta`. */
+function modern(method: string, params: () => Record<string, unknown>, name?: string) {
+  return {
+    method: "POST" as const,
+    headers: {
+      ...ACCEPT,
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": method,
+      ...(name && { "mcp-name": name }),
+    },
+    body: () => JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params(), _meta: META } }),
+  };
+}
+
+/** A 2025-era request: plain JSON-RPC with the version header, served statelessly (no session). */
+function legacy(method: string, params: () => Record<string, unknown>) {
+  return {
+    method: "POST" as const,
+    headers: { ...ACCEPT, "mcp-protocol-version": "2025-06-18" },
+    body: () => JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params() }),
+  };
+}
+
+/** A fixed body is built once, so the load generator spends nothing on it. */
+const once = <T extends { body: () => string }>(req: T) => ({ ...req, body: req.body() });
+
+// Every uncached call asks for a node id no call asked for before: each one reaches the upstream (which
+// answers 200 with `"0:<n>": null`), whatever the server caches.
+let n = 0;
+const nodes = () => ({ name: "get_file_nodes", arguments: { file_key: FAKE_FILE_KEY, ids: `0:${n++}` } });
+const add = () => ({ name: "add", arguments: { a: 1, b: n++ } });
+const RPC = { status: 200, rpcResult: true };
+
+export function scenarios(urls: Urls): Scenario[] {
+  const uncached = "tools/call uncached";
+  // The bare servers send the URL's token upstream as the Figma key.
+  const bare = (base: string) => `${base}/${FAKE_FIGMA_KEY}/mcp`;
+  const call2026 = modern("tools/call", nodes, "get_file_nodes");
+  const call2025 = legacy("tools/call", nodes);
+  return [
+    { scenario: uncached, server: "edge", era: "2026-07-28", url: urls.instanceUrl, ...call2026, ...RPC },
+    {
+      scenario: uncached,
+      server: "sdk-v2",
+      era: "2026-07-28",
+      url: bare(urls.sdkV2Url),
+      ...call2026,
+      ...RPC,
+    },
+    { scenario: uncached, server: "floor", era: "2026-07-28", url: urls.floorUrl, ...call2026, ...RPC },
+    { scenario: uncached, server: "edge", era: "2025-06-18", url: urls.instanceUrl, ...call2025, ...RPC },
+    {
+      scenario: uncached,
+      server: "sdk-1.x",
+      era: "2025-06-18",
+      url: bare(urls.sdk1Url),
+      ...call2025,
+      ...RPC,
+    },
+    { scenario: uncached, server: "floor", era: "2025-06-18", url: urls.floorUrl, ...call2025, ...RPC },
+    {
+      scenario: "tools/list",
+      server: "edge",
+      era: "2026-07-28",
+      url: urls.instanceUrl,
+      ...once(modern("tools/list", () => ({}))),
+      ...RPC,
+    },
+    {
+      scenario: "tools/call cached read (get_me)",
+      server: "edge",
+      era: "2026-07-28",
+      url: urls.instanceUrl,
+      ...once(modern("tools/call", () => ({ name: "get_me", arguments: {} }), "get_me")),
+      ...RPC,
+    },
+    {
+      scenario: "relay tools/call (custom instance)",
+      server: "edge",
+      era: "2026-07-28",
+      url: urls.relayUrl,
+      ...modern("tools/call", add, "add"),
+      ...RPC,
+    },
+    {
+      // A well-formed Figma token that no instance has (one secret character changed): the lookup, its
+      // negative cache and the refusal.
+      scenario: "401 unknown token",
+      server: "edge",
+      era: "2026-07-28",
+      url: urls.instanceUrl.replace(
+        /(\/mcp_[a-z]+_)(.)/,
+        (_, head: string, c: string) => head + (c === "A" ? "B" : "A"),
+      ),
+      ...once(modern("tools/list", () => ({}))),
+      status: 401,
+      rpcResult: false,
+    },
+    {
+      scenario: "control plane instances.list",
+      server: "edge",
+      era: "-",
+      url: `${urls.controlPlaneUrl}/trpc/instances.list`,
+      method: "GET",
+      headers: { cookie: urls.cookie },
+      ...RPC,
+    },
+  ];
+}
