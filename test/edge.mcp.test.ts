@@ -498,6 +498,9 @@ describe("operations", () => {
       expect(row.latencyMs).toBeNumber();
       expect(row.latencyMs).toBeGreaterThanOrEqual(0);
       expect(row.instanceId).toBeString();
+      expect(row.requestId).toStartWith("req_");
+      // A real time survives the batch statement (sent as text, cast to timestamptz).
+      expect(Math.abs(row.createdAt.getTime() - Date.now())).toBeLessThan(10 * 60_000);
     }
     const dump = JSON.stringify(rows);
     expect(dump).not.toContain(key);

@@ -1,4 +1,5 @@
-import { auditEvents } from "@mcp/db";
+import { auditEvents, type Db } from "@mcp/db";
+import { sql } from "drizzle-orm";
 import type { CoreDeps } from "./deps.ts";
 import { newId } from "./ids.ts";
 
@@ -43,7 +44,7 @@ export class AuditLog {
       while (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, this.opts.batch ?? 200);
         try {
-          await this.deps.db.insert(auditEvents).values(batch);
+          await insertBatch(this.deps.db, batch);
         } catch (error) {
           this.deps.log.error("audit flush failed", { error, dropped: batch.length });
         }
@@ -57,6 +58,27 @@ export class AuditLog {
     this.timer = undefined;
     await this.flush();
   }
+}
+
+type Row = typeof auditEvents.$inferInsert;
+
+/**
+ * One INSERT for a whole batch with one array parameter per column (`unnest`), not one parameter per value:
+ * building a 200-row, 1,800-parameter statement through the query builder cost the edge several per cent of
+ * its CPU under load; this one is the same nine parameters whatever the batch.
+ */
+function insertBatch(db: Db, batch: Row[]) {
+  // One bound parameter per column (a bare array in the template would be spread into a list).
+  const text = (pick: (r: Row) => string | null | undefined) => sql.param(batch.map((r) => pick(r) ?? null));
+  return db.execute(sql`
+    insert into audit_events (id, user_id, instance_id, action, tool, status, latency_ms, request_id, created_at)
+    select id, user_id, instance_id, action, tool, status, latency_ms::integer, request_id, created_at::timestamptz
+    from unnest(
+      ${text((r) => r.id)}::text[], ${text((r) => r.userId)}::text[], ${text((r) => r.instanceId)}::text[],
+      ${text((r) => r.action)}::text[], ${text((r) => r.tool)}::text[], ${text((r) => r.status)}::text[],
+      ${text((r) => (r.latencyMs == null ? null : String(r.latencyMs)))}::text[],
+      ${text((r) => r.requestId)}::text[], ${text((r) => (r.createdAt ?? new Date()).toISOString())}::text[]
+    ) as t(id, user_id, instance_id, action, tool, status, latency_ms, request_id, created_at)`);
 }
 
 /** Writes one control-plane audit event at once (these are rare; tool calls go through AuditLog). */

@@ -71,7 +71,11 @@ export {
   updateCredentials,
 } from "./instances.ts";
 export { createLogger, type Logger, type LogLevel, redact } from "./logger.ts";
-export { bumpReadCacheGeneration, readCacheGeneration } from "./read-cache.ts";
+export {
+  bumpReadCacheGeneration,
+  INITIAL_READ_CACHE_GENERATION,
+  readCacheGenerationKey,
+} from "./read-cache.ts";
 export {
   INVALIDATION_CHANNEL,
   InstanceResolver,

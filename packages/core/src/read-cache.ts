@@ -3,15 +3,17 @@ import type { Kv } from "@mcp/kv";
 import type { CoreDeps } from "./deps.ts";
 
 const GENERATION_TTL_MS = 24 * 60 * 60_000;
-const generationKey = (userId: string, serviceType: string) => `cachegen:${userId}:${serviceType}`;
+/** Where a user's read generation for a service is kept (its absence reads as INITIAL_READ_CACHE_GENERATION). */
+export const readCacheGenerationKey = (userId: string, serviceType: string) =>
+  `cachegen:${userId}:${serviceType}`;
+const generationKey = readCacheGenerationKey;
+export const INITIAL_READ_CACHE_GENERATION = "0";
 
-/**
+/*
  * Per-user read caches are keyed by a generation; moving it on makes every cached answer of that user
  * and service unreachable at once (after their own writes, or a reconnect with another account's key).
+ * The edge reads it together with the entry (`kv.getThrough`, apps/edge/src/mcp/read-cache.ts).
  */
-export async function readCacheGeneration(deps: Pick<CoreDeps, "kv">, userId: string, serviceType: string) {
-  return (await deps.kv.get(generationKey(userId, serviceType))) ?? "0";
-}
 
 /**
  * Moves a user's read generation on. While the kv is degraded (Redis down) the move is kept in this

@@ -149,6 +149,30 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       expect(results.filter((r) => r.refused === 0)).toHaveLength(20);
     });
 
+    test("getThrough reads a pointer (or its fallback) and the key it completes, in one step", async () => {
+      const id = crypto.randomUUID();
+      expect(await kv.getThrough(`ptr-${id}`, "0", `entry-${id}:`, ":x")).toEqual({
+        pointer: "0",
+        value: null,
+      });
+      await kv.set(`entry-${id}:0:x`, "first", 60_000);
+      expect(await kv.getThrough(`ptr-${id}`, "0", `entry-${id}:`, ":x")).toEqual({
+        pointer: "0",
+        value: "first",
+      });
+      await kv.set(`ptr-${id}`, "g2", 60_000);
+      expect(await kv.getThrough(`ptr-${id}`, "0", `entry-${id}:`, ":x")).toEqual({
+        pointer: "g2",
+        value: null,
+      });
+      await kv.set(`entry-${id}:g2:x`, "second", 60_000);
+      expect(await kv.getThrough(`ptr-${id}`, "0", `entry-${id}:`, ":x")).toEqual({
+        pointer: "g2",
+        value: "second",
+      });
+      await kv.del(`ptr-${id}`, `entry-${id}:0:x`, `entry-${id}:g2:x`);
+    });
+
     test("rate limit window resets", async () => {
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(true);
       expect((await kv.rateLimit("rl:reset", 1, 50)).allowed).toBe(false);

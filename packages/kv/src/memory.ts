@@ -45,6 +45,12 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
       cache.set(prefix + key, value, { ttl: positiveMs(ttlMs, "ttlMs") });
     },
 
+    async getThrough(pointerKey, fallback, before, after) {
+      live();
+      const pointer = cache.get(prefix + pointerKey) ?? fallback;
+      return { pointer, value: cache.get(prefix + before + pointer + after) ?? null };
+    },
+
     async setIfAbsent(key, value, ttlMs) {
       live();
       const ttl = positiveMs(ttlMs, "ttlMs");

@@ -37,6 +37,12 @@ return {0, 0}`;
 const PEEK_RATE_LIMIT_LUA = `
 return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`;
 
+// A read through a pointer: the pointer (or its fallback), then the key it completes. ARGV: fallback, the
+// namespaced text before the pointer, the text after it. Returns [pointer, value or false].
+const GET_THROUGH_LUA = `
+local pointer = redis.call('GET', KEYS[1]) or ARGV[1]
+return {pointer, redis.call('GET', ARGV[2] .. pointer .. ARGV[3])}`;
+
 // Take or renew a lease: only when the key is absent or already names this owner. Returns 1 when held.
 const LEASE_LUA = `
 local held = redis.call('GET', KEYS[1])
@@ -55,6 +61,12 @@ type WithRateLimit = Redis & {
   kvPeekRateLimit(key: string): Promise<[number, number]>;
   kvRateLimitChain(count: number, ...keysThenArgs: (string | number)[]): Promise<[number, number]>;
   kvLease(key: string, owner: string, ttlMs: number): Promise<number>;
+  kvGetThrough(
+    key: string,
+    fallback: string,
+    before: string,
+    after: string,
+  ): Promise<[string, string | null]>;
   kvRelease(key: string, owner: string): Promise<number>;
 };
 
@@ -85,6 +97,7 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   // The number of keys varies: it is passed first at each call.
   redis.defineCommand("kvRateLimitChain", { lua: RATE_LIMIT_CHAIN_LUA });
   redis.defineCommand("kvLease", { numberOfKeys: 1, lua: LEASE_LUA });
+  redis.defineCommand("kvGetThrough", { numberOfKeys: 1, lua: GET_THROUGH_LUA });
   redis.defineCommand("kvRelease", { numberOfKeys: 1, lua: RELEASE_LUA });
   const commands = redis as WithRateLimit;
 
@@ -150,6 +163,13 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     async set(key, value, ttlMs) {
       const ms = positiveMs(ttlMs, "ttlMs");
       await send(() => redis.set(prefix + key, value, "PX", ms));
+    },
+
+    async getThrough(pointerKey, fallback, before, after) {
+      const [pointer, value] = await send(() =>
+        commands.kvGetThrough(prefix + pointerKey, fallback, prefix + before, after),
+      );
+      return { pointer, value: value ?? null };
     },
 
     async setIfAbsent(key, value, ttlMs) {

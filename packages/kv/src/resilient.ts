@@ -188,6 +188,11 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
         () => inner.set(key, value, ttlMs),
         () => fallback.set(key, value, ttlMs).then(() => undefined),
       ),
+    getThrough: (pointerKey, absent, before, after) =>
+      guarded(
+        () => inner.getThrough(pointerKey, absent, before, after),
+        () => fallback.getThrough(pointerKey, absent, before, after),
+      ),
     setIfAbsent: (key, value, ttlMs) =>
       guarded(
         () => inner.setIfAbsent(key, value, ttlMs),

@@ -32,6 +32,17 @@ export interface Kv {
   connected?(): boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Two dependent reads in one step (one Redis round trip): `pointer` = the value at `pointerKey` (or
+   * `fallback` when absent), then the value at `before + pointer + after`. E.g. a cache entry whose key holds
+   * a generation kept under another key.
+   */
+  getThrough(
+    pointerKey: string,
+    fallback: string,
+    before: string,
+    after: string,
+  ): Promise<{ pointer: string; value: string | null }>;
   /** Sets only when the key is absent (atomic); true when it was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   del(...keys: string[]): Promise<void>;

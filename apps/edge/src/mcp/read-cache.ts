@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { bumpReadCacheGeneration, type ResolvedInstance, readCacheGeneration } from "@mcp/core";
+import {
+  bumpReadCacheGeneration,
+  INITIAL_READ_CACHE_GENERATION,
+  type ResolvedInstance,
+  readCacheGenerationKey,
+} from "@mcp/core";
 import type { ToolDefinition, ToolOutcome } from "@mcp/services";
 import type { EdgeDeps } from "../deps.ts";
 
@@ -26,13 +31,20 @@ export async function cachedRead(
   }
   // Redis down: nothing is cached or served from a cache (see the kv's failure policy).
   if (!tool.cacheTtlMs || deps.kv.degraded?.()) return run();
-  const generation = await readCacheGeneration(deps, userId, serviceType);
   const argsHash = createHash("sha256")
     .update(JSON.stringify(args ?? {}))
     .digest("base64url");
-  // `cache3`: the model's text is cached (shaped and capped); older namespaces are never read back.
-  const key = `cache3:${userId}:${serviceType}:${generation}:${tool.name}:${argsHash}`;
-  const hit = await deps.kv.get(key);
+  // `cache3`: the model's text is cached (shaped and capped); older namespaces are never read back. The
+  // user's generation and the entry under it are read in one kv step (one Redis round trip).
+  const before = `cache3:${userId}:${serviceType}:`;
+  const after = `:${tool.name}:${argsHash}`;
+  const { pointer: generation, value: hit } = await deps.kv.getThrough(
+    readCacheGenerationKey(userId, serviceType),
+    INITIAL_READ_CACHE_GENERATION,
+    before,
+    after,
+  );
+  const key = `${before}${generation}${after}`;
   if (hit !== null) return { ok: true, status: 200, data: undefined, text: hit };
   const outcome = await run();
   // A cut answer is never cached: asking again (after the upstream shrank it) must get the whole one.
