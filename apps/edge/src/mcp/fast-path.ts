@@ -95,9 +95,8 @@ export function createFastPath(
     return "legacy";
   }
 
-  function send(kind: "modern" | "legacy", message: string, status = 200): Response {
-    if (kind === "modern")
-      return new Response(message, { status, headers: { "content-type": "application/json" } });
+  function send(kind: "modern" | "legacy", message: string): Response {
+    if (kind === "modern") return new Response(message, { headers: { "content-type": "application/json" } });
     return new Response(`event: message\ndata: ${message}\n\n`, { headers: SSE_HEADERS });
   }
 
