@@ -72,11 +72,12 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     protocolRules(),
     rateLimit(),
     async (c) => {
-      const { instance, requestId: reqId } = c.var;
+      const instance = c.get("instance");
+      const reqId = c.get("requestId");
       const handler = handlers.get(instance.serviceType);
       if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
       const extra: InstanceAuth = { instance, requestId: reqId };
-      const fast = fastPaths.get(instance.serviceType)?.serve(c.req.raw, c.var.parsedBody, extra);
+      const fast = fastPaths.get(instance.serviceType)?.serve(c.req.raw, c.get("parsedBody"), extra);
       if (fast) {
         const res = await fast;
         deps.metrics.requests.inc({ status: String(res.status) });
@@ -85,10 +86,12 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
       // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it
       // answers with its own parse or media-type error.
       const raw =
-        c.var.bodyBytes && c.var.parsedBody === undefined ? withBody(c.req.raw, c.var.bodyBytes) : c.req.raw;
+        c.get("bodyBytes") && c.get("parsedBody") === undefined
+          ? withBody(c.req.raw, c.get("bodyBytes"))
+          : c.req.raw;
       const res = await handler.fetch(raw, {
         authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
-        ...(c.var.parsedBody !== undefined && { parsedBody: c.var.parsedBody }),
+        ...(c.get("parsedBody") !== undefined && { parsedBody: c.get("parsedBody") }),
       });
       deps.metrics.requests.inc({ status: String(res.status) });
       return res;
@@ -98,15 +101,15 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   app.notFound((c) => {
     // An MCP path without a usable token segment (`/mcp`, `//mcp`, `/a/b/mcp`) is a missing instance.
     if (/\/mcp\/?$/.test(c.req.path)) return invalidInstance(c);
-    return c.json({ error: "Not found", code: "NOT_FOUND", requestId: c.var.requestId }, 404);
+    return c.json({ error: "Not found", code: "NOT_FOUND", requestId: c.get("requestId") }, 404);
   });
   app.onError((err, c) => {
     const app = err instanceof AppError ? err : new AppError("INTERNAL", "Internal error");
     if (app.code === "INTERNAL")
-      deps.log.error("edge request failed", { requestId: c.var.requestId, error: err });
+      deps.log.error("edge request failed", { requestId: c.get("requestId"), error: err });
     else
       deps.log.warn("edge request failed", {
-        requestId: c.var.requestId,
+        requestId: c.get("requestId"),
         code: app.code,
         error: app.message,
       });
@@ -116,7 +119,7 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
       c.header("retry-after", String(Math.max(1, Math.ceil(ms / 1000))));
     }
     return c.json(
-      { error: app.message, code: app.code, requestId: c.var.requestId },
+      { error: app.message, code: app.code, requestId: c.get("requestId") },
       app.status === 503 ? 503 : 500,
     );
   });

@@ -65,9 +65,18 @@ export function createFastPath(
   tools: readonly object[],
 ): FastPath {
   const serverMeta = { [SERVER_INFO_META_KEY]: info };
-  // Built once: the list never changes for a loaded definition.
-  const modernList = { tools, resultType: "complete", ttlMs: 0, cacheScope: "private", _meta: serverMeta };
-  const legacyList = { tools };
+  // Serialized once: the list never changes for a loaded definition (and stringifying it was the largest
+  // single cost of a tools/list).
+  const listJson = {
+    modern: JSON.stringify({
+      tools,
+      resultType: "complete",
+      ttlMs: 0,
+      cacheScope: "private",
+      _meta: serverMeta,
+    }),
+    legacy: JSON.stringify({ tools }),
+  };
 
   function era(request: Request, body: Json): "modern" | "legacy" | undefined {
     const h = request.headers;
@@ -100,8 +109,11 @@ export function createFastPath(
     return new Response(`event: message\ndata: ${message}\n\n`, { headers: SSE_HEADERS });
   }
 
+  /** `{ result, jsonrpc, id }` as JSON.stringify writes it, around a result already serialized. */
+  const answerJson = (kind: "modern" | "legacy", id: unknown, result: string) =>
+    send(kind, `{"result":${result},"jsonrpc":"2.0","id":${JSON.stringify(id)}}`);
   const answer = (kind: "modern" | "legacy", id: unknown, result: object) =>
-    send(kind, JSON.stringify({ result, jsonrpc: "2.0", id }));
+    answerJson(kind, id, JSON.stringify(result));
 
   /**
    * A call that threw: a protocol error (invalid arguments) as the SDK sends it (in band: HTTP 200, its code,
@@ -131,7 +143,7 @@ export function createFastPath(
           return undefined;
         const kind = era(request, body);
         if (!kind || !isSpecType.ListToolsRequest(body)) return undefined;
-        return Promise.resolve(answer(kind, id, kind === "modern" ? modernList : legacyList));
+        return Promise.resolve(answerJson(kind, id, listJson[kind]));
       }
       if (method !== "tools/call" || !isPlain(body.params)) return undefined;
       const params = body.params;

@@ -10,7 +10,7 @@ const forbidden = (c: Context<EdgeEnv>, message: string) =>
   c.json(
     {
       jsonrpc: "2.0",
-      error: { code: -32000, message, data: { code: "FORBIDDEN", requestId: c.var.requestId } },
+      error: { code: -32000, message, data: { code: "FORBIDDEN", requestId: c.get("requestId") } },
     },
     403,
   );
@@ -36,7 +36,7 @@ function loopbackOrigin(origin: string, allowedHosts: ReadonlySet<string>): bool
  */
 export function originAndHost(): MiddlewareHandler<EdgeEnv> {
   return async function guardMiddleware(c, next) {
-    const { allowedOrigins, allowedHosts } = c.var.deps;
+    const { allowedOrigins, allowedHosts } = c.get("deps");
     const origin = c.req.header("origin");
     if (origin && !allowedOrigins.includes(origin) && !loopbackOrigin(origin, allowedHosts)) {
       return forbidden(c, "Forbidden: Origin not allowed");
@@ -57,7 +57,7 @@ export function originAndHost(): MiddlewareHandler<EdgeEnv> {
 export function readBody(): MiddlewareHandler<EdgeEnv> {
   return async function bodyMiddleware(c, next) {
     if (c.req.method !== "POST") return next();
-    const max = c.var.deps.limits.maxBodyBytes;
+    const max = c.get("deps").limits.maxBodyBytes;
     const declared = Number(c.req.header("content-length") ?? 0);
     if (declared > max) return tooLarge(c, "declared");
     const bytes = await readBounded(c.req.raw, max).catch(() => null);
@@ -100,9 +100,9 @@ async function readBounded(req: Request, max: number): Promise<Uint8Array<ArrayB
 }
 
 function tooLarge(c: Context<EdgeEnv>, how: "declared" | "streamed" | "unreadable"): Response {
-  c.var.deps.log.debug("request body refused", { requestId: c.var.requestId, how });
+  c.get("deps").log.debug("request body refused", { requestId: c.get("requestId"), how });
   return c.json(
-    { error: "Request body too large", code: "PAYLOAD_TOO_LARGE", requestId: c.var.requestId },
+    { error: "Request body too large", code: "PAYLOAD_TOO_LARGE", requestId: c.get("requestId") },
     413,
   );
 }

@@ -9,8 +9,8 @@ const TOO_MANY = "Too many invalid instance tokens from this address";
 
 /** The one answer for every token that cannot be served (missing, malformed, unknown, revoked). */
 export function invalidInstance(c: Context<EdgeEnv>): Response {
-  c.var.deps.metrics.requests.inc({ status: "401" });
-  return c.json({ error: "Invalid instance", code: "INVALID_INSTANCE", requestId: c.var.requestId }, 401);
+  c.get("deps").metrics.requests.inc({ status: "401" });
+  return c.json({ error: "Invalid instance", code: "INVALID_INSTANCE", requestId: c.get("requestId") }, 401);
 }
 
 /**
@@ -58,11 +58,11 @@ export class TokenGuessing {
  */
 export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<EdgeEnv> {
   return async function instanceMiddleware(c, next) {
-    const { deps } = c.var;
+    const deps = c.get("deps");
     const token = c.req.param("token") ?? "";
     const limit = deps.limits.invalidTokensPerMinutePerIp;
     const guarded = limit > 0;
-    const address = addressKey(c.var.clientIp);
+    const address = addressKey(c.get("clientIp"));
     const wait = guarded ? guessing.blockedFor(address) : 0;
     if (wait > 0) return tooManyRequests(c, wait, TOO_MANY);
     const known = deps.resolver.peek(token);

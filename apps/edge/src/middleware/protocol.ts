@@ -14,7 +14,7 @@ const rpcError = (c: Context<EdgeEnv>, status: 400 | 406, code: number, message:
 function claimedVersion(c: Context<EdgeEnv>): string | undefined {
   const header = c.req.header("mcp-protocol-version");
   if (header) return header;
-  const body = c.var.parsedBody;
+  const body = c.get("parsedBody");
   if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   const claim = meta?.[PROTOCOL_VERSION_META];
@@ -39,7 +39,7 @@ const isInitialize = (m: unknown) =>
 export function protocolRules(): MiddlewareHandler<EdgeEnv> {
   return async function protocolMiddleware(c, next) {
     if (c.req.method !== "POST") return next();
-    const body = c.var.parsedBody;
+    const body = c.get("parsedBody");
     const version = claimedVersion(c);
     if (Array.isArray(body)) {
       if (version && NO_BATCH_VERSIONS.has(version)) {
@@ -53,7 +53,7 @@ export function protocolRules(): MiddlewareHandler<EdgeEnv> {
       if (body.some(isInitialize)) {
         return rpcError(c, 400, -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch");
       }
-      const max = c.var.deps.limits.maxBatchMessages;
+      const max = c.get("deps").limits.maxBatchMessages;
       if (body.length > max) return rpcError(c, 400, -32600, `Batch too large: at most ${max} messages`);
     }
     if (version && MODERN.has(version) && !acceptsBoth(c.req.header("accept"))) {

@@ -20,9 +20,11 @@ export interface LimitPolicy {
 export function rateLimit(): MiddlewareHandler<EdgeEnv> {
   return async function rateLimitMiddleware(c, next) {
     if (c.req.method !== "POST") return next();
-    const { deps, instance } = c.var;
+    const deps = c.get("deps");
+    const instance = c.get("instance");
     // A JSON-RPC batch costs one unit per message, so batching cannot multiply the allowance.
-    const cost = Array.isArray(c.var.parsedBody) ? Math.max(1, c.var.parsedBody.length) : 1;
+    const body = c.get("parsedBody");
+    const cost = Array.isArray(body) ? Math.max(1, body.length) : 1;
     // Narrowest first, and a wider budget is only charged for what the narrower one let through: a
     // client hammering past its own limit must not spend its user's, or everyone's, allowance.
     const { limits } = deps;
@@ -72,12 +74,12 @@ export function tooManyRequests(
   message: string,
   policy: LimitPolicy = {
     name: "invalid-token",
-    limit: c.var.deps.limits.invalidTokensPerMinutePerIp,
+    limit: c.get("deps").limits.invalidTokensPerMinutePerIp,
     windowMs: MINUTE,
   },
 ): Response {
-  c.var.deps.metrics.requests.inc({ status: "429" });
-  const body = c.var.parsedBody;
+  c.get("deps").metrics.requests.inc({ status: "429" });
+  const body = c.get("parsedBody");
   const id = typeof body === "object" && body !== null && "id" in body ? (body as { id: unknown }).id : null;
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   c.header("retry-after", String(seconds));
