@@ -276,6 +276,21 @@ describe("2025-era sessions on a relayed instance", () => {
 });
 
 describe("subscriptions and list changes on a 2025-era session", () => {
+  test("a GET stream opens at once: its first bytes are an SSE comment, not the first keep-alive", async () => {
+    const session = await initialize(urlA);
+    const abort = new AbortController();
+    const res = await fetch(urlA, {
+      signal: abort.signal,
+      headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": LEGACY },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toStartWith("text/event-stream");
+    const first = await (res.body as ReadableStream<Uint8Array>).getReader().read();
+    // Without it Bun sends no response head until the first keep-alive, 15 s later.
+    expect(new TextDecoder().decode(first.value)).toBe(": open\n\n");
+    abort.abort();
+  });
+
   test("a subscribed resource's updates and list changes reach the session's GET stream, on another edge", async () => {
     const session = await initialize(urlA);
     const other = await initialize(urlA);

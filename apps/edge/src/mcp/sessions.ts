@@ -603,7 +603,17 @@ function sse(
         }
       }, KEEPALIVE_MS);
       unsubscribe = await open(write, finish);
-      if (closed) void unsubscribe().catch(() => {});
+      if (closed) {
+        void unsubscribe().catch(() => {});
+        return;
+      }
+      // A first comment at once: until some body bytes are written Bun sends no response head, so a client
+      // would otherwise wait for the first keep-alive (15 s) to learn that its stream is open.
+      try {
+        controller.enqueue(encoder.encode(": open\n\n"));
+      } catch {
+        finish();
+      }
     },
     cancel: finish,
   });
