@@ -1,5 +1,6 @@
-// The benchmark's server processes: each child is `bun servers/<name>.ts`, prints one JSON line (its URLs)
-// on stdout when ready and exits when its standard input closes, so none outlives the benchmark.
+// The benchmark's processes: each child is `bun servers/<name>.ts` (or another script: the stream holder,
+// clients/streams.ts), prints one JSON line (its URLs, or its result) on stdout when ready and exits when
+// its standard input closes, so none outlives the benchmark.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -15,9 +16,13 @@ export interface Child<T> {
 
 const running: { name: string; proc: Subprocess<"pipe", "pipe", "inherit"> }[] = [];
 
-/** Starts `servers/<script>.ts` with `env` added to this process's and waits for its ready line. */
-export async function startChild<T>(name: string, env: Record<string, string> = {}): Promise<Child<T>> {
-  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "servers", `${name}.ts`)], {
+/** Starts `script` (`servers/<name>.ts`) with `env` added to this process's and waits for its ready line. */
+export async function startChild<T>(
+  name: string,
+  env: Record<string, string> = {},
+  script = resolve(import.meta.dir, "servers", `${name}.ts`),
+): Promise<Child<T>> {
+  const proc = Bun.spawn([process.execPath, script], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",

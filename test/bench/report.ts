@@ -1,8 +1,10 @@
 // What `bun run bench` prints: one row per scenario and server, then the ratios the issue's targets are
-// stated in (edge against the bare SDKs and the floor, edge p99, the 401 path, edge RSS, errors).
+// stated in (edge against the bare SDKs and the floor, edge p99, the 401 path, edge RSS, errors, and the
+// edge's RSS holding idle 2025-era GET streams).
 import type { Memory } from "./children.ts";
 import type { Round } from "./load.ts";
 import type { Era, ServerName } from "./scenarios.ts";
+import { STREAMS_TARGET_MB, type StreamsResult } from "./streams.ts";
 
 export interface Row {
   scenario: string;
@@ -105,4 +107,39 @@ export function ratios(rows: Row[], connections: number): Ratio[] {
     met: errors === 0,
   });
   return out;
+}
+
+/**
+ * The idle-streams step: the streams held against those asked for, and the edge child's VmRSS with them open
+ * against the issue's target (absolute: the process holding them), then what they added; both readings are
+ * taken after a full GC, the one before it is shown. The edge child also runs the control plane and the
+ * harness's fakes, and PGlite when no DATABASE_URL is set.
+ */
+export function streamsChecks(streams: StreamsResult | { error: string }, embedded: boolean): Ratio[] {
+  const era = "idle 2025-era GET streams (relayed instance)";
+  if ("error" in streams) {
+    return [{ measure: `${era} held: step failed (${streams.error})`, value: 0, target: "all", met: false }];
+  }
+  const { asked, openAtMeasure, memoryBefore, memoryIdle, memoryAfter, deltaMb } = streams;
+  const child = `edge child = edge + control plane${embedded ? " + PGlite" : ""}`;
+  return [
+    {
+      measure: `${era} held open after ${streams.idleMs} ms idle`,
+      value: openAtMeasure,
+      target: `${asked}`,
+      met: openAtMeasure === asked,
+    },
+    {
+      measure: `edge RSS MB holding ${openAtMeasure} ${era}, after a full GC (${memoryIdle.rssMb} MB before it; ${child})`,
+      value: memoryAfter.rssMb,
+      target: `< ${STREAMS_TARGET_MB}`,
+      met: memoryAfter.rssMb < STREAMS_TARGET_MB,
+    },
+    {
+      measure: `edge RSS MB added by the ${openAtMeasure} streams (${memoryBefore.rssMb} MB before them; both after a full GC)`,
+      value: deltaMb,
+      target: "(reported)",
+      met: "n/a",
+    },
+  ];
 }
