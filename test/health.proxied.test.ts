@@ -58,7 +58,7 @@ test("an error result of the server's own is relayed with _meta.code UPSTREAM_ER
 
 test("server gone → marked down → tools/call is SERVICE_UNAVAILABLE at once; back → served again", async () => {
   expect(await checkGithubMcp()).toBe(true);
-  proxy.down();
+  await proxy.down();
   expect(await checkGithubMcp()).toBe(false);
   expect(stack.platform.deps.health?.isServiceAvailable("github-mcp")).toBe(false);
   expect(stack.platform.deps.health?.isServiceAvailable("figma")).toBe(true);

@@ -87,7 +87,7 @@ else
       );
       // The upstream has the key check; the database goes away before the answer comes back.
       await until(() => stack.figma.requests.length > seen, "the upstream key check");
-      proxy.down();
+      await proxy.down();
       const cut = await pending;
       stack.figma.delayMs = 0;
       expect(cut.status).toBe(503);

@@ -1,21 +1,21 @@
-import { connect, createServer, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a real server (PostgreSQL, say), that a test can cut and mend: `down()`
- * drops every open connection and stops listening (connections are refused, as at a crashed server's port),
- * `up()` listens on the same port again. Only this proxy's clients see the outage; the server itself and its
- * other clients never do.
+ * drops every open connection and closes the listener (connections are refused, as at a crashed server's
+ * port), `up()` listens on the same port again with a fresh listener. Only this proxy's clients see the
+ * outage; the server itself and its other clients never do.
  */
 export interface TcpProxy {
   port: number;
-  down(): void;
+  down(): Promise<void>;
   up(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
-  const server = createServer((client) => {
+  const forward = (client: Socket) => {
     const upstream = connect(targetPort, targetHost);
     for (const [a, b] of [
       [client, upstream],
@@ -29,23 +29,44 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         b.destroy();
       });
     }
-  });
-  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  await listen(0);
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("proxy has no port");
-  const { port } = address;
-  const down = () => {
-    if (server.listening) server.close();
+  };
+  let server: Server | undefined;
+
+  /** A fresh listener on `port` (0: any); a port still held by the old one is retried for a while. */
+  async function listen(port: number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const candidate = createServer(forward);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          candidate.once("error", reject);
+          candidate.listen(port, "127.0.0.1", () => resolve());
+        });
+        server = candidate;
+        const address = candidate.address();
+        if (!address || typeof address === "string") throw new Error("proxy has no port");
+        return address.port;
+      } catch (error) {
+        if (attempt >= 40) throw error;
+        await Bun.sleep(50);
+      }
+    }
+  }
+
+  async function down(): Promise<void> {
+    const closing = server;
+    server = undefined;
     for (const socket of open) socket.destroy();
     open.clear();
-  };
+    if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
+  }
+
+  const port = await listen(0);
   return {
     port,
     down,
-    up: () => (server.listening ? Promise.resolve() : listen(port)),
-    async stop() {
-      down();
+    up: async () => {
+      if (!server) await listen(port);
     },
+    stop: down,
   };
 }
