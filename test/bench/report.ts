@@ -112,8 +112,8 @@ export function ratios(rows: Row[], connections: number): Ratio[] {
 /**
  * The idle-streams step: the streams held against those asked for, and the edge child's VmRSS with them open
  * against the issue's target (absolute: the process holding them), then what they added; both readings are
- * taken after a full GC, the one before it is shown. The edge child also runs the control plane and the
- * harness's fakes, and PGlite when no DATABASE_URL is set.
+ * taken after a full GC, the one before it is shown. With shared backends the edge alone holds them; embedded,
+ * the stack child does, which also runs the control plane and the harness's fakes, and PGlite.
  */
 export function streamsChecks(streams: StreamsResult | { error: string }, embedded: boolean): Ratio[] {
   const era = "idle 2025-era GET streams (relayed instance)";
@@ -121,7 +121,7 @@ export function streamsChecks(streams: StreamsResult | { error: string }, embedd
     return [{ measure: `${era} held: step failed (${streams.error})`, value: 0, target: "all", met: false }];
   }
   const { asked, openAtMeasure, memoryBefore, memoryIdle, memoryAfter, deltaMb } = streams;
-  const child = `edge child = edge + control plane${embedded ? " + PGlite" : ""}`;
+  const child = streams.holder ?? `edge child = edge + control plane${embedded ? " + PGlite" : ""}`;
   return [
     {
       measure: `${era} held open after ${streams.idleMs} ms idle`,

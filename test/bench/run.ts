@@ -52,6 +52,7 @@ interface EdgeInfo {
   cookie: string;
 }
 
+const shared = !!process.env.DATABASE_URL && !!process.env.REDIS_URL;
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
@@ -108,9 +109,19 @@ try {
     }
   }
   if (STREAMS > 0) {
-    streams = await measureStreams(edge.pid, edge.info.relayUrl).catch((error: unknown) => ({
-      error: error instanceof Error ? error.message : String(error),
-    }));
+    // With shared backends the streams are held by the edge alone, in a process of its own (as production
+    // runs it), so its resident set is the edge's only; embedded, only the stack child can serve them.
+    const alone = shared ? await startChild<{ url: string }>("edge-alone", LIFTED_LIMITS) : undefined;
+    const holder = alone
+      ? {
+          pid: alone.pid,
+          url: `${alone.info.url}${new URL(edge.info.relayUrl).pathname}`,
+          what: "the edge alone",
+        }
+      : { pid: edge.pid, url: edge.info.relayUrl, what: "edge child = edge + control plane + PGlite" };
+    streams = await measureStreams(holder.pid, holder.url)
+      .then((result) => ({ ...result, holder: holder.what }))
+      .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
     if ("error" in streams) console.error(`  idle GET streams · edge: failed: ${streams.error}`);
     else {
       const { openAtMeasure, asked, memoryBefore, memoryIdle, memoryAfter, setupMs } = streams;

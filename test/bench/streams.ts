@@ -16,6 +16,8 @@ export const STREAMS_IDLE_MS = 3000;
 export const STREAMS_TARGET_MB = 200;
 
 export interface StreamsResult {
+  /** Which process held them: the edge alone (shared backends) or the stack child (embedded). */
+  holder?: string;
   /** Sessions asked for (BENCH_STREAMS), all on the edge's relayed (custom) instance. */
   asked: number;
   concurrency: number;
