@@ -51,8 +51,22 @@ export async function fetchNodes(base: string, figmaKey: string, fileKey: string
 }
 
 /** The token segment of `/{token}/mcp`, or null. */
-export function pathToken(url: string): string | null {
+function pathToken(url: string): string | null {
   const { pathname } = new URL(url);
   const match = /^\/([^/]+)\/mcp$/.exec(pathname);
   return match?.[1] ?? null;
+}
+
+/** A loopback server answering `/<token>/mcp` with `handle` (the token is the upstream key), 404 elsewhere. */
+export function serveByToken(handle: (req: Request, token: string) => Response | Promise<Response>) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 60,
+    fetch(req) {
+      const token = pathToken(req.url);
+      if (token === null) return new Response("not found", { status: 404 });
+      return handle(req, token);
+    },
+  });
 }

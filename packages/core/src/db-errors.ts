@@ -1,11 +1,19 @@
 import { AppError } from "./errors.ts";
 
-/** True for a unique-constraint violation (SQLSTATE 23505) from either driver, wrapped or not. */
-export function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
-    if (typeof e === "object" && "code" in e && (e as { code: unknown }).code === "23505") return true;
+/** `error` and its causes (at most `depth` of them in all), however the drivers and drizzle wrap them. */
+function* causes(error: unknown, depth: number): Generator<unknown> {
+  for (let e: unknown = error, seen = 0; e && seen < depth; seen++) {
+    yield e;
     e = (e as { cause?: unknown }).cause;
   }
+}
+
+const codeOf = (e: unknown): unknown =>
+  typeof e === "object" && e !== null && "code" in e ? (e as { code: unknown }).code : undefined;
+
+/** True for a unique-constraint violation (SQLSTATE 23505) from either driver, wrapped or not. */
+export function isUniqueViolation(error: unknown): boolean {
+  for (const e of causes(error, 4)) if (codeOf(e) === "23505") return true;
   return false;
 }
 
@@ -34,11 +42,11 @@ const CONNECTION_CODES = new Set([
 
 /** True when `error` (or a cause of it) says the database could not be reached, not that a query was wrong. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+  for (const e of causes(error, 5)) {
+    // An error of ours already says what happened.
     if (e instanceof AppError) return false;
-    const code = typeof e === "object" && "code" in e ? (e as { code: unknown }).code : undefined;
+    const code = codeOf(e);
     if (typeof code === "string" && (CONNECTION_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
-    e = (e as { cause?: unknown }).cause;
   }
   return false;
 }

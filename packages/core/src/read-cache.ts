@@ -3,17 +3,15 @@ import type { Kv } from "@mcp/kv";
 import type { CoreDeps } from "./deps.ts";
 
 const GENERATION_TTL_MS = 24 * 60 * 60_000;
-/** Where a user's read generation for a service is kept (its absence reads as INITIAL_READ_CACHE_GENERATION). */
+/**
+ * Per-user read caches are keyed by a generation; moving it on makes every cached answer of that user and
+ * service unreachable at once (after their own writes, or a reconnect with another account's key). This is
+ * where it is kept (its absence reads as INITIAL_READ_CACHE_GENERATION); the edge reads it together with the
+ * entry (`kv.getThrough`, apps/edge/src/mcp/read-cache.ts).
+ */
 export const readCacheGenerationKey = (userId: string, serviceType: string) =>
   `cachegen:${userId}:${serviceType}`;
-const generationKey = readCacheGenerationKey;
 export const INITIAL_READ_CACHE_GENERATION = "0";
-
-/*
- * Per-user read caches are keyed by a generation; moving it on makes every cached answer of that user
- * and service unreachable at once (after their own writes, or a reconnect with another account's key).
- * The edge reads it together with the entry (`kv.getThrough`, apps/edge/src/mcp/read-cache.ts).
- */
 
 /**
  * Moves a user's read generation on. While the kv is degraded (Redis down) the move is kept in this
@@ -26,10 +24,10 @@ export async function bumpReadCacheGeneration(
   serviceType: string,
 ): Promise<void> {
   if (deps.kv.degraded?.()) {
-    pendingBumps(deps.kv).add(generationKey(userId, serviceType));
+    pendingBumps(deps.kv).add(readCacheGenerationKey(userId, serviceType));
     return;
   }
-  await deps.kv.set(generationKey(userId, serviceType), randomUUID(), GENERATION_TTL_MS);
+  await deps.kv.set(readCacheGenerationKey(userId, serviceType), randomUUID(), GENERATION_TTL_MS);
 }
 
 const pending = new WeakMap<Kv, Set<string>>();

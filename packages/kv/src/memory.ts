@@ -32,6 +32,23 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
     if (closed) throw new Error("kv is closed");
   }
 
+  /** Adds `units` to `key`'s current fixed window (a fresh one when it has ended) and returns the window. */
+  function charge(key: string, windowMs: number, units: number, now: number): Window {
+    const ms = positiveMs(windowMs, "windowMs");
+    if (now >= nextSweep) {
+      windows.purgeStale();
+      nextSweep = now + SWEEP_EVERY_MS;
+    }
+    const name = prefix + key;
+    let w = windows.get(name);
+    if (!w || w.resetAt <= now) {
+      w = { count: 0, resetAt: now + ms };
+      windows.set(name, w, { ttl: ms });
+    }
+    w.count += units;
+    return w;
+  }
+
   return {
     kind: "memory",
 
@@ -85,19 +102,8 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
     // Synchronous from read to write, so concurrent callers in this process cannot interleave.
     async rateLimit(key, limit, windowMs, cost = 1): Promise<RateLimitResult> {
       live();
-      const ms = positiveMs(windowMs, "windowMs");
       const now = performance.now();
-      if (now >= nextSweep) {
-        windows.purgeStale();
-        nextSweep = now + SWEEP_EVERY_MS;
-      }
-      const name = prefix + key;
-      let w = windows.get(name);
-      if (!w || w.resetAt <= now) {
-        w = { count: 0, resetAt: now + ms };
-        windows.set(name, w, { ttl: ms });
-      }
-      w.count += positiveCost(cost);
+      const w = charge(key, windowMs, positiveCost(cost), now);
       if (w.count <= limit) return { allowed: true, remaining: limit - w.count, retryAfterMs: 0 };
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, w.resetAt - now) };
     },
@@ -108,14 +114,7 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
       const units = positiveCost(cost);
       const now = performance.now();
       for (const [i, b] of buckets.entries()) {
-        const ms = positiveMs(b.windowMs, "windowMs");
-        const name = prefix + b.key;
-        let w = windows.get(name);
-        if (!w || w.resetAt <= now) {
-          w = { count: 0, resetAt: now + ms };
-          windows.set(name, w, { ttl: ms });
-        }
-        w.count += units;
+        const w = charge(b.key, b.windowMs, units, now);
         if (w.count > b.limit) return { refused: i, retryAfterMs: Math.max(1, w.resetAt - now) };
       }
       return { refused: -1, retryAfterMs: 0 };

@@ -13,7 +13,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
-import { fetchNodes, pathToken, ready, upstreamUrl } from "../common.ts";
+import { fetchNodes, ready, serveByToken, upstreamUrl } from "../common.ts";
 
 const upstream = upstreamUrl();
 const fresh = process.env.BENCH_SDK1_MODE === "fresh";
@@ -55,16 +55,7 @@ async function handle(req: Request, token: string): Promise<Response> {
   }
 }
 
-const server = Bun.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  idleTimeout: 60,
-  fetch(req) {
-    const token = pathToken(req.url);
-    if (token === null) return new Response("not found", { status: 404 });
-    return handle(req, token);
-  },
-});
+const server = serveByToken(handle);
 
 ready({ url: `http://127.0.0.1:${server.port}`, mode: fresh ? "fresh" : "pool" }, async () => {
   process.stderr.write(`sdk-v1: ${built} McpServer(s) built\n`);

@@ -3,7 +3,7 @@
 // schema, built once) that calls the shared fake upstream with the URL's token as `X-Figma-Token`.
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { fetchNodes, pathToken, ready, upstreamUrl } from "../common.ts";
+import { fetchNodes, ready, serveByToken, upstreamUrl } from "../common.ts";
 
 const upstream = upstreamUrl();
 const input = z.object({ file_key: z.string(), ids: z.string() });
@@ -27,16 +27,9 @@ const handler = createMcpHandler(
   { legacy: "stateless" },
 );
 
-const server = Bun.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  idleTimeout: 60,
-  fetch(req) {
-    const token = pathToken(req.url);
-    if (token === null) return new Response("not found", { status: 404 });
-    return handler.fetch(req, { authInfo: { token, clientId: "bench", scopes: [] } });
-  },
-});
+const server = serveByToken((req, token) =>
+  handler.fetch(req, { authInfo: { token, clientId: "bench", scopes: [] } }),
+);
 
 ready({ url: `http://127.0.0.1:${server.port}` }, async () => {
   await handler.close();
