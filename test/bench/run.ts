@@ -8,6 +8,9 @@
 //     PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set), limits lifted through the environment
 //     (RATE_LIMIT_PER_INSTANCE, RATE_LIMIT_PER_USER, RATE_LIMIT_INVALID_TOKENS, SERVICE_FIGMA_RATE_LIMIT = 0),
 //     HEALTH_CHECK_INTERVAL_MS=0, with a signed-up user, a Figma instance and a custom (relayed) instance.
+//     With both DATABASE_URL and REDIS_URL set, the MCP scenarios and the idle streams go to the edge alone
+//     (edge-alone: apps/edge/src/main.ts in a process of its own, same limits, same backends and key), as
+//     production runs it; the stack child then serves only the control-plane scenario.
 //   - sdk-v2: the bare SDK v2 server (createMcpHandler, a new McpServer per request), 2026-07-28 calls.
 //   - sdk-1.x: the bare SDK 1.x server (stateless transport per request, pooled McpServers, one shared
 //     validator), 2025-era calls.
@@ -71,12 +74,32 @@ try {
     startChild<{ url: string }>("sdk-v1", env),
     startChild<{ url: string }>("floor", env),
   ]);
-  const children: Record<ServerName, Child<unknown>> = { edge, "sdk-v2": sdkV2, "sdk-1.x": sdk1, floor };
+  // With shared backends the MCP scenarios go to the edge alone, as production runs it (apps/edge/src/main.ts
+  // in a process of its own, on the stack's PostgreSQL and Redis, serving its instances), so what is
+  // measured is the edge's work only; embedded, only the stack child can serve them (the control plane and
+  // the harness's log and kv capture share its process and its CPU).
+  const alone = shared
+    ? await startChild<{ url: string }>("edge-alone", {
+        ...LIFTED_LIMITS,
+        SERVICE_FIGMA_BASE_URL: upstream.info.upstreamUrl,
+      })
+    : undefined;
+  const edgeChild = alone ?? edge;
+  const onEdge = (url: string) => (alone ? `${alone.info.url}${new URL(url).pathname}` : url);
+  const children: Record<ServerName, Child<unknown>> = {
+    edge: edgeChild,
+    "control-plane": edge,
+    "sdk-v2": sdkV2,
+    "sdk-1.x": sdk1,
+    floor,
+  };
   console.error(
     `bench: ${backend}, ${CONNECTIONS} connections, warm-up ${WARMUP_MS} ms + ${ROUNDS} × ${BENCH_MS} ms per scenario`,
   );
   const list = scenarios({
     ...edge.info,
+    instanceUrl: onEdge(edge.info.instanceUrl),
+    relayUrl: onEdge(edge.info.relayUrl),
     sdkV2Url: sdkV2.info.url,
     sdk1Url: sdk1.info.url,
     floorUrl: floor.info.url,
@@ -111,13 +134,8 @@ try {
   if (STREAMS > 0) {
     // With shared backends the streams are held by the edge alone, in a process of its own (as production
     // runs it), so its resident set is the edge's only; embedded, only the stack child can serve them.
-    const alone = shared ? await startChild<{ url: string }>("edge-alone", LIFTED_LIMITS) : undefined;
     const holder = alone
-      ? {
-          pid: alone.pid,
-          url: `${alone.info.url}${new URL(edge.info.relayUrl).pathname}`,
-          what: "the edge alone",
-        }
+      ? { pid: alone.pid, url: onEdge(edge.info.relayUrl), what: "the edge alone" }
       : { pid: edge.pid, url: edge.info.relayUrl, what: "edge child = edge + control plane + PGlite" };
     streams = await measureStreams(holder.pid, holder.url)
       .then((result) => ({ ...result, holder: holder.what }))

@@ -3,7 +3,7 @@
 import { FAKE_FIGMA_KEY, FAKE_FILE_KEY } from "./common.ts";
 import type { Target } from "./load.ts";
 
-export type ServerName = "edge" | "sdk-v2" | "sdk-1.x" | "floor";
+export type ServerName = "edge" | "control-plane" | "sdk-v2" | "sdk-1.x" | "floor";
 export type Era = "2026-07-28" | "2025-06-18" | "-";
 
 export interface Scenario extends Target {
@@ -130,7 +130,7 @@ export function scenarios(urls: Urls): Scenario[] {
     },
     {
       scenario: "control plane instances.list",
-      server: "edge",
+      server: "control-plane",
       era: "-",
       url: `${urls.controlPlaneUrl}/trpc/instances.list`,
       method: "GET",

@@ -1,4 +1,4 @@
-import type { CoreDeps, SessionStore } from "@mcp/core";
+import type { ApiKeyScope, CoreDeps, SessionStore } from "@mcp/core";
 
 /** What the control plane's handlers reach through `c.var.deps` and the tRPC context. */
 export interface ControlPlaneDeps extends CoreDeps {
@@ -44,7 +44,11 @@ export interface HonoEnv {
   Variables: {
     deps: ControlPlaneDeps;
     requestId: string;
-    actor: { userId: string; via: AuthMethod } | null;
+    /**
+     * Who is calling. `scopes`: what an API key may do (absent for a session, which may do everything its
+     * user may); `keyId`: the API key's id.
+     */
+    actor: { userId: string; via: AuthMethod; scopes?: readonly ApiKeyScope[]; keyId?: string } | null;
     sessionToken: string | null;
     clientIp: string;
   };

@@ -5,6 +5,16 @@ import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
 
+/** What an integrator API key may be allowed to do (CONTRACT.md); a key without `scopes` gets them all. */
+export const API_KEY_SCOPES = [
+  "instances:read",
+  "instances:write",
+  "usage:read",
+  "audit:read",
+  "org:admin",
+] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
 export interface ApiKeySummary {
   id: string;
   name: string;

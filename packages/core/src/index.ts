@@ -1,4 +1,12 @@
-export { type ApiKeySummary, createApiKey, listApiKeys, revokeApiKey, verifyApiKey } from "./api-keys.ts";
+export {
+  API_KEY_SCOPES,
+  type ApiKeyScope,
+  type ApiKeySummary,
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+  verifyApiKey,
+} from "./api-keys.ts";
 export { type AuditEvent, AuditLog } from "./audit.ts";
 export {
   createSessionStore,

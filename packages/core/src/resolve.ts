@@ -7,7 +7,11 @@ import { DATABASE_RETRY_AFTER_MS } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 
-/** What the edge needs to serve a token. Holds the credential only sealed; it is opened per call. */
+/**
+ * What the edge needs to serve a token. Holds the credential only sealed; `InstanceResolver.credential` opens
+ * it and keeps the opened secret in this process's memory (never in the kv or a log) for at most
+ * OPENED_TTL_MS, and never past the cached entry it belongs to.
+ */
 export interface ResolvedInstance {
   instanceId: string;
   userId: string;
@@ -23,6 +27,13 @@ export const INVALIDATION_CHANNEL = "instance-invalidate";
 const KV_TTL_MS = 5 * 60_000;
 const LOCAL_TTL_MS = 30_000;
 const TOUCH_EVERY_MS = 60_000;
+/**
+ * How long an opened credential is reused for calls on the same cached instance entry. It is tied to that
+ * entry (a WeakMap on it), so a revocation, rotation or reconnect — which drops the entry everywhere through
+ * the invalidation channel — drops the opened secret with it; this bound only limits how long a plaintext
+ * outlives its use in a quiet process.
+ */
+export const OPENED_TTL_MS = 30_000;
 const kvKey = (tokenHash: string) => `inst:${tokenHash}`;
 
 const TOMBSTONE = "retired";
@@ -72,6 +83,8 @@ export class InstanceResolver {
   /** Unknown or revoked hashes. Safe to remember: a token is random and never becomes valid later. */
   private readonly missing = new LRUCache<string, true>({ max: 100_000, ttl: LOCAL_TTL_MS });
   private readonly touched = new LRUCache<string, number>({ max: 50_000, ttl: TOUCH_EVERY_MS });
+  /** Credentials opened for an instance entry of `local` (see OPENED_TTL_MS): no AES-GCM open per call. */
+  private readonly opened = new WeakMap<ResolvedInstance, { secret: CredentialSecret; at: number }>();
   private generation = 0;
   private unsubscribe?: () => Promise<void>;
   private stopWatching?: () => void;
@@ -217,13 +230,26 @@ export class InstanceResolver {
     return { ...rest, status, sealed: { keyVersion, ciphertext }, tokenHash };
   }
 
-  /** Opens the credential in memory for one call. */
+  /**
+   * The instance's credential, opened in memory (frozen: callers share it). Reused for OPENED_TTL_MS on the
+   * same instance entry; null (never remembered) when it does not open.
+   */
   credential(instance: ResolvedInstance): CredentialSecret | null {
-    return openCredential(
+    const now = performance.now();
+    const hit = this.opened.get(instance);
+    if (hit && now - hit.at < OPENED_TTL_MS) return hit.secret;
+    const secret = openCredential(
       this.deps.keyring,
       { id: instance.credentialId, userId: instance.userId, serviceType: instance.serviceType },
       instance.sealed,
     );
+    if (!secret) {
+      this.opened.delete(instance);
+      return null;
+    }
+    deepFreeze(secret);
+    this.opened.set(instance, { secret, at: now });
+    return secret;
   }
 
   /** Records use at most once a minute per instance, off the hot path. */
@@ -249,4 +275,10 @@ export class InstanceResolver {
       .returning({ tokenHash: instances.tokenHash });
     if (rows[0]) await refreshInstanceToken(this.deps, rows[0].tokenHash);
   }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const item of Object.values(value)) deepFreeze(item);
 }

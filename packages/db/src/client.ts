@@ -1,9 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
@@ -72,6 +69,12 @@ export function createDatabase(opts: DbOptions): Database {
     dataDir = join(opts.DATA_DIR ?? ".data", "pglite");
     mkdirSync(dataDir, { recursive: true });
   }
+  // Loaded only here: a process on PostgreSQL (every production edge) never pays for the embedded engine's
+  // code in memory (about 10 MB resident). Bun's require loads these ES modules synchronously.
+  const { PGlite } = require("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
+  const { drizzle: drizzlePglite } = require("drizzle-orm/pglite") as typeof import("drizzle-orm/pglite");
+  const { migrate: migratePglite } =
+    require("drizzle-orm/pglite/migrator") as typeof import("drizzle-orm/pglite/migrator");
   const client = new PGlite(dataDir);
   const db = drizzlePglite(client, { schema, casing: "snake_case" });
   return {

@@ -41,10 +41,32 @@ const credentialParts = (c: UpstreamCredential): CredentialParts =>
   typeof c === "string" ? { apiKey: c } : c;
 
 /**
+ * Redactors built for a credential object, per service: building one (every encoded form of every secret,
+ * one pattern) cost more than the rest of a call's own work. Keyed on the object, so a credential the edge
+ * keeps opened for a while (frozen) reuses its redactor, and one dropped takes its redactor with it.
+ */
+const redactors = new WeakMap<object, { service: object | undefined; redactor: Redactor }>();
+
+/**
  * Every secret value of a credential, which must never come back out of an upstream's answer: the key and
  * each additional field, except those the service declares as not secret (an email, a site name).
  */
 export function credentialRedactor(
+  credential: UpstreamCredential,
+  service?: Pick<ServiceDefinition, "additionalCredentials">,
+): Redactor {
+  // Only a frozen credential is remembered: one that can still change must not keep an old redactor.
+  if (typeof credential === "object" && Object.isFrozen(credential)) {
+    const hit = redactors.get(credential);
+    if (hit && hit.service === service) return hit.redactor;
+    const redactor = buildCredentialRedactor(credential, service);
+    redactors.set(credential, { service, redactor });
+    return redactor;
+  }
+  return buildCredentialRedactor(credential, service);
+}
+
+function buildCredentialRedactor(
   credential: UpstreamCredential,
   service?: Pick<ServiceDefinition, "additionalCredentials">,
 ): Redactor {

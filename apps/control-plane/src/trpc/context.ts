@@ -8,6 +8,8 @@ export type TrpcContext = {
   actor: HonoEnv["Variables"]["actor"];
   sessionToken: string | null;
   clientIp: string;
+  /** The caller's User-Agent (bounded), for audit events. */
+  userAgent: string | null;
   /** Adds a Set-Cookie header to the response. */
   setCookie(cookie: string): void;
   /** Sets a response header (e.g. Retry-After). */
@@ -21,6 +23,7 @@ export function contextFromHono(c: HonoContext<HonoEnv>, resHeaders: Headers): T
     actor: c.var.actor,
     sessionToken: c.var.sessionToken,
     clientIp: c.var.clientIp,
+    userAgent: c.req.header("user-agent")?.slice(0, 256) ?? null,
     setCookie: (cookie) => resHeaders.append("set-cookie", cookie),
     setHeader: (name, value) => resHeaders.set(name, value),
   };

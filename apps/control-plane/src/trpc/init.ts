@@ -1,3 +1,4 @@
+import type { ApiKeyScope } from "@mcp/core";
 import {
   AppError,
   databaseUnavailable,
@@ -72,6 +73,19 @@ export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.actor) throw toTrpc(new AppError("UNAUTHORIZED", "Sign in or send an API key"));
   return next({ ctx: { ...ctx, actor: ctx.actor } });
 });
+
+/**
+ * A signed-in caller that, when it is an API key, holds `scope`: a key without it gets 403 FORBIDDEN before
+ * the procedure runs (a session may do whatever its user may).
+ */
+export const scopedProcedure = (scope: ApiKeyScope) =>
+  authedProcedure.use(({ ctx, next }) => {
+    const { via, scopes } = ctx.actor;
+    if (via === "api_key" && scopes && !scopes.includes(scope)) {
+      throw toTrpc(new AppError("FORBIDDEN", `This API key lacks the "${scope}" scope`));
+    }
+    return next();
+  });
 
 /**
  * A signed-in person (session cookie) only, never an API key: a leaked key must not be able to mint

@@ -47,9 +47,13 @@ export async function cachedRead(
   const key = `${before}${generation}${after}`;
   if (hit !== null) return { ok: true, status: 200, data: undefined, text: hit };
   const outcome = await run();
-  // A cut answer is never cached: asking again (after the upstream shrank it) must get the whole one.
+  // A cut answer is never cached: asking again (after the upstream shrank it) must get the whole one. The
+  // write is not waited for (the answer does not depend on it); it is sent before the answer, so the same
+  // client's next call, on the same kv connection, reads it.
   if (outcome.ok && !outcome.truncated && outcome.text.length <= MAX_CACHED_BYTES) {
-    await deps.kv.set(key, outcome.text, tool.cacheTtlMs);
+    deps.kv
+      .set(key, outcome.text, tool.cacheTtlMs)
+      .catch((error: unknown) => deps.log.warn("read cache write failed", { error }));
   }
   return outcome;
 }
