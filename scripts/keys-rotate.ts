@@ -1,21 +1,92 @@
-// `bun run keys:rotate`: re-seals every stored credential under the newest key in ENCRYPTION_KEYS.
-// Usage: add a new highest version (`bun run keys:rotate --generate` prints one), deploy it, run this,
-// then drop the old version once it reports nothing unreadable. Instance caches hold only sealed
-// values, so they need no flush.
-import { createPlatform, parseEnv, resealCredentials } from "@mcp/core";
+// `bun run keys:rotate`: brings every stored credential under the newest key in ENCRYPTION_KEYS, online.
+// Usage: add a new highest version (`bun run keys:rotate --generate` prints one), deploy it to every process,
+// run this (while traffic continues), then drop the old version once `bun run keys:status` shows no row on it.
+// Flags: --batch <rows> (default 500), --max-batches <n> (stop early; a later run resumes), --pause-ms <ms>.
+// Ctrl-C stops after the batch in flight; every row opens at any point, and running again picks up the rest.
+import { parseArgs } from "node:util";
+import { createPlatform, parseEnv, resealCredentials, ZRotateOptions } from "@mcp/core";
 import { generateKeySpec, parseKeyring } from "@mcp/crypto";
 
-if (Bun.argv.includes("--generate")) {
-  const current = process.env.ENCRYPTION_KEYS ? parseKeyring(process.env.ENCRYPTION_KEYS).current : 0;
-  console.log(
-    `ENCRYPTION_KEYS=${generateKeySpec(current + 1)}${process.env.ENCRYPTION_KEYS ? `,${process.env.ENCRYPTION_KEYS}` : ""}`,
-  );
+const usage =
+  "usage: bun run keys:rotate [--batch <rows>] [--max-batches <n>] [--pause-ms <ms>] | --generate";
+
+function parseFlags() {
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      generate: { type: "boolean" },
+      batch: { type: "string" },
+      "max-batches": { type: "string" },
+      "pause-ms": { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const whole = (name: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    if (!/^[0-9]{1,9}$/.test(raw)) throw new Error(`--${name} must be a whole number`);
+    return Number(raw);
+  };
+  const parsed = ZRotateOptions.safeParse({
+    batch: whole("batch", values.batch),
+    maxBatches: whole("max-batches", values["max-batches"]),
+    pauseMs: whole("pause-ms", values["pause-ms"]),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  return { generate: values.generate === true, ...parsed.data };
+}
+
+let flags: ReturnType<typeof parseFlags>;
+try {
+  flags = parseFlags();
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+
+if (flags.generate) {
+  const existing = process.env.ENCRYPTION_KEYS;
+  const current = existing ? parseKeyring(existing).current : 0;
+  console.log(`ENCRYPTION_KEYS=${generateKeySpec(current + 1)}${existing ? `,${existing}` : ""}`);
   process.exit(0);
 }
+
 const platform = await createPlatform(parseEnv());
-const report = await resealCredentials(platform.deps);
-console.log(`re-sealed ${report.resealed} credential(s) under key v${platform.deps.keyring.current}`);
-if (report.unreadable.length > 0)
-  console.log(`unreadable (left as they are): ${report.unreadable.join(", ")}`);
+const stop = new AbortController();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stop.signal.aborted) process.exit(130);
+    console.log("stopping after the batch in flight (again to quit at once)");
+    stop.abort();
+  });
+}
+const current = platform.deps.keyring.current;
+console.log(`rotating credentials to key v${current}, ${flags.batch} rows per batch`);
+const report = await resealCredentials(platform.deps, {
+  batch: flags.batch,
+  maxBatches: flags.maxBatches,
+  pauseMs: flags.pauseMs,
+  signal: stop.signal,
+  onBatch: (p) =>
+    console.log(
+      `batch ${p.batches}: ${p.rewrapped} rewrapped, ${p.converted} converted from the legacy format, ` +
+        `${p.changed} changed meanwhile, ${p.unreadable} unreadable`,
+    ),
+});
+console.log(
+  `${report.done ? "done" : `stopped after ${report.batches} batch(es); run again to continue`}: ` +
+    `${report.resealed} credential(s) now under key v${current} ` +
+    `(${report.rewrapped} rewrapped, ${report.converted} converted)`,
+);
+if (report.changed > 0)
+  console.log(`${report.changed} row(s) were rewritten by a reconnect meanwhile; run again to check them`);
+if (report.unreadableCount > 0)
+  console.log(
+    `${report.unreadableCount} unreadable (left as they are): ${report.unreadable.join(", ")}` +
+      (report.unreadableCount > report.unreadable.length ? ", …" : ""),
+  );
 await platform.close();
-process.exit(report.unreadable.length > 0 ? 1 : 0);
+process.exit(report.unreadableCount > 0 ? 1 : 0);

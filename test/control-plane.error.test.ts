@@ -565,10 +565,12 @@ describe("API keys", () => {
       expect(listed).toHaveLength(1);
       expect(Object.keys(listed[0] ?? {}).sort()).toEqual([
         "createdAt",
+        "expiresAt",
         "id",
         "lastUsedAt",
         "name",
         "prefix",
+        "scopes",
       ]);
       expect(listed[0]).toMatchObject({ id: key.id, name: "ci pipeline", prefix: key.prefix });
       const text = JSON.stringify(listed);

@@ -51,6 +51,8 @@ export async function startStack(
     redisUrl?: string;
     /** DATABASE_URL of this stack instead of the environment's (e.g. through a proxy the test can cut). */
     databaseUrl?: string;
+    /** ENCRYPTION_KEYS of this stack instead of the fixed test key (e.g. `v2:…,v1:…` during a key rotation). */
+    encryptionKeys?: string;
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
@@ -72,7 +74,7 @@ export async function startStack(
     // Two loaded CI cores can stall a process past 100 ms, which must not read as an outage (the 100 ms
     // default is tested on its own kv); a stopped Redis is still detected at once by its lost connection.
     REDIS_TIMEOUT_MS: "2000",
-    ENCRYPTION_KEYS: "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    ENCRYPTION_KEYS: opts.encryptionKeys ?? "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     LOG_LEVEL: "error",
     ALLOW_PRIVATE_UPSTREAMS: opts.allowPrivateUpstreams ? "1" : "0",
     NODE_ENV: "test",

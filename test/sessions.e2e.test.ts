@@ -390,7 +390,7 @@ describe("multi-round-trip state through the relay (2026-07-28 clients)", () => 
     expect(first.result?.resultType).toBe("input_required");
     const state = first.result?.requestState ?? "";
     // Sealed: the upstream's own state is not readable in it.
-    expect(state).toMatch(/^\d+\.[A-Za-z0-9_-]+$/);
+    expect(state).toMatch(/^\d+\.e1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     const answer = { model: "m", role: "assistant", content: { type: "text", text: "Paris" } };
     const retry = {
       name: "test_sampling",

@@ -8,9 +8,10 @@
 //     PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set), limits lifted through the environment
 //     (RATE_LIMIT_PER_INSTANCE, RATE_LIMIT_PER_USER, RATE_LIMIT_INVALID_TOKENS, SERVICE_FIGMA_RATE_LIMIT = 0),
 //     HEALTH_CHECK_INTERVAL_MS=0, with a signed-up user, a Figma instance and a custom (relayed) instance.
-//     With both DATABASE_URL and REDIS_URL set, the MCP scenarios and the idle streams go to the edge alone
-//     (edge-alone: apps/edge/src/main.ts in a process of its own, same limits, same backends and key), as
-//     production runs it; the stack child then serves only the control-plane scenario.
+//     With both DATABASE_URL and REDIS_URL set, the MCP scenarios go to the edge alone (edge-alone:
+//     apps/edge/src/main.ts in a process of its own, same limits, same backends and key), as production runs
+//     it, and the idle streams to another, fresh one; the stack child then serves only the control-plane
+//     scenario.
 //   - sdk-v2: the bare SDK v2 server (createMcpHandler, a new McpServer per request), 2026-07-28 calls.
 //   - sdk-1.x: the bare SDK 1.x server (stateless transport per request, pooled McpServers, one shared
 //     validator), 2025-era calls.
@@ -134,8 +135,15 @@ try {
   if (STREAMS > 0) {
     // With shared backends the streams are held by the edge alone, in a process of its own (as production
     // runs it), so its resident set is the edge's only; embedded, only the stack child can serve them.
-    const holder = alone
-      ? { pid: alone.pid, url: onEdge(edge.info.relayUrl), what: "the edge alone" }
+    // A fresh one: the throughput scenarios' process keeps what its allocator grew to under load (its RSS
+    // after them is in the table), which would read as the streams' cost.
+    const fresh = shared ? await startChild<{ url: string }>("edge-alone", LIFTED_LIMITS) : undefined;
+    const holder = fresh
+      ? {
+          pid: fresh.pid,
+          url: `${fresh.info.url}${new URL(edge.info.relayUrl).pathname}`,
+          what: "the edge alone (a fresh process)",
+        }
       : { pid: edge.pid, url: edge.info.relayUrl, what: "edge child = edge + control plane + PGlite" };
     streams = await measureStreams(holder.pid, holder.url)
       .then((result) => ({ ...result, holder: holder.what }))

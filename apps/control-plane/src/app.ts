@@ -10,7 +10,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { type ControlPlaneDeps, DEFAULT_LIMITS, type HonoEnv } from "./deps.ts";
 import { authenticate } from "./middleware/auth.ts";
 import { logFailure, onError } from "./middleware/errors.ts";
+import { idempotency } from "./middleware/idempotency.ts";
 import { sameOrigin } from "./middleware/origin.ts";
+import { docsRoutes } from "./rest/docs.ts";
 import { restRoutes } from "./rest/routes.ts";
 import { contextFromHono } from "./trpc/context.ts";
 import { appRouter } from "./trpc/router.ts";
@@ -67,11 +69,18 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     return c.json({ ready, kv, database }, ready ? 200 : 503);
   });
 
+  // tRPC answers with a Response of its own, which drops the headers set before it ran: echo the request id
+  // again, so SDK errors can carry it.
+  app.use("/trpc/*", async (c, next) => {
+    await next();
+    c.res.headers.set("x-request-id", c.var.requestId);
+  });
   for (const path of ["/trpc/*", "/api/*"]) {
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
     app.use(path, sameOrigin());
     app.use(path, clientIp({ trustProxy: deps.trustProxy ?? false }));
     app.use(path, authenticate());
+    app.use(path, idempotency());
   }
   app.use(
     "/trpc/*",
@@ -93,6 +102,7 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     }),
   );
   app.route("/api/v1", restRoutes());
+  app.route("/api/docs", docsRoutes());
   app.all("/api/*", () => {
     throw new AppError("NOT_FOUND", "No such endpoint");
   });

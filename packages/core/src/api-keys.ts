@@ -1,36 +1,63 @@
 import { hashToken, mintApiKey } from "@mcp/crypto";
-import { apiKeys } from "@mcp/db";
-import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { API_KEY_SCOPES, type ApiKeyScope, apiKeys } from "@mcp/db";
+import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { type AuditRequest, recordAudit } from "./audit.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
 
-/** What an integrator API key may be allowed to do (CONTRACT.md); a key without `scopes` gets them all. */
-export const API_KEY_SCOPES = [
-  "instances:read",
-  "instances:write",
-  "usage:read",
-  "audit:read",
-  "org:admin",
-] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+/** What an integrator API key may be allowed to do (CONTRACT.md); a key created without `scopes` gets them all. */
+export { API_KEY_SCOPES, type ApiKeyScope };
 
 export interface ApiKeySummary {
   id: string;
   name: string;
   prefix: string;
+  scopes: ApiKeyScope[];
+  /** Null: the key never expires. */
+  expiresAt: Date | null;
   createdAt: Date;
   lastUsedAt: Date | null;
+}
+
+/** The caller behind a live API key: its user, what it may do, and which key it is. */
+export interface ApiKeyActor extends Actor {
+  scopes: ApiKeyScope[];
+  keyId: string;
 }
 
 const MAX_KEYS_PER_USER = 50;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+const isScope = (value: string): value is ApiKeyScope =>
+  (API_KEY_SCOPES as readonly string[]).includes(value);
+/** In the canonical order, each once, unknown names dropped: what is stored is always a clean set. */
+const normalizeScopes = (scopes: readonly string[]): ApiKeyScope[] =>
+  API_KEY_SCOPES.filter((s) => scopes.includes(s));
+
+const SUMMARY = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  scopes: apiKeys.scopes,
+  expiresAt: apiKeys.expiresAt,
+  createdAt: apiKeys.createdAt,
+  lastUsedAt: apiKeys.lastUsedAt,
+};
+
+/**
+ * Mints a key (shown once; only its SHA-256 is kept). `scopes` omitted → every scope; `expiresAt` omitted or
+ * null → never expires. Callers validate the input (non-empty scopes, a future expiry).
+ */
 export async function createApiKey(
-  deps: Pick<CoreDeps, "db">,
+  deps: Pick<CoreDeps, "db" | "log">,
   actor: Actor,
-  input: { name: string },
+  input: { name: string; scopes?: readonly ApiKeyScope[]; expiresAt?: Date | null },
+  /** Where the change came from, for the audit trail. */
+  request?: AuditRequest,
 ): Promise<Result<ApiKeySummary & { key: string }, "BAD_REQUEST">> {
+  const scopes = normalizeScopes(input.scopes ?? API_KEY_SCOPES);
+  if (scopes.length === 0) return fail("BAD_REQUEST", "An API key needs at least one scope");
   const existing = await listApiKeys(deps, actor);
   if (existing.length >= MAX_KEYS_PER_USER)
     return fail("BAD_REQUEST", `At most ${MAX_KEYS_PER_USER} API keys`);
@@ -43,53 +70,69 @@ export async function createApiKey(
       name: input.name,
       prefix: key.slice(0, 12),
       keyHash: hashToken(key),
+      scopes,
+      expiresAt: input.expiresAt ?? null,
     })
-    .returning();
+    .returning(SUMMARY);
   if (!row) throw new Error("insert returned no row");
-  return ok({
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    createdAt: row.createdAt,
-    lastUsedAt: null,
-    key,
+  await recordAudit(deps, {
+    ...request,
+    userId: actor.userId,
+    action: "api_key.create",
+    status: "ok",
+    target: row.id,
   });
+  return ok({ ...row, key });
 }
 
+/** The caller's keys that are not revoked, newest first; expired ones stay listed until revoked. */
 export async function listApiKeys(deps: Pick<CoreDeps, "db">, actor: Actor): Promise<ApiKeySummary[]> {
-  return deps.db
-    .select({
-      id: apiKeys.id,
-      name: apiKeys.name,
-      prefix: apiKeys.prefix,
-      createdAt: apiKeys.createdAt,
-      lastUsedAt: apiKeys.lastUsedAt,
-    })
+  const rows = await deps.db
+    .select(SUMMARY)
     .from(apiKeys)
     .where(and(eq(apiKeys.userId, actor.userId), isNull(apiKeys.revokedAt)))
     .orderBy(desc(apiKeys.createdAt));
+  return rows.map((row) => ({ ...row, scopes: normalizeScopes(row.scopes) }));
 }
 
 export async function revokeApiKey(
-  deps: Pick<CoreDeps, "db">,
+  deps: Pick<CoreDeps, "db" | "log">,
   actor: Actor,
   input: { id: string },
+  request?: AuditRequest,
 ): Promise<Result<{ id: string }, "NOT_FOUND">> {
   const rows = await deps.db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
     .where(and(eq(apiKeys.id, input.id), eq(apiKeys.userId, actor.userId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
-  return rows[0] ? ok(rows[0]) : fail("NOT_FOUND", "API key not found");
+  if (!rows[0]) return fail("NOT_FOUND", "API key not found");
+  await recordAudit(deps, {
+    ...request,
+    userId: actor.userId,
+    action: "api_key.revoke",
+    status: "ok",
+    target: rows[0].id,
+  });
+  return ok(rows[0]);
 }
 
-/** The user behind an API key, or null. `lastUsedAt` is written at most once a minute per key. */
-export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Promise<Actor | null> {
+/**
+ * The caller behind an API key, or null when the key is unknown, revoked or expired (the caller learns
+ * nothing about which). `lastUsedAt` is written at most once a minute per key, off the request's path.
+ */
+export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Promise<ApiKeyActor | null> {
   const keyHash = hashToken(key);
   const [row] = await deps.db
-    .select({ id: apiKeys.id, userId: apiKeys.userId })
+    .select({ id: apiKeys.id, userId: apiKeys.userId, scopes: apiKeys.scopes })
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+    .where(
+      and(
+        eq(apiKeys.keyHash, keyHash),
+        isNull(apiKeys.revokedAt),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
+      ),
+    )
     .limit(1);
   if (!row) return null;
   const stale = new Date(Date.now() - LAST_USED_RESOLUTION_MS);
@@ -98,5 +141,6 @@ export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Pro
     .set({ lastUsedAt: new Date() })
     .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, stale))))
     .catch(() => {});
-  return { userId: row.userId };
+  // A name this build does not know (written by a newer one) grants nothing here.
+  return { userId: row.userId, scopes: row.scopes.filter(isScope), keyId: row.id };
 }

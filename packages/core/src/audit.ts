@@ -1,21 +1,44 @@
-import { auditEvents, type Db } from "@mcp/db";
-import { sql } from "drizzle-orm";
+import { type AuditActorKind, auditEvents, type Db } from "@mcp/db";
+import { eq, sql } from "drizzle-orm";
 import type { CoreDeps } from "./deps.ts";
 import { newId } from "./ids.ts";
+import { type CallSample, rollUp, upsertRollups } from "./usage.ts";
 
-export interface AuditEvent {
-  userId: string;
-  instanceId?: string;
-  action: string;
-  tool?: string;
-  status: string;
-  latencyMs?: number;
+/** Where a control-plane change came from: passed by the procedure to the domain function that records it. */
+export interface AuditRequest {
   requestId?: string;
+  ip?: string | null;
+  userAgent?: string | null;
+  actorKind?: AuditActorKind;
+  /** The API key's id (never the key itself) when the caller used one. */
+  actorKeyId?: string;
 }
 
-/** Batches audit events off the hot path: flushed every second or every 200 events, bounded in memory. */
+/** One audit event. Never a secret: no API key, instance URL or token, credential, argument or result. */
+export interface AuditEvent extends AuditRequest {
+  userId: string;
+  /** e.g. `tool.call`, `auth.sign_in`, `instance.connect`, `api_key.create`. */
+  action: string;
+  /** `ok` or an error code. */
+  status: string;
+  /** What was acted on: an instance id, an API key id, a user id. */
+  target?: string;
+  instanceId?: string;
+  serviceType?: string;
+  tool?: string;
+  /** Tool calls: the whole call at the edge, and the part of it spent on the upstream. */
+  latencyMs?: number;
+  upstreamMs?: number;
+}
+
+type Row = AuditEvent & { id: string; createdAt: Date };
+
+/**
+ * Batches audit events off the hot path: flushed every second or every 200 events, bounded in memory. Each
+ * flush also adds its tool calls to the usage roll-ups, in the same statement.
+ */
 export class AuditLog {
-  private buffer: (typeof auditEvents.$inferInsert)[] = [];
+  private buffer: Row[] = [];
   private timer?: ReturnType<typeof setInterval>;
   private flushing: Promise<void> = Promise.resolve();
   static readonly MAX_BUFFER = 10_000;
@@ -60,41 +83,70 @@ export class AuditLog {
   }
 }
 
-type Row = typeof auditEvents.$inferInsert;
+const isToolCall = (r: Row): r is Row & CallSample =>
+  r.action === "tool.call" && r.instanceId !== undefined && r.tool !== undefined && r.latencyMs !== undefined;
 
 /**
- * One INSERT for a whole batch, its rows sent as one JSON parameter (`json_to_recordset`): building a 200-row,
- * 1,800-parameter statement through the query builder cost the edge several per cent of its CPU under load,
- * and so did serialising one array parameter per column element by element; JSON.stringify is native.
+ * One statement for a whole batch, its rows sent as one JSON parameter (`json_to_recordset`): building a
+ * 200-row, 1,800-parameter statement through the query builder cost the edge several per cent of its CPU
+ * under load, and so did serialising one array parameter per column element by element; JSON.stringify is
+ * native. The tool calls' roll-ups (folded here, so the database adds a few rows, not one per call) go in
+ * the same statement: events and counters commit together or not at all.
  */
 function insertBatch(db: Db, batch: Row[]) {
   const rows = JSON.stringify(
     batch.map((r) => ({
       id: r.id,
       user_id: r.userId,
-      instance_id: r.instanceId ?? null,
       action: r.action,
-      tool: r.tool ?? null,
       status: r.status,
+      actor_kind: r.actorKind ?? null,
+      actor_key_id: r.actorKeyId ?? null,
+      target: r.target ?? null,
+      instance_id: r.instanceId ?? null,
+      service_type: r.serviceType ?? null,
+      tool: r.tool ?? null,
       latency_ms: r.latencyMs ?? null,
+      upstream_ms: r.upstreamMs ?? null,
       request_id: r.requestId ?? null,
-      created_at: (r.createdAt ?? new Date()).toISOString(),
+      ip: r.ip ?? null,
+      user_agent: r.userAgent ?? null,
+      created_at: r.createdAt.toISOString(),
     })),
   );
-  return db.execute(sql`
-    insert into audit_events (id, user_id, instance_id, action, tool, status, latency_ms, request_id, created_at)
-    select id, user_id, instance_id, action, tool, status, latency_ms, request_id, created_at
+  const insert = sql`
+    insert into audit_events (id, user_id, action, status, actor_kind, actor_key_id, target, instance_id,
+      service_type, tool, latency_ms, upstream_ms, request_id, ip, user_agent, created_at)
+    select id, user_id, action, status, actor_kind, actor_key_id, target, instance_id, service_type, tool,
+      latency_ms, upstream_ms, request_id, ip, user_agent, created_at
     from json_to_recordset(${rows}::json) as t(
-      id text, user_id text, instance_id text, action text, tool text, status text, latency_ms integer,
-      request_id text, created_at timestamptz
-    )`);
+      id text, user_id text, action text, status text, actor_kind text, actor_key_id text, target text,
+      instance_id text, service_type text, tool text, latency_ms integer, upstream_ms integer, request_id text,
+      ip text, user_agent text, created_at timestamptz
+    )`;
+  const calls = batch.filter(isToolCall);
+  if (calls.length === 0) return db.execute(insert);
+  return db.execute(sql`with events as (${insert}) ${upsertRollups(JSON.stringify(rollUp(calls)))}`);
 }
 
 /** Writes one control-plane audit event at once (these are rare; tool calls go through AuditLog). */
 export async function recordAudit(deps: Pick<CoreDeps, "db" | "log">, event: AuditEvent): Promise<void> {
   try {
-    await deps.db.insert(auditEvents).values({ id: newId("evt"), ...event });
+    await deps.db.insert(auditEvents).values({
+      id: newId("evt"),
+      ...event,
+      ip: event.ip ?? null,
+      userAgent: event.userAgent ?? null,
+    });
   } catch (error) {
     deps.log.error("audit write failed", { action: event.action, error });
   }
+}
+
+/**
+ * Clears what identifies a person in a user's audit trail (addresses and user agents), keeping the events
+ * themselves under the opaque user id: for account deletion, inside its transaction.
+ */
+export async function forgetAuditPersonalData(db: Pick<Db, "update">, userId: string): Promise<void> {
+  await db.update(auditEvents).set({ ip: null, userAgent: null }).where(eq(auditEvents.userId, userId));
 }

@@ -13,6 +13,19 @@ export interface PublicUser {
   createdAt: Date;
 }
 
+/** Where and with what a session was opened, shown in `account.sessions` (both optional, both bounded). */
+export interface SessionMeta {
+  userAgent?: string | null;
+  ip?: string | null;
+}
+
+// What lucia writes beside a session's id, user and expiry (the sessions table's other columns have defaults).
+declare module "lucia" {
+  interface Register {
+    DatabaseSessionAttributes: { userAgent: string | null; ip: string | null };
+  }
+}
+
 export const SESSION_COOKIE = "mcp_session";
 /**
  * With secure cookies (production) the name carries the `__Host-` prefix: browsers then accept it only
@@ -55,9 +68,13 @@ export function createSessionStore(db: Db, opts: { secureCookies: boolean }) {
     sessionCookie: { name: cookieName, attributes: { secure: opts.secureCookies, sameSite: "lax" } },
   });
   return {
-    async create(userId: string): Promise<{ token: string; cookie: string }> {
+    async create(userId: string, meta: SessionMeta = {}): Promise<{ token: string; cookie: string }> {
       const token = randomSecret();
-      await lucia.createSession(userId, {}, { sessionId: hashToken(token) });
+      const attributes = {
+        userAgent: meta.userAgent?.slice(0, 256) ?? null,
+        ip: meta.ip?.slice(0, 64) ?? null,
+      };
+      await lucia.createSession(userId, attributes, { sessionId: hashToken(token) });
       return { token, cookie: lucia.createSessionCookie(token).serialize() };
     },
     /** The user id behind a cookie's token, or null; also a refreshed cookie when lucia extended it. */
@@ -73,6 +90,8 @@ export function createSessionStore(db: Db, opts: { secureCookies: boolean }) {
       await lucia.invalidateSession(hashToken(token));
       return lucia.createBlankSessionCookie().serialize();
     },
+    /** A Set-Cookie value that clears the session cookie (after the rows themselves were deleted). */
+    blankCookie: () => lucia.createBlankSessionCookie().serialize(),
     /** Never throws: lucia's own parser throws on any malformed cookie of any name. */
     readCookie: (header: string) => readSessionCookie(header, cookieName),
   };
@@ -90,7 +109,7 @@ export async function signUp(
   input: { email: string; password: string },
 ): Promise<Result<PublicUser, "CONFLICT">> {
   const email = input.email.trim().toLowerCase();
-  const passwordHash = await Bun.password.hash(input.password, "argon2id");
+  const passwordHash = await hashPassword(input.password);
   const rows = await deps.db
     .insert(users)
     .values({ id: newId("usr"), email, passwordHash })
@@ -121,4 +140,27 @@ export async function signIn(
 export async function getUser(deps: Pick<CoreDeps, "db">, userId: string): Promise<PublicUser | null> {
   const [row] = await deps.db.select().from(users).where(eq(users.id, userId)).limit(1);
   return row ? toPublic(row) : null;
+}
+
+/**
+ * The stored hash of a signed-in user's password when `password` matches it, else null (also for a user that
+ * is gone). Callers pass the hash back into their write so a password changed meanwhile is not overwritten.
+ */
+export async function verifyPassword(
+  deps: Pick<CoreDeps, "db">,
+  userId: string,
+  password: string,
+): Promise<string | null> {
+  const [row] = await deps.db
+    .select({ passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
+  if (!row) return null;
+  return (await Bun.password.verify(password, row.passwordHash)) ? row.passwordHash : null;
+}
+
+/** argon2id, as every stored password. */
+export function hashPassword(password: string): Promise<string> {
+  return Bun.password.hash(password, "argon2id");
 }

@@ -1,4 +1,4 @@
-import { aadFor, type Keyring, open, type Sealed, seal } from "@mcp/crypto";
+import { aadFor, type Keys, open, rewrap, type Sealed, seal } from "@mcp/crypto";
 import type { RemoteMcpConfig } from "@mcp/services";
 
 /** What is sealed for one connection: the key plus any extra fields a service needs. */
@@ -22,17 +22,14 @@ export interface CredentialRow {
 
 const aad = (row: CredentialRow) => aadFor("credential", row.userId, row.serviceType, row.id);
 
-export function sealCredential(keyring: Keyring, row: CredentialRow, secret: CredentialSecret): Sealed {
-  return seal(keyring, JSON.stringify(secret), aad(row));
+/** Sealed for this row only (envelope: a fresh data key, wrapped under the provider's current master key). */
+export function sealCredential(keys: Keys, row: CredentialRow, secret: CredentialSecret): Sealed {
+  return seal(keys, JSON.stringify(secret), aad(row));
 }
 
 /** Null when the ciphertext was tampered with, moved to another row, or its key is gone. */
-export function openCredential(
-  keyring: Keyring,
-  row: CredentialRow,
-  sealed: Sealed,
-): CredentialSecret | null {
-  const plain = open(keyring, sealed, aad(row));
+export function openCredential(keys: Keys, row: CredentialRow, sealed: Sealed): CredentialSecret | null {
+  const plain = open(keys, sealed, aad(row));
   if (plain === null) return null;
   const parsed: unknown = JSON.parse(plain);
   if (
@@ -43,4 +40,12 @@ export function openCredential(
     return null;
   }
   return parsed as CredentialSecret;
+}
+
+/**
+ * The row's credential under the current master key (see `rewrap`: an envelope keeps its payload, only its
+ * data key is wrapped again; a legacy value becomes an envelope). Null when it does not open.
+ */
+export function rewrapCredential(keys: Keys, row: CredentialRow, sealed: Sealed): Sealed | null {
+  return rewrap(keys, sealed, aad(row));
 }

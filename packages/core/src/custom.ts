@@ -1,4 +1,5 @@
 import { probeRemoteMcp } from "@mcp/services";
+import type { AuditRequest } from "./audit.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { CUSTOM_SERVICE, type IssuedInstance, issueInstance } from "./instances.ts";
@@ -18,9 +19,12 @@ export async function connectCustomInstance(
   deps: CoreDeps,
   actor: Actor,
   input: CustomServerInput,
+  request?: AuditRequest,
 ): Promise<Result<IssuedInstance, "BAD_REQUEST" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE">> {
   const probe = await probeRemoteMcp(input, { allowPrivate: deps.allowPrivateUpstreams });
   if (!probe.ok) return fail(probe.error, probe.message);
   const secret = { apiKey: "", custom: { name: input.name, url: input.url, headers: input.headers } };
-  return ok(await issueInstance(deps, actor, CUSTOM_SERVICE.type, CUSTOM_SERVICE.prefix, secret));
+  return ok(
+    await issueInstance(deps, actor, CUSTOM_SERVICE.type, CUSTOM_SERVICE.prefix, secret, { request }),
+  );
 }

@@ -9,6 +9,8 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, trpc: "NOT_FOUND" },
   CONFLICT: { status: 409, trpc: "CONFLICT" },
   PAYLOAD_TOO_LARGE: { status: 413, trpc: "PAYLOAD_TOO_LARGE" },
+  /** An `Idempotency-Key` reused with a different request (method, path or body). */
+  IDEMPOTENCY_CONFLICT: { status: 422, trpc: "UNPROCESSABLE_CONTENT" },
   RATE_LIMIT_EXCEEDED: { status: 429, trpc: "TOO_MANY_REQUESTS" },
   INTERNAL: { status: 500, trpc: "INTERNAL_SERVER_ERROR" },
   SERVICE_UNAVAILABLE: { status: 503, trpc: "SERVICE_UNAVAILABLE" },

@@ -1,4 +1,15 @@
 export {
+  type AccountDeps,
+  type AccountRequest,
+  changePassword,
+  deleteAccount,
+  listSessions,
+  MAX_LISTED_SESSIONS,
+  revokeSession,
+  type SessionSummary,
+  signOutEverywhere,
+} from "./account.ts";
+export {
   API_KEY_SCOPES,
   type ApiKeyScope,
   type ApiKeySummary,
@@ -7,7 +18,21 @@ export {
   revokeApiKey,
   verifyApiKey,
 } from "./api-keys.ts";
-export { type AuditEvent, AuditLog } from "./audit.ts";
+export {
+  type AuditEvent,
+  AuditLog,
+  type AuditRequest,
+  forgetAuditPersonalData,
+  recordAudit,
+} from "./audit.ts";
+export {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  type AuditFilters,
+  type AuditItem,
+  type AuditPage,
+  listAuditEvents,
+} from "./audit-list.ts";
 export {
   createSessionStore,
   getUser,
@@ -15,12 +40,13 @@ export {
   readSessionCookie,
   SECURE_SESSION_COOKIE,
   SESSION_COOKIE,
+  type SessionMeta,
   type SessionStore,
   signIn,
   signUp,
 } from "./auth.ts";
 export { createPlatform, type Platform } from "./bootstrap.ts";
-export { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
+export { type CredentialSecret, openCredential, rewrapCredential, sealCredential } from "./credentials.ts";
 export { type CustomServerInput, connectCustomInstance } from "./custom.ts";
 export {
   DATABASE_RETRY_AFTER_MS,
@@ -91,5 +117,29 @@ export {
   refreshInstanceToken,
   retireInstanceToken,
 } from "./resolve.ts";
-export { type ResealReport, resealCredentials } from "./rotate-keys.ts";
+export {
+  type KeyStatus,
+  type KeyVersionRows,
+  keyStatus,
+  type ResealReport,
+  type RotationProgress,
+  resealCredentials,
+  ZRotateOptions,
+} from "./rotate-keys.ts";
 export { onShutdown } from "./shutdown.ts";
+export {
+  bucketValue,
+  LATENCY_BUCKETS,
+  latencyBucket,
+  MAX_GROUPS,
+  MAX_RANGE_DAYS,
+  percentile,
+  type RollupRow,
+  rollUp,
+  summarizeUsage,
+  USAGE_GROUP_BY,
+  type UsageGroup,
+  type UsageGroupBy,
+  type UsageSummary,
+  upsertRollups,
+} from "./usage.ts";

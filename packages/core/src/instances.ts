@@ -8,7 +8,7 @@ import {
   validateKey,
 } from "@mcp/services";
 import { and, asc, eq, ne } from "drizzle-orm";
-import { recordAudit } from "./audit.ts";
+import { type AuditRequest, recordAudit } from "./audit.ts";
 import { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
@@ -129,11 +129,13 @@ export async function connectInstance(
   deps: CoreDeps,
   actor: Actor,
   input: KeyInput,
+  /** Where the change came from, for the audit trail. */
+  request?: AuditRequest,
 ): Promise<Result<IssuedInstance, CheckError>> {
   const checked = await checkedSecret(deps, input);
   if (!checked.ok) return checked;
   const { secret, account, prefix } = checked.value;
-  return ok(await issueInstance(deps, actor, input.serviceType, prefix, secret, { account }));
+  return ok(await issueInstance(deps, actor, input.serviceType, prefix, secret, { account, request }));
 }
 
 /**
@@ -144,6 +146,7 @@ export async function updateCredentials(
   deps: CoreDeps,
   actor: Actor,
   input: KeyInput,
+  request?: AuditRequest,
 ): Promise<Result<UpdatedCredentials, CheckError | "CONFLICT">> {
   const [row] = await deps.db
     .select({ instance: instances, credential: credentials })
@@ -168,6 +171,7 @@ export async function updateCredentials(
     account,
     action: "credentials.update",
     mustBeLive: true,
+    request,
   });
   // Revoked between the check above and the write: nothing was written.
   if (!issued) return fail("NOT_FOUND", `No active ${input.serviceType} instance; connect it first`);
@@ -182,6 +186,7 @@ export async function updateCredentials(
 interface IssueOptions {
   account?: ConnectedAccount;
   action?: "instance.connect" | "credentials.update";
+  request?: AuditRequest;
 }
 
 /**
@@ -214,7 +219,7 @@ export async function issueInstance(
   secret: CredentialSecret,
   opts: IssueOptions & { mustBeLive?: boolean } = {},
 ): Promise<IssuedInstance | undefined> {
-  const { account, action = "instance.connect", mustBeLive = false } = opts;
+  const { account, action = "instance.connect", mustBeLive = false, request } = opts;
   const write = () =>
     deps.db.transaction(async (tx) => {
       const existing = await lockExisting(tx, deps, actor, serviceType);
@@ -245,7 +250,15 @@ export async function issueInstance(
   else if (oldTokenHash) await refreshInstanceToken(deps, oldTokenHash);
   // A new key may belong to another upstream account: answers cached under the old one must go.
   await bumpReadCacheGeneration(deps, actor.userId, serviceType);
-  await recordAudit(deps, { userId: actor.userId, instanceId, action, status: "ok" });
+  await recordAudit(deps, {
+    ...request,
+    userId: actor.userId,
+    action,
+    status: "ok",
+    target: instanceId,
+    instanceId,
+    serviceType,
+  });
   return { instanceId, instanceUrl: instanceUrl(deps, serviceType, token), serviceType };
 }
 
@@ -368,6 +381,7 @@ export async function rotateInstance(
   deps: CoreDeps,
   actor: Actor,
   input: { serviceType: string },
+  request?: AuditRequest,
 ): Promise<Result<IssuedInstance, "NOT_FOUND">> {
   const prefix = tokenPrefix(deps, input.serviceType);
   if (!prefix) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
@@ -397,11 +411,17 @@ export async function rotateInstance(
     return { id: instance.id, tokenHash: instance.tokenHash };
   });
   if (!rotated) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await retire(deps, actor, {
-    instanceId: rotated.id,
-    tokenHash: rotated.tokenHash,
-    action: "instance.rotate",
-  });
+  await retire(
+    deps,
+    actor,
+    {
+      instanceId: rotated.id,
+      serviceType: input.serviceType,
+      tokenHash: rotated.tokenHash,
+      action: "instance.rotate",
+    },
+    request,
+  );
   return ok({
     instanceId: rotated.id,
     instanceUrl: instanceUrl(deps, input.serviceType, token),
@@ -413,6 +433,7 @@ export async function revokeInstance(
   deps: CoreDeps,
   actor: Actor,
   input: { serviceType: string },
+  request?: AuditRequest,
 ): Promise<Result<{ instanceId: string }, "NOT_FOUND">> {
   const rows = await deps.db
     .update(instances)
@@ -421,7 +442,17 @@ export async function revokeInstance(
     .returning({ id: instances.id, tokenHash: instances.tokenHash });
   const row = rows[0];
   if (!row) return fail("NOT_FOUND", `No active ${input.serviceType} instance`);
-  await retire(deps, actor, { instanceId: row.id, tokenHash: row.tokenHash, action: "instance.revoke" });
+  await retire(
+    deps,
+    actor,
+    {
+      instanceId: row.id,
+      serviceType: input.serviceType,
+      tokenHash: row.tokenHash,
+      action: "instance.revoke",
+    },
+    request,
+  );
   return ok({ instanceId: row.id });
 }
 
@@ -429,14 +460,23 @@ export async function revokeInstance(
 async function retire(
   deps: CoreDeps,
   actor: Actor,
-  change: { instanceId: string; tokenHash: string; action: "instance.rotate" | "instance.revoke" },
+  change: {
+    instanceId: string;
+    serviceType: string;
+    tokenHash: string;
+    action: "instance.rotate" | "instance.revoke";
+  },
+  request?: AuditRequest,
 ): Promise<void> {
   await retireInstanceToken(deps, change.tokenHash);
   await recordAudit(deps, {
+    ...request,
     userId: actor.userId,
-    instanceId: change.instanceId,
     action: change.action,
     status: "ok",
+    target: change.instanceId,
+    instanceId: change.instanceId,
+    serviceType: change.serviceType,
   });
 }
 

@@ -1,5 +1,15 @@
 export { generateKeySpec, type Keyring, loadKeyring, parseKeyring } from "./keyring.ts";
-export { aadFor, needsReseal, open, type Sealed, seal } from "./seal.ts";
+export { type KeyProvider, type Keys, keyProvider, LocalKeyProvider } from "./provider.ts";
+export {
+  aadFor,
+  ENVELOPE_PREFIX,
+  isEnvelope,
+  needsReseal,
+  open,
+  rewrap,
+  type Sealed,
+  seal,
+} from "./seal.ts";
 export {
   API_KEY,
   hashToken,

@@ -7,76 +7,26 @@ import type { HonoEnv } from "../deps.ts";
 import { errorBody } from "../middleware/errors.ts";
 import { contextFromHono } from "../trpc/context.ts";
 import { appCodeOf, issueMessage } from "../trpc/init.ts";
-import { createCaller, type RouterInputs } from "../trpc/router.ts";
+import { createCaller } from "../trpc/router.ts";
+import type { QueryValue, RestRoute } from "./define.ts";
+import { jsonSchema } from "./json-schema.ts";
+import { ALL_ROUTES } from "./openapi.ts";
 
 /**
  * Plain REST for non-TypeScript clients: thin adapters over the same tRPC procedures, so validation,
- * scoping and errors are the same by construction.
+ * scoping and errors are the same by construction. Every route comes from the route table (`table.ts`, plus
+ * the document's own route in `openapi.ts`), which also produces the document at /api/v1/openapi.json.
  */
 export function restRoutes(): Hono<HonoEnv> {
   const rest = new Hono<HonoEnv>();
-  const caller = (c: Context<HonoEnv>) => createCaller(contextFromHono(c, new Headers()));
-
-  rest.get("/services", async (c) => c.json({ services: await caller(c).services.list() }));
-  rest.get("/services/:serviceType/health", async (c) =>
-    c.json(await caller(c).services.health({ serviceType: c.req.param("serviceType") })),
-  );
-
-  rest.post("/services/:serviceType/authenticate", async (c) => {
-    const body = await readJson(c);
-    // The procedure's zod schema validates the body; the cast only hands it over.
-    const input = {
-      ...body,
-      serviceType: c.req.param("serviceType"),
-    } as RouterInputs["instances"]["connect"];
-    const issued = await caller(c).instances.connect(input);
-    return c.json({
-      instanceId: issued.instanceId,
-      instanceUrl: issued.instanceUrl,
-      message: `Connected ${issued.serviceType}. Keep this URL secret: whoever holds it can use the connected account.`,
-    });
-  });
-
-  // A new key for an existing instance; the URL stays the same.
-  rest.put("/services/:serviceType/credentials", async (c) => {
-    const body = await readJson(c);
-    const input = {
-      ...body,
-      serviceType: c.req.param("serviceType"),
-    } as RouterInputs["instances"]["updateCredentials"];
-    const updated = await caller(c).instances.updateCredentials(input);
-    return c.json({
-      ...updated,
-      message: `Updated the ${updated.serviceType} credentials; the instance URL is unchanged.`,
-    });
-  });
-
-  rest.get("/services/:serviceType/instance", async (c) => {
-    const inst = await caller(c).instances.get({ serviceType: c.req.param("serviceType") });
-    return c.json({
-      instanceId: inst.instanceId,
-      serviceType: inst.serviceType,
-      status: inst.status,
-      isActive: inst.isActive,
-      account: inst.account,
-      createdAt: inst.createdAt,
-      lastUsed: inst.lastUsedAt,
-    });
-  });
-
-  rest.delete("/services/:serviceType/instance", async (c) => {
-    const serviceType = c.req.param("serviceType");
-    const { instanceId } = await caller(c).instances.revoke({ serviceType });
-    return c.json({ message: `Revoked the ${serviceType} instance; its URL no longer works.`, instanceId });
-  });
-
-  rest.get("/user/instances", async (c) => c.json({ instances: await caller(c).instances.list() }));
+  for (const route of ALL_ROUTES) rest.on(route.method.toUpperCase(), route.path, (c) => serve(route, c));
 
   rest.onError((err, c) => {
     if (!(err instanceof TRPCError)) throw err;
     const cause = err.cause;
     if (cause instanceof AppError) throw cause;
-    if (cause instanceof z.ZodError) {
+    // A ZodError behind an INTERNAL_SERVER_ERROR is an answer failing its output schema: a bug, not a 400.
+    if (cause instanceof z.ZodError && err.code === "BAD_REQUEST") {
       const body = {
         ...errorBody("BAD_REQUEST", issueMessage(cause.issues), c.var.requestId),
         issues: cause.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
@@ -88,6 +38,45 @@ export function restRoutes(): Hono<HonoEnv> {
     return c.json(errorBody(code, err.message, c.var.requestId), ERRORS[code].status as ContentfulStatusCode);
   });
   return rest;
+}
+
+async function serve(route: RestRoute, c: Context<HonoEnv>): Promise<Response> {
+  // What a procedure sets on its response (the session cookie of sign-in, sign-up, sign-out) is kept.
+  const resHeaders = new Headers();
+  const call = createCaller(contextFromHono(c, resHeaders));
+  const query = readQuery(route, c.req.query());
+  const body = route.body ? await readJson(c) : {};
+  const answer = await route.handle({ call, params: c.req.param() as Record<string, string>, query, body });
+  for (const cookie of resHeaders.getSetCookie()) c.header("set-cookie", cookie, { append: true });
+  resHeaders.forEach((value, name) => {
+    if (name !== "set-cookie") c.header(name, value);
+  });
+  return c.json(answer as object, route.status ?? 200);
+}
+
+const numericFields = new WeakMap<RestRoute, Set<string>>();
+
+/**
+ * The route's declared query fields; a numeric string where the schema says number becomes a number. Nothing
+ * is refused here: the procedure validates the result, after its own auth and scope checks.
+ */
+function readQuery(route: RestRoute, raw: Record<string, string>): Record<string, QueryValue | undefined> {
+  if (!route.query) return {};
+  let numeric = numericFields.get(route);
+  if (!numeric) {
+    const props = (jsonSchema(route.query, "input").properties ?? {}) as Record<string, { type?: unknown }>;
+    numeric = new Set(
+      Object.keys(props).filter((k) => props[k]?.type === "integer" || props[k]?.type === "number"),
+    );
+    numericFields.set(route, numeric);
+  }
+  const out: Record<string, QueryValue | undefined> = {};
+  for (const key of Object.keys(route.query.shape)) {
+    const value = raw[key];
+    out[key] =
+      value !== undefined && numeric.has(key) && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  }
+  return out;
 }
 
 async function readJson(c: Context<HonoEnv>): Promise<Record<string, unknown>> {

@@ -81,7 +81,8 @@ export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
 export const scopedProcedure = (scope: ApiKeyScope) =>
   authedProcedure.use(({ ctx, next }) => {
     const { via, scopes } = ctx.actor;
-    if (via === "api_key" && scopes && !scopes.includes(scope)) {
+    // Refused by default: an API-key actor without a scope list holds no scope.
+    if (via === "api_key" && !scopes?.includes(scope)) {
       throw toTrpc(new AppError("FORBIDDEN", `This API key lacks the "${scope}" scope`));
     }
     return next();

@@ -1,8 +1,11 @@
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { accountRouter } from "../routers/account/index.ts";
 import { apiKeysRouter } from "../routers/api-keys/index.ts";
+import { auditRouter } from "../routers/audit/index.ts";
 import { authRouter } from "../routers/auth/index.ts";
 import { instancesRouter } from "../routers/instances/index.ts";
 import { servicesRouter } from "../routers/services/index.ts";
+import { usageRouter } from "../routers/usage/index.ts";
 import { createCallerFactory, router } from "./init.ts";
 
 export const appRouter = router({
@@ -10,6 +13,9 @@ export const appRouter = router({
   apiKeys: apiKeysRouter,
   services: servicesRouter,
   instances: instancesRouter,
+  account: accountRouter,
+  audit: auditRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;

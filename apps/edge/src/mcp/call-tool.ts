@@ -76,21 +76,33 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   const secret = deps.resolver.credential(instance);
   if (!secret) return unusableCredential(ctx, tool.name, started);
   let refusal: Refusal | undefined;
-  let outcome = await cachedRead(deps, instance, tool, args, () =>
-    executeTool(service, tool, args, secret, {
+  // When the upstream call started (stays -1 when the read cache answered): the rest is the gateway's time.
+  let upstreamStarted = -1;
+  let outcome = await cachedRead(deps, instance, tool, args, () => {
+    upstreamStarted = performance.now();
+    return executeTool(service, tool, args, secret, {
       timeoutMs: deps.limits.upstreamTimeoutMs,
       signal: ctx.signal,
-    }),
-  );
+    });
+  });
   if (!outcome.ok && outcome.error === "EXPIRED_CREDENTIALS") {
     refusal = await confirmRefusal(ctx, secret, outcome);
     // What the call turned out to be, for metrics and the audit trail.
     if (refusal.verdict === "forbidden") outcome = { ...outcome, error: "UPSTREAM_ERROR" };
     if (refusal.verdict === "unchecked") outcome = { ...outcome, error: "SERVICE_UNAVAILABLE" };
   }
-  const latencyMs = Math.round(performance.now() - started);
+  const ended = performance.now();
+  const latencyMs = Math.round(ended - started);
+  // A key re-check after a refusal counts as upstream time too.
+  const upstreamMs = upstreamStarted < 0 ? undefined : Math.round(ended - upstreamStarted);
   const status = outcome.ok ? "ok" : outcome.error;
-  recordToolCall(deps, instance, { tool: tool.name, status, latencyMs, requestId: ctx.requestId });
+  recordToolCall(deps, instance, {
+    tool: tool.name,
+    status,
+    latencyMs,
+    upstreamMs,
+    requestId: ctx.requestId,
+  });
 
   if (outcome.ok) return { content: [{ type: "text", text: outcome.text }] };
   if (refusal?.verdict === "forbidden") {

@@ -1,11 +1,21 @@
 import { CUSTOM_SERVICE, type ResolvedInstance } from "@mcp/core";
 import type { EdgeDeps } from "../deps.ts";
 
-/** Metrics, the audit event (who, instance, tool, status, latency; never arguments or results) and last use. */
+/**
+ * Metrics, the audit event (who, instance, tool, status, latency and the upstream's part of it; never
+ * arguments or results) and last use.
+ */
 export function recordToolCall(
   deps: EdgeDeps,
   instance: ResolvedInstance,
-  call: { tool: string; status: string; latencyMs: number; requestId?: string },
+  call: {
+    tool: string;
+    status: string;
+    latencyMs: number;
+    /** Of `latencyMs`, the time spent on the upstream call; omitted when none was made. */
+    upstreamMs?: number;
+    requestId?: string;
+  },
 ): void {
   // Tool names of custom servers are chosen by their owners: never a label value (unbounded cardinality).
   const tool = instance.serviceType === CUSTOM_SERVICE.type ? "*" : call.tool;
@@ -15,9 +25,12 @@ export function recordToolCall(
     userId: instance.userId,
     instanceId: instance.instanceId,
     action: "tool.call",
+    actorKind: "instance",
+    serviceType: instance.serviceType,
     tool: call.tool,
     status: call.status,
     latencyMs: call.latencyMs,
+    upstreamMs: call.upstreamMs,
     requestId: call.requestId,
   });
   deps.resolver.touch(instance.instanceId);

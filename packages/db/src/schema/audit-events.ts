@@ -1,21 +1,45 @@
 import { index, integer, pgTable, text } from "drizzle-orm/pg-core";
 import { tz } from "./columns.ts";
 
-/** Who did what, when, and how it went. Never a secret or a payload. */
+/** How the actor of an event was authenticated: a dashboard session, an integrator API key, an instance URL. */
+export const AUDIT_ACTOR_KINDS = ["session", "api_key", "instance"] as const;
+export type AuditActorKind = (typeof AUDIT_ACTOR_KINDS)[number];
+
+/**
+ * Who did what, when, from where, and how it went. Never a secret or a payload: no API key, instance URL or
+ * token, credential, tool arguments or results. `ip` and `user_agent` are personal data (account deletion
+ * clears them: `forgetAuditPersonalData`).
+ */
 export const auditEvents = pgTable(
   "audit_events",
   {
     id: text().primaryKey(),
     userId: text().notNull(),
-    instanceId: text(),
-    /** e.g. `tool.call`, `instance.connect`, `instance.revoke`, `api_key.create`. */
+    /** e.g. `tool.call`, `auth.sign_in`, `instance.connect`, `instance.revoke`, `api_key.create`. */
     action: text().notNull(),
-    tool: text(),
     /** `ok` or an error code. */
     status: text().notNull(),
+    actorKind: text({ enum: AUDIT_ACTOR_KINDS }),
+    /** The API key's id (never the key) when `actor_kind` is `api_key`. */
+    actorKeyId: text(),
+    /** What was acted on: an instance id, an API key id, a user id. */
+    target: text(),
+    instanceId: text(),
+    serviceType: text(),
+    tool: text(),
+    /** Tool calls: the whole call at the edge; `latency_ms - upstream_ms` is the gateway's own time. */
     latencyMs: integer(),
+    /** Tool calls: time spent on the upstream call (null when none was made, e.g. served from the read cache). */
+    upstreamMs: integer(),
     requestId: text(),
+    ip: text(),
+    userAgent: text(),
     createdAt: tz().notNull().defaultNow(),
   },
-  (t) => [index().on(t.userId, t.createdAt)],
+  (t) => [
+    // audit.list: newest first per user, keyset on (created_at, id), and its instance and action filters.
+    index("audit_events_user_created_idx").on(t.userId, t.createdAt, t.id),
+    index("audit_events_user_instance_created_idx").on(t.userId, t.instanceId, t.createdAt, t.id),
+    index("audit_events_user_action_created_idx").on(t.userId, t.action, t.createdAt, t.id),
+  ],
 );

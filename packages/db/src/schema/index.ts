@@ -3,4 +3,5 @@ export * from "./audit-events.ts";
 export * from "./credentials.ts";
 export * from "./instances.ts";
 export * from "./sessions.ts";
+export * from "./usage-rollups.ts";
 export * from "./users.ts";

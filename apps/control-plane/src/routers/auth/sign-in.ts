@@ -1,4 +1,4 @@
-import { signIn } from "@mcp/core";
+import { recordAudit, signIn } from "@mcp/core";
 import { addressKey } from "@mcp/http";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
@@ -35,5 +35,15 @@ export const signInProcedure = publicProcedure
     await failures.clear(ctx, caller);
     const { cookie } = await ctx.deps.sessions.create(user.id);
     ctx.setCookie(cookie);
+    await recordAudit(ctx.deps, {
+      requestId: ctx.requestId,
+      ip: ctx.clientIp,
+      userAgent: ctx.userAgent,
+      actorKind: "session",
+      userId: user.id,
+      action: "auth.sign_in",
+      status: "ok",
+      target: user.id,
+    });
     return user;
   });

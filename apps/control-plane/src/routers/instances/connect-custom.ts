@@ -1,8 +1,9 @@
 import { connectCustomInstance } from "@mcp/core";
 import { z } from "zod";
-import { authedProcedure } from "../../trpc/init.ts";
+import { scopedProcedure } from "../../trpc/init.ts";
 import { limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
+import { auditRequest } from "../audit/request.ts";
 import { ZIssuedInstance } from "./schemas.ts";
 
 // Headers the transport owns; letting a user set them would break or smuggle protocol state.
@@ -48,11 +49,11 @@ export const ZConnectCustomInput = z.object({
 export const ZConnectCustomOutput = ZIssuedInstance.extend({ serviceType: z.literal("custom") });
 
 /** The user's own remote MCP server (Streamable HTTP or legacy SSE) behind a personal instance URL. */
-export const connectCustomProcedure = authedProcedure
+export const connectCustomProcedure = scopedProcedure("instances:write")
   .input(ZConnectCustomInput)
   .output(ZConnectCustomOutput)
   .mutation(async ({ ctx, input }) => {
     await limit(ctx, `connect:${ctx.actor.userId}`, limitOf(ctx, "connectPerUser"));
-    const issued = orThrow(await connectCustomInstance(ctx.deps, ctx.actor, input));
+    const issued = orThrow(await connectCustomInstance(ctx.deps, ctx.actor, input, auditRequest(ctx)));
     return { ...issued, serviceType: "custom" as const };
   });

@@ -1,10 +1,10 @@
 import { listInstances } from "@mcp/core";
 import { z } from "zod";
-import { authedProcedure } from "../../trpc/init.ts";
+import { scopedProcedure } from "../../trpc/init.ts";
 import { ZInstanceSummary } from "./schemas.ts";
 
 export const ZListInstancesOutput = z.array(ZInstanceSummary);
 
-export const listInstancesProcedure = authedProcedure
+export const listInstancesProcedure = scopedProcedure("instances:read")
   .output(ZListInstancesOutput)
   .query(({ ctx }) => listInstances(ctx.deps, ctx.actor));

@@ -1,8 +1,9 @@
 import { updateCredentials } from "@mcp/core";
 import { z } from "zod";
-import { authedProcedure } from "../../trpc/init.ts";
+import { scopedProcedure } from "../../trpc/init.ts";
 import { limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
+import { auditRequest } from "../audit/request.ts";
 import { ZConnectInput } from "./connect.ts";
 import { ZConnectedAccount, ZInstanceStatus } from "./schemas.ts";
 
@@ -18,10 +19,10 @@ export const ZUpdateCredentialsOutput = z.object({
  * Replaces an instance's key (an expired or rotated upstream key): validated upstream, sealed in place;
  * the instance URL stays the same and `needs_reauth` clears. Additional fields not given are kept.
  */
-export const updateCredentialsProcedure = authedProcedure
+export const updateCredentialsProcedure = scopedProcedure("instances:write")
   .input(ZUpdateCredentialsInput)
   .output(ZUpdateCredentialsOutput)
   .mutation(async ({ ctx, input }) => {
     await limit(ctx, `connect:${ctx.actor.userId}`, limitOf(ctx, "connectPerUser"));
-    return orThrow(await updateCredentials(ctx.deps, ctx.actor, input));
+    return orThrow(await updateCredentials(ctx.deps, ctx.actor, input, auditRequest(ctx)));
   });

@@ -1,0 +1,15 @@
+import { signOutEverywhere } from "@mcp/core";
+import { z } from "zod";
+import { sessionProcedure } from "../../trpc/init.ts";
+import { request } from "./request.ts";
+
+export const ZSignOutEverywhereOutput = z.object({ revoked: z.number().int().nonnegative() });
+
+/** Ends every session of the user, this one included (its cookie is cleared). */
+export const signOutEverywhereProcedure = sessionProcedure
+  .output(ZSignOutEverywhereOutput)
+  .mutation(async ({ ctx }) => {
+    const { revoked, cookie } = await signOutEverywhere(ctx.deps, ctx.actor, request(ctx));
+    ctx.setCookie(cookie);
+    return { revoked };
+  });

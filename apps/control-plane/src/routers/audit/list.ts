@@ -1,0 +1,59 @@
+import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, listAuditEvents } from "@mcp/core";
+import { z } from "zod";
+import { scopedProcedure } from "../../trpc/init.ts";
+import { orThrow } from "../../trpc/result.ts";
+import { zTimestamp } from "../../trpc/schemas.ts";
+
+const zInstant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const zName = z.string().trim().min(1).max(64);
+
+export const ZListAuditInput = z
+  .object({
+    /** `nextCursor` of the previous page (opaque). */
+    cursor: z.string().min(1).max(256).optional(),
+    limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+    filters: z
+      .object({
+        /** e.g. `tool.call`, `instance.connect`. */
+        action: zName.optional(),
+        /** `ok` or an error code. */
+        status: zName.optional(),
+        instanceId: zName.optional(),
+        /** ISO-8601: events at or after it. */
+        from: zInstant.optional(),
+        /** ISO-8601: events before it. */
+        to: zInstant.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .default({ limit: AUDIT_PAGE_DEFAULT });
+
+export const ZAuditItem = z.object({
+  id: z.string(),
+  action: z.string(),
+  status: z.string(),
+  createdAt: zTimestamp,
+  actor: z.object({
+    kind: z.enum(["session", "api_key", "instance"]).nullable(),
+    keyId: z.string().nullable(),
+  }),
+  target: z.string().nullable(),
+  instanceId: z.string().nullable(),
+  serviceType: z.string().nullable(),
+  tool: z.string().nullable(),
+  latencyMs: z.number().nullable(),
+  upstreamMs: z.number().nullable(),
+  requestId: z.string().nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+});
+
+export const ZListAuditOutput = z.object({ items: z.array(ZAuditItem), nextCursor: z.string().nullable() });
+
+/** The caller's audit trail, newest first, a page at a time (a cursor not handed out here → 400). */
+export const listAuditProcedure = scopedProcedure("audit:read")
+  .input(ZListAuditInput)
+  .output(ZListAuditOutput)
+  .query(async ({ ctx, input }) => orThrow(await listAuditEvents(ctx.deps, ctx.actor, input)));

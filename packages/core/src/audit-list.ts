@@ -1,0 +1,147 @@
+import { type AuditActorKind, auditEvents } from "@mcp/db";
+import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import type { Actor, CoreDeps } from "./deps.ts";
+import { fail, ok, type Result } from "./errors.ts";
+
+export interface AuditFilters {
+  action?: string;
+  status?: string;
+  instanceId?: string;
+  /** Events at or after this instant. */
+  from?: Date;
+  /** Events before this instant. */
+  to?: Date;
+}
+
+export interface AuditItem {
+  id: string;
+  action: string;
+  status: string;
+  createdAt: Date;
+  actor: { kind: AuditActorKind | null; keyId: string | null };
+  target: string | null;
+  instanceId: string | null;
+  serviceType: string | null;
+  tool: string | null;
+  latencyMs: number | null;
+  upstreamMs: number | null;
+  requestId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface AuditPage {
+  items: AuditItem[];
+  /** Pass back as `cursor` for the next (older) page; null on the last one. */
+  nextCursor: string | null;
+}
+
+export const AUDIT_PAGE_DEFAULT = 50;
+export const AUDIT_PAGE_MAX = 100;
+
+// The cursor holds the last item's exact timestamp (microseconds, as PostgreSQL keeps it) and id.
+const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_CURSOR = 200;
+
+const stampOf = sql<string>`to_char(${auditEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+function encodeCursor(stamp: string, id: string): string {
+  return Buffer.from(JSON.stringify([stamp, id])).toString("base64url");
+}
+
+/** The position a cursor names, or null when it is not one of ours (malformed, edited, truncated). */
+function decodeCursor(cursor: string): { stamp: string; id: string } | null {
+  if (cursor.length > MAX_CURSOR || !/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) return null;
+  const [stamp, id] = parsed as unknown[];
+  if (typeof stamp !== "string" || typeof id !== "string" || !STAMP.test(stamp) || !ID.test(id)) return null;
+  // A real instant (no 31 February): its millisecond part reads back unchanged through Date.
+  const ms = `${stamp.slice(0, 23)}Z`;
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime()) || date.toISOString() !== ms) return null;
+  return { stamp, id };
+}
+
+/** Whose events a caller sees: their own (an organisation's, for its admins, is a second branch here). */
+function scopeOf(actor: Actor): SQL | undefined {
+  return eq(auditEvents.userId, actor.userId);
+}
+
+/**
+ * The caller's audit events, newest first, a page at a time (keyset pagination on (created_at, id)).
+ * A cursor that is not one this function handed out is a BAD_REQUEST.
+ */
+export async function listAuditEvents(
+  deps: Pick<CoreDeps, "db">,
+  actor: Actor,
+  input: { cursor?: string; limit?: number; filters?: AuditFilters } = {},
+): Promise<Result<AuditPage, "BAD_REQUEST">> {
+  const limit = Math.min(Math.max(1, input.limit ?? AUDIT_PAGE_DEFAULT), AUDIT_PAGE_MAX);
+  const f = input.filters ?? {};
+  const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+  if (after === null) return fail("BAD_REQUEST", "cursor is not valid");
+  if (f.from && f.to && f.to < f.from)
+    return fail("BAD_REQUEST", "filters.to must not be before filters.from");
+  const rows = await deps.db
+    .select({
+      id: auditEvents.id,
+      action: auditEvents.action,
+      status: auditEvents.status,
+      createdAt: auditEvents.createdAt,
+      stamp: stampOf,
+      actorKind: auditEvents.actorKind,
+      actorKeyId: auditEvents.actorKeyId,
+      target: auditEvents.target,
+      instanceId: auditEvents.instanceId,
+      serviceType: auditEvents.serviceType,
+      tool: auditEvents.tool,
+      latencyMs: auditEvents.latencyMs,
+      upstreamMs: auditEvents.upstreamMs,
+      requestId: auditEvents.requestId,
+      ip: auditEvents.ip,
+      userAgent: auditEvents.userAgent,
+    })
+    .from(auditEvents)
+    .where(
+      and(
+        scopeOf(actor),
+        f.action === undefined ? undefined : eq(auditEvents.action, f.action),
+        f.status === undefined ? undefined : eq(auditEvents.status, f.status),
+        f.instanceId === undefined ? undefined : eq(auditEvents.instanceId, f.instanceId),
+        f.from === undefined ? undefined : gte(auditEvents.createdAt, f.from),
+        f.to === undefined ? undefined : lt(auditEvents.createdAt, f.to),
+        after &&
+          sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (${after.stamp}::timestamptz, ${after.id})`,
+      ),
+    )
+    .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return ok({
+    items: page.map((r) => ({
+      id: r.id,
+      action: r.action,
+      status: r.status,
+      createdAt: r.createdAt,
+      actor: { kind: r.actorKind, keyId: r.actorKeyId },
+      target: r.target,
+      instanceId: r.instanceId,
+      serviceType: r.serviceType,
+      tool: r.tool,
+      latencyMs: r.latencyMs,
+      upstreamMs: r.upstreamMs,
+      requestId: r.requestId,
+      ip: r.ip,
+      userAgent: r.userAgent,
+    })),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.stamp, last.id) : null,
+  });
+}

@@ -1,0 +1,117 @@
+import type { AppRouter } from "@mcp/control-plane/router";
+import { createTRPCUntypedClient, type TRPCClient, type TRPCProcedureOptions } from "@trpc/client";
+import { type CallContext, type FetchLike, platformLink } from "./link.ts";
+import { type Page, paginate } from "./paginate.ts";
+import { type Backoff, DEFAULT_BACKOFF } from "./retry.ts";
+
+export interface ClientOptions {
+  /** The control plane's base URL, e.g. `https://mcp.example.com` or `http://127.0.0.1:3000`. */
+  baseUrl: string;
+  /** An API key from the dashboard or `apiKeys.create` (`mcpsk_…`). */
+  apiKey: string;
+  /** Custom fetch (proxies, tests). Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /** Retries after the first attempt on connection errors, timeouts, 408, 429 and 5xx (default 2). */
+  maxRetries?: number;
+  /** Milliseconds one attempt may take, answer included (default 30,000); each retry gets its own. */
+  timeout?: number;
+  /** Sent with every call. */
+  headers?: Record<string, string>;
+  /** How retries wait (exponential backoff with full jitter; `Retry-After` honoured up to a cap). */
+  backoff?: Partial<Backoff>;
+}
+
+/** Per-call options: the second argument of every `.query()`, `.mutate()` and `.iterate()`. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeout?: number;
+  maxRetries?: number;
+  headers?: Record<string, string>;
+  /** A mutation's `Idempotency-Key` (default: a fresh UUID per call, kept across its retries). */
+  idempotencyKey?: string;
+}
+
+type Methods<V> = V extends { query: (input: infer I, opts?: TRPCProcedureOptions) => PromiseLike<infer O> }
+  ? { query(input: I, opts?: CallOptions): Promise<O> } & (O extends Page<infer T>
+      ? { iterate(input: I, opts?: CallOptions): AsyncGenerator<T, void, undefined> }
+      : unknown)
+  : V extends { mutate: (input: infer I, opts?: TRPCProcedureOptions) => PromiseLike<infer O> }
+    ? { mutate(input: I, opts?: CallOptions): Promise<O> }
+    : V extends object
+      ? Procedures<V>
+      : never;
+
+type Procedures<T> = { [K in keyof T as K extends string ? K : never]: Methods<T[K]> };
+
+/** Every procedure of the control plane, with inputs and outputs inferred from its router. */
+export type McpPlatformClient = Procedures<TRPCClient<AppRouter>>;
+
+function positive(name: string, value: number, min: number): number {
+  if (!Number.isFinite(value) || value < min) throw new RangeError(`${name} must be a number >= ${min}`);
+  return value;
+}
+
+/**
+ * The typed client for integrators. Every call is its own HTTP request with retries and typed errors;
+ * a mutation carries one `Idempotency-Key` across its retries, so a retried `instances.connect` connects
+ * once.
+ *
+ * ```ts
+ * const mcp = createClient({ baseUrl, apiKey });
+ * const { instanceUrl } = await mcp.instances.connect.mutate({ serviceType: "figma", apiKey: figmaKey });
+ * ```
+ */
+export function createClient(opts: ClientOptions): McpPlatformClient {
+  const untyped = createTRPCUntypedClient<AppRouter>({
+    links: [
+      platformLink({
+        url: `${opts.baseUrl.replace(/\/+$/, "")}/trpc`,
+        apiKey: opts.apiKey,
+        fetch: opts.fetch ?? ((url, init) => globalThis.fetch(url, init)),
+        maxRetries: positive("maxRetries", opts.maxRetries ?? 2, 0),
+        timeout: positive("timeout", opts.timeout ?? 30_000, 1),
+        headers: opts.headers ?? {},
+        backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
+      }),
+    ],
+  });
+
+  const request = (type: "query" | "mutation", path: string, input: unknown, call: CallOptions = {}) => {
+    const { signal, ...rest } = call;
+    const context: Record<string, unknown> = { ...(rest satisfies CallContext) };
+    if (rest.maxRetries !== undefined) positive("maxRetries", rest.maxRetries, 0);
+    if (rest.timeout !== undefined) positive("timeout", rest.timeout, 1);
+    return type === "query"
+      ? untyped.query(path, input, { context, signal })
+      : untyped.mutation(path, input, { context, signal });
+  };
+
+  return proxy([], (path, method, args) => {
+    const [input, call] = args as [unknown, CallOptions | undefined];
+    if (method === "query") return request("query", path, input, call);
+    if (method === "mutate") return request("mutation", path, input, call);
+    if (method === "iterate") {
+      const query = (i: unknown, o?: CallOptions) => request("query", path, i, o) as Promise<Page<unknown>>;
+      return paginate({ query }, input, call);
+    }
+    throw new TypeError(`${path}.${method} is not a client method (query, mutate, iterate)`);
+  }) as McpPlatformClient;
+}
+
+type Invoke = (path: string, method: string, args: unknown[]) => unknown;
+
+/** `client.a.b.query(…)` → invoke("a.b", "query", […]): the path is whatever was walked. */
+function proxy(path: string[], invoke: Invoke): unknown {
+  return new Proxy(() => {}, {
+    get(_target, key) {
+      // Not a thenable: `await client.instances` must not call anything.
+      if (typeof key !== "string" || key === "then") return undefined;
+      return proxy([...path, key], invoke);
+    },
+    apply(_target, _this, args: unknown[]) {
+      const method = path.at(-1);
+      if (path.length < 2 || method === undefined) throw new TypeError("Call a procedure's method");
+      return invoke(path.slice(0, -1).join("."), method, args);
+    },
+  });
+}

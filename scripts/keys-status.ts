@@ -1,0 +1,37 @@
+// `bun run keys:status [--json]`: stored credentials per master-key version and format (envelope, or the
+// legacy format sealed directly under the master key), checked against this process's ENCRYPTION_KEYS.
+// Exit 1 when some row's key version is missing from ENCRYPTION_KEYS (those rows open nowhere).
+import { parseArgs } from "node:util";
+import { createPlatform, keyStatus, parseEnv } from "@mcp/core";
+
+let json = false;
+try {
+  json =
+    parseArgs({ args: Bun.argv.slice(2), options: { json: { type: "boolean" } }, strict: true }).values
+      .json === true;
+} catch (error) {
+  console.error(`${(error as Error).message}\nusage: bun run keys:status [--json]`);
+  process.exit(2);
+}
+
+const platform = await createPlatform(parseEnv());
+const status = await keyStatus(platform.deps);
+await platform.close();
+
+if (json) {
+  console.log(JSON.stringify(status));
+} else {
+  const ring = status.keyring.map((v) => (v === status.current ? `v${v} (current)` : `v${v}`)).join(", ");
+  console.log(`ENCRYPTION_KEYS: ${ring}`);
+  console.log(`credentials: ${status.total}`);
+  for (const v of status.versions) {
+    const note = v.inKeyring ? "" : "   MISSING from ENCRYPTION_KEYS: these rows cannot be opened";
+    console.log(`  v${v.keyVersion}: ${v.envelope} envelope, ${v.legacy} legacy${note}`);
+  }
+  console.log(
+    status.pending === 0
+      ? `every credential is an envelope under v${status.current}`
+      : `${status.pending} to rotate: run \`bun run keys:rotate\``,
+  );
+}
+process.exit(status.missingKey > 0 ? 1 : 0);

@@ -1,0 +1,319 @@
+// The audit trail: every control-plane change and every tool call leaves an event with its actor, target,
+// address, user agent and request id, and never a secret; audit.list pages through the caller's own
+// events only, newest first, with filters; malformed cursors and bad input are refused.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { forgetAuditPersonalData } from "@mcp/core";
+import { auditEvents, usageRollups } from "@mcp/db";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { eq } from "drizzle-orm";
+import { connectFigma, data, figmaKeyFor, newUser, type TestUser, type TrpcAnswer, trpc } from "./client.ts";
+import { type Stack, startStack } from "./harness.ts";
+
+interface Item {
+  id: string;
+  action: string;
+  status: string;
+  createdAt: string;
+  actor: { kind: string | null; keyId: string | null };
+  target: string | null;
+  instanceId: string | null;
+  serviceType: string | null;
+  tool: string | null;
+  latencyMs: number | null;
+  upstreamMs: number | null;
+  requestId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+interface Page {
+  items: Item[];
+  nextCursor: string | null;
+}
+
+const PASSWORD = "correct horse battery";
+const USER_AGENT = "AuditTest/1.0 (+https://example.test)";
+const TOOL_CALLS = 12;
+
+let stack: Stack;
+let alice: TestUser;
+let bob: TestUser;
+/** Every secret Alice's changes handled: none may reach an audit row. */
+const secrets: string[] = [];
+let aliceInstance: string;
+let keyId: string;
+let bobInstance: string;
+
+/** A tRPC mutation sent as a browser would: with its own User-Agent and a request id from a proxy. */
+async function mutate(path: string, input: unknown, headers: Record<string, string>) {
+  const res = await fetch(`${stack.controlPlaneUrl}/trpc/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...headers },
+    body: JSON.stringify(input),
+  });
+  const body = (await res.json()) as { result?: { data: unknown } };
+  if (!body.result) throw new Error(`${path} failed: ${res.status} ${JSON.stringify(body)}`);
+  return { data: body.result.data, headers: res.headers };
+}
+
+const list = (user: { cookie?: string; apiKey?: string }, input?: unknown) =>
+  trpc(stack, "audit.list", input, user);
+const page = async (user: TestUser, input?: unknown) => data<Page>(await list(user, input));
+
+async function all(user: TestUser, input: { limit?: number; filters?: unknown } = {}): Promise<Item[]> {
+  const items: Item[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 100; pages++) {
+    const p = await page(user, { ...input, ...(cursor && { cursor }) });
+    items.push(...p.items);
+    if (!p.nextCursor) return items;
+    cursor = p.nextCursor;
+  }
+  throw new Error("too many pages");
+}
+
+const tokenOf = (url: string) => new URL(url).pathname.split("/")[1] ?? "";
+
+function expectBad(res: TrpcAnswer): void {
+  expect(res.status).toBe(400);
+  expect(res.body.error?.data.appCode).toBe("BAD_REQUEST");
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+  [alice, bob] = await Promise.all([newUser(stack, PASSWORD), newUser(stack)]);
+  const session = { "x-request-id": "audit-signin-0001" };
+  const signedIn = await mutate("auth.signIn", { email: alice.email, password: PASSWORD }, session);
+  const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  alice = { ...alice, cookie };
+  secrets.push(cookie.split("=")[1] ?? "");
+  const as = { cookie };
+
+  const figmaKey = figmaKeyFor(stack, "alice");
+  const connected = await mutate("instances.connect", { serviceType: "figma", apiKey: figmaKey }, as);
+  const issued = connected.data as { instanceId: string; instanceUrl: string };
+  aliceInstance = issued.instanceId;
+  const created = await mutate("apiKeys.create", { name: "audit" }, as);
+  const apiKey = created.data as { id: string; key: string };
+  keyId = apiKey.id;
+  const rotated = await mutate(
+    "instances.rotate",
+    { serviceType: "figma" },
+    { authorization: `Bearer ${apiKey.key}`, "x-request-id": "audit-rotate-0001" },
+  );
+  const rotatedUrl = (rotated.data as { instanceUrl: string }).instanceUrl;
+  const newKey = figmaKeyFor(stack, "alice");
+  await mutate("instances.updateCredentials", { serviceType: "figma", apiKey: newKey }, as);
+  await mutate("apiKeys.revoke", { id: apiKey.id }, as);
+  secrets.push(figmaKey, newKey, apiKey.key, tokenOf(issued.instanceUrl), tokenOf(rotatedUrl));
+  secrets.push(figmaKey.slice(5), newKey.slice(5), apiKey.key.slice(-20), tokenOf(rotatedUrl).slice(-20));
+
+  const client = new Client(
+    { name: "audit-test", version: "1.0.0" },
+    { versionNegotiation: { mode: { pin: "2026-07-28" } } },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(rotatedUrl)));
+  for (let i = 0; i < TOOL_CALLS; i++) await client.callTool({ name: "get_me", arguments: {} });
+  await client.close();
+
+  bobInstance = (await connectFigma(stack, bob, figmaKeyFor(stack, "bob"))).instanceId;
+  await stack.edge.deps.audit.flush();
+});
+afterAll(() => stack.stop());
+
+describe("audit events", () => {
+  test("each control-plane change is recorded with actor, target, address, user agent and request id", async () => {
+    const items = (await page(alice)).items.filter((i) => i.action !== "tool.call").reverse();
+    expect(items.map((i) => i.action)).toEqual([
+      "auth.sign_in",
+      "instance.connect",
+      "api_key.create",
+      "instance.rotate",
+      "credentials.update",
+      "api_key.revoke",
+    ]);
+    const [signIn, connect, create, rotate, update, revoke] = items;
+    expect(signIn).toMatchObject({
+      status: "ok",
+      actor: { kind: "session", keyId: null },
+      target: alice.userId,
+      requestId: "audit-signin-0001",
+      ip: "127.0.0.1",
+      userAgent: USER_AGENT,
+    });
+    const onInstance = { target: aliceInstance, instanceId: aliceInstance, serviceType: "figma" };
+    expect(connect).toMatchObject({ ...onInstance, actor: { kind: "session", keyId: null } });
+    expect(update).toMatchObject(onInstance);
+    // Rotated with the API key: the key's id is the actor, never the key.
+    expect(rotate).toMatchObject({
+      ...onInstance,
+      actor: { kind: "api_key", keyId },
+      requestId: "audit-rotate-0001",
+    });
+    expect(create).toMatchObject({ target: keyId, actor: { kind: "session" } });
+    expect(revoke).toMatchObject({ target: keyId, actor: { kind: "session" } });
+    for (const item of items) {
+      expect(item).toMatchObject({ status: "ok", ip: "127.0.0.1", userAgent: USER_AGENT });
+      expect(item.requestId).toMatch(/^[A-Za-z0-9_.:-]{8,64}$/);
+      expect(new Date(item.createdAt).toISOString()).toBe(item.createdAt);
+    }
+  });
+
+  test("tool calls: actor is the instance; upstream time is part of the latency, absent when cached", async () => {
+    const calls = await all(alice, { filters: { action: "tool.call" } });
+    expect(calls).toHaveLength(TOOL_CALLS);
+    for (const c of calls) {
+      expect(c).toMatchObject({
+        actor: { kind: "instance" },
+        instanceId: aliceInstance,
+        serviceType: "figma",
+      });
+      expect(c).toMatchObject({ tool: "get_me", status: "ok" });
+      expect(c.latencyMs).toBeGreaterThanOrEqual(c.upstreamMs ?? 0);
+    }
+    // get_me is served from the read cache after the first call: only that one reached the upstream.
+    expect(calls.filter((c) => c.upstreamMs !== null)).toHaveLength(1);
+  });
+
+  test("no audit row, roll-up or listed event holds a key, a token or a session secret", async () => {
+    const db = stack.platform.deps.db;
+    const rows = JSON.stringify([
+      await db.select().from(auditEvents),
+      await db.select().from(usageRollups),
+      await all(alice),
+    ]);
+    expect(secrets.length).toBeGreaterThan(8);
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(15);
+      expect(rows).not.toContain(secret);
+    }
+  });
+
+  test("forgetAuditPersonalData clears addresses and user agents, keeping the events", async () => {
+    const user = await newUser(stack);
+    await connectFigma(stack, user, figmaKeyFor(stack, "forget"));
+    const db = stack.platform.deps.db;
+    const before = await db.select().from(auditEvents).where(eq(auditEvents.userId, user.userId));
+    expect(before.some((e) => e.ip !== null && e.userAgent !== null)).toBe(true);
+    await forgetAuditPersonalData(db, user.userId);
+    const after = await db.select().from(auditEvents).where(eq(auditEvents.userId, user.userId));
+    expect(after.map((e) => e.id).sort()).toEqual(before.map((e) => e.id).sort());
+    expect(after.every((e) => e.ip === null && e.userAgent === null)).toBe(true);
+    // Other users' events keep theirs.
+    const alices = await db.select().from(auditEvents).where(eq(auditEvents.userId, alice.userId));
+    expect(alices.some((e) => e.ip === "127.0.0.1")).toBe(true);
+  });
+});
+
+describe("audit.list", () => {
+  test("pages newest first through every event, each once, with an opaque cursor", async () => {
+    const expected = await stack.platform.deps.db
+      .select({ id: auditEvents.id })
+      .from(auditEvents)
+      .where(eq(auditEvents.userId, alice.userId));
+    expect(expected.length).toBe(6 + TOOL_CALLS);
+    const first = await page(alice, { limit: 5 });
+    expect(first.items).toHaveLength(5);
+    expect(first.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    const items = await all(alice, { limit: 5 });
+    expect(items.slice(0, 5)).toEqual(first.items);
+    expect(items.map((i) => i.id).sort()).toEqual(expected.map((e) => e.id).sort());
+    expect(new Set(items.map((i) => i.id)).size).toBe(items.length);
+    const times = items.map((i) => Date.parse(i.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    // One page holds them all (default limit 50): no cursor after it.
+    const whole = await page(alice);
+    expect(whole.items.map((i) => i.id)).toEqual(items.map((i) => i.id));
+    expect(whole.nextCursor).toBeNull();
+    // A page exactly as long as what is left ends the list.
+    const exact = await page(alice, { limit: items.length });
+    expect(exact.nextCursor).toBeNull();
+  });
+
+  test("filters: action, status, instance and a time range", async () => {
+    const items = await all(alice);
+    const keyEvents = await all(alice, { filters: { action: "api_key.create" } });
+    expect(keyEvents.map((i) => i.action)).toEqual(["api_key.create"]);
+    const onInstance = await all(alice, { limit: 4, filters: { instanceId: aliceInstance } });
+    expect(onInstance).toHaveLength(items.filter((i) => i.instanceId === aliceInstance).length);
+    expect(onInstance.every((i) => i.instanceId === aliceInstance)).toBe(true);
+    expect(await all(alice, { filters: { status: "UPSTREAM_ERROR" } })).toEqual([]);
+    expect(await all(alice, { filters: { status: "ok" } })).toHaveLength(items.length);
+    // [from, to): the middle event's own instant is in `from` and out of `to`.
+    const middle = items[Math.floor(items.length / 2)];
+    if (!middle) throw new Error("no events");
+    const newer = await all(alice, { filters: { from: middle.createdAt } });
+    const older = await all(alice, { filters: { to: middle.createdAt } });
+    expect(newer.every((i) => i.createdAt >= middle.createdAt)).toBe(true);
+    expect(older.every((i) => i.createdAt <= middle.createdAt)).toBe(true);
+    expect(newer.map((i) => i.id)).toContain(middle.id);
+    expect(older.map((i) => i.id)).not.toContain(middle.id);
+    expect(newer.length + older.length).toBe(items.length);
+  });
+
+  test("another user never sees them: not listed, not through Alice's instance id, not with her cursor", async () => {
+    const aliceIds = new Set((await all(alice)).map((i) => i.id));
+    const bobs = await all(bob);
+    expect(bobs.length).toBeGreaterThan(0);
+    expect(bobs.some((i) => aliceIds.has(i.id))).toBe(false);
+    expect(bobs.every((i) => i.instanceId === null || i.instanceId === bobInstance)).toBe(true);
+    expect(await all(bob, { filters: { instanceId: aliceInstance } })).toEqual([]);
+    const aliceCursor = (await page(alice, { limit: 1 })).nextCursor;
+    const withIt = await page(bob, { cursor: aliceCursor });
+    expect(withIt.items.some((i) => aliceIds.has(i.id))).toBe(false);
+  });
+
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  for (const [label, cursor] of [
+    ["not base64url", "not a cursor!"],
+    ["not JSON", Buffer.from("hello").toString("base64url")],
+    ["the wrong shape", b64({ at: "2026-01-01T00:00:00.000000Z", id: "evt_x" })],
+    ["a timestamp that is not one", b64(["yesterday", "evt_x"])],
+    ["31 February", b64(["2026-02-31T00:00:00.000000Z", "evt_x"])],
+    ["an id that is not one", b64(["2026-01-01T00:00:00.000000Z", "evt x;--"])],
+    ["a number for the id", b64(["2026-01-01T00:00:00.000000Z", 7])],
+    ["too long", "A".repeat(300)],
+    ["empty", ""],
+  ] as const) {
+    test(`a malformed cursor (${label}): 400 BAD_REQUEST`, async () => {
+      expectBad(await list(alice, { cursor }));
+    });
+  }
+
+  for (const [label, input] of [
+    ["limit 0", { limit: 0 }],
+    ["limit 101", { limit: 101 }],
+    ["a fractional limit", { limit: 2.5 }],
+    ["a limit as a string", { limit: "10" }],
+    ["an unknown field", { limit: 5, userId: "usr_other" }],
+    ["an unknown filter", { filters: { userId: "usr_other" } }],
+    ["a filter date that is not ISO-8601", { filters: { from: "yesterday" } }],
+    ["to before from", { filters: { from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" } }],
+    ["an action over 64 characters", { filters: { action: "a".repeat(65) } }],
+    ["an empty status", { filters: { status: "" } }],
+  ] as const) {
+    test(`${label}: 400 BAD_REQUEST`, async () => {
+      expectBad(await list(alice, input));
+    });
+  }
+
+  test("no session or API key: 401 UNAUTHORIZED", async () => {
+    const res = await list({});
+    expect(res.status).toBe(401);
+    expect(res.body.error?.data.appCode).toBe("UNAUTHORIZED");
+  });
+
+  test("an API key without audit:read: 403 FORBIDDEN; with it, its owner's events", async () => {
+    const create = async (scopes: string[]) =>
+      data<{ key: string }>(
+        await trpc(stack, "apiKeys.create", { name: `audit ${scopes}`, scopes }, { cookie: alice.cookie }),
+      ).key;
+    const denied = await list({ apiKey: await create(["usage:read", "instances:write"]) });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error?.data.appCode).toBe("FORBIDDEN");
+    const allowed = data<Page>(await list({ apiKey: await create(["audit:read"]) }, { limit: 100 }));
+    const sessionView = await page(alice, { limit: 100 });
+    // The same trail (the two key creations just made included).
+    expect(allowed.items.map((i) => i.id)).toEqual(sessionView.items.map((i) => i.id));
+    expect(allowed.items.filter((i) => i.action === "api_key.create")).toHaveLength(3);
+  });
+});
