@@ -207,6 +207,8 @@ describe("2026-07-28 over raw HTTP", () => {
     const tools = list.message.result?.tools as { name: string; inputSchema: object }[];
     expect(tools.map((t) => t.name)).toContain("get_file");
     expect(list.message.result?.resultType).toBe("complete");
+    // Every answer names its request (the fast path's and the SDK's own Responses too).
+    for (const answer of [discover, list]) expect(answer.headers.get("x-request-id")).toMatch(/^req_/);
   });
 
   test("tools/call of an unknown tool → -32602, no upstream call", async () => {

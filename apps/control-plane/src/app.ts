@@ -69,12 +69,6 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     return c.json({ ready, kv, database }, ready ? 200 : 503);
   });
 
-  // tRPC answers with a Response of its own, which drops the headers set before it ran: echo the request id
-  // again, so SDK errors can carry it.
-  app.use("/trpc/*", async (c, next) => {
-    await next();
-    c.res.headers.set("x-request-id", c.var.requestId);
-  });
   for (const path of ["/trpc/*", "/api/*"]) {
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
     app.use(path, sameOrigin());

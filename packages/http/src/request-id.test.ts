@@ -5,6 +5,9 @@ import { type RequestIdVariables, requestId } from "./request-id.ts";
 const app = new Hono<{ Variables: RequestIdVariables }>();
 app.use(requestId());
 app.get("/", (c) => c.text(c.var.requestId));
+// A handler that answers with a Response it built itself (as tRPC's adapter and the MCP handlers do).
+app.get("/raw", () => new Response("raw", { headers: { "content-type": "text/plain" } }));
+app.get("/own", () => new Response("own", { headers: { "x-request-id": "handler-chosen-1" } }));
 
 describe("requestId", () => {
   test("mints an unguessable id and echoes it", async () => {
@@ -21,5 +24,13 @@ describe("requestId", () => {
     );
     const injected = await (await app.request("/", { headers: { "x-request-id": 'bad"id<script>' } })).text();
     expect(injected).toMatch(/^req_/);
+  });
+
+  test("echoed on a Response the handler built itself, never over one the handler set", async () => {
+    const raw = await app.request("/raw", { headers: { "x-request-id": "proxy-1234abcd" } });
+    expect(raw.headers.get("x-request-id")).toBe("proxy-1234abcd");
+    expect(await raw.text()).toBe("raw");
+    const own = await app.request("/own");
+    expect(own.headers.get("x-request-id")).toBe("handler-chosen-1");
   });
 });

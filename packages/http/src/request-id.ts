@@ -4,7 +4,11 @@ import type { MiddlewareHandler } from "hono";
 export type RequestIdVariables = { requestId: string };
 const INBOUND = /^[A-Za-z0-9_.:-]{8,64}$/;
 
-/** Reuses a sane inbound X-Request-Id (from a proxy) or mints one, and echoes it on the response. */
+/**
+ * Reuses a sane inbound X-Request-Id (from a proxy) or mints one, and echoes it on the response — also on a
+ * Response a handler built itself (tRPC's, the MCP handlers'), which does not carry headers set on the
+ * context before it ran.
+ */
 export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }> {
   return async function requestIdMiddleware(c, next) {
     const inbound = c.req.header("x-request-id");
@@ -12,5 +16,11 @@ export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }
     c.set("requestId", id);
     c.header("x-request-id", id);
     await next();
+    if (c.res.headers.has("x-request-id")) return;
+    try {
+      c.res.headers.set("x-request-id", id);
+    } catch {
+      // Immutable headers (a Response passed through from fetch): it goes without.
+    }
   };
 }
