@@ -210,6 +210,22 @@ describe("who may call account.*", () => {
 });
 
 describe("account.sessions and account.revokeSession", () => {
+  test("a session made by sign-in records the browser and address it came from", async () => {
+    const user = await newUser(stack);
+    const res = await fetch(`${stack.controlPlaneUrl}/trpc/auth.signIn`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "AccountTest/1.0 (sign-in)" },
+      body: JSON.stringify({ email: user.email, password: PASSWORD }),
+    });
+    expect(res.status).toBe(200);
+    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const listed = data<Session[]>(await listSessions(cookie));
+    expect(listed.find((x) => x.current)).toMatchObject({
+      userAgent: "AccountTest/1.0 (sign-in)",
+      ip: "127.0.0.1",
+    });
+  });
+
   test("lists the user's sessions by opaque ids and marks the caller's", async () => {
     const user = await newUser(stack);
     const other = await anotherBrowser(user);
@@ -349,6 +365,13 @@ describe("account.changePassword", () => {
     const changes = (await auditOf(user.userId)).filter((e) => e.action === "account.password_change");
     expect(changes.map((e) => e.status)).toEqual(["ok"]);
     expect(changes[0]?.request_id).toBeString();
+    // Who changed it, from where: the session, its address and browser (never a password).
+    expect(changes[0]).toMatchObject({
+      actor_kind: "session",
+      target: user.userId,
+      ip: "127.0.0.1",
+      user_agent: "AccountTest/1.0 (change)",
+    });
   });
 
   test("a wrong current password: 401 UNAUTHORIZED and nothing changed", async () => {

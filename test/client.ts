@@ -147,3 +147,17 @@ export async function metricsText(stack: Stack): Promise<string> {
   expect(res.status).toBe(200);
   return res.text();
 }
+
+/** A finished child process's exit code and everything it wrote (a Bun.spawn with both streams piped). */
+export async function outputOf(proc: {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<number>;
+}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}

@@ -4,7 +4,6 @@
 // old key can go at once). The commands `keys:status` and `keys:rotate` run as processes on their own
 // embedded database: an unscoped rotation of the shared test database would touch other files' rows.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createCipheriv, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -19,10 +18,12 @@ import {
   resealCredentials,
   sealCredential,
 } from "@mcp/core";
-import { aadFor, generateKeySpec, isEnvelope, type Keyring, parseKeyring, type Sealed } from "@mcp/crypto";
+import { generateKeySpec, isEnvelope, parseKeyring } from "@mcp/crypto";
 import { auditEvents, credentials, instances, users } from "@mcp/db";
 import { createEdge } from "@mcp/edge";
 import { asc, eq, inArray } from "drizzle-orm";
+import { legacySeal } from "../packages/crypto/src/legacy-seal.testing.ts";
+import { outputOf } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 const v1 = generateKeySpec(1);
@@ -49,22 +50,6 @@ afterAll(async () => {
   }
   await stack?.stop();
 });
-
-type CredentialRow = Pick<typeof credentials.$inferSelect, "id" | "userId" | "serviceType">;
-
-/**
- * The format sealed before envelopes, built with node:crypto (not our code): AES-256-GCM directly under the
- * master key with the row's AAD, base64url(nonce ‖ ciphertext ‖ tag).
- */
-function legacySeal(keys: Keyring, version: number, row: CredentialRow, plaintext: string): Sealed {
-  const key = keys.key(version);
-  if (!key) throw new Error("no such key");
-  const nonce = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: 16 });
-  cipher.setAAD(aadFor("credential", row.userId, row.serviceType, row.id));
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
-  return { keyVersion: version, ciphertext: Buffer.concat([nonce, body]).toString("base64url") };
-}
 
 /** Users inserted directly: their passwords are never used, and hashing dozens of them would be slow. */
 async function freshUsers(deps: CoreDeps, count: number): Promise<string[]> {
@@ -275,12 +260,7 @@ describe("bun run keys:status / keys:rotate", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
-    return { code, stdout, stderr };
+    return outputOf(proc);
   }
   const status = async (keys: string) => {
     const out = await run("keys-status.ts", keys, "--json");

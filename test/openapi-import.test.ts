@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { executeTool, loadRegistry, type ServiceDefinition, validateKey } from "@mcp/services";
+import { outputOf } from "./client.ts";
 import { type FakeUpstream, json, startFakeUpstream } from "./fakes/upstream.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -24,12 +25,7 @@ async function importCli(...args: string[]): Promise<Run> {
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+  return outputOf(proc);
 }
 
 let dirs = 0;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { data, figmaKeyFor, newUser, trpc } from "./client.ts";
+import { data, figmaKeyFor, newUser, outputOf, trpc } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 const SDK_DIR = resolve(import.meta.dir, "../packages/sdk");
@@ -57,11 +57,7 @@ test("under Node: typed calls, a retried connect replayed once, typed errors, fo
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const { stdout, stderr, code } = await outputOf(proc);
   expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
   const out = JSON.parse(stdout);
 

@@ -34,8 +34,27 @@ const WRONG_PASSWORD = "Wrong password";
 /** The newest sessions listed; a user with more (scripts signing in over and over) still revokes them all at once. */
 export const MAX_LISTED_SESSIONS = 100;
 
-const audit = (deps: AccountDeps, actor: Actor, action: string, status: string, req: AccountRequest) =>
-  recordAudit(deps, { userId: actor.userId, action, status, requestId: req.requestId });
+/**
+ * An account change as an audit event: who (a session: these are session-only), from where, which request.
+ * `anonymous`: without address and user agent (the tombstone a deleted account leaves).
+ */
+const audit = (
+  deps: AccountDeps,
+  actor: Actor,
+  action: string,
+  status: string,
+  req: AccountRequest,
+  anonymous = false,
+) =>
+  recordAudit(deps, {
+    userId: actor.userId,
+    action,
+    status,
+    target: actor.userId,
+    actorKind: "session",
+    requestId: req.requestId,
+    ...(!anonymous && { ip: req.ip ?? null, userAgent: req.userAgent ?? null }),
+  });
 
 /**
  * A new password, once the current one is confirmed. Every session of the user ends (this browser's too) and
@@ -172,6 +191,6 @@ export async function deleteAccount(
   for (const serviceType of new Set(erased.map((i) => i.serviceType))) {
     await bumpReadCacheGeneration(deps, actor.userId, serviceType);
   }
-  await audit(deps, actor, "account.delete", "ok", req);
+  await audit(deps, actor, "account.delete", "ok", req, true);
   return ok({ instancesDeleted: erased.length, cookie: deps.sessions.blankCookie() });
 }

@@ -2,10 +2,10 @@
 // configured kv. Each round has its own fresh users (other test files may share the database), removed
 // afterwards, and only they are re-sealed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createCipheriv, randomBytes } from "node:crypto";
-import { aadFor, generateKeySpec, isEnvelope, type Keyring, parseKeyring, type Sealed } from "@mcp/crypto";
+import { generateKeySpec, isEnvelope, parseKeyring } from "@mcp/crypto";
 import { auditEvents, credentials, users } from "@mcp/db";
 import { asc, eq, inArray } from "drizzle-orm";
+import { legacySeal } from "../../crypto/src/legacy-seal.testing.ts";
 import type { Platform } from "./bootstrap.ts";
 import { openCredential } from "./credentials.ts";
 import type { CoreDeps } from "./deps.ts";
@@ -101,22 +101,6 @@ test("re-sealing while users reconnect leaves every credential openable and no r
     expect(opened).toEqual(expected);
   }
 }, 30_000);
-
-type Row = typeof credentials.$inferSelect;
-
-/**
- * The format sealed before envelopes, built with node:crypto (not our code): AES-256-GCM directly under the
- * master key with the row's AAD, base64url(nonce ‖ ciphertext ‖ tag).
- */
-function legacySeal(keys: Keyring, version: number, row: Row, plaintext: string): Sealed {
-  const key = keys.key(version);
-  if (!key) throw new Error("no such key");
-  const nonce = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: 16 });
-  cipher.setAAD(aadFor("credential", row.userId, row.serviceType, row.id));
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
-  return { keyVersion: version, ciphertext: Buffer.concat([nonce, body]).toString("base64url") };
-}
 
 const rowsOf = (deps: CoreDeps, ids: string[]) =>
   deps.db.select().from(credentials).where(inArray(credentials.userId, ids)).orderBy(asc(credentials.id));

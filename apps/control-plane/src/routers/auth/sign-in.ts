@@ -4,6 +4,7 @@ import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
 import { failures, limit, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
+import { auditRequest } from "../audit/request.ts";
 import { ZUserOutput } from "./schemas.ts";
 
 // Sign-in does not enforce the length rule: an old, shorter password must still get the same answer.
@@ -33,12 +34,13 @@ export const signInProcedure = publicProcedure
     if (!result.ok) await failures.fail(ctx, ...everyone);
     const user = orThrow(result);
     await failures.clear(ctx, caller);
-    const { cookie } = await ctx.deps.sessions.create(user.id);
+    const { cookie } = await ctx.deps.sessions.create(user.id, {
+      userAgent: ctx.userAgent,
+      ip: ctx.clientIp,
+    });
     ctx.setCookie(cookie);
     await recordAudit(ctx.deps, {
-      requestId: ctx.requestId,
-      ip: ctx.clientIp,
-      userAgent: ctx.userAgent,
+      ...auditRequest(ctx),
       actorKind: "session",
       userId: user.id,
       action: "auth.sign_in",

@@ -14,7 +14,10 @@ export const signUpProcedure = publicProcedure
   .mutation(async ({ ctx, input }) => {
     await limit(ctx, `signup:ip:${addressKey(ctx.clientIp)}`, limitOf(ctx, "signUpPerIp"));
     const user = orThrow(await signUp(ctx.deps, input));
-    const { cookie } = await ctx.deps.sessions.create(user.id);
+    const { cookie } = await ctx.deps.sessions.create(user.id, {
+      userAgent: ctx.userAgent,
+      ip: ctx.clientIp,
+    });
     ctx.setCookie(cookie);
     return user;
   });
