@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ControlPlaneDeps, createApp } from "@mcp/control-plane";
 import { appRouter } from "@mcp/control-plane/router";
-import { API_KEY_SCOPES, type ApiKeyScope, newId } from "@mcp/core";
+import { API_KEY_SCOPES, type ApiKeyScope, newId, personalOrgOf } from "@mcp/core";
 import { hashToken, mintApiKey } from "@mcp/crypto";
 import { apiKeys, credentials, instances, sessions, users } from "@mcp/db";
 import { eq } from "drizzle-orm";
@@ -680,6 +680,7 @@ describe("apiKeys.create with scopes and expiry", () => {
     await stack.platform.deps.db.insert(apiKeys).values({
       id,
       userId: w.user.userId,
+      orgId: await personalOrgOf(stack.platform.deps.db, w.user.userId),
       name: "legacy",
       prefix: key.slice(0, 12),
       keyHash: hashToken(key),

@@ -15,6 +15,7 @@ import {
   newId,
   openCredential,
   parseEnv,
+  personalOrgOf,
   resealCredentials,
   sealCredential,
 } from "@mcp/core";
@@ -88,7 +89,8 @@ async function connectedUnderV1(count: number): Promise<Connected[]> {
       const handle = `rot-${i}-${userId.slice(-6)}`;
       const key = `figd_${crypto.randomUUID()}`;
       stack.figma.addKey(key, { id: `fig-${userId}`, email: `${handle}@figma.test`, handle });
-      const issued = await connectInstance(deps, { userId }, { serviceType: "figma", apiKey: key });
+      const orgId = await personalOrgOf(deps.db, userId);
+      const issued = await connectInstance(deps, { userId, orgId }, { serviceType: "figma", apiKey: key });
       if (!issued.ok) throw new Error(issued.message);
       return { userId, handle, key, url: issued.value.instanceUrl };
     }),
@@ -277,8 +279,9 @@ describe("bun run keys:status / keys:rotate", () => {
     await seeded.deps.db
       .insert(users)
       .values(ids.map((id) => ({ id, email: `${id}@x.test`, passwordHash: "unused" })));
+    const orgIds = await Promise.all(ids.map((id) => personalOrgOf(seeded.deps.db, id)));
     const rows = ids.map((userId, i) => {
-      const row = { id: newId("cred"), userId, serviceType: "figma" };
+      const row = { id: newId("cred"), userId, orgId: orgIds[i] ?? "", serviceType: "figma" };
       const plain = JSON.stringify({ apiKey: `figd_cli_${i}` });
       const sealed =
         i < 2 ? legacySeal(ring, 1, row, plain) : sealCredential(ring, row, { apiKey: `figd_cli_${i}` });

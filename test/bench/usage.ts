@@ -198,7 +198,11 @@ async function main(): Promise<void> {
       for (const range of Object.values(ranges)) {
         const run = async () => {
           const started = performance.now();
-          const result = await summarizeUsage(bench, { userId: USER }, { ...range, groupBy });
+          const result = await summarizeUsage(
+            bench,
+            { userId: USER, orgId: "org_bench_usage" },
+            { ...range, groupBy },
+          );
           const ms = performance.now() - started;
           if (!result.ok) throw new Error(result.message);
           groups = result.value.groups.length;

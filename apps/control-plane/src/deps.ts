@@ -1,4 +1,4 @@
-import type { ApiKeyScope, CoreDeps, SessionStore } from "@mcp/core";
+import type { ApiKeyScope, CoreDeps, OrgRole, SessionStore } from "@mcp/core";
 
 /** What the control plane's handlers reach through `c.var.deps` and the tRPC context. */
 export interface ControlPlaneDeps extends CoreDeps {
@@ -46,9 +46,17 @@ export interface HonoEnv {
     requestId: string;
     /**
      * Who is calling. `scopes`: what an API key may do (absent for a session, which may do everything its
-     * user may); `keyId`: the API key's id.
+     * user may); `keyId`: the API key's id. `orgId`: the organisation the call acts in (an API key's own;
+     * for a session the `X-Org-Id` header's, else the user's personal one) and `orgRole` the user's role there.
      */
-    actor: { userId: string; via: AuthMethod; scopes?: readonly ApiKeyScope[]; keyId?: string } | null;
+    actor: {
+      userId: string;
+      orgId: string;
+      orgRole: OrgRole;
+      via: AuthMethod;
+      scopes?: readonly ApiKeyScope[];
+      keyId?: string;
+    } | null;
     sessionToken: string | null;
     clientIp: string;
   };

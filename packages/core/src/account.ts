@@ -175,10 +175,11 @@ export async function deleteAccount(
       .where(and(eq(users.id, actor.userId), eq(users.passwordHash, hash)))
       .for("update");
     if (!user) return undefined;
-    const gone = await tx
-      .delete(instances)
-      .where(eq(instances.userId, actor.userId))
-      .returning({ tokenHash: instances.tokenHash, serviceType: instances.serviceType });
+    const gone = await tx.delete(instances).where(eq(instances.userId, actor.userId)).returning({
+      tokenHash: instances.tokenHash,
+      serviceType: instances.serviceType,
+      orgId: instances.orgId,
+    });
     await tx.delete(credentials).where(eq(credentials.userId, actor.userId));
     await tx.delete(apiKeys).where(eq(apiKeys.userId, actor.userId));
     await tx.delete(sessions).where(eq(sessions.userId, actor.userId));
@@ -188,8 +189,8 @@ export async function deleteAccount(
   });
   if (!erased) return fail("UNAUTHORIZED", WRONG_PASSWORD);
   for (const instance of erased) await retireInstanceToken(deps, instance.tokenHash);
-  for (const serviceType of new Set(erased.map((i) => i.serviceType))) {
-    await bumpReadCacheGeneration(deps, actor.userId, serviceType);
+  for (const { orgId, serviceType } of erased) {
+    await bumpReadCacheGeneration(deps, { userId: actor.userId, orgId }, serviceType);
   }
   await audit(deps, actor, "account.delete", "ok", req, true);
   return ok({ instancesDeleted: erased.length, cookie: deps.sessions.blankCookie() });

@@ -1,5 +1,5 @@
 import { hashToken, mintApiKey } from "@mcp/crypto";
-import { API_KEY_SCOPES, type ApiKeyScope, apiKeys } from "@mcp/db";
+import { API_KEY_SCOPES, type ApiKeyScope, apiKeys, type OrgRole, orgMembers } from "@mcp/db";
 import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
@@ -24,6 +24,8 @@ export interface ApiKeySummary {
 export interface ApiKeyActor extends Actor {
   scopes: ApiKeyScope[];
   keyId: string;
+  /** The key's user's role in the key's organisation, as it is now. */
+  orgRole: OrgRole;
 }
 
 const MAX_KEYS_PER_USER = 50;
@@ -67,6 +69,7 @@ export async function createApiKey(
     .values({
       id: newId("key"),
       userId: actor.userId,
+      orgId: actor.orgId,
       name: input.name,
       prefix: key.slice(0, 12),
       keyHash: hashToken(key),
@@ -90,7 +93,7 @@ export async function listApiKeys(deps: Pick<CoreDeps, "db">, actor: Actor): Pro
   const rows = await deps.db
     .select(SUMMARY)
     .from(apiKeys)
-    .where(and(eq(apiKeys.userId, actor.userId), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.userId, actor.userId), eq(apiKeys.orgId, actor.orgId), isNull(apiKeys.revokedAt)))
     .orderBy(desc(apiKeys.createdAt));
   return rows.map((row) => ({ ...row, scopes: normalizeScopes(row.scopes) }));
 }
@@ -104,7 +107,14 @@ export async function revokeApiKey(
   const rows = await deps.db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
-    .where(and(eq(apiKeys.id, input.id), eq(apiKeys.userId, actor.userId), isNull(apiKeys.revokedAt)))
+    .where(
+      and(
+        eq(apiKeys.id, input.id),
+        eq(apiKeys.userId, actor.userId),
+        eq(apiKeys.orgId, actor.orgId),
+        isNull(apiKeys.revokedAt),
+      ),
+    )
     .returning({ id: apiKeys.id });
   if (!rows[0]) return fail("NOT_FOUND", "API key not found");
   await recordAudit(deps, {
@@ -124,8 +134,16 @@ export async function revokeApiKey(
 export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Promise<ApiKeyActor | null> {
   const keyHash = hashToken(key);
   const [row] = await deps.db
-    .select({ id: apiKeys.id, userId: apiKeys.userId, scopes: apiKeys.scopes })
+    .select({
+      id: apiKeys.id,
+      userId: apiKeys.userId,
+      orgId: apiKeys.orgId,
+      scopes: apiKeys.scopes,
+      orgRole: orgMembers.role,
+    })
     .from(apiKeys)
+    // A key outlives nothing: its user must still be a member of its organisation.
+    .innerJoin(orgMembers, and(eq(orgMembers.orgId, apiKeys.orgId), eq(orgMembers.userId, apiKeys.userId)))
     .where(
       and(
         eq(apiKeys.keyHash, keyHash),
@@ -142,5 +160,11 @@ export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Pro
     .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, stale))))
     .catch(() => {});
   // A name this build does not know (written by a newer one) grants nothing here.
-  return { userId: row.userId, scopes: row.scopes.filter(isScope), keyId: row.id };
+  return {
+    userId: row.userId,
+    orgId: row.orgId,
+    orgRole: row.orgRole,
+    scopes: row.scopes.filter(isScope),
+    keyId: row.id,
+  };
 }

@@ -17,6 +17,8 @@ export interface AuditRequest {
 /** One audit event. Never a secret: no API key, instance URL or token, credential, argument or result. */
 export interface AuditEvent extends AuditRequest {
   userId: string;
+  /** The organisation it happened in (its owners and admins see it); absent for account-wide events. */
+  orgId?: string;
   /** e.g. `tool.call`, `auth.sign_in`, `instance.connect`, `api_key.create`. */
   action: string;
   /** `ok` or an error code. */
@@ -98,6 +100,7 @@ function insertBatch(db: Db, batch: Row[]) {
     batch.map((r) => ({
       id: r.id,
       user_id: r.userId,
+      org_id: r.orgId ?? null,
       action: r.action,
       status: r.status,
       actor_kind: r.actorKind ?? null,
@@ -115,12 +118,12 @@ function insertBatch(db: Db, batch: Row[]) {
     })),
   );
   const insert = sql`
-    insert into audit_events (id, user_id, action, status, actor_kind, actor_key_id, target, instance_id,
+    insert into audit_events (id, user_id, org_id, action, status, actor_kind, actor_key_id, target, instance_id,
       service_type, tool, latency_ms, upstream_ms, request_id, ip, user_agent, created_at)
-    select id, user_id, action, status, actor_kind, actor_key_id, target, instance_id, service_type, tool,
+    select id, user_id, org_id, action, status, actor_kind, actor_key_id, target, instance_id, service_type, tool,
       latency_ms, upstream_ms, request_id, ip, user_agent, created_at
     from json_to_recordset(${rows}::json) as t(
-      id text, user_id text, action text, status text, actor_kind text, actor_key_id text, target text,
+      id text, user_id text, org_id text, action text, status text, actor_kind text, actor_key_id text, target text,
       instance_id text, service_type text, tool text, latency_ms integer, upstream_ms integer, request_id text,
       ip text, user_agent text, created_at timestamptz
     )`;

@@ -6,6 +6,7 @@ import { Lucia, TimeSpan } from "lucia";
 import type { CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
+import { personalOrgOf } from "./orgs.ts";
 
 export interface PublicUser {
   id: string;
@@ -117,6 +118,8 @@ export async function signUp(
     .returning();
   const row = rows[0];
   if (!row) return fail("CONFLICT", "An account with this email already exists");
+  // Personal use is the default: every account starts with its own organisation.
+  await personalOrgOf(deps.db, row.id);
   return ok(toPublic(row));
 }
 

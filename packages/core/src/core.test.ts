@@ -9,6 +9,7 @@ import { createSessionStore, readSessionCookie, signIn, signUp } from "./auth.ts
 import type { Platform } from "./bootstrap.ts";
 import { parseEnv } from "./env.ts";
 import { connectInstance, revokeInstance, rotateInstance, updateCredentials } from "./instances.ts";
+import { personalOrgOf } from "./orgs.ts";
 import { InstanceResolver } from "./resolve.ts";
 import { resealCredentials } from "./rotate-keys.ts";
 import { testPlatform } from "./test-platform.ts";
@@ -38,7 +39,8 @@ async function userWithKey() {
   if (!signedUp.ok) throw new Error(signedUp.message);
   const key = `figd_${crypto.randomUUID()}`;
   figma.addKey(key, { id: "1", email: "a@b.c", handle: "core" });
-  return { actor: { userId: signedUp.value.id }, key, email: signedUp.value.email };
+  const orgId = await personalOrgOf(platform.deps.db, signedUp.value.id);
+  return { actor: { userId: signedUp.value.id, orgId }, key, email: signedUp.value.email };
 }
 
 const tokenOf = (url: string) => url.split("/")[3] ?? "";

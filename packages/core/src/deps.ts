@@ -25,7 +25,11 @@ export interface CoreDeps {
   health?: HealthView;
 }
 
-/** Who is acting: always a user; every query of user data is scoped by it. */
+/**
+ * Who is acting: always a user, within one organisation (their personal one unless the request chose another
+ * they belong to, or the API key is bound to another); every query of user data is scoped by both.
+ */
 export interface Actor {
   userId: string;
+  orgId: string;
 }

@@ -106,6 +106,32 @@ export {
 } from "./instances.ts";
 export { createLogger, type Logger, type LogLevel, redact } from "./logger.ts";
 export {
+  acceptInvitation,
+  actorOrg,
+  createOrg,
+  INVITATION_TOKEN,
+  INVITATION_TTL_HOURS,
+  type InvitationSummary,
+  type IssuedInvitation,
+  inviteMember,
+  isOrgAdmin,
+  listInvitations,
+  listMemberInstances,
+  listMembers,
+  listOrgs,
+  type MemberInstance,
+  ORG_ROLES,
+  type OrgCaller,
+  type OrgMember,
+  type OrgRole,
+  type OrgSummary,
+  personalOrgOf,
+  removeMember,
+  revokeInvitation,
+  revokeMemberInstance,
+  setMemberRole,
+} from "./orgs.ts";
+export {
   bumpReadCacheGeneration,
   INITIAL_READ_CACHE_GENERATION,
   readCacheGenerationKey,

@@ -51,7 +51,7 @@ const instanceUrl = (
   serviceType: string,
   token: string,
 ) => `${edgeUrlFor(serviceType, deps.servicePublicUrls ?? {}, deps.publicEdgeUrl)}/${token}/mcp`;
-const summary = (row: typeof instances.$inferSelect): InstanceSummary => ({
+export const instanceSummary = (row: typeof instances.$inferSelect): InstanceSummary => ({
   instanceId: row.id,
   serviceType: row.serviceType,
   status: row.status,
@@ -249,7 +249,7 @@ export async function issueInstance(
   // Same URL, new credential: every cached copy of the old one must go.
   else if (oldTokenHash) await refreshInstanceToken(deps, oldTokenHash);
   // A new key may belong to another upstream account: answers cached under the old one must go.
-  await bumpReadCacheGeneration(deps, actor.userId, serviceType);
+  await bumpReadCacheGeneration(deps, actor, serviceType);
   await recordAudit(deps, {
     ...request,
     userId: actor.userId,
@@ -288,12 +288,18 @@ async function lockExisting(
       account: instances.account,
     })
     .from(instances)
-    .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, serviceType)))
+    .where(and(ownedBy(actor), eq(instances.serviceType, serviceType)))
     .for("update");
   const [credential] = await tx
     .select()
     .from(credentials)
-    .where(and(eq(credentials.userId, actor.userId), eq(credentials.serviceType, serviceType)))
+    .where(
+      and(
+        eq(credentials.orgId, actor.orgId),
+        eq(credentials.userId, actor.userId),
+        eq(credentials.serviceType, serviceType),
+      ),
+    )
     .for("update");
   if (!instance && !credential) return undefined;
   const opened =
@@ -327,7 +333,9 @@ async function upsertCredential(
   if (existingId) {
     await tx.update(credentials).set(sealed).where(eq(credentials.id, id));
   } else {
-    await tx.insert(credentials).values({ id, userId: actor.userId, serviceType, ...sealed });
+    await tx
+      .insert(credentials)
+      .values({ id, userId: actor.userId, orgId: actor.orgId, serviceType, ...sealed });
   }
   return id;
 }
@@ -347,17 +355,15 @@ async function upsertInstance(
     return existingId;
   }
   const instanceId = newId("ins");
-  await tx.insert(instances).values({ id: instanceId, userId: actor.userId, serviceType, ...values });
+  await tx
+    .insert(instances)
+    .values({ id: instanceId, userId: actor.userId, orgId: actor.orgId, serviceType, ...values });
   return instanceId;
 }
 
 export async function listInstances(deps: Pick<CoreDeps, "db">, actor: Actor): Promise<InstanceSummary[]> {
-  const rows = await deps.db
-    .select()
-    .from(instances)
-    .where(eq(instances.userId, actor.userId))
-    .orderBy(asc(instances.createdAt));
-  return rows.map(summary);
+  const rows = await deps.db.select().from(instances).where(ownedBy(actor)).orderBy(asc(instances.createdAt));
+  return rows.map(instanceSummary);
 }
 
 export async function getInstance(
@@ -368,9 +374,9 @@ export async function getInstance(
   const [row] = await deps.db
     .select()
     .from(instances)
-    .where(and(eq(instances.userId, actor.userId), eq(instances.serviceType, input.serviceType)))
+    .where(and(ownedBy(actor), eq(instances.serviceType, input.serviceType)))
     .limit(1);
-  return row ? ok(summary(row)) : fail("NOT_FOUND", `No ${input.serviceType} instance`);
+  return row ? ok(instanceSummary(row)) : fail("NOT_FOUND", `No ${input.serviceType} instance`);
 }
 
 /**
@@ -487,10 +493,9 @@ function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): str
   return serviceType === CUSTOM_SERVICE.type ? CUSTOM_SERVICE.prefix : deps.registry.any(serviceType)?.prefix;
 }
 
+/** The actor's own instances in the organisation it acts in. */
+const ownedBy = (actor: Actor) => and(eq(instances.orgId, actor.orgId), eq(instances.userId, actor.userId));
+
 function liveInstanceOf(actor: Actor, serviceType: string) {
-  return and(
-    eq(instances.userId, actor.userId),
-    eq(instances.serviceType, serviceType),
-    ne(instances.status, "revoked"),
-  );
+  return and(ownedBy(actor), eq(instances.serviceType, serviceType), ne(instances.status, "revoked"));
 }

@@ -4,13 +4,19 @@ import type { CoreDeps } from "./deps.ts";
 
 const GENERATION_TTL_MS = 24 * 60 * 60_000;
 /**
- * Per-user read caches are keyed by a generation; moving it on makes every cached answer of that user and
+ * Per-user (and organisation) read caches are keyed by a generation; moving it on makes every cached answer of that user and
  * service unreachable at once (after their own writes, or a reconnect with another account's key). This is
  * where it is kept (its absence reads as INITIAL_READ_CACHE_GENERATION); the edge reads it together with the
  * entry (`kv.getThrough`, apps/edge/src/mcp/read-cache.ts).
  */
-export const readCacheGenerationKey = (userId: string, serviceType: string) =>
-  `cachegen:${userId}:${serviceType}`;
+export const readCacheGenerationKey = (owner: CacheOwner, serviceType: string) =>
+  `cachegen:${owner.orgId}:${owner.userId}:${serviceType}`;
+
+/** Whose instance a cached answer belongs to: one user in one organisation (each with its own credential). */
+export interface CacheOwner {
+  userId: string;
+  orgId: string;
+}
 export const INITIAL_READ_CACHE_GENERATION = "0";
 
 /**
@@ -20,14 +26,14 @@ export const INITIAL_READ_CACHE_GENERATION = "0";
  */
 export async function bumpReadCacheGeneration(
   deps: Pick<CoreDeps, "kv">,
-  userId: string,
+  owner: CacheOwner,
   serviceType: string,
 ): Promise<void> {
   if (deps.kv.degraded?.()) {
-    pendingBumps(deps.kv).add(readCacheGenerationKey(userId, serviceType));
+    pendingBumps(deps.kv).add(readCacheGenerationKey(owner, serviceType));
     return;
   }
-  await deps.kv.set(readCacheGenerationKey(userId, serviceType), randomUUID(), GENERATION_TTL_MS);
+  await deps.kv.set(readCacheGenerationKey(owner, serviceType), randomUUID(), GENERATION_TTL_MS);
 }
 
 const pending = new WeakMap<Kv, Set<string>>();

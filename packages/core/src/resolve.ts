@@ -15,6 +15,8 @@ import { AppError } from "./errors.ts";
 export interface ResolvedInstance {
   instanceId: string;
   userId: string;
+  /** The organisation the instance belongs to (its audit events are visible to that organisation's admins). */
+  orgId: string;
   serviceType: string;
   credentialId: string;
   status: "active" | "needs_reauth";
@@ -215,6 +217,7 @@ export class InstanceResolver {
       .select({
         instanceId: instances.id,
         userId: instances.userId,
+        orgId: instances.orgId,
         serviceType: instances.serviceType,
         credentialId: instances.credentialId,
         status: instances.status,

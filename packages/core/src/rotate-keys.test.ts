@@ -11,6 +11,7 @@ import { openCredential } from "./credentials.ts";
 import type { CoreDeps } from "./deps.ts";
 import { newId } from "./ids.ts";
 import { issueInstance } from "./instances.ts";
+import { personalOrgOf } from "./orgs.ts";
 import { keyStatus, type RotationProgress, resealCredentials } from "./rotate-keys.ts";
 import { testPlatform } from "./test-platform.ts";
 
@@ -45,8 +46,8 @@ async function freshUsers(deps: CoreDeps, count: number): Promise<string[]> {
 }
 
 /** The real connect path after the upstream check: seal, upsert credential and instance, retire caches. */
-const connect = (deps: CoreDeps, userId: string, apiKey: string) =>
-  issueInstance(deps, { userId }, "figma", "fig", { apiKey });
+const connect = async (deps: CoreDeps, userId: string, apiKey: string) =>
+  issueInstance(deps, { userId, orgId: await personalOrgOf(deps.db, userId) }, "figma", "fig", { apiKey });
 
 const newKey = () => `figd_${crypto.randomUUID()}`;
 

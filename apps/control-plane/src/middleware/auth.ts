@@ -1,4 +1,4 @@
-import { AppError, verifyApiKey } from "@mcp/core";
+import { AppError, actorOrg, verifyApiKey } from "@mcp/core";
 import { API_KEY } from "@mcp/crypto";
 import { bearerToken } from "@mcp/http";
 import type { MiddlewareHandler } from "hono";
@@ -9,7 +9,9 @@ import type { HonoEnv } from "../deps.ts";
  * when anonymous); procedures decide whether that is enough. A bearer that is present but wrong is a
  * 401 at once, so an integrator never silently acts anonymously; so is an expired or revoked key, with the
  * same message (nothing says which). An API key's actor carries its `scopes` and `keyId`: `scopedProcedure`
- * checks them.
+ * checks them. The organisation it acts in: an API key's own (another one asked for with `X-Org-Id` → 403); for
+ * a session the one `X-Org-Id` names when the user is a member (else 404, as for any organisation they are
+ * not in), or their personal one.
  */
 export function authenticate(): MiddlewareHandler<HonoEnv> {
   return async function authMiddleware(c, next) {
@@ -17,22 +19,36 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
     c.set("sessionToken", null);
     const deps = c.var.deps;
     const authorization = c.req.header("authorization");
+    const requestedOrg = orgHeader(c.req.header("x-org-id"));
     if (authorization) {
       const key = bearerToken(authorization);
       const actor = API_KEY.test(key) ? await verifyApiKey(deps, key) : null;
       if (!actor) throw new AppError("UNAUTHORIZED", "Invalid API key in Authorization header");
-      c.set("actor", { userId: actor.userId, via: "api_key", scopes: actor.scopes, keyId: actor.keyId });
+      if (requestedOrg && requestedOrg !== actor.orgId) {
+        throw new AppError("FORBIDDEN", "This API key is bound to another organisation");
+      }
+      c.set("actor", { ...actor, via: "api_key" });
       return next();
     }
     const token = deps.sessions.readCookie(c.req.header("cookie") ?? "");
     if (token) {
       const session = await deps.sessions.validate(token);
       if (session) {
-        c.set("actor", { userId: session.userId, via: "session" });
+        const org = await actorOrg(deps, session.userId, requestedOrg);
+        if (!org) throw new AppError("NOT_FOUND", "Organisation not found");
+        c.set("actor", { userId: session.userId, orgId: org.orgId, orgRole: org.role, via: "session" });
         c.set("sessionToken", token);
         if (session.cookie) c.header("set-cookie", session.cookie, { append: true });
       }
     }
     await next();
   };
+}
+
+/** `X-Org-Id`: absent → null; anything that cannot be an organisation id → 400 before any lookup. */
+function orgHeader(value: string | undefined): string | null {
+  if (value === undefined || value === "") return null;
+  if (!/^org_[A-Za-z0-9_-]{1,64}$/.test(value))
+    throw new AppError("BAD_REQUEST", "X-Org-Id: not an organisation id");
+  return value;
 }

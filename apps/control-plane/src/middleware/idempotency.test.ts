@@ -38,7 +38,18 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
   app.use(requestId());
   app.use(async (c, next) => {
     const who = c.req.header("x-user");
-    c.set("actor", who ? { userId: who, via: "api_key", keyId: c.req.header("x-key") ?? "key_1" } : null);
+    c.set(
+      "actor",
+      who
+        ? {
+            userId: who,
+            orgId: "org_test",
+            orgRole: "owner",
+            via: "api_key",
+            keyId: c.req.header("x-key") ?? "key_1",
+          }
+        : null,
+    );
     c.set("sessionToken", null);
     await next();
   });

@@ -22,11 +22,11 @@ export async function cachedRead(
   args: unknown,
   run: () => Promise<ToolOutcome>,
 ): Promise<ToolOutcome> {
-  const { userId, serviceType } = instance;
+  const { userId, orgId, serviceType } = instance;
   // Anything that may change the upstream moves the user's read generation on (read-your-writes).
   if (!tool.annotations.readOnlyHint) {
     const outcome = await run();
-    if (outcome.ok) await bumpReadCacheGeneration(deps, userId, serviceType);
+    if (outcome.ok) await bumpReadCacheGeneration(deps, instance, serviceType);
     return outcome;
   }
   // Redis down: nothing is cached or served from a cache (see the kv's failure policy).
@@ -34,12 +34,12 @@ export async function cachedRead(
   const argsHash = createHash("sha256")
     .update(JSON.stringify(args ?? {}))
     .digest("base64url");
-  // `cache3`: the model's text is cached (shaped and capped); older namespaces are never read back. The
+  // `cache4` (per organisation and user): the model's text is cached (shaped and capped); older namespaces are never read back. The
   // user's generation and the entry under it are read in one kv step (one Redis round trip).
-  const before = `cache3:${userId}:${serviceType}:`;
+  const before = `cache4:${orgId}:${userId}:${serviceType}:`;
   const after = `:${tool.name}:${argsHash}`;
   const { pointer: generation, value: hit } = await deps.kv.getThrough(
-    readCacheGenerationKey(userId, serviceType),
+    readCacheGenerationKey(instance, serviceType),
     INITIAL_READ_CACHE_GENERATION,
     before,
     after,

@@ -23,6 +23,7 @@ export function recordToolCall(
   deps.metrics.toolLatency.observe({ service: instance.serviceType }, call.latencyMs / 1000);
   deps.audit.record({
     userId: instance.userId,
+    orgId: instance.orgId,
     instanceId: instance.instanceId,
     action: "tool.call",
     actorKind: "instance",

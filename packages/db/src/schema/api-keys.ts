@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { check, index, pgTable, text } from "drizzle-orm/pg-core";
 import { timestamps, tz } from "./columns.ts";
+import { orgId } from "./organizations.ts";
 import { ownerId } from "./users.ts";
 
 /**
@@ -22,6 +23,8 @@ export const apiKeys = pgTable(
   {
     id: text().primaryKey(),
     userId: ownerId(),
+    /** The organisation the key acts in: it sees and changes only what its user may there. */
+    orgId: orgId(),
     name: text().notNull(),
     /** The first characters of the key, to tell keys apart in a list. */
     prefix: text().notNull(),

@@ -15,6 +15,8 @@ export const auditEvents = pgTable(
   {
     id: text().primaryKey(),
     userId: text().notNull(),
+    /** The organisation the event happened in (its owners and admins see it); null for account-wide events. */
+    orgId: text(),
     /** e.g. `tool.call`, `auth.sign_in`, `instance.connect`, `instance.revoke`, `api_key.create`. */
     action: text().notNull(),
     /** `ok` or an error code. */
@@ -41,5 +43,7 @@ export const auditEvents = pgTable(
     index("audit_events_user_created_idx").on(t.userId, t.createdAt, t.id),
     index("audit_events_user_instance_created_idx").on(t.userId, t.instanceId, t.createdAt, t.id),
     index("audit_events_user_action_created_idx").on(t.userId, t.action, t.createdAt, t.id),
+    // Organisation admins' view.
+    index("audit_events_org_created_idx").on(t.orgId, t.createdAt, t.id),
   ],
 );

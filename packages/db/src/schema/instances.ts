@@ -1,6 +1,8 @@
-import { jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { boolean, check, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { timestamps, tz } from "./columns.ts";
 import { credentials } from "./credentials.ts";
+import { orgId } from "./organizations.ts";
 import { ownerId } from "./users.ts";
 
 export const INSTANCE_STATUS = ["active", "revoked", "needs_reauth"] as const;
@@ -19,6 +21,8 @@ export const instances = pgTable(
   {
     id: text().primaryKey(),
     userId: ownerId(),
+    /** The organisation the instance was connected in (the user's personal one unless they chose another). */
+    orgId: orgId(),
     serviceType: text().notNull(),
     credentialId: text()
       .notNull()
@@ -26,9 +30,24 @@ export const instances = pgTable(
     tokenHash: text().notNull().unique(),
     status: text({ enum: INSTANCE_STATUS }).notNull().default("active"),
     account: jsonb().$type<ConnectedAccount>(),
+    /** Settings (instances.updateSettings): a name the user chose; null = the service's name. */
+    displayName: text(),
+    /** Only these tools are listed and callable; null = every tool of the service. */
+    toolAllowlist: text().array(),
+    /** Only tools annotated `readOnlyHint: true` are listed and callable. */
+    readOnly: boolean().notNull().default(false),
+    /** Requests per minute for this instance at the edge; null = RATE_LIMIT_PER_INSTANCE. */
+    rateLimitPerMinute: integer(),
     lastUsedAt: tz(),
     revokedAt: tz(),
     ...timestamps,
   },
-  (t) => [uniqueIndex().on(t.userId, t.serviceType)],
+  (t) => [
+    uniqueIndex("instances_org_user_service_idx").on(t.orgId, t.userId, t.serviceType),
+    index().on(t.userId),
+    check(
+      "instances_rate_limit_bounds",
+      sql`${t.rateLimitPerMinute} is null or ${t.rateLimitPerMinute} between 1 and 100000`,
+    ),
+  ],
 );

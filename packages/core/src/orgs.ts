@@ -1,0 +1,564 @@
+import { hashToken, randomSecret } from "@mcp/crypto";
+import {
+  apiKeys,
+  type Db,
+  instances,
+  type OrgRole,
+  organizations,
+  orgInvitations,
+  orgMembers,
+  users,
+} from "@mcp/db";
+import { and, asc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { type AuditRequest, recordAudit } from "./audit.ts";
+import type { CoreDeps } from "./deps.ts";
+import { fail, ok, type Result } from "./errors.ts";
+import { newId } from "./ids.ts";
+import type { InstanceSummary } from "./instances.ts";
+import { instanceSummary } from "./instances.ts";
+import { retireInstanceToken } from "./resolve.ts";
+
+export { ORG_ROLES, type OrgRole } from "@mcp/db";
+
+export interface OrgSummary {
+  orgId: string;
+  name: string;
+  /** The user's personal organisation: made with the account, never shared. */
+  personal: boolean;
+  /** The caller's role in it. */
+  role: OrgRole;
+  createdAt: Date;
+}
+
+export interface OrgMember {
+  userId: string;
+  email: string;
+  role: OrgRole;
+  joinedAt: Date;
+}
+
+export interface InvitationSummary {
+  invitationId: string;
+  role: OrgRole;
+  expiresAt: Date;
+  createdAt: Date;
+  /** The inviter's e-mail, when they still have an account. */
+  invitedBy: string | null;
+}
+
+export interface IssuedInvitation extends InvitationSummary {
+  /** Shown once, to the inviter; only its SHA-256 is kept. */
+  token: string;
+  /** Where the invitee accepts it, on the dashboard (relative to its origin); holds the token. */
+  invitePath: string;
+}
+
+/** An instance of a member, as an organisation's owners and admins see it: never a credential or URL. */
+export interface MemberInstance extends InstanceSummary {
+  userId: string;
+  email: string;
+}
+
+/** The user a call is made for (the actor without its current organisation: these name theirs explicitly). */
+export interface OrgCaller {
+  userId: string;
+}
+
+type OrgError = "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST" | "CONFLICT";
+
+export const MAX_ORGS_PER_USER = 50;
+export const MAX_PENDING_INVITATIONS = 100;
+export const INVITATION_TTL_HOURS = { default: 168, max: 720 } as const;
+/** What an invitation token looks like; anything else is refused before any lookup. */
+export const INVITATION_TOKEN = /^inv_[A-Za-z0-9_-]{43}$/;
+
+const NO_ORG = "Organisation not found";
+const isAdmin = (role: OrgRole) => role === "owner" || role === "admin";
+
+/**
+ * The user's personal organisation, made (with them as owner) the first time it is needed: at sign-up, or
+ * for an account older than organisations that the migration did not cover. Safe to race.
+ */
+export async function personalOrgOf(db: Db, userId: string): Promise<string> {
+  const [found] = await db
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.personalOwnerId, userId))
+    .limit(1);
+  if (found) return found.id;
+  return db.transaction(async (tx) => {
+    const id = newId("org");
+    const [made] = await tx
+      .insert(organizations)
+      .values({ id, name: "Personal", personalOwnerId: userId })
+      .onConflictDoNothing({ target: organizations.personalOwnerId })
+      .returning({ id: organizations.id });
+    if (made) {
+      await tx.insert(orgMembers).values({ orgId: id, userId, role: "owner" });
+      return id;
+    }
+    const [other] = await tx
+      .select({ id: organizations.id })
+      .from(organizations)
+      .where(eq(organizations.personalOwnerId, userId));
+    if (!other) throw new Error("personal organisation vanished");
+    return other.id;
+  });
+}
+
+/**
+ * The organisation a request acts in, and the caller's role there: the one asked for (`X-Org-Id`) when the
+ * user is a member, else null (the caller learns nothing about organisations they are not in); without a
+ * request, the user's personal organisation.
+ */
+export async function actorOrg(
+  deps: Pick<CoreDeps, "db">,
+  userId: string,
+  requested?: string | null,
+): Promise<{ orgId: string; role: OrgRole } | null> {
+  if (!requested) return { orgId: await personalOrgOf(deps.db, userId), role: "owner" };
+  const role = await roleIn(deps.db, requested, userId);
+  return role ? { orgId: requested, role } : null;
+}
+
+async function roleIn(db: Pick<Db, "select">, orgId: string, userId: string): Promise<OrgRole | undefined> {
+  const [row] = await db
+    .select({ role: orgMembers.role })
+    .from(orgMembers)
+    .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId)))
+    .limit(1);
+  return row?.role;
+}
+
+interface Membership {
+  role: OrgRole;
+  personal: boolean;
+  name: string;
+}
+
+/**
+ * The caller's membership of `orgId` when it grants `need`: a non-member gets 404 (as if the organisation did
+ * not exist), a member below `need` 403.
+ */
+async function member(
+  db: Pick<Db, "select">,
+  caller: OrgCaller,
+  orgId: string,
+  need: "member" | "admin",
+): Promise<Result<Membership, "NOT_FOUND" | "FORBIDDEN">> {
+  const [row] = await db
+    .select({
+      role: orgMembers.role,
+      personalOwnerId: organizations.personalOwnerId,
+      name: organizations.name,
+    })
+    .from(orgMembers)
+    .innerJoin(organizations, eq(organizations.id, orgMembers.orgId))
+    .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, caller.userId)))
+    .limit(1);
+  if (!row) return fail("NOT_FOUND", NO_ORG);
+  if (need === "admin" && !isAdmin(row.role)) {
+    return fail("FORBIDDEN", "Only the organisation's owners and admins may do this");
+  }
+  return ok({ role: row.role, personal: row.personalOwnerId !== null, name: row.name });
+}
+
+const orgAudit = (
+  deps: Pick<CoreDeps, "db" | "log">,
+  caller: OrgCaller,
+  orgId: string,
+  action: string,
+  target: string,
+  request?: AuditRequest,
+) => recordAudit(deps, { ...request, userId: caller.userId, orgId, action, status: "ok", target });
+
+export async function listOrgs(deps: Pick<CoreDeps, "db">, caller: OrgCaller): Promise<OrgSummary[]> {
+  await personalOrgOf(deps.db, caller.userId);
+  const rows = await deps.db
+    .select({
+      orgId: organizations.id,
+      name: organizations.name,
+      personalOwnerId: organizations.personalOwnerId,
+      role: orgMembers.role,
+      createdAt: organizations.createdAt,
+    })
+    .from(orgMembers)
+    .innerJoin(organizations, eq(organizations.id, orgMembers.orgId))
+    .where(eq(orgMembers.userId, caller.userId))
+    .orderBy(sql`${organizations.personalOwnerId} is null`, asc(organizations.createdAt));
+  return rows.map(({ personalOwnerId, ...row }) => ({ ...row, personal: personalOwnerId !== null }));
+}
+
+export async function createOrg(
+  deps: Pick<CoreDeps, "db" | "log">,
+  caller: OrgCaller,
+  input: { name: string },
+  request?: AuditRequest,
+): Promise<Result<OrgSummary, "BAD_REQUEST">> {
+  const [count] = await deps.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(orgMembers)
+    .where(eq(orgMembers.userId, caller.userId));
+  if ((count?.n ?? 0) >= MAX_ORGS_PER_USER) {
+    return fail("BAD_REQUEST", `At most ${MAX_ORGS_PER_USER} organisations per user`);
+  }
+  const orgId = newId("org");
+  const created = await deps.db.transaction(async (tx) => {
+    const [org] = await tx
+      .insert(organizations)
+      .values({ id: orgId, name: input.name })
+      .returning({ createdAt: organizations.createdAt });
+    await tx.insert(orgMembers).values({ orgId, userId: caller.userId, role: "owner" });
+    return org;
+  });
+  await orgAudit(deps, caller, orgId, "org.create", orgId, request);
+  return ok({
+    orgId,
+    name: input.name,
+    personal: false,
+    role: "owner",
+    createdAt: created?.createdAt ?? new Date(),
+  });
+}
+
+export async function listMembers(
+  deps: Pick<CoreDeps, "db">,
+  caller: OrgCaller,
+  input: { orgId: string },
+): Promise<Result<OrgMember[], "NOT_FOUND" | "FORBIDDEN">> {
+  const me = await member(deps.db, caller, input.orgId, "member");
+  if (!me.ok) return me;
+  const rows = await deps.db
+    .select({
+      userId: orgMembers.userId,
+      email: users.email,
+      role: orgMembers.role,
+      joinedAt: orgMembers.createdAt,
+    })
+    .from(orgMembers)
+    .innerJoin(users, eq(users.id, orgMembers.userId))
+    .where(eq(orgMembers.orgId, input.orgId))
+    .orderBy(asc(orgMembers.createdAt));
+  return ok(rows);
+}
+
+/** A single-use invitation link (shown once), valid for `expiresInHours` (default a week, at most 30 days). */
+export async function inviteMember(
+  deps: Pick<CoreDeps, "db" | "log">,
+  caller: OrgCaller,
+  input: { orgId: string; role: Exclude<OrgRole, "owner">; expiresInHours?: number },
+  request?: AuditRequest,
+): Promise<Result<IssuedInvitation, OrgError>> {
+  const me = await member(deps.db, caller, input.orgId, "admin");
+  if (!me.ok) return me;
+  if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
+  const [pending] = await deps.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(orgInvitations)
+    .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()));
+  if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS) {
+    return fail("BAD_REQUEST", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
+  }
+  const token = `inv_${randomSecret()}`;
+  const hours = input.expiresInHours ?? INVITATION_TTL_HOURS.default;
+  const [row] = await deps.db
+    .insert(orgInvitations)
+    .values({
+      id: newId("inv"),
+      orgId: input.orgId,
+      tokenHash: hashToken(token),
+      role: input.role,
+      invitedBy: caller.userId,
+      expiresAt: new Date(Date.now() + hours * 3_600_000),
+    })
+    .returning();
+  if (!row) throw new Error("insert returned no row");
+  await orgAudit(deps, caller, input.orgId, "org.invite", row.id, request);
+  const [inviter] = await deps.db
+    .select({ email: users.email })
+    .from(users)
+    .where(eq(users.id, caller.userId));
+  return ok({
+    invitationId: row.id,
+    role: row.role,
+    expiresAt: row.expiresAt,
+    createdAt: row.createdAt,
+    invitedBy: inviter?.email ?? null,
+    token,
+    invitePath: `/invite/${input.orgId}/${token}`,
+  });
+}
+
+const pendingInvitation = () =>
+  and(
+    isNull(orgInvitations.acceptedAt),
+    isNull(orgInvitations.revokedAt),
+    gt(orgInvitations.expiresAt, sql`now()`),
+  );
+
+export async function listInvitations(
+  deps: Pick<CoreDeps, "db">,
+  caller: OrgCaller,
+  input: { orgId: string },
+): Promise<Result<InvitationSummary[], "NOT_FOUND" | "FORBIDDEN">> {
+  const me = await member(deps.db, caller, input.orgId, "admin");
+  if (!me.ok) return me;
+  const rows = await deps.db
+    .select({
+      invitationId: orgInvitations.id,
+      role: orgInvitations.role,
+      expiresAt: orgInvitations.expiresAt,
+      createdAt: orgInvitations.createdAt,
+      invitedBy: users.email,
+    })
+    .from(orgInvitations)
+    .leftJoin(users, eq(users.id, orgInvitations.invitedBy))
+    .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()))
+    .orderBy(asc(orgInvitations.createdAt));
+  return ok(rows);
+}
+
+export async function revokeInvitation(
+  deps: Pick<CoreDeps, "db" | "log">,
+  caller: OrgCaller,
+  input: { orgId: string; invitationId: string },
+  request?: AuditRequest,
+): Promise<Result<{ invitationId: string }, "NOT_FOUND" | "FORBIDDEN">> {
+  const me = await member(deps.db, caller, input.orgId, "admin");
+  if (!me.ok) return me;
+  const rows = await deps.db
+    .update(orgInvitations)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(orgInvitations.id, input.invitationId),
+        eq(orgInvitations.orgId, input.orgId),
+        isNull(orgInvitations.acceptedAt),
+        isNull(orgInvitations.revokedAt),
+      ),
+    )
+    .returning({ id: orgInvitations.id });
+  if (!rows[0]) return fail("NOT_FOUND", "Invitation not found");
+  await orgAudit(deps, caller, input.orgId, "org.invitation_revoke", input.invitationId, request);
+  return ok({ invitationId: input.invitationId });
+}
+
+/**
+ * Joins the organisation with an invitation's token: once (a second use → 409), before it expires (400), for
+ * the organisation it was made for (any other → 404, like an unknown or revoked token).
+ */
+export async function acceptInvitation(
+  deps: Pick<CoreDeps, "db" | "log">,
+  caller: OrgCaller,
+  input: { orgId: string; token: string },
+  request?: AuditRequest,
+): Promise<Result<OrgSummary, "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST">> {
+  const notFound = fail("NOT_FOUND", "Invitation not found");
+  if (!INVITATION_TOKEN.test(input.token)) return notFound;
+  const joined = await deps.db.transaction(async (tx) => {
+    const [invitation] = await tx
+      .select()
+      .from(orgInvitations)
+      .where(eq(orgInvitations.tokenHash, hashToken(input.token)))
+      .for("update");
+    if (!invitation || invitation.orgId !== input.orgId || invitation.revokedAt) return notFound;
+    if (invitation.acceptedAt) return fail("CONFLICT", "This invitation was already used");
+    if (invitation.expiresAt.getTime() <= Date.now()) {
+      return fail("BAD_REQUEST", "This invitation has expired; ask for a new one");
+    }
+    if (await roleIn(tx, invitation.orgId, caller.userId)) {
+      return fail("CONFLICT", "You are already a member of this organisation");
+    }
+    await tx
+      .update(orgInvitations)
+      .set({ acceptedAt: new Date(), acceptedBy: caller.userId })
+      .where(eq(orgInvitations.id, invitation.id));
+    await tx
+      .insert(orgMembers)
+      .values({ orgId: invitation.orgId, userId: caller.userId, role: invitation.role });
+    const [org] = await tx.select().from(organizations).where(eq(organizations.id, invitation.orgId));
+    if (!org) return notFound;
+    return ok({
+      orgId: org.id,
+      name: org.name,
+      personal: false,
+      role: invitation.role,
+      createdAt: org.createdAt,
+      invitationId: invitation.id,
+    });
+  });
+  if (!joined.ok) return joined;
+  const { invitationId, ...org } = joined.value;
+  await orgAudit(deps, caller, org.orgId, "org.join", invitationId, request);
+  return ok(org);
+}
+
+/**
+ * Locks the organisation's owner rows and says whether taking `userId` out of ownership would leave it
+ * without one (409 for the caller). Inside the write's transaction, so two demotions cannot both pass.
+ */
+async function isLastOwner(tx: Pick<Db, "select">, orgId: string, userId: string): Promise<boolean> {
+  const owners = await tx
+    .select({ userId: orgMembers.userId })
+    .from(orgMembers)
+    .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.role, "owner")))
+    .for("update");
+  return owners.length === 1 && owners[0]?.userId === userId;
+}
+
+const LAST_OWNER = "An organisation needs at least one owner; make someone else owner first";
+
+/**
+ * Changes a member's role. Owners may change anyone's; admins only between member and admin for members
+ * who are not owners. The last owner cannot be demoted (409).
+ */
+export async function setMemberRole(
+  deps: Pick<CoreDeps, "db" | "log">,
+  caller: OrgCaller,
+  input: { orgId: string; userId: string; role: OrgRole },
+  request?: AuditRequest,
+): Promise<Result<OrgMember, OrgError>> {
+  const me = await member(deps.db, caller, input.orgId, "admin");
+  if (!me.ok) return me;
+  if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
+  const changed = await deps.db.transaction(async (tx): Promise<Result<OrgMember, OrgError>> => {
+    const target = await roleIn(tx, input.orgId, input.userId);
+    if (!target) return fail("NOT_FOUND", "Member not found");
+    if (me.value.role !== "owner" && (target === "owner" || input.role === "owner")) {
+      return fail("FORBIDDEN", "Only owners may grant or take away ownership");
+    }
+    if (target === "owner" && input.role !== "owner" && (await isLastOwner(tx, input.orgId, input.userId))) {
+      return fail("CONFLICT", LAST_OWNER);
+    }
+    const [row] = await tx
+      .update(orgMembers)
+      .set({ role: input.role })
+      .where(and(eq(orgMembers.orgId, input.orgId), eq(orgMembers.userId, input.userId)))
+      .returning({ createdAt: orgMembers.createdAt });
+    const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, input.userId));
+    return ok({
+      userId: input.userId,
+      email: user?.email ?? "",
+      role: input.role,
+      joinedAt: row?.createdAt ?? new Date(),
+    });
+  });
+  if (changed.ok) await orgAudit(deps, caller, input.orgId, "org.role_change", input.userId, request);
+  return changed;
+}
+
+/**
+ * Takes a member out of the organisation: their instances there are revoked (their URLs stop at once,
+ * everywhere), their API keys bound to it revoked, their membership deleted. Admins may remove members and
+ * admins, only owners remove owners; the last owner cannot go (409). `leave` is the same for oneself.
+ */
+export async function removeMember(
+  deps: CoreDeps,
+  caller: OrgCaller,
+  input: { orgId: string; userId: string },
+  request?: AuditRequest,
+): Promise<Result<{ userId: string; revokedInstances: number }, OrgError>> {
+  const self = input.userId === caller.userId;
+  const me = await member(deps.db, caller, input.orgId, self ? "member" : "admin");
+  if (!me.ok) return me;
+  if (me.value.personal) {
+    return fail("BAD_REQUEST", "A personal organisation cannot be left; delete the account instead");
+  }
+  const removed = await deps.db.transaction(
+    async (tx): Promise<Result<{ tokenHashes: string[]; instanceIds: string[] }, OrgError>> => {
+      const target = await roleIn(tx, input.orgId, input.userId);
+      if (!target) return fail("NOT_FOUND", "Member not found");
+      if (!self && target === "owner" && me.value.role !== "owner") {
+        return fail("FORBIDDEN", "Only owners may remove an owner");
+      }
+      if (target === "owner" && (await isLastOwner(tx, input.orgId, input.userId))) {
+        return fail("CONFLICT", LAST_OWNER);
+      }
+      const revoked = await tx
+        .update(instances)
+        .set({ status: "revoked", revokedAt: new Date() })
+        .where(
+          and(
+            eq(instances.orgId, input.orgId),
+            eq(instances.userId, input.userId),
+            ne(instances.status, "revoked"),
+          ),
+        )
+        .returning({ id: instances.id, tokenHash: instances.tokenHash });
+      await tx
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(
+          and(eq(apiKeys.orgId, input.orgId), eq(apiKeys.userId, input.userId), isNull(apiKeys.revokedAt)),
+        );
+      await tx
+        .delete(orgMembers)
+        .where(and(eq(orgMembers.orgId, input.orgId), eq(orgMembers.userId, input.userId)));
+      return ok({ tokenHashes: revoked.map((r) => r.tokenHash), instanceIds: revoked.map((r) => r.id) });
+    },
+  );
+  if (!removed.ok) return removed;
+  for (const tokenHash of removed.value.tokenHashes) await retireInstanceToken(deps, tokenHash);
+  await orgAudit(deps, caller, input.orgId, self ? "org.leave" : "org.member_remove", input.userId, request);
+  return ok({ userId: input.userId, revokedInstances: removed.value.instanceIds.length });
+}
+
+/** Every member's instances in the organisation, for its owners and admins: status and use, never a secret. */
+export async function listMemberInstances(
+  deps: Pick<CoreDeps, "db">,
+  caller: OrgCaller,
+  input: { orgId: string },
+): Promise<Result<MemberInstance[], "NOT_FOUND" | "FORBIDDEN">> {
+  const me = await member(deps.db, caller, input.orgId, "admin");
+  if (!me.ok) return me;
+  const rows = await deps.db
+    .select({ instance: instances, email: users.email })
+    .from(instances)
+    .innerJoin(users, eq(users.id, instances.userId))
+    .where(eq(instances.orgId, input.orgId))
+    .orderBy(asc(instances.createdAt));
+  return ok(
+    rows.map(({ instance, email }) => ({ ...instanceSummary(instance), userId: instance.userId, email })),
+  );
+}
+
+/** An owner or admin revokes a member's instance in the organisation: its URL stops at once, everywhere. */
+export async function revokeMemberInstance(
+  deps: CoreDeps,
+  caller: OrgCaller,
+  input: { orgId: string; instanceId: string },
+  request?: AuditRequest,
+): Promise<Result<{ instanceId: string }, "NOT_FOUND" | "FORBIDDEN">> {
+  const me = await member(deps.db, caller, input.orgId, "admin");
+  if (!me.ok) return me;
+  const [row] = await deps.db
+    .update(instances)
+    .set({ status: "revoked", revokedAt: new Date() })
+    .where(
+      and(
+        eq(instances.id, input.instanceId),
+        eq(instances.orgId, input.orgId),
+        ne(instances.status, "revoked"),
+      ),
+    )
+    .returning({ id: instances.id, tokenHash: instances.tokenHash, serviceType: instances.serviceType });
+  if (!row) return fail("NOT_FOUND", "No active instance with this id in the organisation");
+  await retireInstanceToken(deps, row.tokenHash);
+  await recordAudit(deps, {
+    ...request,
+    userId: caller.userId,
+    orgId: input.orgId,
+    action: "instance.revoke",
+    status: "ok",
+    target: row.id,
+    instanceId: row.id,
+    serviceType: row.serviceType,
+  });
+  return ok({ instanceId: row.id });
+}
+
+/** Whether `userId` may see the organisation's audit trail and usage (its owners and admins). */
+export async function isOrgAdmin(db: Pick<Db, "select">, orgId: string, userId: string): Promise<boolean> {
+  const role = await roleIn(db, orgId, userId);
+  return role !== undefined && isAdmin(role);
+}
