@@ -53,6 +53,18 @@ interface World {
   account: string;
   instanceId: string;
   instanceUrl: string;
+  /** For organisation procedures: a shared organisation the user owns, with a second member. */
+  org?: OrgWorld;
+}
+
+interface OrgWorld {
+  orgId: string;
+  member: TestUser;
+  /** The member's Figma instance in the organisation. */
+  memberInstanceId: string;
+  memberInstanceUrl: string;
+  /** A pending invitation. */
+  invitationId: string;
 }
 
 interface CreatedKey {
@@ -72,13 +84,56 @@ async function world(): Promise<World> {
   return { user, account, ...issued };
 }
 
+/** A world whose user also owns a shared organisation with a second member, their instance and an invitation. */
+async function orgWorld(): Promise<World> {
+  const w = await world();
+  const owner = { cookie: w.user.cookie };
+  const { orgId } = data<{ orgId: string }>(await trpc(stack, "orgs.create", { name: "Acme" }, owner));
+  const invite = async () =>
+    data<{ invitationId: string; token: string }>(
+      await trpc(stack, "orgs.invite", { orgId, role: "member" }, owner),
+    );
+  const joining = await invite();
+  const member = await newUser(stack, PASSWORD);
+  data(
+    await trpc(stack, "orgs.acceptInvitation", { orgId, token: joining.token }, { cookie: member.cookie }),
+  );
+  const issued = await connectFigma(stack, member, figmaKeyFor(stack, `m-${crypto.randomUUID()}`), orgId);
+  const pending = await invite();
+  return {
+    ...w,
+    org: {
+      orgId,
+      member,
+      memberInstanceId: issued.instanceId,
+      memberInstanceUrl: issued.instanceUrl,
+      invitationId: pending.invitationId,
+    },
+  };
+}
+
+/** The case's organisation; ids of none for a plain world (calls that must be refused before any lookup). */
+const orgOf = (w: World): OrgWorld =>
+  w.org ?? {
+    orgId: "org_none",
+    member: { email: "none@example.test", cookie: "", userId: "usr_none" },
+    memberInstanceId: "ins_none",
+    memberInstanceUrl: "",
+    invitationId: "inv_none",
+  };
+
+/** The world a case acts in: with an organisation for the organisation procedures. */
+const worldFor = (c?: ProcedureCase) => (c?.org ? orgWorld() : world());
+
 async function keyFor(
   user: TestUser,
   scopes?: readonly ApiKeyScope[],
   expiresAt?: string,
+  /** The organisation the key is bound to (made with X-Org-Id); the personal one when omitted. */
+  orgId?: string,
 ): Promise<CreatedKey> {
   const input = { name: "integrator", ...(scopes && { scopes }), ...(expiresAt && { expiresAt }) };
-  return data<CreatedKey>(await trpc(stack, "apiKeys.create", input, { cookie: user.cookie }));
+  return data<CreatedKey>(await trpc(stack, "apiKeys.create", input, { cookie: user.cookie, orgId }));
 }
 
 const allBut = (scope: ApiKeyScope) => API_KEY_SCOPES.filter((s) => s !== scope);
@@ -132,6 +187,8 @@ interface ProcedureCase {
   input?: (w: World, key: CreatedKey) => unknown;
   /** What a successful call must have done; without it a 200 is enough. */
   check?: (w: World, res: TrpcAnswer) => Promise<void> | void;
+  /** Runs in an organisation world (`orgWorld`), with keys bound to its shared organisation. */
+  org?: boolean;
 }
 
 const PROCEDURES: Record<string, ProcedureCase> = {
@@ -194,6 +251,11 @@ const PROCEDURES: Record<string, ProcedureCase> = {
       await expectInstanceDead(stack, w.instanceUrl);
     },
   },
+  "instances.updateSettings": {
+    gate: "instances:write",
+    input: () => ({ serviceType: "figma", readOnly: true }),
+    check: (w, res) => expect(data(res)).toMatchObject({ instanceId: w.instanceId, readOnly: true }),
+  },
   // Other modules' procedures, checked when they exist (see the coverage test).
   "audit.list": {
     gate: "audit:read",
@@ -217,6 +279,75 @@ const PROCEDURES: Record<string, ProcedureCase> = {
   "account.revokeSession": { gate: "session", input: () => ({ id: "ses_doesnotmatter" }) },
   "account.signOutEverywhere": { gate: "session" },
   "account.delete": { gate: "session", input: () => ({ password: PASSWORD }) },
+  "orgs.list": {
+    gate: "org:admin",
+    org: true,
+    // A key sees only the organisation it is bound to.
+    check: (w, res) => expect(data<{ orgId: string }[]>(res).map((o) => o.orgId)).toEqual([orgOf(w).orgId]),
+  },
+  "orgs.create": { gate: "session", input: () => ({ name: "Made by a key" }) },
+  "orgs.members": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId }),
+    check: (w, res) =>
+      expect(data<{ userId: string }[]>(res).map((m) => m.userId)).toEqual([
+        w.user.userId,
+        orgOf(w).member.userId,
+      ]),
+  },
+  "orgs.invite": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId, role: "member" }),
+    check: (_, res) => expect(data<{ token: string }>(res).token).toMatch(/^inv_/),
+  },
+  "orgs.invitations": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId }),
+    check: (w, res) =>
+      expect(data<{ invitationId: string }[]>(res).map((i) => i.invitationId)).toContain(
+        orgOf(w).invitationId,
+      ),
+  },
+  "orgs.revokeInvitation": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId, invitationId: orgOf(w).invitationId }),
+  },
+  "orgs.acceptInvitation": {
+    gate: "session",
+    input: (w) => ({ orgId: w.org?.orgId ?? "org_none", token: `inv_${"x".repeat(43)}` }),
+  },
+  "orgs.setRole": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId, userId: orgOf(w).member.userId, role: "admin" }),
+    check: (_, res) => expect(data<{ role: string }>(res).role).toBe("admin"),
+  },
+  "orgs.removeMember": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId, userId: orgOf(w).member.userId }),
+    check: (w) => expectInstanceDead(stack, orgOf(w).memberInstanceUrl),
+  },
+  "orgs.leave": { gate: "session", input: (w) => ({ orgId: w.org?.orgId ?? "org_none" }) },
+  "orgs.memberInstances": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId }),
+    check: (w, res) =>
+      expect(data<{ instanceId: string }[]>(res).map((i) => i.instanceId)).toEqual([
+        orgOf(w).memberInstanceId,
+      ]),
+  },
+  "orgs.revokeMemberInstance": {
+    gate: "org:admin",
+    org: true,
+    input: (w) => ({ orgId: orgOf(w).orgId, instanceId: orgOf(w).memberInstanceId }),
+    check: (w) => expectInstanceDead(stack, orgOf(w).memberInstanceUrl),
+  },
 };
 
 /** Entries for procedures other modules add; they may be absent from this build. */
@@ -249,8 +380,8 @@ describe("a key without the needed scope → 403 FORBIDDEN before anything runs"
   for (const [path, c] of present.filter(([, c]) => c.gate !== "public")) {
     const held = isScope(c.gate) ? allBut(c.gate) : API_KEY_SCOPES;
     test(`${path} (needs ${c.gate}; key holds ${held.join(", ")})`, async () => {
-      const w = await world();
-      const key = await keyFor(w.user, held);
+      const w = await worldFor(c);
+      const key = await keyFor(w.user, held, undefined, w.org?.orgId);
       const before = await snapshot(w.user);
       const mark = upstreamMark();
       const res = await call(path, c.input?.(w, key), { apiKey: key.key });
@@ -268,8 +399,8 @@ describe("a key without the needed scope → 403 FORBIDDEN before anything runs"
 describe("a key holding exactly the needed scope works", () => {
   for (const [path, c] of present.filter(([, c]) => isScope(c.gate))) {
     test(`${path} with only ${c.gate}`, async () => {
-      const w = await world();
-      const key = await keyFor(w.user, [c.gate as ApiKeyScope]);
+      const w = await worldFor(c);
+      const key = await keyFor(w.user, [c.gate as ApiKeyScope], undefined, w.org?.orgId);
       const res = await call(path, c.input?.(w, key), { apiKey: key.key });
       expect(res.status).toBe(200);
       await c.check?.(w, res);
@@ -338,6 +469,12 @@ const ROUTES: Record<string, RouteCase> = {
     procedure: "instances.revoke",
     path: "/services/figma/instance",
     check: (w) => expectInstanceDead(stack, w.instanceUrl),
+  },
+  "PATCH /api/v1/services/:serviceType/instance/settings": {
+    procedure: "instances.updateSettings",
+    path: "/services/figma/instance/settings",
+    body: () => ({ readOnly: true }),
+    check: (w, res) => expect(res.body).toMatchObject({ instanceId: w.instanceId, readOnly: true }),
   },
   "GET /api/v1/user/instances": {
     procedure: "instances.list",
@@ -434,6 +571,58 @@ const ROUTES: Record<string, RouteCase> = {
     optional: true,
   },
   "GET /api/v1/openapi.json": { gate: "public", path: "/openapi.json", optional: true },
+  "GET /api/v1/orgs": { procedure: "orgs.list", path: "/orgs" },
+  "POST /api/v1/orgs": { procedure: "orgs.create", path: "/orgs", body: () => ({ name: "Made by a key" }) },
+  "GET /api/v1/orgs/:orgId/members": {
+    procedure: "orgs.members",
+    path: (w) => `/orgs/${orgOf(w).orgId}/members`,
+    check: (_, res) => expect(res.body.members).toBeArrayOfSize(2),
+  },
+  "PUT /api/v1/orgs/:orgId/members/:userId": {
+    procedure: "orgs.setRole",
+    path: (w) => `/orgs/${orgOf(w).orgId}/members/${orgOf(w).member.userId}`,
+    body: () => ({ role: "admin" }),
+    check: (_, res) => expect(res.body.role).toBe("admin"),
+  },
+  "DELETE /api/v1/orgs/:orgId/members/:userId": {
+    procedure: "orgs.removeMember",
+    path: (w) => `/orgs/${orgOf(w).orgId}/members/${orgOf(w).member.userId}`,
+    check: (w) => expectInstanceDead(stack, orgOf(w).memberInstanceUrl),
+  },
+  "POST /api/v1/orgs/:orgId/leave": {
+    procedure: "orgs.leave",
+    path: (w) => `/orgs/${w.org?.orgId ?? "org_none"}/leave`,
+  },
+  "POST /api/v1/orgs/:orgId/invitations": {
+    procedure: "orgs.invite",
+    path: (w) => `/orgs/${orgOf(w).orgId}/invitations`,
+    body: () => ({ role: "member" }),
+    check: (_, res) => expect(String(res.body.token)).toMatch(/^inv_/),
+  },
+  "GET /api/v1/orgs/:orgId/invitations": {
+    procedure: "orgs.invitations",
+    path: (w) => `/orgs/${orgOf(w).orgId}/invitations`,
+    check: (_, res) => expect(res.body.invitations).toBeArrayOfSize(1),
+  },
+  "DELETE /api/v1/orgs/:orgId/invitations/:invitationId": {
+    procedure: "orgs.revokeInvitation",
+    path: (w) => `/orgs/${orgOf(w).orgId}/invitations/${orgOf(w).invitationId}`,
+  },
+  "POST /api/v1/orgs/:orgId/join": {
+    procedure: "orgs.acceptInvitation",
+    path: (w) => `/orgs/${w.org?.orgId ?? "org_none"}/join`,
+    body: () => ({ token: `inv_${"x".repeat(43)}` }),
+  },
+  "GET /api/v1/orgs/:orgId/instances": {
+    procedure: "orgs.memberInstances",
+    path: (w) => `/orgs/${orgOf(w).orgId}/instances`,
+    check: (w, res) => expect(JSON.stringify(res.body)).toContain(orgOf(w).memberInstanceId),
+  },
+  "DELETE /api/v1/orgs/:orgId/instances/:instanceId": {
+    procedure: "orgs.revokeMemberInstance",
+    path: (w) => `/orgs/${orgOf(w).orgId}/instances/${orgOf(w).memberInstanceId}`,
+    check: (w) => expectInstanceDead(stack, orgOf(w).memberInstanceUrl),
+  },
 };
 
 /**
@@ -481,15 +670,16 @@ describe("REST routes", () => {
       ? `${name}: a key without ${gate} → 403 FORBIDDEN, nothing changed; with only ${gate} it works`
       : `${name}: session only, a key holding every scope → 403 FORBIDDEN, nothing changed`;
     test.skipIf(!SERVED.includes(name))(title, async () => {
-      const w = await world();
-      const lacking = await keyFor(w.user, isScope(gate) ? allBut(gate) : API_KEY_SCOPES);
+      const w = await worldFor(route.procedure ? PROCEDURES[route.procedure] : undefined);
+      const orgId = w.org?.orgId;
+      const lacking = await keyFor(w.user, isScope(gate) ? allBut(gate) : API_KEY_SCOPES, undefined, orgId);
       const before = await snapshot(w.user);
       const mark = upstreamMark();
       expectRestError(await restCall(name, lacking, w), 403, "FORBIDDEN");
       expect(upstreamMark()).toBe(mark);
       expect(await snapshot(w.user)).toEqual(before);
       if (!isScope(gate)) return;
-      const res = await restCall(name, await keyFor(w.user, [gate]), w);
+      const res = await restCall(name, await keyFor(w.user, [gate], undefined, orgId), w);
       expectSuccess(res);
       await route.check?.(w, res);
     });

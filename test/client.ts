@@ -20,6 +20,8 @@ export interface Auth {
   authorization?: string;
   /** Sent as X-Forwarded-For: the caller's address on a stack started with `trustProxy`. */
   ip?: string;
+  /** Sent as X-Org-Id: the organisation the call acts in. */
+  orgId?: string;
 }
 
 /** Calls one procedure: queries as GET with ?input=, mutations as POST with a JSON body. */
@@ -47,7 +49,7 @@ export function data<T>(answer: TrpcAnswer): T {
   return answer.body.result.data as T;
 }
 
-const isQuery = (path: string) => /\.(list|get|me|health)$/.test(path);
+const isQuery = (path: string) => /\.(list|get|me|health|members|invitations|memberInstances)$/.test(path);
 
 function authHeaders(auth: Auth = {}, origin?: string): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -55,6 +57,7 @@ function authHeaders(auth: Auth = {}, origin?: string): Record<string, string> {
   if (auth.apiKey) headers.authorization = `Bearer ${auth.apiKey}`;
   if (auth.authorization) headers.authorization = auth.authorization;
   if (auth.ip) headers["x-forwarded-for"] = auth.ip;
+  if (auth.orgId) headers["x-org-id"] = auth.orgId;
   if (origin) headers.origin = origin;
   return headers;
 }
@@ -104,12 +107,14 @@ export async function connectFigma(
   stack: Stack,
   user: TestUser,
   key: string,
+  /** The organisation to connect in (X-Org-Id); the user's personal one when omitted. */
+  orgId?: string,
 ): Promise<{ instanceId: string; instanceUrl: string }> {
   const res = await trpc(
     stack,
     "instances.connect",
     { serviceType: "figma", apiKey: key },
-    { cookie: user.cookie },
+    { cookie: user.cookie, orgId },
   );
   if (res.status !== 200) throw new Error(`connect failed: ${res.status} ${JSON.stringify(res.body)}`);
   return data<{ instanceId: string; instanceUrl: string }>(res);

@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerSchema, validate } from "@hyperjump/json-schema/openapi-3-1";
 import { appRouter } from "@mcp/control-plane/router";
 import { API_KEY_SCOPES } from "@mcp/core";
-import { data, expectInstanceDead, figmaKeyFor, newUser, type TestUser, trpc } from "./client.ts";
+import {
+  connectFigma,
+  data,
+  expectInstanceDead,
+  figmaKeyFor,
+  newUser,
+  type TestUser,
+  trpc,
+} from "./client.ts";
 import { type RemoteMcp, startRemoteMcp } from "./fakes/remote-mcp.ts";
 import { type Stack, startStack } from "./harness.ts";
 
@@ -148,7 +156,7 @@ describe("the OpenAPI document", () => {
 
   test("every operation answers valid input as documented (status and body)", async () => {
     const figmaKey = figmaKeyFor(stack, "openapi-owner");
-    const state: { keyId?: string; signedIn?: string } = {};
+    const state: { keyId?: string; signedIn?: string; orgId?: string; token?: string } = {};
     const email = `u-${crypto.randomUUID()}@example.test`;
     const acct = await newUser(stack, PASSWORD);
     const NEW_PASSWORD = "a different horse battery";
@@ -173,6 +181,14 @@ describe("the OpenAPI document", () => {
       ["getInstance", async () => ({ apiKey: ownerKey, params: { serviceType: "figma" } })],
       ["listInstances", async () => ({ apiKey: ownerKey })],
       ["rotateInstance", async () => ({ apiKey: ownerKey, params: { serviceType: "figma" } })],
+      [
+        "updateInstanceSettings",
+        async () => ({
+          apiKey: ownerKey,
+          params: { serviceType: "figma" },
+          body: { displayName: "Docs", toolAllowlist: ["get_me"], readOnly: true, rateLimitPerMinute: 100 },
+        }),
+      ],
       ["connectCustom", async () => ({ apiKey: ownerKey, body: { name: "mine", url: remote.url } })],
       ["revokeInstance", async () => ({ apiKey: ownerKey, params: { serviceType: "figma" } })],
       [
@@ -193,6 +209,70 @@ describe("the OpenAPI document", () => {
           },
         }),
       ],
+      ["createOrg", async () => ({ cookie: owner.cookie, body: { name: "Docs Inc" } })],
+      ["listOrgs", async () => ({ cookie: owner.cookie })],
+      [
+        "inviteOrgMember",
+        async () => ({
+          cookie: owner.cookie,
+          params: { orgId: state.orgId ?? "" },
+          body: { role: "member" },
+        }),
+      ],
+      ["listOrgInvitations", async () => ({ cookie: owner.cookie, params: { orgId: state.orgId ?? "" } })],
+      [
+        "acceptOrgInvitation",
+        async () => ({
+          cookie: acct.cookie,
+          params: { orgId: state.orgId ?? "" },
+          body: { token: state.token },
+        }),
+      ],
+      ["listOrgMembers", async () => ({ cookie: owner.cookie, params: { orgId: state.orgId ?? "" } })],
+      [
+        "setOrgMemberRole",
+        async () => ({
+          cookie: owner.cookie,
+          params: { orgId: state.orgId ?? "", userId: acct.userId },
+          body: { role: "admin" },
+        }),
+      ],
+      [
+        "listOrgMemberInstances",
+        async () => ({ cookie: owner.cookie, params: { orgId: state.orgId ?? "" } }),
+      ],
+      [
+        "revokeOrgMemberInstance",
+        async () => {
+          const orgId = state.orgId ?? "";
+          const { instanceId } = await connectFigma(stack, acct, figmaKeyFor(stack, "openapi-acct"), orgId);
+          return { cookie: owner.cookie, params: { orgId, instanceId } };
+        },
+      ],
+      [
+        "revokeOrgInvitation",
+        async () => {
+          const orgId = state.orgId ?? "";
+          const made = await trpc(stack, "orgs.invite", { orgId, role: "member" }, { cookie: owner.cookie });
+          return {
+            cookie: owner.cookie,
+            params: { orgId, invitationId: data<Json>(made).invitationId as string },
+          };
+        },
+      ],
+      [
+        "removeOrgMember",
+        async () => {
+          const orgId = state.orgId ?? "";
+          const third = await newUser(stack, PASSWORD);
+          const { token } = data<{ token: string }>(
+            await trpc(stack, "orgs.invite", { orgId, role: "member" }, { cookie: owner.cookie }),
+          );
+          data(await trpc(stack, "orgs.acceptInvitation", { orgId, token }, { cookie: third.cookie }));
+          return { cookie: owner.cookie, params: { orgId, userId: third.userId } };
+        },
+      ],
+      ["leaveOrg", async () => ({ cookie: acct.cookie, params: { orgId: state.orgId ?? "" } })],
       ["signUp", async () => ({ body: { email, password: PASSWORD } })],
       ["signIn", async () => ({ body: { email, password: PASSWORD } })],
       ["getMe", async () => ({ apiKey: ownerKey })],
@@ -231,6 +311,8 @@ describe("the OpenAPI document", () => {
       });
       await expectDocumented(o, answer);
       if (id === "createApiKey") state.keyId = String(answer.body.id);
+      if (id === "createOrg") state.orgId = String(answer.body.orgId);
+      if (id === "inviteOrgMember") state.token = String(answer.body.token);
       if (id === "signIn") state.signedIn = cookieOf(answer);
     }
   });
@@ -283,8 +365,15 @@ describe("documented errors", () => {
     });
     expect(connected.status).toBe(200);
     const before = await snapshot();
-    const params = { serviceType: "figma", id: "key_unknown" };
-    const tooLong = { serviceType: "x".repeat(65), id: "x".repeat(65) };
+    const params = {
+      serviceType: "figma",
+      id: "key_unknown",
+      orgId: "org_unknown",
+      userId: "usr_unknown",
+      invitationId: "inv_unknown",
+      instanceId: "ins_unknown",
+    };
+    const tooLong = Object.fromEntries(Object.keys(params).map((k) => [k, "x".repeat(129)]));
     let checked = 0;
     for (const o of ops) {
       const security = o.op.security ?? [];

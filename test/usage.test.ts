@@ -2,7 +2,7 @@
 // daily roll-ups, summarised by day, instance, service and tool; ranges widened to whole hours and split
 // between day and hour rows without counting a call twice; bad ranges and cross-tenant reads refused.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rollUp, upsertRollups } from "@mcp/core";
+import { personalOrgOf, rollUp, upsertRollups } from "@mcp/core";
 import { auditEvents, usageRollups } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { and, eq, sql } from "drizzle-orm";
@@ -171,8 +171,10 @@ describe("usage.summary", () => {
 
   test("a range is widened to whole hours; whole days come from day rows, the ends from hour rows", async () => {
     const user = await newUser(stack);
+    const orgId = await personalOrgOf(stack.platform.deps.db, user.userId);
     const at = (iso: string, latencyMs: number, status = "ok") => ({
       userId: user.userId,
+      orgId,
       instanceId: "ins_seeded",
       serviceType: "figma",
       tool: "get_me",

@@ -28,6 +28,7 @@ const HOURS = DAYS * 24;
 const RUNS = 7;
 const CHUNK = 2_000;
 const USER = "usr_bench_usage";
+const ORG = "org_bench_usage";
 const START = Date.UTC(2026, 0, 1);
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -102,6 +103,7 @@ function seedRows(): { hours: RollupRow[]; days: RollupRow[]; calls: number } {
         const upstreamCalls = Math.round(n * 0.85);
         const row: RollupRow = {
           user_id: USER,
+          org_id: ORG,
           period: "hour",
           period_start: new Date(START + h * HOUR_MS).toISOString(),
           instance_id: `ins_bench_${String(i).padStart(2, "0")}`,
@@ -198,11 +200,7 @@ async function main(): Promise<void> {
       for (const range of Object.values(ranges)) {
         const run = async () => {
           const started = performance.now();
-          const result = await summarizeUsage(
-            bench,
-            { userId: USER, orgId: "org_bench_usage" },
-            { ...range, groupBy },
-          );
+          const result = await summarizeUsage(bench, { userId: USER, orgId: ORG }, { ...range, groupBy });
           const ms = performance.now() - started;
           if (!result.ok) throw new Error(result.message);
           groups = result.value.groups.length;

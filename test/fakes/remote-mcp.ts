@@ -44,6 +44,8 @@ export interface RemoteTool {
   inputSchema: Tool["inputSchema"];
   /** Advertised as is; the fake does not enforce it (a careless or hostile server may not either). */
   outputSchema?: Tool["outputSchema"];
+  /** Advertised as is (e.g. `readOnlyHint`, which the platform's read-only mode relies on). */
+  annotations?: Tool["annotations"];
   run(args: Record<string, unknown>, ctx: RemoteToolContext): RemoteToolResult | Promise<RemoteToolResult>;
 }
 
@@ -119,11 +121,12 @@ function toolbox(extra: RemoteTool[] = []) {
   const byName = new Map<string, RemoteTool>();
   for (const tool of [...DEFAULT_REMOTE_TOOLS, ...extra]) byName.set(tool.name, tool);
   const list = () =>
-    [...byName.values()].map(({ name, description, inputSchema, outputSchema }) => ({
+    [...byName.values()].map(({ name, description, inputSchema, outputSchema, annotations }) => ({
       name,
       ...(description !== undefined && { description }),
       inputSchema,
       ...(outputSchema !== undefined && { outputSchema }),
+      ...(annotations !== undefined && { annotations }),
     }));
   return { byName, list };
 }

@@ -1,12 +1,13 @@
 import { hashToken } from "@mcp/crypto";
-import { apiKeys, credentials, instances, sessions, users } from "@mcp/db";
-import { and, desc, eq, gt } from "drizzle-orm";
+import { apiKeys, credentials, type Db, instances, sessions, users } from "@mcp/db";
+import { and, desc, eq, gt, sql } from "drizzle-orm";
 import { forgetAuditPersonalData, recordAudit } from "./audit.ts";
 import { hashPassword, type SessionMeta, type SessionStore, verifyPassword } from "./auth.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { bumpReadCacheGeneration } from "./read-cache.ts";
 import { retireInstanceToken } from "./resolve.ts";
+import { rows } from "./usage.ts";
 
 export interface AccountDeps extends CoreDeps {
   sessions: SessionStore;
@@ -82,6 +83,12 @@ export async function changePassword(
       .returning({ id: users.id });
     if (!rows[0]) return false;
     await tx.delete(sessions).where(eq(sessions.userId, actor.userId));
+    // Shared organisations the user was alone in go with them (their personal one goes with the user row).
+    await tx.execute(sql`
+      delete from organizations o
+      where o.personal_owner_id is null
+        and exists (select 1 from org_members m where m.org_id = o.id and m.user_id = ${actor.userId})
+        and not exists (select 1 from org_members m where m.org_id = o.id and m.user_id <> ${actor.userId})`);
     return true;
   });
   if (!changed) return fail("UNAUTHORIZED", WRONG_PASSWORD);
@@ -160,11 +167,18 @@ export async function deleteAccount(
   actor: Actor,
   input: { password: string },
   req: AccountRequest,
-): Promise<Result<{ instancesDeleted: number; cookie: string }, "UNAUTHORIZED">> {
+): Promise<Result<{ instancesDeleted: number; cookie: string }, "UNAUTHORIZED" | "CONFLICT">> {
   const hash = await verifyPassword(deps, actor.userId, input.password);
   if (!hash) {
     await audit(deps, actor, "account.delete", "UNAUTHORIZED", req);
     return fail("UNAUTHORIZED", WRONG_PASSWORD);
+  }
+  const stranded = await strandedOrgs(deps.db, actor.userId);
+  if (stranded.length > 0) {
+    return fail(
+      "CONFLICT",
+      `You are the last owner of ${stranded.length} organisation(s) with other members; make someone else owner first`,
+    );
   }
   const erased = await deps.db.transaction(async (tx) => {
     // The user row first: a connect racing this one waits on it (its inserts reference the row), then fails,
@@ -194,4 +208,17 @@ export async function deleteAccount(
   }
   await audit(deps, actor, "account.delete", "ok", req, true);
   return ok({ instancesDeleted: erased.length, cookie: deps.sessions.blankCookie() });
+}
+
+/** Shared organisations where the user is the only owner and others are members: deleting them would strand those. */
+async function strandedOrgs(db: Db, userId: string): Promise<string[]> {
+  const found = await rows<{ org_id: string }>(
+    db,
+    sql`
+    select m.org_id from org_members m join organizations o on o.id = m.org_id
+    where m.user_id = ${userId} and m.role = 'owner' and o.personal_owner_id is null
+      and not exists (select 1 from org_members x where x.org_id = m.org_id and x.role = 'owner' and x.user_id <> ${userId})
+      and exists (select 1 from org_members x where x.org_id = m.org_id and x.user_id <> ${userId})`,
+  );
+  return found.map((r) => r.org_id);
 }

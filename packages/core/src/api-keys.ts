@@ -81,6 +81,7 @@ export async function createApiKey(
   await recordAudit(deps, {
     ...request,
     userId: actor.userId,
+    orgId: actor.orgId,
     action: "api_key.create",
     status: "ok",
     target: row.id,
@@ -120,6 +121,7 @@ export async function revokeApiKey(
   await recordAudit(deps, {
     ...request,
     userId: actor.userId,
+    orgId: actor.orgId,
     action: "api_key.revoke",
     status: "ok",
     target: rows[0].id,

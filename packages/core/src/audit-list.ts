@@ -1,5 +1,5 @@
 import { type AuditActorKind, auditEvents } from "@mcp/db";
-import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 
@@ -18,7 +18,8 @@ export interface AuditItem {
   action: string;
   status: string;
   createdAt: Date;
-  actor: { kind: AuditActorKind | null; keyId: string | null };
+  /** The user who acted (in an organisation's trail, which member); how they were authenticated. */
+  actor: { userId: string; kind: AuditActorKind | null; keyId: string | null };
   target: string | null;
   instanceId: string | null;
   serviceType: string | null;
@@ -69,10 +70,21 @@ function decodeCursor(cursor: string): { stamp: string; id: string } | null {
   return { stamp, id };
 }
 
-/** Whose events a caller sees: their own (an organisation's, for its admins, is a second branch here). */
-function scopeOf(actor: Actor): SQL | undefined {
-  return eq(auditEvents.userId, actor.userId);
+/**
+ * Whose events a caller sees: their own in the organisation they act in plus their account-wide ones
+ * (`mine`), or every member's in that organisation (`org`: the caller checked the actor is one of its owners
+ * or admins).
+ */
+function scopeOf(actor: Actor, scope: AuditScope): SQL | undefined {
+  if (scope === "org") return eq(auditEvents.orgId, actor.orgId);
+  return and(
+    eq(auditEvents.userId, actor.userId),
+    or(eq(auditEvents.orgId, actor.orgId), isNull(auditEvents.orgId)),
+  );
 }
+
+export const AUDIT_SCOPES = ["mine", "org"] as const;
+export type AuditScope = (typeof AUDIT_SCOPES)[number];
 
 /**
  * The caller's audit events, newest first, a page at a time (keyset pagination on (created_at, id)).
@@ -81,7 +93,7 @@ function scopeOf(actor: Actor): SQL | undefined {
 export async function listAuditEvents(
   deps: Pick<CoreDeps, "db">,
   actor: Actor,
-  input: { cursor?: string; limit?: number; filters?: AuditFilters } = {},
+  input: { cursor?: string; limit?: number; filters?: AuditFilters; scope?: AuditScope } = {},
 ): Promise<Result<AuditPage, "BAD_REQUEST">> {
   const limit = Math.min(Math.max(1, input.limit ?? AUDIT_PAGE_DEFAULT), AUDIT_PAGE_MAX);
   const f = input.filters ?? {};
@@ -92,6 +104,7 @@ export async function listAuditEvents(
   const rows = await deps.db
     .select({
       id: auditEvents.id,
+      userId: auditEvents.userId,
       action: auditEvents.action,
       status: auditEvents.status,
       createdAt: auditEvents.createdAt,
@@ -111,7 +124,7 @@ export async function listAuditEvents(
     .from(auditEvents)
     .where(
       and(
-        scopeOf(actor),
+        scopeOf(actor, input.scope ?? "mine"),
         f.action === undefined ? undefined : eq(auditEvents.action, f.action),
         f.status === undefined ? undefined : eq(auditEvents.status, f.status),
         f.instanceId === undefined ? undefined : eq(auditEvents.instanceId, f.instanceId),
@@ -131,7 +144,7 @@ export async function listAuditEvents(
       action: r.action,
       status: r.status,
       createdAt: r.createdAt,
-      actor: { kind: r.actorKind, keyId: r.actorKeyId },
+      actor: { userId: r.userId, kind: r.actorKind, keyId: r.actorKeyId },
       target: r.target,
       instanceId: r.instanceId,
       serviceType: r.serviceType,

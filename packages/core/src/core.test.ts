@@ -167,7 +167,7 @@ describe("instances and resolution", () => {
     expect(found?.instanceId).toBe(issued.value.instanceId);
     expect(resolver.credential(found ?? ({} as never))?.apiKey).toBe(key);
     // The shared cache holds the credential only sealed.
-    const cached = await platform.deps.kv.get(`inst:${hashToken(token)}`);
+    const cached = await platform.deps.kv.get(`inst2:${hashToken(token)}`);
     expect(cached).not.toContain(key);
     expect(await resolver.resolve(`${token.slice(0, -1)}${token.endsWith("A") ? "B" : "A"}`)).toBeNull();
 

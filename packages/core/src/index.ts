@@ -28,9 +28,11 @@ export {
 export {
   AUDIT_PAGE_DEFAULT,
   AUDIT_PAGE_MAX,
+  AUDIT_SCOPES,
   type AuditFilters,
   type AuditItem,
   type AuditPage,
+  type AuditScope,
   listAuditEvents,
 } from "./audit-list.ts";
 export {
@@ -92,6 +94,12 @@ export {
 } from "./health-check.ts";
 export { HealthMonitor, type HealthMonitorOptions } from "./health-monitor.ts";
 export { newId } from "./ids.ts";
+export {
+  type InstanceSettingsInput,
+  SETTINGS_FIELDS,
+  TOOL_NAME,
+  updateInstanceSettings,
+} from "./instance-settings.ts";
 export {
   CUSTOM_SERVICE,
   connectInstance,
@@ -164,8 +172,10 @@ export {
   rollUp,
   summarizeUsage,
   USAGE_GROUP_BY,
+  USAGE_SCOPES,
   type UsageGroup,
   type UsageGroupBy,
+  type UsageScope,
   type UsageSummary,
   upsertRollups,
 } from "./usage.ts";

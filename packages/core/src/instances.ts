@@ -28,6 +28,14 @@ export interface InstanceSummary {
   account: ConnectedAccount | null;
   createdAt: Date;
   lastUsedAt: Date | null;
+  /** Settings (`instances.updateSettings`): a name the user chose, or null (the service's own). */
+  displayName: string | null;
+  /** Only these tools are listed and callable; null = every tool. */
+  toolAllowlist: string[] | null;
+  /** Only tools annotated `readOnlyHint: true` are listed and callable. */
+  readOnly: boolean;
+  /** Requests per minute at the edge; null = the platform's per-instance limit. */
+  rateLimitPerMinute: number | null;
 }
 
 export interface IssuedInstance {
@@ -59,6 +67,10 @@ export const instanceSummary = (row: typeof instances.$inferSelect): InstanceSum
   account: row.account ?? null,
   createdAt: row.createdAt,
   lastUsedAt: row.lastUsedAt,
+  displayName: row.displayName,
+  toolAllowlist: row.toolAllowlist,
+  readOnly: row.readOnly,
+  rateLimitPerMinute: row.rateLimitPerMinute,
 });
 
 interface KeyInput {
@@ -253,6 +265,7 @@ export async function issueInstance(
   await recordAudit(deps, {
     ...request,
     userId: actor.userId,
+    orgId: actor.orgId,
     action,
     status: "ok",
     target: instanceId,
@@ -478,6 +491,7 @@ async function retire(
   await recordAudit(deps, {
     ...request,
     userId: actor.userId,
+    orgId: actor.orgId,
     action: change.action,
     status: "ok",
     target: change.instanceId,
@@ -494,8 +508,9 @@ function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): str
 }
 
 /** The actor's own instances in the organisation it acts in. */
-const ownedBy = (actor: Actor) => and(eq(instances.orgId, actor.orgId), eq(instances.userId, actor.userId));
+export const ownedBy = (actor: Actor) =>
+  and(eq(instances.orgId, actor.orgId), eq(instances.userId, actor.userId));
 
-function liveInstanceOf(actor: Actor, serviceType: string) {
+export function liveInstanceOf(actor: Actor, serviceType: string) {
   return and(ownedBy(actor), eq(instances.serviceType, serviceType), ne(instances.status, "revoked"));
 }

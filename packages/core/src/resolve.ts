@@ -23,6 +23,14 @@ export interface ResolvedInstance {
   sealed: Sealed;
   /** SHA-256 of the URL's token: what invalidations are announced by (not a secret). */
   tokenHash: string;
+  /**
+   * Settings (`instances.updateSettings`): only these tools are listed and callable (null = every tool); only
+   * tools annotated `readOnlyHint: true`; requests per minute (null = the edge's per-instance limit). Optional:
+   * kv entries written before settings existed have none (= the defaults).
+   */
+  toolAllowlist?: string[] | null;
+  readOnly?: boolean;
+  rateLimitPerMinute?: number | null;
 }
 
 export const INVALIDATION_CHANNEL = "instance-invalidate";
@@ -36,7 +44,8 @@ const TOUCH_EVERY_MS = 60_000;
  * outlives its use in a quiet process.
  */
 export const OPENED_TTL_MS = 30_000;
-const kvKey = (tokenHash: string) => `inst:${tokenHash}`;
+// `inst2`: entries carry the organisation; ones cached before it existed are never read back.
+const kvKey = (tokenHash: string) => `inst2:${tokenHash}`;
 
 const TOMBSTONE = "retired";
 /** A token whose row just changed: resolvers read the database and do not fill the kv while this lasts. */
@@ -223,6 +232,9 @@ export class InstanceResolver {
         status: instances.status,
         keyVersion: credentials.keyVersion,
         ciphertext: credentials.ciphertext,
+        toolAllowlist: instances.toolAllowlist,
+        readOnly: instances.readOnly,
+        rateLimitPerMinute: instances.rateLimitPerMinute,
       })
       .from(instances)
       .innerJoin(credentials, eq(credentials.id, instances.credentialId))

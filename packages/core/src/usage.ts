@@ -38,6 +38,7 @@ export function percentile(buckets: readonly number[], p: number): number | null
 /** One tool call as the audit writer holds it. */
 export interface CallSample {
   userId: string;
+  orgId?: string;
   instanceId: string;
   serviceType?: string;
   tool: string;
@@ -50,6 +51,7 @@ export interface CallSample {
 /** A roll-up row as the writer sends it (snake_case: the JSON is read by `json_to_recordset`). */
 export interface RollupRow {
   user_id: string;
+  org_id: string | null;
   period: UsagePeriod;
   period_start: string;
   instance_id: string;
@@ -84,6 +86,7 @@ export function rollUp(calls: Iterable<CallSample>): RollupRow[] {
       if (!row) {
         row = {
           user_id: call.userId,
+          org_id: call.orgId ?? null,
           period,
           period_start: new Date(start).toISOString(),
           instance_id: call.instanceId,
@@ -116,12 +119,12 @@ export function rollUp(calls: Iterable<CallSample>): RollupRow[] {
  */
 export function upsertRollups(rowsJson: string): SQL {
   return sql`
-    insert into usage_rollups as u (user_id, period, period_start, instance_id, service_type, tool, calls, errors,
+    insert into usage_rollups as u (user_id, org_id, period, period_start, instance_id, service_type, tool, calls, errors,
       latency_buckets, upstream_calls, upstream_ms_sum)
-    select user_id, period, period_start, instance_id, service_type, tool, calls, errors, latency_buckets,
+    select user_id, org_id, period, period_start, instance_id, service_type, tool, calls, errors, latency_buckets,
       upstream_calls, upstream_ms_sum
     from json_to_recordset(${rowsJson}::json) as r(
-      user_id text, period text, period_start timestamptz, instance_id text, service_type text, tool text,
+      user_id text, org_id text, period text, period_start timestamptz, instance_id text, service_type text, tool text,
       calls integer, errors jsonb, latency_buckets integer[], upstream_calls integer, upstream_ms_sum bigint
     )
     on conflict (user_id, period, period_start, instance_id, service_type, tool) do update set
@@ -180,10 +183,17 @@ const BUCKET_SUMS = sql.raw(
   Array.from({ length: LATENCY_BUCKETS }, (_, i) => `sum(latency_buckets[${i + 1}])::float8`).join(", "),
 );
 
-/** Whose usage a caller sees: their own (an organisation's, for its admins, is a second branch here). */
-function scopeOf(actor: Actor): SQL | undefined {
-  return eq(usageRollups.userId, actor.userId);
+/**
+ * Whose usage a caller sees: their own in the organisation they act in (`mine`), or every member's there
+ * (`org`: the caller checked the actor is one of its owners or admins).
+ */
+function scopeOf(actor: Actor, scope: UsageScope): SQL | undefined {
+  if (scope === "org") return eq(usageRollups.orgId, actor.orgId);
+  return and(eq(usageRollups.userId, actor.userId), eq(usageRollups.orgId, actor.orgId));
 }
+
+export const USAGE_SCOPES = ["mine", "org"] as const;
+export type UsageScope = (typeof USAGE_SCOPES)[number];
 
 /** Rows of the range: day rows for its whole UTC days, hour rows for the hours before and after them. */
 function rangeOf(from: Date, to: Date): SQL | undefined {
@@ -213,7 +223,7 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 export async function summarizeUsage(
   deps: Pick<CoreDeps, "db">,
   actor: Actor,
-  input: { from: Date; to: Date; groupBy: UsageGroupBy },
+  input: { from: Date; to: Date; groupBy: UsageGroupBy; scope?: UsageScope },
 ): Promise<Result<UsageSummary, "BAD_REQUEST">> {
   const { groupBy } = input;
   const span = input.to.getTime() - input.from.getTime();
@@ -222,7 +232,7 @@ export async function summarizeUsage(
     return fail("BAD_REQUEST", `The range is longer than ${MAX_RANGE_DAYS} days`);
   const from = new Date(Math.floor(input.from.getTime() / HOUR_MS) * HOUR_MS);
   const to = new Date(Math.ceil(input.to.getTime() / HOUR_MS) * HOUR_MS);
-  const where = and(scopeOf(actor), rangeOf(from, to));
+  const where = and(scopeOf(actor, input.scope ?? "mine"), rangeOf(from, to));
   const key = GROUP_KEY[groupBy];
   const order = groupBy === "day" ? sql`1` : sql`2 desc, 1`;
   const [totals, errors] = await Promise.all([

@@ -1,17 +1,34 @@
 // The control plane's middleware on a bare Hono app (app.request), each on its own.
-import { describe, expect, test } from "bun:test";
-import { AppError } from "@mcp/core";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AppError, personalOrgOf, signUp } from "@mcp/core";
+import { generateKeySpec } from "@mcp/crypto";
 import { requestId } from "@mcp/http";
 import { Hono } from "hono";
+import { testPlatform } from "../../../../packages/core/src/test-platform.ts";
 import type { ControlPlaneDeps, HonoEnv } from "../deps.ts";
 import { authenticate } from "./auth.ts";
 import { onError } from "./errors.ts";
 import { sameOrigin } from "./origin.ts";
 
+// A real database for the session → organisation lookup; the session store itself is faked.
+let platform: Awaited<ReturnType<typeof testPlatform>>;
+let userId = "";
+beforeAll(async () => {
+  platform = await testPlatform({ encryptionKeys: generateKeySpec(1), kvPrefix: "mw:" });
+  const made = await signUp(platform.deps, {
+    email: `mw-${crypto.randomUUID()}@x.test`,
+    password: "0123456789",
+  });
+  if (!made.ok) throw new Error(made.message);
+  userId = made.value.id;
+  deps.db = platform.deps.db;
+});
+afterAll(() => platform?.close());
+
 const log = { debug() {}, info() {}, warn() {}, error() {} };
 const sessions = {
   readCookie: (h: string) => /mcp_session=([^;]+)/.exec(h)?.[1] ?? null,
-  validate: async (t: string) => (t === "good-session" ? { userId: "usr_1" } : null),
+  validate: async (t: string) => (t === "good-session" ? { userId } : null),
 };
 const deps = {
   log,
@@ -84,7 +101,13 @@ describe("authenticate", () => {
           actor: unknown;
         }
       ).actor;
-    expect(await who("mcp_session=good-session")).toEqual({ userId: "usr_1", via: "session" });
+    const orgId = await personalOrgOf(platform.deps.db, userId);
+    expect(await who("mcp_session=good-session")).toEqual({
+      userId,
+      orgId,
+      orgRole: "owner",
+      via: "session",
+    });
     expect(await who("mcp_session=stale")).toBeNull();
   });
 

@@ -4,10 +4,7 @@ import { ZDeleteAccountInput, ZDeleteAccountOutput } from "../routers/account/de
 import { ZRevokeSessionInput, ZRevokeSessionOutput } from "../routers/account/revoke-session.ts";
 import { ZSessionsOutput } from "../routers/account/sessions.ts";
 import { ZSignOutEverywhereOutput } from "../routers/account/sign-out-everywhere.ts";
-import type { RouterInputs } from "../trpc/router.ts";
-import { defineRoute, type RestRoute } from "./define.ts";
-
-type In<P extends keyof RouterInputs["account"]> = RouterInputs["account"][P];
+import { defineRoute, type In, type RestRoute } from "./define.ts";
 
 /** The signed-in person's account: password, sessions, deletion (session cookie only, like the procedures). */
 export const accountRoutes: RestRoute[] = [
@@ -23,7 +20,7 @@ export const accountRoutes: RestRoute[] = [
     body: ZChangePasswordInput,
     response: ZChangePasswordOutput,
     errors: ["RATE_LIMIT_EXCEEDED"],
-    handle: ({ call, body }) => call.account.changePassword(body as In<"changePassword">),
+    handle: ({ call, body }) => call.account.changePassword(body as In<"account", "changePassword">),
   }),
   defineRoute({
     method: "get",
@@ -48,7 +45,7 @@ export const accountRoutes: RestRoute[] = [
     params: ZRevokeSessionInput,
     response: ZRevokeSessionOutput,
     errors: ["NOT_FOUND"],
-    handle: ({ call, params }) => call.account.revokeSession(params as In<"revokeSession">),
+    handle: ({ call, params }) => call.account.revokeSession(params as In<"account", "revokeSession">),
   }),
   defineRoute({
     method: "post",
@@ -75,6 +72,6 @@ export const accountRoutes: RestRoute[] = [
     body: ZDeleteAccountInput,
     response: ZDeleteAccountOutput,
     errors: ["RATE_LIMIT_EXCEEDED"],
-    handle: ({ call, body }) => call.account.delete(body as In<"delete">),
+    handle: ({ call, body }) => call.account.delete(body as In<"account", "delete">),
   }),
 ];

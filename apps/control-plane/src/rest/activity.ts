@@ -10,6 +10,7 @@ const filters = audit.filters.unwrap().shape;
 const ZAuditQuery = z.object({
   cursor: audit.cursor,
   limit: audit.limit.unwrap().optional(),
+  scope: audit.scope.unwrap().optional(),
   action: filters.action,
   status: filters.status,
   instanceId: filters.instanceId,
@@ -17,7 +18,12 @@ const ZAuditQuery = z.object({
   to: filters.to.unwrap().in.optional(),
 });
 const usage = ZUsageSummaryInput.shape;
-const ZUsageQuery = z.object({ from: usage.from.in, to: usage.to.in, groupBy: usage.groupBy });
+const ZUsageQuery = z.object({
+  from: usage.from.in,
+  to: usage.to.in,
+  groupBy: usage.groupBy,
+  scope: usage.scope.unwrap().optional(),
+});
 
 const defined = <T extends object>(o: T) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -38,11 +44,11 @@ export const activityRoutes: RestRoute[] = [
     response: ZListAuditOutput,
     errors: [],
     handle: ({ call, query }) => {
-      const { cursor, limit, ...rest } = query;
+      const { cursor, limit, scope, ...rest } = query;
       const chosen = defined(rest);
       // The procedure validates the values (types included): the cast only hands them over.
       return call.audit.list({
-        ...defined({ cursor, limit }),
+        ...defined({ cursor, limit, scope }),
         ...(Object.keys(chosen).length > 0 && { filters: chosen }),
       } as RouterInputs["audit"]["list"]);
     },

@@ -4,8 +4,11 @@ import type { createCaller, RouterInputs } from "../trpc/router.ts";
 
 /** Who may call a route: anyone, a session or an API key, a session only (API-key management). */
 export type Access = "public" | "any" | "session";
-export type Method = "get" | "post" | "put" | "delete";
+export type Method = "get" | "post" | "put" | "patch" | "delete";
 export type Caller = ReturnType<typeof createCaller>;
+
+/** A procedure's input type, for handing a validated-later REST input over: `In<"orgs", "invite">`. */
+export type In<N extends keyof RouterInputs, P extends keyof RouterInputs[N]> = RouterInputs[N][P];
 
 /** `instances.get`, `apiKeys.create`, …: every procedure of the router, checked by the compiler. */
 export type ProcedurePath = {
@@ -68,6 +71,7 @@ export const TAGS = {
   auth: "Sign-up, sign-in (session cookie) and the current user.",
   activity: "Your audit trail and usage (API keys need the `audit:read` / `usage:read` scope).",
   account: "Your account: password, sessions, deletion. From a signed-in session only.",
+  orgs: "Organisations: members and roles, single-use invitations, members' instances (owners and admins; API keys need `org:admin` and act only in their own organisation).",
   meta: "This document.",
 } as const;
 export type Tag = keyof typeof TAGS;

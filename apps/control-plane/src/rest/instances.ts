@@ -9,6 +9,7 @@ import {
   ZUpdateCredentialsInput,
   ZUpdateCredentialsOutput,
 } from "../routers/instances/update-credentials.ts";
+import { ZInstanceSettings, ZUpdateSettingsOutput } from "../routers/instances/update-settings.ts";
 import type { RouterInputs } from "../trpc/router.ts";
 import { defineRoute, type RestRoute } from "./define.ts";
 
@@ -104,6 +105,26 @@ export const instanceRoutes: RestRoute[] = [
       const issued = await call.instances.rotate(params as In<"rotate">);
       return { ...issued, message: `Rotated the ${issued.serviceType} instance URL. ${secretNote}` };
     },
+  }),
+  defineRoute({
+    method: "patch",
+    path: "/services/:serviceType/instance/settings",
+    operationId: "updateInstanceSettings",
+    summary: "Change an instance's display name, tool allowlist, read-only mode or rate limit",
+    description:
+      "Each field omitted is unchanged; `null` puts it back to the default (every tool, the platform's rate " +
+      "limit, the service's name). Allowlisted names must be tools of the service (any well-formed name for " +
+      "proxied and custom servers). The URL stays the same; every edge applies the change to its next request.",
+    tag: "instances",
+    access: "any",
+    scope: "instances:write",
+    procedure: "instances.updateSettings",
+    params: ZServiceTypeParam,
+    body: ZInstanceSettings,
+    response: ZUpdateSettingsOutput,
+    errors: ["NOT_FOUND"],
+    handle: ({ call, params, body }) =>
+      call.instances.updateSettings({ ...body, ...params } as In<"updateSettings">),
   }),
   defineRoute({
     method: "delete",

@@ -13,6 +13,7 @@ import { accountRoutes } from "./account.ts";
 import { activityRoutes } from "./activity.ts";
 import { defineRoute, type RestRoute } from "./define.ts";
 import { instanceRoutes } from "./instances.ts";
+import { orgRoutes } from "./orgs.ts";
 
 const serviceRoutes: RestRoute[] = [
   defineRoute({
@@ -152,4 +153,5 @@ export const REST_ROUTES: readonly RestRoute[] = [
   ...activityRoutes,
   ...authRoutes,
   ...accountRoutes,
+  ...orgRoutes,
 ];

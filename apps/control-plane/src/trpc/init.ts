@@ -100,3 +100,18 @@ export const sessionProcedure = authedProcedure.use(({ ctx, next }) => {
   }
   return next();
 });
+
+/**
+ * An organisation-wide view (every member's audit events or usage): the caller must be an owner or admin of
+ * the organisation it acts in, and an API key must also hold `org:admin`. Else 403.
+ */
+export function requireOrgAdmin(actor: NonNullable<TrpcContext["actor"]>): void {
+  if (actor.orgRole !== "owner" && actor.orgRole !== "admin") {
+    throw toTrpc(
+      new AppError("FORBIDDEN", "Only the organisation's owners and admins see every member's activity"),
+    );
+  }
+  if (actor.via === "api_key" && !actor.scopes?.includes("org:admin")) {
+    throw toTrpc(new AppError("FORBIDDEN", 'This API key lacks the "org:admin" scope'));
+  }
+}

@@ -4,6 +4,7 @@ import { apiKeysRouter } from "../routers/api-keys/index.ts";
 import { auditRouter } from "../routers/audit/index.ts";
 import { authRouter } from "../routers/auth/index.ts";
 import { instancesRouter } from "../routers/instances/index.ts";
+import { orgsRouter } from "../routers/orgs/index.ts";
 import { servicesRouter } from "../routers/services/index.ts";
 import { usageRouter } from "../routers/usage/index.ts";
 import { createCallerFactory, router } from "./init.ts";
@@ -16,6 +17,7 @@ export const appRouter = router({
   account: accountRouter,
   audit: auditRouter,
   usage: usageRouter,
+  orgs: orgsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,6 +11,7 @@ import type { EdgeDeps } from "../deps.ts";
 import { errorResult } from "./instance-handler.ts";
 import { cachedRead } from "./read-cache.ts";
 import { recordToolCall } from "./record.ts";
+import { toolAllowed } from "./tool-filter.ts";
 import { unopenedCredential } from "./unopened.ts";
 
 export interface CallContext {
@@ -20,6 +21,10 @@ export interface CallContext {
   requestId?: string;
   signal?: AbortSignal;
 }
+
+/** The answer to a call of a tool that does not exist (or that the instance's settings leave out). */
+export const unknownTool = (name: string) =>
+  new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 64)}`);
 
 /** Deadline for re-checking a key after the upstream refused a call (never longer than a tool call). */
 const RECHECK_TIMEOUT_MS = 5_000;
@@ -59,7 +64,8 @@ async function confirmRefusal(
 export async function callTool(ctx: CallContext, name: string, args: unknown): Promise<CallToolResult> {
   const { deps, service, instance } = ctx;
   const tool = service.getTool(name);
-  if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 64)}`);
+  // A tool the instance's settings leave out is answered exactly as one the service does not have.
+  if (!tool || !toolAllowed(instance, tool)) throw unknownTool(name);
   const started = performance.now();
   // Marked down by the health monitor: answer now instead of waiting for the upstream's timeout.
   if (!isServiceAvailable(deps, service.type)) {

@@ -32,6 +32,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
+import { unknownTool } from "./call-tool.ts";
 import { createInstanceHandler, errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { recordToolCall } from "./record.ts";
 import {
@@ -44,6 +45,7 @@ import {
   UpstreamRouting,
 } from "./relay-calls.ts";
 import { MAX_SUBSCRIPTIONS, type Session } from "./sessions.ts";
+import { allowedTools, restrictsTools, toolAllowed } from "./tool-filter.ts";
 import { CredentialUnopened, unopenedCredential } from "./unopened.ts";
 
 /** A page of tools larger than this is refused rather than relayed (a user's server is untrusted input). */
@@ -378,6 +380,50 @@ function createProxyHandler(
     max: 5000,
     ttl: 30 * 60_000,
   });
+  // The tools each instance's server annotated `readOnlyHint: true` when it last listed them (read-only mode).
+  const readOnlyHints = new LRUCache<string, Set<string>>({ max: 5000, ttl: 30 * 60_000 });
+  // Per server config (as the pool's connections): a reconnect to another server starts afresh. Kept per cached
+  // instance entry, so the hash is taken once, not per call.
+  const hintKeys = new WeakMap<ResolvedInstance, string>();
+  const hintsKey = (instance: ResolvedInstance) => {
+    let key = hintKeys.get(instance);
+    if (!key) {
+      key = poolKey(instance);
+      hintKeys.set(instance, key);
+    }
+    return key;
+  };
+
+  /** The server's read-only tools, as it lists them now (every page, within the relay's bounds). */
+  async function listReadOnly(auth: InstanceAuth, signal: AbortSignal): Promise<Set<string>> {
+    const names = new Set<string>();
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const listed = await relay(auth, signal, "did not list its tools", (client, o) =>
+        client.listTools(cursor ? { cursor } : undefined, o),
+      );
+      for (const tool of listed.tools.slice(0, MAX_CUSTOM_TOOLS)) {
+        if (tool.annotations?.readOnlyHint === true) names.add(tool.name);
+      }
+      cursor = listed.nextCursor;
+      if (!cursor) break;
+    }
+    readOnlyHints.set(hintsKey(auth.instance), names);
+    return names;
+  }
+
+  /**
+   * Whether the instance's settings let it call this tool: its allowlist, and in read-only mode the server's own
+   * `readOnlyHint` (from its last listing, else listed now: the call itself never goes out for a tool left out).
+   */
+  async function relayedToolAllowed(auth: InstanceAuth, signal: AbortSignal, name: string) {
+    const { instance } = auth;
+    if (!toolAllowed(instance, { name, annotations: { readOnlyHint: true } })) return false;
+    if (instance.readOnly !== true) return true;
+    const hints = readOnlyHints.get(hintsKey(instance)) ?? (await listReadOnly(auth, signal));
+    return hints.has(name);
+  }
+
   const routing = new UpstreamRouting(deps.kv);
   const held = new HeldCalls(REQUEST_STATE_TTL_MS, deps.limits.upstreamTimeoutMs);
 
@@ -607,9 +653,24 @@ function createProxyHandler(
             known.set(tool.name, tool.inputSchema as Record<string, unknown>);
         }
         toolSchemas.set(auth.instance.instanceId, known);
-        return { tools: listed.tools, ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
+        if (auth.instance.readOnly === true) {
+          const key = hintsKey(auth.instance);
+          const hints = (req.params?.cursor && readOnlyHints.get(key)) || new Set<string>();
+          for (const tool of listed.tools) if (tool.annotations?.readOnlyHint === true) hints.add(tool.name);
+          readOnlyHints.set(key, hints);
+        }
+        // An instance whose settings restrict its tools lists only those (./tool-filter.ts).
+        const tools = allowedTools(auth.instance, listed.tools);
+        return { tools: [...tools], ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
       });
       server.setRequestHandler("tools/call", async (req, c) => {
+        // A tool the instance's settings leave out: the platform's unknown-tool answer, nothing sent upstream.
+        if (
+          restrictsTools(auth.instance) &&
+          !(await relayedToolAllowed(auth, c.mcpReq.signal, req.params.name))
+        ) {
+          throw unknownTool(req.params.name);
+        }
         const started = performance.now();
         const tool = req.params.name.slice(0, 128);
         let result: CallToolResult;

@@ -13,6 +13,7 @@ import {
 import type { EdgeDeps } from "../deps.ts";
 import { callTool } from "./call-tool.ts";
 import type { InstanceAuth } from "./instance-handler.ts";
+import { perInstance, toolAllowed } from "./tool-filter.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS } from "./versions.ts";
 
 const MODERN = MODERN_VERSIONS[0];
@@ -67,16 +68,19 @@ export function createFastPath(
   const serverMeta = { [SERVER_INFO_META_KEY]: info };
   // Serialized once: the list never changes for a loaded definition (and stringifying it was the largest
   // single cost of a tools/list).
-  const listJson = {
+  const serialize = (listed: readonly object[]) => ({
     modern: JSON.stringify({
-      tools,
+      tools: listed,
       resultType: "complete",
       ttlMs: 0,
       cacheScope: "private",
       _meta: serverMeta,
     }),
-    legacy: JSON.stringify({ tools }),
-  };
+    legacy: JSON.stringify({ tools: listed }),
+  });
+  const listJson = serialize(tools);
+  // An instance whose settings restrict its tools: its own list, serialized once per cached instance entry.
+  const restrictedJson = perInstance(service.mcpTools, serialize);
 
   function era(request: Request, body: Json): "modern" | "legacy" | undefined {
     const h = request.headers;
@@ -143,15 +147,17 @@ export function createFastPath(
           return undefined;
         const kind = era(request, body);
         if (!kind || !isSpecType.ListToolsRequest(body)) return undefined;
-        return Promise.resolve(answerJson(kind, id, listJson[kind]));
+        const list = restrictedJson(auth.instance) ?? listJson;
+        return Promise.resolve(answerJson(kind, id, list[kind]));
       }
       if (method !== "tools/call" || !isPlain(body.params)) return undefined;
       const params = body.params;
       if (!onlyKeys(params, ["name", "arguments", "_meta"]) || typeof params.name !== "string")
         return undefined;
       if (params.arguments !== undefined && !isPlain(params.arguments)) return undefined;
-      // An unknown tool is the SDK's to refuse, with its own error.
-      if (!service.getTool(params.name)) return undefined;
+      // An unknown tool (or one the instance's settings leave out) is the SDK's to refuse, with its own error.
+      const tool = service.getTool(params.name);
+      if (!tool || !toolAllowed(auth.instance, tool)) return undefined;
       const kind = era(request, body);
       if (!kind || !isSpecType.CallToolRequest(body)) return undefined;
       const name = params.name;

@@ -4,6 +4,7 @@ import type { EdgeDeps } from "../deps.ts";
 import { callTool } from "./call-tool.ts";
 import { createFastPath, type FastPath } from "./fast-path.ts";
 import { createInstanceHandler } from "./instance-handler.ts";
+import { perInstance } from "./tool-filter.ts";
 
 export type { InstanceAuth } from "./instance-handler.ts";
 
@@ -22,8 +23,10 @@ export function createServiceHandler(
     version: "0.1.0",
   };
   const instructions = `Tools for ${service.name}, run with the connected account's own credentials.`;
+  // An instance whose settings restrict its tools lists only those (see ./tool-filter.ts).
+  const restricted = perInstance(service.mcpTools, (allowed) => allowed.map((t) => ({ ...t })));
   const handler = createInstanceHandler(deps, info, { instructions }, (server, auth) => {
-    server.setRequestHandler("tools/list", () => ({ tools }));
+    server.setRequestHandler("tools/list", () => ({ tools: restricted(auth.instance) ?? tools }));
     server.setRequestHandler("tools/call", (req, c) =>
       callTool(
         { deps, service, instance: auth.instance, requestId: auth.requestId, signal: c.mcpReq.signal },

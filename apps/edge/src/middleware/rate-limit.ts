@@ -34,8 +34,12 @@ export function rateLimit(): MiddlewareHandler<EdgeEnv> {
         `rl:instance:${instance.instanceId}`,
         {
           name: "instance",
+          // The instance's own override (instances.updateSettings) first, then the platform's.
           limit:
-            limits.perInstancePerMinute ?? defined?.perInstancePerMinute ?? DEFAULT_PER_INSTANCE_PER_MINUTE,
+            instance.rateLimitPerMinute ??
+            limits.perInstancePerMinute ??
+            defined?.perInstancePerMinute ??
+            DEFAULT_PER_INSTANCE_PER_MINUTE,
           windowMs: MINUTE,
         },
       ],

@@ -1,4 +1,4 @@
-import { bigint, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 import { tz } from "./columns.ts";
 
 export const USAGE_PERIODS = ["hour", "day"] as const;
@@ -13,6 +13,8 @@ export const usageRollups = pgTable(
   "usage_rollups",
   {
     userId: text().notNull(),
+    /** The instance's organisation (determined by the instance; kept here so its admins' summary needs no join). */
+    orgId: text(),
     period: text({ enum: USAGE_PERIODS }).notNull(),
     /** Start of the hour or the UTC day. */
     periodStart: tz().notNull(),
@@ -30,6 +32,8 @@ export const usageRollups = pgTable(
   },
   // The key leads with what a summary filters on: the user, the period kind, the time range.
   (t) => [
+    // Organisation admins' summary: every member's calls in the organisation.
+    index("usage_rollups_org_idx").on(t.orgId, t.period, t.periodStart),
     primaryKey({
       name: "usage_rollups_pk",
       columns: [t.userId, t.period, t.periodStart, t.instanceId, t.serviceType, t.tool],

@@ -1,6 +1,6 @@
-import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, listAuditEvents } from "@mcp/core";
+import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_SCOPES, listAuditEvents } from "@mcp/core";
 import { z } from "zod";
-import { scopedProcedure } from "../../trpc/init.ts";
+import { requireOrgAdmin, scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { zTimestamp } from "../../trpc/schemas.ts";
 
@@ -12,6 +12,8 @@ export const ZListAuditInput = z
     /** `nextCursor` of the previous page (opaque). */
     cursor: z.string().min(1).max(256).optional(),
     limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+    /** `mine` (default): your events in the organisation you act in; `org`: every member's (owners and admins). */
+    scope: z.enum(AUDIT_SCOPES).default("mine"),
     filters: z
       .object({
         /** e.g. `tool.call`, `instance.connect`. */
@@ -28,7 +30,7 @@ export const ZListAuditInput = z
       .optional(),
   })
   .strict()
-  .default({ limit: AUDIT_PAGE_DEFAULT });
+  .default({ limit: AUDIT_PAGE_DEFAULT, scope: "mine" });
 
 export const ZAuditItem = z.object({
   id: z.string(),
@@ -36,6 +38,7 @@ export const ZAuditItem = z.object({
   status: z.string(),
   createdAt: zTimestamp,
   actor: z.object({
+    userId: z.string(),
     kind: z.enum(["session", "api_key", "instance"]).nullable(),
     keyId: z.string().nullable(),
   }),
@@ -56,4 +59,7 @@ export const ZListAuditOutput = z.object({ items: z.array(ZAuditItem), nextCurso
 export const listAuditProcedure = scopedProcedure("audit:read")
   .input(ZListAuditInput)
   .output(ZListAuditOutput)
-  .query(async ({ ctx, input }) => orThrow(await listAuditEvents(ctx.deps, ctx.actor, input)));
+  .query(async ({ ctx, input }) => {
+    if (input.scope === "org") requireOrgAdmin(ctx.actor);
+    return orThrow(await listAuditEvents(ctx.deps, ctx.actor, input));
+  });

@@ -6,6 +6,7 @@ import { listInstancesProcedure } from "./list.ts";
 import { revokeInstanceProcedure } from "./revoke.ts";
 import { rotateInstanceProcedure } from "./rotate.ts";
 import { updateCredentialsProcedure } from "./update-credentials.ts";
+import { updateSettingsProcedure } from "./update-settings.ts";
 
 export const instancesRouter = router({
   connect: connectProcedure,
@@ -15,4 +16,5 @@ export const instancesRouter = router({
   get: getInstanceProcedure,
   rotate: rotateInstanceProcedure,
   revoke: revokeInstanceProcedure,
+  updateSettings: updateSettingsProcedure,
 });

@@ -22,4 +22,9 @@ export const ZInstanceSummary = z.object({
   account: ZConnectedAccount.nullable(),
   createdAt: zTimestamp,
   lastUsedAt: zTimestamp.nullable(),
+  /** Settings (`instances.updateSettings`); null / false = the default. */
+  displayName: z.string().nullable(),
+  toolAllowlist: z.array(z.string()).nullable(),
+  readOnly: z.boolean(),
+  rateLimitPerMinute: z.number().int().nullable(),
 });

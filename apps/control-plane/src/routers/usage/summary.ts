@@ -1,6 +1,6 @@
-import { summarizeUsage, USAGE_GROUP_BY } from "@mcp/core";
+import { summarizeUsage, USAGE_GROUP_BY, USAGE_SCOPES } from "@mcp/core";
 import { z } from "zod";
-import { scopedProcedure } from "../../trpc/init.ts";
+import { requireOrgAdmin, scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { zTimestamp } from "../../trpc/schemas.ts";
 
@@ -12,6 +12,8 @@ export const ZUsageSummaryInput = z
     from: zInstant,
     to: zInstant,
     groupBy: z.enum(USAGE_GROUP_BY),
+    /** `mine` (default): your calls in the organisation you act in; `org`: every member's (owners and admins). */
+    scope: z.enum(USAGE_SCOPES).default("mine"),
   })
   .strict();
 
@@ -36,4 +38,7 @@ export const ZUsageSummaryOutput = z.object({
 export const usageSummaryProcedure = scopedProcedure("usage:read")
   .input(ZUsageSummaryInput)
   .output(ZUsageSummaryOutput)
-  .query(async ({ ctx, input }) => orThrow(await summarizeUsage(ctx.deps, ctx.actor, input)));
+  .query(async ({ ctx, input }) => {
+    if (input.scope === "org") requireOrgAdmin(ctx.actor);
+    return orThrow(await summarizeUsage(ctx.deps, ctx.actor, input));
+  });

@@ -1,0 +1,60 @@
+import { INVITATION_TTL_HOURS, ORG_ROLES } from "@mcp/core";
+import { z } from "zod";
+import { zTimestamp } from "../../trpc/schemas.ts";
+import { ZInstanceSummary } from "../instances/schemas.ts";
+
+export const zOrgId = z
+  .string()
+  .min(5)
+  .max(68)
+  .regex(/^org_[A-Za-z0-9_-]+$/, "orgId is an organisation id (org_…)");
+export const zUserId = z
+  .string()
+  .min(5)
+  .max(68)
+  .regex(/^usr_[A-Za-z0-9_-]+$/, "userId is a user id (usr_…)");
+export const zOrgRole = z.enum(ORG_ROLES);
+/** What an invitation may grant: ownership is given by changing a member's role, never by a link. */
+export const zInvitedRole = z.enum(["admin", "member"]);
+export const zOrgName = z
+  .string()
+  .trim()
+  .min(1, "name is required")
+  .max(80, "name has at most 80 characters");
+
+export const ZOrgInput = z.object({ orgId: zOrgId });
+
+export const ZOrgSummary = z.object({
+  orgId: z.string(),
+  name: z.string(),
+  personal: z.boolean(),
+  role: zOrgRole,
+  createdAt: zTimestamp,
+});
+
+export const ZOrgMember = z.object({
+  userId: z.string(),
+  email: z.string(),
+  role: zOrgRole,
+  joinedAt: zTimestamp,
+});
+
+export const ZInvitationSummary = z.object({
+  invitationId: z.string(),
+  role: zOrgRole,
+  expiresAt: zTimestamp,
+  createdAt: zTimestamp,
+  invitedBy: z.string().nullable(),
+});
+
+export const ZInviteInput = ZOrgInput.extend({
+  role: zInvitedRole,
+  expiresInHours: z.number().int().min(1).max(INVITATION_TTL_HOURS.max).optional(),
+});
+export const ZIssuedInvitation = ZInvitationSummary.extend({
+  /** Shown once. */
+  token: z.string(),
+  invitePath: z.string(),
+});
+
+export const ZMemberInstance = ZInstanceSummary.extend({ userId: z.string(), email: z.string() });
