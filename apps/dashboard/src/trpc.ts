@@ -1,28 +1,78 @@
 import type { AppRouter } from "@mcp/control-plane/router";
+import { QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
-import type { inferRouterOutputs } from "@trpc/server";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { createTRPCContext } from "@trpc/tanstack-react-query";
+import { activeOrg } from "./org.ts";
 
+export type Inputs = inferRouterInputs<AppRouter>;
 export type Outputs = inferRouterOutputs<AppRouter>;
 export type Me = NonNullable<Outputs["auth"]["me"]>;
 export type Service = Outputs["services"]["list"][number];
 export type Instance = Outputs["instances"]["list"][number];
 export type ApiKey = Outputs["apiKeys"]["list"][number];
+export type AuditEvent = Outputs["audit"]["list"]["items"][number];
 /** What `instances.connect` and `instances.rotate` return; the URL is shown once. */
 export type IssuedInstance = Outputs["instances"]["connect"];
+export type Org = Outputs["orgs"]["list"][number];
 
-export const trpc = createTRPCClient<AppRouter>({
-  links: [
-    httpBatchLink({
-      url: "/trpc",
-      // Same origin as the control plane: the session cookie rides along.
-      fetch: (url, init) => fetch(url, { ...init, credentials: "same-origin" }),
-    }),
-  ],
-});
+export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
-/** A human message for anything a call can throw. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof TRPCClientError) return err.message || "Request failed";
-  if (err instanceof Error) return err.message;
-  return "Something went wrong";
+export function makeQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        // Cached data shows at once, and every page asks again when it opens.
+        staleTime: 0,
+        refetchOnWindowFocus: false,
+        // A 4xx will not get better by asking again.
+        retry: (count, err) => count < 2 && (errorInfo(err).status ?? 500) >= 500,
+      },
+    },
+  });
+}
+
+export function makeTrpcClient() {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpBatchLink({
+        url: "/trpc",
+        headers: () => {
+          const org = activeOrg();
+          return org ? { "x-org-id": org } : {};
+        },
+        // Same origin as the control plane: the session cookie rides along.
+        fetch: (url, init) => fetch(url, { ...init, credentials: "same-origin" }),
+      }),
+    ],
+  });
+}
+
+export interface ErrorInfo {
+  message: string;
+  /** The platform's error code (`INVALID_API_KEY`, `UNAUTHORIZED`, ...). */
+  code?: string;
+  status?: number;
+  /** The answer's X-Request-Id, to quote to support. */
+  requestId?: string;
+}
+
+/** Everything worth showing about a failed call, in plain words. */
+export function errorInfo(err: unknown): ErrorInfo {
+  if (err instanceof TRPCClientError) {
+    const data = err.data as { appCode?: string; httpStatus?: number } | undefined;
+    const meta = err.meta as { response?: Response } | undefined;
+    const requestId = meta?.response?.headers?.get("x-request-id") ?? undefined;
+    const message =
+      err.message && err.message !== "Failed to fetch" ? err.message : "Could not reach the server.";
+    return { message: tidy(message), code: data?.appCode, status: data?.httpStatus, requestId };
+  }
+  if (err instanceof Error) return { message: tidy(err.message) };
+  return { message: "Something went wrong." };
+}
+
+/** One sentence, one final full stop: upstream messages arrive in many shapes. */
+function tidy(message: string): string {
+  const trimmed = message.trim().replace(/\s+/g, " ");
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }

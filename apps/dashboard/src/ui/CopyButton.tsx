@@ -2,7 +2,15 @@ import { useEffect, useState } from "react";
 
 type CopyState = "idle" | "copied" | "failed";
 
-export function CopyButton({ text, label }: { text: string; label: string }) {
+export function CopyButton({
+  text,
+  label,
+  onCopied,
+}: {
+  text: string;
+  label: string;
+  onCopied?: () => void;
+}) {
   const [state, setState] = useState<CopyState>("idle");
 
   useEffect(() => {
@@ -15,6 +23,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
     try {
       await navigator.clipboard.writeText(text);
       setState("copied");
+      onCopied?.();
     } catch {
       // No clipboard access (insecure context, denied permission): the text stays selectable.
       setState("failed");
@@ -22,17 +31,17 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   }
 
   return (
-    <>
-      <button type="button" onClick={copy} aria-label={label}>
+    <span className="inline-flex items-center gap-2">
+      <button type="button" className="btn" onClick={copy} aria-label={label}>
         {state === "copied" ? "Copied" : "Copy"}
       </button>
-      <span role="status" className="copy-status">
+      <span role="status" className="text-xs muted">
         {state === "copied"
           ? "Copied to clipboard."
           : state === "failed"
             ? "Copy failed: select and copy it."
             : ""}
       </span>
-    </>
+    </span>
   );
 }

@@ -1,0 +1,248 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useId, useRef, useState } from "react";
+import { useNavigate } from "react-router";
+import { formatAgo, formatWhen } from "../format.ts";
+import { setActiveOrg } from "../org.ts";
+import { useTRPC } from "../trpc.ts";
+import { ConfirmDialog } from "../ui/Dialog.tsx";
+import { focusSoon, PageHeader } from "../ui/Page.tsx";
+import { ActionError, ErrorState, Loading } from "../ui/states.tsx";
+
+export function Account() {
+  return (
+    <>
+      <PageHeader title="Account">
+        Your password, where you are signed in, and your account itself.
+      </PageHeader>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <ChangePassword />
+        <Sessions />
+        <DeleteAccount />
+      </div>
+    </>
+  );
+}
+
+function ChangePassword() {
+  const trpc = useTRPC();
+  const id = useId();
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const result = useRef<HTMLDivElement>(null);
+  const change = useMutation(
+    trpc.account.changePassword.mutationOptions({
+      onSettled: () => focusSoon(() => result.current),
+      onSuccess: () => {
+        setCurrent("");
+        setNext("");
+      },
+    }),
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    change.mutate({ currentPassword: current, newPassword: next });
+  }
+  return (
+    <form className="card space-y-3" onSubmit={submit} aria-labelledby={`${id}-t`}>
+      <h2 id={`${id}-t`} className="font-semibold">
+        Change password
+      </h2>
+      <div>
+        <label className="label" htmlFor={`${id}-cur`}>
+          Current password
+        </label>
+        <input
+          id={`${id}-cur`}
+          className="input"
+          type="password"
+          autoComplete="current-password"
+          required
+          maxLength={256}
+          value={current}
+          aria-invalid={change.isError ? true : undefined}
+          aria-describedby={change.isError ? `${id}-err` : undefined}
+          onChange={(e) => setCurrent(e.target.value)}
+        />
+      </div>
+      <div>
+        <label className="label" htmlFor={`${id}-new`}>
+          New password
+        </label>
+        <input
+          id={`${id}-new`}
+          className="input"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={10}
+          maxLength={256}
+          value={next}
+          aria-describedby={`${id}-rule`}
+          onChange={(e) => setNext(e.target.value)}
+        />
+        <p id={`${id}-rule`} className="muted text-xs mt-1">
+          At least 10 characters. Every other session is signed out.
+        </p>
+      </div>
+      <div ref={result} tabIndex={-1} className="outline-none">
+        {change.isError && <ActionError error={change.error} id={`${id}-err`} />}
+        {change.isSuccess && (
+          <p role="status" className="text-sm">
+            Password changed. Your other sessions were signed out.
+          </p>
+        )}
+      </div>
+      <button type="submit" className="btn btn-primary" disabled={change.isPending}>
+        Change password
+      </button>
+    </form>
+  );
+}
+
+function Sessions() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const sessions = useQuery(trpc.account.sessions.queryOptions());
+  const [confirmAll, setConfirmAll] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const revoke = useMutation(
+    trpc.account.revokeSession.mutationOptions({
+      onSuccess: async (_r, input) => {
+        if (sessions.data?.find((s) => s.id === input.id)?.current) {
+          setActiveOrg(null);
+          queryClient.clear();
+          await navigate("/signin");
+          return;
+        }
+        await queryClient.invalidateQueries({ queryKey: trpc.account.sessions.queryKey() });
+        focusSoon(() => heading.current);
+      },
+    }),
+  );
+  const everywhere = useMutation(
+    trpc.account.signOutEverywhere.mutationOptions({
+      onSuccess: async () => {
+        setActiveOrg(null);
+        queryClient.clear();
+        await navigate("/signin");
+      },
+    }),
+  );
+  return (
+    <section className="card space-y-3 min-w-0" aria-labelledby="sessions">
+      <h2 id="sessions" ref={heading} tabIndex={-1} className="font-semibold outline-none">
+        Sessions
+      </h2>
+      {sessions.isPending && <Loading what="sessions" />}
+      {sessions.isError && <ErrorState error={sessions.error} retry={() => void sessions.refetch()} />}
+      {revoke.isError && <ActionError error={revoke.error} />}
+      <ul className="space-y-2" aria-label="Sessions">
+        {sessions.data?.map((s) => (
+          <li
+            key={s.id}
+            className="flex flex-wrap items-start justify-between gap-2 text-sm border-b border-[var(--border)] pb-2"
+          >
+            <div className="min-w-0">
+              <p className="break-all">
+                {s.userAgent ?? "Unknown browser"}{" "}
+                {s.current && <span className="badge badge-blue">This browser</span>}
+              </p>
+              <p className="muted">
+                {s.ip ?? "unknown address"} · signed in {formatAgo(s.createdAt)} · expires{" "}
+                {formatWhen(s.expiresAt)}
+              </p>
+            </div>
+            <button
+              type="button"
+              className="btn"
+              disabled={revoke.isPending}
+              onClick={() => revoke.mutate({ id: s.id })}
+            >
+              {s.current ? "Sign out" : "Revoke"}{" "}
+              <span className="sr-only">session from {formatWhen(s.createdAt)}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <button type="button" className="btn btn-danger" onClick={() => setConfirmAll(true)}>
+        Sign out everywhere
+      </button>
+      <ConfirmDialog
+        open={confirmAll}
+        danger
+        onOpenChange={(open) => {
+          setConfirmAll(open);
+          everywhere.reset();
+        }}
+        title="Sign out everywhere?"
+        description="Every session ends, this one included. API keys and instance URLs keep working."
+        confirmLabel="Sign out everywhere"
+        pending={everywhere.isPending}
+        error={everywhere.isError && <ActionError error={everywhere.error} />}
+        onConfirm={() => everywhere.mutate()}
+      />
+    </section>
+  );
+}
+
+function DeleteAccount() {
+  const trpc = useTRPC();
+  const id = useId();
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const [open, setOpen] = useState(false);
+  const [password, setPassword] = useState("");
+  const del = useMutation(
+    trpc.account.delete.mutationOptions({
+      onSuccess: async () => {
+        setActiveOrg(null);
+        queryClient.clear();
+        await navigate("/signup");
+      },
+    }),
+  );
+  return (
+    <section className="card space-y-3" aria-labelledby={`${id}-t`}>
+      <h2 id={`${id}-t`} className="font-semibold">
+        Delete account
+      </h2>
+      <p className="text-sm muted">
+        Deletes every instance (their URLs stop at once), sealed key, API key and session. This cannot be
+        undone.
+      </p>
+      <button type="button" className="btn btn-danger" onClick={() => setOpen(true)}>
+        Delete account…
+      </button>
+      <ConfirmDialog
+        open={open}
+        danger
+        onOpenChange={(o) => {
+          setOpen(o);
+          setPassword("");
+          del.reset();
+        }}
+        title="Delete your account?"
+        description="Enter your password to confirm. Everything is deleted at once."
+        confirmLabel="Delete account"
+        pending={del.isPending}
+        error={del.isError && <ActionError error={del.error} id={`${id}-err`} />}
+        onConfirm={() => del.mutate({ password })}
+      >
+        <label className="label" htmlFor={`${id}-pw`}>
+          Password
+        </label>
+        <input
+          id={`${id}-pw`}
+          className="input"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          aria-invalid={del.isError ? true : undefined}
+          aria-describedby={del.isError ? `${id}-err` : undefined}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </ConfirmDialog>
+    </section>
+  );
+}

@@ -1,0 +1,217 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useId, useRef, useState } from "react";
+import { formatAgo, formatWhen } from "../format.ts";
+import { type ApiKey, type Outputs, useTRPC } from "../trpc.ts";
+import { CopyButton } from "../ui/CopyButton.tsx";
+import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
+import { focusSoon, PageHeader } from "../ui/Page.tsx";
+import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
+
+const SCOPES = [
+  ["instances:read", "List and read instances"],
+  ["instances:write", "Connect, rotate and revoke instances"],
+  ["usage:read", "Read usage"],
+  ["audit:read", "Read the audit log"],
+  ["org:admin", "Organisation management (reserved)"],
+] as const;
+type Scope = (typeof SCOPES)[number][0];
+
+const EXPIRY = [
+  ["never", "Never"],
+  ["30", "In 30 days"],
+  ["90", "In 90 days"],
+  ["365", "In a year"],
+] as const;
+
+export function ApiKeys() {
+  const trpc = useTRPC();
+  const id = useId();
+  const queryClient = useQueryClient();
+  const keys = useQuery(trpc.apiKeys.list.queryOptions());
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<Set<Scope>>(new Set(SCOPES.map(([s]) => s)));
+  const [expiry, setExpiry] = useState<string>("90");
+  const [created, setCreated] = useState<Outputs["apiKeys"]["create"]>();
+  const [revoking, setRevoking] = useState<ApiKey>();
+  const [notice, setNotice] = useState<string>();
+  const noticeRef = useRef<HTMLParagraphElement>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey() });
+  const create = useMutation(
+    trpc.apiKeys.create.mutationOptions({
+      onSuccess: (key) => {
+        setName("");
+        setCreated(key);
+        void refresh();
+      },
+    }),
+  );
+  const revoke = useMutation(
+    trpc.apiKeys.revoke.mutationOptions({
+      onSuccess: async () => {
+        setNotice(`Revoked “${revoking?.name}”: it stops working at once.`);
+        setRevoking(undefined);
+        await refresh();
+      },
+    }),
+  );
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const expiresAt =
+      expiry === "never" ? null : new Date(Date.now() + Number(expiry) * 86_400_000).toISOString();
+    create.mutate({ name: name.trim(), scopes: [...scopes], expiresAt });
+  }
+
+  return (
+    <>
+      <PageHeader title="API keys">
+        Keys for integrators and scripts (the SDK, REST, tRPC). Each does only what its scopes allow.
+      </PageHeader>
+      {notice && (
+        <p ref={noticeRef} tabIndex={-1} role="status" className="card mb-4 outline-none">
+          {notice}
+        </p>
+      )}
+      <div className="grid gap-4 lg:grid-cols-[20rem_minmax(0,1fr)]">
+        <form className="card space-y-3" onSubmit={submit} aria-label="Create an API key">
+          <h2 className="font-semibold">Create a key</h2>
+          <div>
+            <label className="label" htmlFor={`${id}-name`}>
+              Key name
+            </label>
+            <input
+              id={`${id}-name`}
+              className="input"
+              required
+              maxLength={64}
+              value={name}
+              placeholder="e.g. CI deploys"
+              aria-invalid={create.isError ? true : undefined}
+              aria-describedby={create.isError ? `${id}-err` : undefined}
+              onChange={(e) => setName(e.target.value)}
+            />
+          </div>
+          <fieldset>
+            <legend className="label">Scopes</legend>
+            {SCOPES.map(([scope, label]) => (
+              <label key={scope} className="flex items-start gap-2 text-sm py-0.5">
+                <input
+                  type="checkbox"
+                  className="mt-1"
+                  checked={scopes.has(scope)}
+                  onChange={(e) => {
+                    const next = new Set(scopes);
+                    if (e.target.checked) next.add(scope);
+                    else next.delete(scope);
+                    setScopes(next);
+                  }}
+                />
+                <span>
+                  <code>{scope}</code> <span className="muted">{label}</span>
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          <div>
+            <label className="label" htmlFor={`${id}-exp`}>
+              Expires
+            </label>
+            <select
+              id={`${id}-exp`}
+              className="input"
+              value={expiry}
+              onChange={(e) => setExpiry(e.target.value)}
+            >
+              {EXPIRY.map(([v, l]) => (
+                <option key={v} value={v}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </div>
+          {create.isError && <ActionError error={create.error} id={`${id}-err`} />}
+          <button type="submit" className="btn btn-primary" disabled={create.isPending || scopes.size === 0}>
+            {create.isPending ? "Creating…" : "Create key"}
+          </button>
+          {scopes.size === 0 && <p className="muted text-xs">Pick at least one scope.</p>}
+        </form>
+        <section aria-labelledby="your-keys" className="min-w-0">
+          <h2 id="your-keys" className="font-semibold mb-2">
+            Your keys
+          </h2>
+          {keys.isPending && <Loading what="API keys" />}
+          {keys.isError && <ErrorState error={keys.error} retry={() => void keys.refetch()} />}
+          {keys.data?.length === 0 && <Empty>No API keys yet.</Empty>}
+          {keys.data && keys.data.length > 0 && (
+            <ul className="space-y-2" aria-label="API keys">
+              {keys.data.map((k) => (
+                <li
+                  key={k.id}
+                  data-key-id={k.id}
+                  tabIndex={-1}
+                  className="card flex flex-wrap items-start justify-between gap-2"
+                >
+                  <div className="min-w-0 text-sm">
+                    <p className="font-medium break-all">{k.name}</p>
+                    <p className="muted break-all">
+                      <code>{k.prefix}…</code> · {k.scopes.join(", ")}
+                    </p>
+                    <p className="muted">
+                      Created {formatAgo(k.createdAt)} · last used {formatAgo(k.lastUsedAt).toLowerCase()} ·{" "}
+                      {k.expiresAt ? `expires ${formatWhen(k.expiresAt)}` : "never expires"}
+                    </p>
+                  </div>
+                  <button type="button" className="btn btn-danger" onClick={() => setRevoking(k)}>
+                    Revoke <span className="sr-only">{k.name}</span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      </div>
+      <Dialog
+        open={created !== undefined}
+        sticky
+        onOpenChange={(open) => {
+          if (!open) setCreated(undefined);
+        }}
+        title={`API key “${created?.name ?? ""}” created`}
+        description="Send it as Authorization: Bearer <key>."
+        onClosed={() => {
+          const made = created?.id;
+          // The result of the action: the new key in the list.
+          focusSoon(() => document.querySelector<HTMLElement>(`[data-key-id="${made}"]`));
+        }}
+      >
+        <p className="alert font-semibold">Shown once: copy it now. It won't be shown again.</p>
+        <code className="snippet mt-3" data-testid="api-key-value">
+          {created?.key}
+        </code>
+        <div className="flex flex-wrap justify-between gap-2 mt-3">
+          <CopyButton text={created?.key ?? ""} label="Copy API key" />
+          <DialogClose asChild>
+            <button type="button" className="btn btn-primary">
+              Done
+            </button>
+          </DialogClose>
+        </div>
+      </Dialog>
+      <ConfirmDialog
+        open={revoking !== undefined}
+        danger
+        onOpenChange={(open) => {
+          if (!open) setRevoking(undefined);
+          revoke.reset();
+        }}
+        title={`Revoke “${revoking?.name ?? ""}”?`}
+        description="Anything using this key gets 401 from now on. Instance URLs it fetched keep working: rotate them if the key leaked."
+        confirmLabel="Revoke key"
+        pending={revoke.isPending}
+        error={revoke.isError && <ActionError error={revoke.error} />}
+        onConfirm={() => revoking && revoke.mutate({ id: revoking.id })}
+        onClosed={() => focusSoon(() => noticeRef.current)}
+      />
+    </>
+  );
+}

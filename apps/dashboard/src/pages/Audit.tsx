@@ -1,0 +1,246 @@
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { type FormEvent, useId, useState } from "react";
+import { useSearchParams } from "react-router";
+import { serviceNames } from "../components/services.ts";
+import { formatWhen } from "../format.ts";
+import { type AuditEvent, useTRPC, useTRPCClient } from "../trpc.ts";
+import { Dialog, DialogClose } from "../ui/Dialog.tsx";
+import { PageHeader } from "../ui/Page.tsx";
+import { Empty, ErrorState, Loading } from "../ui/states.tsx";
+
+const ACTIONS = [
+  "tool.call",
+  "instance.connect",
+  "credentials.update",
+  "instance.rotate",
+  "instance.revoke",
+  "api_key.create",
+  "api_key.revoke",
+  "auth.sign_in",
+];
+const FILTER_KEYS = ["action", "status", "instanceId", "from", "to"] as const;
+
+/** A yyyy-mm-dd from a date input as the start of that day, local time, in ISO-8601. */
+const dayStart = (day: string) => new Date(`${day}T00:00:00`).toISOString();
+const dayAfter = (day: string) => new Date(new Date(`${day}T00:00:00`).getTime() + 86_400_000).toISOString();
+
+export function Audit() {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const id = useId();
+  const [params, setParams] = useSearchParams();
+  const [selected, setSelected] = useState<AuditEvent>();
+  const instances = useQuery(trpc.instances.list.queryOptions());
+  const services = useQuery(trpc.services.list.queryOptions());
+  const names = serviceNames(services.data);
+  const get = (k: string) => params.get(k) ?? "";
+  const filters = {
+    ...(get("action") && { action: get("action") }),
+    ...(get("status") && { status: get("status") }),
+    ...(get("instanceId") && { instanceId: get("instanceId") }),
+    ...(get("from") && { from: dayStart(get("from")) }),
+    ...(get("to") && { to: dayAfter(get("to")) }),
+  };
+  const input = { limit: 25, ...(Object.keys(filters).length > 0 && { filters }) };
+  // By hand rather than tRPC's infiniteQueryOptions: that one adds a `direction` field, which
+  // audit.list's strict input schema refuses.
+  const events = useInfiniteQuery({
+    queryKey: [...trpc.audit.list.queryKey(input), "pages"],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) =>
+      client.audit.list.query({ ...input, ...(pageParam && { cursor: pageParam }) }),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+  const items = events.data?.pages.flatMap((p) => p.items);
+
+  function apply(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const next = new URLSearchParams();
+    for (const k of FILTER_KEYS) {
+      const v = String(form.get(k) ?? "").trim();
+      if (v) next.set(k, v);
+    }
+    setParams(next);
+  }
+
+  return (
+    <>
+      <PageHeader title="Audit log">
+        Every change to your account and every tool call, newest first.
+      </PageHeader>
+      <form
+        key={params.toString()}
+        className="card grid gap-3 sm:grid-cols-3 lg:grid-cols-6 items-end mb-4"
+        onSubmit={apply}
+        aria-label="Filters"
+      >
+        <div>
+          <label className="label" htmlFor={`${id}-action`}>
+            Action
+          </label>
+          <select id={`${id}-action`} name="action" className="input" defaultValue={get("action")}>
+            <option value="">Any</option>
+            {ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label className="label" htmlFor={`${id}-status`}>
+            Status
+          </label>
+          <input
+            id={`${id}-status`}
+            name="status"
+            className="input"
+            placeholder="ok, EXPIRED_CREDENTIALS…"
+            maxLength={64}
+            defaultValue={get("status")}
+          />
+        </div>
+        <div>
+          <label className="label" htmlFor={`${id}-inst`}>
+            Instance
+          </label>
+          <select id={`${id}-inst`} name="instanceId" className="input" defaultValue={get("instanceId")}>
+            <option value="">Any</option>
+            {instances.data?.map((i) => (
+              <option key={i.instanceId} value={i.instanceId}>
+                {names.get(i.serviceType) ?? i.serviceType}
+                {i.status === "revoked" ? " (revoked)" : ""}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label className="label" htmlFor={`${id}-from`}>
+            From
+          </label>
+          <input id={`${id}-from`} name="from" type="date" className="input" defaultValue={get("from")} />
+        </div>
+        <div>
+          <label className="label" htmlFor={`${id}-to`}>
+            To
+          </label>
+          <input id={`${id}-to`} name="to" type="date" className="input" defaultValue={get("to")} />
+        </div>
+        <div className="flex gap-2">
+          <button type="submit" className="btn btn-primary">
+            Apply
+          </button>
+          <button type="button" className="btn" onClick={() => setParams({})}>
+            Clear
+          </button>
+        </div>
+      </form>
+      {events.isPending && <Loading what="events" />}
+      {events.isError && <ErrorState error={events.error} retry={() => void events.refetch()} />}
+      {items?.length === 0 && <Empty>No events match these filters.</Empty>}
+      {items && items.length > 0 && (
+        <div className="card p-0 overflow-x-auto">
+          <table className="data" aria-label="Audit events">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Action</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="hidden sm:table-cell">
+                  On
+                </th>
+                <th scope="col">
+                  <span className="sr-only">Details</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((e) => (
+                <tr key={e.id}>
+                  <td>{formatWhen(e.createdAt)}</td>
+                  <td className="break-all">
+                    <code>{e.action}</code>
+                  </td>
+                  <td>
+                    <span className={`badge ${e.status === "ok" ? "badge-green" : "badge-red"}`}>
+                      {e.status}
+                    </span>
+                  </td>
+                  <td className="hidden sm:table-cell break-all">
+                    {e.serviceType ? (names.get(e.serviceType) ?? e.serviceType) : ""}
+                    {e.tool ? ` · ${e.tool}` : ""}
+                  </td>
+                  <td>
+                    <button type="button" className="btn" onClick={() => setSelected(e)}>
+                      Details{" "}
+                      <span className="sr-only">
+                        of {e.action} at {formatWhen(e.createdAt)}
+                      </span>
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {events.hasNextPage && (
+        <button
+          type="button"
+          className="btn mt-3"
+          disabled={events.isFetchingNextPage}
+          onClick={() => void events.fetchNextPage()}
+        >
+          {events.isFetchingNextPage ? "Loading…" : "Load more"}
+        </button>
+      )}
+      <Dialog
+        open={selected !== undefined}
+        onOpenChange={(open) => {
+          if (!open) setSelected(undefined);
+        }}
+        title={selected ? `${selected.action} · ${selected.status}` : "Event"}
+        description={selected ? formatWhen(selected.createdAt) : ""}
+        testId="audit-detail"
+      >
+        {selected && <EventDetail event={selected} />}
+        <div className="flex justify-end mt-3">
+          <DialogClose asChild>
+            <button type="button" className="btn">
+              Close
+            </button>
+          </DialogClose>
+        </div>
+      </Dialog>
+    </>
+  );
+}
+
+function EventDetail({ event }: { event: AuditEvent }) {
+  const rows: [string, string | number | null][] = [
+    ["Event id", event.id],
+    ["Actor", event.actor.kind === "api_key" ? `API key ${event.actor.keyId}` : event.actor.kind],
+    ["Target", event.target],
+    ["Instance", event.instanceId],
+    ["Service", event.serviceType],
+    ["Tool", event.tool],
+    ["Latency", event.latencyMs === null ? null : `${event.latencyMs} ms`],
+    ["Upstream time", event.upstreamMs === null ? null : `${event.upstreamMs} ms`],
+    ["Request id", event.requestId],
+    ["Address", event.ip],
+    ["Browser / client", event.userAgent],
+  ];
+  return (
+    <dl className="grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-1 text-sm">
+      {rows
+        .filter(([, v]) => v !== null && v !== "")
+        .map(([k, v]) => (
+          <div key={k} className="contents">
+            <dt className="muted">{k}</dt>
+            <dd className="break-all">{v}</dd>
+          </div>
+        ))}
+    </dl>
+  );
+}

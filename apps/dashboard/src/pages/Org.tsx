@@ -1,0 +1,416 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useId, useRef, useState } from "react";
+import { serviceNames } from "../components/services.ts";
+import { formatAgo, formatWhen } from "../format.ts";
+import { setActiveOrg, useActiveOrg } from "../org.ts";
+import { type Org as OrgSummary, type Outputs, useTRPC } from "../trpc.ts";
+import { CopyButton } from "../ui/CopyButton.tsx";
+import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
+import { focusSoon, PageHeader } from "../ui/Page.tsx";
+import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
+
+type Pending =
+  | { kind: "remove"; userId: string; email: string }
+  | { kind: "revokeInvite"; invitationId: string }
+  | { kind: "revokeInstance"; instanceId: string; label: string }
+  | { kind: "leave" };
+
+export function Org() {
+  const trpc = useTRPC();
+  const current = useActiveOrg();
+  const orgs = useQuery(trpc.orgs.list.queryOptions());
+  const org = orgs.data?.find((o) => o.orgId === current) ?? orgs.data?.find((o) => o.personal);
+  return (
+    <>
+      <PageHeader title="Organisation">Share a workspace: members, invitations and roles.</PageHeader>
+      {orgs.isPending && <Loading what="organisations" />}
+      {orgs.isError && <ErrorState error={orgs.error} retry={() => void orgs.refetch()} />}
+      <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_18rem]">
+        {org && <OrgDetail key={org.orgId} org={org} />}
+        <aside className="space-y-4 min-w-0">
+          {orgs.data && <OrgList orgs={orgs.data} active={org?.orgId} />}
+          <CreateOrg />
+        </aside>
+      </div>
+    </>
+  );
+}
+
+function OrgList({ orgs, active }: { orgs: OrgSummary[]; active: string | undefined }) {
+  const queryClient = useQueryClient();
+  return (
+    <section className="card" aria-labelledby="your-orgs">
+      <h2 id="your-orgs" className="font-semibold mb-2">
+        Your organisations
+      </h2>
+      <ul className="space-y-1 text-sm">
+        {orgs.map((o) => (
+          <li key={o.orgId} className="flex items-center justify-between gap-2">
+            <span className="min-w-0 break-all">
+              {o.personal ? "Personal" : o.name} <span className="muted">· {o.role}</span>
+            </span>
+            {o.orgId === active ? (
+              <span className="badge badge-blue">Active</span>
+            ) : (
+              <button
+                type="button"
+                className="btn"
+                onClick={() => {
+                  setActiveOrg(o.personal ? null : o.orgId);
+                  void queryClient.resetQueries();
+                }}
+              >
+                Switch <span className="sr-only">to {o.personal ? "Personal" : o.name}</span>
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function CreateOrg() {
+  const trpc = useTRPC();
+  const id = useId();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState("");
+  const create = useMutation(
+    trpc.orgs.create.mutationOptions({
+      onSuccess: (org) => {
+        setName("");
+        setActiveOrg(org.orgId);
+        void queryClient.resetQueries();
+      },
+    }),
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    create.mutate({ name: name.trim() });
+  }
+  return (
+    <form className="card space-y-2" onSubmit={submit} aria-labelledby={`${id}-t`}>
+      <h2 id={`${id}-t`} className="font-semibold">
+        New organisation
+      </h2>
+      <label className="label" htmlFor={`${id}-name`}>
+        Organisation name
+      </label>
+      <input
+        id={`${id}-name`}
+        className="input"
+        required
+        maxLength={80}
+        value={name}
+        aria-invalid={create.isError ? true : undefined}
+        aria-describedby={create.isError ? `${id}-err` : undefined}
+        onChange={(e) => setName(e.target.value)}
+      />
+      {create.isError && <ActionError error={create.error} id={`${id}-err`} />}
+      <button type="submit" className="btn btn-primary" disabled={create.isPending}>
+        Create organisation
+      </button>
+    </form>
+  );
+}
+
+function OrgDetail({ org }: { org: OrgSummary }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const admin = org.role === "owner" || org.role === "admin";
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [pending, setPending] = useState<Pending>();
+  const [notice, setNotice] = useState<string>();
+  const input = { orgId: org.orgId };
+  const members = useQuery(trpc.orgs.members.queryOptions(input, { enabled: admin && !org.personal }));
+  const invitations = useQuery(
+    trpc.orgs.invitations.queryOptions(input, { enabled: admin && !org.personal }),
+  );
+  const memberInstances = useQuery(trpc.orgs.memberInstances.queryOptions(input, { enabled: admin }));
+  const services = useQuery(trpc.services.list.queryOptions());
+  const names = serviceNames(services.data);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orgs.pathKey() });
+  const done = (message: string) => async () => {
+    setPending(undefined);
+    setNotice(message);
+    await refresh();
+  };
+  const remove = useMutation(trpc.orgs.removeMember.mutationOptions({ onSuccess: done("Member removed.") }));
+  const revokeInvite = useMutation(
+    trpc.orgs.revokeInvitation.mutationOptions({ onSuccess: done("Invitation revoked.") }),
+  );
+  const revokeInstance = useMutation(
+    trpc.orgs.revokeMemberInstance.mutationOptions({
+      onSuccess: done("Instance revoked: its URL no longer works."),
+    }),
+  );
+  const leave = useMutation(
+    trpc.orgs.leave.mutationOptions({
+      onSuccess: async () => {
+        setPending(undefined);
+        setActiveOrg(null);
+        await queryClient.resetQueries();
+      },
+    }),
+  );
+  const setRole = useMutation(trpc.orgs.setRole.mutationOptions({ onSuccess: done("Role changed.") }));
+  const action = { remove, revokeInvite, revokeInstance, leave }[pending?.kind ?? "remove"];
+
+  function confirm() {
+    if (!pending) return;
+    if (pending.kind === "remove") remove.mutate({ ...input, userId: pending.userId });
+    if (pending.kind === "revokeInvite")
+      revokeInvite.mutate({ ...input, invitationId: pending.invitationId });
+    if (pending.kind === "revokeInstance")
+      revokeInstance.mutate({ ...input, instanceId: pending.instanceId });
+    if (pending.kind === "leave") leave.mutate(input);
+  }
+
+  return (
+    <section className="space-y-4 min-w-0" aria-labelledby="org-name">
+      <div className="card">
+        <h2 id="org-name" ref={heading} tabIndex={-1} className="text-lg font-semibold outline-none">
+          {org.personal ? "Personal" : org.name}
+        </h2>
+        <p className="muted text-sm">
+          Your role: {org.role} · created {formatWhen(org.createdAt)}
+        </p>
+        {org.personal && (
+          <p className="text-sm mt-2">
+            Your personal organisation is yours alone. Create an organisation to invite others.
+          </p>
+        )}
+        {!org.personal && (
+          <button type="button" className="btn btn-danger mt-2" onClick={() => setPending({ kind: "leave" })}>
+            Leave organisation
+          </button>
+        )}
+      </div>
+      {notice && (
+        <p role="status" tabIndex={-1} className="card outline-none" data-testid="org-notice">
+          {notice}
+        </p>
+      )}
+      {setRole.isError && <ActionError error={setRole.error} />}
+      {admin && !org.personal && (
+        <section className="card min-w-0" aria-labelledby="members">
+          <h3 id="members" className="font-semibold mb-2">
+            Members
+          </h3>
+          {members.isPending && <Loading what="members" />}
+          {members.isError && <ErrorState error={members.error} retry={() => void members.refetch()} />}
+          <ul className="space-y-2" aria-label="Members">
+            {members.data?.map((m) => (
+              <li key={m.userId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
+                <span className="min-w-0 break-all">
+                  {m.email} <span className="muted">· joined {formatAgo(m.joinedAt)}</span>
+                </span>
+                <span className="flex flex-wrap items-center gap-2">
+                  <label className="sr-only" htmlFor={`role-${m.userId}`}>
+                    Role of {m.email}
+                  </label>
+                  <select
+                    id={`role-${m.userId}`}
+                    className="input w-auto"
+                    value={m.role}
+                    disabled={setRole.isPending}
+                    onChange={(e) =>
+                      setRole.mutate({ ...input, userId: m.userId, role: e.target.value as typeof m.role })
+                    }
+                  >
+                    <option value="owner">owner</option>
+                    <option value="admin">admin</option>
+                    <option value="member">member</option>
+                  </select>
+                  <button
+                    type="button"
+                    className="btn btn-danger"
+                    onClick={() => setPending({ kind: "remove", userId: m.userId, email: m.email })}
+                  >
+                    Remove <span className="sr-only">{m.email}</span>
+                  </button>
+                </span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {admin && !org.personal && (
+        <Invitations
+          orgId={org.orgId}
+          invitations={invitations.data}
+          onRevoke={(invitationId) => setPending({ kind: "revokeInvite", invitationId })}
+        />
+      )}
+      {admin && (
+        <section className="card min-w-0" aria-labelledby="member-instances">
+          <h3 id="member-instances" className="font-semibold mb-2">
+            Instances in this organisation
+          </h3>
+          {memberInstances.isPending && <Loading what="instances" />}
+          {memberInstances.isError && <ErrorState error={memberInstances.error} />}
+          {memberInstances.data?.length === 0 && <Empty>No instances yet.</Empty>}
+          <ul className="space-y-2" aria-label="Member instances">
+            {memberInstances.data?.map((i) => {
+              const label = `${i.displayName ?? names.get(i.serviceType) ?? i.serviceType} of ${i.email}`;
+              return (
+                <li key={i.instanceId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
+                  <span className="min-w-0 break-all">
+                    {label} <span className="muted">· {i.status}</span>
+                  </span>
+                  {i.status !== "revoked" && (
+                    <button
+                      type="button"
+                      className="btn btn-danger"
+                      onClick={() => setPending({ kind: "revokeInstance", instanceId: i.instanceId, label })}
+                    >
+                      Revoke <span className="sr-only">{label}</span>
+                    </button>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+      )}
+      <ConfirmDialog
+        open={pending !== undefined}
+        danger
+        onOpenChange={(open) => {
+          if (!open) setPending(undefined);
+          action.reset();
+        }}
+        title={
+          pending?.kind === "remove"
+            ? `Remove ${pending.email}?`
+            : pending?.kind === "revokeInvite"
+              ? "Revoke this invitation?"
+              : pending?.kind === "revokeInstance"
+                ? `Revoke ${pending.label}?`
+                : `Leave ${org.name}?`
+        }
+        description={
+          pending?.kind === "remove"
+            ? "They lose access at once, and their instances in this organisation are revoked."
+            : pending?.kind === "revokeInvite"
+              ? "The link stops working."
+              : pending?.kind === "revokeInstance"
+                ? "Its URL stops working at once, everywhere."
+                : "You lose access to it and its instances."
+        }
+        confirmLabel={pending?.kind === "leave" ? "Leave" : pending?.kind === "remove" ? "Remove" : "Revoke"}
+        pending={action.isPending}
+        error={action.isError && <ActionError error={action.error} />}
+        onConfirm={confirm}
+        onClosed={() =>
+          focusSoon(() => document.querySelector<HTMLElement>("[data-testid=org-notice]") ?? heading.current)
+        }
+      />
+    </section>
+  );
+}
+
+function Invitations({
+  orgId,
+  invitations,
+  onRevoke,
+}: {
+  orgId: string;
+  invitations: Outputs["orgs"]["invitations"] | undefined;
+  onRevoke: (id: string) => void;
+}) {
+  const trpc = useTRPC();
+  const id = useId();
+  const queryClient = useQueryClient();
+  const [role, setRole] = useState<"admin" | "member">("member");
+  const [hours, setHours] = useState("168");
+  const [issued, setIssued] = useState<Outputs["orgs"]["invite"]>();
+  const invite = useMutation(
+    trpc.orgs.invite.mutationOptions({
+      onSuccess: (inv) => {
+        setIssued(inv);
+        void queryClient.invalidateQueries({ queryKey: trpc.orgs.invitations.queryKey({ orgId }) });
+      },
+    }),
+  );
+  const link = issued ? `${window.location.origin}${issued.invitePath}` : "";
+  return (
+    <section className="card min-w-0 space-y-3" aria-labelledby={`${id}-t`}>
+      <h3 id={`${id}-t`} className="font-semibold">
+        Invitations
+      </h3>
+      <form
+        className="flex flex-wrap items-end gap-2"
+        onSubmit={(e) => {
+          e.preventDefault();
+          invite.mutate({ orgId, role, expiresInHours: Number(hours) });
+        }}
+      >
+        <div>
+          <label className="label" htmlFor={`${id}-role`}>
+            Role
+          </label>
+          <select
+            id={`${id}-role`}
+            className="input"
+            value={role}
+            onChange={(e) => setRole(e.target.value as "admin" | "member")}
+          >
+            <option value="member">member</option>
+            <option value="admin">admin</option>
+          </select>
+        </div>
+        <div>
+          <label className="label" htmlFor={`${id}-exp`}>
+            Link valid for
+          </label>
+          <select id={`${id}-exp`} className="input" value={hours} onChange={(e) => setHours(e.target.value)}>
+            <option value="24">1 day</option>
+            <option value="168">7 days</option>
+            <option value="720">30 days</option>
+          </select>
+        </div>
+        <button type="submit" className="btn btn-primary" disabled={invite.isPending}>
+          Create invitation link
+        </button>
+      </form>
+      {invite.isError && <ActionError error={invite.error} />}
+      {invitations?.length === 0 && <p className="muted text-sm">No pending invitations.</p>}
+      <ul className="space-y-2" aria-label="Pending invitations">
+        {invitations?.map((inv) => (
+          <li key={inv.invitationId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
+            <span>
+              {inv.role} · expires {formatWhen(inv.expiresAt)}
+              {inv.invitedBy && <span className="muted"> · by {inv.invitedBy}</span>}
+            </span>
+            <button type="button" className="btn btn-danger" onClick={() => onRevoke(inv.invitationId)}>
+              Revoke <span className="sr-only">invitation for a {inv.role}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <Dialog
+        open={issued !== undefined}
+        sticky
+        onOpenChange={(open) => {
+          if (!open) setIssued(undefined);
+        }}
+        title="Invitation link"
+        description={`Send it to the person you invite as ${issued?.role ?? "member"}; it works once.`}
+      >
+        <p className="alert font-semibold">Shown once: copy it now. It won't be shown again.</p>
+        <code className="snippet mt-3" data-testid="invite-link">
+          {link}
+        </code>
+        <div className="flex flex-wrap justify-between gap-2 mt-3">
+          <CopyButton text={link} label="Copy invitation link" />
+          <DialogClose asChild>
+            <button type="button" className="btn btn-primary">
+              Done
+            </button>
+          </DialogClose>
+        </div>
+      </Dialog>
+    </section>
+  );
+}
