@@ -356,6 +356,43 @@ describe("origin and host", () => {
     expect((await send(url, { headers: { origin: "null" } })).status).toBe(403);
   });
 
+  test("CORS: an allowed Origin gets its preflight and readable answers; a foreign one neither", async () => {
+    const { url } = await connected();
+    const before = stack.figma.requests.length;
+    const preflight = await fetch(url, {
+      method: "OPTIONS",
+      headers: {
+        origin: ALLOWED_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, mcp-protocol-version",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("mcp-protocol-version");
+    expect(preflight.headers.get("access-control-allow-credentials")).toBeNull();
+    // A preflight of an unknown token is answered alike: it carries no credentials and learns nothing.
+    const unknown = await fetch(url.replace(/mcp_[^/]+/, `mcp_fig_${"A".repeat(43)}`), {
+      method: "OPTIONS",
+      headers: { origin: ALLOWED_ORIGIN, "access-control-request-method": "POST" },
+    });
+    expect(unknown.status).toBe(204);
+    const answer = await send(url, { headers: { origin: ALLOWED_ORIGIN } });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    expect(answer.headers.get("access-control-expose-headers")).toContain("mcp-session-id");
+    // Without an Origin (non-browser clients) no CORS headers; a foreign Origin's preflight is refused.
+    expect((await send(url)).headers.get("access-control-allow-origin")).toBeNull();
+    const foreign = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+    expect(stack.figma.requests.length).toBe(before);
+  });
+
   test("a Host header that is neither loopback nor the public host → 403 (DNS rebinding)", async () => {
     const { url } = await connected();
     const port = new URL(stack.edgeUrl).port;

@@ -49,7 +49,8 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
         imgSrc: ["'self'", "data:"],
-        connectSrc: ["'self'"],
+        // The dashboard's "Test connection" calls the edge (the edge answers CORS for allowed origins).
+        connectSrc: ["'self'", ...edgeOrigins(deps)],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],
         formAction: ["'self'"],
@@ -107,4 +108,17 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     app.get("*", serveStatic({ root, path: "index.html" }));
   }
   return app;
+}
+
+/** The origins instance URLs are handed out on: PUBLIC_EDGE_URL's and each SERVICE_<TYPE>_PUBLIC_URL's. */
+function edgeOrigins(deps: Pick<ControlPlaneDeps, "publicEdgeUrl" | "servicePublicUrls">): string[] {
+  const origins = new Set<string>();
+  for (const url of [deps.publicEdgeUrl, ...Object.values(deps.servicePublicUrls ?? {})]) {
+    try {
+      if (url) origins.add(new URL(url).origin);
+    } catch {
+      // Not a URL: nothing to allow.
+    }
+  }
+  return [...origins];
 }

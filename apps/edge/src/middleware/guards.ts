@@ -44,9 +44,35 @@ export function originAndHost(): MiddlewareHandler<EdgeEnv> {
     if (!hostAllowed(c.req.header("host"), allowedHosts)) {
       return forbidden(c, "Forbidden: Host not allowed");
     }
+    if (!origin) return next();
+    // An allowed browser page (the dashboard's "Test connection", a web MCP client): CORS for it alone. A
+    // preflight is answered here, before any token lookup (it carries no credentials and learns nothing).
+    if (c.req.method === "OPTIONS") {
+      return new Response(null, { status: 204, headers: { ...corsHeaders(origin), ...PREFLIGHT } });
+    }
     await next();
+    try {
+      for (const [name, value] of Object.entries(corsHeaders(origin))) c.res.headers.set(name, value);
+    } catch {
+      // Immutable headers (an upstream Response passed through): the browser then refuses to read it.
+    }
   };
 }
+
+/** What an allowed page may read of an answer: the body, and the MCP headers a client needs. */
+const corsHeaders = (origin: string) => ({
+  "access-control-allow-origin": origin,
+  "access-control-expose-headers":
+    "mcp-session-id, mcp-protocol-version, x-request-id, retry-after, www-authenticate",
+  vary: "Origin",
+});
+
+const PREFLIGHT = {
+  "access-control-allow-methods": "GET, POST, DELETE",
+  "access-control-allow-headers":
+    "content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id, authorization",
+  "access-control-max-age": "600",
+};
 
 /**
  * Reads a POST body once, bounded, so the rate limiter can echo the JSON-RPC id and the SDK does not
