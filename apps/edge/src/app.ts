@@ -1,5 +1,5 @@
 import { AppError, backendsReachable, CUSTOM_SERVICE, DATABASE_RETRY_AFTER_MS } from "@mcp/core";
-import { clientIp, requestId } from "@mcp/http";
+import { requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
@@ -44,7 +44,6 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     await next();
   });
   app.use(requestId());
-  app.use(clientIp({ trustProxy: deps.trustProxy }));
   const guessing = new TokenGuessing();
   // /health: can this process serve (kv and database reachable)? /ready: should it get traffic now
   // (healthy and not shutting down)? Both 503 when not, so a load balancer or PM2 can act on the status.

@@ -48,7 +48,6 @@ export interface EdgeEnv {
   Variables: {
     deps: EdgeDeps;
     requestId: string;
-    clientIp: string;
     instance: ResolvedInstance;
     /** The POST body as parsed JSON; undefined when it is not JSON (or there is none). */
     parsedBody: unknown;

@@ -1,5 +1,5 @@
 export { bearerToken } from "./bearer.ts";
-export { addressKey, type ClientIpVariables, clientIp } from "./client-ip.ts";
+export { addressKey, type ClientIpVariables, clientAddress, clientIp } from "./client-ip.ts";
 export {
   hostAllowed,
   hostGuard,

@@ -9,10 +9,19 @@ const INBOUND = /^[A-Za-z0-9_.:-]{8,64}$/;
  * Response a handler built itself (tRPC's, the MCP handlers'), which does not carry headers set on the
  * context before it ran.
  */
+/**
+ * `req_<process prefix><counter>`: unique across processes (a random prefix per process) and cheap (no
+ * randomness per request). A request id names a request in logs and answers; it grants nothing, so it need
+ * not be unguessable.
+ */
+const PREFIX = `req_${randomSecret(9)}`;
+let counter = 0;
+export const nextRequestId = () => `${PREFIX}${(counter++).toString(36).padStart(6, "0")}`;
+
 export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }> {
   return async function requestIdMiddleware(c, next) {
     const inbound = c.req.header("x-request-id");
-    const id = inbound && INBOUND.test(inbound) ? inbound : `req_${randomSecret(12)}`;
+    const id = inbound && INBOUND.test(inbound) ? inbound : nextRequestId();
     c.set("requestId", id);
     c.header("x-request-id", id);
     await next();

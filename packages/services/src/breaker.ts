@@ -127,6 +127,8 @@ export function backOff(service: object, credential: string, ms: number): void {
 /** How long this credential must still wait before calling the service again; 0 when it need not. */
 export function backoffRemaining(service: object, credential: string): number {
   const entry = breakers.get(service)?.backoff;
+  // Nobody on this service is backing off (the usual case): no need to work out which credential this is.
+  if (!entry || entry.size === 0) return 0;
   const id = credentialId(credential);
   const until = entry?.get(id);
   if (until === undefined) return 0;

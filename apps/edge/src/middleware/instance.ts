@@ -1,4 +1,4 @@
-import { addressKey } from "@mcp/http";
+import { addressKey, clientAddress } from "@mcp/http";
 import type { Context, MiddlewareHandler } from "hono";
 import { LRUCache } from "lru-cache";
 import type { EdgeEnv } from "../deps.ts";
@@ -21,6 +21,11 @@ export function invalidInstance(c: Context<EdgeEnv>): Response {
 export class TokenGuessing {
   private readonly until = new LRUCache<string, number>({ max: 50_000, ttl: MINUTE });
   private readonly inFlight = new Map<string, number>();
+
+  /** No address is blocked or has a lookup in flight: a known token needs no address at all. */
+  idle(): boolean {
+    return this.until.size === 0 && this.inFlight.size === 0;
+  }
 
   /** Milliseconds this address must still wait, or 0. */
   blockedFor(address: string): number {
@@ -62,10 +67,20 @@ export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<Edge
     const token = c.req.param("token") ?? "";
     const limit = deps.limits.invalidTokensPerMinutePerIp;
     const guarded = limit > 0;
-    const address = addressKey(c.get("clientIp"));
+    const known = deps.resolver.peek(token);
+    // The common case, a token this process knows while nobody is guessing: no address is worked out.
+    if (
+      known &&
+      known !== "missing" &&
+      guessing.idle() &&
+      !(deps.mcpType && known.serviceType !== deps.mcpType)
+    ) {
+      c.set("instance", known);
+      return next();
+    }
+    const address = addressKey(clientAddress(c, deps.trustProxy));
     const wait = guarded ? guessing.blockedFor(address) : 0;
     if (wait > 0) return tooManyRequests(c, wait, TOO_MANY);
-    const known = deps.resolver.peek(token);
     let instance = known === "missing" ? null : known;
     if (instance === undefined) {
       const release = guarded ? guessing.begin(address, limit) : () => {};
