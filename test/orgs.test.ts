@@ -187,6 +187,19 @@ describe("invitations", () => {
     expect(await membersOf(owner, orgId)).toHaveLength(2);
   });
 
+  test("one user accepting two invitations at once, or one invitation used by two users at once: one joins", async () => {
+    const { owner, orgId } = await team([]);
+    const user = await newUser(stack);
+    const [a, b] = await Promise.all([invite(owner, orgId), invite(owner, orgId)]);
+    const both = await Promise.all([join(user, orgId, a?.token ?? ""), join(user, orgId, b?.token ?? "")]);
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
+    const shared = await invite(owner, orgId);
+    const [x, y] = [await newUser(stack), await newUser(stack)];
+    const raced = await Promise.all([join(x, orgId, shared.token), join(y, orgId, shared.token)]);
+    expect(raced.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(await membersOf(owner, orgId)).toHaveLength(3);
+  });
+
   test("members cannot invite; an API key cannot accept; a key cannot invite to another organisation", async () => {
     const { owner, orgId, members } = await team([{}]);
     const member = members[0] as TestUser;

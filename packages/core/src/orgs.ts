@@ -11,6 +11,7 @@ import {
 } from "@mcp/db";
 import { and, asc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { type AuditRequest, recordAudit } from "./audit.ts";
+import { isUniqueViolation } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -355,37 +356,44 @@ export async function acceptInvitation(
 ): Promise<Result<OrgSummary, "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST">> {
   const notFound = fail("NOT_FOUND", "Invitation not found");
   if (!INVITATION_TOKEN.test(input.token)) return notFound;
-  const joined = await deps.db.transaction(async (tx) => {
-    const [invitation] = await tx
-      .select()
-      .from(orgInvitations)
-      .where(eq(orgInvitations.tokenHash, hashToken(input.token)))
-      .for("update");
-    if (!invitation || invitation.orgId !== input.orgId || invitation.revokedAt) return notFound;
-    if (invitation.acceptedAt) return fail("CONFLICT", "This invitation was already used");
-    if (invitation.expiresAt.getTime() <= Date.now()) {
-      return fail("BAD_REQUEST", "This invitation has expired; ask for a new one");
-    }
-    if (await roleIn(tx, invitation.orgId, caller.userId)) {
-      return fail("CONFLICT", "You are already a member of this organisation");
-    }
-    await tx
-      .update(orgInvitations)
-      .set({ acceptedAt: new Date(), acceptedBy: caller.userId })
-      .where(eq(orgInvitations.id, invitation.id));
-    await tx
-      .insert(orgMembers)
-      .values({ orgId: invitation.orgId, userId: caller.userId, role: invitation.role });
-    const [org] = await tx.select().from(organizations).where(eq(organizations.id, invitation.orgId));
-    if (!org) return notFound;
-    return ok({
-      orgId: org.id,
-      name: org.name,
-      personal: false,
-      role: invitation.role,
-      createdAt: org.createdAt,
-      invitationId: invitation.id,
+  const join = () =>
+    deps.db.transaction(async (tx) => {
+      const [invitation] = await tx
+        .select()
+        .from(orgInvitations)
+        .where(eq(orgInvitations.tokenHash, hashToken(input.token)))
+        .for("update");
+      if (!invitation || invitation.orgId !== input.orgId || invitation.revokedAt) return notFound;
+      if (invitation.acceptedAt) return fail("CONFLICT", "This invitation was already used");
+      if (invitation.expiresAt.getTime() <= Date.now()) {
+        return fail("BAD_REQUEST", "This invitation has expired; ask for a new one");
+      }
+      if (await roleIn(tx, invitation.orgId, caller.userId)) {
+        return fail("CONFLICT", "You are already a member of this organisation");
+      }
+      await tx
+        .update(orgInvitations)
+        .set({ acceptedAt: new Date(), acceptedBy: caller.userId })
+        .where(eq(orgInvitations.id, invitation.id));
+      await tx
+        .insert(orgMembers)
+        .values({ orgId: invitation.orgId, userId: caller.userId, role: invitation.role });
+      const [org] = await tx.select().from(organizations).where(eq(organizations.id, invitation.orgId));
+      if (!org) return notFound;
+      return ok({
+        orgId: org.id,
+        name: org.name,
+        personal: false,
+        role: invitation.role,
+        createdAt: org.createdAt,
+        invitationId: invitation.id,
+      });
     });
+  // Two invitations of one organisation accepted by one user at once: the second insert of the membership
+  // fails on its key; that user is then a member already.
+  const joined = await join().catch((error: unknown) => {
+    if (isUniqueViolation(error)) return fail("CONFLICT", "You are already a member of this organisation");
+    throw error;
   });
   if (!joined.ok) return joined;
   const { invitationId, ...org } = joined.value;
