@@ -251,6 +251,16 @@ const PROCEDURES: Record<string, ProcedureCase> = {
       await expectInstanceDead(stack, w.instanceUrl);
     },
   },
+  "instances.delete": {
+    gate: "instances:write",
+    input: () => ({ serviceType: "figma" }),
+    check: async (w, res) => {
+      expect(data(res)).toEqual({ instanceId: w.instanceId });
+      const got = await trpc(stack, "instances.get", { serviceType: "figma" }, { cookie: w.user.cookie });
+      expectTrpcError(got, 404, "NOT_FOUND");
+      await expectInstanceDead(stack, w.instanceUrl);
+    },
+  },
   "instances.updateSettings": {
     gate: "instances:write",
     input: () => ({ serviceType: "figma", readOnly: true }),
@@ -469,6 +479,16 @@ const ROUTES: Record<string, RouteCase> = {
     procedure: "instances.revoke",
     path: "/services/figma/instance",
     check: (w) => expectInstanceDead(stack, w.instanceUrl),
+  },
+  "POST /api/v1/services/:serviceType/instance/delete": {
+    procedure: "instances.delete",
+    path: "/services/figma/instance/delete",
+    check: async (w, res) => {
+      expect(res.body.instanceId).toBe(w.instanceId);
+      const got = await trpc(stack, "instances.get", { serviceType: "figma" }, { cookie: w.user.cookie });
+      expectTrpcError(got, 404, "NOT_FOUND");
+      await expectInstanceDead(stack, w.instanceUrl);
+    },
   },
   "PATCH /api/v1/services/:serviceType/instance/settings": {
     procedure: "instances.updateSettings",

@@ -262,6 +262,20 @@ describe("dashboard", () => {
     await page.waitForFunction(() => document.activeElement?.getAttribute("data-testid") === "notice");
     await expectInstanceDead(stack, newUrl);
     expect(await page.getByRole("button", { name: "Rotate URL" }).count()).toBe(0);
+
+    // Delete (a revoked instance too): confirmed in-app, then the list, its heading focused, Figma gone.
+    await page.getByRole("button", { name: "Delete instance" }).click();
+    const confirmDelete = page.getByRole("dialog", { name: "Delete the Figma instance?" });
+    expect(await confirmDelete.textContent()).toContain("stored key is erased");
+    await confirmDelete.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.waitForURL((u) => u.pathname === "/instances");
+    await page.waitForFunction(
+      () => document.activeElement?.tagName === "H1" && document.activeElement.textContent === "Instances",
+    );
+    await page.getByText("No instances yet.").waitFor();
+    await page.getByTestId("notice").getByText("Deleted Figma").waitFor();
+    expect(await page.getByRole("link", { name: "Figma" }).count()).toBe(0);
+    await expectInstanceDead(stack, newUrl);
   }, 120_000);
 
   test("custom MCP server with its headers (a wrong Authorization first); wrong password on sign-in", async () => {
@@ -314,6 +328,26 @@ describe("dashboard", () => {
     await dialog.getByRole("button", { name: "Done" }).click();
     await page.getByRole("heading", { name: "Custom MCP server", level: 1 }).waitFor();
     await page.getByTestId("status").getByText("Working").waitFor();
+
+    // Delete the live instance: Cancel first changes nothing; confirmed, it leaves the list and its URL dies.
+    await page.getByRole("button", { name: "Delete instance" }).click();
+    const confirmDelete = page.getByRole("dialog", { name: "Delete the Custom MCP server instance?" });
+    expect(await confirmDelete.textContent()).toContain("URL stops working at once");
+    await confirmDelete.getByRole("button", { name: "Cancel" }).click();
+    await page.waitForFunction(() => document.activeElement?.textContent === "Delete instance");
+    // Still alive after Cancel: a real client connects (it throws otherwise).
+    await (await mcpClient(url)).close();
+    await page.getByRole("button", { name: "Delete instance" }).click();
+    await confirmDelete.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.waitForURL((u) => u.pathname === "/instances");
+    await page.waitForFunction(
+      () => document.activeElement?.tagName === "H1" && document.activeElement.textContent === "Instances",
+    );
+    await page.getByText("No instances yet.").waitFor();
+    expect(await page.getByRole("link", { name: "Custom MCP server" }).count()).toBe(0);
+    const mark = remote.requests.length;
+    await expectInstanceDead(stack, url);
+    expect(remote.requests.length).toBe(mark);
 
     // Signed out, a wrong password: the error on the form, marked on the field; the right one signs in.
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -191,6 +191,8 @@ describe("the OpenAPI document", () => {
       ],
       ["connectCustom", async () => ({ apiKey: ownerKey, body: { name: "mine", url: remote.url } })],
       ["revokeInstance", async () => ({ apiKey: ownerKey, params: { serviceType: "figma" } })],
+      // Revoked just above: deleting erases it all the same (no reconnect needed).
+      ["deleteInstance", async () => ({ apiKey: ownerKey, params: { serviceType: "figma" } })],
       [
         "createApiKey",
         async () => ({ cookie: owner.cookie, body: { name: "from REST", scopes: ["usage:read"] } }),

@@ -103,6 +103,7 @@ export {
 export {
   CUSTOM_SERVICE,
   connectInstance,
+  deleteInstance,
   getInstance,
   type InstanceSummary,
   type IssuedInstance,

@@ -475,6 +475,52 @@ export async function revokeInstance(
   return ok({ instanceId: row.id });
 }
 
+/**
+ * Erases the caller's instance of a service (live or revoked) and its sealed credential, in one transaction.
+ * A live one's URL stops at every edge; cached reads become unreachable. Connecting the service again makes a
+ * brand-new instance with a new URL.
+ */
+export async function deleteInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  input: { serviceType: string },
+  request?: AuditRequest,
+): Promise<Result<{ instanceId: string }, "NOT_FOUND">> {
+  const deleted = await deps.db.transaction(async (tx) => {
+    // Instance row first, then its credential: the order `issueInstance` locks them in, so the two never deadlock.
+    const [instance] = await tx
+      .delete(instances)
+      .where(and(ownedBy(actor), eq(instances.serviceType, input.serviceType)))
+      .returning({ id: instances.id, tokenHash: instances.tokenHash, credentialId: instances.credentialId });
+    if (!instance) return undefined;
+    await tx
+      .delete(credentials)
+      .where(
+        and(
+          eq(credentials.id, instance.credentialId),
+          eq(credentials.orgId, actor.orgId),
+          eq(credentials.userId, actor.userId),
+        ),
+      );
+    return instance;
+  });
+  if (!deleted) return fail("NOT_FOUND", `No ${input.serviceType} instance`);
+  // A revoked instance's token was retired already; retiring it again is harmless and keeps this simple.
+  await bumpReadCacheGeneration(deps, actor, input.serviceType);
+  await retire(
+    deps,
+    actor,
+    {
+      instanceId: deleted.id,
+      serviceType: input.serviceType,
+      tokenHash: deleted.tokenHash,
+      action: "instance.delete",
+    },
+    request,
+  );
+  return ok({ instanceId: deleted.id });
+}
+
 /** After a URL was taken out of service: stop it everywhere, then record who did it. */
 async function retire(
   deps: CoreDeps,
@@ -483,7 +529,7 @@ async function retire(
     instanceId: string;
     serviceType: string;
     tokenHash: string;
-    action: "instance.rotate" | "instance.revoke";
+    action: "instance.rotate" | "instance.revoke" | "instance.delete";
   },
   request?: AuditRequest,
 ): Promise<void> {

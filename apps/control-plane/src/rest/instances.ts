@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ZConnectInput } from "../routers/instances/connect.ts";
 import { ZConnectCustomInput, ZConnectCustomOutput } from "../routers/instances/connect-custom.ts";
+import { ZDeleteInstanceInput, ZDeleteInstanceOutput } from "../routers/instances/delete.ts";
 import { ZGetInstanceInput } from "../routers/instances/get.ts";
 import { ZRevokeInstanceInput, ZRevokeInstanceOutput } from "../routers/instances/revoke.ts";
 import { ZRotateInstanceInput, ZRotateInstanceOutput } from "../routers/instances/rotate.ts";
@@ -141,6 +142,29 @@ export const instanceRoutes: RestRoute[] = [
     handle: async ({ call, params }) => {
       const { instanceId } = await call.instances.revoke(params as In<"revoke">);
       return { message: `Revoked the ${params.serviceType} instance; its URL no longer works.`, instanceId };
+    },
+  }),
+  defineRoute({
+    method: "post",
+    path: "/services/:serviceType/instance/delete",
+    operationId: "deleteInstance",
+    summary: "Delete your instance of a service and erase its credential; its URL stops working at once",
+    description:
+      "Live or revoked. The instance and its sealed credential are deleted, not flagged. Connecting the " +
+      "service again makes a new instance with a new URL. (`DELETE` on the instance revokes it instead.)",
+    tag: "instances",
+    access: "any",
+    scope: "instances:write",
+    procedure: "instances.delete",
+    params: ZDeleteInstanceInput,
+    response: ZDeleteInstanceOutput.extend({ message: z.string() }),
+    errors: ["NOT_FOUND"],
+    handle: async ({ call, params }) => {
+      const { instanceId } = await call.instances.delete(params as In<"delete">);
+      return {
+        message: `Deleted the ${params.serviceType} instance and erased its credential; its URL no longer works.`,
+        instanceId,
+      };
     },
   }),
   defineRoute({

@@ -29,6 +29,9 @@ export function IssuedDialog({ issued, serviceName, title, onDone }: Props) {
       onOpenChange={(open) => {
         if (!open) onDone();
       }}
+      // Closing navigates to the instance's page, whose heading takes focus: the dialog must not then hand
+      // focus back to a trigger that is gone (which leaves it on <body>).
+      onClosed={() => {}}
       title={title}
       description="This URL is your personal MCP endpoint. It carries its own secret: anyone holding it can use your connection."
       testId="issued-dialog"

@@ -14,9 +14,17 @@ const ACTIONS = [
   "credentials.update",
   "instance.rotate",
   "instance.revoke",
+  "instance.settings",
+  "instance.delete",
   "api_key.create",
   "api_key.revoke",
   "auth.sign_in",
+  "org.create",
+  "org.invite",
+  "org.join",
+  "org.role_change",
+  "org.member_remove",
+  "org.leave",
 ];
 const FILTER_KEYS = ["action", "status", "instanceId", "from", "to"] as const;
 

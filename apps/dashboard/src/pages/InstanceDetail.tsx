@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { accountLabel, instanceState, StatusBadge } from "../components/badges.tsx";
 import { IssuedDialog } from "../components/IssuedDialog.tsx";
 import { Settings } from "../components/Settings.tsx";
@@ -21,7 +21,7 @@ export function InstanceDetail() {
   const instance = instances.data?.find((i) => i.serviceType === serviceType);
   const service = services.data?.find((s) => s.type === serviceType);
   const name = instance?.displayName ?? serviceNames(services.data).get(serviceType) ?? serviceType;
-  const [confirm, setConfirm] = useState<"rotate" | "revoke">();
+  const [confirm, setConfirm] = useState<"rotate" | "revoke" | "delete">();
   const [issued, setIssued] = useState<IssuedInstance>();
   const [notice, setNotice] = useState<string | undefined>(
     params.has("reconnected")
@@ -30,6 +30,8 @@ export function InstanceDetail() {
   );
   const noticeRef = useRef<HTMLParagraphElement>(null);
   const rotateButton = useRef<HTMLButtonElement>(null);
+  const deleteButton = useRef<HTMLButtonElement>(null);
+  const navigate = useNavigate();
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.instances.pathKey() });
   const rotate = useMutation(
     trpc.instances.rotate.mutationOptions({
@@ -46,6 +48,22 @@ export function InstanceDetail() {
         setConfirm(undefined);
         setNotice(`Revoked: the ${name} URL no longer works anywhere.`);
         await refresh();
+      },
+    }),
+  );
+
+  const remove = useMutation(
+    trpc.instances.delete.mutationOptions({
+      onSuccess: () => {
+        // Gone from the cached list before /instances shows it (the list is asked again there).
+        queryClient.setQueryData(trpc.instances.list.queryKey(), (list) =>
+          list?.filter((i) => i.serviceType !== serviceType),
+        );
+        // The list's page heading takes focus when it opens (PageHeader); the notice goes with it.
+        void navigate("/instances", {
+          state: { notice: `Deleted ${name}: its stored key is erased and its URL no longer works.` },
+        });
+        void refresh();
       },
     }),
   );
@@ -136,6 +154,23 @@ export function InstanceDetail() {
             </section>
           )}
           {live && <Settings key={instance.instanceId} instance={instance} service={service} />}
+          <section className="card space-y-3" aria-labelledby="delete">
+            <h2 id="delete" className="font-semibold">
+              Delete
+            </h2>
+            <p className="text-sm muted">
+              Erases the stored key and removes this instance; its URL stops working at once. Connecting again
+              gives a new URL.
+            </p>
+            <button
+              type="button"
+              ref={deleteButton}
+              className="btn btn-danger"
+              onClick={() => setConfirm("delete")}
+            >
+              Delete instance
+            </button>
+          </section>
         </aside>
       </div>
       <ConfirmDialog
@@ -165,6 +200,22 @@ export function InstanceDetail() {
         error={revoke.isError && <ActionError error={revoke.error} />}
         onConfirm={() => revoke.mutate({ serviceType })}
         onClosed={() => focusSoon(() => noticeRef.current ?? rotateButton.current)}
+      />
+      <ConfirmDialog
+        open={confirm === "delete"}
+        danger
+        onOpenChange={(open) => {
+          if (!open) setConfirm(undefined);
+          remove.reset();
+        }}
+        title={`Delete the ${name} instance?`}
+        description="The stored key is erased and the URL stops working at once, everywhere. This cannot be undone: connecting again gives a new URL."
+        confirmLabel="Delete"
+        pending={remove.isPending}
+        error={remove.isError && <ActionError error={remove.error} />}
+        onConfirm={() => remove.mutate({ serviceType })}
+        // After a delete the page is gone (focus is on the list's heading); after Cancel, back on the button.
+        onClosed={() => focusSoon(() => deleteButton.current)}
       />
       <IssuedDialog
         issued={issued}

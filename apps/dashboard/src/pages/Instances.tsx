@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { Link } from "react-router";
+import { Link, useLocation } from "react-router";
 import { accountLabel, type InstanceState, instanceState, StatusBadge } from "../components/badges.tsx";
 import { serviceNames } from "../components/services.ts";
 import { useWindow } from "../components/useRange.ts";
@@ -17,6 +17,8 @@ interface Row {
 
 export function Instances() {
   const trpc = useTRPC();
+  // What the previous page did (e.g. a deletion), said once here under the heading.
+  const notice = (useLocation().state as { notice?: string } | null)?.notice;
   const instances = useQuery(trpc.instances.list.queryOptions(undefined, { refetchInterval: 10_000 }));
   const services = useQuery(trpc.services.list.queryOptions());
   const day = useWindow(24);
@@ -36,6 +38,11 @@ export function Instances() {
   return (
     <>
       <PageHeader title="Instances">Your personal MCP endpoints, one per connected service.</PageHeader>
+      {notice && (
+        <p role="status" className="card mb-4" data-testid="notice">
+          {notice}
+        </p>
+      )}
       {instances.isPending && <Loading what="instances" />}
       {instances.isError && (
         <ErrorState

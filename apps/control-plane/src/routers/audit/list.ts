@@ -14,6 +14,11 @@ export const ZListAuditInput = z
     limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
     /** `mine` (default): your events in the organisation you act in; `org`: every member's (owners and admins). */
     scope: z.enum(AUDIT_SCOPES).default("mine"),
+    /**
+     * Sent by tRPC's infinite-query helpers (`useInfiniteQuery`); pages only go forward (newest first), so
+     * "backward" → 400. Ignored otherwise; not part of the REST query.
+     */
+    direction: z.enum(["forward"]).optional(),
     filters: z
       .object({
         /** e.g. `tool.call`, `instance.connect`. */

@@ -1,6 +1,7 @@
 import { router } from "../../trpc/init.ts";
 import { connectProcedure } from "./connect.ts";
 import { connectCustomProcedure } from "./connect-custom.ts";
+import { deleteInstanceProcedure } from "./delete.ts";
 import { getInstanceProcedure } from "./get.ts";
 import { listInstancesProcedure } from "./list.ts";
 import { revokeInstanceProcedure } from "./revoke.ts";
@@ -16,5 +17,6 @@ export const instancesRouter = router({
   get: getInstanceProcedure,
   rotate: rotateInstanceProcedure,
   revoke: revokeInstanceProcedure,
+  delete: deleteInstanceProcedure,
   updateSettings: updateSettingsProcedure,
 });
