@@ -10,6 +10,7 @@ import {
   users,
 } from "@mcp/db";
 import { and, asc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { LRUCache } from "lru-cache";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
@@ -81,6 +82,28 @@ const isAdmin = (role: OrgRole) => role === "owner" || role === "admin";
  * for an account older than organisations that the migration did not cover. Safe to race.
  */
 export async function personalOrgOf(db: Db, userId: string): Promise<string> {
+  const known = personalOrgs(db).get(userId);
+  if (known) return known;
+  const id = await findOrMakePersonalOrg(db, userId);
+  personalOrgs(db).set(userId, id);
+  return id;
+}
+
+/**
+ * A user's personal organisation never changes (it goes only with the user), so each process remembers it:
+ * the control plane does not pay a query for it on every signed-in request.
+ */
+const remembered = new WeakMap<Db, LRUCache<string, string>>();
+function personalOrgs(db: Db): LRUCache<string, string> {
+  let cache = remembered.get(db);
+  if (!cache) {
+    cache = new LRUCache({ max: 100_000 });
+    remembered.set(db, cache);
+  }
+  return cache;
+}
+
+async function findOrMakePersonalOrg(db: Db, userId: string): Promise<string> {
   const [found] = await db
     .select({ id: organizations.id })
     .from(organizations)
