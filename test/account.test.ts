@@ -10,6 +10,7 @@ import {
   connectFigma,
   data,
   expectInstanceDead,
+  expectTrpcError,
   figmaKeyFor,
   newUser,
   type TestUser,
@@ -32,12 +33,6 @@ afterAll(() => stack.stop());
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-function expectTrpcError(res: TrpcAnswer, status: number, code: string): void {
-  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
-  expect(res.body.error?.data.httpStatus).toBe(status);
-  expect(res.body.result).toBeUndefined();
-}
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 const secretOf = (cookie: string) => cookie.slice(cookie.indexOf("=") + 1);

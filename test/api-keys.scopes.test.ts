@@ -14,6 +14,8 @@ import {
   connectFigma,
   data,
   expectInstanceDead,
+  expectRestError,
+  expectTrpcError,
   figmaKeyFor,
   newUser,
   type RestAnswer,
@@ -162,18 +164,6 @@ async function snapshot(user: TestUser) {
 
 /** Requests the fake upstreams (Figma, the custom MCP server) have seen so far. */
 const upstreamMark = () => stack.figma.requests.length + remote.requests.length;
-
-function expectTrpcError(res: TrpcAnswer, status: number, code: string): void {
-  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
-  expect(res.body.error?.data.httpStatus).toBe(status);
-  expect(res.body.result).toBeUndefined();
-}
-
-function expectRestError(res: RestAnswer, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.body.error).toBeString();
-  expect(res.body.requestId).toBeString();
-}
 
 // ---------------------------------------------------------------------------------------------------
 // the gate of every procedure

@@ -166,3 +166,54 @@ export async function outputOf(proc: {
   ]);
   return { code, stdout, stderr };
 }
+
+/** A tRPC error answer: its status, our code in `data.appCode` (and `data.httpStatus`), a message, no result. */
+export function expectTrpcError(
+  res: Pick<TrpcAnswer, "status" | "body">,
+  status: number,
+  code: string,
+): void {
+  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
+  expect(res.body.error?.data.httpStatus).toBe(status);
+  expect(res.body.error?.message).toBeString();
+  expect(res.body.result).toBeUndefined();
+}
+
+/** A REST error answer: `{ error, code, requestId }` with the status, the request id also in X-Request-Id. */
+export function expectRestError(res: RestAnswer, status: number, code: string): void {
+  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
+  expect(res.body.error).toBeString();
+  expect(res.body.requestId).toBeString();
+  expect(res.headers.get("x-request-id")).toBe(res.body.requestId as string);
+}
+
+/** One `tools/call` of Figma's `get_me` through the edge in the current protocol (2026-07-28): its HTTP status. */
+export async function callGetMe(instanceUrl: string, clientName = "test"): Promise<number> {
+  const version = "2026-07-28";
+  const res = await fetch(instanceUrl, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": version,
+      "mcp-method": "tools/call",
+      "mcp-name": "get_me",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        name: "get_me",
+        arguments: {},
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": version,
+          "io.modelcontextprotocol/clientCapabilities": {},
+          "io.modelcontextprotocol/clientInfo": { name: clientName, version: "1" },
+        },
+      },
+    }),
+  });
+  await res.body?.cancel();
+  return res.status;
+}

@@ -6,9 +6,10 @@ import { createClient, errorCode } from "@mcp/sdk";
 import {
   connectFigma,
   data,
+  expectRestError,
+  expectTrpcError,
   figmaKeyFor,
   newUser,
-  type RestAnswer,
   rest,
   type TestUser,
   type TrpcAnswer,
@@ -25,20 +26,6 @@ afterAll(() => stack.stop());
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-function expectTrpcError(res: Pick<TrpcAnswer, "status" | "body">, status: number, code: string): void {
-  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
-  expect(res.body.error?.data.httpStatus).toBe(status);
-  expect(res.body.error?.message).toBeString();
-  expect(res.body.result).toBeUndefined();
-}
-
-function expectRestError(res: RestAnswer, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.body.error).toBeString();
-  expect(res.body.requestId).toBeString();
-  expect(res.headers.get("x-request-id")).toBe(res.body.requestId as string);
-}
 
 /** The user has no instance (API and database agree) and no credential row. */
 async function expectNothingStored(s: Stack, user: TestUser): Promise<void> {

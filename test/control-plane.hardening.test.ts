@@ -3,7 +3,7 @@
 // on a loopback bind; production cookies are `__Host-` and Secure; every dashboard page carries the CSP.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { apiKeys } from "@mcp/db";
-import { connectFigma, data, figmaKeyFor, newUser, rest, type TrpcAnswer, trpc } from "./client.ts";
+import { connectFigma, data, expectTrpcError, figmaKeyFor, newUser, rest, trpc } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 let stack: Stack;
@@ -15,11 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([stack?.stop(), secure?.stop()]);
 });
-
-function expectTrpcError(res: TrpcAnswer, status: number, code: string): void {
-  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
-  expect(res.body.result).toBeUndefined();
-}
 
 /** A user's API key rows, without `lastUsedAt`/`updatedAt` (which every use of a key moves on). */
 const keysOf = async (userId: string) =>

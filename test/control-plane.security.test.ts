@@ -9,12 +9,12 @@ import {
   connectFigma,
   data,
   expectInstanceDead,
+  expectRestError,
+  expectTrpcError,
   figmaKeyFor,
   newUser,
-  type RestAnswer,
   rest,
   type TestUser,
-  type TrpcAnswer,
   trpc,
 } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
@@ -28,18 +28,6 @@ afterAll(() => stack.stop());
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-function expectTrpcError(res: TrpcAnswer, status: number, code: string): void {
-  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
-  expect(res.body.error?.data.httpStatus).toBe(status);
-  expect(res.body.result).toBeUndefined();
-}
-
-function expectRestError(res: RestAnswer, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.body.error).toBeString();
-  expect(res.body.requestId).toBeString();
-}
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 const tokenOf = (instanceUrl: string) => new URL(instanceUrl).pathname.split("/")[1] ?? "";

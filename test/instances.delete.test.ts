@@ -7,15 +7,16 @@ import { auditEvents, credentials, instances } from "@mcp/db";
 import { and, eq } from "drizzle-orm";
 import {
   type Auth,
+  callGetMe,
   connectFigma,
   data,
   expectInstanceDead,
+  expectRestError,
+  expectTrpcError,
   figmaKeyFor,
   newUser,
-  type RestAnswer,
   rest,
   type TestUser,
-  type TrpcAnswer,
   trpc,
 } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
@@ -26,38 +27,6 @@ beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(() => stack?.stop());
-
-const CURRENT = "2026-07-28";
-
-/** One `tools/call` of Figma's `get_me` through the edge (current protocol): its HTTP status. */
-async function callGetMe(instanceUrl: string): Promise<number> {
-  const res = await fetch(instanceUrl, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": CURRENT,
-      "mcp-method": "tools/call",
-      "mcp-name": "get_me",
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: {
-        name: "get_me",
-        arguments: {},
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": CURRENT,
-          "io.modelcontextprotocol/clientCapabilities": {},
-          "io.modelcontextprotocol/clientInfo": { name: "instances-delete", version: "1" },
-        },
-      },
-    }),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
 
 const tokenOf = (instanceUrl: string) => new URL(instanceUrl).pathname.split("/")[1] ?? "";
 
@@ -80,16 +49,6 @@ const deleteEvents = (user: TestUser) =>
     .select()
     .from(auditEvents)
     .where(and(eq(auditEvents.userId, user.userId), eq(auditEvents.action, "instance.delete")));
-
-function expectTrpcError(res: TrpcAnswer, status: number, code: string): void {
-  expect({ status: res.status, appCode: res.body.error?.data.appCode }).toEqual({ status, appCode: code });
-  expect(res.body.result).toBeUndefined();
-}
-
-function expectRestError(res: RestAnswer, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.body.error).toBeString();
-}
 
 const del = (auth: Auth, serviceType = "figma") => trpc(stack, "instances.delete", { serviceType }, auth);
 

@@ -12,6 +12,7 @@ import {
   connectFigma,
   data,
   expectInstanceDead,
+  expectTrpcError,
   figmaKeyFor,
   newUser,
   rest,
@@ -44,11 +45,6 @@ interface Invitation {
 }
 
 const as = (user: TestUser, orgId?: string): Auth => ({ cookie: user.cookie, orgId });
-
-function expectError(res: TrpcAnswer, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.error?.data.appCode }).toEqual({ status, code });
-  expect(res.body.result).toBeUndefined();
-}
 
 async function createOrg(owner: TestUser, name = "Acme"): Promise<string> {
   return data<Org>(await trpc(stack, "orgs.create", { name }, as(owner))).orgId;
@@ -98,12 +94,12 @@ describe("the personal organisation", () => {
     const orgs = data<Org[]>(await trpc(stack, "orgs.list", undefined, as(user)));
     expect(orgs).toEqual([expect.objectContaining({ personal: true, role: "owner", name: "Personal" })]);
     const personal = orgs[0]?.orgId ?? "";
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.invite", { orgId: personal, role: "member" }, as(user)),
       400,
       "BAD_REQUEST",
     );
-    expectError(await trpc(stack, "orgs.leave", { orgId: personal }, as(user)), 400, "BAD_REQUEST");
+    expectTrpcError(await trpc(stack, "orgs.leave", { orgId: personal }, as(user)), 400, "BAD_REQUEST");
     // Instances connected without X-Org-Id live in it.
     const issued = await connectFigma(stack, user, figmaKeyFor(stack, "personal"));
     const [row] = await stack.platform.deps.db
@@ -143,8 +139,8 @@ describe("invitations", () => {
 
     // Reused: by someone else, or by the same user → 409; nobody else joined.
     const late = await newUser(stack);
-    expectError(await join(late, orgId, inv.token), 409, "CONFLICT");
-    expectError(await join(invitee, orgId, inv.token), 409, "CONFLICT");
+    expectTrpcError(await join(late, orgId, inv.token), 409, "CONFLICT");
+    expectTrpcError(await join(invitee, orgId, inv.token), 409, "CONFLICT");
     expect(await membersOf(owner, orgId)).toHaveLength(2);
     // No longer pending.
     expect(data<unknown[]>(await trpc(stack, "orgs.invitations", { orgId }, as(owner)))).toEqual([]);
@@ -160,25 +156,25 @@ describe("invitations", () => {
       .update(orgInvitations)
       .set({ expiresAt: new Date(Date.now() - 1000) })
       .where(eq(orgInvitations.id, expired.invitationId));
-    expectError(await join(user, orgId, expired.token), 400, "BAD_REQUEST");
+    expectTrpcError(await join(user, orgId, expired.token), 400, "BAD_REQUEST");
 
     const revoked = await invite(owner, orgId);
     data(
       await trpc(stack, "orgs.revokeInvitation", { orgId, invitationId: revoked.invitationId }, as(owner)),
     );
-    expectError(await join(user, orgId, revoked.token), 404, "NOT_FOUND");
+    expectTrpcError(await join(user, orgId, revoked.token), 404, "NOT_FOUND");
     // Revoking twice: nothing pending to revoke.
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.revokeInvitation", { orgId, invitationId: revoked.invitationId }, as(owner)),
       404,
       "NOT_FOUND",
     );
 
     const good = await invite(owner, orgId);
-    expectError(await join(user, otherOrg, good.token), 404, "NOT_FOUND");
-    expectError(await join(user, orgId, `inv_${"A".repeat(43)}`), 404, "NOT_FOUND");
-    expectError(await join(user, orgId, "not-a-token"), 404, "NOT_FOUND");
-    expectError(await join(user, "not-an-org", good.token), 400, "BAD_REQUEST");
+    expectTrpcError(await join(user, otherOrg, good.token), 404, "NOT_FOUND");
+    expectTrpcError(await join(user, orgId, `inv_${"A".repeat(43)}`), 404, "NOT_FOUND");
+    expectTrpcError(await join(user, orgId, "not-a-token"), 404, "NOT_FOUND");
+    expectTrpcError(await join(user, "not-an-org", good.token), 400, "BAD_REQUEST");
 
     expect((await membersOf(owner, orgId)).map((m) => m.userId)).toEqual([owner.userId]);
     expect((await membersOf(owner, otherOrg)).map((m) => m.userId)).toEqual([owner.userId]);
@@ -203,17 +199,21 @@ describe("invitations", () => {
   test("members cannot invite; an API key cannot accept; a key cannot invite to another organisation", async () => {
     const { owner, orgId, members } = await team([{}]);
     const member = members[0] as TestUser;
-    expectError(await trpc(stack, "orgs.invite", { orgId, role: "member" }, as(member)), 403, "FORBIDDEN");
+    expectTrpcError(
+      await trpc(stack, "orgs.invite", { orgId, role: "member" }, as(member)),
+      403,
+      "FORBIDDEN",
+    );
     const inv = await invite(owner, orgId);
     const key = data<{ key: string }>(await trpc(stack, "apiKeys.create", { name: "k" }, as(member))).key;
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.acceptInvitation", { orgId, token: inv.token }, { apiKey: key }),
       403,
       "FORBIDDEN",
     );
     const ownerKey = data<{ key: string }>(await trpc(stack, "apiKeys.create", { name: "k" }, as(owner))).key;
     // The owner's key is bound to the owner's personal organisation: Acme is not its to manage.
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.invite", { orgId, role: "member" }, { apiKey: ownerKey }),
       404,
       "NOT_FOUND",
@@ -260,14 +260,14 @@ describe("instances within an organisation", () => {
     const other = await team([]);
     const foreign = await connectFigma(stack, other.owner, figmaKeyFor(stack, "f"), other.orgId);
 
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.revokeMemberInstance", { orgId, instanceId: issued.instanceId }, as(member)),
       403,
       "FORBIDDEN",
     );
-    expectError(await trpc(stack, "orgs.memberInstances", { orgId }, as(member)), 403, "FORBIDDEN");
+    expectTrpcError(await trpc(stack, "orgs.memberInstances", { orgId }, as(member)), 403, "FORBIDDEN");
     // An instance of another organisation, named through this one: not found, and still alive.
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.revokeMemberInstance", { orgId, instanceId: foreign.instanceId }, as(owner)),
       404,
       "NOT_FOUND",
@@ -312,10 +312,14 @@ describe("cross-organisation access → 404, as if the organisation did not exis
       expect(JSON.stringify(res.body)).not.toContain("Acme");
     }
     for (const path of ["instances.list", "apiKeys.list", "audit.list"]) {
-      expectError(await trpc(stack, path, undefined, as(outsider, orgId)), 404, "NOT_FOUND");
+      expectTrpcError(await trpc(stack, path, undefined, as(outsider, orgId)), 404, "NOT_FOUND");
     }
     // A malformed X-Org-Id is refused before any lookup.
-    expectError(await trpc(stack, "instances.list", undefined, as(outsider, "x'; drop")), 400, "BAD_REQUEST");
+    expectTrpcError(
+      await trpc(stack, "instances.list", undefined, as(outsider, "x'; drop")),
+      400,
+      "BAD_REQUEST",
+    );
     // Nothing changed.
     expect((await membersOf(owner, orgId)).map((m) => m.role)).toEqual(["owner", "member"]);
     expect(data<unknown[]>(await trpc(stack, "orgs.invitations", { orgId }, as(owner)))).toHaveLength(1);
@@ -374,25 +378,25 @@ describe("roles and the last owner", () => {
   test("the last owner cannot be demoted, removed or leave (409); with a second owner they can", async () => {
     const { owner, orgId, members } = await team([{ role: "admin" }]);
     const admin = members[0] as TestUser;
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.setRole", { orgId, userId: owner.userId, role: "admin" }, as(owner)),
       409,
       "CONFLICT",
     );
-    expectError(await trpc(stack, "orgs.leave", { orgId }, as(owner)), 409, "CONFLICT");
+    expectTrpcError(await trpc(stack, "orgs.leave", { orgId }, as(owner)), 409, "CONFLICT");
     // An admin can neither demote nor remove an owner, nor make anyone owner.
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.removeMember", { orgId, userId: owner.userId }, as(admin)),
       403,
       "FORBIDDEN",
     );
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.setRole", { orgId, userId: admin.userId, role: "owner" }, as(admin)),
       403,
       "FORBIDDEN",
     );
     // Account deletion would strand the admin: refused, nothing deleted.
-    expectError(
+    expectTrpcError(
       await trpc(stack, "account.delete", { password: "correct horse battery" }, as(owner)),
       409,
       "CONFLICT",
@@ -407,7 +411,7 @@ describe("roles and the last owner", () => {
       userId: owner.userId,
       revokedInstances: 0,
     });
-    expectError(await trpc(stack, "orgs.members", { orgId }, as(owner)), 404, "NOT_FOUND");
+    expectTrpcError(await trpc(stack, "orgs.members", { orgId }, as(owner)), 404, "NOT_FOUND");
   });
 
   test("two owners demoting each other at once: one stays owner", async () => {
@@ -440,11 +444,11 @@ describe("roles and the last owner", () => {
     expect(removed).toEqual({ userId: member.userId, revokedInstances: 1 });
     await expectInstanceDead(stack, work.instanceUrl);
     await toolsListOk(home.instanceUrl);
-    expectError(await trpc(stack, "instances.list", undefined, { apiKey: workKey }), 401, "UNAUTHORIZED");
+    expectTrpcError(await trpc(stack, "instances.list", undefined, { apiKey: workKey }), 401, "UNAUTHORIZED");
     expect((await trpc(stack, "instances.list", undefined, { apiKey: homeKey })).status).toBe(200);
-    expectError(await trpc(stack, "orgs.members", { orgId }, as(member)), 404, "NOT_FOUND");
+    expectTrpcError(await trpc(stack, "orgs.members", { orgId }, as(member)), 404, "NOT_FOUND");
     // Removing them again: not a member.
-    expectError(
+    expectTrpcError(
       await trpc(stack, "orgs.removeMember", { orgId, userId: member.userId }, as(owner)),
       404,
       "NOT_FOUND",
@@ -467,7 +471,7 @@ describe("API keys bound to an organisation", () => {
     const personal = data<Org[]>(await trpc(stack, "orgs.list", undefined, as(member))).find(
       (o) => o.personal,
     );
-    expectError(
+    expectTrpcError(
       await trpc(stack, "instances.list", undefined, { apiKey: key, orgId: personal?.orgId }),
       403,
       "FORBIDDEN",
@@ -498,7 +502,11 @@ describe("API keys bound to an organisation", () => {
     const auditOnly = data<{ key: string }>(
       await trpc(stack, "apiKeys.create", { name: "audit", scopes: ["audit:read"] }, as(owner, orgId)),
     ).key;
-    expectError(await trpc(stack, "audit.list", { scope: "org" }, { apiKey: auditOnly }), 403, "FORBIDDEN");
+    expectTrpcError(
+      await trpc(stack, "audit.list", { scope: "org" }, { apiKey: auditOnly }),
+      403,
+      "FORBIDDEN",
+    );
   });
 });
 
@@ -537,8 +545,8 @@ describe("organisation-wide audit and usage", () => {
       );
       expect(trail.items.map((i) => i.actor.userId)).toEqual([member.userId]);
     }
-    expectError(await usage(member, "org"), 403, "FORBIDDEN");
-    expectError(await trpc(stack, "audit.list", { scope: "org" }, as(member, orgId)), 403, "FORBIDDEN");
+    expectTrpcError(await usage(member, "org"), 403, "FORBIDDEN");
+    expectTrpcError(await trpc(stack, "audit.list", { scope: "org" }, as(member, orgId)), 403, "FORBIDDEN");
     // The member's own view in the organisation has the call; in their personal organisation, nothing.
     const mine = data<{ groups: { calls: number }[] }>(await usage(member, "mine")).groups;
     expect(mine.map((g) => g.calls)).toEqual([1]);

@@ -8,6 +8,7 @@ import { registerSchema, validate } from "@hyperjump/json-schema/openapi-3-1";
 import { appRouter } from "@mcp/control-plane/router";
 import { API_KEY_SCOPES } from "@mcp/core";
 import {
+  callGetMe,
   connectFigma,
   data,
   expectInstanceDead,
@@ -425,37 +426,6 @@ describe("documented errors", () => {
     expect(await snapshot()).toEqual(before);
   });
 });
-
-const CURRENT = "2026-07-28";
-/** One `tools/call` of Figma's `get_me` through the edge, in the current protocol. */
-async function callGetMe(instanceUrl: string): Promise<number> {
-  const res = await fetch(instanceUrl, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": CURRENT,
-      "mcp-method": "tools/call",
-      "mcp-name": "get_me",
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: {
-        name: "get_me",
-        arguments: {},
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": CURRENT,
-          "io.modelcontextprotocol/clientCapabilities": {},
-          "io.modelcontextprotocol/clientInfo": { name: "rest-openapi", version: "1" },
-        },
-      },
-    }),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
 
 async function connectByRest(user: TestUser, who: string): Promise<string> {
   const answer = await callOp("connectService", {
