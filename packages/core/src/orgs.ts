@@ -75,7 +75,11 @@ export const INVITATION_TTL_HOURS = { default: 168, max: 720 } as const;
 export const INVITATION_TOKEN = /^inv_[A-Za-z0-9_-]{43}$/;
 
 const NO_ORG = "Organisation not found";
-const isAdmin = (role: OrgRole) => role === "owner" || role === "admin";
+/** What an organisation id looks like (`X-Org-Id`, `orgId` inputs); anything else is refused before any lookup. */
+export const ORG_ID = /^org_[A-Za-z0-9_-]{1,64}$/;
+
+/** Owners and admins manage an organisation and see every member's instances, audit events and usage. */
+export const isAdminRole = (role: OrgRole) => role === "owner" || role === "admin";
 
 /**
  * The user's personal organisation, made (with them as owner) the first time it is needed: at sign-up, or
@@ -181,7 +185,7 @@ async function member(
     .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, caller.userId)))
     .limit(1);
   if (!row) return fail("NOT_FOUND", NO_ORG);
-  if (need === "admin" && !isAdmin(row.role)) {
+  if (need === "admin" && !isAdminRole(row.role)) {
     return fail("FORBIDDEN", "Only the organisation's owners and admins may do this");
   }
   return ok({ role: row.role, personal: row.personalOwnerId !== null, name: row.name });
@@ -586,10 +590,4 @@ export async function revokeMemberInstance(
     serviceType: row.serviceType,
   });
   return ok({ instanceId: row.id });
-}
-
-/** Whether `userId` may see the organisation's audit trail and usage (its owners and admins). */
-export async function isOrgAdmin(db: Pick<Db, "select">, orgId: string, userId: string): Promise<boolean> {
-  const role = await roleIn(db, orgId, userId);
-  return role !== undefined && isAdmin(role);
 }

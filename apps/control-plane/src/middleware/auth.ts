@@ -1,4 +1,4 @@
-import { AppError, actorOrg, verifyApiKey } from "@mcp/core";
+import { AppError, actorOrg, ORG_ID, verifyApiKey } from "@mcp/core";
 import { API_KEY } from "@mcp/crypto";
 import { bearerToken } from "@mcp/http";
 import type { MiddlewareHandler } from "hono";
@@ -48,7 +48,6 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
 /** `X-Org-Id`: absent → null; anything that cannot be an organisation id → 400 before any lookup. */
 function orgHeader(value: string | undefined): string | null {
   if (value === undefined || value === "") return null;
-  if (!/^org_[A-Za-z0-9_-]{1,64}$/.test(value))
-    throw new AppError("BAD_REQUEST", "X-Org-Id: not an organisation id");
+  if (!ORG_ID.test(value)) throw new AppError("BAD_REQUEST", "X-Org-Id: not an organisation id");
   return value;
 }

@@ -1,4 +1,4 @@
-import { ERRORS, type ErrorCode, SESSION_COOKIE } from "@mcp/core";
+import { ERRORS, type ErrorCode, ORG_ID, SESSION_COOKIE } from "@mcp/core";
 import { z } from "zod";
 import { type Access, defineRoute, errorCodesOf, type RestRoute, TAGS, ZRestError } from "./define.ts";
 import { jsonSchema, type SchemaObject } from "./json-schema.ts";
@@ -112,14 +112,14 @@ const IDEMPOTENCY_KEY = {
   schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x20-\\x7e]+$" },
 };
 
-const ORG_ID = {
+const ORG_ID_HEADER = {
   name: "X-Org-Id",
   in: "header",
   required: false,
   description:
     "The organisation the call acts in (`org_…`); a session without it acts in its personal organisation, an " +
     "API key always in the one it is bound to (naming another → 403). An organisation the caller is not in → 404.",
-  schema: { type: "string", pattern: "^org_[A-Za-z0-9_-]{1,64}$" },
+  schema: { type: "string", pattern: ORG_ID.source },
 };
 
 function security(route: RestRoute): Record<string, string[]>[] {
@@ -133,7 +133,7 @@ function operation(route: RestRoute, schemas: Record<string, SchemaObject>): Sch
     ...parameters(route.params, "path"),
     ...parameters(route.query, "query"),
     ...(route.method === "get" ? [] : [IDEMPOTENCY_KEY]),
-    ...(route.access === "public" ? [] : [ORG_ID]),
+    ...(route.access === "public" ? [] : [ORG_ID_HEADER]),
   ];
   if (route.body) schemas[`${name}Request`] = jsonSchema(route.body, "input", schemas, `${name}Request`);
   schemas[`${name}Response`] = jsonSchema(route.response, "output", schemas, `${name}Response`);

@@ -4,6 +4,7 @@ import {
   databaseUnavailable,
   ERRORS,
   type ErrorCode,
+  isAdminRole,
   isDatabaseUnavailable,
   isErrorCode,
 } from "@mcp/core";
@@ -106,7 +107,7 @@ export const sessionProcedure = authedProcedure.use(({ ctx, next }) => {
  * the organisation it acts in, and an API key must also hold `org:admin`. Else 403.
  */
 export function requireOrgAdmin(actor: NonNullable<TrpcContext["actor"]>): void {
-  if (actor.orgRole !== "owner" && actor.orgRole !== "admin") {
+  if (!isAdminRole(actor.orgRole)) {
     throw toTrpc(
       new AppError("FORBIDDEN", "Only the organisation's owners and admins see every member's activity"),
     );

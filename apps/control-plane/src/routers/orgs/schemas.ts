@@ -1,13 +1,9 @@
-import { INVITATION_TTL_HOURS, ORG_ROLES } from "@mcp/core";
+import { INVITATION_TTL_HOURS, ORG_ID, ORG_ROLES } from "@mcp/core";
 import { z } from "zod";
 import { zTimestamp } from "../../trpc/schemas.ts";
 import { ZInstanceSummary } from "../instances/schemas.ts";
 
-export const zOrgId = z
-  .string()
-  .min(5)
-  .max(68)
-  .regex(/^org_[A-Za-z0-9_-]+$/, "orgId is an organisation id (org_…)");
+export const zOrgId = z.string().min(5).max(68).regex(ORG_ID, "orgId is an organisation id (org_…)");
 export const zUserId = z
   .string()
   .min(5)
