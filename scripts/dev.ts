@@ -27,7 +27,7 @@ const controlPlane = createApp({
 function serve(
   name: string,
   port: number,
-  fetch: (req: Request) => Response | Promise<Response>,
+  fetch: (req: Request, server: Bun.Server<undefined>) => Response | Promise<Response>,
   extra = {},
 ) {
   try {
@@ -39,7 +39,7 @@ function serve(
   }
 }
 const cp = serve("control plane", env.PORT, controlPlane.fetch);
-const ed = serve("edge", env.EDGE_PORT, edge.app.fetch, {
+const ed = serve("edge", env.EDGE_PORT, edge.fetch, {
   idleTimeout: 120,
   maxRequestBodySize: serverBodyCap(edge.deps.limits),
 });

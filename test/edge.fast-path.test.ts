@@ -22,7 +22,7 @@ beforeAll(async () => {
     fastPath: false,
     limits: { perInstancePerMinute: 0, perUserPerMinute: 0 },
   });
-  sdkServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: sdkOnly.app.fetch });
+  sdkServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: sdkOnly.fetch });
   const user = await newUser(stack);
   instanceUrl = (await connectFigma(stack, user, figmaKeyFor(stack, "fast-path"))).instanceUrl;
 });

@@ -283,7 +283,7 @@ describe("instance tokens", () => {
 describe("revocation across edges", () => {
   test("a second edge on the same platform stops serving a revoked token it had cached", async () => {
     const second = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: second.app.fetch, idleTimeout: 60 });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: second.fetch, idleTimeout: 60 });
     try {
       const { user, url } = await connected();
       const token = tokenOf(url);
@@ -310,7 +310,7 @@ describe("revocation across edges", () => {
 
   test("a rotation on the control plane reaches the second edge too", async () => {
     const second = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: second.app.fetch, idleTimeout: 60 });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: second.fetch, idleTimeout: 60 });
     try {
       const { user, url } = await connected();
       const base = `http://127.0.0.1:${server.port}`;

@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { type ControlPlaneLimits, createApp } from "@mcp/control-plane";
 import { createLogger, createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
 import { createEdge, DEFAULT_LIMITS, type EdgeLimits, type MetricsAccess, serverBodyCap } from "@mcp/edge";
-import { loopbackAllowlist } from "@mcp/http";
+import { loopbackAllowlist, type PeerSource } from "@mcp/http";
 import { DEFINITIONS_DIR, loadRegistry } from "@mcp/services";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
 
@@ -56,12 +56,12 @@ export async function startStack(
   } = {},
 ): Promise<Stack> {
   const figma = await startFakeFigma({ keys: new Map() });
-  let edgeFetch: (req: Request) => Response | Promise<Response> = () =>
+  let edgeFetch: (req: Request, server: PeerSource) => Response | Promise<Response> = () =>
     new Response("starting", { status: 503 });
   const edgeServer = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch: (req) => edgeFetch(req),
+    fetch: (req, server) => edgeFetch(req, server),
     idleTimeout: 60,
     // As in production (scripts/dev.ts, apps/edge/src/main.ts): Bun's own cap above the edge's limit.
     maxRequestBodySize: serverBodyCap({ ...DEFAULT_LIMITS, ...opts.limits }),
@@ -122,7 +122,7 @@ export async function startStack(
     trustProxy: opts.trustProxy,
     metrics: opts.metrics ?? { token: TEST_METRICS_TOKEN },
   });
-  edgeFetch = edge.app.fetch;
+  edgeFetch = edge.fetch;
 
   const app = createApp({
     ...platform.deps,

@@ -46,7 +46,7 @@ beforeAll(async () => {
     startRemoteMcp({ tools: [remoteTool("peek", true), remoteTool("danger", false), remoteTool("wipe")] }),
   ]);
   other = await createEdge(stack.platform.deps, { host: "127.0.0.1" });
-  otherServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: other.app.fetch });
+  otherServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: other.fetch });
 });
 afterAll(async () => {
   otherServer?.stop(true);

@@ -227,7 +227,7 @@ describe("online rotation while clients call tools", () => {
 
     // v1 can go at once: an edge holding only v2, on the same database and kv, serves every instance.
     const v2Edge = await createEdge({ ...deps, keyring: parseKeyring(v2) }, { host: "127.0.0.1" });
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: v2Edge.app.fetch });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: v2Edge.fetch });
     try {
       for (const t of targets) {
         const url = t.url.replace(stack.edgeUrl, `http://127.0.0.1:${server.port}`);

@@ -40,7 +40,7 @@ beforeAll(async () => {
     },
   });
   figmaEdge = await createEdge(stack.platform.deps, { host: "127.0.0.1", mcpType: "figma" });
-  fetchFigmaEdge = figmaEdge.app.fetch;
+  fetchFigmaEdge = figmaEdge.fetch;
 });
 
 afterAll(async () => {

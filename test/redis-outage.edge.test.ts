@@ -63,7 +63,7 @@ beforeAll(async () => {
     { ...stack.platform.deps, kv: createKv({ REDIS_URL: redis.url }, { prefix: stack.kvPrefix }) },
     { limits: { perInstancePerMinute: 1000 } },
   );
-  otherServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: other.app.fetch });
+  otherServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: other.fetch });
   user = await newUser(stack);
   busy = await newUser(stack);
   main = await connectFigma(stack, user, figmaKeyFor(stack, "outage-main"));
@@ -192,7 +192,7 @@ describe("PostgreSQL down (Redis up)", () => {
     await database.close();
     const kv = createKv({ REDIS_URL: redis.url }, { prefix: stack.kvPrefix });
     const cut = await createEdge({ ...stack.platform.deps, db: database.db, kv });
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: cut.app.fetch });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: cut.fetch });
     try {
       const via = served(server.port);
       const answered = await callGetFile(inst.instanceUrl, via);

@@ -86,7 +86,7 @@ beforeAll(async () => {
     ? createKv({ REDIS_URL: process.env.REDIS_URL }, { prefix: stack.kvPrefix })
     : stack.platform.deps.kv;
   const edge = await createEdge({ ...stack.platform.deps, kv }, { host: "127.0.0.1" });
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 60, fetch: edge.app.fetch });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 60, fetch: edge.fetch });
   edgeB = {
     url: `http://127.0.0.1:${server.port}`,
     async stop() {

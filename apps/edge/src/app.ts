@@ -1,5 +1,5 @@
-import { AppError, backendsReachable, CUSTOM_SERVICE, DATABASE_RETRY_AFTER_MS } from "@mcp/core";
-import { requestId } from "@mcp/http";
+import { AppError, backendsReachable, CUSTOM_SERVICE } from "@mcp/core";
+import { type PeerSource, requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
@@ -7,13 +7,18 @@ import { createCustomHandler, createProxiedServiceHandler } from "./mcp/custom.t
 import type { FastPath } from "./mcp/fast-path.ts";
 import { createServiceHandler, type InstanceAuth } from "./mcp/server.ts";
 import { metricsHandler } from "./metrics-route.ts";
-import { originAndHost, readBody } from "./middleware/guards.ts";
-import { invalidInstance, resolveInstance, TokenGuessing } from "./middleware/instance.ts";
-import { protocolRules } from "./middleware/protocol.ts";
-import { rateLimit } from "./middleware/rate-limit.ts";
+import { invalidInstance } from "./route/instance.ts";
+import { createMcpRoute, failure, mcpToken } from "./route/route.ts";
 
-/** The data plane: `/:token/mcp` for every instance, plus health and metrics. */
-export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Promise<void> } {
+/**
+ * The data plane: `/:token/mcp` for every instance (the MCP route, outside Hono: see route/route.ts), and
+ * health, readiness, metrics and the answers to every other path (a Hono app). `fetch` serves both.
+ */
+export function createEdgeApp(deps: EdgeDeps): {
+  app: Hono<EdgeEnv>;
+  fetch(req: Request, server?: PeerSource): Response | Promise<Response>;
+  close(): Promise<void>;
+} {
   const handlers = new Map<string, McpHttpHandler>();
   const fastPaths = new Map<string, FastPath>();
   const relays: { close(): Promise<void> }[] = [];
@@ -38,13 +43,25 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
     }
   }
 
-  const app = new Hono<EdgeEnv>();
-  app.use(async (c, next) => {
-    c.set("deps", deps);
-    await next();
+  const mcpRoute = createMcpRoute(deps, async (call, instance) => {
+    const handler = handlers.get(instance.serviceType);
+    if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
+    const { req, parsedBody, bodyBytes } = call;
+    const extra: InstanceAuth = { instance, requestId: call.requestId };
+    const fast = fastPaths.get(instance.serviceType)?.serve(req, parsedBody, extra);
+    // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it answers
+    // with its own parse or media-type error.
+    const res = await (fast ??
+      handler.fetch(bodyBytes && parsedBody === undefined ? withBody(req, bodyBytes) : req, {
+        authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
+        ...(parsedBody !== undefined && { parsedBody }),
+      }));
+    deps.metrics.requests.inc({ status: String(res.status) });
+    return res;
   });
+
+  const app = new Hono<EdgeEnv>();
   app.use(requestId());
-  const guessing = new TokenGuessing();
   // /health: can this process serve (kv and database reachable)? /ready: should it get traffic now
   // (healthy and not shutting down)? Both 503 when not, so a load balancer or PM2 can act on the status.
   let closing = false;
@@ -63,67 +80,23 @@ export function createEdgeApp(deps: EdgeDeps): { app: Hono<EdgeEnv>; close(): Pr
   const { token, separatePort } = deps.metricsAccess;
   app.get("/metrics", metricsHandler(deps.metrics, token, !separatePort && !!token));
 
-  app.all(
-    "/:token/mcp",
-    originAndHost(),
-    resolveInstance(guessing),
-    readBody(),
-    protocolRules(),
-    rateLimit(),
-    async (c) => {
-      const instance = c.get("instance");
-      const reqId = c.get("requestId");
-      const handler = handlers.get(instance.serviceType);
-      if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
-      const extra: InstanceAuth = { instance, requestId: reqId };
-      const fast = fastPaths.get(instance.serviceType)?.serve(c.req.raw, c.get("parsedBody"), extra);
-      if (fast) {
-        const res = await fast;
-        deps.metrics.requests.inc({ status: String(res.status) });
-        return res;
-      }
-      // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it
-      // answers with its own parse or media-type error.
-      const raw =
-        c.get("bodyBytes") && c.get("parsedBody") === undefined
-          ? withBody(c.req.raw, c.get("bodyBytes"))
-          : c.req.raw;
-      const res = await handler.fetch(raw, {
-        authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
-        ...(c.get("parsedBody") !== undefined && { parsedBody: c.get("parsedBody") }),
-      });
-      deps.metrics.requests.inc({ status: String(res.status) });
-      return res;
-    },
+  // The same route for a caller of the Hono app itself (`app.request` in tests, an embedder's own server);
+  // `fetch` below sends MCP paths straight to it, without Hono's routing and middleware.
+  app.all("/:token/mcp", (c) =>
+    mcpRoute(c.req.raw, c.env as PeerSource | undefined, c.req.param("token"), c.get("requestId")),
   );
-
   app.notFound((c) => {
     // An MCP path without a usable token segment (`/mcp`, `//mcp`, `/a/b/mcp`) is a missing instance.
-    if (/\/mcp\/?$/.test(c.req.path)) return invalidInstance(c);
+    if (/\/mcp\/?$/.test(c.req.path)) return invalidInstance(deps, c.get("requestId"));
     return c.json({ error: "Not found", code: "NOT_FOUND", requestId: c.get("requestId") }, 404);
   });
-  app.onError((err, c) => {
-    const app = err instanceof AppError ? err : new AppError("INTERNAL", "Internal error");
-    if (app.code === "INTERNAL")
-      deps.log.error("edge request failed", { requestId: c.get("requestId"), error: err });
-    else
-      deps.log.warn("edge request failed", {
-        requestId: c.get("requestId"),
-        code: app.code,
-        error: app.message,
-      });
-    // A 503 says when to come back: the cause's own wait, or the database's retry delay.
-    if (app.status === 503) {
-      const ms = app.retryAfterMs ?? DATABASE_RETRY_AFTER_MS;
-      c.header("retry-after", String(Math.max(1, Math.ceil(ms / 1000))));
-    }
-    return c.json(
-      { error: app.message, code: app.code, requestId: c.get("requestId") },
-      app.status === 503 ? 503 : 500,
-    );
-  });
+  app.onError((err, c) => failure(deps, err, c.get("requestId")));
   return {
     app,
+    fetch(req, server) {
+      const token = mcpToken(req.url);
+      return token === null ? app.fetch(req, server) : mcpRoute(req, server, token);
+    },
     async close() {
       closing = true;
       for (const relay of relays) await relay.close();

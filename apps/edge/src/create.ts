@@ -47,9 +47,11 @@ export async function createEdge(
     ...(opts.mcpType && { mcpType: opts.mcpType }),
     fastPath: opts.fastPath ?? true,
   };
-  const { app, close } = createEdgeApp(deps);
+  const { app, fetch, close } = createEdgeApp(deps);
   return {
     app,
+    /** Bun.serve's `fetch`: the MCP route and the Hono app (pass the server, for client addresses). */
+    fetch,
     deps,
     /** For METRICS_PORT: a listener serving only `GET /metrics` (answering only to `metricsHosts`). */
     metricsApp: metricsApp(deps.metrics, deps.metricsAccess, opts.metricsHosts),

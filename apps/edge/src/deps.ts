@@ -1,4 +1,4 @@
-import type { AuditLog, CoreDeps, InstanceResolver, ResolvedInstance } from "@mcp/core";
+import type { AuditLog, CoreDeps, InstanceResolver } from "@mcp/core";
 import type { EdgeMetrics } from "./metrics.ts";
 import type { MetricsAccess } from "./metrics-route.ts";
 
@@ -44,16 +44,9 @@ export interface EdgeDeps extends CoreDeps {
   fastPath: boolean;
 }
 
+/** The edge's Hono app (health, readiness, metrics, unknown paths): each request's id. */
 export interface EdgeEnv {
-  Variables: {
-    deps: EdgeDeps;
-    requestId: string;
-    instance: ResolvedInstance;
-    /** The POST body as parsed JSON; undefined when it is not JSON (or there is none). */
-    parsedBody: unknown;
-    /** The POST body as read (the request's own stream is consumed by then). */
-    bodyBytes: Uint8Array<ArrayBuffer>;
-  };
+  Variables: { requestId: string };
 }
 
 /** Requests per minute for one instance when neither the operator nor the service definition sets it. */

@@ -14,7 +14,7 @@ const edge = await createEdge(platform.deps, { ...edgeOptionsFromEnv(env), ...(m
 const server = Bun.serve({
   port,
   hostname: env.HOST,
-  fetch: edge.app.fetch,
+  fetch: edge.fetch,
   idleTimeout: 120, // SSE streams send keep-alives every 15 s
   maxRequestBodySize: serverBodyCap(edge.deps.limits),
 });

@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from "hono";
-import { getConnInfo } from "hono/bun";
 
 export type ClientIpVariables = { clientIp: string };
 
@@ -17,17 +16,32 @@ export function clientIp(opts: { trustProxy: boolean }): MiddlewareHandler<{
   };
 }
 
-/** The caller's address as `clientIp` sets it, for a caller that needs it only sometimes (the edge's hot path). */
+/** The caller's address as `clientIp` sets it, for a caller that needs it only sometimes. */
 export function clientAddress(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
   return addressOf(c, trustProxy);
 }
 
 function addressOf(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
+  const env = c.env as { requestIP?: unknown } | undefined;
+  const server = typeof env?.requestIP === "function" ? (env as PeerSource) : undefined;
+  return peerAddress(c.req.raw, server, trustProxy);
+}
+
+/** Bun's server, as far as an address is concerned. */
+export interface PeerSource {
+  requestIP(req: Request): { address: string } | null;
+}
+
+/**
+ * The same, from a request and the server that took it (the edge's MCP route runs outside Hono): "unknown"
+ * without a server (tests calling a fetch handler directly).
+ */
+export function peerAddress(req: Request, server: PeerSource | undefined, trustProxy: boolean): string {
   let ip: string | undefined;
-  if (trustProxy) ip = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim() || undefined;
+  if (trustProxy) ip = req.headers.get("x-forwarded-for")?.split(",").at(-1)?.trim() || undefined;
   if (!ip) {
     try {
-      ip = getConnInfo(c).remote.address;
+      ip = server?.requestIP(req)?.address;
     } catch {
       ip = undefined;
     }

@@ -1,5 +1,12 @@
 export { bearerToken } from "./bearer.ts";
-export { addressKey, type ClientIpVariables, clientAddress, clientIp } from "./client-ip.ts";
+export {
+  addressKey,
+  type ClientIpVariables,
+  clientAddress,
+  clientIp,
+  type PeerSource,
+  peerAddress,
+} from "./client-ip.ts";
 export {
   hostAllowed,
   hostGuard,
@@ -9,4 +16,4 @@ export {
   loopbackAllowlist,
   normaliseHost,
 } from "./host.ts";
-export { type RequestIdVariables, requestId } from "./request-id.ts";
+export { nextRequestId, type RequestIdVariables, requestId, sanitizedRequestId } from "./request-id.ts";

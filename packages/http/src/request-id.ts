@@ -18,10 +18,13 @@ const PREFIX = `req_${randomSecret(9)}`;
 let counter = 0;
 export const nextRequestId = () => `${PREFIX}${(counter++).toString(36).padStart(6, "0")}`;
 
+/** A sane inbound X-Request-Id (from a proxy), else a new one. */
+export const sanitizedRequestId = (inbound: string | null | undefined) =>
+  inbound && INBOUND.test(inbound) ? inbound : nextRequestId();
+
 export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }> {
   return async function requestIdMiddleware(c, next) {
-    const inbound = c.req.header("x-request-id");
-    const id = inbound && INBOUND.test(inbound) ? inbound : nextRequestId();
+    const id = sanitizedRequestId(c.req.header("x-request-id"));
     c.set("requestId", id);
     c.header("x-request-id", id);
     await next();

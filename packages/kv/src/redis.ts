@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { positiveCost, positiveCount, positiveMs } from "./ms.ts";
+import { ensureTracingHasSubscribers } from "./tracing.ts";
 import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
+
+ensureTracingHasSubscribers();
 
 // INCR and PEXPIRE in one script so no crash or race can leave a counter without its expiry; the
 // `ttl < 0` branch also heals a key that somehow lost it. Returns [count, ms left in window].

@@ -76,13 +76,30 @@ function serviceBreakers(service: object): ServiceBreakers {
   return entry;
 }
 
-const credentialId = (credential: string): string =>
-  createHash("sha256").update(credential).digest("base64url");
+/** A credential as the breakers take it: the key itself, or the executor's (frozen) parts of it. */
+export type CredentialRef = string | { readonly apiKey: string };
+
+/**
+ * The SHA-256 of a credential's key, remembered on a frozen credential object (the edge keeps opened
+ * credentials frozen while an instance is cached), so a call does not hash the key again; the memo goes
+ * when the object does, and the key itself is never a key of any map here.
+ */
+const ids = new WeakMap<object, string>();
+function credentialId(credential: CredentialRef): string {
+  if (typeof credential === "string") return hashKey(credential);
+  let id = ids.get(credential);
+  if (id === undefined) {
+    id = hashKey(credential.apiKey);
+    if (Object.isFrozen(credential)) ids.set(credential, id);
+  }
+  return id;
+}
+const hashKey = (key: string) => createHash("sha256").update(key).digest("base64url");
 
 /** The service's shared breaker and the breaker of one credential on it. */
 export function breakersFor(
   service: object,
-  credential: string,
+  credential: CredentialRef,
 ): { shared: CircuitBreakerPolicy; own: CircuitBreakerPolicy } {
   const { shared, perCredential } = serviceBreakers(service);
   const id = credentialId(credential);
@@ -105,7 +122,7 @@ export function circuitState(service: object): CircuitStateName {
 }
 
 /** The circuit state of one credential's own breaker on a service. */
-export function credentialCircuitState(service: object, credential: string): CircuitStateName {
+export function credentialCircuitState(service: object, credential: CredentialRef): CircuitStateName {
   const own = breakers.get(service)?.perCredential.peek(credentialId(credential));
   return stateName(own?.state ?? CircuitState.Closed);
 }
@@ -119,13 +136,13 @@ export function credentialBreakerCount(service: object): number {
 export const MAX_BACKOFF_MS = 60 * 60_000;
 
 /** Records that the upstream asked this credential to wait `ms` (bounded by MAX_BACKOFF_MS). */
-export function backOff(service: object, credential: string, ms: number): void {
+export function backOff(service: object, credential: CredentialRef, ms: number): void {
   const wait = Math.min(Math.max(ms, 0), MAX_BACKOFF_MS);
   if (wait > 0) serviceBreakers(service).backoff.set(credentialId(credential), Date.now() + wait);
 }
 
 /** How long this credential must still wait before calling the service again; 0 when it need not. */
-export function backoffRemaining(service: object, credential: string): number {
+export function backoffRemaining(service: object, credential: CredentialRef): number {
   const entry = breakers.get(service)?.backoff;
   // Nobody on this service is backing off (the usual case): no need to work out which credential this is.
   if (!entry || entry.size === 0) return 0;

@@ -111,7 +111,7 @@ export async function executeTool(
   const req = buildRequest(service, def.request, def.pagination ? rest : input.data, parts, page);
   if ("error" in req) return { ok: false, error: "BAD_REQUEST", message: req.error };
 
-  const result = await callUpstream(service, parts.apiKey, req, {
+  const result = await callUpstream(service, parts, req, {
     signal: opts.signal,
     // The definition knows its slow tools (a large render), so its per-tool deadline wins over the caller's.
     timeoutMs: def.timeoutMs ?? opts.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
@@ -121,7 +121,7 @@ export async function executeTool(
   const outcome = toOutcome(service, result, redactor);
   // A rate limit reported inside a 2xx body (Slack's `ratelimited`) pauses the credential like a 429 does.
   if (!outcome.ok && outcome.error === "RATE_LIMITED" && result.kind === "status" && result.status < 400) {
-    backOff(service, parts.apiKey, outcome.retryAfterMs ?? 30_000);
+    backOff(service, parts, outcome.retryAfterMs ?? 30_000);
   }
   if (!outcome.ok || outcome.parsed === undefined) return finish(def, outcome);
   const marker = def.pagination
@@ -454,7 +454,7 @@ export async function validateKey(
   const req = buildRequest(service, spec, {}, parts);
   // A credential whose additional fields cannot form a request (a site that is not a site) is not valid.
   if ("error" in req) return invalid;
-  const r = await callUpstream(service, parts.apiKey, req, {
+  const r = await callUpstream(service, parts, req, {
     signal: opts.signal,
     backoff: false,
     timeoutMs: opts.timeoutMs ?? 5_000,

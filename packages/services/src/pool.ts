@@ -104,12 +104,17 @@ export class UpstreamPool {
     this.heardAt = performance.now();
   }
 
+  /** Heard from its upstream lately: its connections are live and `reach` would answer "ok" at once. */
+  warm(): boolean {
+    return performance.now() - this.heardAt < WARM_MS;
+  }
+
   /**
    * Whether `url`'s host accepts a connection within `connectTimeoutMs` (at once "ok" when the pool is warm).
    * Never waits past `signal`.
    */
   reach(url: string | URL, signal?: AbortSignal): Promise<Reach> {
-    if (performance.now() - this.heardAt < WARM_MS) return Promise.resolve("ok");
+    if (this.warm()) return Promise.resolve("ok");
     const { hostname, port, protocol } = new URL(url);
     const host = hostname.replace(/^\[|\]$/g, "");
     const target = `${host}:${port || (protocol === "https:" ? 443 : 80)}`;

@@ -1,5 +1,5 @@
 import { isBrokenCircuitError } from "cockatiel";
-import { type BreakerScope, backOff, backoffRemaining, breakersFor } from "./breaker.ts";
+import { type BreakerScope, backOff, backoffRemaining, breakersFor, type CredentialRef } from "./breaker.ts";
 import { type PoolLimits, poolFor } from "./pool.ts";
 import type { UpstreamRequest } from "./request.ts";
 
@@ -60,13 +60,12 @@ class PoolBusy extends Error {
  */
 export async function callUpstream(
   service: { type?: string; pool?: Partial<PoolLimits> },
-  credential: string,
+  credential: CredentialRef,
   req: UpstreamRequest,
   opts: CallOptions,
 ): Promise<UpstreamResult> {
   // One deadline for the whole call, queueing, retry and body included, so callers get a hard bound.
   const deadline = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
   const pool = poolFor(service);
   const once = async (): Promise<UpstreamResult> => {
     const slot = await pool.acquire(opts.signal, deadline);
@@ -76,8 +75,9 @@ export async function callUpstream(
     }
     try {
       // A cold pool first checks that the host accepts a connection within connectTimeoutMs.
-      if ((await pool.reach(req.url, signal)) !== "ok") return { kind: "network" };
-      const result = await attempt(req, signal, opts);
+      const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+      if (!pool.warm() && (await pool.reach(req.url, signal)) !== "ok") return { kind: "network" };
+      const result = await attempt(req, deadline, opts);
       if (result.kind === "status" || result.kind === "too_large") pool.heard();
       return result;
     } finally {
@@ -142,27 +142,36 @@ async function throughBreakers(
   }
 }
 
+/**
+ * One request and its answer, read whole (bounded). Its one abort controller is tripped by the call's
+ * deadline, by the caller hanging up, or by a body cut at the size limit: the connection is then dropped
+ * rather than handed back to the pool with the rest of the body unread (the next request on it would read
+ * that as its answer). One controller and two listeners, not `AbortSignal.any` chains: this runs per call.
+ */
 async function attempt(
   req: UpstreamRequest,
-  signal: AbortSignal,
+  deadline: AbortSignal,
   opts: CallOptions,
 ): Promise<UpstreamResult> {
-  // Aborted once a body is cut: the connection is dropped rather than handed back to the pool with the
-  // rest of the body still unread (the next request on it would read that as its answer).
-  const cut = new AbortController();
+  const caller = opts.signal;
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  if (deadline.aborted || caller?.aborted) stop.abort();
+  deadline.addEventListener("abort", abort, { once: true });
+  caller?.addEventListener("abort", abort, { once: true });
   try {
     // Redirects are not followed: the credential header must never travel to another host.
     const res = await fetch(req.url, {
       method: req.method,
       headers: req.headers,
       body: req.body,
-      signal: AbortSignal.any([signal, cut.signal]),
+      signal: stop.signal,
       redirect: "manual",
     });
     const headers = upstreamHeaders(res);
     const read = await readBounded(res, opts.maxBytes);
-    if (read.truncated) cut.abort();
-    const text = new TextDecoder().decode(read.bytes);
+    if (read.truncated) stop.abort();
+    const text = typeof read.bytes === "string" ? read.bytes : UTF8.decode(read.bytes);
     // A 403 that says it is a rate limit but names no wait (GitHub's secondary limits): a minute.
     if (res.status === 403 && headers.retryAfterMs === null && RATE_LIMIT_WORDS.test(text.slice(0, 2000))) {
       headers.retryAfterMs = 60_000;
@@ -174,11 +183,16 @@ async function attempt(
     }
     return { kind: "status", status: res.status, body: text, ...headers };
   } catch {
-    if (opts.signal?.aborted) return { kind: "cancelled" };
-    if (signal.aborted) return { kind: "timeout" };
+    if (caller?.aborted) return { kind: "cancelled" };
+    if (deadline.aborted) return { kind: "timeout" };
     return { kind: "network" };
+  } finally {
+    deadline.removeEventListener("abort", abort);
+    caller?.removeEventListener("abort", abort);
   }
 }
+
+const UTF8 = new TextDecoder();
 
 const MAX_WAIT_MS = 60 * 60_000;
 const RATE_LIMIT_WORDS = /\brate[ -]?limit(ed)?\b/i;
@@ -212,10 +226,20 @@ function upstreamHeaders(res: Response): UpstreamHeaders {
 
 /**
  * Reads the body up to `max` bytes. A larger body is cut there: the rest is never read, let alone
- * buffered, and the connection is dropped.
+ * buffered, and the connection is dropped. A body that declares its length within `max` and is not
+ * compressed (the common case) is read whole at once as text: HTTP framing holds it to that length,
+ * while a compressed one may inflate past its declared size, so it is counted as it streams.
  */
-async function readBounded(res: Response, max: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+async function readBounded(
+  res: Response,
+  max: number,
+): Promise<{ bytes: Uint8Array | string; truncated: boolean }> {
   if (!res.body) return { bytes: new Uint8Array(), truncated: false };
+  const declared = res.headers.get("content-length");
+  const encoding = res.headers.get("content-encoding");
+  if (declared !== null && Number(declared) <= max && (encoding === null || encoding === "identity")) {
+    return { bytes: await res.text(), truncated: false };
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = res.body.getReader();

@@ -1,12 +1,13 @@
-// The edge's guard and body middleware on a bare Hono app (app.request).
+// The edge's Origin/Host guards and body reader, each on its own (as the MCP route runs them, in order).
 import { describe, expect, test } from "bun:test";
-import { hostSet, requestId } from "@mcp/http";
-import { Hono } from "hono";
-import { DEFAULT_LIMITS, type EdgeDeps, type EdgeEnv } from "../deps.ts";
+import { hostSet, nextRequestId } from "@mcp/http";
+import { DEFAULT_LIMITS, type EdgeDeps } from "../deps.ts";
+import { json, type McpCall } from "./call.ts";
 import { originAndHost, readBody } from "./guards.ts";
 
 const logged: string[] = [];
 
+/** A POST /x through the guard and the body reader; past both, the body as read. */
 function app(over: Partial<EdgeDeps>) {
   const deps = {
     allowedOrigins: [],
@@ -15,16 +16,18 @@ function app(over: Partial<EdgeDeps>) {
     limits: { ...DEFAULT_LIMITS, maxBodyBytes: 64 },
     ...over,
   } as EdgeDeps;
-  const a = new Hono<EdgeEnv>();
-  a.use(async (c, next) => {
-    c.set("deps", deps);
-    await next();
-  });
-  a.use(requestId());
-  a.post("/x", originAndHost(), readBody(), (c) =>
-    c.json({ parsed: c.var.parsedBody ?? null, bytes: c.var.bodyBytes.byteLength }),
-  );
-  return a;
+  return {
+    async request(path: string, init: RequestInit & { headers?: Record<string, string> }) {
+      const req = new Request(new URL(path, "http://localhost"), init);
+      const call: McpCall = { req, deps, server: undefined, token: "x", requestId: nextRequestId() };
+      const res =
+        originAndHost(call) ??
+        (await readBody(call)) ??
+        json({ parsed: call.parsedBody ?? null, bytes: call.bodyBytes?.byteLength }, 200);
+      res.headers.set("x-request-id", call.requestId);
+      return res;
+    },
+  };
 }
 
 describe("originAndHost", () => {

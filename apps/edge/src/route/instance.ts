@@ -1,16 +1,16 @@
-import { addressKey, clientAddress } from "@mcp/http";
-import type { Context, MiddlewareHandler } from "hono";
+import { addressKey, peerAddress } from "@mcp/http";
 import { LRUCache } from "lru-cache";
-import type { EdgeEnv } from "../deps.ts";
+import type { EdgeDeps } from "../deps.ts";
+import { json, type McpCall } from "./call.ts";
 import { tooManyRequests } from "./rate-limit.ts";
 
 const MINUTE = 60_000;
 const TOO_MANY = "Too many invalid instance tokens from this address";
 
 /** The one answer for every token that cannot be served (missing, malformed, unknown, revoked). */
-export function invalidInstance(c: Context<EdgeEnv>): Response {
-  c.get("deps").metrics.requests.inc({ status: "401" });
-  return c.json({ error: "Invalid instance", code: "INVALID_INSTANCE", requestId: c.get("requestId") }, 401);
+export function invalidInstance(deps: EdgeDeps, requestId: string): Response {
+  deps.metrics.requests.inc({ status: "401" });
+  return json({ error: "Invalid instance", code: "INVALID_INSTANCE", requestId }, 401);
 }
 
 /**
@@ -61,53 +61,48 @@ export class TokenGuessing {
  * waits its turn behind at most that many others from the same address, so a burst of guesses sent at
  * once runs at most about twice the limit in lookups before the count blocks the address.
  */
-export function resolveInstance(guessing: TokenGuessing): MiddlewareHandler<EdgeEnv> {
-  return async function instanceMiddleware(c, next) {
-    const deps = c.get("deps");
-    const token = c.req.param("token") ?? "";
-    const limit = deps.limits.invalidTokensPerMinutePerIp;
-    const guarded = limit > 0;
-    const known = deps.resolver.peek(token);
-    // The common case, a token this process knows while nobody is guessing: no address is worked out.
-    if (
-      known &&
-      known !== "missing" &&
-      guessing.idle() &&
-      !(deps.mcpType && known.serviceType !== deps.mcpType)
-    ) {
-      c.set("instance", known);
-      return next();
+export async function resolveInstance(call: McpCall, guessing: TokenGuessing): Promise<Response | undefined> {
+  const { deps, token } = call;
+  const limit = deps.limits.invalidTokensPerMinutePerIp;
+  const guarded = limit > 0;
+  const known = deps.resolver.peek(token);
+  // The common case, a token this process knows while nobody is guessing: no address is worked out.
+  if (
+    known &&
+    known !== "missing" &&
+    guessing.idle() &&
+    !(deps.mcpType && known.serviceType !== deps.mcpType)
+  ) {
+    call.instance = known;
+    return undefined;
+  }
+  const address = addressKey(peerAddress(call.req, call.server, deps.trustProxy));
+  const wait = guarded ? guessing.blockedFor(address) : 0;
+  if (wait > 0) return tooManyRequests(call, wait, TOO_MANY);
+  let instance = known === "missing" ? null : known;
+  if (instance === undefined) {
+    const release = guarded ? guessing.begin(address, limit) : () => {};
+    if (!release) return tooManyRequests(call, 1_000, TOO_MANY);
+    try {
+      instance = await deps.resolver.resolve(token);
+    } finally {
+      release();
     }
-    const address = addressKey(clientAddress(c, deps.trustProxy));
-    const wait = guarded ? guessing.blockedFor(address) : 0;
-    if (wait > 0) return tooManyRequests(c, wait, TOO_MANY);
-    let instance = known === "missing" ? null : known;
-    if (instance === undefined) {
-      const release = guarded ? guessing.begin(address, limit) : () => {};
-      if (!release) return tooManyRequests(c, 1_000, TOO_MANY);
-      try {
-        instance = await deps.resolver.resolve(token);
-      } finally {
-        release();
-      }
-    }
-    // A per-service process (MCP_TYPE) answers another service's token exactly as an unknown one.
-    if (instance && deps.mcpType && instance.serviceType !== deps.mcpType) instance = null;
-    if (instance) {
-      c.set("instance", instance);
-      return next();
-    }
-    if (!guarded) return invalidInstance(c);
-    const counted = await deps.kv
-      .rateLimit(`rl:badtoken:${address}`, limit, MINUTE)
-      .catch((error: unknown) => {
-        deps.log.warn("invalid-token count failed", { error });
-        return null;
-      });
-    if (counted && !counted.allowed) {
-      guessing.block(address, counted.retryAfterMs);
-      return tooManyRequests(c, counted.retryAfterMs, TOO_MANY);
-    }
-    return invalidInstance(c);
-  };
+  }
+  // A per-service process (MCP_TYPE) answers another service's token exactly as an unknown one.
+  if (instance && deps.mcpType && instance.serviceType !== deps.mcpType) instance = null;
+  if (instance) {
+    call.instance = instance;
+    return undefined;
+  }
+  if (!guarded) return invalidInstance(deps, call.requestId);
+  const counted = await deps.kv.rateLimit(`rl:badtoken:${address}`, limit, MINUTE).catch((error: unknown) => {
+    deps.log.warn("invalid-token count failed", { error });
+    return null;
+  });
+  if (counted && !counted.allowed) {
+    guessing.block(address, counted.retryAfterMs);
+    return tooManyRequests(call, counted.retryAfterMs, TOO_MANY);
+  }
+  return invalidInstance(deps, call.requestId);
 }

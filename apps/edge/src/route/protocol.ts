@@ -1,27 +1,26 @@
-import type { Context, MiddlewareHandler } from "hono";
-import type { EdgeEnv } from "../deps.ts";
 import { MODERN_VERSIONS } from "../mcp/versions.ts";
+import { json, type McpCall } from "./call.ts";
 
 /** Revisions whose Streamable HTTP transport takes one JSON-RPC message per POST (batching was removed). */
 const NO_BATCH_VERSIONS = new Set<string>(["2025-06-18", "2025-11-25", ...MODERN_VERSIONS]);
 const MODERN = new Set<string>(MODERN_VERSIONS);
 const PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion";
 
-const rpcError = (c: Context<EdgeEnv>, status: 400 | 406, code: number, message: string) =>
-  c.json({ jsonrpc: "2.0", id: null, error: { code, message } }, status);
+const rpcError = (status: 400 | 406, code: number, message: string) =>
+  json({ jsonrpc: "2.0", id: null, error: { code, message } }, status);
 
 /** The revision a POST claims: its `MCP-Protocol-Version` header, else a 2026-style `_meta` claim. */
-function claimedVersion(c: Context<EdgeEnv>): string | undefined {
-  const header = c.req.header("mcp-protocol-version");
+function claimedVersion(call: McpCall): string | undefined {
+  const header = call.req.headers.get("mcp-protocol-version");
   if (header) return header;
-  const body = c.get("parsedBody");
+  const body = call.parsedBody;
   if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   const claim = meta?.[PROTOCOL_VERSION_META];
   return typeof claim === "string" ? claim : undefined;
 }
 
-function acceptsBoth(accept: string | undefined): boolean {
+function acceptsBoth(accept: string | null): boolean {
   return !!accept && accept.includes("application/json") && accept.includes("text/event-stream");
 }
 
@@ -36,34 +35,29 @@ const isInitialize = (m: unknown) =>
  * - A 2026-07-28 POST "MUST include an Accept header listing both application/json and
  *   text/event-stream": 406, as the SDK already answers 2025-era POSTs.
  */
-export function protocolRules(): MiddlewareHandler<EdgeEnv> {
-  return async function protocolMiddleware(c, next) {
-    if (c.req.method !== "POST") return next();
-    const body = c.get("parsedBody");
-    const version = claimedVersion(c);
-    if (Array.isArray(body)) {
-      if (version && NO_BATCH_VERSIONS.has(version)) {
-        return rpcError(
-          c,
-          400,
-          -32600,
-          `Invalid Request: JSON-RPC batches are not supported in protocol version ${version.slice(0, 32)}`,
-        );
-      }
-      if (body.some(isInitialize)) {
-        return rpcError(c, 400, -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch");
-      }
-      const max = c.get("deps").limits.maxBatchMessages;
-      if (body.length > max) return rpcError(c, 400, -32600, `Batch too large: at most ${max} messages`);
-    }
-    if (version && MODERN.has(version) && !acceptsBoth(c.req.header("accept"))) {
+export function protocolRules(call: McpCall): Response | undefined {
+  const body = call.parsedBody;
+  const version = claimedVersion(call);
+  if (Array.isArray(body)) {
+    if (version && NO_BATCH_VERSIONS.has(version)) {
       return rpcError(
-        c,
-        406,
-        -32000,
-        "Not Acceptable: Client must accept both application/json and text/event-stream",
+        400,
+        -32600,
+        `Invalid Request: JSON-RPC batches are not supported in protocol version ${version.slice(0, 32)}`,
       );
     }
-    await next();
-  };
+    if (body.some(isInitialize)) {
+      return rpcError(400, -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch");
+    }
+    const max = call.deps.limits.maxBatchMessages;
+    if (body.length > max) return rpcError(400, -32600, `Batch too large: at most ${max} messages`);
+  }
+  if (version && MODERN.has(version) && !acceptsBoth(call.req.headers.get("accept"))) {
+    return rpcError(
+      406,
+      -32000,
+      "Not Acceptable: Client must accept both application/json and text/event-stream",
+    );
+  }
+  return undefined;
 }

@@ -1,0 +1,34 @@
+import type { ResolvedInstance } from "@mcp/core";
+import type { PeerSource } from "@mcp/http";
+import type { EdgeDeps } from "../deps.ts";
+
+/**
+ * One request on `/:token/mcp` as the route's steps see it: filled in as they run (the instance once the
+ * token resolved, the body once it was read). Plain fields on one object per request: the route is the
+ * edge's hot path, so it runs as a sequence of functions, not a framework's middleware chain.
+ */
+export interface McpCall {
+  readonly req: Request;
+  readonly deps: EdgeDeps;
+  readonly server: PeerSource | undefined;
+  readonly requestId: string;
+  /** The path's token segment, as sent. */
+  readonly token: string;
+  /** The request's Origin once the guards allowed it: its answer carries CORS headers for it. */
+  allowedOrigin?: string;
+  instance?: ResolvedInstance;
+  /** The POST body as parsed JSON; undefined when it is not JSON (or there is none). */
+  parsedBody?: unknown;
+  /** The POST body as read (the request's own stream is consumed by then). */
+  bodyBytes?: Uint8Array<ArrayBuffer>;
+}
+
+/** A JSON answer, as Hono's `c.json` writes it (`content-type: application/json`), with extra headers. */
+export function json(body: unknown, status: number, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: headers ? { "content-type": "application/json", ...headers } : JSON_HEADERS,
+  });
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };

@@ -1,0 +1,137 @@
+import { hostAllowed, LOOPBACK_HOSTS } from "@mcp/http";
+import { SERVER_BODY_FACTOR } from "../deps.ts";
+import { json, type McpCall } from "./call.ts";
+
+/**
+ * The spec's answer to a refused Origin: 403 with "a JSON-RPC error response that has no id"; our code
+ * and the request id ride in `data`.
+ */
+const forbidden = (call: McpCall, message: string) =>
+  json(
+    {
+      jsonrpc: "2.0",
+      error: { code: -32000, message, data: { code: "FORBIDDEN", requestId: call.requestId } },
+    },
+    403,
+  );
+
+/**
+ * A page served from this machine, when the edge itself is bound to loopback (its Host allowlist is then
+ * set): what the MCP spec's DNS-rebinding rules allow a local server to accept. A rebinding page has a
+ * public origin, so it is still refused.
+ */
+function loopbackOrigin(origin: string, allowedHosts: ReadonlySet<string>): boolean {
+  if (allowedHosts.size === 0) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "http:" || url.protocol === "https:") && LOOPBACK_HOSTS.includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * DNS-rebinding and cross-site guards from the MCP spec: a browser Origin must be allowed (403), and
+ * when bound to loopback the Host header must name an allowed host (403). An allowed browser page (the
+ * dashboard's "Test connection", a web MCP client) gets CORS for it alone; its preflight is answered here,
+ * before any token lookup (it carries no credentials and learns nothing). Returns the refusal or preflight
+ * answer, else undefined (`withCors` then marks the final answer).
+ */
+export function originAndHost(call: McpCall): Response | undefined {
+  const { allowedOrigins, allowedHosts } = call.deps;
+  const { headers } = call.req;
+  const origin = headers.get("origin");
+  if (origin && !allowedOrigins.includes(origin) && !loopbackOrigin(origin, allowedHosts)) {
+    return forbidden(call, "Forbidden: Origin not allowed");
+  }
+  if (allowedHosts.size > 0 && !hostAllowed(headers.get("host") ?? undefined, allowedHosts)) {
+    return forbidden(call, "Forbidden: Host not allowed");
+  }
+  if (!origin) return undefined;
+  if (call.req.method === "OPTIONS") {
+    return new Response(null, { status: 204, headers: { ...corsHeaders(origin), ...PREFLIGHT } });
+  }
+  call.allowedOrigin = origin;
+  return undefined;
+}
+
+/** The answer to an allowed browser page, readable by it (a no-op for anyone else). */
+export function withCors(call: McpCall, res: Response): Response {
+  const origin = call.allowedOrigin;
+  if (!origin) return res;
+  try {
+    for (const [name, value] of Object.entries(corsHeaders(origin))) res.headers.set(name, value);
+  } catch {
+    // Immutable headers (an upstream Response passed through): the browser then refuses to read it.
+  }
+  return res;
+}
+
+/** What an allowed page may read of an answer: the body, and the MCP headers a client needs. */
+const corsHeaders = (origin: string) => ({
+  "access-control-allow-origin": origin,
+  "access-control-expose-headers":
+    "mcp-session-id, mcp-protocol-version, x-request-id, retry-after, www-authenticate",
+  vary: "Origin",
+});
+
+const PREFLIGHT = {
+  "access-control-allow-methods": "GET, POST, DELETE",
+  "access-control-allow-headers":
+    "content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id, authorization",
+  "access-control-max-age": "600",
+};
+
+/**
+ * Reads a POST body once, bounded, so the rate limiter can echo the JSON-RPC id and the SDK does not
+ * parse it again; it lands in `call.parsedBody` and `call.bodyBytes`. A body that is not JSON is handed on
+ * as bytes for the SDK to answer with its own parse or media-type error. Too large — declared, counted
+ * while streaming, or cut off by the server's own cap — is the client's mistake: 413, logged at debug only.
+ */
+export async function readBody(call: McpCall): Promise<Response | undefined> {
+  const { req } = call;
+  const max = call.deps.limits.maxBodyBytes;
+  const declared = Number(req.headers.get("content-length") ?? 0);
+  if (declared > max) return tooLarge(call, "declared");
+  const bytes = await readBounded(req, max).catch(() => null);
+  if (bytes === null) return tooLarge(call, "unreadable");
+  if (bytes === "too_large") return tooLarge(call, "streamed");
+  try {
+    call.parsedBody = JSON.parse(UTF8.decode(bytes));
+  } catch {
+    call.parsedBody = undefined;
+  }
+  call.bodyBytes = bytes;
+  return undefined;
+}
+
+const UTF8 = new TextDecoder();
+
+/**
+ * The request body counted in bytes as it streams (a chunked body of multi-byte text must not slip past
+ * the limit). Past `max` nothing more is kept, but the rest is drained (to a bound) so the client gets
+ * to read the 413. Throws when the stream fails (e.g. the server's own cap cut it off).
+ */
+async function readBounded(req: Request, max: number): Promise<Uint8Array<ArrayBuffer> | "too_large"> {
+  if (!req.body) return new Uint8Array();
+  // A declared length within the limit (the common case): Bun reads exactly that many bytes at once.
+  if (req.headers.has("content-length")) return new Uint8Array(await req.arrayBuffer());
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return size > max ? "too_large" : Buffer.concat(chunks);
+    size += value.byteLength;
+    if (size <= max) chunks.push(value);
+    else if (size > max * SERVER_BODY_FACTOR) {
+      await reader.cancel().catch(() => {});
+      return "too_large";
+    } else chunks.length = 0;
+  }
+}
+
+function tooLarge(call: McpCall, how: "declared" | "streamed" | "unreadable"): Response {
+  call.deps.log.debug("request body refused", { requestId: call.requestId, how });
+  return json({ error: "Request body too large", code: "PAYLOAD_TOO_LARGE", requestId: call.requestId }, 413);
+}
