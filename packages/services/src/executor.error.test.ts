@@ -84,6 +84,49 @@ describe("executeTool: upstream failures", () => {
     expect(outcome.text.length).toBeLessThan(200 + 400);
   });
 
+  test("a compressed answer is counted as it inflates: a small declared length does not lift the limit", async () => {
+    const me = { id: "1", email: "a@example.com", handle: "x".repeat(50_000), img_url: "" };
+    const gzipped = Bun.gzipSync(JSON.stringify(me));
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(gzipped, {
+          headers: {
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+            "content-length": String(gzipped.byteLength),
+          },
+        }),
+    });
+    try {
+      // About 200 bytes on the wire, 50 KB once inflated: over a 10 KB limit.
+      expect(gzipped.byteLength).toBeLessThan(10_000);
+      const service = figma(`http://127.0.0.1:${server.port}`);
+      const cut = await getMe(service, KEY, { maxResponseBytes: 10_000 });
+      expect(cut).toMatchObject({ ok: true, truncated: true });
+      if (!cut.ok) throw new Error("unreachable");
+      expect(cut.text).toContain("[Truncated: the response was");
+      expect(cut.text.length).toBeLessThan(10_000 + 400);
+      // Within the limit, the same answer is read whole.
+      const whole = await getMe(service, KEY, { maxResponseBytes: 100_000 });
+      expect(whole).toMatchObject({ ok: true });
+      expect(whole.ok && whole.truncated).toBeFalsy();
+      expect(whole.ok && whole.text).toContain("x".repeat(50_000));
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("an answer that declares its length within the limit is read whole", async () => {
+    const outcome = await executeTool(figma(), "get_file", { file_key: FAKE_FILE_KEY }, KEY, {
+      maxResponseBytes: 1_000_000,
+    });
+    expect(outcome).toMatchObject({ ok: true, status: 200 });
+    expect(outcome.ok && outcome.truncated).toBeFalsy();
+    expect(fake().requests).toHaveLength(1);
+  });
+
   test("the circuit opens after 5 consecutive outages and stops calling upstream", async () => {
     const service = figma();
     for (let i = 0; i < 5; i++) {
