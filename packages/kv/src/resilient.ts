@@ -117,17 +117,54 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     if (closed) throw new Error("kv is closed");
   }
 
+  // The deadlines of the calls in flight. Every call has the same timeout, so in insertion order (a Map's)
+  // the oldest call is always the next to expire: one sweeping timer, running only while calls are in
+  // flight, instead of a timer (and a race of promises) per call on the hot path. A call is given up on
+  // between `timeoutMs` and 1.25 × `timeoutMs` after it started.
+  const inFlight = new Map<number, { started: number; expire: () => void }>();
+  let nextCall = 0;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  function sweep(): void {
+    const now = performance.now();
+    for (const [id, call] of inFlight) {
+      if (now - call.started < timeoutMs) break;
+      inFlight.delete(id);
+      call.expire();
+    }
+    if (inFlight.size === 0) stopSweeping();
+  }
+  function stopSweeping(): void {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+  function withDeadline<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const id = nextCall++;
+      inFlight.set(id, { started: performance.now(), expire: () => reject(new Timeout(timeoutMs)) });
+      if (!sweeper) {
+        sweeper = setInterval(sweep, Math.max(1, timeoutMs / 4));
+        sweeper.unref?.();
+      }
+      work.then(
+        (value) => {
+          inFlight.delete(id);
+          resolve(value);
+        },
+        (error: unknown) => {
+          inFlight.delete(id);
+          reject(error);
+        },
+      );
+    });
+  }
+
   /** One Redis call with its deadline; on an outage, the fallback's answer instead. */
   async function guarded<T>(call: () => Promise<T>, otherwise: () => T | Promise<T>): Promise<T> {
     live();
     if (degradedSince !== null) return otherwise();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const work = call();
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Timeout(timeoutMs)), timeoutMs);
-    });
     try {
-      const answer = await Promise.race([work, deadline]);
+      const answer = await withDeadline(work);
       timeoutsInRow = 0;
       return answer;
     } catch (error) {
@@ -140,8 +177,6 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
         ++timeoutsInRow >= TIMEOUTS_BEFORE_DEGRADED;
       if (outage) degrade(error);
       return otherwise();
-    } finally {
-      clearTimeout(timer);
     }
   }
 
