@@ -14,12 +14,15 @@
 //     scenario.
 //   - sdk-v2: the bare SDK v2 server (createMcpHandler, a new McpServer per request), 2026-07-28 calls.
 //   - sdk-1.x: the bare SDK 1.x server (stateless transport per request, pooled McpServers, one shared
-//     validator), 2025-era calls.
+//     validator), 2025-era calls; sdk-1.x-fresh: the same with a new McpServer per request, as the SDK's
+//     stateless example builds it (still one shared validator). Both are reported; the pooled one is the
+//     faster, stricter baseline.
 //   - floor: Hono parsing the JSON-RPC call by hand, one kv GET (Redis when REDIS_URL is set), the upstream
 //     call, the result written by hand; both eras.
 // The load generator is autocannon in this process: BENCH_CONNECTIONS (64) keep-alive connections, per
-// scenario a 1 s warm-up, then 2 rounds of BENCH_MS (5000) ms; the better round is reported (both are in
-// the JSON). Uncached calls ask for a node id never asked before, so every one reaches the upstream. After
+// scenario a 1 s warm-up, then BENCH_ROUNDS (3) rounds of BENCH_MS (5000) ms, taken in turns by the servers
+// compared with each other (edge, SDK, floor: round 1 of each, then round 2 of each, ...); the best round is
+// reported (all are in the JSON). Uncached calls ask for a node id never asked before, so every one reaches the upstream. After
 // each scenario the server's VmRSS / VmHWM are read from /proc. Last, once the throughput scenarios are
 // done, BENCH_STREAMS (1000) idle 2025-era GET streams are held open on the edge's relayed instance by a
 // process of its own (clients/streams.ts, see streams.ts) and the edge's VmRSS is read before and with them
@@ -39,7 +42,7 @@ import { measureStreams, STREAMS, type StreamsResult } from "./streams.ts";
 const BENCH_MS = Number(process.env.BENCH_MS ?? 5000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const WARMUP_MS = 1000;
-const ROUNDS = 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const backend =
   [process.env.DATABASE_URL && "postgres", process.env.REDIS_URL && "redis"].filter(Boolean).join("+") ||
@@ -64,7 +67,7 @@ const load0 = loadavg()[0] ?? 0;
 try {
   const upstream = await startChild<{ upstreamUrl: string; remoteMcpUrl: string }>("upstream");
   const env = { [UPSTREAM_ENV]: upstream.info.upstreamUrl };
-  const [edge, sdkV2, sdk1, floor] = await Promise.all([
+  const [edge, sdkV2, sdk1, sdk1Fresh, floor] = await Promise.all([
     startChild<EdgeInfo>("edge", {
       ...env,
       ...LIFTED_LIMITS,
@@ -73,6 +76,7 @@ try {
     }),
     startChild<{ url: string }>("sdk-v2", env),
     startChild<{ url: string }>("sdk-v1", env),
+    startChild<{ url: string }>("sdk-v1", { ...env, BENCH_SDK1_MODE: "fresh" }),
     startChild<{ url: string }>("floor", env),
   ]);
   // With shared backends the MCP scenarios go to the edge alone, as production runs it (apps/edge/src/main.ts
@@ -92,6 +96,7 @@ try {
     "control-plane": edge,
     "sdk-v2": sdkV2,
     "sdk-1.x": sdk1,
+    "sdk-1.x-fresh": sdk1Fresh,
     floor,
   };
   console.error(
@@ -103,33 +108,55 @@ try {
     relayUrl: onEdge(edge.info.relayUrl),
     sdkV2Url: sdkV2.info.url,
     sdk1Url: sdk1.info.url,
+    sdk1FreshUrl: sdk1Fresh.info.url,
     floorUrl: floor.info.url,
   });
+  // The servers compared with each other (same scenario and era) take turns: each is warmed up, then the
+  // rounds go round-robin over them, so a change in the machine's load during the run (it is shared) falls
+  // on all of them alike instead of on whichever ran then.
+  const groups: (typeof list)[] = [];
   for (const s of list) {
-    const { pid } = children[s.server];
-    const memoryBefore = memoryOf(pid);
-    const warmup = await load(s, CONNECTIONS, WARMUP_MS);
-    const rounds: Round[] = [];
-    for (let i = 0; i < ROUNDS; i++) rounds.push(await load(s, CONNECTIONS, BENCH_MS));
-    const best = rounds.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const row: Row = {
-      scenario: s.scenario,
-      server: s.server,
-      era: s.era,
-      rps: best.rps,
-      p50Ms: best.p50Ms,
-      p99Ms: best.p99Ms,
-      errors: [warmup, ...rounds].reduce((sum, r) => sum + r.errors, 0),
-      memoryBefore,
-      memoryAfter: memoryOf(pid),
-      warmup,
-      rounds,
-    };
-    rows.push(row);
-    console.error(`  ${s.scenario} · ${s.server} · ${s.era}: ${row.rps} req/s, p99 ${row.p99Ms} ms`);
-    for (const r of [warmup, ...rounds].filter((r) => r.errors > 0)) {
-      console.error(`    ${r.errors} error(s), statuses ${JSON.stringify(r.statuses)}; first answers:`);
-      for (const sample of r.samples) console.error(`      ${sample}`);
+    const group = groups.find((g) => g[0]?.scenario === s.scenario && g[0]?.era === s.era);
+    if (group) group.push(s);
+    else groups.push([s]);
+  }
+  for (const group of groups) {
+    const runs = [];
+    for (const s of group) {
+      const { pid } = children[s.server];
+      const memoryBefore = memoryOf(pid);
+      runs.push({
+        s,
+        pid,
+        memoryBefore,
+        warmup: await load(s, CONNECTIONS, WARMUP_MS),
+        rounds: [] as Round[],
+      });
+    }
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const run of runs) run.rounds.push(await load(run.s, CONNECTIONS, BENCH_MS));
+    }
+    for (const { s, pid, memoryBefore, warmup, rounds } of runs) {
+      const best = rounds.reduce((a, b) => (b.rps > a.rps ? b : a));
+      const row: Row = {
+        scenario: s.scenario,
+        server: s.server,
+        era: s.era,
+        rps: best.rps,
+        p50Ms: best.p50Ms,
+        p99Ms: best.p99Ms,
+        errors: [warmup, ...rounds].reduce((sum, r) => sum + r.errors, 0),
+        memoryBefore,
+        memoryAfter: memoryOf(pid),
+        warmup,
+        rounds,
+      };
+      rows.push(row);
+      console.error(`  ${s.scenario} · ${s.server} · ${s.era}: ${row.rps} req/s, p99 ${row.p99Ms} ms`);
+      for (const r of [warmup, ...rounds].filter((r) => r.errors > 0)) {
+        console.error(`    ${r.errors} error(s), statuses ${JSON.stringify(r.statuses)}; first answers:`);
+        for (const sample of r.samples) console.error(`      ${sample}`);
+      }
     }
   }
   if (STREAMS > 0) {
@@ -168,7 +195,7 @@ const checks = [
 ];
 const seconds = Math.round((performance.now() - started) / 1000);
 console.log(
-  `\nbench: ${backend}, ${CONNECTIONS} connections, ${ROUNDS} × ${BENCH_MS} ms per scenario (better round shown), ` +
+  `\nbench: ${backend}, ${CONNECTIONS} connections, ${ROUNDS} × ${BENCH_MS} ms per scenario (best round shown), ` +
     `${availableParallelism()} cores, load average ${load0.toFixed(2)} at start, ${seconds} s\n`,
 );
 printTable(rows);

@@ -3,7 +3,7 @@
 import { FAKE_FIGMA_KEY, FAKE_FILE_KEY } from "./common.ts";
 import type { Target } from "./load.ts";
 
-export type ServerName = "edge" | "control-plane" | "sdk-v2" | "sdk-1.x" | "floor";
+export type ServerName = "edge" | "control-plane" | "sdk-v2" | "sdk-1.x" | "sdk-1.x-fresh" | "floor";
 export type Era = "2026-07-28" | "2025-06-18" | "-";
 
 export interface Scenario extends Target {
@@ -20,6 +20,8 @@ export interface Urls {
   cookie: string;
   sdkV2Url: string;
   sdk1Url: string;
+  /** The bare SDK 1.x server building a server per request (BENCH_SDK1_MODE=fresh). */
+  sdk1FreshUrl: string;
   floorUrl: string;
 }
 
@@ -86,6 +88,14 @@ export function scenarios(urls: Urls): Scenario[] {
       server: "sdk-1.x",
       era: "2025-06-18",
       url: bare(urls.sdk1Url),
+      ...call2025,
+      ...RPC,
+    },
+    {
+      scenario: uncached,
+      server: "sdk-1.x-fresh",
+      era: "2025-06-18",
+      url: bare(urls.sdk1FreshUrl),
       ...call2025,
       ...RPC,
     },
