@@ -32,7 +32,7 @@
 // Everything runs on loopback, bounded in time; the children die with this process.
 import { availableParallelism, loadavg } from "node:os";
 import { resolve } from "node:path";
-import { type Child, memoryOf, startChild, stopChildren } from "./children.ts";
+import { type Child, type Memory, memoryOf, startChild, stopChildren } from "./children.ts";
 import { LIFTED_LIMITS, UPSTREAM_ENV } from "./common.ts";
 import { load, type Round } from "./load.ts";
 import { printTable, type Row, ratios, streamsChecks } from "./report.ts";
@@ -125,18 +125,17 @@ try {
     for (const s of group) {
       const { pid } = children[s.server];
       const memoryBefore = memoryOf(pid);
-      runs.push({
-        s,
-        pid,
-        memoryBefore,
-        warmup: await load(s, CONNECTIONS, WARMUP_MS),
-        rounds: [] as Round[],
-      });
+      const warmup = await load(s, CONNECTIONS, WARMUP_MS);
+      runs.push({ s, pid, memoryBefore, warmup, rounds: [] as Round[], memory: [] as Memory[] });
     }
     for (let i = 0; i < ROUNDS; i++) {
-      for (const run of runs) run.rounds.push(await load(run.s, CONNECTIONS, BENCH_MS));
+      for (const run of runs) {
+        run.rounds.push(await load(run.s, CONNECTIONS, BENCH_MS));
+        // Read at once, before another server's turn lets this one sit idle (and its GC shrink it).
+        run.memory.push(memoryOf(run.pid));
+      }
     }
-    for (const { s, pid, memoryBefore, warmup, rounds } of runs) {
+    for (const { s, memoryBefore, warmup, rounds, memory } of runs) {
       const best = rounds.reduce((a, b) => (b.rps > a.rps ? b : a));
       const row: Row = {
         scenario: s.scenario,
@@ -147,7 +146,8 @@ try {
         p99Ms: best.p99Ms,
         errors: [warmup, ...rounds].reduce((sum, r) => sum + r.errors, 0),
         memoryBefore,
-        memoryAfter: memoryOf(pid),
+        memoryAfter: memory.at(-1) ?? memoryBefore,
+        memoryAfterRounds: memory.map((m) => m.rssMb),
         warmup,
         rounds,
       };
