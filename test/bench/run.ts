@@ -32,6 +32,8 @@
 // Everything runs on loopback, bounded in time; the children die with this process.
 import { availableParallelism, loadavg } from "node:os";
 import { resolve } from "node:path";
+import { auditEvents, createDatabase, usageRollups } from "@mcp/db";
+import { eq } from "drizzle-orm";
 import { type Child, type Memory, memoryOf, startChild, stopChildren } from "./children.ts";
 import { LIFTED_LIMITS, UPSTREAM_ENV } from "./common.ts";
 import { load, type Round } from "./load.ts";
@@ -57,12 +59,14 @@ interface EdgeInfo {
   relayUrl: string;
   controlPlaneUrl: string;
   cookie: string;
+  userId: string;
 }
 
 const shared = !!process.env.DATABASE_URL && !!process.env.REDIS_URL;
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
+let benchUser: string | undefined;
 const load0 = loadavg()[0] ?? 0;
 try {
   const upstream = await startChild<{ upstreamUrl: string; remoteMcpUrl: string }>("upstream");
@@ -79,6 +83,7 @@ try {
     startChild<{ url: string }>("sdk-v1", { ...env, BENCH_SDK1_MODE: "fresh" }),
     startChild<{ url: string }>("floor", env),
   ]);
+  benchUser = edge.info.userId;
   // With shared backends the MCP scenarios go to the edge alone, as production runs it (apps/edge/src/main.ts
   // in a process of its own, on the stack's PostgreSQL and Redis, serving its instances), so what is
   // measured is the edge's work only; embedded, only the stack child can serve them (the control plane and
@@ -187,6 +192,27 @@ try {
   }
 } finally {
   await stopChildren();
+  if (benchUser) await forgetBenchUser(benchUser);
+}
+
+/**
+ * On PostgreSQL the run leaves an audit event per call (hundreds of thousands) and their roll-ups in the
+ * database the tests use too: once every process has stopped (and flushed), the bench user's go (its
+ * account itself is a few rows, like any test's). Embedded, the database was the stack child's own, in
+ * memory.
+ */
+async function forgetBenchUser(userId: string): Promise<void> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return;
+  const { db, close } = createDatabase({ DATABASE_URL: url, poolSize: 1 });
+  try {
+    await db.delete(auditEvents).where(eq(auditEvents.userId, userId));
+    await db.delete(usageRollups).where(eq(usageRollups.userId, userId));
+  } catch (error) {
+    console.error(`bench: could not remove the bench user's rows: ${(error as Error).message}`);
+  } finally {
+    await close();
+  }
 }
 
 const checks = [

@@ -55,6 +55,7 @@ ready(
     relayUrl,
     controlPlaneUrl: stack.controlPlaneUrl,
     cookie: user.cookie,
+    userId: user.userId,
     upstreamUrl: upstream,
     figmaKey: FAKE_FIGMA_KEY,
   },

@@ -130,10 +130,11 @@ function OrgDetail({ org }: { org: OrgSummary }) {
   const services = useQuery(trpc.services.list.queryOptions());
   const names = serviceNames(services.data);
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orgs.pathKey() });
+  // The lists are refreshed first, so the notice never announces a change the page does not show yet.
   const done = (message: string) => async () => {
+    await refresh();
     setPending(undefined);
     setNotice(message);
-    await refresh();
   };
   const remove = useMutation(trpc.orgs.removeMember.mutationOptions({ onSuccess: done("Member removed.") }));
   const revokeInvite = useMutation(
