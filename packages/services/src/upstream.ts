@@ -74,9 +74,12 @@ export async function callUpstream(
       throw new PoolBusy(slot.reason);
     }
     try {
-      // A cold pool first checks that the host accepts a connection within connectTimeoutMs.
-      const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
-      if (!pool.warm() && (await pool.reach(req.url, signal)) !== "ok") return { kind: "network" };
+      // A cold pool first checks that the host accepts a connection within connectTimeoutMs (a warm one
+      // needs no check, nor the combined signal bounding it).
+      if (!pool.warm()) {
+        const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+        if ((await pool.reach(req.url, signal)) !== "ok") return { kind: "network" };
+      }
       const result = await attempt(req, deadline, opts);
       if (result.kind === "status" || result.kind === "too_large") pool.heard();
       return result;
@@ -171,7 +174,7 @@ async function attempt(
     const headers = upstreamHeaders(res);
     const read = await readBounded(res, opts.maxBytes);
     if (read.truncated) stop.abort();
-    const text = typeof read.bytes === "string" ? read.bytes : UTF8.decode(read.bytes);
+    const { text } = read;
     // A 403 that says it is a rate limit but names no wait (GitHub's secondary limits): a minute.
     if (res.status === 403 && headers.retryAfterMs === null && RATE_LIMIT_WORDS.test(text.slice(0, 2000))) {
       headers.retryAfterMs = 60_000;
@@ -225,20 +228,17 @@ function upstreamHeaders(res: Response): UpstreamHeaders {
 }
 
 /**
- * Reads the body up to `max` bytes. A larger body is cut there: the rest is never read, let alone
+ * Reads the body, as text, up to `max` bytes. A larger body is cut there: the rest is never read, let alone
  * buffered, and the connection is dropped. A body that declares its length within `max` and is not
  * compressed (the common case) is read whole at once as text: HTTP framing holds it to that length,
  * while a compressed one may inflate past its declared size, so it is counted as it streams.
  */
-async function readBounded(
-  res: Response,
-  max: number,
-): Promise<{ bytes: Uint8Array | string; truncated: boolean }> {
-  if (!res.body) return { bytes: new Uint8Array(), truncated: false };
+async function readBounded(res: Response, max: number): Promise<{ text: string; truncated: boolean }> {
+  if (!res.body) return { text: "", truncated: false };
   const declared = res.headers.get("content-length");
   const encoding = res.headers.get("content-encoding");
   if (declared !== null && Number(declared) <= max && (encoding === null || encoding === "identity")) {
-    return { bytes: await res.text(), truncated: false };
+    return { text: await res.text(), truncated: false };
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -249,10 +249,10 @@ async function readBounded(
     if (size + value.byteLength > max) {
       chunks.push(value.subarray(0, max - size));
       await reader.cancel();
-      return { bytes: Buffer.concat(chunks), truncated: true };
+      return { text: UTF8.decode(Buffer.concat(chunks)), truncated: true };
     }
     size += value.byteLength;
     chunks.push(value);
   }
-  return { bytes: Buffer.concat(chunks), truncated: false };
+  return { text: UTF8.decode(Buffer.concat(chunks)), truncated: false };
 }
