@@ -16,11 +16,7 @@ export function clientIp(opts: { trustProxy: boolean }): MiddlewareHandler<{
   };
 }
 
-/** The caller's address as `clientIp` sets it, for a caller that needs it only sometimes. */
-export function clientAddress(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
-  return addressOf(c, trustProxy);
-}
-
+/** Under Hono: the server is the `env` Bun.serve hands to `fetch`. */
 function addressOf(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
   const env = c.env as { requestIP?: unknown } | undefined;
   const server = typeof env?.requestIP === "function" ? (env as PeerSource) : undefined;
@@ -33,8 +29,9 @@ export interface PeerSource {
 }
 
 /**
- * The same, from a request and the server that took it (the edge's MCP route runs outside Hono): "unknown"
- * without a server (tests calling a fetch handler directly).
+ * The caller's address as `clientIp` sets it, from a request and the server that took it (the edge's MCP
+ * route runs outside Hono, and needs it only sometimes): "unknown" without a server (tests calling a fetch
+ * handler directly).
  */
 export function peerAddress(req: Request, server: PeerSource | undefined, trustProxy: boolean): string {
   let ip: string | undefined;

@@ -2,7 +2,6 @@ export { bearerToken } from "./bearer.ts";
 export {
   addressKey,
   type ClientIpVariables,
-  clientAddress,
   clientIp,
   type PeerSource,
   peerAddress,
