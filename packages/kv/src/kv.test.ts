@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { Redis } from "ioredis";
-import { createKv, createMemoryKv, createRedisKv, type Kv } from "./index.ts";
+import { createKv, createMemoryKv, createRedisKv, createResilientKv, type Kv } from "./index.ts";
 
 /** Polls rather than sleeping a fixed time, so slow CI only costs time when it is actually slow. */
 async function until(check: () => boolean): Promise<void> {
@@ -432,4 +432,39 @@ test("memory delivery is asynchronous, like Redis", async () => {
   expect(heard.messages).toEqual([]);
   await Promise.all([sent, until(() => heard.messages.length === 1)]);
   await kv.close();
+});
+
+test("an outage ends only once the kv hears again: not while the subscriber re-subscribes, not before channels subscribed meanwhile are live", async () => {
+  // A Redis kv whose reachability and subscriber connection the test sets (a memory kv underneath).
+  const shared = createMemoryKv();
+  const state = { up: false, listening: false };
+  const refused = () => Promise.reject(new Error("connect ECONNREFUSED"));
+  const inner: Kv = {
+    ...shared,
+    kind: "redis",
+    get: (key) => (state.up ? shared.get(key) : refused()),
+    subscribe: (channel, onMessage) => (state.up ? shared.subscribe(channel, onMessage) : refused()),
+    ping: async () => state.up,
+    listening: () => state.listening,
+    close: async () => {},
+  };
+  const kv = createResilientKv(inner, { probeEveryMs: 60_000 });
+  expect(await kv.get("k")).toBeNull();
+  expect(kv.degraded?.()).toBe(true);
+  const heard = inbox();
+  await kv.subscribe("during", heard.handler);
+
+  state.up = true;
+  // Redis answers, but the subscriber connection has not re-subscribed yet: still degraded.
+  expect(await kv.ping()).toBe(true);
+  expect(kv.degraded?.()).toBe(true);
+  state.listening = true;
+  expect(await kv.ping()).toBe(true);
+  expect(kv.degraded?.()).toBe(false);
+  // The channel subscribed during the outage was taken to Redis before the outage was declared over.
+  await shared.publish("during", "first after the outage");
+  await until(() => heard.messages.length === 1);
+  expect(heard.messages).toEqual(["first after the outage"]);
+  await kv.close();
+  await shared.close();
 });

@@ -107,6 +107,8 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   // A connection in subscriber mode cannot run other commands, so subscriptions get their own,
   // opened on first use: most processes only publish.
   let subscriber: Redis | undefined;
+  /** The subscriber connection is up and has re-sent its SUBSCRIBEs since it last (re)connected. */
+  let subscribed = false;
   const channels = new Map<string, { handlers: Set<Handler>; ready: Promise<unknown> }>();
   let closed = false;
 
@@ -150,6 +152,19 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       if (cut < 0 || framed.slice(0, cut) === origin) return;
       deliver(channel, framed.slice(cut + 1));
     });
+    // ioredis re-subscribes on reconnect before it emits 'ready'; commands on a connection run in order, so
+    // once a PING sent from 'ready' is answered, Redis has every subscription again.
+    sub.on("close", () => {
+      subscribed = false;
+    });
+    sub.on("ready", () => {
+      sub.ping().then(
+        () => {
+          if (sub.status === "ready") subscribed = true;
+        },
+        () => {},
+      );
+    });
     subscriber = sub;
     return sub;
   }
@@ -158,6 +173,7 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     kind: "redis",
 
     connected: () => redis.status === "ready",
+    listening: () => subscriber === undefined || subscribed,
 
     async get(key) {
       return send(() => redis.get(prefix + key));

@@ -53,7 +53,9 @@ const isCallerError = (error: unknown) =>
  *   source of truth check `degraded()` and skip the kv altogether: the response cache is bypassed and
  *   instance resolution reads the database;
  * - `publish` reaches this process's subscribers only; subscriptions made meanwhile are taken to Redis as
- *   soon as it answers again (ioredis re-subscribes the ones it already had).
+ *   soon as it answers again (ioredis re-subscribes the ones it already had). The outage ends once Redis
+ *   answers a ping *and* the subscriber connection has re-subscribed, so nothing published after the end
+ *   of an outage goes unheard.
  *
  * On recovery the per-process state is dropped (Redis is the source of truth again) and listeners hear
  * `false`. `degradedMs()` is the total time spent degraded, for a metric.
@@ -88,11 +90,21 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     probe.unref?.();
   }
 
-  async function tryRecover(): Promise<void> {
+  /**
+   * Ends the outage once Redis answers a ping *and* this process hears what is published again: the
+   * subscriber connection has re-subscribed (ioredis does it after a reconnect) and the channels subscribed
+   * during the outage are live in Redis. Before that, an invalidation published elsewhere could be missed.
+   */
+  async function tryRecover(alreadyPinged = false): Promise<void> {
     if (probing || degradedSince === null || closed) return;
     probing = true;
     try {
-      if (await inner.ping()) recover();
+      if (!alreadyPinged && !(await inner.ping())) return;
+      if (inner.listening?.() === false) return;
+      const missing = [...channels].filter(([, channel]) => channel.remote === "none");
+      await Promise.all(missing.map(([name, channel]) => connect(name, channel).catch(() => {})));
+      if (missing.some(([, channel]) => channel.remote === "none")) return;
+      recover();
     } finally {
       probing = false;
     }
@@ -109,7 +121,6 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     const old = fallback;
     fallback = createMemoryKv({ prefix: "" });
     void old.close();
-    for (const [name, channel] of channels) if (channel.remote === "none") connect(name, channel);
     notify(false);
   }
 
@@ -318,7 +329,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     async ping() {
       if (closed) return false;
       const up = await inner.ping();
-      if (up) recover();
+      if (up) await tryRecover(true);
       return up;
     },
 

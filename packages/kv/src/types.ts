@@ -30,6 +30,12 @@ export interface Kv {
   readonly kind: "redis" | "memory";
   /** Redis only: whether the connection is up right now (a slow answer on a live connection is not an outage). */
   connected?(): boolean;
+  /**
+   * Redis only: whether this process hears what is published (no subscription made, or the subscriber
+   * connection is up and has re-subscribed after its last reconnect). A kv that stopped hearing may have
+   * missed invalidations, so the resilient kv does not end an outage before this is true again.
+   */
+  listening?(): boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
