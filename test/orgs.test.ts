@@ -314,11 +314,17 @@ describe("cross-organisation access → 404, as if the organisation did not exis
     for (const path of ["instances.list", "apiKeys.list", "audit.list"]) {
       expectTrpcError(await trpc(stack, path, undefined, as(outsider, orgId)), 404, "NOT_FOUND");
     }
-    // A malformed X-Org-Id is refused before any lookup.
+    // A malformed X-Org-Id is refused before any lookup...
     expectTrpcError(
       await trpc(stack, "instances.list", undefined, as(outsider, "x'; drop")),
       400,
       "BAD_REQUEST",
+    );
+    // ...once the caller is known: without credentials the answer is the 401 any anonymous call gets.
+    expectTrpcError(
+      await trpc(stack, "instances.list", undefined, { orgId: "x'; drop" }),
+      401,
+      "UNAUTHORIZED",
     );
     // Nothing changed.
     expect((await membersOf(owner, orgId)).map((m) => m.role)).toEqual(["owner", "member"]);

@@ -19,12 +19,14 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
     c.set("sessionToken", null);
     const deps = c.var.deps;
     const authorization = c.req.header("authorization");
-    const requestedOrg = orgHeader(c.req.header("x-org-id"));
+    // Read once the caller is known: an anonymous request is refused (401) for what it lacks, not for its header.
+    const requestedOrg = () => orgHeader(c.req.header("x-org-id"));
     if (authorization) {
       const key = bearerToken(authorization);
       const actor = API_KEY.test(key) ? await verifyApiKey(deps, key) : null;
       if (!actor) throw new AppError("UNAUTHORIZED", "Invalid API key in Authorization header");
-      if (requestedOrg && requestedOrg !== actor.orgId) {
+      const asked = requestedOrg();
+      if (asked && asked !== actor.orgId) {
         throw new AppError("FORBIDDEN", "This API key is bound to another organisation");
       }
       c.set("actor", { ...actor, via: "api_key" });
@@ -34,7 +36,7 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
     if (token) {
       const session = await deps.sessions.validate(token);
       if (session) {
-        const org = await actorOrg(deps, session.userId, requestedOrg);
+        const org = await actorOrg(deps, session.userId, requestedOrg());
         if (!org) throw new AppError("NOT_FOUND", "Organisation not found");
         c.set("actor", { userId: session.userId, orgId: org.orgId, orgRole: org.role, via: "session" });
         c.set("sessionToken", token);
@@ -45,7 +47,10 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
   };
 }
 
-/** `X-Org-Id`: absent → null; anything that cannot be an organisation id → 400 before any lookup. */
+/**
+ * `X-Org-Id`: absent → null; anything that cannot be an organisation id → 400 before any organisation lookup
+ * (a caller is already known: an anonymous request is not told about its header).
+ */
 function orgHeader(value: string | undefined): string | null {
   if (value === undefined || value === "") return null;
   if (!ORG_ID.test(value)) throw new AppError("BAD_REQUEST", "X-Org-Id: not an organisation id");
