@@ -80,3 +80,16 @@ export function memoryOf(pid: number): Memory {
   const mb = (k: number) => Math.round(k / 102.4) / 10;
   return { rssMb: mb(kb("VmRSS")), peakMb: mb(kb("VmHWM")) };
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ; 100 on Linux unless the kernel says otherwise). */
+const TICKS_PER_SECOND = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc/<pid>/stat (Linux). */
+export function cpuUsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces, so it is skipped up to its closing parenthesis):
+  // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after it.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / TICKS_PER_SECOND;
+}

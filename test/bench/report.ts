@@ -21,6 +21,12 @@ export interface Row {
   memoryAfter: Memory;
   /** Its RSS (MB) right after each of its rounds. */
   memoryAfterRounds: number[];
+  /**
+   * The server process's CPU time (user + system) per answered request, µs: the median over its rounds, and
+   * each round's. Unlike req/s it hardly moves with what the shared machine's other tenants do.
+   */
+  cpuUsPerRequest: number;
+  cpuUsPerRequestRounds: number[];
   warmup: Round;
   rounds: Round[];
 }
@@ -41,6 +47,7 @@ export function printTable(rows: Row[]): void {
       "req/s": r.rps,
       "p50 ms": r.p50Ms,
       "p99 ms": r.p99Ms,
+      "CPU µs/req": r.cpuUsPerRequest,
       errors: r.errors,
       "RSS MB": r.memoryAfter.rssMb,
       "peak MB": r.memoryAfter.peakMb,
@@ -69,6 +76,24 @@ export function ratios(rows: Row[], connections: number): Ratio[] {
   ratio("2025-06-18", "sdk-1.x", 2, " (pooled servers)");
   ratio("2025-06-18", "sdk-1.x-fresh", 2, " (a server per request)");
   ratio("2025-06-18", "floor", 0.6);
+  // The same comparisons in CPU per request (the other server's cost over the edge's: above 1 = the edge
+  // spends less per call), steadier than req/s on a shared machine; reported beside the targets.
+  for (const [era, base] of [
+    ["2026-07-28", "sdk-v2"],
+    ["2026-07-28", "floor"],
+    ["2025-06-18", "sdk-1.x"],
+    ["2025-06-18", "floor"],
+  ] as const) {
+    const edge = find(UNCACHED, "edge", era);
+    const other = find(UNCACHED, base, era);
+    if (!edge || !other) continue;
+    out.push({
+      measure: `${base} CPU µs/request / edge's (${other.cpuUsPerRequest} / ${edge.cpuUsPerRequest}), ${UNCACHED} ${era}`,
+      value: round2(other.cpuUsPerRequest / edge.cpuUsPerRequest),
+      target: "(reported)",
+      met: "n/a",
+    });
+  }
   for (const era of ["2026-07-28", "2025-06-18"] as const) {
     const edge = find(UNCACHED, "edge", era);
     if (edge) {

@@ -34,7 +34,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { resolve } from "node:path";
 import { auditEvents, createDatabase, usageRollups } from "@mcp/db";
 import { eq } from "drizzle-orm";
-import { type Child, type Memory, memoryOf, startChild, stopChildren } from "./children.ts";
+import { type Child, cpuUsOf, type Memory, memoryOf, startChild, stopChildren } from "./children.ts";
 import { LIFTED_LIMITS, UPSTREAM_ENV } from "./common.ts";
 import { load, type Round } from "./load.ts";
 import { printTable, type Row, ratios, streamsChecks } from "./report.ts";
@@ -63,6 +63,10 @@ interface EdgeInfo {
 }
 
 const shared = !!process.env.DATABASE_URL && !!process.env.REDIS_URL;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
@@ -131,16 +135,29 @@ try {
       const { pid } = children[s.server];
       const memoryBefore = memoryOf(pid);
       const warmup = await load(s, CONNECTIONS, WARMUP_MS);
-      runs.push({ s, pid, memoryBefore, warmup, rounds: [] as Round[], memory: [] as Memory[] });
+      runs.push({
+        s,
+        pid,
+        memoryBefore,
+        warmup,
+        rounds: [] as Round[],
+        memory: [] as Memory[],
+        cpu: [] as number[],
+      });
     }
     for (let i = 0; i < ROUNDS; i++) {
       for (const run of runs) {
-        run.rounds.push(await load(run.s, CONNECTIONS, BENCH_MS));
+        const cpuBefore = cpuUsOf(run.pid);
+        const round = await load(run.s, CONNECTIONS, BENCH_MS);
+        run.rounds.push(round);
+        // The server's own CPU time per answer: what a request costs it, whatever the machine's other load let
+        // its throughput be (this host is shared, so req/s moves with its neighbours; CPU per request much less).
+        run.cpu.push(Math.round((cpuUsOf(run.pid) - cpuBefore) / Math.max(1, round.requests)));
         // Read at once, before another server's turn lets this one sit idle (and its GC shrink it).
         run.memory.push(memoryOf(run.pid));
       }
     }
-    for (const { s, memoryBefore, warmup, rounds, memory } of runs) {
+    for (const { s, memoryBefore, warmup, rounds, memory, cpu } of runs) {
       const best = rounds.reduce((a, b) => (b.rps > a.rps ? b : a));
       const row: Row = {
         scenario: s.scenario,
@@ -153,11 +170,15 @@ try {
         memoryBefore,
         memoryAfter: memory.at(-1) ?? memoryBefore,
         memoryAfterRounds: memory.map((m) => m.rssMb),
+        cpuUsPerRequest: median(cpu),
+        cpuUsPerRequestRounds: cpu,
         warmup,
         rounds,
       };
       rows.push(row);
-      console.error(`  ${s.scenario} · ${s.server} · ${s.era}: ${row.rps} req/s, p99 ${row.p99Ms} ms`);
+      console.error(
+        `  ${s.scenario} · ${s.server} · ${s.era}: ${row.rps} req/s, p99 ${row.p99Ms} ms, CPU ${row.cpuUsPerRequest} µs/request`,
+      );
       for (const r of [warmup, ...rounds].filter((r) => r.errors > 0)) {
         console.error(`    ${r.errors} error(s), statuses ${JSON.stringify(r.statuses)}; first answers:`);
         for (const sample of r.samples) console.error(`      ${sample}`);
