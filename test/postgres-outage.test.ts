@@ -10,14 +10,9 @@ import { connectFigma, data, figmaKeyFor, newUser, rest, type TestUser, trpc } f
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { startTcpProxy, type TcpProxy } from "./fakes/tcp-proxy.ts";
 import { type Stack, startStack } from "./harness.ts";
+import { until } from "./wait.ts";
 
 const DATABASE_URL = process.env.DATABASE_URL;
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 30_000; !check(); await Bun.sleep(10)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 async function callGetFile(url: string) {
   const res = await fetch(url, {

@@ -16,6 +16,7 @@ import { data, newUser, trpc } from "./client.ts";
 import { type BlackHole, type FaultyMcp, startBlackHole, startFaultyMcp } from "./fakes/faulty-mcp.ts";
 import { type Stack, startStack } from "./harness.ts";
 import { connect } from "./services/kit.ts";
+import { waitFor } from "./wait.ts";
 
 /** The `open` edge's upstream timeout: small, so a hung call ends fast. */
 const UPSTREAM_TIMEOUT_MS = 1500;
@@ -99,15 +100,6 @@ afterAll(async () => {
 // Helpers
 
 /** Polls until `check` holds (bounded); returns whether it did. */
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await Bun.sleep(25);
-  }
-  return check();
-}
-
 /** True while a process with this pid exists (a zombie counts: it would be a leak too). */
 function alive(pid: number): boolean {
   try {

@@ -11,12 +11,7 @@ import { connectFigma, figmaKeyFor, metricsText, newUser, type TestUser, trpc } 
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { type OwnRedis, startOwnRedis } from "./fakes/redis-server.ts";
 import { type Stack, startStack } from "./harness.ts";
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (const deadline = Date.now() + 30_000; !(await check()); await Bun.sleep(50)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+import { until } from "./wait.ts";
 
 const headers = {
   "content-type": "application/json",

@@ -6,13 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { createKv, type Kv } from "@mcp/kv";
 import { type OwnRedis, startOwnRedis } from "./fakes/redis-server.ts";
-
-/** Polls (no timing asserts): resolves once `check` holds, fails after a generous deadline. */
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (const deadline = Date.now() + 20_000; !(await check()); await Bun.sleep(20)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+import { until } from "./wait.ts";
 
 let redis: OwnRedis;
 let a: Kv;

@@ -20,6 +20,7 @@ import { metricsText, newUser } from "./client.ts";
 import { type Blackhole, startBlackhole } from "./fakes/blackhole.ts";
 import { type Stack, startStack } from "./harness.ts";
 import { connect, mcpClient } from "./services/kit.ts";
+import { waitFor } from "./wait.ts";
 
 const KEY = "pool_test_key_0123456789";
 
@@ -130,15 +131,6 @@ afterAll(() => {
 });
 
 /** Polls until `check` holds (bounded); returns whether it did. */
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await Bun.sleep(10);
-  }
-  return check();
-}
-
 /** A fresh registry (fresh pools and breakers) and one of its services. */
 function fresh(type: string): { registry: ServiceRegistry; service: ServiceDefinition } {
   const registry = loadRegistry([definitions], env());
