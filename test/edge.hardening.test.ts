@@ -370,6 +370,36 @@ describe("token guessing is throttled per client address", () => {
       load.mockRestore();
     }
   });
+
+  test("lifted (RATE_LIMIT_INVALID_TOKENS=0): every unknown token a plain 401, a real one served, no address worked out", async () => {
+    const { url } = await connected();
+    const lifted = await createEdge(stack.platform.deps, { limits: { invalidTokensPerMinutePerIp: 0 } });
+    let addressesAsked = 0;
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, bun) =>
+        lifted.fetch(req, {
+          requestIP: (r: Request) => {
+            addressesAsked++;
+            return bun.requestIP(r);
+          },
+        }),
+    });
+    try {
+      const on = (u: string) => `http://127.0.0.1:${server.port}${new URL(u).pathname}`;
+      for (let i = 0; i < 3 * GUESS_LIMIT; i++) {
+        const res = await post(on(tokenUrl(randomToken())), legacyCall(i));
+        expect(res.status).toBe(401);
+        expect(res.json).toMatchObject({ code: "INVALID_INSTANCE" });
+      }
+      expect((await post(on(url), legacyCall(1), { "mcp-protocol-version": "2025-06-18" })).status).toBe(200);
+      expect(addressesAsked).toBe(0);
+    } finally {
+      server.stop(true);
+      await lifted.close();
+    }
+  });
 });
 
 describe("the guards let ordinary traffic through", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -290,5 +290,8 @@ describe("tokens", () => {
     expect(safeEqual(hashToken(t), hashToken(t))).toBe(true);
     expect(safeEqual(hashToken(t), hashToken(forged))).toBe(false);
     expect(safeEqual("a", "ab")).toBe(false);
+    // SHA-256 of the token's UTF-8 (the hashes already stored stay valid): a known vector, and node:crypto's digest.
+    expect(hashToken("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(hashToken(t)).toBe(createHash("sha256").update(t, "utf8").digest("hex"));
   });
 });

@@ -1,3 +1,4 @@
+import type { ResolvedInstance } from "@mcp/core";
 import { addressKey, peerAddress } from "@mcp/http";
 import { LRUCache } from "lru-cache";
 import type { EdgeDeps } from "../deps.ts";
@@ -67,21 +68,18 @@ export async function resolveInstance(call: McpCall, guessing: TokenGuessing): P
   const guarded = limit > 0;
   const known = deps.resolver.peek(token);
   // The common case, a token this process knows while nobody is guessing: no address is worked out.
-  if (
-    known &&
-    known !== "missing" &&
-    guessing.idle() &&
-    !(deps.mcpType && known.serviceType !== deps.mcpType)
-  ) {
-    call.instance = known;
-    return undefined;
+  if (known && known !== "missing" && guessing.idle() && served(call, known)) return undefined;
+  if (!guarded) {
+    // The guessing limit is off (0): no address is worked out at all.
+    const instance = known === "missing" ? null : (known ?? (await deps.resolver.resolve(token)));
+    return served(call, instance) ? undefined : invalidInstance(deps, call.requestId);
   }
   const address = addressKey(peerAddress(call.req, call.server, deps.trustProxy));
-  const wait = guarded ? guessing.blockedFor(address) : 0;
+  const wait = guessing.blockedFor(address);
   if (wait > 0) return tooManyRequests(call, wait, TOO_MANY);
   let instance = known === "missing" ? null : known;
   if (instance === undefined) {
-    const release = guarded ? guessing.begin(address, limit) : () => {};
+    const release = guessing.begin(address, limit);
     if (!release) return tooManyRequests(call, 1_000, TOO_MANY);
     try {
       instance = await deps.resolver.resolve(token);
@@ -89,13 +87,7 @@ export async function resolveInstance(call: McpCall, guessing: TokenGuessing): P
       release();
     }
   }
-  // A per-service process (MCP_TYPE) answers another service's token exactly as an unknown one.
-  if (instance && deps.mcpType && instance.serviceType !== deps.mcpType) instance = null;
-  if (instance) {
-    call.instance = instance;
-    return undefined;
-  }
-  if (!guarded) return invalidInstance(deps, call.requestId);
+  if (served(call, instance)) return undefined;
   const counted = await deps.kv.rateLimit(`rl:badtoken:${address}`, limit, MINUTE).catch((error: unknown) => {
     deps.log.warn("invalid-token count failed", { error });
     return null;
@@ -105,4 +97,14 @@ export async function resolveInstance(call: McpCall, guessing: TokenGuessing): P
     return tooManyRequests(call, counted.retryAfterMs, TOO_MANY);
   }
   return invalidInstance(deps, call.requestId);
+}
+
+/**
+ * Takes a resolved instance for the call; false for none, or for another service's on a per-service process
+ * (MCP_TYPE), which is answered exactly as an unknown token.
+ */
+function served(call: McpCall, instance: ResolvedInstance | null): boolean {
+  if (!instance || (call.deps.mcpType && instance.serviceType !== call.deps.mcpType)) return false;
+  call.instance = instance;
+  return true;
 }
