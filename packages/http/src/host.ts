@@ -31,10 +31,23 @@ export function hostSet(hosts: readonly string[]): ReadonlySet<string> {
   return new Set(hosts.map(normaliseHost).filter((h): h is string => h !== null));
 }
 
+/**
+ * Host headers already normalised (a URL parse each): every request is checked, and a server sees few
+ * distinct values. Bounded: emptied when full, so odd values sent on purpose cost memory only briefly.
+ */
+const normalised = new Map<string, string | null>();
+const MAX_NORMALISED = 1024;
+
 /** True when the Host header names an allowed host; an empty allowlist allows everything. */
 export function hostAllowed(header: string | undefined, allowed: ReadonlySet<string>): boolean {
   if (allowed.size === 0) return true;
-  const host = normaliseHost(header);
+  if (!header) return false;
+  let host = normalised.get(header);
+  if (host === undefined) {
+    host = normaliseHost(header);
+    if (normalised.size >= MAX_NORMALISED) normalised.clear();
+    normalised.set(header, host);
+  }
   return host !== null && allowed.has(host);
 }
 
