@@ -11,6 +11,8 @@ export const DEFAULT_KV_TIMEOUT_MS = 100;
 const TIMEOUTS_BEFORE_DEGRADED = 3;
 /** How often a degraded kv pings Redis to find out whether it is back. */
 export const DEFAULT_PROBE_EVERY_MS = 1_000;
+/** How long one recovery probe waits for the channels subscribed during the outage to be live in Redis. */
+const SUBSCRIBE_WAIT_MS = 1_000;
 
 export interface ResilientKvOptions {
   /** Per-call deadline (default 100 ms): a call that takes longer fails over to the per-process fallback. */
@@ -102,8 +104,15 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
       if (!alreadyPinged && !(await inner.ping())) return;
       if (inner.listening?.() === false) return;
       const missing = [...channels].filter(([, channel]) => channel.remote === "none");
-      await Promise.all(missing.map(([name, channel]) => connect(name, channel).catch(() => {})));
-      if (missing.some(([, channel]) => channel.remote === "none")) return;
+      const connected = Promise.all(missing.map(([name, channel]) => connect(name, channel).catch(() => {})));
+      // Bounded, so a probe never hangs: a SUBSCRIBE still pending is waited for by the next probe.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        connected,
+        new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      for (const channel of channels.values()) if (channel.remote !== "live") return;
       recover();
     } finally {
       probing = false;
