@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { generateKeySpec, type Keyring, loadKeyring, parseKeyring } from "./keyring.ts";
 import { type KeyProvider, keyProvider, LocalKeyProvider } from "./provider.ts";
 import { aadFor, ENVELOPE_PREFIX, isEnvelope, needsReseal, open, rewrap, type Sealed, seal } from "./seal.ts";
-import { hashToken, isInstanceToken, mintApiKey, mintInstanceToken, safeEqual } from "./token.ts";
+import { hashToken, isInstanceToken, mintApiKey, mintInstanceToken, safeEqual, sha256 } from "./token.ts";
 
 const v1 = generateKeySpec(1);
 const v2 = generateKeySpec(2);
@@ -293,5 +293,7 @@ describe("tokens", () => {
     // SHA-256 of the token's UTF-8 (the hashes already stored stay valid): a known vector, and node:crypto's digest.
     expect(hashToken("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     expect(hashToken(t)).toBe(createHash("sha256").update(t, "utf8").digest("hex"));
+    const text = JSON.stringify({ file_key: "é✓", ids: "1:2" });
+    expect(sha256(text, "base64url")).toBe(createHash("sha256").update(text, "utf8").digest("base64url"));
   });
 });

@@ -19,4 +19,5 @@ export {
   mintInstanceToken,
   randomSecret,
   safeEqual,
+  sha256,
 } from "./token.ts";

@@ -22,10 +22,17 @@ export function mintApiKey(): string {
 
 /** SHA-256 hex: enough for 256-bit random tokens, which cannot be brute-forced from their hash. */
 export function hashToken(token: string): string {
-  // Every MCP request hashes its URL's token: Bun's one-shot SHA-256 costs a seventh of node:crypto's
-  // createHash (no hash object built per call). The same digest either way.
-  if (typeof Bun !== "undefined") return Bun.SHA256.hash(token, "hex");
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  return sha256(token, "hex");
+}
+
+/**
+ * SHA-256 of a string's UTF-8. Hot paths hash on every request (the URL's token, a cached read's arguments):
+ * Bun's one-shot SHA-256 costs a seventh of node:crypto's `createHash` (no hash object built per call); the
+ * same digest either way.
+ */
+export function sha256(text: string, encoding: "hex" | "base64url"): string {
+  if (typeof Bun !== "undefined") return Bun.SHA256.hash(text, encoding);
+  return createHash("sha256").update(text, "utf8").digest(encoding);
 }
 
 export function isInstanceToken(token: string): boolean {

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { type CredentialSecret, isServiceAvailable, type ResolvedInstance } from "@mcp/core";
+import { sha256 } from "@mcp/crypto";
 import {
   connectRemoteMcp,
   createStdioPool,
@@ -150,7 +150,7 @@ class RemotePool {
 }
 
 const poolKey = (instance: ResolvedInstance) =>
-  `${instance.instanceId}:${createHash("sha256").update(instance.sealed.ciphertext).digest("base64url")}`;
+  `${instance.instanceId}:${sha256(instance.sealed.ciphertext, "base64url")}`;
 
 /** A connection to the server an instance relays to, for one request. */
 interface Opened {

@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import {
   bumpReadCacheGeneration,
   INITIAL_READ_CACHE_GENERATION,
   type ResolvedInstance,
   readCacheGenerationKey,
 } from "@mcp/core";
+import { sha256 } from "@mcp/crypto";
 import type { ToolDefinition, ToolOutcome } from "@mcp/services";
 import type { EdgeDeps } from "../deps.ts";
 
@@ -31,9 +31,7 @@ export async function cachedRead(
   }
   // Redis down: nothing is cached or served from a cache (see the kv's failure policy).
   if (!tool.cacheTtlMs || deps.kv.degraded?.()) return run();
-  const argsHash = createHash("sha256")
-    .update(JSON.stringify(args ?? {}))
-    .digest("base64url");
+  const argsHash = sha256(JSON.stringify(args ?? {}), "base64url");
   // `cache4` (per organisation and user): the model's text is cached (shaped and capped); older namespaces are never read back. The
   // user's generation and the entry under it are read in one kv step (one Redis round trip).
   const before = `cache4:${orgId}:${userId}:${serviceType}:`;

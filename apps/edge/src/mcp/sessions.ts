@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { sha256 } from "@mcp/crypto";
 import type { Kv } from "@mcp/kv";
 import {
   type EventStore,
@@ -57,7 +58,7 @@ export interface Session {
   record: SessionRecord;
 }
 
-const hashOf = (id: string) => createHash("sha256").update(id).digest("base64url");
+const hashOf = (id: string) => sha256(id, "base64url");
 const recordKey = (hash: string) => `mcp-session:${hash}`;
 const streamKey = (hash: string, stream: string) => `mcp-session-events:${hash}:${stream}`;
 const inboundChannel = (hash: string) => `mcp-session-in:${hash}`;
