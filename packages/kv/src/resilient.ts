@@ -32,6 +32,13 @@ interface Channel {
   off?: () => Promise<void>;
 }
 
+/** Waits for `work` to settle, or for `ms`, whichever comes first (the work goes on either way). */
+async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 class Timeout extends Error {
   constructor(ms: number) {
     super(`kv call took longer than ${ms} ms`);
@@ -104,14 +111,11 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
       if (!alreadyPinged && !(await inner.ping())) return;
       if (inner.listening?.() === false) return;
       const missing = [...channels].filter(([, channel]) => channel.remote === "none");
-      const connected = Promise.all(missing.map(([name, channel]) => connect(name, channel).catch(() => {})));
       // Bounded, so a probe never hangs: a SUBSCRIBE still pending is waited for by the next probe.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        connected,
-        new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(
+        Promise.all(missing.map(([name, channel]) => connect(name, channel).catch(() => {}))),
+        SUBSCRIBE_WAIT_MS,
+      );
       for (const channel of channels.values()) if (channel.remote !== "live") return;
       recover();
     } finally {
@@ -321,9 +325,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
         const attempt = connect(channelName, channel).catch((error: unknown) => {
           if (!closed) degrade(error);
         });
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([attempt, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-        clearTimeout(timer);
+        await waitAtMost(attempt, timeoutMs);
       }
       const own = channel;
       return async () => {

@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { AppError } from "@mcp/core";
-import { aadFor, hashToken, open, type Sealed, seal } from "@mcp/crypto";
+import { aadFor, hashToken, open, type Sealed, seal, sha256 } from "@mcp/crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { HonoEnv } from "../deps.ts";
@@ -52,7 +52,10 @@ export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<Ho
     const { kv, keyring } = c.var.deps;
     const storeKey = `idem:${hashToken(`${scope}\n${key}`)}`;
     const url = new URL(c.req.url);
-    const fp = sha256(`${scope}\n${c.req.method}\n${url.pathname}${url.search}\n${await c.req.text()}`);
+    const fp = sha256(
+      `${scope}\n${c.req.method}\n${url.pathname}${url.search}\n${await c.req.text()}`,
+      "hex",
+    );
     const aad = aadFor("idempotency", storeKey, fp);
     const running = JSON.stringify({ s: "running", fp, owner: randomUUID() } satisfies Entry);
 
@@ -114,5 +117,3 @@ function actorScope(c: Context<HonoEnv>): string | null {
   const bearer = c.req.header("authorization") ?? "";
   return `${actor.userId}:api_key:${actor.keyId ?? hashToken(bearer)}`;
 }
-
-const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
