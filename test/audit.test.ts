@@ -172,6 +172,13 @@ describe("audit events", () => {
     }
     // get_me is served from the read cache after the first call: only that one reached the upstream.
     expect(calls.filter((c) => c.upstreamMs !== null)).toHaveLength(1);
+    // Their ids lead with the time they were made (Unix ms in hex), so the table's primary key grows at its
+    // end; with a null key id, target, address and user agent (left out of the batch written).
+    for (const c of calls) {
+      expect(c.id).toMatch(/^evt_[0-9a-f]{12}[A-Za-z0-9_-]{16}$/);
+      expect(Number.parseInt(c.id.slice(4, 16), 16)).toBe(new Date(c.createdAt).getTime());
+      expect(c).toMatchObject({ actor: { keyId: null }, target: null, ip: null, userAgent: null });
+    }
   });
 
   test("no audit row, roll-up or listed event holds a key, a token or a session secret", async () => {

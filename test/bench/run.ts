@@ -33,7 +33,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { resolve } from "node:path";
 import { auditEvents, createDatabase, usageRollups } from "@mcp/db";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { type Child, cpuUsOf, type Memory, memoryOf, startChild, stopChildren } from "./children.ts";
 import { LIFTED_LIMITS, UPSTREAM_ENV } from "./common.ts";
 import { load, type Round } from "./load.ts";
@@ -218,9 +218,9 @@ try {
 
 /**
  * On PostgreSQL the run leaves an audit event per call (hundreds of thousands) and their roll-ups in the
- * database the tests use too: once every process has stopped (and flushed), the bench user's go (its
- * account itself is a few rows, like any test's). Embedded, the database was the stack child's own, in
- * memory.
+ * database the tests use too: once every process has stopped (and flushed), the bench user's go, and the
+ * space they took is vacuumed (its account itself is a few rows, like any test's). Embedded, the database
+ * was the stack child's own, in memory.
  */
 async function forgetBenchUser(userId: string): Promise<void> {
   const url = process.env.DATABASE_URL;
@@ -229,6 +229,10 @@ async function forgetBenchUser(userId: string): Promise<void> {
   try {
     await db.delete(auditEvents).where(eq(auditEvents.userId, userId));
     await db.delete(usageRollups).where(eq(usageRollups.userId, userId));
+    // Their space back for the next run: without it (autovacuum may be off, as on these machines) each run
+    // leaves hundreds of thousands of dead rows in the table and its indexes, and the next one's writes get
+    // slower for it.
+    await db.execute(sql`vacuum ${auditEvents}, ${usageRollups}`);
   } catch (error) {
     console.error(`bench: could not remove the bench user's rows: ${(error as Error).message}`);
   } finally {

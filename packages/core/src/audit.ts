@@ -1,7 +1,7 @@
 import { type AuditActorKind, auditEvents, type Db } from "@mcp/db";
 import { eq, sql } from "drizzle-orm";
 import type { CoreDeps } from "./deps.ts";
-import { newId } from "./ids.ts";
+import { newTimeOrderedId } from "./ids.ts";
 import { type CallSample, rollUp, upsertRollups } from "./usage.ts";
 
 /** Where a control-plane change came from: passed by the procedure to the domain function that records it. */
@@ -65,7 +65,8 @@ export class AuditLog {
       this.deps.log.warn("audit buffer full; dropping event", { action: event.action });
       return;
     }
-    this.buffer.push({ id: newId("evt"), ...event, createdAt: new Date() });
+    const createdAt = new Date();
+    this.buffer.push({ id: newTimeOrderedId("evt", createdAt.getTime()), ...event, createdAt });
     if (this.buffer.length >= (this.opts.batch ?? AuditLog.BATCH)) void this.flush();
   }
 
@@ -101,27 +102,7 @@ const isToolCall = (r: Row): r is Row & CallSample =>
  * the same statement: events and counters commit together or not at all.
  */
 function insertBatch(db: Db, batch: Row[]) {
-  const rows = JSON.stringify(
-    batch.map((r) => ({
-      id: r.id,
-      user_id: r.userId,
-      org_id: r.orgId ?? null,
-      action: r.action,
-      status: r.status,
-      actor_kind: r.actorKind ?? null,
-      actor_key_id: r.actorKeyId ?? null,
-      target: r.target ?? null,
-      instance_id: r.instanceId ?? null,
-      service_type: r.serviceType ?? null,
-      tool: r.tool ?? null,
-      latency_ms: r.latencyMs ?? null,
-      upstream_ms: r.upstreamMs ?? null,
-      request_id: r.requestId ?? null,
-      ip: r.ip ?? null,
-      user_agent: r.userAgent ?? null,
-      created_at: r.createdAt.toISOString(),
-    })),
-  );
+  const rows = JSON.stringify(batch.map(toJsonRow));
   const insert = sql`
     insert into audit_events (id, user_id, org_id, action, status, actor_kind, actor_key_id, target, instance_id,
       service_type, tool, latency_ms, upstream_ms, request_id, ip, user_agent, created_at)
@@ -137,11 +118,36 @@ function insertBatch(db: Db, batch: Row[]) {
   return db.execute(sql`with events as (${insert}) ${upsertRollups(JSON.stringify(rollUp(calls)))}`);
 }
 
+/**
+ * One event as `json_to_recordset` reads it. An absent field is left out (JSON.stringify drops undefined; the
+ * function reads a missing key as null), so a tool call's row, without key id, target, address or user
+ * agent, is that much less to write and to parse.
+ */
+const toJsonRow = (r: Row) => ({
+  id: r.id,
+  user_id: r.userId,
+  org_id: r.orgId,
+  action: r.action,
+  status: r.status,
+  actor_kind: r.actorKind,
+  actor_key_id: r.actorKeyId,
+  target: r.target,
+  instance_id: r.instanceId,
+  service_type: r.serviceType,
+  tool: r.tool,
+  latency_ms: r.latencyMs,
+  upstream_ms: r.upstreamMs,
+  request_id: r.requestId,
+  ip: r.ip ?? undefined,
+  user_agent: r.userAgent ?? undefined,
+  created_at: r.createdAt.toISOString(),
+});
+
 /** Writes one control-plane audit event at once (these are rare; tool calls go through AuditLog). */
 export async function recordAudit(deps: Pick<CoreDeps, "db" | "log">, event: AuditEvent): Promise<void> {
   try {
     await deps.db.insert(auditEvents).values({
-      id: newId("evt"),
+      id: newTimeOrderedId("evt"),
       ...event,
       ip: event.ip ?? null,
       userAgent: event.userAgent ?? null,

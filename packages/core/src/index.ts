@@ -93,7 +93,7 @@ export {
   publicUrlEnvName,
 } from "./health-check.ts";
 export { HealthMonitor, type HealthMonitorOptions } from "./health-monitor.ts";
-export { newId } from "./ids.ts";
+export { newId, newTimeOrderedId } from "./ids.ts";
 export {
   type InstanceSettingsInput,
   SETTINGS_FIELDS,
