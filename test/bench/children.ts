@@ -1,7 +1,7 @@
 // The benchmark's processes: each child is `bun servers/<name>.ts` (or another script: the stream holder,
 // clients/streams.ts), prints one JSON line (its URLs, or its result) on stdout when ready and exits when
 // its standard input closes, so none outlives the benchmark.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -92,4 +92,51 @@ export function cpuUsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1_000_000) / TICKS_PER_SECOND;
+}
+
+/** What a process is to the benchmark, for the machine-wide CPU split of a round. */
+export type CpuRole = "server" | "postgresql" | "redis" | "upstream" | "load generator" | "other";
+
+/**
+ * CPU time (µs) used so far by every process on the machine, summed by role: the server under load and the
+ * upstream (by pid), the load generator (this process), PostgreSQL and Redis (by command name), and the rest
+ * (the other servers, kernel threads, other tenants of the machine). A process that ends between two
+ * readings drops out of the later one, so a difference is read over one round only.
+ */
+export function machineCpuUs(pids: { server: number; upstream: number }): Record<CpuRole, number> {
+  const sums: Record<CpuRole, number> = {
+    server: 0,
+    postgresql: 0,
+    redis: 0,
+    upstream: 0,
+    "load generator": 0,
+    other: 0,
+  };
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // gone since the directory was read
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const us = ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / TICKS_PER_SECOND;
+    const role: CpuRole =
+      pid === pids.server
+        ? "server"
+        : pid === pids.upstream
+          ? "upstream"
+          : pid === process.pid
+            ? "load generator"
+            : name.startsWith("postgres")
+              ? "postgresql"
+              : name.startsWith("redis-server")
+                ? "redis"
+                : "other";
+    sums[role] += us;
+  }
+  return sums;
 }

@@ -1,7 +1,7 @@
 // What `bun run bench` prints: one row per scenario and server, then the ratios the issue's targets are
 // stated in (edge against the bare SDKs and the floor, edge p99, the 401 path, edge RSS, errors, and the
 // edge's RSS holding idle 2025-era GET streams).
-import type { Memory } from "./children.ts";
+import type { CpuRole, Memory } from "./children.ts";
 import type { Round } from "./load.ts";
 import type { Era, ServerName } from "./scenarios.ts";
 import { STREAMS_TARGET_MB, type StreamsResult } from "./streams.ts";
@@ -27,6 +27,11 @@ export interface Row {
    */
   cpuUsPerRequest: number;
   cpuUsPerRequestRounds: number[];
+  /**
+   * Every process's CPU per answered request on the machine during its rounds, by role (the server, PostgreSQL,
+   * Redis, the upstream, the load generator, the rest), µs, each the median over the rounds, and their sum.
+   */
+  machineCpuUsPerRequest: Record<CpuRole | "total", number>;
   warmup: Round;
   rounds: Round[];
 }
@@ -57,6 +62,21 @@ export function printTable(rows: Row[]): void {
 }
 
 const UNCACHED = "tools/call uncached";
+
+/**
+ * Where the machine's CPU goes per uncached call, server by server: req/s on two shared cores is bounded by
+ * the sum, not by the server's part alone.
+ */
+export function printMachineCpu(rows: Row[]): void {
+  console.table(
+    rows
+      .filter((r) => r.scenario === UNCACHED)
+      .map((r) => {
+        const { server, ...rest } = r.machineCpuUsPerRequest;
+        return { server: r.server, era: r.era, "the server itself": server, ...rest };
+      }),
+  );
+}
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export function ratios(rows: Row[], connections: number): Ratio[] {

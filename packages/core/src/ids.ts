@@ -27,8 +27,8 @@ export function newId(prefix: IdPrefix): string {
 }
 
 /**
- * A prefixed id that sorts (as text, in any collation: lower-case hex digits only ahead of the random part)
- * in the order it was made, to the millisecond: `evt_<12 hex digits of Unix ms><16 random characters>`.
+ * A prefixed id that sorts as text (in any collation: fixed-width lower-case hex ahead of the random part) in
+ * the order it was made, to the millisecond: `evt_<12 hex digits of Unix ms><16 random characters>`.
  * For the audit trail's events, a table that only ever grows: their primary key's B-tree then takes every new
  * row at its right edge, as an append, instead of on a random page of an index larger than memory (a random
  * id cost PostgreSQL about twice the CPU per event under load, and a full-page write per touched page after
