@@ -84,15 +84,21 @@ export function memoryOf(pid: number): Memory {
 /** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ; 100 on Linux unless the kernel says otherwise). */
 const TICKS_PER_SECOND = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
-/** CPU time (user + system) a process has used so far, in microseconds, from /proc/<pid>/stat (Linux). */
-export function cpuUsOf(pid: number): number {
+/** A process's command name and the CPU time (user + system) it has used so far, µs, from /proc/<pid>/stat. */
+function statOf(pid: number): { name: string; cpuUs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may hold spaces, so it is skipped up to its closing parenthesis):
   // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after it.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1_000_000) / TICKS_PER_SECOND;
+  return {
+    name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+    cpuUs: (ticks * 1_000_000) / TICKS_PER_SECOND,
+  };
 }
+
+/** CPU time (user + system) a process has used so far, in microseconds (Linux). */
+export const cpuUsOf = (pid: number): number => statOf(pid).cpuUs;
 
 /** What a process is to the benchmark, for the machine-wide CPU split of a round. */
 export type CpuRole = "server" | "postgresql" | "redis" | "upstream" | "load generator" | "other";
@@ -115,15 +121,13 @@ export function machineCpuUs(pids: { server: number; upstream: number }): Record
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
-    let stat: string;
+    let stat: { name: string; cpuUs: number };
     try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      stat = statOf(pid);
     } catch {
       continue; // gone since the directory was read
     }
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const us = ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / TICKS_PER_SECOND;
+    const { name, cpuUs } = stat;
     const role: CpuRole =
       pid === pids.server
         ? "server"
@@ -136,7 +140,7 @@ export function machineCpuUs(pids: { server: number; upstream: number }): Record
               : name.startsWith("redis-server")
                 ? "redis"
                 : "other";
-    sums[role] += us;
+    sums[role] += cpuUs;
   }
   return sums;
 }
