@@ -29,7 +29,8 @@
 // open, each after a full GC (the "held in under 200 MB"); they are closed before the children
 // stop. Prints a table, every process's CPU per uncached call on the machine (by role: the server, PostgreSQL,
 // Redis, the upstream, this load generator, the rest) and the ratios the targets are stated in, writes
-// test/bench/results.json (git-ignored), and exits 1 if any request was answered with an error or any stream could not be held.
+// test/bench/results.json (git-ignored), and exits 1 if any request was answered with an error or any stream
+// could not be held.
 // Everything runs on loopback, bounded in time; the children die with this process.
 import { availableParallelism, loadavg } from "node:os";
 import { resolve } from "node:path";
