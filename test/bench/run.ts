@@ -19,6 +19,9 @@
 //     faster, stricter baseline.
 //   - floor: Hono parsing the JSON-RPC call by hand, one kv GET (Redis when REDIS_URL is set), the upstream
 //     call, the result written by hand; both eras.
+// Every child inherits this process's environment: an allocator setting given to the benchmark (e.g.
+// MIMALLOC_PURGE_DELAY, see README → Speed) applies to every process of the run alike (each server, the upstream,
+// the load generator), and is printed and stored with the run.
 // The load generator is autocannon in this process: BENCH_CONNECTIONS (64) keep-alive connections, per
 // scenario a 1 s warm-up, then BENCH_ROUNDS (3) rounds of BENCH_MS (5000) ms, taken in turns by the servers
 // compared with each other (edge, SDK, floor: round 1 of each, then round 2 of each, ...); the best round is
@@ -97,6 +100,13 @@ function medianByRole(rounds: Record<CpuRole, number>[]): Record<CpuRole | "tota
   out.total = total;
   return out;
 }
+/** Allocator settings in this environment, which every server inherits (README → Speed); empty by default. */
+const RUNTIME_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k.startsWith("MIMALLOC_")),
+);
+const runtimeNote = Object.entries(RUNTIME_ENV)
+  .map(([k, v]) => `, every server with ${k}=${v}`)
+  .join("");
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
@@ -139,7 +149,7 @@ try {
     floor,
   };
   console.error(
-    `bench: ${backend}, ${CONNECTIONS} connections, warm-up ${WARMUP_MS} ms + ${ROUNDS} × ${BENCH_MS} ms per scenario`,
+    `bench: ${backend}, ${CONNECTIONS} connections, warm-up ${WARMUP_MS} ms + ${ROUNDS} × ${BENCH_MS} ms per scenario${runtimeNote}`,
   );
   const list = scenarios({
     ...edge.info,
@@ -285,7 +295,7 @@ const checks = [
 const seconds = Math.round((performance.now() - started) / 1000);
 console.log(
   `\nbench: ${backend}, ${CONNECTIONS} connections, ${ROUNDS} × ${BENCH_MS} ms per scenario (best round shown), ` +
-    `${availableParallelism()} cores, load average ${load0.toFixed(2)} at start, ${seconds} s\n`,
+    `${availableParallelism()} cores, load average ${load0.toFixed(2)} at start, ${seconds} s${runtimeNote}\n`,
 );
 printTable(rows);
 console.log("\nCPU per answered call on the whole machine, µs (median of rounds; tools/call uncached)\n");
@@ -303,6 +313,7 @@ const results = {
   loadGenerator: `autocannon (in the benchmark's process, Bun ${Bun.version})`,
   cores: availableParallelism(),
   loadAverageAtStart: load0,
+  serverEnv: RUNTIME_ENV,
   results: rows,
   ...(streams && { streams }),
   ratios: checks,
