@@ -100,13 +100,16 @@ function medianByRole(rounds: Record<CpuRole, number>[]): Record<CpuRole | "tota
   out.total = total;
   return out;
 }
-/** Allocator settings in this environment, which every server inherits (README → Speed); empty by default. */
+/** Allocator settings in this environment, which every process of the run inherits (README → Speed); none by default. */
 const RUNTIME_ENV = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => k.startsWith("MIMALLOC_")),
 );
-const runtimeNote = Object.entries(RUNTIME_ENV)
-  .map(([k, v]) => `, every server with ${k}=${v}`)
-  .join("");
+const runtimeNote =
+  Object.keys(RUNTIME_ENV).length === 0
+    ? ""
+    : `, every process with ${Object.entries(RUNTIME_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")}`;
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
