@@ -97,9 +97,6 @@ function statOf(pid: number): { name: string; cpuUs: number } {
   };
 }
 
-/** CPU time (user + system) a process has used so far, in microseconds (Linux). */
-export const cpuUsOf = (pid: number): number => statOf(pid).cpuUs;
-
 /** What a process is to the benchmark, for the machine-wide CPU split of a round. */
 export type CpuRole = "server" | "postgresql" | "redis" | "upstream" | "load generator" | "other";
 

@@ -42,7 +42,6 @@ import { eq, sql } from "drizzle-orm";
 import {
   type Child,
   type CpuRole,
-  cpuUsOf,
   type Memory,
   machineCpuUs,
   memoryOf,
@@ -191,7 +190,6 @@ try {
     }
     for (let i = 0; i < ROUNDS; i++) {
       for (const run of runs) {
-        const cpuBefore = cpuUsOf(run.pid);
         const pids = { server: run.pid, upstream: upstream.pid };
         const machineBefore = machineCpuUs(pids);
         const round = await load(run.s, CONNECTIONS, BENCH_MS);
@@ -199,10 +197,11 @@ try {
         run.rounds.push(round);
         // Every process's CPU per answer, by role: on a machine this small the server shares its cores with
         // PostgreSQL, Redis, the upstream and the load generator, so what they spend per call bounds req/s too.
-        run.machine.push(perRequest(machineBefore, machineAfter, round.requests));
+        const perCall = perRequest(machineBefore, machineAfter, round.requests);
+        run.machine.push(perCall);
         // The server's own CPU time per answer: what a request costs it, whatever the machine's other load let
         // its throughput be (this host is shared, so req/s moves with its neighbours; CPU per request much less).
-        run.cpu.push(Math.round((cpuUsOf(run.pid) - cpuBefore) / Math.max(1, round.requests)));
+        run.cpu.push(perCall.server);
         // Read at once, before another server's turn lets this one sit idle (and its GC shrink it).
         run.memory.push(memoryOf(run.pid));
       }
