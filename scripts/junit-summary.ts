@@ -31,12 +31,50 @@ export function sumFiles(files: string[]): Counts {
   return total;
 }
 
+const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+const unescapeXml = (s: string) =>
+  s.replace(/&(#(\d+)|amp|lt|gt|quot|apos);/g, (_, name: string, code?: string) =>
+    code ? String.fromCharCode(Number(code)) : (entities[name] ?? ""),
+  );
+
+/**
+ * The failed test cases of one JUnit file, one line each ("file:line describe > test: first line of
+ * the message"), so that a red run names what failed next to its summary line.
+ */
+export function failedCases(xml: string): string[] {
+  const out: string[] = [];
+  for (const m of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const body = m[2] ?? "";
+    const failure =
+      body.match(/<(failure|error)\b[^>]*?message="([^"]*)"/) ?? body.match(/<(failure|error)\b/);
+    if (!failure) continue;
+    const attrs = m[1] ?? "";
+    const attr = (name: string) => unescapeXml(attrs.match(new RegExp(`\\b${name}="([^"]*)"`))?.[1] ?? "");
+    const path = attr("classname").split(" > ").reverse().filter(Boolean).concat(attr("name")).join(" > ");
+    const message = unescapeXml(failure[2] ?? "")
+      .split("\n")
+      .find((line) => line.trim())
+      ?.trim();
+    out.push(`${attr("file")}:${attr("line")} ${path}${message ? `: ${message.slice(0, 300)}` : ""}`);
+  }
+  return out;
+}
+
 export function formatCounts(c: Counts): string {
   return `${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ""}`;
 }
 
+/** Every failed case of the files that exist, each line prefixed with "FAILED ". */
+export function failedLines(files: string[]): string[] {
+  return files
+    .filter((f) => existsSync(f))
+    .flatMap((f) => failedCases(readFileSync(f, "utf8")).map((l) => `FAILED ${l}`));
+}
+
 if (import.meta.main) {
-  const c = sumFiles(Bun.argv.slice(2));
+  const files = Bun.argv.slice(2);
+  for (const line of failedLines(files)) console.log(line);
+  const c = sumFiles(files);
   console.log(formatCounts(c));
   process.exit(c.failed > 0 || c.passed === 0 ? 1 : 0);
 }

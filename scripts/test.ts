@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ensureChromium } from "./chromium.ts";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
-import { formatCounts, sumFiles } from "./junit-summary.ts";
+import { failedLines, formatCounts, sumFiles } from "./junit-summary.ts";
 
 const root = resolve(import.meta.dir, "..");
 const junit = resolve(root, process.env.JUNIT_OUT ?? ".test-results/junit.xml");
@@ -29,6 +29,7 @@ const proc = Bun.spawn(
 );
 const code = await proc.exited;
 
+for (const line of failedLines([junit])) console.log(line);
 const counts = sumFiles([junit]);
 console.log(formatCounts(counts));
 process.exit(code !== 0 || counts.failed > 0 || counts.passed === 0 ? 1 : 0);
