@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "@mcp/crypto";
 import type { CircuitBreakerPolicy } from "cockatiel";
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhenResult } from "cockatiel";
 import { LRUCache } from "lru-cache";
@@ -94,7 +94,7 @@ function credentialId(credential: CredentialRef): string {
   }
   return id;
 }
-const hashKey = (key: string) => createHash("sha256").update(key).digest("base64url");
+const hashKey = (key: string) => sha256(key, "base64url");
 
 /** The service's shared breaker and the breaker of one credential on it. */
 export function breakersFor(

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "@mcp/crypto";
 import {
   Client,
   type FetchLike,
@@ -161,7 +161,7 @@ export async function connectRemoteMcp(
 
   // The era this server spoke last time (its `server/discover` answer, or "legacy") saves the probe; a
   // verdict that no longer holds is forgotten and the server probed again.
-  const eraKey = createHash("sha256").update(checked.url.href).digest("base64url");
+  const eraKey = sha256(checked.url.href, "base64url");
   const remembered = opts.rememberEra ? eras.get(eraKey) : undefined;
   const connectStreamable = async (prior?: PriorDiscovery) => {
     const client = new Client(CLIENT_INFO, {
