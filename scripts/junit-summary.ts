@@ -15,20 +15,26 @@ export function countJunit(xml: string): Counts {
   return { passed: attr("tests") - failed - skipped, failed, skipped };
 }
 
-/** A missing file counts as one failure: the run it stands for did not report. */
-export function sumFiles(files: string[]): Counts {
-  const total = { passed: 0, failed: 0, skipped: 0 };
+/**
+ * The sum of the files' counts and their failed cases (each `FAILED file:line path: message`), each file read
+ * once. A missing file counts as one failure: the run it stands for did not report.
+ */
+export function summarize(files: string[]): { counts: Counts; failed: string[] } {
+  const counts = { passed: 0, failed: 0, skipped: 0 };
+  const failed: string[] = [];
   for (const file of files) {
     if (!existsSync(file)) {
-      total.failed += 1;
+      counts.failed += 1;
       continue;
     }
-    const c = countJunit(readFileSync(file, "utf8"));
-    total.passed += c.passed;
-    total.failed += c.failed;
-    total.skipped += c.skipped;
+    const xml = readFileSync(file, "utf8");
+    const c = countJunit(xml);
+    counts.passed += c.passed;
+    counts.failed += c.failed;
+    counts.skipped += c.skipped;
+    for (const line of failedCases(xml)) failed.push(`FAILED ${line}`);
   }
-  return total;
+  return { counts, failed };
 }
 
 const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
@@ -64,17 +70,9 @@ export function formatCounts(c: Counts): string {
   return `${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ""}`;
 }
 
-/** Every failed case of the files that exist, each line prefixed with "FAILED ". */
-export function failedLines(files: string[]): string[] {
-  return files
-    .filter((f) => existsSync(f))
-    .flatMap((f) => failedCases(readFileSync(f, "utf8")).map((l) => `FAILED ${l}`));
-}
-
 if (import.meta.main) {
-  const files = Bun.argv.slice(2);
-  for (const line of failedLines(files)) console.log(line);
-  const c = sumFiles(files);
+  const { counts: c, failed } = summarize(Bun.argv.slice(2));
+  for (const line of failed) console.log(line);
   console.log(formatCounts(c));
   process.exit(c.failed > 0 || c.passed === 0 ? 1 : 0);
 }

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ensureChromium } from "./chromium.ts";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
-import { failedLines, formatCounts, sumFiles } from "./junit-summary.ts";
+import { formatCounts, summarize } from "./junit-summary.ts";
 
 const root = resolve(import.meta.dir, "..");
 const junit = resolve(root, process.env.JUNIT_OUT ?? ".test-results/junit.xml");
@@ -29,7 +29,7 @@ const proc = Bun.spawn(
 );
 const code = await proc.exited;
 
-for (const line of failedLines([junit])) console.log(line);
-const counts = sumFiles([junit]);
+const { counts, failed } = summarize([junit]);
+for (const line of failed) console.log(line);
 console.log(formatCounts(counts));
 process.exit(code !== 0 || counts.failed > 0 || counts.passed === 0 ? 1 : 0);

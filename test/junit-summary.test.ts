@@ -1,6 +1,9 @@
 // The CI summary: counts from Bun's JUnit output, and the failed cases named beside them.
 import { expect, test } from "bun:test";
-import { countJunit, failedCases } from "../scripts/junit-summary.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { countJunit, failedCases, summarize } from "../scripts/junit-summary.ts";
 
 // Shaped like `bun test --reporter=junit` writes it (Bun 1.4): nested suites, self-closing passes.
 const xml = `<?xml version="1.0" encoding="UTF-8"?>
@@ -36,4 +39,18 @@ test("names each failed case with its file, line, describe path and the message'
 
 test("a green file names nothing", () => {
   expect(failedCases(xml.replace(/<failure[^>]*>[^<]*<\/failure>/g, ""))).toEqual([]);
+});
+
+test("summarize adds files up, names their failures, and counts a missing file as one failure", () => {
+  const dir = mkdtempSync(join(tmpdir(), "junit-"));
+  const file = join(dir, "run.xml");
+  writeFileSync(file, xml);
+  expect(summarize([file, join(dir, "missing.xml")])).toEqual({
+    counts: { passed: 1, failed: 3, skipped: 1 },
+    failed: [
+      "FAILED a.test.ts:5 outer > inner & co > fails <x>: expect(received).toBe(expected)",
+      "FAILED a.test.ts:9 top: boom",
+    ],
+  });
+  rmSync(dir, { recursive: true });
 });

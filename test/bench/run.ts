@@ -184,7 +184,6 @@ try {
         warmup,
         rounds: [] as Round[],
         memory: [] as Memory[],
-        cpu: [] as number[],
         machine: [] as Record<CpuRole, number>[],
       });
     }
@@ -197,16 +196,15 @@ try {
         run.rounds.push(round);
         // Every process's CPU per answer, by role: on a machine this small the server shares its cores with
         // PostgreSQL, Redis, the upstream and the load generator, so what they spend per call bounds req/s too.
-        const perCall = perRequest(machineBefore, machineAfter, round.requests);
-        run.machine.push(perCall);
-        // The server's own CPU time per answer: what a request costs it, whatever the machine's other load let
-        // its throughput be (this host is shared, so req/s moves with its neighbours; CPU per request much less).
-        run.cpu.push(perCall.server);
+        run.machine.push(perRequest(machineBefore, machineAfter, round.requests));
         // Read at once, before another server's turn lets this one sit idle (and its GC shrink it).
         run.memory.push(memoryOf(run.pid));
       }
     }
-    for (const { s, memoryBefore, warmup, rounds, memory, cpu, machine } of runs) {
+    for (const { s, memoryBefore, warmup, rounds, memory, machine } of runs) {
+      // The server's own CPU time per answer: what a request costs it, whatever the machine's other load let
+      // its throughput be (this host is shared, so req/s moves with its neighbours; CPU per request much less).
+      const cpu = machine.map((m) => m.server);
       const best = rounds.reduce((a, b) => (b.rps > a.rps ? b : a));
       const row: Row = {
         scenario: s.scenario,
@@ -315,7 +313,7 @@ const results = {
   loadGenerator: `autocannon (in the benchmark's process, Bun ${Bun.version})`,
   cores: availableParallelism(),
   loadAverageAtStart: load0,
-  serverEnv: RUNTIME_ENV,
+  runtimeEnv: RUNTIME_ENV,
   results: rows,
   ...(streams && { streams }),
   ratios: checks,
