@@ -24,6 +24,7 @@ interface Item {
   requestId: string | null;
   ip: string | null;
   userAgent: string | null;
+  detail: Record<string, unknown> | null;
 }
 interface Page {
   items: Item[];
@@ -151,6 +152,13 @@ describe("audit events", () => {
     });
     expect(create).toMatchObject({ target: keyId, actor: { kind: "session" } });
     expect(revoke).toMatchObject({ target: keyId, actor: { kind: "session" } });
+    // What the new key may do is kept (every scope, no expiry); its name is the user's free text: not kept.
+    expect(create?.detail).toEqual({
+      scopes: ["instances:read", "instances:write", "usage:read", "audit:read", "org:admin"],
+      expiresAt: null,
+    });
+    // Every other event here is said in full by its action, target and instance.
+    for (const item of [signIn, connect, rotate, update, revoke]) expect(item?.detail).toBeNull();
     for (const item of items) {
       expect(item).toMatchObject({ status: "ok", ip: "127.0.0.1", userAgent: USER_AGENT });
       expect(item.requestId).toMatch(/^[A-Za-z0-9_.:-]{8,64}$/);
@@ -177,7 +185,13 @@ describe("audit events", () => {
     for (const c of calls) {
       expect(c.id).toMatch(/^evt_[0-9a-f]{12}[A-Za-z0-9_-]{16}$/);
       expect(Number.parseInt(c.id.slice(4, 16), 16)).toBe(new Date(c.createdAt).getTime());
-      expect(c).toMatchObject({ actor: { keyId: null }, target: null, ip: null, userAgent: null });
+      expect(c).toMatchObject({
+        actor: { keyId: null },
+        target: null,
+        ip: null,
+        userAgent: null,
+        detail: null,
+      });
     }
   });
 

@@ -238,6 +238,27 @@ describe("dashboard pages", () => {
     const offered = (await (await mcpClient(instanceUrl)).listTools()).tools.map((t) => t.name);
     expect(offered).not.toContain("post_comment");
     expect(offered).toContain("get_me");
+    // The audit log says what the save changed, with the new values (never the display name's text).
+    await page.goto(`${stack.controlPlaneUrl}/audit?action=instance.settings`);
+    await page
+      .getByRole("table", { name: "Audit events" })
+      .getByRole("button", { name: /Details/ })
+      .click();
+    const change = page.getByRole("dialog", { name: "instance.settings · ok" });
+    const field = async (label: string) =>
+      (await change
+        .locator("dt", { hasText: new RegExp(`^${label}$`) })
+        .locator("+ dd")
+        .textContent()) ?? "";
+    await change.getByText("Changed").waitFor();
+    expect(await field("Changed")).toContain("Display name");
+    expect(await field("Changed")).toContain("Read-only");
+    expect(await field("Read-only")).toBe("yes");
+    expect(await field("Calls per minute")).toBe("500");
+    expect(await field("Allowed tools")).toContain("get_me");
+    expect(await field("Allowed tools")).not.toContain("post_comment");
+    expect(await change.textContent()).not.toContain("Design files");
+    await change.getByRole("button", { name: "Close" }).click();
 
     // Every page, desktop then phone: no horizontal page scroll, a screenshot of each.
     const pages = [

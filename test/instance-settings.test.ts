@@ -428,16 +428,42 @@ describe("instances.updateSettings: answers and bad input", () => {
     });
   });
 
-  test("audited as instance.settings, without any value", async () => {
+  test("audited as instance.settings: the settings changed, the new values of the configuration, never the name", async () => {
     const { user, instanceId } = await figmaUser("audited");
     data(await settings(user, { serviceType: "figma", displayName: "Secretive name 7f3a" }));
+    data(
+      await settings(user, {
+        serviceType: "figma",
+        displayName: "Another secretive name",
+        readOnly: true,
+        rateLimitPerMinute: 30,
+        toolAllowlist: ["get_me", "get_file"],
+      }),
+    );
+    data(await settings(user, { serviceType: "figma", toolAllowlist: null, rateLimitPerMinute: null }));
     const events = await stack.platform.deps.db
       .select()
       .from(auditEvents)
       .where(and(eq(auditEvents.userId, user.userId), eq(auditEvents.action, "instance.settings")));
-    expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ status: "ok", target: instanceId, instanceId, serviceType: "figma" });
-    expect(JSON.stringify(events)).not.toContain("Secretive");
+    expect(events).toHaveLength(3);
+    for (const event of events) {
+      expect(event).toMatchObject({ status: "ok", target: instanceId, instanceId, serviceType: "figma" });
+    }
+    expect(JSON.stringify(events)).not.toContain("ecretive");
+    // As audit.list shows them, newest first.
+    const listed = data<{ items: { detail: unknown }[] }>(
+      await trpc(stack, "audit.list", { filters: { action: "instance.settings" } }, { cookie: user.cookie }),
+    ).items;
+    expect(listed.map((i) => i.detail)).toEqual([
+      { changed: ["toolAllowlist", "rateLimitPerMinute"], toolAllowlist: null, rateLimitPerMinute: null },
+      {
+        changed: ["displayName", "toolAllowlist", "readOnly", "rateLimitPerMinute"],
+        readOnly: true,
+        rateLimitPerMinute: 30,
+        toolAllowlist: ["get_file", "get_me"],
+      },
+      { changed: ["displayName"] },
+    ]);
   });
 
   test("each bad input: exact status and code, the instance unchanged", async () => {

@@ -412,6 +412,22 @@ describe("roles and the last owner", () => {
     data(await trpc(stack, "orgs.setRole", { orgId, userId: admin.userId, role: "owner" }, as(owner)));
     data(await trpc(stack, "orgs.setRole", { orgId, userId: owner.userId, role: "member" }, as(owner)));
     expect((await membersOf(admin, orgId)).map((m) => m.role)).toEqual(["member", "owner"]);
+    // The organisation's trail says which role each change gave and took (the refused ones above left no
+    // event), and which role the invitation offered, until when.
+    const trail = data<{ items: { action: string; target: string; detail: unknown }[] }>(
+      await trpc(stack, "audit.list", { scope: "org" }, as(admin, orgId)),
+    ).items;
+    const picked = (action: string) =>
+      trail.filter((e) => e.action === action).map(({ target, detail }) => ({ target, detail }));
+    expect(picked("org.role_change")).toEqual([
+      { target: owner.userId, detail: { role: "member", previousRole: "owner" } },
+      { target: admin.userId, detail: { role: "owner", previousRole: "admin" } },
+    ]);
+    expect(picked("org.invite")).toEqual([
+      { target: expect.stringMatching(/^inv_/), detail: { role: "admin", expiresAt: expect.any(String) } },
+    ]);
+    const offered = trail.find((e) => e.action === "org.invite")?.detail as { expiresAt: string };
+    expect(new Date(offered.expiresAt).getTime()).toBeGreaterThan(Date.now());
     // The former owner, now a member, may leave.
     expect(data(await trpc(stack, "orgs.leave", { orgId }, as(owner)))).toEqual({
       userId: owner.userId,

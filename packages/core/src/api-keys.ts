@@ -85,6 +85,8 @@ export async function createApiKey(
     action: "api_key.create",
     status: "ok",
     target: row.id,
+    // What the key may do, and until when (never the key, its hash or prefix, nor its name: free text).
+    detail: { scopes, expiresAt: row.expiresAt?.toISOString() ?? null },
   });
   return ok({ ...row, key });
 }

@@ -1,4 +1,4 @@
-import { type AuditActorKind, auditEvents } from "@mcp/db";
+import { type AuditActorKind, type AuditDetail, auditEvents } from "@mcp/db";
 import { and, desc, eq, gte, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
@@ -29,6 +29,8 @@ export interface AuditItem {
   requestId: string | null;
   ip: string | null;
   userAgent: string | null;
+  /** What the event changed, where its action alone does not say (e.g. the new values of changed settings). */
+  detail: AuditDetail | null;
 }
 
 export interface AuditPage {
@@ -120,6 +122,7 @@ export async function listAuditEvents(
       requestId: auditEvents.requestId,
       ip: auditEvents.ip,
       userAgent: auditEvents.userAgent,
+      detail: auditEvents.detail,
     })
     .from(auditEvents)
     .where(
@@ -154,6 +157,7 @@ export async function listAuditEvents(
       requestId: r.requestId,
       ip: r.ip,
       userAgent: r.userAgent,
+      detail: r.detail ?? null,
     })),
     nextCursor: rows.length > limit && last ? encodeCursor(last.stamp, last.id) : null,
   });

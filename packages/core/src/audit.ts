@@ -1,4 +1,4 @@
-import { type AuditActorKind, auditEvents, type Db } from "@mcp/db";
+import { type AuditActorKind, type AuditDetail, auditEvents, type Db } from "@mcp/db";
 import { eq, sql } from "drizzle-orm";
 import type { CoreDeps } from "./deps.ts";
 import { newTimeOrderedId } from "./ids.ts";
@@ -31,6 +31,8 @@ export interface AuditEvent extends AuditRequest {
   /** Tool calls: the whole call at the edge, and the part of it spent on the upstream. */
   latencyMs?: number;
   upstreamMs?: number;
+  /** What the event changed, where its action alone does not say (see AuditDetail in @mcp/db). */
+  detail?: AuditDetail;
 }
 
 type Row = AuditEvent & { id: string; createdAt: Date };
@@ -105,13 +107,13 @@ function insertBatch(db: Db, batch: Row[]) {
   const rows = JSON.stringify(batch.map(toJsonRow));
   const insert = sql`
     insert into audit_events (id, user_id, org_id, action, status, actor_kind, actor_key_id, target, instance_id,
-      service_type, tool, latency_ms, upstream_ms, request_id, ip, user_agent, created_at)
+      service_type, tool, latency_ms, upstream_ms, request_id, ip, user_agent, detail, created_at)
     select id, user_id, org_id, action, status, actor_kind, actor_key_id, target, instance_id, service_type, tool,
-      latency_ms, upstream_ms, request_id, ip, user_agent, created_at
+      latency_ms, upstream_ms, request_id, ip, user_agent, detail, created_at
     from json_to_recordset(${rows}::json) as t(
       id text, user_id text, org_id text, action text, status text, actor_kind text, actor_key_id text, target text,
       instance_id text, service_type text, tool text, latency_ms integer, upstream_ms integer, request_id text,
-      ip text, user_agent text, created_at timestamptz
+      ip text, user_agent text, detail jsonb, created_at timestamptz
     )`;
   const calls = batch.filter(isToolCall);
   if (calls.length === 0) return db.execute(insert);
@@ -140,6 +142,7 @@ const toJsonRow = (r: Row) => ({
   request_id: r.requestId,
   ip: r.ip ?? undefined,
   user_agent: r.userAgent ?? undefined,
+  detail: r.detail,
   created_at: r.createdAt.toISOString(),
 });
 
@@ -151,6 +154,7 @@ export async function recordAudit(deps: Pick<CoreDeps, "db" | "log">, event: Aud
       ...event,
       ip: event.ip ?? null,
       userAgent: event.userAgent ?? null,
+      detail: event.detail ?? null,
     });
   } catch (error) {
     deps.log.error("audit write failed", { action: event.action, error });

@@ -1,4 +1,4 @@
-import { instances } from "@mcp/db";
+import { type AuditDetail, instances } from "@mcp/db";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
@@ -12,6 +12,24 @@ export interface InstanceSettingsInput {
   toolAllowlist?: string[] | null;
   readOnly?: boolean;
   rateLimitPerMinute?: number | null;
+}
+
+/** The columns a settings change writes, and what its audit event records. */
+type SettingsChanges = {
+  displayName?: string | null;
+  readOnly?: boolean;
+  rateLimitPerMinute?: number | null;
+  toolAllowlist?: string[] | null;
+};
+
+/**
+ * What the audit event keeps of a change: which settings it changed, and the new values of those that are
+ * configuration (read-only, the rate limit, the allowed tools); never the display name, which is the user's
+ * own free text.
+ */
+function settingsDetail(changes: SettingsChanges): AuditDetail {
+  const { displayName: _, ...values } = changes;
+  return { changed: SETTINGS_FIELDS.filter((field) => field in changes), ...values };
 }
 
 export const SETTINGS_FIELDS = ["displayName", "toolAllowlist", "readOnly", "rateLimitPerMinute"] as const;
@@ -43,7 +61,7 @@ export async function updateInstanceSettings(
   const { serviceType } = input;
   const missing = () => fail("NOT_FOUND", `No active ${serviceType} instance`);
   if (serviceType !== CUSTOM_SERVICE.type && !deps.registry.any(serviceType)) return missing();
-  const changes: Partial<typeof instances.$inferInsert> = {};
+  const changes: SettingsChanges = {};
   if (input.displayName !== undefined) changes.displayName = input.displayName;
   if (input.readOnly !== undefined) changes.readOnly = input.readOnly;
   if (input.rateLimitPerMinute !== undefined) changes.rateLimitPerMinute = input.rateLimitPerMinute;
@@ -76,6 +94,7 @@ export async function updateInstanceSettings(
     target: row.id,
     instanceId: row.id,
     serviceType,
+    detail: settingsDetail(changes),
   });
   return ok(instanceSummary(row));
 }

@@ -1,5 +1,6 @@
 import { hashToken, randomSecret } from "@mcp/crypto";
 import {
+  type AuditDetail,
   apiKeys,
   type Db,
   instances,
@@ -198,7 +199,17 @@ const orgAudit = (
   action: string,
   target: string,
   request?: AuditRequest,
-) => recordAudit(deps, { ...request, userId: caller.userId, orgId, action, status: "ok", target });
+  detail?: AuditDetail,
+) =>
+  recordAudit(deps, {
+    ...request,
+    userId: caller.userId,
+    orgId,
+    action,
+    status: "ok",
+    target,
+    ...(detail && { detail }),
+  });
 
 export async function listOrgs(deps: Pick<CoreDeps, "db">, caller: OrgCaller): Promise<OrgSummary[]> {
   await personalOrgOf(deps.db, caller.userId);
@@ -301,7 +312,10 @@ export async function inviteMember(
     })
     .returning();
   if (!row) throw new Error("insert returned no row");
-  await orgAudit(deps, caller, input.orgId, "org.invite", row.id, request);
+  await orgAudit(deps, caller, input.orgId, "org.invite", row.id, request, {
+    role: input.role,
+    expiresAt: row.expiresAt.toISOString(),
+  });
   const [inviter] = await deps.db
     .select({ email: users.email })
     .from(users)
@@ -456,9 +470,11 @@ export async function setMemberRole(
   const me = await member(deps.db, caller, input.orgId, "admin");
   if (!me.ok) return me;
   if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
+  let previousRole: OrgRole | undefined;
   const changed = await deps.db.transaction(async (tx): Promise<Result<OrgMember, OrgError>> => {
     const target = await roleIn(tx, input.orgId, input.userId);
     if (!target) return fail("NOT_FOUND", "Member not found");
+    previousRole = target;
     if (me.value.role !== "owner" && (target === "owner" || input.role === "owner")) {
       return fail("FORBIDDEN", "Only owners may grant or take away ownership");
     }
@@ -478,7 +494,12 @@ export async function setMemberRole(
       joinedAt: row?.createdAt ?? new Date(),
     });
   });
-  if (changed.ok) await orgAudit(deps, caller, input.orgId, "org.role_change", input.userId, request);
+  if (changed.ok) {
+    await orgAudit(deps, caller, input.orgId, "org.role_change", input.userId, request, {
+      role: input.role,
+      previousRole: previousRole ?? null,
+    });
+  }
   return changed;
 }
 

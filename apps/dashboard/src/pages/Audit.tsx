@@ -225,6 +225,34 @@ export function Audit() {
   );
 }
 
+type DetailValue = NonNullable<AuditEvent["detail"]>[string];
+
+/** How each field of an event's `detail` reads, and what its null means there. */
+const DETAIL_FIELDS: Record<string, { label: string; none: string; when?: true }> = {
+  changed: { label: "Changed", none: "—" },
+  displayName: { label: "Display name", none: "none (the service's name)" },
+  readOnly: { label: "Read-only", none: "—" },
+  rateLimitPerMinute: { label: "Calls per minute", none: "the platform's limit" },
+  toolAllowlist: { label: "Allowed tools", none: "every tool" },
+  role: { label: "Role", none: "—" },
+  previousRole: { label: "Previous role", none: "—" },
+  scopes: { label: "Scopes", none: "—" },
+  expiresAt: { label: "Expires", none: "never", when: true },
+};
+
+function detailRow(key: string, value: DetailValue): [string, string] {
+  const field = DETAIL_FIELDS[key] ?? { label: key, none: "none" };
+  if (value === null) return [field.label, field.none];
+  if (Array.isArray(value)) {
+    // `changed` names settings: shown by their labels.
+    const items = key === "changed" ? value.map((v) => DETAIL_FIELDS[v]?.label ?? v) : value;
+    return [field.label, items.length === 0 ? "none" : items.join(", ")];
+  }
+  if (typeof value === "boolean") return [field.label, value ? "yes" : "no"];
+  if (field.when && typeof value === "string") return [field.label, formatWhen(value)];
+  return [field.label, String(value)];
+}
+
 function EventDetail({ event }: { event: AuditEvent }) {
   const rows: [string, string | number | null][] = [
     ["Event id", event.id],
@@ -238,6 +266,7 @@ function EventDetail({ event }: { event: AuditEvent }) {
     ["Request id", event.requestId],
     ["Address", event.ip],
     ["Browser / client", event.userAgent],
+    ...Object.entries(event.detail ?? {}).map(([key, value]) => detailRow(key, value)),
   ];
   return (
     <dl className="grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-1 text-sm">

@@ -1,9 +1,17 @@
-import { index, integer, pgTable, text } from "drizzle-orm/pg-core";
+import { index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
 import { tz } from "./columns.ts";
 
 /** How the actor of an event was authenticated: a dashboard session, an integrator API key, an instance URL. */
 export const AUDIT_ACTOR_KINDS = ["session", "api_key", "instance"] as const;
 export type AuditActorKind = (typeof AUDIT_ACTOR_KINDS)[number];
+
+/**
+ * What an event changed, where the action alone does not say it: the settings an `instance.settings`
+ * changed (and the new values of those that are configuration), the role an `org.role_change` gave or an
+ * `org.invite` offers, the scopes and expiry of an `api_key.create`. Flat, small, written only by the
+ * platform's own code: never a secret, a payload or a user's free text.
+ */
+export type AuditDetail = Record<string, string | number | boolean | null | string[]>;
 
 /**
  * Who did what, when, from where, and how it went. Never a secret or a payload: no API key, instance URL or
@@ -36,6 +44,8 @@ export const auditEvents = pgTable(
     requestId: text(),
     ip: text(),
     userAgent: text(),
+    /** See AuditDetail; null for events whose action says it all (and for every tool call). */
+    detail: jsonb().$type<AuditDetail>(),
     createdAt: tz().notNull().defaultNow(),
   },
   (t) => [

@@ -56,6 +56,15 @@ export const ZAuditItem = z.object({
   requestId: z.string().nullable(),
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),
+  /**
+   * What the event changed, where its action alone does not say: `instance.settings` → `changed` (the settings
+   * it changed) and the new values of `readOnly`, `rateLimitPerMinute`, `toolAllowlist` among them (never the
+   * display name: free text); `org.role_change` → `role`, `previousRole`; `org.invite` → `role`, `expiresAt`;
+   * `api_key.create` → `scopes`, `expiresAt`. Null otherwise.
+   */
+  detail: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]))
+    .nullable(),
 });
 
 export const ZListAuditOutput = z.object({ items: z.array(ZAuditItem), nextCursor: z.string().nullable() });
