@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { type IssuedInstance, useTRPC } from "../trpc.ts";
+import { TextField } from "../ui/Field.tsx";
 import { ActionError } from "../ui/states.tsx";
 import { CUSTOM_NAME } from "./services.ts";
 
@@ -98,41 +99,31 @@ export function CustomConnectForm({
       aria-busy={connect.isPending}
       aria-label={`Connect ${CUSTOM_NAME}`}
     >
-      <div>
-        <label className="label" htmlFor={`${id}-label`}>
-          Name
-        </label>
-        <input
-          id={`${id}-label`}
-          className="input"
-          type="text"
-          required
-          maxLength={64}
-          placeholder="e.g. Internal tools"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-        />
-      </div>
-      <div>
-        <label className="label" htmlFor={`${id}-url`}>
-          Server URL
-        </label>
-        <input
-          id={`${id}-url`}
-          className="input"
-          type="url"
-          inputMode="url"
-          autoComplete="off"
-          spellCheck={false}
-          required
-          maxLength={2048}
-          placeholder="https://mcp.example.com/mcp"
-          value={url}
-          aria-invalid={connect.isError ? true : undefined}
-          aria-describedby={failed ? `${id}-error` : undefined}
-          onChange={(e) => setUrl(e.target.value)}
-        />
-      </div>
+      <TextField
+        id={`${id}-label`}
+        label="Name"
+        type="text"
+        required
+        maxLength={64}
+        placeholder="e.g. Internal tools"
+        value={name}
+        onValue={setName}
+      />
+      <TextField
+        id={`${id}-url`}
+        label="Server URL"
+        type="url"
+        inputMode="url"
+        autoComplete="off"
+        spellCheck={false}
+        required
+        maxLength={2048}
+        placeholder="https://mcp.example.com/mcp"
+        value={url}
+        invalid={connect.isError}
+        errorId={failed ? `${id}-error` : undefined}
+        onValue={setUrl}
+      />
       <fieldset className="space-y-2 min-w-0">
         <legend className="label">
           Headers{" "}

@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { type Instance, type Service, useTRPC } from "../trpc.ts";
+import { TextField } from "../ui/Field.tsx";
 import { focusSoon } from "../ui/Page.tsx";
 import { ActionError } from "../ui/states.tsx";
 
@@ -47,19 +48,14 @@ export function Settings({ instance, service }: { instance: Instance; service: S
       <h2 id={`${id}-t`} className="font-semibold">
         Settings
       </h2>
-      <div>
-        <label className="label" htmlFor={`${id}-name`}>
-          Display name
-        </label>
-        <input
-          id={`${id}-name`}
-          className="input"
-          maxLength={80}
-          placeholder={service?.name ?? instance.serviceType}
-          value={displayName}
-          onChange={(e) => setDisplayName(e.target.value)}
-        />
-      </div>
+      <TextField
+        id={`${id}-name`}
+        label="Display name"
+        maxLength={80}
+        placeholder={service?.name ?? instance.serviceType}
+        value={displayName}
+        onValue={setDisplayName}
+      />
       <fieldset className="min-w-0">
         <legend className="label">Tools offered</legend>
         <label className="flex items-center gap-2 text-sm">
@@ -113,24 +109,19 @@ export function Settings({ instance, service }: { instance: Instance; service: S
           Read-only mode <span className="muted block">Only tools marked read-only can be called.</span>
         </span>
       </label>
-      <div>
-        <label className="label" htmlFor={`${id}-rate`}>
-          Rate limit (calls per minute)
-        </label>
-        <input
-          id={`${id}-rate`}
-          className="input"
-          type="number"
-          inputMode="numeric"
-          min={1}
-          max={10000}
-          placeholder="Platform default"
-          value={rate}
-          aria-invalid={save.isError ? true : undefined}
-          aria-describedby={save.isError ? `${id}-err` : undefined}
-          onChange={(e) => setRate(e.target.value)}
-        />
-      </div>
+      <TextField
+        id={`${id}-rate`}
+        label="Rate limit (calls per minute)"
+        type="number"
+        inputMode="numeric"
+        min={1}
+        max={10000}
+        placeholder="Platform default"
+        value={rate}
+        invalid={save.isError}
+        errorId={save.isError ? `${id}-err` : undefined}
+        onValue={setRate}
+      />
       <div ref={result} tabIndex={-1} className="outline-none">
         {save.isError && <ActionError error={save.error} id={`${id}-err`} />}
         {save.isSuccess && (

@@ -5,6 +5,7 @@ import { formatAgo, formatWhen } from "../format.ts";
 import { setActiveOrg } from "../org.ts";
 import { useTRPC } from "../trpc.ts";
 import { ConfirmDialog } from "../ui/Dialog.tsx";
+import { TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
 import { ActionError, ErrorState, Loading } from "../ui/states.tsx";
 
@@ -47,43 +48,30 @@ function ChangePassword() {
       <h2 id={`${id}-t`} className="font-semibold">
         Change password
       </h2>
-      <div>
-        <label className="label" htmlFor={`${id}-cur`}>
-          Current password
-        </label>
-        <input
-          id={`${id}-cur`}
-          className="input"
-          type="password"
-          autoComplete="current-password"
-          required
-          maxLength={256}
-          value={current}
-          aria-invalid={change.isError ? true : undefined}
-          aria-describedby={change.isError ? `${id}-err` : undefined}
-          onChange={(e) => setCurrent(e.target.value)}
-        />
-      </div>
-      <div>
-        <label className="label" htmlFor={`${id}-new`}>
-          New password
-        </label>
-        <input
-          id={`${id}-new`}
-          className="input"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={10}
-          maxLength={256}
-          value={next}
-          aria-describedby={`${id}-rule`}
-          onChange={(e) => setNext(e.target.value)}
-        />
-        <p id={`${id}-rule`} className="muted text-xs mt-1">
-          At least 10 characters. Every other session is signed out.
-        </p>
-      </div>
+      <TextField
+        id={`${id}-cur`}
+        label="Current password"
+        type="password"
+        autoComplete="current-password"
+        required
+        maxLength={256}
+        value={current}
+        invalid={change.isError}
+        errorId={change.isError ? `${id}-err` : undefined}
+        onValue={setCurrent}
+      />
+      <TextField
+        id={`${id}-new`}
+        label="New password"
+        hint="At least 10 characters. Every other session is signed out."
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={10}
+        maxLength={256}
+        value={next}
+        onValue={setNext}
+      />
       <div ref={result} tabIndex={-1} className="outline-none">
         {change.isError && <ActionError error={change.error} id={`${id}-err`} />}
         {change.isSuccess && (
@@ -229,18 +217,15 @@ function DeleteAccount() {
         error={del.isError && <ActionError error={del.error} id={`${id}-err`} />}
         onConfirm={() => del.mutate({ password })}
       >
-        <label className="label" htmlFor={`${id}-pw`}>
-          Password
-        </label>
-        <input
+        <TextField
           id={`${id}-pw`}
-          className="input"
+          label="Password"
           type="password"
           autoComplete="current-password"
           value={password}
-          aria-invalid={del.isError ? true : undefined}
-          aria-describedby={del.isError ? `${id}-err` : undefined}
-          onChange={(e) => setPassword(e.target.value)}
+          invalid={del.isError}
+          errorId={del.isError ? `${id}-err` : undefined}
+          onValue={setPassword}
         />
       </ConfirmDialog>
     </section>

@@ -4,6 +4,7 @@ import { formatAgo, formatWhen } from "../format.ts";
 import { type ApiKey, type Outputs, useTRPC } from "../trpc.ts";
 import { CopyButton } from "../ui/CopyButton.tsx";
 import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
+import { SelectField, TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
 import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
 
@@ -75,22 +76,17 @@ export function ApiKeys() {
       <div className="grid gap-4 lg:grid-cols-[20rem_minmax(0,1fr)]">
         <form className="card space-y-3" onSubmit={submit} aria-label="Create an API key">
           <h2 className="font-semibold">Create a key</h2>
-          <div>
-            <label className="label" htmlFor={`${id}-name`}>
-              Key name
-            </label>
-            <input
-              id={`${id}-name`}
-              className="input"
-              required
-              maxLength={64}
-              value={name}
-              placeholder="e.g. CI deploys"
-              aria-invalid={create.isError ? true : undefined}
-              aria-describedby={create.isError ? `${id}-err` : undefined}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </div>
+          <TextField
+            id={`${id}-name`}
+            label="Key name"
+            required
+            maxLength={64}
+            value={name}
+            placeholder="e.g. CI deploys"
+            invalid={create.isError}
+            errorId={create.isError ? `${id}-err` : undefined}
+            onValue={setName}
+          />
           <fieldset>
             <legend className="label">Scopes</legend>
             {SCOPES.map(([scope, label]) => (
@@ -112,23 +108,7 @@ export function ApiKeys() {
               </label>
             ))}
           </fieldset>
-          <div>
-            <label className="label" htmlFor={`${id}-exp`}>
-              Expires
-            </label>
-            <select
-              id={`${id}-exp`}
-              className="input"
-              value={expiry}
-              onChange={(e) => setExpiry(e.target.value)}
-            >
-              {EXPIRY.map(([v, l]) => (
-                <option key={v} value={v}>
-                  {l}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField id={`${id}-exp`} label="Expires" options={EXPIRY} value={expiry} onValue={setExpiry} />
           {create.isError && <ActionError error={create.error} id={`${id}-err`} />}
           <button type="submit" className="btn btn-primary" disabled={create.isPending || scopes.size === 0}>
             {create.isPending ? "Creating…" : "Create key"}

@@ -5,6 +5,7 @@ import { serviceNames } from "../components/services.ts";
 import { formatWhen } from "../format.ts";
 import { type AuditEvent, useTRPC, useTRPCClient } from "../trpc.ts";
 import { Dialog, DialogClose } from "../ui/Dialog.tsx";
+import { SelectField, TextField } from "../ui/Field.tsx";
 import { PageHeader } from "../ui/Page.tsx";
 import { Empty, ErrorState, Loading } from "../ui/states.tsx";
 
@@ -83,58 +84,39 @@ export function Audit() {
         onSubmit={apply}
         aria-label="Filters"
       >
-        <div>
-          <label className="label" htmlFor={`${id}-action`}>
-            Action
-          </label>
-          <select id={`${id}-action`} name="action" className="input" defaultValue={get("action")}>
-            <option value="">Any</option>
-            {ACTIONS.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label className="label" htmlFor={`${id}-status`}>
-            Status
-          </label>
-          <input
-            id={`${id}-status`}
-            name="status"
-            className="input"
-            placeholder="ok, EXPIRED_CREDENTIALS…"
-            maxLength={64}
-            defaultValue={get("status")}
-          />
-        </div>
-        <div>
-          <label className="label" htmlFor={`${id}-inst`}>
-            Instance
-          </label>
-          <select id={`${id}-inst`} name="instanceId" className="input" defaultValue={get("instanceId")}>
-            <option value="">Any</option>
-            {instances.data?.map((i) => (
-              <option key={i.instanceId} value={i.instanceId}>
-                {names.get(i.serviceType) ?? i.serviceType}
-                {i.status === "revoked" ? " (revoked)" : ""}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label className="label" htmlFor={`${id}-from`}>
-            From
-          </label>
-          <input id={`${id}-from`} name="from" type="date" className="input" defaultValue={get("from")} />
-        </div>
-        <div>
-          <label className="label" htmlFor={`${id}-to`}>
-            To
-          </label>
-          <input id={`${id}-to`} name="to" type="date" className="input" defaultValue={get("to")} />
-        </div>
+        <SelectField
+          id={`${id}-action`}
+          label="Action"
+          name="action"
+          options={[["", "Any"], ...ACTIONS.map((a) => [a, a] as const)]}
+          defaultValue={get("action")}
+        />
+        <TextField
+          id={`${id}-status`}
+          label="Status"
+          name="status"
+          placeholder="ok, EXPIRED_CREDENTIALS…"
+          maxLength={64}
+          defaultValue={get("status")}
+        />
+        <SelectField
+          id={`${id}-inst`}
+          label="Instance"
+          name="instanceId"
+          options={[
+            ["", "Any"],
+            ...(instances.data ?? []).map(
+              (i) =>
+                [
+                  i.instanceId,
+                  `${names.get(i.serviceType) ?? i.serviceType}${i.status === "revoked" ? " (revoked)" : ""}`,
+                ] as const,
+            ),
+          ]}
+          defaultValue={get("instanceId")}
+        />
+        <TextField id={`${id}-from`} label="From" name="from" type="date" defaultValue={get("from")} />
+        <TextField id={`${id}-to`} label="To" name="to" type="date" defaultValue={get("to")} />
         <div className="flex gap-2">
           <button type="submit" className="btn btn-primary">
             Apply

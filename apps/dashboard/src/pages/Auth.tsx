@@ -3,6 +3,7 @@ import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { setActiveOrg } from "../org.ts";
 import { errorInfo, useTRPC } from "../trpc.ts";
+import { TextField } from "../ui/Field.tsx";
 
 /** Only a path of this app: never an absolute URL (no open redirect through ?next=). */
 function safeNext(next: string | null): string {
@@ -77,48 +78,32 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
             {signUp ? "Create an account" : "Sign in"}
           </h1>
           <form onSubmit={submit} className="space-y-3" noValidate={false}>
-            <div>
-              <label className="label" htmlFor={`${id}-email`}>
-                Email
-              </label>
-              <input
-                id={`${id}-email`}
-                className="input"
-                type="email"
-                autoComplete="email"
-                required
-                maxLength={254}
-                value={email}
-                aria-invalid={info && !passwordProblem ? true : undefined}
-                aria-describedby={info ? `${id}-error` : undefined}
-                onChange={(e) => setEmail(e.target.value)}
-              />
-            </div>
-            <div>
-              <label className="label" htmlFor={`${id}-password`}>
-                Password
-              </label>
-              <input
-                id={`${id}-password`}
-                className="input"
-                type="password"
-                autoComplete={signUp ? "new-password" : "current-password"}
-                required
-                minLength={signUp ? 10 : undefined}
-                maxLength={256}
-                value={password}
-                aria-invalid={passwordProblem ? true : undefined}
-                aria-describedby={
-                  [signUp ? `${id}-rule` : "", info ? `${id}-error` : ""].join(" ").trim() || undefined
-                }
-                onChange={(e) => setPassword(e.target.value)}
-              />
-              {signUp && (
-                <p id={`${id}-rule`} className="muted text-xs mt-1">
-                  At least 10 characters.
-                </p>
-              )}
-            </div>
+            <TextField
+              id={`${id}-email`}
+              label="Email"
+              type="email"
+              autoComplete="email"
+              required
+              maxLength={254}
+              value={email}
+              invalid={!!info && !passwordProblem}
+              errorId={info ? `${id}-error` : undefined}
+              onValue={setEmail}
+            />
+            <TextField
+              id={`${id}-password`}
+              label="Password"
+              hint={signUp ? "At least 10 characters." : undefined}
+              type="password"
+              autoComplete={signUp ? "new-password" : "current-password"}
+              required
+              minLength={signUp ? 10 : undefined}
+              maxLength={256}
+              value={password}
+              invalid={!!passwordProblem}
+              errorId={info ? `${id}-error` : undefined}
+              onValue={setPassword}
+            />
             {info && (
               <div ref={errorRef} tabIndex={-1} id={`${id}-error`} className="alert" role="alert">
                 {info.message}

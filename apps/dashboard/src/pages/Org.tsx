@@ -6,8 +6,19 @@ import { setActiveOrg, useActiveOrg } from "../org.ts";
 import { type Org as OrgSummary, type Outputs, useTRPC } from "../trpc.ts";
 import { CopyButton } from "../ui/CopyButton.tsx";
 import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
+import { SelectField, TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
 import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
+
+const INVITED_ROLES = [
+  ["member", "member"],
+  ["admin", "admin"],
+] as const;
+const LINK_VALIDITY = [
+  ["24", "1 day"],
+  ["168", "7 days"],
+  ["720", "30 days"],
+] as const;
 
 type Pending =
   | { kind: "remove"; userId: string; email: string }
@@ -93,18 +104,15 @@ function CreateOrg() {
       <h2 id={`${id}-t`} className="font-semibold">
         New organisation
       </h2>
-      <label className="label" htmlFor={`${id}-name`}>
-        Organisation name
-      </label>
-      <input
+      <TextField
         id={`${id}-name`}
-        className="input"
+        label="Organisation name"
         required
         maxLength={80}
         value={name}
-        aria-invalid={create.isError ? true : undefined}
-        aria-describedby={create.isError ? `${id}-err` : undefined}
-        onChange={(e) => setName(e.target.value)}
+        invalid={create.isError}
+        errorId={create.isError ? `${id}-err` : undefined}
+        onValue={setName}
       />
       {create.isError && <ActionError error={create.error} id={`${id}-err`} />}
       <button type="submit" className="btn btn-primary" disabled={create.isPending}>
@@ -347,30 +355,20 @@ function Invitations({
           invite.mutate({ orgId, role, expiresInHours: Number(hours) });
         }}
       >
-        <div>
-          <label className="label" htmlFor={`${id}-role`}>
-            Role
-          </label>
-          <select
-            id={`${id}-role`}
-            className="input"
-            value={role}
-            onChange={(e) => setRole(e.target.value as "admin" | "member")}
-          >
-            <option value="member">member</option>
-            <option value="admin">admin</option>
-          </select>
-        </div>
-        <div>
-          <label className="label" htmlFor={`${id}-exp`}>
-            Link valid for
-          </label>
-          <select id={`${id}-exp`} className="input" value={hours} onChange={(e) => setHours(e.target.value)}>
-            <option value="24">1 day</option>
-            <option value="168">7 days</option>
-            <option value="720">30 days</option>
-          </select>
-        </div>
+        <SelectField
+          id={`${id}-role`}
+          label="Role"
+          options={INVITED_ROLES}
+          value={role}
+          onValue={(v) => setRole(v as "admin" | "member")}
+        />
+        <SelectField
+          id={`${id}-exp`}
+          label="Link valid for"
+          options={LINK_VALIDITY}
+          value={hours}
+          onValue={setHours}
+        />
         <button type="submit" className="btn btn-primary" disabled={invite.isPending}>
           Create invitation link
         </button>

@@ -16,6 +16,7 @@ import {
 import { serviceNames } from "../components/services.ts";
 import { formatNumber } from "../format.ts";
 import { type Outputs, useTRPC } from "../trpc.ts";
+import { SelectField } from "../ui/Field.tsx";
 import { PageHeader } from "../ui/Page.tsx";
 import { Empty, ErrorState, Loading } from "../ui/states.tsx";
 
@@ -87,35 +88,20 @@ export default function Usage() {
     <>
       <PageHeader title="Usage">Tool calls through your instances: volume, errors and latency.</PageHeader>
       <div className="flex flex-wrap gap-3 mb-4">
-        <div>
-          <label className="label" htmlFor={`${id}-range`}>
-            Range
-          </label>
-          <select
-            id={`${id}-range`}
-            className="input"
-            value={String(days)}
-            onChange={(e) => set("range", e.target.value)}
-          >
-            {RANGES.map(([v, l]) => (
-              <option key={v} value={v}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label className="label" htmlFor={`${id}-by`}>
-            Latency by
-          </label>
-          <select id={`${id}-by`} className="input" value={by} onChange={(e) => set("by", e.target.value)}>
-            {BY.map(([v, l]) => (
-              <option key={v} value={v}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          id={`${id}-range`}
+          label="Range"
+          options={RANGES}
+          value={String(days)}
+          onValue={(v) => set("range", v)}
+        />
+        <SelectField
+          id={`${id}-by`}
+          label="Latency by"
+          options={BY}
+          value={by}
+          onValue={(v) => set("by", v)}
+        />
       </div>
       {(perDay.isPending || perGroup.isPending) && <Loading what="usage" />}
       {perDay.isError && <ErrorState error={perDay.error} retry={() => void perDay.refetch()} />}
