@@ -2,7 +2,7 @@ import { type AuditActorKind, type AuditDetail, auditEvents, type Db } from "@mc
 import { eq, sql } from "drizzle-orm";
 import type { CoreDeps } from "./deps.ts";
 import { newTimeOrderedId } from "./ids.ts";
-import { type CallSample, rollUp, upsertRollups } from "./usage.ts";
+import { type CallSample, RollupFold, upsertRollups } from "./usage.ts";
 
 /** Where a control-plane change came from: passed by the procedure to the domain function that records it. */
 export interface AuditRequest {
@@ -37,12 +37,22 @@ export interface AuditEvent extends AuditRequest {
 
 type Row = AuditEvent & { id: string; createdAt: Date };
 
+/** Events waiting for one statement: each already as its JSON row, and its tool calls folded into roll-ups. */
+interface Batch {
+  rows: string[];
+  rollups: RollupFold;
+}
+
 /**
  * Batches audit events off the hot path: flushed every second or every 1,000 events, bounded in memory. Each
- * flush also adds its tool calls to the usage roll-ups, in the same statement.
+ * flush also adds its tool calls to the usage roll-ups, in the same statement. An event is serialised and
+ * folded into its batch's roll-ups as it is recorded, so a flush only joins what is ready: under load a
+ * flush that serialised and folded a thousand events at once held the event loop for milliseconds, and every
+ * request in flight waited behind it (the tail of the edge's latency).
  */
 export class AuditLog {
-  private buffer: Row[] = [];
+  private batches: Batch[] = [];
+  private buffered = 0;
   private timer?: ReturnType<typeof setInterval>;
   private flushing: Promise<void> = Promise.resolve();
   static readonly MAX_BUFFER = 10_000;
@@ -63,23 +73,33 @@ export class AuditLog {
   }
 
   record(event: AuditEvent): void {
-    if (this.buffer.length >= AuditLog.MAX_BUFFER) {
+    if (this.buffered >= AuditLog.MAX_BUFFER) {
       this.deps.log.warn("audit buffer full; dropping event", { action: event.action });
       return;
     }
+    const size = this.opts.batch ?? AuditLog.BATCH;
+    let batch = this.batches.at(-1);
+    if (!batch || batch.rows.length >= size) {
+      batch = { rows: [], rollups: new RollupFold() };
+      this.batches.push(batch);
+    }
     const createdAt = new Date();
-    this.buffer.push({ id: newTimeOrderedId("evt", createdAt.getTime()), ...event, createdAt });
-    if (this.buffer.length >= (this.opts.batch ?? AuditLog.BATCH)) void this.flush();
+    const row: Row = { id: newTimeOrderedId("evt", createdAt.getTime()), ...event, createdAt };
+    batch.rows.push(JSON.stringify(toJsonRow(row)));
+    if (isToolCall(row)) batch.rollups.add(row);
+    this.buffered++;
+    if (batch.rows.length >= size) void this.flush();
   }
 
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      while (this.buffer.length > 0) {
-        const batch = this.buffer.splice(0, this.opts.batch ?? AuditLog.BATCH);
+      // A batch taken here gets no more events: the next one recorded starts a new batch.
+      for (let batch = this.batches.shift(); batch; batch = this.batches.shift()) {
+        this.buffered -= batch.rows.length;
         try {
           await insertBatch(this.deps.db, batch);
         } catch (error) {
-          this.deps.log.error("audit flush failed", { error, dropped: batch.length });
+          this.deps.log.error("audit flush failed", { error, dropped: batch.rows.length });
         }
       }
     });
@@ -100,11 +120,12 @@ const isToolCall = (r: Row): r is Row & CallSample =>
  * One statement for a whole batch, its rows sent as one JSON parameter (`json_to_recordset`): building a
  * 200-row, 1,800-parameter statement through the query builder cost the edge several per cent of its CPU
  * under load, and so did serialising one array parameter per column element by element; JSON.stringify is
- * native. The tool calls' roll-ups (folded here, so the database adds a few rows, not one per call) go in
- * the same statement: events and counters commit together or not at all.
+ * native (and runs per event, as it is recorded). The tool calls' roll-ups (folded as they were recorded, so
+ * the database adds a few rows, not one per call) go in the same statement: events and counters commit
+ * together or not at all.
  */
-function insertBatch(db: Db, batch: Row[]) {
-  const rows = JSON.stringify(batch.map(toJsonRow));
+function insertBatch(db: Db, batch: Batch) {
+  const rows = `[${batch.rows.join(",")}]`;
   const insert = sql`
     insert into audit_events (id, user_id, org_id, action, status, actor_kind, actor_key_id, target, instance_id,
       service_type, tool, latency_ms, upstream_ms, request_id, ip, user_agent, detail, created_at)
@@ -115,9 +136,8 @@ function insertBatch(db: Db, batch: Row[]) {
       instance_id text, service_type text, tool text, latency_ms integer, upstream_ms integer, request_id text,
       ip text, user_agent text, detail jsonb, created_at timestamptz
     )`;
-  const calls = batch.filter(isToolCall);
-  if (calls.length === 0) return db.execute(insert);
-  return db.execute(sql`with events as (${insert}) ${upsertRollups(JSON.stringify(rollUp(calls)))}`);
+  if (batch.rollups.size === 0) return db.execute(insert);
+  return db.execute(sql`with events as (${insert}) ${upsertRollups(JSON.stringify(batch.rollups.rows()))}`);
 }
 
 /**

@@ -72,14 +72,24 @@ const DAY_MS = 86_400_000;
  * then lock the same rows in the same order and never deadlock each other).
  */
 export function rollUp(calls: Iterable<CallSample>): RollupRow[] {
-  const rows = new Map<string, RollupRow>();
-  for (const call of calls) {
+  const fold = new RollupFold();
+  for (const call of calls) fold.add(call);
+  return fold.rows();
+}
+
+/** `rollUp`, one call at a time: the audit writer folds each call as it is recorded. */
+export class RollupFold {
+  private readonly byKey = new Map<string, RollupRow>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  add(call: CallSample): void {
+    const rows = this.byKey;
     const at = call.createdAt.getTime();
     const serviceType = call.serviceType ?? "unknown";
-    for (const [period, size] of [
-      ["hour", HOUR_MS],
-      ["day", DAY_MS],
-    ] as const) {
+    for (const [period, size] of PERIODS) {
       const start = Math.floor(at / size) * size;
       const key = `${call.userId}\u0000${period}\u0000${start}\u0000${call.instanceId}\u0000${serviceType}\u0000${call.tool}`;
       let row = rows.get(key);
@@ -110,8 +120,17 @@ export function rollUp(calls: Iterable<CallSample>): RollupRow[] {
       }
     }
   }
-  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+
+  /** The rows so far, sorted by key. */
+  rows(): RollupRow[] {
+    return [...this.byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+  }
 }
+
+const PERIODS = [
+  ["hour", HOUR_MS],
+  ["day", DAY_MS],
+] as const;
 
 /**
  * Adds roll-up rows (a JSON array of `RollupRow`) to the stored counters: the SQL fragment the audit writer

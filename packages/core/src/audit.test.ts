@@ -1,0 +1,135 @@
+// The audit writer on a real database (PGlite, or DATABASE_URL): batches of the configured size, each one
+// statement with its roll-ups; a batch the database refuses is dropped and logged without losing the next;
+// the buffer's bound.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { generateKeySpec } from "@mcp/crypto";
+import { auditEvents, usageRollups } from "@mcp/db";
+import { eq } from "drizzle-orm";
+import { type AuditEvent, AuditLog } from "./audit.ts";
+import type { Platform } from "./bootstrap.ts";
+import type { Logger } from "./logger.ts";
+import { testPlatform } from "./test-platform.ts";
+
+let platform: Platform;
+
+beforeAll(async () => {
+  platform = await testPlatform({ encryptionKeys: generateKeySpec(1), kvPrefix: "test:audit:" });
+});
+afterAll(() => platform.close());
+
+/** A logger that keeps what it is told. */
+function capture() {
+  const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, fields });
+  const log: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { log, lines };
+}
+
+const call = (userId: string, i: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
+  userId,
+  orgId: `org_${userId}`,
+  instanceId: `ins_${userId}`,
+  action: "tool.call",
+  actorKind: "instance",
+  serviceType: "figma",
+  tool: i % 2 === 0 ? "get_me" : "get_file",
+  status: i % 3 === 0 ? "UPSTREAM_ERROR" : "ok",
+  latencyMs: 10 + i,
+  upstreamMs: 5 + i,
+  requestId: `req-${i}`,
+  ...extra,
+});
+
+const eventsOf = (userId: string) =>
+  platform.deps.db.select().from(auditEvents).where(eq(auditEvents.userId, userId));
+const rollupsOf = (userId: string) =>
+  platform.deps.db.select().from(usageRollups).where(eq(usageRollups.userId, userId));
+
+describe("AuditLog", () => {
+  test("batches of the configured size: every event written as recorded, its calls in the roll-ups", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    const audit = new AuditLog({ db: platform.deps.db, log }, { batch: 3 });
+    for (let i = 0; i < 7; i++) audit.record(call(userId, i));
+    audit.record({
+      userId,
+      orgId: `org_${userId}`,
+      action: "instance.settings",
+      status: "ok",
+      target: `ins_${userId}`,
+      detail: { changed: ["readOnly"], readOnly: true },
+    });
+    await audit.flush();
+    const events = await eventsOf(userId);
+    expect(events).toHaveLength(8);
+    // Events within one millisecond have no order among them: found by request id.
+    const byRequest = new Map(events.map((e) => [e.requestId, e]));
+    for (let i = 0; i < 7; i++) expect(byRequest.get(`req-${i}`)?.latencyMs).toBe(10 + i);
+    expect(byRequest.get("req-1")).toMatchObject({
+      action: "tool.call",
+      actorKind: "instance",
+      tool: "get_file",
+      status: "ok",
+      latencyMs: 11,
+      upstreamMs: 6,
+      ip: null,
+      detail: null,
+    });
+    expect(byRequest.get(null)).toMatchObject({
+      action: "instance.settings",
+      detail: { changed: ["readOnly"], readOnly: true },
+    });
+    // Only the tool calls count, in an hour and a day row per tool; 0, 3 and 6 failed.
+    const rollups = await rollupsOf(userId);
+    const sum = (period: string, field: "calls" | "upstreamCalls") =>
+      rollups.filter((r) => r.period === period).reduce((n, r) => n + r[field], 0);
+    expect(sum("hour", "calls")).toBe(7);
+    expect(sum("day", "calls")).toBe(7);
+    expect(sum("day", "upstreamCalls")).toBe(7);
+    const errors = rollups
+      .filter((r) => r.period === "day")
+      .map((r) => (r.errors as Record<string, number>).UPSTREAM_ERROR ?? 0);
+    expect(errors.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(lines.filter((l) => l.level !== "debug")).toEqual([]);
+  });
+
+  test("a batch the database refuses is dropped and logged; the batches after it are written", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    const audit = new AuditLog({ db: platform.deps.db, log }, { batch: 2 });
+    audit.record(call(userId, 0));
+    // Not an integer: PostgreSQL refuses the whole statement (events and roll-ups alike).
+    audit.record(call(userId, 1, { latencyMs: 1.5 }));
+    audit.record(call(userId, 2));
+    audit.record(call(userId, 3));
+    await audit.flush();
+    expect((await eventsOf(userId)).map((e) => e.requestId).sort()).toEqual(["req-2", "req-3"]);
+    expect((await rollupsOf(userId)).filter((r) => r.period === "day").reduce((n, r) => n + r.calls, 0)).toBe(
+      2,
+    );
+    expect(lines.map((l) => [l.level, l.msg, l.fields?.dropped])).toEqual([
+      ["error", "audit flush failed", 2],
+    ]);
+  });
+
+  test("at most MAX_BUFFER events wait: the next is dropped with a warning, the rest are written", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    // Batches larger than the bound: nothing flushes on its own.
+    const audit = new AuditLog({ db: platform.deps.db, log }, { batch: AuditLog.MAX_BUFFER * 2 });
+    for (let i = 0; i <= AuditLog.MAX_BUFFER; i++) audit.record(call(userId, i));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([["warn", "audit buffer full; dropping event"]]);
+    await audit.flush();
+    const written = await platform.deps.db
+      .select({ requestId: auditEvents.requestId })
+      .from(auditEvents)
+      .where(eq(auditEvents.userId, userId));
+    expect(written).toHaveLength(AuditLog.MAX_BUFFER);
+    expect(written.some((w) => w.requestId === `req-${AuditLog.MAX_BUFFER}`)).toBe(false);
+    // Room again once flushed.
+    audit.record(call(userId, -1));
+    await audit.flush();
+    expect(lines).toHaveLength(1);
+  });
+});
