@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeySpec } from "@mcp/crypto";
 import { auditEvents, usageRollups } from "@mcp/db";
 import { eq } from "drizzle-orm";
+import { waitFor } from "../../../test/wait.ts";
 import { type AuditEvent, AuditLog } from "./audit.ts";
 import type { Platform } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
@@ -92,6 +93,18 @@ describe("AuditLog", () => {
       .map((r) => (r.errors as Record<string, number>).UPSTREAM_ERROR ?? 0);
     expect(errors.reduce((a, b) => a + b, 0)).toBe(3);
     expect(lines.filter((l) => l.level !== "debug")).toEqual([]);
+  });
+
+  test("a batch that fills up is written on its own; the one being filled waits for the next flush", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log } = capture();
+    const audit = new AuditLog({ db: platform.deps.db, log }, { batch: 3 });
+    for (let i = 0; i < 4; i++) audit.record(call(userId, i));
+    expect(await waitFor(() => audit.pending === 1)).toBe(true);
+    expect((await eventsOf(userId)).map((e) => e.requestId).sort()).toEqual(["req-0", "req-1", "req-2"]);
+    await audit.flush();
+    expect(audit.pending).toBe(0);
+    expect(await eventsOf(userId)).toHaveLength(4);
   });
 
   test("a batch the database refuses is dropped and logged; the batches after it are written", async () => {

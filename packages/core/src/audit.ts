@@ -88,13 +88,33 @@ export class AuditLog {
     batch.rows.push(JSON.stringify(toJsonRow(row)));
     if (isToolCall(row)) batch.rollups.add(row);
     this.buffered++;
-    if (batch.rows.length >= size) void this.flush();
+    if (batch.rows.length >= size) void this.write(true);
   }
 
+  /** Events recorded and not yet written (or being written). */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  /** Writes every event recorded so far. */
   flush(): Promise<void> {
+    return this.write(false);
+  }
+
+  /**
+   * Writes the batches waiting, in order; with `fullOnly` (a batch just filled up) only the full ones, so
+   * under load every statement carries a whole batch: the one being filled waits for its turn or the timer.
+   * (Writing it too made a statement of whatever had arrived during the previous write: many small ones,
+   * each a statement's fixed cost in PostgreSQL.)
+   */
+  private write(fullOnly: boolean): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      // A batch taken here gets no more events: the next one recorded starts a new batch.
-      for (let batch = this.batches.shift(); batch; batch = this.batches.shift()) {
+      const size = this.opts.batch ?? AuditLog.BATCH;
+      for (;;) {
+        const batch = this.batches[0];
+        if (!batch || (fullOnly && batch.rows.length < size)) return;
+        // A batch taken here gets no more events: the next one recorded starts a new batch.
+        this.batches.shift();
         this.buffered -= batch.rows.length;
         try {
           await insertBatch(this.deps.db, batch);
