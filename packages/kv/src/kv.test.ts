@@ -468,3 +468,50 @@ test("an outage ends only once the kv hears again: not while the subscriber re-s
   await kv.close();
   await shared.close();
 });
+
+test("a stall of this process's event loop is not taken for a slow Redis: answers that arrived meanwhile are read, not replaced by the fallback's", async () => {
+  // A Redis kv whose `get` is a round trip over a real socket (a server in this process answering at once),
+  // so its answer, like Redis's, reaches the caller only through the event loop's I/O.
+  const stored = new Map([["k", "from redis"]]);
+  const server = Bun.listen<undefined>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: { data: (socket, data) => void socket.write(stored.get(data.toString()) ?? "") },
+  });
+  const waiting: ((value: string) => void)[] = [];
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    socket: { data: (_, data) => waiting.shift()?.(data.toString()) },
+  });
+  const shared = createMemoryKv();
+  const inner: Kv = {
+    ...shared,
+    kind: "redis",
+    connected: () => true,
+    get: (key) =>
+      new Promise((resolve) => {
+        waiting.push(resolve);
+        socket.write(key);
+      }),
+    close: async () => {},
+  };
+  const kv = createResilientKv(inner, { timeoutMs: 40, probeEveryMs: 60_000 });
+  expect(await kv.get("k")).toBe("from redis");
+  for (const stallMs of [100, 300]) {
+    const answer = kv.get("k");
+    // Held up well past the deadline (a long GC, a busy handler) while the answer is on its way.
+    for (const start = performance.now(); performance.now() - start < stallMs; );
+    expect(await answer).toBe("from redis");
+  }
+  expect(kv.degraded?.()).toBe(false);
+  // A call that really goes unanswered is still given up on (answered by the fallback) after its deadline.
+  const hung: Kv = { ...inner, get: () => new Promise(() => {}) };
+  const slow = createResilientKv(hung, { timeoutMs: 40, probeEveryMs: 60_000 });
+  const started = performance.now();
+  expect(await slow.get("k")).toBeNull();
+  expect(performance.now() - started).toBeGreaterThanOrEqual(40);
+  await Promise.all([kv.close(), slow.close(), shared.close()]);
+  socket.end();
+  server.stop(true);
+});

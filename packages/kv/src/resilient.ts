@@ -9,6 +9,8 @@ export const DEFAULT_KV_TIMEOUT_MS = 100;
  * lost connection counts at once.
  */
 const TIMEOUTS_BEFORE_DEGRADED = 3;
+/** The most of a call's wait, in timeouts, that stalls of this process's own event loop may excuse. */
+const MAX_STALL_CREDIT = 9;
 /** How often a degraded kv pings Redis to find out whether it is back. */
 export const DEFAULT_PROBE_EVERY_MS = 1_000;
 /** How long one recovery probe waits for the channels subscribed during the outage to be live in Redis. */
@@ -145,13 +147,31 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   // the oldest call is always the next to expire: one sweeping timer, running only while calls are in
   // flight, instead of a timer (and a race of promises) per call on the hot path. A call is given up on
   // between `timeoutMs` and 1.25 × `timeoutMs` after it started.
-  const inFlight = new Map<number, { started: number; expire: () => void }>();
+  //
+  //
+  // Time this process's event loop was held up (a long GC, a busy handler, a host short of CPU: the sweep
+  // runs late) does not count against the calls in flight: answers that arrived meanwhile are still unread
+  // in the socket, behind this very timer. Without this, one stall of 100 ms answered every call in flight
+  // from the per-process fallback (a session "not found", an empty cache read) although Redis had answered
+  // them in time. A call is credited at most MAX_STALL_CREDIT timeouts of it, so one that really goes
+  // unanswered is still given up on however slow the loop stays. (The credit of a call started later is
+  // never larger than its start is later, so the oldest call still expires first.)
+  const inFlight = new Map<number, { started: number; stalledBefore: number; expire: () => void }>();
+  const sweepEveryMs = Math.max(1, timeoutMs / 4);
+  const maxCredit = MAX_STALL_CREDIT * timeoutMs;
   let nextCall = 0;
   let sweeper: ReturnType<typeof setInterval> | undefined;
+  let lastSweep = 0;
+  /** How long the event loop has been held up in all, as seen by the sweeps (ms). */
+  let stalled = 0;
   function sweep(): void {
     const now = performance.now();
+    // Up to a whole interval late is a timer's ordinary jitter; beyond it, the loop was held up.
+    stalled += Math.max(0, now - lastSweep - 2 * sweepEveryMs);
+    lastSweep = now;
     for (const [id, call] of inFlight) {
-      if (now - call.started < timeoutMs) break;
+      const waited = now - call.started - Math.min(stalled - call.stalledBefore, maxCredit);
+      if (waited < timeoutMs) break;
       inFlight.delete(id);
       call.expire();
     }
@@ -164,9 +184,14 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   function withDeadline<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = nextCall++;
-      inFlight.set(id, { started: performance.now(), expire: () => reject(new Timeout(timeoutMs)) });
+      inFlight.set(id, {
+        started: performance.now(),
+        stalledBefore: stalled,
+        expire: () => reject(new Timeout(timeoutMs)),
+      });
       if (!sweeper) {
-        sweeper = setInterval(sweep, Math.max(1, timeoutMs / 4));
+        lastSweep = performance.now();
+        sweeper = setInterval(sweep, sweepEveryMs);
         sweeper.unref?.();
       }
       work.then(
