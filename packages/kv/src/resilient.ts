@@ -146,8 +146,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   // The deadlines of the calls in flight. Every call has the same timeout, so in insertion order (a Map's)
   // the oldest call is always the next to expire: one sweeping timer, running only while calls are in
   // flight, instead of a timer (and a race of promises) per call on the hot path. A call is given up on
-  // between `timeoutMs` and 1.25 × `timeoutMs` after it started.
-  //
+  // between `timeoutMs` and 1.25 × `timeoutMs` after it started, not counting stalls:
   //
   // Time this process's event loop was held up (a long GC, a busy handler, a host short of CPU: the sweep
   // runs late) does not count against the calls in flight: answers that arrived meanwhile are still unread
