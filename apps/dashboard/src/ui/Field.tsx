@@ -1,6 +1,9 @@
 import type { ChangeEvent, InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from "react";
 
-type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, "id" | "onChange" | "aria-describedby">;
+type InputProps = Omit<
+  InputHTMLAttributes<HTMLInputElement>,
+  "id" | "onChange" | "aria-describedby" | "aria-invalid"
+>;
 
 /**
  * A labelled text input, the one way the dashboard's forms ask for a value: the label names it, a hint (when
