@@ -31,10 +31,7 @@ export function TextField({
   const hintId = hint ? `${id}-hint` : undefined;
   const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
   return (
-    <div>
-      <label className="label" htmlFor={id}>
-        {label}
-      </label>
+    <Labelled id={id} label={label}>
       <input
         id={id}
         className="input"
@@ -48,7 +45,7 @@ export function TextField({
           {hint}
         </p>
       )}
-    </div>
+    </Labelled>
   );
 }
 
@@ -71,10 +68,7 @@ export function SelectField({
   onValue?(value: string): void;
 }) {
   return (
-    <div>
-      <label className="label" htmlFor={id}>
-        {label}
-      </label>
+    <Labelled id={id} label={label}>
       <select
         id={id}
         className="input"
@@ -87,6 +81,18 @@ export function SelectField({
           </option>
         ))}
       </select>
+    </Labelled>
+  );
+}
+
+/** A field's label above it (and whatever goes with the field). */
+function Labelled({ id, label, children }: { id: string; label: ReactNode; children: ReactNode }) {
+  return (
+    <div>
+      <label className="label" htmlFor={id}>
+        {label}
+      </label>
+      {children}
     </div>
   );
 }
