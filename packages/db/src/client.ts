@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { MigratedTemplate, SNAPSHOT_DIR } from "./pglite-template.ts";
 import * as schema from "./schema/index.ts";
 
 export type Schema = typeof schema;
@@ -23,6 +24,8 @@ export interface DbOptions {
   DATA_DIR?: string;
   /** Embedded only: keep the database in memory (tests). */
   memory?: boolean;
+  /** In memory only: the folder of migrated snapshots a new database starts from (see MigratedTemplate). */
+  snapshotDir?: string;
   /** postgres-js pool size (default 10). */
   poolSize?: number;
 }
@@ -75,12 +78,24 @@ export function createDatabase(opts: DbOptions): Database {
   const { drizzle: drizzlePglite } = require("drizzle-orm/pglite") as typeof import("drizzle-orm/pglite");
   const { migrate: migratePglite } =
     require("drizzle-orm/pglite/migrator") as typeof import("drizzle-orm/pglite/migrator");
-  const client = new PGlite(dataDir);
+  // An in-memory database starts from a migrated snapshot when one is cached (see MigratedTemplate).
+  const template = opts.memory
+    ? new MigratedTemplate(
+        opts.snapshotDir ?? SNAPSHOT_DIR,
+        MIGRATIONS,
+        require.resolve("@electric-sql/pglite"),
+      )
+    : undefined;
+  // One options object: PGlite reads a second argument only when the first is a path.
+  const client = new PGlite({ dataDir, ...(template?.snapshot && { loadDataDir: template.snapshot }) });
   const db = drizzlePglite(client, { schema, casing: "snake_case" });
   return {
     db,
     driver: "pglite",
-    migrate: serial(() => migratePglite(db, { migrationsFolder: MIGRATIONS })),
+    migrate: serial(async () => {
+      await migratePglite(db, { migrationsFolder: MIGRATIONS });
+      await template?.saveFrom(client);
+    }),
     close: () => client.close(),
   };
 }
