@@ -75,6 +75,8 @@ export async function startStack(
     // default is tested on its own kv); a stopped Redis is still detected at once by its lost connection.
     REDIS_TIMEOUT_MS: "2000",
     ENCRYPTION_KEYS: opts.encryptionKeys ?? "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    // OWASP's minimum argon2id cost (a third of the default's time): tests sign up hundreds of users.
+    PASSWORD_HASH_MEMORY_KIB: "19456",
     LOG_LEVEL: "error",
     ALLOW_PRIVATE_UPSTREAMS: opts.allowPrivateUpstreams ? "1" : "0",
     NODE_ENV: "test",

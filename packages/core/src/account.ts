@@ -73,7 +73,7 @@ export async function changePassword(
     await audit(deps, actor, "account.password_change", "UNAUTHORIZED", req);
     return fail("UNAUTHORIZED", WRONG_PASSWORD);
   }
-  const passwordHash = await hashPassword(input.newPassword);
+  const passwordHash = await hashPassword(input.newPassword, deps.passwordHashing);
   const changed = await deps.db.transaction(async (tx) => {
     // Only over the hash just verified: a change made meanwhile (another tab) is not silently overwritten.
     const rows = await tx

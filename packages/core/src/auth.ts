@@ -1,7 +1,7 @@
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
 import { hashToken, randomSecret } from "@mcp/crypto";
 import { type Db, sessions, users } from "@mcp/db";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { Lucia, TimeSpan } from "lucia";
 import type { CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
@@ -106,11 +106,11 @@ const toPublic = (u: { id: string; email: string; createdAt: Date }): PublicUser
 });
 
 export async function signUp(
-  deps: Pick<CoreDeps, "db">,
+  deps: Pick<CoreDeps, "db" | "passwordHashing">,
   input: { email: string; password: string },
 ): Promise<Result<PublicUser, "CONFLICT">> {
   const email = input.email.trim().toLowerCase();
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, deps.passwordHashing);
   const rows = await deps.db
     .insert(users)
     .values({ id: newId("usr"), email, passwordHash })
@@ -123,20 +123,34 @@ export async function signUp(
   return ok(toPublic(row));
 }
 
-// Verifying against a real hash when the email is unknown keeps both failures equally slow.
-let dummyHash: Promise<string> | undefined;
+// Verifying against a real hash (of the same cost) when the email is unknown keeps both failures equally slow.
+const dummyHashes = new Map<string, Promise<string>>();
 
+/**
+ * A password checked against its account. A hash made with another cost than the configured one (the
+ * operator raised PASSWORD_HASH_MEMORY_KIB, say) is replaced by one of the configured cost on the way in,
+ * unless the password changed meanwhile.
+ */
 export async function signIn(
-  deps: Pick<CoreDeps, "db">,
+  deps: Pick<CoreDeps, "db" | "passwordHashing">,
   input: { email: string; password: string },
 ): Promise<Result<PublicUser, "UNAUTHORIZED">> {
   const email = input.email.trim().toLowerCase();
+  const cost = deps.passwordHashing ?? DEFAULT_PASSWORD_HASHING;
   // Made before the lookup, whatever the email: the first sign-in of a process pays for it either way.
-  dummyHash ??= Bun.password.hash(randomSecret(), "argon2id");
+  const costKey = `${cost.memoryKib},${cost.iterations}`;
+  const dummyHash = dummyHashes.get(costKey) ?? hashPassword(randomSecret(), cost);
+  dummyHashes.set(costKey, dummyHash);
   const dummy = await dummyHash;
   const [row] = await deps.db.select().from(users).where(eq(users.email, email)).limit(1);
   const valid = await Bun.password.verify(input.password, row?.passwordHash ?? dummy);
   if (!row || !valid) return fail("UNAUTHORIZED", BAD_LOGIN);
+  if (needsRehash(row.passwordHash, cost)) {
+    await deps.db
+      .update(users)
+      .set({ passwordHash: await hashPassword(input.password, cost) })
+      .where(and(eq(users.id, row.id), eq(users.passwordHash, row.passwordHash)));
+  }
   return ok(toPublic(row));
 }
 
@@ -163,7 +177,29 @@ export async function verifyPassword(
   return (await Bun.password.verify(password, row.passwordHash)) ? row.passwordHash : null;
 }
 
-/** argon2id, as every stored password. */
-export function hashPassword(password: string): Promise<string> {
-  return Bun.password.hash(password, "argon2id");
+/** argon2id's cost (PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS). */
+export interface PasswordHashing {
+  memoryKib: number;
+  iterations: number;
+}
+
+/** Bun's own argon2id defaults: 64 MiB, two passes. */
+export const DEFAULT_PASSWORD_HASHING: PasswordHashing = { memoryKib: 65_536, iterations: 2 };
+
+/** argon2id, as every stored password (one lane: the cost is memory and passes). */
+export function hashPassword(
+  password: string,
+  cost: PasswordHashing = DEFAULT_PASSWORD_HASHING,
+): Promise<string> {
+  return Bun.password.hash(password, {
+    algorithm: "argon2id",
+    memoryCost: cost.memoryKib,
+    timeCost: cost.iterations,
+  });
+}
+
+/** Whether a stored hash is anything but argon2id of exactly `cost` (its PHC string says how it was made). */
+export function needsRehash(hash: string, cost: PasswordHashing): boolean {
+  const made = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=1\$/.exec(hash);
+  return !made || Number(made[1]) !== cost.memoryKib || Number(made[2]) !== cost.iterations;
 }

@@ -59,6 +59,7 @@ export async function createPlatform(
     publicEdgeUrl: opts.edgeUrl ?? publicEdgeUrl(env),
     servicePublicUrls: servicePublicUrls({ ...process.env, ...opts.serviceEnv }),
     allowPrivateUpstreams: env.ALLOW_PRIVATE_UPSTREAMS === "1",
+    passwordHashing: { memoryKib: env.PASSWORD_HASH_MEMORY_KIB, iterations: env.PASSWORD_HASH_ITERATIONS },
   };
   const refreshMs = env.HEALTH_CHECK_INTERVAL_MS || 30_000;
   const health = new HealthView(kv, () => deps.registry.list().map((s) => s.type), {

@@ -2,10 +2,17 @@
 // fake Figma upstream: connect, resolve through the caches, invalidate, rotate master keys.
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { generateKeySpec, hashToken, parseKeyring } from "@mcp/crypto";
-import { auditEvents, credentials, instances } from "@mcp/db";
+import { auditEvents, credentials, instances, users } from "@mcp/db";
 import { asc, eq } from "drizzle-orm";
 import { type FakeFigma, startFakeFigma } from "../../../test/fakes/figma.ts";
-import { createSessionStore, readSessionCookie, signIn, signUp } from "./auth.ts";
+import {
+  createSessionStore,
+  DEFAULT_PASSWORD_HASHING,
+  needsRehash,
+  readSessionCookie,
+  signIn,
+  signUp,
+} from "./auth.ts";
 import type { Platform } from "./bootstrap.ts";
 import { parseEnv } from "./env.ts";
 import { connectInstance, revokeInstance, rotateInstance, updateCredentials } from "./instances.ts";
@@ -100,6 +107,34 @@ describe("auth", () => {
     } finally {
       verify.mockRestore();
     }
+  });
+
+  test("new hashes take the configured argon2id cost; a sign-in re-hashes one made at another cost, once", async () => {
+    const storedHash = async (email: string) =>
+      (await platform.deps.db.select({ h: users.passwordHash }).from(users).where(eq(users.email, email)))[0]
+        ?.h;
+    const at = (memoryKib: number, iterations: number) => ({
+      ...platform.deps,
+      passwordHashing: { memoryKib, iterations },
+    });
+    const email = `cost-${crypto.randomUUID()}@x.test`;
+    expect((await signUp(at(19_456, 2), { email, password: "0123456789" })).ok).toBe(true);
+    const made = await storedHash(email);
+    expect(made).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+
+    // A wrong password changes nothing, whatever the cost.
+    expect(await signIn(at(24_576, 3), { email, password: "wrong-password" })).toMatchObject({ ok: false });
+    expect(await storedHash(email)).toBe(made);
+    // The right one is re-hashed at the configured cost, and still opens the account.
+    expect((await signIn(at(24_576, 3), { email, password: "0123456789" })).ok).toBe(true);
+    const raised = await storedHash(email);
+    expect(raised).toMatch(/^\$argon2id\$v=19\$m=24576,t=3,p=1\$/);
+    expect(await Bun.password.verify("0123456789", raised ?? "")).toBe(true);
+    expect((await signIn(at(24_576, 3), { email, password: "0123456789" })).ok).toBe(true);
+    expect(await storedHash(email)).toBe(raised);
+    // A hash of another algorithm or form is re-hashed too.
+    expect(needsRehash(await Bun.password.hash("x", "bcrypt"), DEFAULT_PASSWORD_HASHING)).toBe(true);
+    expect(needsRehash(raised ?? "", { memoryKib: 24_576, iterations: 3 })).toBe(false);
   });
 });
 
@@ -342,6 +377,20 @@ describe("environment", () => {
     });
     for (const bad of [" ", "1e3", "-1", "ten"]) {
       expect(() => parseEnv({ RATE_LIMIT_PER_INSTANCE: bad })).toThrow("RATE_LIMIT_PER_INSTANCE");
+    }
+  });
+
+  test("argon2id's cost: Bun's defaults unless set, never below OWASP's minimum (19 MiB, two passes)", () => {
+    expect(parseEnv({})).toMatchObject({ PASSWORD_HASH_MEMORY_KIB: 65_536, PASSWORD_HASH_ITERATIONS: 2 });
+    expect(parseEnv({ PASSWORD_HASH_MEMORY_KIB: "19456", PASSWORD_HASH_ITERATIONS: "3" })).toMatchObject({
+      PASSWORD_HASH_MEMORY_KIB: 19_456,
+      PASSWORD_HASH_ITERATIONS: 3,
+    });
+    for (const bad of ["19455", "0", "1e9", "lots"]) {
+      expect(() => parseEnv({ PASSWORD_HASH_MEMORY_KIB: bad })).toThrow("PASSWORD_HASH_MEMORY_KIB");
+    }
+    for (const bad of ["1", "17", "two"]) {
+      expect(() => parseEnv({ PASSWORD_HASH_ITERATIONS: bad })).toThrow("PASSWORD_HASH_ITERATIONS");
     }
   });
 });

@@ -2,6 +2,7 @@ import type { Keyring } from "@mcp/crypto";
 import type { Db } from "@mcp/db";
 import type { Kv } from "@mcp/kv";
 import type { ServiceRegistry } from "@mcp/services";
+import type { PasswordHashing } from "./auth.ts";
 import type { HealthView } from "./health.ts";
 import type { Logger } from "./logger.ts";
 
@@ -21,6 +22,8 @@ export interface CoreDeps {
   servicePublicUrls?: Readonly<Record<string, string>>;
   /** Custom MCP servers may live on private/loopback addresses (self-hosted installs, tests). */
   allowPrivateUpstreams: boolean;
+  /** argon2id's cost for new password hashes; absent → DEFAULT_PASSWORD_HASHING. */
+  passwordHashing?: PasswordHashing;
   /** The health monitor's verdicts (`isServiceAvailable`); absent → every service counts as available. */
   health?: HealthView;
 }

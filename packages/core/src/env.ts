@@ -49,6 +49,10 @@ export const ZPlatformEnv = z.object({
   HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
   /** Checks kept per service in the kv's health history. */
   HEALTH_HISTORY_LENGTH: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** argon2id memory per password hash, KiB (default 64 MiB; at least OWASP's minimum, 19 MiB). */
+  PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(19_456).max(1_048_576).default(65_536),
+  /** argon2id passes per password hash (default 2; at least 2). */
+  PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(2).max(16).default(2),
   /** The one service type an edge process serves (`SERVICE_MODE=shared`); unset: every service. */
   MCP_TYPE: z
     .string()

@@ -37,7 +37,11 @@ export {
 } from "./audit-list.ts";
 export {
   createSessionStore,
+  DEFAULT_PASSWORD_HASHING,
   getUser,
+  hashPassword,
+  needsRehash,
+  type PasswordHashing,
   type PublicUser,
   readSessionCookie,
   SECURE_SESSION_COOKIE,
