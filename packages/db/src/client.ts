@@ -83,7 +83,8 @@ export function createDatabase(opts: DbOptions): Database {
     ? new MigratedTemplate(
         opts.snapshotDir ?? SNAPSHOT_DIR,
         MIGRATIONS,
-        require.resolve("@electric-sql/pglite"),
+        // The engine's build: a snapshot is only loaded by the PGlite release that wrote it.
+        `pglite ${(require("@electric-sql/pglite/package.json") as { version: string }).version}`,
       )
     : undefined;
   // One options object: PGlite reads a second argument only when the first is a path.

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import {
   appendFileSync,
   cpSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -17,7 +18,7 @@ import { MigratedTemplate } from "./pglite-template.ts";
 
 // Embedded only (whatever the environment says): this is how an in-memory PGlite starts.
 const MIGRATIONS = resolve(import.meta.dir, "../../../drizzle");
-const ENGINE = require.resolve("@electric-sql/pglite");
+const ENGINE = `pglite ${(require("@electric-sql/pglite/package.json") as { version: string }).version}`;
 const JOURNAL = JSON.parse(readFileSync(join(MIGRATIONS, "meta/_journal.json"), "utf8")) as {
   entries: unknown[];
 };
@@ -32,6 +33,9 @@ const count = async (database: ReturnType<typeof createDatabase>, query: string)
 describe("in-memory databases start from a migrated snapshot", () => {
   test("the first writes one after migrating, the next starts from it, with no row of the first", async () => {
     const dir = join(scratch, "cache");
+    // A snapshot of other migrations, left by an earlier checkout: replaced, not kept beside the new one.
+    mkdirSync(dir);
+    writeFileSync(join(dir, `${"0".repeat(32)}.tar`), "stale");
     const first = createDatabase({ memory: true, snapshotDir: dir });
     await first.migrate();
     const written = readdirSync(dir);

@@ -49,6 +49,11 @@ export class MigratedTemplate {
       } catch {
         rmSync(part, { force: true });
       }
+      // Snapshots of earlier migrations (or engines) are of no further use: one is kept, not one per change.
+      for (const name of readdirSync(this.dir)) {
+        const path = join(this.dir, name);
+        if (name.endsWith(".tar") && path !== this.file) rmSync(path, { force: true });
+      }
     } catch {
       // Only a speed-up: without it the next database runs initdb and the migrations itself.
     }
