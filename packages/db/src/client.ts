@@ -42,6 +42,39 @@ function serial(task: () => Promise<void>): () => Promise<void> {
   };
 }
 
+/**
+ * Drizzle sends every query through postgres.js's `unsafe`, which runs it unprepared: a query with parameters
+ * then takes two round trips (Parse and Describe, a wait, then Bind and Execute), and the server parses and
+ * plans it every time (drizzle asks for that, `prepare: false`, unless a query is given a name). Here it is a
+ * named prepared statement, as postgres.js makes of its own tagged
+ * queries: one round trip once a connection has seen the text (postgres.js re-prepares it when a migration
+ * changes what it returns, and forgets a connection's statements when the connection is recycled). The
+ * transactions' own clients too. A query without parameters stays on the simple protocol (migrations'
+ * multi-statement files). `?prepare=false` in DATABASE_URL turns it off (PgBouncer in transaction mode).
+ */
+function preparing(sql: postgres.Sql): postgres.Sql {
+  return new Proxy(sql, {
+    get(target, key, receiver) {
+      if (key === "unsafe") {
+        return (
+          query: string,
+          params?: postgres.ParameterOrJSON<never>[],
+          options?: postgres.UnsafeQueryOptions,
+        ) => target.unsafe(query, params, { ...options, prepare: true });
+      }
+      if (key === "begin") {
+        return (...args: unknown[]) => {
+          const last = args.length - 1;
+          const body = args[last];
+          if (typeof body === "function") args[last] = (tx: postgres.Sql) => body(preparing(tx));
+          return (target.begin as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
+
 export function createDatabase(opts: DbOptions): Database {
   if (opts.DATABASE_URL) {
     const sql = postgres(opts.DATABASE_URL, {
@@ -50,7 +83,7 @@ export function createDatabase(opts: DbOptions): Database {
       connect_timeout: 10,
       onnotice: () => {},
     });
-    const db = drizzlePostgres(sql, { schema, casing: "snake_case" });
+    const db = drizzlePostgres(preparing(sql), { schema, casing: "snake_case" });
     return {
       db,
       driver: "postgres",
