@@ -7,7 +7,7 @@ import {
   proxiedServerConfig,
   validateKey,
 } from "@mcp/services";
-import { and, asc, eq, ne } from "drizzle-orm";
+import { and, asc, eq, ne, type Placeholder, sql } from "drizzle-orm";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import { type CredentialSecret, openCredential, sealCredential } from "./credentials.ts";
 import { isUniqueViolation } from "./db-errors.ts";
@@ -374,8 +374,26 @@ async function upsertInstance(
   return instanceId;
 }
 
+/**
+ * The list behind the dashboard's main page and `GET /instances`, built once per database as a prepared query
+ * (building it was a tenth of the call's CPU).
+ */
+const listQueries = new WeakMap<Db, ReturnType<typeof prepareList>>();
+const prepareList = (db: Db) =>
+  db
+    .select()
+    .from(instances)
+    .where(ownedBy({ orgId: sql.placeholder("orgId"), userId: sql.placeholder("userId") }))
+    .orderBy(asc(instances.createdAt))
+    .prepare("list_instances");
+
 export async function listInstances(deps: Pick<CoreDeps, "db">, actor: Actor): Promise<InstanceSummary[]> {
-  const rows = await deps.db.select().from(instances).where(ownedBy(actor)).orderBy(asc(instances.createdAt));
+  let query = listQueries.get(deps.db);
+  if (!query) {
+    query = prepareList(deps.db);
+    listQueries.set(deps.db, query);
+  }
+  const rows = await query.execute({ orgId: actor.orgId, userId: actor.userId });
   return rows.map(instanceSummary);
 }
 
@@ -554,7 +572,8 @@ function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): str
 }
 
 /** The actor's own instances in the organisation it acts in. */
-export const ownedBy = (actor: Actor) =>
+/** The caller's own instances in the organisation it acts in (values, or a prepared query's placeholders). */
+export const ownedBy = (actor: { orgId: string | Placeholder; userId: string | Placeholder }) =>
   and(eq(instances.orgId, actor.orgId), eq(instances.userId, actor.userId));
 
 export function liveInstanceOf(actor: Actor, serviceType: string) {
