@@ -1,5 +1,5 @@
 import { hashToken, mintApiKey } from "@mcp/crypto";
-import { API_KEY_SCOPES, type ApiKeyScope, apiKeys, type OrgRole, orgMembers } from "@mcp/db";
+import { API_KEY_SCOPES, type ApiKeyScope, apiKeys, type OrgRole, orgMembers, perDatabase } from "@mcp/db";
 import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
@@ -135,9 +135,9 @@ export async function revokeApiKey(
  * The caller behind an API key, or null when the key is unknown, revoked or expired (the caller learns
  * nothing about which). `lastUsedAt` is written at most once a minute per key, off the request's path.
  */
-export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Promise<ApiKeyActor | null> {
-  const keyHash = hashToken(key);
-  const [row] = await deps.db
+/** The live key behind a hash, with its user's role in its organisation (every API-key request makes it). */
+const keyQuery = perDatabase((db) =>
+  db
     .select({
       id: apiKeys.id,
       userId: apiKeys.userId,
@@ -150,12 +150,17 @@ export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Pro
     .innerJoin(orgMembers, and(eq(orgMembers.orgId, apiKeys.orgId), eq(orgMembers.userId, apiKeys.userId)))
     .where(
       and(
-        eq(apiKeys.keyHash, keyHash),
+        eq(apiKeys.keyHash, sql.placeholder("keyHash")),
         isNull(apiKeys.revokedAt),
         or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
       ),
     )
-    .limit(1);
+    .limit(1)
+    .prepare("verify_api_key"),
+);
+
+export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Promise<ApiKeyActor | null> {
+  const [row] = await keyQuery(deps.db).execute({ keyHash: hashToken(key) });
   if (!row) return null;
   const stale = new Date(Date.now() - LAST_USED_RESOLUTION_MS);
   void deps.db

@@ -1,5 +1,12 @@
 import { hashToken, mintInstanceToken } from "@mcp/crypto";
-import { type ConnectedAccount, credentials, type Db, type InstanceStatus, instances } from "@mcp/db";
+import {
+  type ConnectedAccount,
+  credentials,
+  type Db,
+  type InstanceStatus,
+  instances,
+  perDatabase,
+} from "@mcp/db";
 import {
   checkAdditionalCredentials,
   probeRemoteMcp,
@@ -378,22 +385,17 @@ async function upsertInstance(
  * The list behind the dashboard's main page and `GET /instances`, built once per database as a prepared query
  * (building it was a tenth of the call's CPU).
  */
-const listQueries = new WeakMap<Db, ReturnType<typeof prepareList>>();
-const prepareList = (db: Db) =>
+const listQuery = perDatabase((db) =>
   db
     .select()
     .from(instances)
     .where(ownedBy({ orgId: sql.placeholder("orgId"), userId: sql.placeholder("userId") }))
     .orderBy(asc(instances.createdAt))
-    .prepare("list_instances");
+    .prepare("list_instances"),
+);
 
 export async function listInstances(deps: Pick<CoreDeps, "db">, actor: Actor): Promise<InstanceSummary[]> {
-  let query = listQueries.get(deps.db);
-  if (!query) {
-    query = prepareList(deps.db);
-    listQueries.set(deps.db, query);
-  }
-  const rows = await query.execute({ orgId: actor.orgId, userId: actor.userId });
+  const rows = await listQuery(deps.db).execute({ orgId: actor.orgId, userId: actor.userId });
   return rows.map(instanceSummary);
 }
 
