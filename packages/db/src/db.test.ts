@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { createDatabase } from "./client.ts";
+import { perDatabase } from "./per-database.ts";
 import { users } from "./schema/index.ts";
 
 const database = createDatabase({ DATABASE_URL: process.env.DATABASE_URL, memory: true });
@@ -69,4 +70,14 @@ describe.skipIf(!process.env.DATABASE_URL)("queries on PostgreSQL are named prep
       await database.close();
     }
   });
+});
+
+test("perDatabase builds once per database", () => {
+  let builds = 0;
+  const made = perDatabase((db) => ({ db, n: ++builds }));
+  const other = {} as typeof database.db;
+  expect(made(database.db)).toBe(made(database.db));
+  expect(made(other)).not.toBe(made(database.db));
+  expect(made(other).db).toBe(other);
+  expect(builds).toBe(2);
 });
