@@ -131,10 +131,6 @@ export async function revokeApiKey(
   return ok(rows[0]);
 }
 
-/**
- * The caller behind an API key, or null when the key is unknown, revoked or expired (the caller learns
- * nothing about which). `lastUsedAt` is written at most once a minute per key, off the request's path.
- */
 /** The live key behind a hash, with its user's role in its organisation (every API-key request makes it). */
 const keyQuery = perDatabase((db) =>
   db
@@ -159,6 +155,10 @@ const keyQuery = perDatabase((db) =>
     .prepare("verify_api_key"),
 );
 
+/**
+ * The caller behind an API key, or null when the key is unknown, revoked or expired (the caller learns
+ * nothing about which). `lastUsedAt` is written at most once a minute per key, off the request's path.
+ */
 export async function verifyApiKey(deps: Pick<CoreDeps, "db">, key: string): Promise<ApiKeyActor | null> {
   const [row] = await keyQuery(deps.db).execute({ keyHash: hashToken(key) });
   if (!row) return null;

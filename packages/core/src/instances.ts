@@ -573,7 +573,6 @@ function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): str
   return serviceType === CUSTOM_SERVICE.type ? CUSTOM_SERVICE.prefix : deps.registry.any(serviceType)?.prefix;
 }
 
-/** The actor's own instances in the organisation it acts in. */
 /** The caller's own instances in the organisation it acts in (values, or a prepared query's placeholders). */
 export const ownedBy = (actor: { orgId: string | Placeholder; userId: string | Placeholder }) =>
   and(eq(instances.orgId, actor.orgId), eq(instances.userId, actor.userId));
