@@ -53,12 +53,13 @@ describe("executeTool: upstream failures", () => {
   });
 
   test("a slow upstream times out within the bound", async () => {
-    fake().delayMs = 2_000;
+    fake().delayMs = 10_000;
     const started = performance.now();
-    const outcome = await getMe(figma(), KEY, { timeoutMs: 150 });
+    const outcome = await getMe(figma(), KEY, { timeoutMs: 500 });
     expect(outcome).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
-    expect(performance.now() - started).toBeLessThan(1_000);
-    expect(fake().requests).toHaveLength(1);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // Never retried. (On a loaded machine the deadline can pass before the request reaches the fake at all.)
+    expect(fake().requests.length).toBeLessThanOrEqual(1);
   });
 
   test("a caller abort ends the call without counting against the service", async () => {
