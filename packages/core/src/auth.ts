@@ -1,6 +1,6 @@
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
 import { hashToken, randomSecret } from "@mcp/crypto";
-import { type Db, sessions, users } from "@mcp/db";
+import { type Db, perDatabase, sessions, users } from "@mcp/db";
 import { and, eq, sql } from "drizzle-orm";
 import { type DatabaseSession, type DatabaseUser, Lucia, TimeSpan } from "lucia";
 import type { CoreDeps } from "./deps.ts";
@@ -59,27 +59,29 @@ export function readSessionCookie(header: string, name: string): string | null {
 }
 
 /**
- * lucia's drizzle adapter, but the lookup every signed-in request makes (a session and its user) is built once
- * per database as a prepared query (building it was about a tenth of a control-plane call's CPU), and reads
- * only what lucia needs of the user, its id: the password hash stays in the database.
+ * The lookup every signed-in request makes (a session and its user), built once per database as a prepared
+ * query (building it was about a tenth of a control-plane call's CPU); of the user it reads only what lucia
+ * needs, its id: the password hash stays in the database.
  */
-class SessionAdapter extends DrizzlePostgreSQLAdapter {
-  private readonly lookup;
+const sessionLookup = perDatabase((db) =>
+  db
+    .select({ session: sessions, userId: users.id })
+    .from(sessions)
+    .innerJoin(users, eq(sessions.userId, users.id))
+    .where(eq(sessions.id, sql.placeholder("id")))
+    .prepare("session_and_user"),
+);
 
-  constructor(db: Db) {
-    super(db, sessions, users);
-    this.lookup = db
-      .select({ session: sessions, userId: users.id })
-      .from(sessions)
-      .innerJoin(users, eq(sessions.userId, users.id))
-      .where(eq(sessions.id, sql.placeholder("id")))
-      .prepare("session_and_user");
+/** lucia's drizzle adapter, with `sessionLookup` for the session and its user. */
+class SessionAdapter extends DrizzlePostgreSQLAdapter {
+  constructor(private readonly database: Db) {
+    super(database, sessions, users);
   }
 
   override async getSessionAndUser(
     sessionId: string,
   ): Promise<[session: DatabaseSession | null, user: DatabaseUser | null]> {
-    const rows = await this.lookup.execute({ id: sessionId });
+    const rows = await sessionLookup(this.database).execute({ id: sessionId });
     const row = rows[0];
     if (rows.length !== 1 || !row) return [null, null];
     const { id, userId, expiresAt, ...attributes } = row.session;
