@@ -149,8 +149,25 @@ class RemotePool {
   }
 }
 
-const poolKey = (instance: ResolvedInstance) =>
-  `${instance.instanceId}:${sha256(instance.sealed.ciphertext, "base64url")}`;
+// Kept per cached instance entry (a new entry after a reconnect gets its own), so the hash is taken once, not
+// per call.
+const poolKeys = new WeakMap<ResolvedInstance, string>();
+/** Per instance and sealed config: a reconnect to another server (or with other headers) starts afresh. */
+function poolKey(instance: ResolvedInstance): string {
+  let key = poolKeys.get(instance);
+  if (!key) {
+    key = `${instance.instanceId}:${sha256(instance.sealed.ciphertext, "base64url")}`;
+    poolKeys.set(instance, key);
+  }
+  return key;
+}
+
+/** An instance's relayed tools' input schemas by name, as its server listed them. */
+interface ListedSchemas {
+  byName: Map<string, Record<string, unknown>>;
+  /** Some schema mentions `x-mcp-header` (SEP-2243): the SDK's entry must check calls' Mcp-Param-* headers. */
+  declaresHeaders: boolean;
+}
 
 /** A connection to the server an instance relays to, for one request. */
 interface Opened {
@@ -375,24 +392,12 @@ function createProxyHandler(
   }
 
   const states = new RequestStates(deps.keyring, deps.kv);
-  // The input schemas of each instance's tools as its server last listed them (SEP-2243 header checks).
-  const toolSchemas = new LRUCache<string, Map<string, Record<string, unknown>>>({
-    max: 5000,
-    ttl: 30 * 60_000,
-  });
-  // The tools each instance's server annotated `readOnlyHint: true` when it last listed them (read-only mode).
+  // The input schemas of each instance's tools as its server last listed them (SEP-2243 header checks), and
+  // whether any of them mentions `x-mcp-header` at all (most servers' tools do not: nothing to check then).
+  const toolSchemas = new LRUCache<string, ListedSchemas>({ max: 5000, ttl: 30 * 60_000 });
+  // The tools each instance's server annotated `readOnlyHint: true` when it last listed them (read-only mode),
+  // per server config (as the pool's connections).
   const readOnlyHints = new LRUCache<string, Set<string>>({ max: 5000, ttl: 30 * 60_000 });
-  // Per server config (as the pool's connections): a reconnect to another server starts afresh. Kept per cached
-  // instance entry, so the hash is taken once, not per call.
-  const hintKeys = new WeakMap<ResolvedInstance, string>();
-  const hintsKey = (instance: ResolvedInstance) => {
-    let key = hintKeys.get(instance);
-    if (!key) {
-      key = poolKey(instance);
-      hintKeys.set(instance, key);
-    }
-    return key;
-  };
 
   /** The server's read-only tools, as it lists them now (every page, within the relay's bounds). */
   async function listReadOnly(auth: InstanceAuth, signal: AbortSignal): Promise<Set<string>> {
@@ -408,7 +413,7 @@ function createProxyHandler(
       cursor = listed.nextCursor;
       if (!cursor) break;
     }
-    readOnlyHints.set(hintsKey(auth.instance), names);
+    readOnlyHints.set(poolKey(auth.instance), names);
     return names;
   }
 
@@ -420,7 +425,7 @@ function createProxyHandler(
     const { instance } = auth;
     if (!toolAllowed(instance, { name, annotations: { readOnlyHint: true } })) return false;
     if (instance.readOnly !== true) return true;
-    const hints = readOnlyHints.get(hintsKey(instance)) ?? (await listReadOnly(auth, signal));
+    const hints = readOnlyHints.get(poolKey(instance)) ?? (await listReadOnly(auth, signal));
     return hints.has(name);
   }
 
@@ -549,7 +554,10 @@ function createProxyHandler(
     {
       capabilities,
       sessions: true,
-      toolSchema: (auth, name) => toolSchemas.get(auth.instance.instanceId)?.get(name),
+      toolSchemas: (auth) => {
+        const listed = toolSchemas.get(auth.instance.instanceId);
+        return listed?.declaresHeaders ? (name) => listed.byName.get(name) : undefined;
+      },
       onListen: followLists,
     },
     (server, auth, session) => {
@@ -647,14 +655,19 @@ function createProxyHandler(
           );
         }
         // A first page starts the instance's list afresh; later pages add to it.
-        const known = (req.params?.cursor && toolSchemas.get(auth.instance.instanceId)) || new Map();
+        const known: ListedSchemas = (req.params?.cursor && toolSchemas.get(auth.instance.instanceId)) || {
+          byName: new Map(),
+          declaresHeaders: false,
+        };
         for (const tool of listed.tools) {
-          if (known.size < MAX_CUSTOM_TOOLS * 10)
-            known.set(tool.name, tool.inputSchema as Record<string, unknown>);
+          if (known.byName.size >= MAX_CUSTOM_TOOLS * 10) break;
+          known.byName.set(tool.name, tool.inputSchema as Record<string, unknown>);
+          // Anywhere in the schema, even where the SDK would not honour it: a false alarm only means the check runs.
+          known.declaresHeaders ||= JSON.stringify(tool.inputSchema).includes('"x-mcp-header"');
         }
         toolSchemas.set(auth.instance.instanceId, known);
         if (auth.instance.readOnly === true) {
-          const key = hintsKey(auth.instance);
+          const key = poolKey(auth.instance);
           const hints = (req.params?.cursor && readOnlyHints.get(key)) || new Set<string>();
           for (const tool of listed.tools) if (tool.annotations?.readOnlyHint === true) hints.add(tool.name);
           readOnlyHints.set(key, hints);

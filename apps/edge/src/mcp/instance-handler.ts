@@ -48,6 +48,13 @@ class RelayedToolsServer extends McpServer {
   }
 }
 
+/**
+ * An `initialize` request (which opens a 2025-era session). The method is compared first: the SDK's schema check
+ * costs a relayed call about 1 % of its CPU, and no other method can pass it.
+ */
+const opensSession = (body: unknown) =>
+  (body as { method?: unknown } | null)?.method === "initialize" && isInitializeRequest(body);
+
 /** What a program can act on in a tool error result (`_meta`), beside the text written for the model. */
 export type ToolErrorCode =
   | "EXPIRED_CREDENTIALS"
@@ -99,8 +106,13 @@ export function createInstanceHandler(
      * changes are followed, and stops following them when `signal` aborts.
      */
     onListen?: (auth: InstanceAuth, signal: AbortSignal) => Promise<void>;
-    /** A relayed tool's input schema (as the upstream listed it), for SEP-2243 header checks. */
-    toolSchema?: (auth: InstanceAuth, name: string) => Record<string, unknown> | undefined;
+    /**
+     * The relayed tools' input schemas (as the upstream listed them), for SEP-2243 header checks; undefined
+     * when none of the instance's listed tools declares an `x-mcp-header` (a plain Server then serves the
+     * request: the SDK's entry checks headers only against declarations, and builds an McpServer's tool,
+     * resource and prompt handlers, which `register` replaces, for nothing).
+     */
+    toolSchemas?: (auth: InstanceAuth) => ((name: string) => Record<string, unknown> | undefined) | undefined;
   },
   register: (server: Server, auth: InstanceAuth, session?: Session) => void,
 ): McpHttpHandler & { sessions?: SessionStore } {
@@ -111,10 +123,8 @@ export function createInstanceHandler(
       jsonSchemaValidator,
       ...(opts.instructions && { instructions: opts.instructions }),
     };
-    const { toolSchema } = opts;
-    const product = toolSchema
-      ? new RelayedToolsServer(info, options, (name) => toolSchema(auth, name))
-      : new Server(info, options);
+    const schemaOf = opts.toolSchemas?.(auth);
+    const product = schemaOf ? new RelayedToolsServer(info, options, schemaOf) : new Server(info, options);
     const server = product instanceof McpServer ? product.server : product;
     advertiseAllVersions(server);
     register(server, auth, session);
@@ -145,10 +155,10 @@ export function createInstanceHandler(
       // A body that is not JSON is answered by the SDK's own legacy leg (its parse or media-type error),
       // and so is a 2025-era POST outside any session (served statelessly, as every instance serves
       // it: what needs a session, such as server-to-client requests, is then unavailable).
+      const body = options?.parsedBody as { method?: unknown } | null | undefined;
       const sessionless =
         request.method === "POST" &&
-        (options?.parsedBody === undefined ||
-          (!request.headers.has("mcp-session-id") && !isInitializeRequest(options.parsedBody)));
+        (body === undefined || (!request.headers.has("mcp-session-id") && !opensSession(body)));
       if (!sessionless && (await isLegacyRequest(request, options?.parsedBody, { maxRequestBodySize }))) {
         return legacy.fetch(request, options);
       }
@@ -157,7 +167,6 @@ export function createInstanceHandler(
         bus
           ? bus.run(auth.instance.instanceId, () => handler.fetch(request, options))
           : handler.fetch(request, options);
-      const body = options?.parsedBody as { method?: unknown } | undefined;
       if (body?.method !== "subscriptions/listen" || !opts.onListen) return run();
       // The upstream's changes are followed for as long as the listen stream lasts: until the client
       // goes away or the stream ends.
