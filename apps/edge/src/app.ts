@@ -43,22 +43,30 @@ export function createEdgeApp(deps: EdgeDeps): {
     }
   }
 
-  const mcpRoute = createMcpRoute(deps, async (call, instance) => {
-    const handler = handlers.get(instance.serviceType);
-    if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
-    const { req, parsedBody, bodyBytes } = call;
-    const extra: InstanceAuth = { instance, requestId: call.requestId };
-    const fast = fastPaths.get(instance.serviceType)?.serve(req, parsedBody, extra);
-    // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it answers
-    // with its own parse or media-type error.
-    const res = await (fast ??
-      handler.fetch(bodyBytes && parsedBody === undefined ? withBody(req, bodyBytes) : req, {
-        authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
-        ...(parsedBody !== undefined && { parsedBody }),
-      }));
-    deps.metrics.requests.inc({ status: String(res.status) });
-    return res;
-  });
+  const mcpRoute = createMcpRoute(
+    deps,
+    async (call, instance) => {
+      const handler = handlers.get(instance.serviceType);
+      if (!handler) throw new AppError("SERVICE_UNAVAILABLE", "Service is not served by this edge");
+      const { req, parsedBody, bodyBytes } = call;
+      const extra: InstanceAuth = {
+        instance,
+        requestId: call.requestId,
+        ...(call.readAhead && { readAhead: call.readAhead }),
+      };
+      const fast = fastPaths.get(instance.serviceType)?.serve(req, parsedBody, extra);
+      // The body was read once by readBody; a body that is not JSON goes to the SDK as bytes, so it answers
+      // with its own parse or media-type error.
+      const res = await (fast ??
+        handler.fetch(bodyBytes && parsedBody === undefined ? withBody(req, bodyBytes) : req, {
+          authInfo: { token: "", clientId: instance.instanceId, scopes: [], extra: { ...extra } },
+          ...(parsedBody !== undefined && { parsedBody }),
+        }));
+      deps.metrics.requests.inc({ status: String(res.status) });
+      return res;
+    },
+    (call, instance) => fastPaths.get(instance.serviceType)?.readAheadSlot(call.parsedBody, instance),
+  );
 
   const app = new Hono<EdgeEnv>();
   app.use(requestId());

@@ -6,7 +6,15 @@ import type { Kv, KvOptions } from "./types.ts";
 export { createMemoryKv } from "./memory.ts";
 export { createRedisKv } from "./redis.ts";
 export { createResilientKv, DEFAULT_KV_TIMEOUT_MS, type ResilientKvOptions } from "./resilient.ts";
-export type { Kv, KvOptions, RateLimitBucket, RateLimitChainResult, RateLimitResult } from "./types.ts";
+export type {
+  Kv,
+  KvOptions,
+  RateLimitBucket,
+  RateLimitChainResult,
+  RateLimitResult,
+  ThroughRead,
+  ThroughValue,
+} from "./types.ts";
 
 /**
  * Redis when REDIS_URL is set (shared across processes, under the failure policy of `createResilientKv`:

@@ -137,6 +137,48 @@ function kvSuite(name: string, make: (prefix: string) => Kv): void {
       );
     });
 
+    test("a chained hit with a read: read through the pointer once allowed, nothing read when refused", async () => {
+      const id = crypto.randomUUID();
+      const chain = [
+        { key: `cr-a-${id}`, limit: 2, windowMs: 60_000 },
+        { key: `cr-b-${id}`, limit: 10, windowMs: 60_000 },
+      ];
+      const read = { pointerKey: `gen-${id}`, fallback: "0", before: `entry-${id}:`, after: ":tool" };
+      // Nothing stored: the fallback pointer, no value.
+      expect(await kv.rateLimitChain(chain, 1, read)).toEqual({
+        refused: -1,
+        retryAfterMs: 0,
+        read: { pointer: "0", value: null },
+      });
+      // The pointer moved on and an entry under it: both read in the same step, as getThrough reads them.
+      await kv.set(`gen-${id}`, "g7", 60_000);
+      await kv.set(`entry-${id}:g7:tool`, "cached", 60_000);
+      await kv.set(`entry-${id}:0:tool`, "stale", 60_000);
+      const allowed = await kv.rateLimitChain(chain, 1, read);
+      expect(allowed).toEqual({ refused: -1, retryAfterMs: 0, read: { pointer: "g7", value: "cached" } });
+      expect(allowed.read).toEqual(
+        await kv.getThrough(read.pointerKey, read.fallback, read.before, read.after),
+      );
+      // Refused by the first budget: no read, and the wider budget was not charged (2 of 10 spent).
+      const refused = await kv.rateLimitChain(chain, 1, read);
+      expect(refused.refused).toBe(0);
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.read).toBeUndefined();
+      expect(await kv.peekRateLimit(`cr-b-${id}`, 10)).toMatchObject({ remaining: 8 });
+      // No budget at all: the read alone.
+      expect(await kv.rateLimitChain([], 1, read)).toEqual({
+        refused: -1,
+        retryAfterMs: 0,
+        read: { pointer: "g7", value: "cached" },
+      });
+      // Without a read, the answer carries none.
+      expect(await kv.rateLimitChain([{ key: `cr-c-${id}`, limit: 5, windowMs: 60_000 }])).toEqual({
+        refused: -1,
+        retryAfterMs: 0,
+      });
+      await kv.del(`gen-${id}`, `entry-${id}:g7:tool`, `entry-${id}:0:tool`);
+    });
+
     test("concurrent chained hits never exceed any budget", async () => {
       const id = crypto.randomUUID();
       const chain = [
@@ -514,4 +556,36 @@ test("a stall of this process's event loop is not taken for a slow Redis: answer
   await Promise.all([kv.close(), slow.close(), shared.close()]);
   socket.end();
   server.stop(true);
+});
+
+test("during an outage a chained hit is still charged (per process), but reads nothing: the caller goes without its cache", async () => {
+  const shared = createMemoryKv();
+  const up = { now: true };
+  const refused = () => Promise.reject(new Error("connect ECONNREFUSED"));
+  const inner: Kv = {
+    ...shared,
+    kind: "redis",
+    rateLimitChain: (buckets, cost, then) =>
+      up.now ? shared.rateLimitChain(buckets, cost, then) : refused(),
+    ping: async () => up.now,
+    close: async () => {},
+  };
+  const kv = createResilientKv(inner, { probeEveryMs: 60_000 });
+  await shared.set("gen", "g1", 60_000);
+  await shared.set("e:g1:t", "cached", 60_000);
+  const chain = [{ key: "rl", limit: 1, windowMs: 60_000 }];
+  const read = { pointerKey: "gen", fallback: "0", before: "e:", after: ":t" };
+  expect(await kv.rateLimitChain(chain, 1, read)).toEqual({
+    refused: -1,
+    retryAfterMs: 0,
+    read: { pointer: "g1", value: "cached" },
+  });
+  up.now = false;
+  // The hit that finds Redis gone, and one made while degraded: the fallback's own budgets, and no read.
+  for (const _ of [1, 2]) {
+    const answer = await kv.rateLimitChain([{ key: "other", limit: 5, windowMs: 60_000 }], 1, read);
+    expect(answer).toEqual({ refused: -1, retryAfterMs: 0 });
+  }
+  expect(kv.degraded?.()).toBe(true);
+  await Promise.all([kv.close(), shared.close()]);
 });

@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
 import { positiveCost, positiveCount, positiveMs } from "./ms.ts";
-import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
+import type { Kv, KvOptions, RateLimitResult, ThroughRead, ThroughValue } from "./types.ts";
 
 const MAX_ENTRIES = 100_000;
 const SWEEP_EVERY_MS = 60_000;
@@ -49,6 +49,11 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
     return w;
   }
 
+  function readThrough(read: ThroughRead): ThroughValue {
+    const pointer = cache.get(prefix + read.pointerKey) ?? read.fallback;
+    return { pointer, value: cache.get(prefix + read.before + pointer + read.after) ?? null };
+  }
+
   return {
     kind: "memory",
 
@@ -64,8 +69,7 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
 
     async getThrough(pointerKey, fallback, before, after) {
       live();
-      const pointer = cache.get(prefix + pointerKey) ?? fallback;
-      return { pointer, value: cache.get(prefix + before + pointer + after) ?? null };
+      return readThrough({ pointerKey, fallback, before, after });
     },
 
     async setIfAbsent(key, value, ttlMs) {
@@ -109,7 +113,7 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
     },
 
     // Synchronous through every bucket (no await between them), so it is atomic in this process too.
-    async rateLimitChain(buckets, cost = 1) {
+    async rateLimitChain(buckets, cost = 1, then) {
       live();
       const units = positiveCost(cost);
       const now = performance.now();
@@ -117,7 +121,9 @@ export function createMemoryKv(opts: KvOptions = {}): Kv {
         const w = charge(b.key, b.windowMs, units, now);
         if (w.count > b.limit) return { refused: i, retryAfterMs: Math.max(1, w.resetAt - now) };
       }
-      return { refused: -1, retryAfterMs: 0 };
+      return then
+        ? { refused: -1, retryAfterMs: 0, read: readThrough(then) }
+        : { refused: -1, retryAfterMs: 0 };
     },
 
     // Reads with peek(): neither the window's recency in the LRU nor its expiry moves.

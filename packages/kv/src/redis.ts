@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { positiveCost, positiveCount, positiveMs } from "./ms.ts";
 import { ensureTracingHasSubscribers } from "./tracing.ts";
-import type { Kv, KvOptions, RateLimitResult } from "./types.ts";
+import type { Kv, KvOptions, RateLimitResult, ThroughRead, ThroughValue } from "./types.ts";
 
 ensureTracingHasSubscribers();
 
@@ -18,11 +18,12 @@ end
 return {n, ttl}`;
 
 // Several budgets in order, narrowest first, in one step: each is charged only when all before it allowed the
-// hit. ARGV: cost, then limit and window ms per key. Returns [index of the refusing key (1-based, 0 = none),
-// ms left in its window].
-const RATE_LIMIT_CHAIN_LUA = `
+// hit. KEYS: the budgets' keys (the first `count`); ARGV: cost, then limit and window ms per key. Returns [index
+// of the refusing key (1-based), ms left in its window] when one refuses; goes on otherwise.
+const chargeBudgets = (count: string) => `
 local cost = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
+for i = 1, ${count} do
+  local key = KEYS[i]
   local limit = tonumber(ARGV[i * 2])
   local window = tonumber(ARGV[i * 2 + 1])
   local n = redis.call('INCRBY', key, cost)
@@ -32,8 +33,19 @@ for i, key in ipairs(KEYS) do
     ttl = window
   end
   if n > limit then return {i, ttl} end
-end
+end`;
+
+// Returns [0, 0] when every budget allowed the hit.
+const RATE_LIMIT_CHAIN_LUA = `${chargeBudgets("#KEYS")}
 return {0, 0}`;
+
+// The same, then (only when every budget allowed the hit) a read through a pointer as GET_THROUGH_LUA below.
+// KEYS: the budgets' keys, then the pointer's. ARGV: as above, then the fallback, the text before the pointer
+// and the text after it. Returns [0, 0, pointer, value or false] when allowed.
+const RATE_LIMIT_CHAIN_THEN_READ_LUA = `${chargeBudgets("#KEYS - 1")}
+local at = #KEYS * 2
+local pointer = redis.call('GET', KEYS[#KEYS]) or ARGV[at]
+return {0, 0, pointer, redis.call('GET', ARGV[at + 1] .. pointer .. ARGV[at + 2])}`;
 
 // The count and the window it belongs to, read together; never writes, so a peek cannot open or
 // extend a window. Returns [count (0 when absent), ms left (-2 absent, -1 no expiry)].
@@ -63,6 +75,10 @@ type WithRateLimit = Redis & {
   kvRateLimit(key: string, windowMs: number, cost: number): Promise<[number, number]>;
   kvPeekRateLimit(key: string): Promise<[number, number]>;
   kvRateLimitChain(count: number, ...keysThenArgs: (string | number)[]): Promise<[number, number]>;
+  kvRateLimitChainThenRead(
+    count: number,
+    ...keysThenArgs: (string | number)[]
+  ): Promise<[number, number, string?, (string | null)?]>;
   kvLease(key: string, owner: string, ttlMs: number): Promise<number>;
   kvGetThrough(
     key: string,
@@ -99,6 +115,7 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   redis.defineCommand("kvPeekRateLimit", { numberOfKeys: 1, lua: PEEK_RATE_LIMIT_LUA });
   // The number of keys varies: it is passed first at each call.
   redis.defineCommand("kvRateLimitChain", { lua: RATE_LIMIT_CHAIN_LUA });
+  redis.defineCommand("kvRateLimitChainThenRead", { lua: RATE_LIMIT_CHAIN_THEN_READ_LUA });
   redis.defineCommand("kvLease", { numberOfKeys: 1, lua: LEASE_LUA });
   redis.defineCommand("kvGetThrough", { numberOfKeys: 1, lua: GET_THROUGH_LUA });
   redis.defineCommand("kvRelease", { numberOfKeys: 1, lua: RELEASE_LUA });
@@ -140,6 +157,13 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
         },
       );
     });
+  }
+
+  async function readThrough(read: ThroughRead): Promise<ThroughValue> {
+    const [pointer, value] = await send(() =>
+      commands.kvGetThrough(prefix + read.pointerKey, read.fallback, prefix + read.before, read.after),
+    );
+    return { pointer, value: value ?? null };
   }
 
   function subscriberConnection(): Redis {
@@ -184,12 +208,7 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       await send(() => redis.set(prefix + key, value, "PX", ms));
     },
 
-    async getThrough(pointerKey, fallback, before, after) {
-      const [pointer, value] = await send(() =>
-        commands.kvGetThrough(prefix + pointerKey, fallback, prefix + before, after),
-      );
-      return { pointer, value: value ?? null };
-    },
+    getThrough: (pointerKey, fallback, before, after) => readThrough({ pointerKey, fallback, before, after }),
 
     async setIfAbsent(key, value, ttlMs) {
       const ms = positiveMs(ttlMs, "ttlMs");
@@ -218,17 +237,31 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
       return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, ttl) };
     },
 
-    async rateLimitChain(buckets, cost = 1) {
-      if (buckets.length === 0) return { refused: -1, retryAfterMs: 0 };
+    async rateLimitChain(buckets, cost = 1, then) {
       const units = positiveCost(cost);
-      // KEYS, then ARGV: the cost, then each key's limit and window.
+      if (buckets.length === 0)
+        return { refused: -1, retryAfterMs: 0, ...(then && { read: await readThrough(then) }) };
+      // KEYS (the pointer's last, with `then`), then ARGV: the cost, each key's limit and window, then the read's.
       const args: (string | number)[] = buckets.map((b) => prefix + b.key);
+      if (then) args.push(prefix + then.pointerKey);
       args.push(units);
       for (const b of buckets) args.push(b.limit, positiveMs(b.windowMs, "windowMs"));
-      const [index, ttl] = await send(() => commands.kvRateLimitChain(buckets.length, ...args));
-      return index === 0
-        ? { refused: -1, retryAfterMs: 0 }
-        : { refused: index - 1, retryAfterMs: Math.max(1, ttl) };
+      if (!then) {
+        const [index, ttl] = await send(() => commands.kvRateLimitChain(buckets.length, ...args));
+        return index === 0
+          ? { refused: -1, retryAfterMs: 0 }
+          : { refused: index - 1, retryAfterMs: Math.max(1, ttl) };
+      }
+      args.push(then.fallback, prefix + then.before, then.after);
+      const [index, ttl, pointer, value] = await send(() =>
+        commands.kvRateLimitChainThenRead(buckets.length + 1, ...args),
+      );
+      if (index !== 0) return { refused: index - 1, retryAfterMs: Math.max(1, ttl) };
+      return {
+        refused: -1,
+        retryAfterMs: 0,
+        read: { pointer: pointer ?? then.fallback, value: value ?? null },
+      };
     },
 
     async peekRateLimit(key, limit): Promise<RateLimitResult> {

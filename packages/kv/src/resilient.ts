@@ -298,9 +298,11 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
       ),
     rateLimit: (key, limit, windowMs, cost) => limiter((kv) => kv.rateLimit(key, limit, windowMs, cost)),
     peekRateLimit: (key, limit) => limiter((kv) => kv.peekRateLimit(key, limit)),
-    rateLimitChain: (buckets, cost) =>
+    // The fallback charges without the read: while Redis is out nothing is read from a cache (see above), and
+    // the caller, finding no `read`, goes without.
+    rateLimitChain: (buckets, cost, then) =>
       guarded(
-        () => inner.rateLimitChain(buckets, cost),
+        () => inner.rateLimitChain(buckets, cost, then),
         () => fallback.rateLimitChain(buckets, cost),
       ),
     resetRateLimit: (key) =>

@@ -19,6 +19,26 @@ export interface RateLimitChainResult {
   refused: number;
   /** Milliseconds until the refusing budget's window frees a slot; 0 when allowed. */
   retryAfterMs: number;
+  /**
+   * The read asked for with the hit (`then`), made in the same step once every budget allowed it; absent when a
+   * budget refused, or when the kv did not make it (a Redis outage: the resilient kv's fallback answers the hit
+   * without it), so the caller reads for itself or goes without.
+   */
+  read?: ThroughValue;
+}
+
+/** A read through a pointer, as `getThrough` takes it: the pointer's key and fallback, and the key around it. */
+export interface ThroughRead {
+  pointerKey: string;
+  fallback: string;
+  before: string;
+  after: string;
+}
+
+/** What a read through a pointer found: the pointer (or its fallback), and the value it led to. */
+export interface ThroughValue {
+  pointer: string;
+  value: string | null;
 }
 
 /**
@@ -43,12 +63,7 @@ export interface Kv {
    * `fallback` when absent), then the value at `before + pointer + after`. E.g. a cache entry whose key holds
    * a generation kept under another key.
    */
-  getThrough(
-    pointerKey: string,
-    fallback: string,
-    before: string,
-    after: string,
-  ): Promise<{ pointer: string; value: string | null }>;
+  getThrough(pointerKey: string, fallback: string, before: string, after: string): Promise<ThroughValue>;
   /** Sets only when the key is absent (atomic); true when it was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   del(...keys: string[]): Promise<void>;
@@ -68,8 +83,14 @@ export interface Kv {
    * Several fixed-window budgets charged in order in one atomic step (one Redis round trip): each is charged
    * `cost` only when every one before it allowed the hit, so a hit refused by a narrow budget never spends a
    * wider one. Answers the index of the first budget that refused (-1 when all allowed) and its retry delay.
+   * With `then`, a hit every budget allowed also reads through a pointer (as `getThrough`) in the same step (one
+   * Redis round trip for the charge and, say, a cache lookup); a refused hit reads nothing.
    */
-  rateLimitChain(buckets: readonly RateLimitBucket[], cost?: number): Promise<RateLimitChainResult>;
+  rateLimitChain(
+    buckets: readonly RateLimitBucket[],
+    cost?: number,
+    then?: ThroughRead,
+  ): Promise<RateLimitChainResult>;
   /**
    * The current window of `key` without spending from it: { allowed: used < limit, remaining:
    * max(0, limit - used), retryAfterMs: ms until the window resets when !allowed, else 0 }. A key never

@@ -9,7 +9,7 @@ import {
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
 import { errorResult } from "./instance-handler.ts";
-import { cachedRead } from "./read-cache.ts";
+import { cachedRead, type ReadAhead } from "./read-cache.ts";
 import { recordToolCall } from "./record.ts";
 import { toolAllowed } from "./tool-filter.ts";
 import { unopenedCredential } from "./unopened.ts";
@@ -20,6 +20,8 @@ export interface CallContext {
   instance: ResolvedInstance;
   requestId?: string;
   signal?: AbortSignal;
+  /** The call's cache slot, already read with the rate-limit charge (see `cachedRead`). */
+  readAhead?: ReadAhead;
 }
 
 /** The answer to a call of a tool that does not exist (or that the instance's settings leave out). */
@@ -84,13 +86,20 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   let refusal: Refusal | undefined;
   // When the upstream call started (stays -1 when the read cache answered): the rest is the gateway's time.
   let upstreamStarted = -1;
-  let outcome = await cachedRead(deps, instance, tool, args, () => {
-    upstreamStarted = performance.now();
-    return executeTool(service, tool, args, secret, {
-      timeoutMs: deps.limits.upstreamTimeoutMs,
-      signal: ctx.signal,
-    });
-  });
+  let outcome = await cachedRead(
+    deps,
+    instance,
+    tool,
+    args,
+    () => {
+      upstreamStarted = performance.now();
+      return executeTool(service, tool, args, secret, {
+        timeoutMs: deps.limits.upstreamTimeoutMs,
+        signal: ctx.signal,
+      });
+    },
+    ctx.readAhead,
+  );
   if (!outcome.ok && outcome.error === "EXPIRED_CREDENTIALS") {
     refusal = await confirmRefusal(ctx, secret, outcome);
     // What the call turned out to be, for metrics and the audit trail.

@@ -1,3 +1,5 @@
+import type { ResolvedInstance } from "@mcp/core";
+import type { ThroughRead } from "@mcp/kv";
 import type { ServiceDefinition } from "@mcp/services";
 import {
   type CallToolResult,
@@ -13,6 +15,7 @@ import {
 import type { EdgeDeps } from "../deps.ts";
 import { callTool } from "./call-tool.ts";
 import type { InstanceAuth } from "./instance-handler.ts";
+import { readCacheSlot } from "./read-cache.ts";
 import { perInstance, toolAllowed } from "./tool-filter.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS } from "./versions.ts";
 
@@ -43,6 +46,12 @@ export interface FastPath {
    * undefined for anything else (the SDK handler then serves it, with its own checks and errors).
    */
   serve(request: Request, body: unknown, auth: InstanceAuth): Promise<Response> | undefined;
+  /**
+   * The cache slot a `tools/call` of a cached read tool would read first, to be read with the rate-limit charge
+   * (and handed back in `auth.readAhead`, to this fast path or the SDK handler). Only the cheap checks are made
+   * here: whoever serves the call checks the whole request.
+   */
+  readAheadSlot(body: unknown, instance: ResolvedInstance): ThroughRead | undefined;
 }
 
 /**
@@ -137,6 +146,14 @@ export function createFastPath(
   }
 
   return {
+    readAheadSlot(body, instance) {
+      if (!isPlain(body) || body.method !== "tools/call" || !isPlain(body.params)) return undefined;
+      const { name, arguments: args } = body.params;
+      if (typeof name !== "string" || (args !== undefined && !isPlain(args))) return undefined;
+      const tool = service.getTool(name);
+      if (!tool || !toolAllowed(instance, tool)) return undefined;
+      return readCacheSlot(deps, instance, tool, args ?? {});
+    },
     serve(request, body, auth) {
       if (request.method !== "POST" || !isPlain(body)) return undefined;
       if (!onlyKeys(body, ["jsonrpc", "id", "method", "params"]) || body.jsonrpc !== "2.0") return undefined;
@@ -162,7 +179,14 @@ export function createFastPath(
       if (!kind || !isSpecType.CallToolRequest(body)) return undefined;
       const name = params.name;
       return callTool(
-        { deps, service, instance: auth.instance, requestId: auth.requestId, signal: request.signal },
+        {
+          deps,
+          service,
+          instance: auth.instance,
+          requestId: auth.requestId,
+          signal: request.signal,
+          ...(auth.readAhead && { readAhead: auth.readAhead }),
+        },
         name,
         params.arguments ?? {},
       ).then(

@@ -13,6 +13,7 @@ import {
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
 import type { EdgeDeps } from "../deps.ts";
 import { InstanceEventBus } from "./instance-bus.ts";
+import type { ReadAhead } from "./read-cache.ts";
 import { createLegacySessions, type Session, type SessionStore, watch } from "./sessions.ts";
 import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
@@ -20,6 +21,8 @@ import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 export interface InstanceAuth {
   instance: ResolvedInstance;
   requestId: string;
+  /** A `tools/call`'s cache slot, already read with the rate-limit charge (./read-cache.ts). */
+  readAhead?: ReadAhead;
 }
 
 // One validator for every Server instance. Measured with SDK 2.4: a Server costs ~2 µs to build either

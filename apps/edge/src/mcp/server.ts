@@ -29,7 +29,14 @@ export function createServiceHandler(
     server.setRequestHandler("tools/list", () => ({ tools: restricted(auth.instance) ?? tools }));
     server.setRequestHandler("tools/call", (req, c) =>
       callTool(
-        { deps, service, instance: auth.instance, requestId: auth.requestId, signal: c.mcpReq.signal },
+        {
+          deps,
+          service,
+          instance: auth.instance,
+          requestId: auth.requestId,
+          signal: c.mcpReq.signal,
+          ...(auth.readAhead && { readAhead: auth.readAhead }),
+        },
         req.params.name,
         req.params.arguments ?? {},
       ),

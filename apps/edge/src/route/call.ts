@@ -1,6 +1,7 @@
 import type { ResolvedInstance } from "@mcp/core";
 import type { PeerSource } from "@mcp/http";
 import type { EdgeDeps } from "../deps.ts";
+import type { ReadAhead } from "../mcp/read-cache.ts";
 
 /**
  * One request on `/:token/mcp` as the route's steps see it: filled in as they run (the instance once the
@@ -21,6 +22,8 @@ export interface McpCall {
   parsedBody?: unknown;
   /** The POST body as read (the request's own stream is consumed by then). */
   bodyBytes?: Uint8Array<ArrayBuffer>;
+  /** The call's cache slot, read in the same kv step as the rate-limit charge (see `createMcpRoute`). */
+  readAhead?: ReadAhead;
 }
 
 /** A JSON answer, as Hono's `c.json` writes it (`content-type: application/json`), with extra headers. */

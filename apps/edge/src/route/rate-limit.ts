@@ -2,6 +2,7 @@ import type { ResolvedInstance } from "@mcp/core";
 import { CUSTOM_SERVICE } from "@mcp/core";
 import { DEFAULT_PER_INSTANCE_PER_MINUTE } from "../deps.ts";
 import { json, type McpCall } from "./call.ts";
+import type { ReadAheadSlot } from "./route.ts";
 
 const MINUTE = 60_000;
 
@@ -18,7 +19,11 @@ export interface LimitPolicy {
  * error (echoing the request id when the body has one). While Redis is unreachable the kv counts per
  * process (its failure policy), so a request is never refused, nor failed, for want of Redis.
  */
-export async function rateLimit(call: McpCall, instance: ResolvedInstance): Promise<Response | undefined> {
+export async function rateLimit(
+  call: McpCall,
+  instance: ResolvedInstance,
+  readAheadSlot?: ReadAheadSlot,
+): Promise<Response | undefined> {
   const { deps } = call;
   // A JSON-RPC batch costs one unit per message, so batching cannot multiply the allowance.
   const body = call.parsedBody;
@@ -52,14 +57,20 @@ export async function rateLimit(call: McpCall, instance: ResolvedInstance): Prom
   }
   // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted. Every other budget is
   // charged in one atomic kv step (one Redis round trip), narrowest first.
+  // With nothing counted, no kv step is made here: the call reads its cache slot itself.
   const counted = buckets.filter(([, policy]) => policy.limit !== 0);
   if (counted.length === 0) return undefined;
-  const { refused, retryAfterMs } = await deps.kv.rateLimitChain(
+  const slot = readAheadSlot?.(call, instance);
+  const { refused, retryAfterMs, read } = await deps.kv.rateLimitChain(
     counted.map(([key, { limit, windowMs }]) => ({ key, limit, windowMs })),
     cost,
+    slot,
   );
   const policy = counted[refused]?.[1];
-  if (!policy) return undefined;
+  if (!policy) {
+    if (slot && read) call.readAhead = { slot, found: read };
+    return undefined;
+  }
   return tooManyRequests(call, retryAfterMs, "Rate limit exceeded", policy);
 }
 

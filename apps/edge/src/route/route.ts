@@ -1,5 +1,6 @@
 import { AppError, DATABASE_RETRY_AFTER_MS, type ResolvedInstance } from "@mcp/core";
 import { type PeerSource, sanitizedRequestId } from "@mcp/http";
+import type { ThroughRead } from "@mcp/kv";
 import type { EdgeDeps } from "../deps.ts";
 import { json, type McpCall } from "./call.ts";
 import { originAndHost, readBody, withCors } from "./guards.ts";
@@ -11,23 +12,31 @@ import { rateLimit } from "./rate-limit.ts";
 export type Dispatch = (call: McpCall, instance: ResolvedInstance) => Promise<Response>;
 
 /**
+ * The cache slot a POST's call would read first, if any (`readCacheSlot`): read in the same kv step as the
+ * rate-limit charge, so a cached read costs one Redis round trip in all, and a refused call reads nothing.
+ */
+export type ReadAheadSlot = (call: McpCall, instance: ResolvedInstance) => ThroughRead | undefined;
+
+/**
  * `/:token/mcp`, every method: the edge's hot path, as one sequence of plain functions rather than a
  * framework's middleware chain (a chain of seven cost about a tenth of a call's CPU). In order:
  * - the request id (a sane inbound `X-Request-Id`, else a new one), echoed on every answer;
  * - the Origin and Host guards (403), and an allowed browser page's CORS preflight;
  * - the token → instance (401, or 429 for an address that keeps guessing);
  * - for a POST: the body, read once and bounded (413); the transport rules the SDK leaves to us (400,
- *   406); the rate limits (429);
+ *   406); the rate limits (429), with the call's cache slot read in the same step (`readAheadSlot`);
  * - then `dispatch`. A failure of ours is a JSON 500, or 503 with Retry-After when a backend is down.
  */
-export function createMcpRoute(deps: EdgeDeps, dispatch: Dispatch) {
+export function createMcpRoute(deps: EdgeDeps, dispatch: Dispatch, readAheadSlot?: ReadAheadSlot) {
   const guessing = new TokenGuessing();
 
   async function checks(call: McpCall): Promise<Response | undefined> {
     const refused = originAndHost(call) ?? (await resolveInstance(call, guessing));
     if (refused || call.req.method !== "POST") return refused;
     return (
-      (await readBody(call)) ?? protocolRules(call) ?? rateLimit(call, call.instance as ResolvedInstance)
+      (await readBody(call)) ??
+      protocolRules(call) ??
+      rateLimit(call, call.instance as ResolvedInstance, readAheadSlot)
     );
   }
 
