@@ -11,7 +11,8 @@
 //     With both DATABASE_URL and REDIS_URL set, the MCP scenarios go to the edge alone (edge-alone:
 //     apps/edge/src/main.ts in a process of its own, same limits, same backends and key), as production runs
 //     it, and the idle streams to another, fresh one; the stack child then serves only the control-plane
-//     scenario.
+//     scenario. A third edge alone (edge-limited) has its rate limits on (counted, far above what the run
+//     sends, as production runs them) and takes the uncached call and the cached read once more.
 //   - sdk-v2: the bare SDK v2 server (createMcpHandler, a new McpServer per request), 2026-07-28 calls.
 //   - sdk-1.x: the bare SDK 1.x server (stateless transport per request, pooled McpServers, one shared
 //     validator), 2025-era calls; sdk-1.x-fresh: the same with a new McpServer per request, as the SDK's
@@ -140,10 +141,23 @@ try {
         SERVICE_FIGMA_BASE_URL: upstream.info.upstreamUrl,
       })
     : undefined;
+  // Limits on, so counted, but far above what the run sends: every call charges its budgets (and a cached read
+  // reads its slot in the same step), none is refused.
+  const COUNTED = "999999999";
+  const limited = shared
+    ? await startChild<{ url: string }>("edge-alone", {
+        ...LIFTED_LIMITS,
+        RATE_LIMIT_PER_INSTANCE: COUNTED,
+        RATE_LIMIT_PER_USER: COUNTED,
+        SERVICE_FIGMA_RATE_LIMIT: COUNTED,
+        SERVICE_FIGMA_BASE_URL: upstream.info.upstreamUrl,
+      })
+    : undefined;
   const edgeChild = alone ?? edge;
   const onEdge = (url: string) => (alone ? `${alone.info.url}${new URL(url).pathname}` : url);
   const children: Record<ServerName, Child<unknown>> = {
     edge: edgeChild,
+    "edge-limited": limited ?? edgeChild,
     "control-plane": edge,
     "sdk-v2": sdkV2,
     "sdk-1.x": sdk1,
@@ -161,6 +175,7 @@ try {
     sdk1Url: sdk1.info.url,
     sdk1FreshUrl: sdk1Fresh.info.url,
     floorUrl: floor.info.url,
+    ...(limited && { limitedInstanceUrl: `${limited.info.url}${new URL(edge.info.instanceUrl).pathname}` }),
   });
   // The servers compared with each other (same scenario and era) take turns: each is warmed up, then the
   // rounds go round-robin over them, so a change in the machine's load during the run (it is shared) falls

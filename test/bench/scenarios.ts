@@ -3,7 +3,14 @@
 import { FAKE_FIGMA_KEY, FAKE_FILE_KEY } from "./common.ts";
 import type { Target } from "./load.ts";
 
-export type ServerName = "edge" | "control-plane" | "sdk-v2" | "sdk-1.x" | "sdk-1.x-fresh" | "floor";
+export type ServerName =
+  | "edge"
+  | "edge-limited"
+  | "control-plane"
+  | "sdk-v2"
+  | "sdk-1.x"
+  | "sdk-1.x-fresh"
+  | "floor";
 export type Era = "2026-07-28" | "2025-06-18" | "-";
 
 export interface Scenario extends Target {
@@ -23,6 +30,11 @@ export interface Urls {
   /** The bare SDK 1.x server building a server per request (BENCH_SDK1_MODE=fresh). */
   sdk1FreshUrl: string;
   floorUrl: string;
+  /**
+   * The Figma instance's URL on an edge whose rate limits are on (counted, never reached), as production runs
+   * it: each call charges its budgets, a cached read's slot read in the same step. Only with PostgreSQL + Redis.
+   */
+  limitedInstanceUrl?: string;
 }
 
 const ACCEPT = { "content-type": "application/json", accept: "application/json, text/event-stream" };
@@ -138,6 +150,7 @@ export function scenarios(urls: Urls): Scenario[] {
       status: 401,
       rpcResult: false,
     },
+    ...(urls.limitedInstanceUrl ? limitedScenarios(urls.limitedInstanceUrl, call2026) : []),
     {
       scenario: "control plane instances.list",
       server: "control-plane",
@@ -146,6 +159,19 @@ export function scenarios(urls: Urls): Scenario[] {
       method: "GET",
       headers: { cookie: urls.cookie },
       ...RPC,
+    },
+  ];
+}
+
+/** The uncached call and the cached read again, on the edge with its rate limits on. */
+function limitedScenarios(url: string, call2026: ReturnType<typeof modern>): Scenario[] {
+  const edge = { server: "edge-limited" as const, era: "2026-07-28" as const, url, ...RPC };
+  return [
+    { scenario: "tools/call uncached, limits on", ...edge, ...call2026 },
+    {
+      scenario: "tools/call cached read (get_me), limits on",
+      ...edge,
+      ...once(modern("tools/call", () => ({ name: "get_me", arguments: {} }), "get_me")),
     },
   ];
 }
