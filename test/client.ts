@@ -187,33 +187,47 @@ export function expectRestError(res: RestAnswer, status: number, code: string): 
   expect(res.headers.get("x-request-id")).toBe(res.body.requestId as string);
 }
 
-/** One `tools/call` of Figma's `get_me` through the edge in the current protocol (2026-07-28): its HTTP status. */
-export async function callGetMe(instanceUrl: string, clientName = "test"): Promise<number> {
+/**
+ * A `tools/call` POST as a 2026-07-28 client sends it (routing headers, the `_meta` envelope: the shape the edge's
+ * fast path takes), with `extraMeta` added to the envelope.
+ */
+export function toolCallRequest(
+  name: string,
+  args: Record<string, unknown> = {},
+  extraMeta: Record<string, unknown> = {},
+  clientName = "test",
+): RequestInit {
   const version = "2026-07-28";
-  const res = await fetch(instanceUrl, {
+  return {
     method: "POST",
     headers: {
       "content-type": "application/json",
       accept: "application/json, text/event-stream",
       "mcp-protocol-version": version,
       "mcp-method": "tools/call",
-      "mcp-name": "get_me",
+      "mcp-name": name,
     },
     body: JSON.stringify({
       jsonrpc: "2.0",
       id: 1,
       method: "tools/call",
       params: {
-        name: "get_me",
-        arguments: {},
+        name,
+        arguments: args,
         _meta: {
           "io.modelcontextprotocol/protocolVersion": version,
           "io.modelcontextprotocol/clientCapabilities": {},
           "io.modelcontextprotocol/clientInfo": { name: clientName, version: "1" },
+          ...extraMeta,
         },
       },
     }),
-  });
+  };
+}
+
+/** One `tools/call` of Figma's `get_me` through the edge in the current protocol (2026-07-28): its HTTP status. */
+export async function callGetMe(instanceUrl: string, clientName = "test"): Promise<number> {
+  const res = await fetch(instanceUrl, toolCallRequest("get_me", {}, {}, clientName));
   await res.body?.cancel();
   return res.status;
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEdge } from "@mcp/edge";
 import type { Kv } from "@mcp/kv";
 import { cachedRead, readCacheSlot } from "../apps/edge/src/mcp/read-cache.ts";
-import { connectFigma, figmaKeyFor, newUser } from "./client.ts";
+import { connectFigma, figmaKeyFor, newUser, toolCallRequest } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { type Stack, startStack } from "./harness.ts";
 
@@ -59,30 +59,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const ENVELOPE = {
-  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-  "io.modelcontextprotocol/clientCapabilities": {},
-  "io.modelcontextprotocol/clientInfo": { name: "read-ahead-test", version: "1.0.0" },
-};
-
 /** A tools/call as a 2026-07-28 client sends it (the fast path's shape), or `extraMeta` added (the SDK's). */
 async function call(url: string, name: string, args: Record<string, unknown>, extraMeta = {}) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": name,
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name, arguments: args, _meta: { ...ENVELOPE, ...extraMeta } },
-    }),
-  });
+  const res = await fetch(url, toolCallRequest(name, args, extraMeta, "read-ahead-test"));
   const text = await res.text();
   const json = res.headers.get("content-type")?.startsWith("text/event-stream")
     ? /^data: (.*)$/m.exec(text)?.[1]

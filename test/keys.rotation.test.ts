@@ -24,7 +24,7 @@ import { auditEvents, credentials, instances, users } from "@mcp/db";
 import { createEdge } from "@mcp/edge";
 import { asc, eq, inArray } from "drizzle-orm";
 import { legacySeal } from "../packages/crypto/src/legacy-seal.testing.ts";
-import { outputOf } from "./client.ts";
+import { outputOf, toolCallRequest } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 const v1 = generateKeySpec(1);
@@ -104,29 +104,9 @@ async function connectedUnderV1(count: number): Promise<Connected[]> {
   return out;
 }
 
-const META = {
-  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-  "io.modelcontextprotocol/clientCapabilities": {},
-};
-
 /** One 2026-07-28 `tools/call get_me`; a failure is described, success is null. */
 async function callGetMe(url: string, handle: string): Promise<string | null> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": "get_me",
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: "get_me", arguments: {}, _meta: META },
-    }),
-  });
+  const res = await fetch(url, toolCallRequest("get_me"));
   const text = await res.text();
   if (res.status !== 200) return `${res.status} ${text.slice(0, 200)}`;
   const result = (JSON.parse(text) as { result?: { isError?: boolean; content?: { text: string }[] } })

@@ -55,9 +55,9 @@ export async function rateLimit(
       { name: "service", limit: defined?.perMinute ?? limits.perServicePerMinute, windowMs: MINUTE },
     ]);
   }
-  // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted. Every other budget is
-  // charged in one atomic kv step (one Redis round trip), narrowest first.
-  // With nothing counted, no kv step is made here: the call reads its cache slot itself.
+  // 0 = unlimited (RATE_LIMIT_PER_* and SERVICE_<TYPE>_RATE_LIMIT): nothing is counted, and no kv step is made
+  // here (the call reads its cache slot itself). Every other budget is charged in one atomic kv step (one Redis
+  // round trip), narrowest first, which also reads the call's cache slot once they all allowed it.
   const counted = buckets.filter(([, policy]) => policy.limit !== 0);
   if (counted.length === 0) return undefined;
   const slot = readAheadSlot?.(call, instance);
