@@ -108,6 +108,8 @@ describe("bun run pm2:config", () => {
         MCP_TYPE: service.type,
         SERVICE_MODE: "shared",
         PORT: String(service.port),
+        // The edge's runtime settings (EDGE_RUNTIME_ENV).
+        BUN_JSC_useWarmUpMarkedBlocks: "false",
       });
       expect(edge?.script).toBe(join(ROOT, "apps/edge/src/main.ts"));
       // The control plane hands out this service's URLs on this edge's port.
@@ -117,7 +119,9 @@ describe("bun run pm2:config", () => {
     expect(edges.find((a) => a.name === "mcp-edge-custom")?.env).toMatchObject({
       MCP_TYPE: "custom",
       PORT: "3001",
+      BUN_JSC_useWarmUpMarkedBlocks: "false",
     });
+    expect(controlPlane?.env.BUN_JSC_useWarmUpMarkedBlocks).toBeUndefined();
     for (const app of apps) {
       expect(app).toMatchObject({
         cwd: ROOT,
@@ -137,7 +141,7 @@ describe("bun run pm2:config", () => {
     }
   });
 
-  test("PUBLIC_EDGE_URL, SERVICE_<TYPE>_PUBLIC_URL, PM2_PORT_OFFSET, PM2_LOG_DIR and PM2_BUN are read when PM2 loads the file", async () => {
+  test("PUBLIC_EDGE_URL, SERVICE_<TYPE>_PUBLIC_URL, PM2_PORT_OFFSET, PM2_LOG_DIR, PM2_BUN and the edges' runtime settings are read when PM2 loads the file", async () => {
     const out = join(tmp, "read-at-load.config.cjs");
     const gen = await run(
       [process.execPath, GENERATOR, "--out", out],
@@ -157,6 +161,14 @@ describe("bun run pm2:config", () => {
     expect(withOffset[0]?.env.SERVICE_FIGMA_PUBLIC_URL).toBe("http://127.0.0.1:23101");
     expect(withOffset[1]?.out_file).toBe("/var/log/mcp/mcp-edge-figma.out.log");
     expect(withOffset[1]?.interpreter).toBe("/opt/bun/bin/bun");
+    // An operator's own runtime setting wins over the edges' default.
+    const operator = await loadEcosystem(out, basicEnv({ BUN_JSC_useWarmUpMarkedBlocks: "true" }));
+    expect(operator.map((a) => a.env.BUN_JSC_useWarmUpMarkedBlocks)).toEqual([
+      undefined,
+      "true",
+      "true",
+      "true",
+    ]);
 
     // A front proxy routing by token prefix: every URL on PUBLIC_EDGE_URL unless a service has its own.
     const proxied = await loadEcosystem(
@@ -313,6 +325,10 @@ describe("under PM2", () => {
       expect(before?.pm2_env.status).toBe("online");
       const oldPid = before?.pid ?? 0;
       expect(oldPid).toBeGreaterThan(0);
+      // The edge runs with its runtime settings (EDGE_RUNTIME_ENV), as the Bun runtime reads them: from its
+      // environment at start.
+      const environ = readFileSync(`/proc/${oldPid}/environ`, "utf8").split("\0");
+      expect(environ).toContain("BUN_JSC_useWarmUpMarkedBlocks=false");
       process.kill(oldPid, "SIGKILL");
       await until("PM2 restarted the figma edge", async () => {
         const now = (await list()).find((p) => p.name === "mcp-edge-figma");

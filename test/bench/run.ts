@@ -20,9 +20,11 @@
 //     faster, stricter baseline.
 //   - floor: Hono parsing the JSON-RPC call by hand, one kv GET (Redis when REDIS_URL is set), the upstream
 //     call, the result written by hand; both eras.
-// Every child inherits this process's environment: an allocator setting given to the benchmark (e.g.
-// MIMALLOC_PURGE_DELAY, see README → Speed) applies to every process of the run alike (each server, the upstream,
-// the load generator), and is printed and stored with the run.
+// Every child inherits this process's environment: a runtime setting given to the benchmark (e.g.
+// MIMALLOC_PURGE_DELAY or BUN_JSC_useWarmUpMarkedBlocks, see README → Speed) applies to every process of the run
+// alike (each server, the upstream, the load generator), and is printed and stored with the run. The processes
+// serving the edge's scenarios also start with the edge's production runtime settings (EDGE_RUNTIME_ENV, which
+// the PM2 ecosystem sets), unless this environment sets them.
 // The load generator is autocannon in this process: BENCH_CONNECTIONS (64) keep-alive connections, per
 // scenario a 1 s warm-up, then BENCH_ROUNDS (3) rounds of BENCH_MS (5000) ms, taken in turns by the servers
 // compared with each other (edge, SDK, floor: round 1 of each, then round 2 of each, ...); the best round is
@@ -39,6 +41,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { resolve } from "node:path";
 import { auditEvents, createDatabase, usageRollups } from "@mcp/db";
+import { EDGE_RUNTIME_ENV } from "@mcp/edge";
 import { eq, sql } from "drizzle-orm";
 import {
   type Child,
@@ -100,9 +103,20 @@ function medianByRole(rounds: Record<CpuRole, number>[]): Record<CpuRole | "tota
   out.total = total;
   return out;
 }
-/** Allocator settings in this environment, which every process of the run inherits (README → Speed); none by default. */
+/**
+ * Runtime settings in this environment (the allocator's `MIMALLOC_*`, JavaScriptCore's `BUN_JSC_*`), which every
+ * process of the run inherits (README → Speed); none by default.
+ */
 const RUNTIME_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => k.startsWith("MIMALLOC_")),
+  Object.entries(process.env).filter(([k]) => k.startsWith("MIMALLOC_") || k.startsWith("BUN_JSC_")),
+);
+/**
+ * The runtime settings the edge's processes start with in production (EDGE_RUNTIME_ENV, set by the PM2
+ * ecosystem), given to the processes serving the edge's scenarios; a value in this environment wins, as an
+ * operator's does.
+ */
+const EDGE_RUNTIME = Object.fromEntries(
+  Object.entries(EDGE_RUNTIME_ENV).map(([name, value]) => [name, process.env[name] ?? value]),
 );
 const runtimeNote =
   Object.keys(RUNTIME_ENV).length === 0
@@ -110,6 +124,9 @@ const runtimeNote =
     : `, every process with ${Object.entries(RUNTIME_ENV)
         .map(([k, v]) => `${k}=${v}`)
         .join(" ")}`;
+const edgeRuntimeNote = Object.entries(EDGE_RUNTIME)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(" ");
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
@@ -121,6 +138,8 @@ try {
   const [edge, sdkV2, sdk1, sdk1Fresh, floor] = await Promise.all([
     startChild<EdgeInfo>("edge", {
       ...env,
+      // Embedded, this process serves the edge's scenarios.
+      ...(!shared && EDGE_RUNTIME),
       ...LIFTED_LIMITS,
       BENCH_REMOTE_MCP_URL: upstream.info.remoteMcpUrl,
       HEALTH_CHECK_INTERVAL_MS: "0",
@@ -137,6 +156,7 @@ try {
   // the harness's log and kv capture share its process and its CPU).
   const alone = shared
     ? await startChild<{ url: string }>("edge-alone", {
+        ...EDGE_RUNTIME,
         ...LIFTED_LIMITS,
         SERVICE_FIGMA_BASE_URL: upstream.info.upstreamUrl,
       })
@@ -146,6 +166,7 @@ try {
   const COUNTED = "999999999";
   const limited = shared
     ? await startChild<{ url: string }>("edge-alone", {
+        ...EDGE_RUNTIME,
         ...LIFTED_LIMITS,
         RATE_LIMIT_PER_INSTANCE: COUNTED,
         RATE_LIMIT_PER_USER: COUNTED,
@@ -165,7 +186,8 @@ try {
     floor,
   };
   console.error(
-    `bench: ${backend}, ${CONNECTIONS} connections, warm-up ${WARMUP_MS} ms + ${ROUNDS} × ${BENCH_MS} ms per scenario${runtimeNote}`,
+    `bench: ${backend}, ${CONNECTIONS} connections, warm-up ${WARMUP_MS} ms + ${ROUNDS} × ${BENCH_MS} ms per scenario${runtimeNote}; ` +
+      `the edge's processes with ${edgeRuntimeNote}`,
   );
   const list = scenarios({
     ...edge.info,
@@ -253,7 +275,9 @@ try {
     // runs it), so its resident set is the edge's only; embedded, only the stack child can serve them.
     // A fresh one: the throughput scenarios' process keeps what its allocator grew to under load (its RSS
     // after them is in the table), which would read as the streams' cost.
-    const fresh = shared ? await startChild<{ url: string }>("edge-alone", LIFTED_LIMITS) : undefined;
+    const fresh = shared
+      ? await startChild<{ url: string }>("edge-alone", { ...EDGE_RUNTIME, ...LIFTED_LIMITS })
+      : undefined;
     const holder = fresh
       ? {
           pid: fresh.pid,
@@ -329,6 +353,7 @@ const results = {
   cores: availableParallelism(),
   loadAverageAtStart: load0,
   runtimeEnv: RUNTIME_ENV,
+  edgeRuntimeEnv: EDGE_RUNTIME,
   results: rows,
   ...(streams && { streams }),
   ratios: checks,

@@ -6,6 +6,7 @@ export { LEGACY_VERSIONS, MODERN_VERSIONS, SUPPORTED_VERSIONS } from "./mcp/vers
 export type { MetricsAccess } from "./metrics-route.ts";
 export {
   assertServedType,
+  EDGE_RUNTIME_ENV,
   type EdgeOptions,
   edgeOptionsFromEnv,
   edgePort,
