@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
-  cachingLookup,
   checkUpstreamUrl,
   guardedFetch,
   type HostLookup,
@@ -297,69 +296,6 @@ describe("checkUpstreamUrl", () => {
     expect((await checkUpstreamUrl("https://internal.example.com/mcp", open)).ok).toBe(true);
     expect(await refusal("http://u:p@127.0.0.1/", open)).toMatch(/credentials/);
     expect(await refusal("file:///etc/passwd", open)).toMatch(/only http/);
-  });
-});
-
-describe("cachingLookup", () => {
-  /** A resolver whose answers the test sets, counting the questions it is asked. */
-  function resolver(answers: Record<string, string[]>) {
-    const asked: string[] = [];
-    const lookup: HostLookup = async (host) => {
-      asked.push(host);
-      await Bun.sleep(5);
-      const found = answers[host];
-      if (!found) throw new Error(`ENOTFOUND ${host}`);
-      return found;
-    };
-    return { asked, lookup, answers };
-  }
-
-  test("one lookup per host while its answer is fresh, concurrent askers included", async () => {
-    const dns = resolver({ "a.example.com": ["93.184.216.34"], "b.example.com": ["93.184.216.35"] });
-    const cached = cachingLookup(dns.lookup, 60_000);
-    const first = await Promise.all([1, 2, 3].map(() => cached("a.example.com")));
-    expect(first).toEqual([["93.184.216.34"], ["93.184.216.34"], ["93.184.216.34"]]);
-    expect(await cached("a.example.com")).toEqual(["93.184.216.34"]);
-    expect(await cached("b.example.com")).toEqual(["93.184.216.35"]);
-    expect(dns.asked).toEqual(["a.example.com", "b.example.com"]);
-  });
-
-  test("an expired answer is asked again, and a name re-pointed meanwhile is followed", async () => {
-    const dns = resolver({ "a.example.com": ["93.184.216.34"] });
-    const cached = cachingLookup(dns.lookup, 30);
-    expect(await cached("a.example.com")).toEqual(["93.184.216.34"]);
-    dns.answers["a.example.com"] = ["10.0.0.1"];
-    expect(await cached("a.example.com")).toEqual(["93.184.216.34"]);
-    await Bun.sleep(40);
-    expect(await cached("a.example.com")).toEqual(["10.0.0.1"]);
-    expect(dns.asked).toHaveLength(2);
-    // The check refuses the new, private answer: the cache never stood between it and the address.
-    const r = await checkUpstreamUrl("https://a.example.com/mcp", { allowPrivate: false, lookup: cached });
-    expect(r.ok).toBe(false);
-  });
-
-  test("a failed lookup is not kept: the next request asks again", async () => {
-    const dns = resolver({});
-    const cached = cachingLookup(dns.lookup, 60_000);
-    await expect(cached("late.example.com")).rejects.toThrow("ENOTFOUND");
-    dns.answers["late.example.com"] = ["93.184.216.36"];
-    expect(await cached("late.example.com")).toEqual(["93.184.216.36"]);
-    expect(dns.asked).toEqual(["late.example.com", "late.example.com"]);
-  });
-
-  test("bounded: past its size the oldest host goes; every caller gets its own copy", async () => {
-    const dns = resolver({
-      "a.example.com": ["1.1.1.1"],
-      "b.example.com": ["1.0.0.1"],
-      "c.example.com": ["8.8.8.8"],
-    });
-    const cached = cachingLookup(dns.lookup, 60_000, 2);
-    for (const host of ["a.example.com", "b.example.com", "c.example.com", "b.example.com", "a.example.com"])
-      await cached(host);
-    expect(dns.asked).toEqual(["a.example.com", "b.example.com", "c.example.com", "a.example.com"]);
-    const mine = await cached("a.example.com");
-    mine.push("10.0.0.1");
-    expect(await cached("a.example.com")).toEqual(["1.1.1.1"]);
   });
 });
 

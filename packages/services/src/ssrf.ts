@@ -6,12 +6,11 @@
  * Everything fails closed: an address that cannot be parsed counts as private, and a hostname that
  * cannot be resolved is refused.
  *
- * DNS rebinding: a hostname is resolved by the check (its answers kept for DNS_CACHE_TTL_MS, see
- * `cachingLookup`), and `guardedFetch` then connects to the checked address itself (the URL's host rewritten
- * to the IP, the original `Host` header kept, and for https the TLS server name set to the hostname so SNI and
- * certificate verification still use it). fetch never resolves the name a second time, so a TTL-0 answer
- * cannot switch to a private address between the check and the connect; every request checks the addresses
- * it will use, cached or not.
+ * DNS rebinding: a hostname is resolved once per request, by the check, and `guardedFetch` then connects
+ * to the checked address itself (the URL's host rewritten to the IP, the original `Host` header kept, and
+ * for https the TLS server name set to the hostname so SNI and certificate verification still use it).
+ * fetch never resolves the name a second time, so a TTL-0 answer cannot switch to a private address
+ * between the check and the connect.
  *
  * Refusals after the syntax checks share one message, so a user cannot tell "private" from "does not
  * resolve" and map internal names through it.
@@ -25,7 +24,7 @@ export type HostLookup = (host: string) => Promise<string[]>;
 export interface UpstreamCheckOptions {
   /** `ALLOW_PRIVATE_UPSTREAMS=1`: skip the address rules (scheme, credentials and length still apply). */
   allowPrivate: boolean;
-  /** Defaults to `dns.promises.lookup(host, { all: true, verbatim: true })`, answers kept 30 s (`cachingLookup`). */
+  /** Defaults to `dns.promises.lookup(host, { all: true, verbatim: true })`. */
   lookup?: HostLookup;
   /**
    * TEST ONLY: which addresses are refused; defaults to `isPrivateAddress`. Lets a test map a name to a
@@ -217,45 +216,8 @@ export function isPrivateAddress(ip: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // URLs
 
-/** How long a hostname's addresses are reused (the system resolver gives no TTL; browsers keep about a minute). */
-export const DNS_CACHE_TTL_MS = 30_000;
-/** Hostnames kept at most; the oldest goes first. */
-export const DNS_CACHE_MAX_HOSTS = 10_000;
-
-/**
- * `lookup` with each host's answer kept for `ttlMs` and one lookup in flight per host: a relayed call would
- * otherwise wait for the resolver before every request to its server. Only answers are kept (a failed lookup
- * is asked again next time), as they are: the caller checks them each time (`checkUpstreamUrl` refuses a
- * private one whatever its age), and a name re-pointed meanwhile is followed once its entry expires, so the
- * cache never lets a request reach an address the check would refuse.
- */
-export function cachingLookup(
-  lookup: HostLookup,
-  ttlMs = DNS_CACHE_TTL_MS,
-  maxHosts = DNS_CACHE_MAX_HOSTS,
-): HostLookup {
-  const cache = new Map<string, { at: number; addresses: Promise<string[]> }>();
-  return async (host) => {
-    const now = performance.now();
-    let entry = cache.get(host);
-    if (!entry || now - entry.at >= ttlMs) {
-      cache.delete(host);
-      if (cache.size >= maxHosts) cache.delete(cache.keys().next().value ?? "");
-      const created = { at: now, addresses: lookup(host) };
-      cache.set(host, created);
-      created.addresses.catch(() => {
-        if (cache.get(host) === created) cache.delete(host);
-      });
-      entry = created;
-    }
-    // A copy each: no caller can change what the next one gets.
-    return [...(await entry.addresses)];
-  };
-}
-
-const defaultLookup = cachingLookup(async (host) =>
-  (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address),
-);
+const defaultLookup: HostLookup = async (host) =>
+  (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 function isInternalName(host: string): boolean {
   return (
