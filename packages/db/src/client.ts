@@ -48,8 +48,9 @@ function serial(task: () => Promise<void>): () => Promise<void> {
  * plans it every time (drizzle asks for that, `prepare: false`, unless a query is given a name). Here it is a
  * named prepared statement, as postgres.js makes of its own tagged queries: one round trip once a connection
  * has seen the text (postgres.js re-prepares it when a migration changes what it returns, and forgets a
- * connection's statements when the connection is recycled), in transactions too. A query without parameters stays on the simple protocol (migrations'
- * multi-statement files). `?prepare=false` in DATABASE_URL turns it off (PgBouncer in transaction mode).
+ * connection's statements when the connection is recycled), in transactions too. A query without parameters
+ * stays on the simple protocol (migrations' multi-statement files). `?prepare=false` in DATABASE_URL turns it
+ * off (PgBouncer in transaction mode).
  */
 function preparing(sql: postgres.Sql): postgres.Sql {
   return new Proxy(sql, {

@@ -8,7 +8,7 @@ import {
 } from "@mcp/services";
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
-import { errorResult } from "./instance-handler.ts";
+import { errorResult, type InstanceAuth } from "./instance-handler.ts";
 import { cachedRead, type ReadAhead } from "./read-cache.ts";
 import { recordToolCall } from "./record.ts";
 import { toolAllowed } from "./tool-filter.ts";
@@ -23,6 +23,21 @@ export interface CallContext {
   /** The call's cache slot, already read with the rate-limit charge (see `cachedRead`). */
   readAhead?: ReadAhead;
 }
+
+/** A call's context from what the route handed over for it (its instance, request id and read-ahead slot). */
+export const callContext = (
+  deps: EdgeDeps,
+  service: ServiceDefinition,
+  auth: InstanceAuth,
+  signal: AbortSignal,
+): CallContext => ({
+  deps,
+  service,
+  instance: auth.instance,
+  requestId: auth.requestId,
+  signal,
+  ...(auth.readAhead && { readAhead: auth.readAhead }),
+});
 
 /** The answer to a call of a tool that does not exist (or that the instance's settings leave out). */
 export const unknownTool = (name: string) =>

@@ -1,6 +1,6 @@
 import type { ResolvedInstance } from "@mcp/core";
 import type { ThroughRead } from "@mcp/kv";
-import type { ServiceDefinition } from "@mcp/services";
+import type { ServiceDefinition, ToolDefinition } from "@mcp/services";
 import {
   type CallToolResult,
   CLIENT_CAPABILITIES_META_KEY,
@@ -13,7 +13,7 @@ import {
   SERVER_INFO_META_KEY,
 } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
-import { callTool } from "./call-tool.ts";
+import { callContext, callTool } from "./call-tool.ts";
 import type { InstanceAuth } from "./instance-handler.ts";
 import { readCacheSlot } from "./read-cache.ts";
 import { perInstance, toolAllowed } from "./tool-filter.ts";
@@ -145,14 +145,23 @@ export function createFastPath(
     return send(kind, JSON.stringify({ jsonrpc: "2.0", id, error: rpcError }));
   }
 
+  /**
+   * The tool a `tools/call`'s params name, when its arguments are an object (or absent) and the instance may
+   * call it; undefined otherwise (an unknown tool, or one the instance's settings leave out, is the SDK's to
+   * refuse, with its own error).
+   */
+  function calledTool(params: Json, instance: ResolvedInstance): ToolDefinition | undefined {
+    if (typeof params.name !== "string") return undefined;
+    if (params.arguments !== undefined && !isPlain(params.arguments)) return undefined;
+    const tool = service.getTool(params.name);
+    return tool && toolAllowed(instance, tool) ? tool : undefined;
+  }
+
   return {
     readAheadSlot(body, instance) {
       if (!isPlain(body) || body.method !== "tools/call" || !isPlain(body.params)) return undefined;
-      const { name, arguments: args } = body.params;
-      if (typeof name !== "string" || (args !== undefined && !isPlain(args))) return undefined;
-      const tool = service.getTool(name);
-      if (!tool || !toolAllowed(instance, tool)) return undefined;
-      return readCacheSlot(deps, instance, tool, args ?? {});
+      const tool = calledTool(body.params, instance);
+      return tool && readCacheSlot(deps, instance, tool, body.params.arguments ?? {});
     },
     serve(request, body, auth) {
       if (request.method !== "POST" || !isPlain(body)) return undefined;
@@ -169,25 +178,14 @@ export function createFastPath(
       }
       if (method !== "tools/call" || !isPlain(body.params)) return undefined;
       const params = body.params;
-      if (!onlyKeys(params, ["name", "arguments", "_meta"]) || typeof params.name !== "string")
-        return undefined;
-      if (params.arguments !== undefined && !isPlain(params.arguments)) return undefined;
-      // An unknown tool (or one the instance's settings leave out) is the SDK's to refuse, with its own error.
-      const tool = service.getTool(params.name);
-      if (!tool || !toolAllowed(auth.instance, tool)) return undefined;
+      if (!onlyKeys(params, ["name", "arguments", "_meta"])) return undefined;
+      const tool = calledTool(params, auth.instance);
+      if (!tool) return undefined;
       const kind = era(request, body);
       if (!kind || !isSpecType.CallToolRequest(body)) return undefined;
-      const name = params.name;
       return callTool(
-        {
-          deps,
-          service,
-          instance: auth.instance,
-          requestId: auth.requestId,
-          signal: request.signal,
-          ...(auth.readAhead && { readAhead: auth.readAhead }),
-        },
-        name,
+        callContext(deps, service, auth, request.signal),
+        tool.name,
         params.arguments ?? {},
       ).then(
         (result) => answer(kind, id, kind === "modern" ? modernResult(result) : result),

@@ -1,7 +1,7 @@
 import type { ServiceDefinition } from "@mcp/services";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
-import { callTool } from "./call-tool.ts";
+import { callContext, callTool } from "./call-tool.ts";
 import { createFastPath, type FastPath } from "./fast-path.ts";
 import { createInstanceHandler } from "./instance-handler.ts";
 import { perInstance } from "./tool-filter.ts";
@@ -29,14 +29,7 @@ export function createServiceHandler(
     server.setRequestHandler("tools/list", () => ({ tools: restricted(auth.instance) ?? tools }));
     server.setRequestHandler("tools/call", (req, c) =>
       callTool(
-        {
-          deps,
-          service,
-          instance: auth.instance,
-          requestId: auth.requestId,
-          signal: c.mcpReq.signal,
-          ...(auth.readAhead && { readAhead: auth.readAhead }),
-        },
+        callContext(deps, service, auth, c.mcpReq.signal),
         req.params.name,
         req.params.arguments ?? {},
       ),
