@@ -135,8 +135,9 @@ export function ratios(rows: Row[], connections: number): Ratio[] {
     if (row)
       out.push({ measure: `edge req/s, ${scenario}`, value: row.rps, target: "(reported)", met: "n/a" });
   }
-  // Flat: the edge's resident set right after its last measured round within 10% of what it was right after
-  // its first (both read under the same load, before the process could sit idle), over every edge scenario.
+  // The edge's resident set right after its first and its last measured round, over every edge scenario: each
+  // reading follows a different scenario, and moves with what that one allocates, so it is reported; the
+  // "flat over a 60 s run" target is held by the soak, one load throughout (soak.ts).
   const edgeRss = rows.filter((r) => r.server === "edge").flatMap((r) => r.memoryAfterRounds);
   const first = edgeRss[0];
   const last = edgeRss.at(-1);
@@ -145,8 +146,8 @@ export function ratios(rows: Row[], connections: number): Ratio[] {
     out.push({
       measure: `edge RSS after its last / after its first round (${first} → ${last} MB; ${edgeRss.length} readings, highest ${Math.max(...edgeRss)})`,
       value,
-      target: "flat (≤ 1.1)",
-      met: value <= 1.1,
+      target: "(reported)",
+      met: "n/a",
     });
   }
   const errors = rows.reduce((sum, r) => sum + r.errors, 0);

@@ -28,9 +28,11 @@
 // The load generator is autocannon in this process: BENCH_CONNECTIONS (64) keep-alive connections, per
 // scenario a 1 s warm-up, then BENCH_ROUNDS (3) rounds of BENCH_MS (5000) ms, taken in turns by the servers
 // compared with each other (edge, SDK, floor: round 1 of each, then round 2 of each, ...); the best round is
-// reported (all are in the JSON). Uncached calls ask for a node id never asked before, so every one reaches the upstream. After
-// each scenario the server's VmRSS / VmHWM are read from /proc. Last, once the throughput scenarios are
-// done, BENCH_STREAMS (1000) idle 2025-era GET streams are held open on the edge's relayed instance by a
+// reported (all are in the JSON). Uncached calls ask for a node id never asked before, so every one reaches
+// the upstream. After each scenario the server's VmRSS / VmHWM are read from /proc. Once the throughput
+// scenarios are done, the edge that served them takes BENCH_SOAK_MS (60000) ms of uncached 2026-07-28 calls
+// without a pause, its VmRSS read every second (soak.ts: the issue's "RSS flat over a 60 s run"). Last,
+// BENCH_STREAMS (1000) idle 2025-era GET streams are held open on the edge's relayed instance by a
 // process of its own (clients/streams.ts, see streams.ts) and the edge's VmRSS is read before and with them
 // open, each after a full GC (the issue's "held in under 200 MB"); they are closed before the children
 // stop. Prints a table, every process's CPU per uncached call on the machine (by role: the server, PostgreSQL,
@@ -56,6 +58,7 @@ import { LIFTED_LIMITS, UPSTREAM_ENV } from "./common.ts";
 import { load, type Round } from "./load.ts";
 import { printMachineCpu, printTable, type Row, ratios, streamsChecks } from "./report.ts";
 import { type ServerName, scenarios } from "./scenarios.ts";
+import { SOAK_MS, type SoakResult, soak, soakChecks } from "./soak.ts";
 import { measureStreams, STREAMS, type StreamsResult } from "./streams.ts";
 
 const BENCH_MS = Number(process.env.BENCH_MS ?? 5000);
@@ -130,6 +133,7 @@ const edgeRuntimeNote = Object.entries(EDGE_RUNTIME)
 const started = performance.now();
 const rows: Row[] = [];
 let streams: StreamsResult | { error: string } | undefined;
+let soaked: SoakResult | { error: string } | undefined;
 let benchUser: string | undefined;
 const load0 = loadavg()[0] ?? 0;
 try {
@@ -270,6 +274,24 @@ try {
       }
     }
   }
+  const soakScenario = list.find(
+    (s) => s.scenario === "tools/call uncached" && s.server === "edge" && s.era === "2026-07-28",
+  );
+  if (SOAK_MS > 0 && soakScenario) {
+    const holder = alone ? "the edge alone" : "edge child = edge + control plane + PGlite";
+    soaked = await soak(soakScenario, edgeChild.pid, holder, CONNECTIONS).catch((error: unknown) => ({
+      error: error instanceof Error ? error.message : String(error),
+    }));
+    if ("error" in soaked) console.error(`  soak · edge: failed: ${soaked.error}`);
+    else {
+      const { rssMb, ratio, slopeMbPerMin, round } = soaked;
+      console.error(
+        `  soak · edge · ${soaked.era}: ${round.rps} req/s for ${SOAK_MS} ms, RSS ${rssMb[0]} → ${rssMb.at(-1)} MB ` +
+          `(last third's highest / first third's ${ratio}, slope ${slopeMbPerMin} MB/min), ${round.errors} error(s)`,
+      );
+      for (const sample of round.samples) console.error(`    ${sample}`);
+    }
+  }
   if (STREAMS > 0) {
     // With shared backends the streams are held by the edge alone, in a process of its own (as production
     // runs it), so its resident set is the edge's only; embedded, only the stack child can serve them.
@@ -329,6 +351,7 @@ async function forgetBenchUser(userId: string): Promise<void> {
 
 const checks = [
   ...ratios(rows, CONNECTIONS),
+  ...(soaked ? soakChecks(soaked, !shared) : []),
   ...(streams ? streamsChecks(streams, !process.env.DATABASE_URL) : []),
 ];
 const seconds = Math.round((performance.now() - started) / 1000);
@@ -355,10 +378,13 @@ const results = {
   runtimeEnv: RUNTIME_ENV,
   edgeRuntimeEnv: EDGE_RUNTIME,
   results: rows,
+  soakMs: SOAK_MS,
+  ...(soaked && { soak: soaked }),
   ...(streams && { streams }),
   ratios: checks,
 };
 await Bun.write(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${out}`);
 const streamsFailed = streams !== undefined && ("error" in streams || streams.openAtMeasure < streams.asked);
-process.exit(rows.some((r) => r.errors > 0) || streamsFailed ? 1 : 0);
+const soakFailed = soaked !== undefined && ("error" in soaked || soaked.round.errors > 0);
+process.exit(rows.some((r) => r.errors > 0) || streamsFailed || soakFailed ? 1 : 0);
