@@ -92,6 +92,31 @@ describe("AuditLog", () => {
     expect(lines).toEqual([]);
   });
 
+  test("any text survives the batch as sent: tabs, line ends, backslashes, a literal \\N, unicode", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    const audit = new AuditLog({ db: platform.deps.db, log }, { batch: 10 });
+    const awkward = "a\tb\nc\r\nd \\ e \\N \\t \\\\ \"q\" 'q' , ; é 雪 🙂 \u2028";
+    audit.record({
+      userId,
+      action: "auth.sign_in",
+      status: "ok",
+      ip: "\\N",
+      userAgent: awkward,
+      target: "",
+      detail: { changed: [awkward], note: "\\N\t\n" },
+    });
+    audit.record(call(userId, 1, { requestId: awkward }));
+    await audit.flush();
+    const events = await eventsOf(userId);
+    expect(events).toHaveLength(2);
+    const signIn = events.find((e) => e.action === "auth.sign_in");
+    expect(signIn).toMatchObject({ ip: "\\N", userAgent: awkward, target: "", orgId: null, latencyMs: null });
+    expect(signIn?.detail).toEqual({ changed: [awkward], note: "\\N\t\n" });
+    expect(events.find((e) => e.action === "tool.call")?.requestId).toBe(awkward);
+    expect(lines).toEqual([]);
+  });
+
   test("a batch that fills up is written on its own; the one being filled waits for the next flush", async () => {
     const userId = `usr_audit_${crypto.randomUUID()}`;
     const { log } = capture();
