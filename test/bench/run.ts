@@ -29,11 +29,11 @@
 // scenario a warm-up (BENCH_FIRST_WARMUP_MS, 15000, for the first scenario a server process serves, so its JIT
 // is past its start; 1 s for the next ones), then BENCH_ROUNDS (3) rounds of BENCH_MS (5000) ms, taken in
 // turns by the servers compared with each other (edge, SDK, floor: round 1 of each, then round 2 of each, ...);
-// the best round is reported (all are in the JSON). Uncached calls ask for a node id never asked before, so every one reaches
-// the upstream. After each scenario the server's VmRSS / VmHWM are read from /proc. Once the throughput
-// scenarios are done, the edge that served them takes BENCH_SOAK_MS (60000) ms of uncached 2026-07-28 calls
-// without a pause, its VmRSS read every second (soak.ts: the issue's "RSS flat over a 60 s run"). Last,
-// BENCH_STREAMS (1000) idle 2025-era GET streams are held open on the edge's relayed instance by a
+// the best round is reported (all are in the JSON). Uncached calls ask for a node id never asked before, so
+// every one reaches the upstream. After each scenario the server's VmRSS / VmHWM are read from /proc. Once the
+// throughput scenarios are done, the edge that served them takes BENCH_SOAK_MS (60000) ms of uncached
+// 2026-07-28 calls without a pause, its VmRSS read every second (soak.ts: the issue's "RSS flat over a 60 s
+// run"). Last, BENCH_STREAMS (1000) idle 2025-era GET streams are held open on the edge's relayed instance by a
 // process of its own (clients/streams.ts, see streams.ts) and the edge's VmRSS is read before and with them
 // open, each after a full GC (the issue's "held in under 200 MB"); they are closed before the children
 // stop. Prints a table, every process's CPU per uncached call on the machine (by role: the server, PostgreSQL,
