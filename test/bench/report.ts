@@ -3,7 +3,7 @@
 // edge's RSS holding idle 2025-era GET streams).
 import type { CpuRole, Memory } from "./children.ts";
 import type { Round } from "./load.ts";
-import type { Era, ServerName } from "./scenarios.ts";
+import { type Era, type ServerName, UNCACHED } from "./scenarios.ts";
 import { STREAMS_TARGET_MB, type StreamsResult } from "./streams.ts";
 
 export interface Row {
@@ -60,8 +60,6 @@ export function printTable(rows: Row[]): void {
     })),
   );
 }
-
-const UNCACHED = "tools/call uncached";
 
 /**
  * Where the machine's CPU goes per uncached call, server by server: req/s on two shared cores is bounded by

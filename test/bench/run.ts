@@ -58,7 +58,7 @@ import {
 import { LIFTED_LIMITS, UPSTREAM_ENV } from "./common.ts";
 import { load, type Round } from "./load.ts";
 import { printMachineCpu, printTable, type Row, ratios, streamsChecks } from "./report.ts";
-import { type ServerName, scenarios } from "./scenarios.ts";
+import { type ServerName, scenarios, UNCACHED } from "./scenarios.ts";
 import { SOAK_MS, type SoakResult, soak, soakChecks } from "./soak.ts";
 import { measureStreams, STREAMS, type StreamsResult } from "./streams.ts";
 
@@ -90,6 +90,8 @@ interface EdgeInfo {
 }
 
 const shared = !!process.env.DATABASE_URL && !!process.env.REDIS_URL;
+/** Embedded, the process serving the edge's scenarios, as the results name it. */
+const STACK_CHILD = "edge child = edge + control plane + PGlite";
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -285,10 +287,10 @@ try {
     }
   }
   const soakScenario = list.find(
-    (s) => s.scenario === "tools/call uncached" && s.server === "edge" && s.era === "2026-07-28",
+    (s) => s.scenario === UNCACHED && s.server === "edge" && s.era === "2026-07-28",
   );
   if (SOAK_MS > 0 && soakScenario) {
-    const holder = alone ? "the edge alone" : "edge child = edge + control plane + PGlite";
+    const holder = alone ? "the edge alone" : STACK_CHILD;
     soaked = await soak(soakScenario, edgeChild.pid, holder, CONNECTIONS).catch((error: unknown) => ({
       error: error instanceof Error ? error.message : String(error),
     }));
@@ -316,7 +318,7 @@ try {
           url: `${fresh.info.url}${new URL(edge.info.relayUrl).pathname}`,
           what: "the edge alone (a fresh process)",
         }
-      : { pid: edge.pid, url: edge.info.relayUrl, what: "edge child = edge + control plane + PGlite" };
+      : { pid: edge.pid, url: edge.info.relayUrl, what: STACK_CHILD };
     streams = await measureStreams(holder.pid, holder.url)
       .then((result) => ({ ...result, holder: holder.what }))
       .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));

@@ -77,26 +77,28 @@ const nodes = () => ({ name: "get_file_nodes", arguments: { file_key: FAKE_FILE_
 const add = () => ({ name: "add", arguments: { a: 1, b: n++ } });
 const RPC = { status: 200, rpcResult: true };
 
+/** The scenario the issue's ratios are stated for: a call that reaches the upstream every time. */
+export const UNCACHED = "tools/call uncached";
+
 export function scenarios(urls: Urls): Scenario[] {
-  const uncached = "tools/call uncached";
   // The bare servers send the URL's token upstream as the Figma key.
   const bare = (base: string) => `${base}/${FAKE_FIGMA_KEY}/mcp`;
   const call2026 = modern("tools/call", nodes, "get_file_nodes");
   const call2025 = legacy("tools/call", nodes);
   return [
-    { scenario: uncached, server: "edge", era: "2026-07-28", url: urls.instanceUrl, ...call2026, ...RPC },
+    { scenario: UNCACHED, server: "edge", era: "2026-07-28", url: urls.instanceUrl, ...call2026, ...RPC },
     {
-      scenario: uncached,
+      scenario: UNCACHED,
       server: "sdk-v2",
       era: "2026-07-28",
       url: bare(urls.sdkV2Url),
       ...call2026,
       ...RPC,
     },
-    { scenario: uncached, server: "floor", era: "2026-07-28", url: urls.floorUrl, ...call2026, ...RPC },
-    { scenario: uncached, server: "edge", era: "2025-06-18", url: urls.instanceUrl, ...call2025, ...RPC },
+    { scenario: UNCACHED, server: "floor", era: "2026-07-28", url: urls.floorUrl, ...call2026, ...RPC },
+    { scenario: UNCACHED, server: "edge", era: "2025-06-18", url: urls.instanceUrl, ...call2025, ...RPC },
     {
-      scenario: uncached,
+      scenario: UNCACHED,
       server: "sdk-1.x",
       era: "2025-06-18",
       url: bare(urls.sdk1Url),
@@ -104,14 +106,14 @@ export function scenarios(urls: Urls): Scenario[] {
       ...RPC,
     },
     {
-      scenario: uncached,
+      scenario: UNCACHED,
       server: "sdk-1.x-fresh",
       era: "2025-06-18",
       url: bare(urls.sdk1FreshUrl),
       ...call2025,
       ...RPC,
     },
-    { scenario: uncached, server: "floor", era: "2025-06-18", url: urls.floorUrl, ...call2025, ...RPC },
+    { scenario: UNCACHED, server: "floor", era: "2025-06-18", url: urls.floorUrl, ...call2025, ...RPC },
     {
       scenario: "tools/list",
       server: "edge",
