@@ -393,12 +393,4 @@ describe("environment", () => {
       expect(() => parseEnv({ PASSWORD_HASH_ITERATIONS: bad })).toThrow("PASSWORD_HASH_ITERATIONS");
     }
   });
-
-  test("the upstream client: sockets unless fetch is asked for; anything else is refused", () => {
-    expect(parseEnv({})).toMatchObject({ UPSTREAM_HTTP_CLIENT: "sockets" });
-    expect(parseEnv({ UPSTREAM_HTTP_CLIENT: "fetch" })).toMatchObject({ UPSTREAM_HTTP_CLIENT: "fetch" });
-    for (const bad of ["curl", "FETCH", "undici"]) {
-      expect(() => parseEnv({ UPSTREAM_HTTP_CLIENT: bad })).toThrow("UPSTREAM_HTTP_CLIENT");
-    }
-  });
 });

@@ -53,11 +53,6 @@ export const ZPlatformEnv = z.object({
   PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(19_456).max(1_048_576).default(65_536),
   /** argon2id passes per password hash (default 2; at least 2). */
   PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(2).max(16).default(2),
-  /**
-   * The client REST upstream calls go out with: `sockets` (default; the runtime's own sockets, see
-   * packages/services/src/http1.ts) or `fetch`. An egress proxy (HTTPS_PROXY / HTTP_PROXY) always means fetch.
-   */
-  UPSTREAM_HTTP_CLIENT: z.enum(["sockets", "fetch"]).default("sockets"),
   /** The one service type an edge process serves (`SERVICE_MODE=shared`); unset: every service. */
   MCP_TYPE: z
     .string()

@@ -1,15 +1,14 @@
 /**
  * One connection pool per upstream service: at most `maxConnections` requests to it in flight from this
- * process (the HTTP client, http1.ts or fetch, keeps their connections alive per host, so that is also about
- * the number of connections), then a bounded FIFO queue whose callers wait at most `queueTimeoutMs` for a free
- * connection. Beyond the queue's bound a call is refused at once: memory never grows with a flood of calls to
- * a slow upstream.
+ * process (Bun's fetch keeps their connections alive per host, so that is also the number of connections),
+ * then a bounded FIFO queue whose callers wait at most `queueTimeoutMs` for a free connection. Beyond the
+ * queue's bound a call is refused at once: memory never grows with a flood of calls to a slow upstream.
  *
- * Connect timeout: neither client bounds a connect phase of its own (only the call's whole deadline), so a
- * pool that has not heard from its upstream for WARM_MS first opens (and closes) one TCP connection to it,
- * shared by every call waiting meanwhile, within `connectTimeoutMs`. A host that does not accept one in time
- * (black-holed, a dead load balancer) fails the call as unreachable at once instead of holding it for the whole
- * request timeout; a warm pool, whose keep-alive connections are live, pays nothing.
+ * Connect timeout: Bun's fetch has no connect phase of its own to bound, so a pool that has not heard from
+ * its upstream for WARM_MS first opens (and closes) one TCP connection to it, shared by every call waiting
+ * meanwhile, within `connectTimeoutMs`. A host that does not accept one in time (black-holed, a dead load
+ * balancer) fails the call as unreachable at once instead of holding it for the whole request timeout; a warm
+ * pool, whose keep-alive connections are live, pays nothing.
  */
 
 export interface PoolLimits {

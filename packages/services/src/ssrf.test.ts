@@ -8,7 +8,6 @@ import {
   UpstreamBlockedError,
   type UpstreamCheckOptions,
 } from "./ssrf.ts";
-import { REBIND_CERT, REBIND_KEY } from "./test-fixtures.ts";
 
 /** The one reason every refused (well-formed) host gets. */
 const NOT_ALLOWED = /^host \S+ is not allowed \(private, internal or unresolvable address\)$/;
@@ -343,6 +342,25 @@ async function echo(req: Request) {
     body: req.body ? await req.text() : null,
   };
 }
+
+// A self-signed certificate for rebind.invalid only (valid 2020-2120), for the https pinning test.
+const REBIND_CERT = `-----BEGIN CERTIFICATE-----
+MIIBZDCCAQqgAwIBAgIULTjvXlImqrNIkxQunbZwVsOFz1wwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOcmViaW5kLmludmFsaWQwIBcNMjAwMTAxMDAwMDAwWhgPMjEy
+MDAxMDEwMDAwMDBaMBkxFzAVBgNVBAMMDnJlYmluZC5pbnZhbGlkMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEgiLjcbnYwmPeJkkWC1DO/Ctgj1qyq0vLvI2OPMee
+4hrOIdBA/+1A6SpmPxEJfZVIAGCQfPm64ZF6FfK9HeAtD6MuMCwwGQYDVR0RBBIw
+EIIOcmViaW5kLmludmFsaWQwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNI
+ADBFAiBNbu003ptos2TNOVawtJyPU8Pxz8CYTneI+fy8VtY8zgIhAKT5ASrVswkw
+EuH/ODOfT8zKVD+x0rolT35jQvQP7ayP
+-----END CERTIFICATE-----
+`;
+const REBIND_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnjnhOKuc0tT8Lmbn
+PmitWPDoTEb6ZsdhwfQF8F0YlUOhRANCAASCIuNxudjCY94mSRYLUM78K2CPWrKr
+S8u8jY48x57iGs4h0ED/7UDpKmY/EQl9lUgAYJB8+brhkXoV8r0d4C0P
+-----END PRIVATE KEY-----
+`;
 
 /** Whether this machine can listen on ::1 (not every CI container has IPv6 loopback). */
 function canListenOnV6Loopback(): boolean {

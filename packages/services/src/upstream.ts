@@ -1,6 +1,5 @@
 import { isBrokenCircuitError } from "cockatiel";
 import { type BreakerScope, backOff, backoffRemaining, breakersFor, type CredentialRef } from "./breaker.ts";
-import { http1Request, type ResponseHeaders } from "./http1.ts";
 import { type PoolLimits, poolFor } from "./pool.ts";
 import type { UpstreamRequest } from "./request.ts";
 
@@ -164,20 +163,28 @@ async function attempt(
   deadline.addEventListener("abort", abort, { once: true });
   caller?.addEventListener("abort", abort, { once: true });
   try {
-    const answer = await exchange(req, stop.signal, opts.maxBytes);
-    if (answer.truncated) stop.abort();
-    const headers = upstreamHeaders(answer.status, answer.headers);
-    const { status, text } = answer;
+    // Redirects are not followed: the credential header must never travel to another host.
+    const res = await fetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal: stop.signal,
+      redirect: "manual",
+    });
+    const headers = upstreamHeaders(res);
+    const read = await readBounded(res, opts.maxBytes);
+    if (read.truncated) stop.abort();
+    const { text } = read;
     // A 403 that says it is a rate limit but names no wait (GitHub's secondary limits): a minute.
-    if (status === 403 && headers.retryAfterMs === null && RATE_LIMIT_WORDS.test(text.slice(0, 2000))) {
+    if (res.status === 403 && headers.retryAfterMs === null && RATE_LIMIT_WORDS.test(text.slice(0, 2000))) {
       headers.retryAfterMs = 60_000;
     }
-    if (answer.truncated) {
-      const declared = Number(answer.headers.get("content-length"));
+    if (read.truncated) {
+      const declared = Number(res.headers.get("content-length"));
       const declaredBytes = Number.isFinite(declared) && declared > 0 ? declared : null;
-      return { kind: "too_large", status, prefix: text, declaredBytes, ...headers };
+      return { kind: "too_large", status: res.status, prefix: text, declaredBytes, ...headers };
     }
-    return { kind: "status", status, body: text, ...headers };
+    return { kind: "status", status: res.status, body: text, ...headers };
   } catch {
     if (caller?.aborted) return { kind: "cancelled" };
     if (deadline.aborted) return { kind: "timeout" };
@@ -188,72 +195,13 @@ async function attempt(
   }
 }
 
-/** What `attempt` reads of an answer, whichever client fetched it. */
-interface Answer {
-  status: number;
-  headers: ResponseHeaders;
-  text: string;
-  truncated: boolean;
-}
-
-/** Which client sends REST upstream calls: see `upstreamTransport`. */
-export type UpstreamTransport = "sockets" | "fetch";
-
-const PROXY_ENV = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
-let transport: UpstreamTransport | undefined;
-
-/**
- * REST calls go out on the runtime's own sockets (http1.ts: no hand-off to fetch's client thread), unless the
- * operator says `UPSTREAM_HTTP_CLIENT=fetch` or an egress proxy is configured (`HTTPS_PROXY` / `HTTP_PROXY`,
- * which only fetch honours, with `NO_PROXY`): then through fetch. Read once per process.
- */
-export function upstreamTransport(): UpstreamTransport {
-  transport ??=
-    process.env.UPSTREAM_HTTP_CLIENT === "fetch" || PROXY_ENV.some((name) => process.env[name])
-      ? "fetch"
-      : "sockets";
-  return transport;
-}
-
-/** TEST ONLY: send REST calls through `which` (undefined: back to what the environment says). */
-export function setUpstreamTransportForTests(which: UpstreamTransport | undefined): void {
-  transport = which;
-}
-
-function exchange(req: UpstreamRequest, signal: AbortSignal, maxBytes: number): Promise<Answer> {
-  if (upstreamTransport() === "sockets") {
-    return http1Request({
-      method: req.method,
-      url: req.url,
-      headers: req.headers,
-      body: req.body,
-      signal,
-      maxBytes,
-    });
-  }
-  return viaFetch(req, signal, maxBytes);
-}
-
-async function viaFetch(req: UpstreamRequest, signal: AbortSignal, maxBytes: number): Promise<Answer> {
-  // Redirects are not followed: the credential header must never travel to another host.
-  const res = await fetch(req.url, {
-    method: req.method,
-    headers: req.headers,
-    body: req.body,
-    signal,
-    redirect: "manual",
-  });
-  const read = await readBounded(res, maxBytes);
-  return { status: res.status, headers: res.headers, ...read };
-}
-
 const UTF8 = new TextDecoder();
 
 const MAX_WAIT_MS = 60 * 60_000;
 const RATE_LIMIT_WORDS = /\brate[ -]?limit(ed)?\b/i;
 
 /** `Retry-After` (seconds or an HTTP date), else an exhausted `X-RateLimit-Remaining` with its reset time. */
-export function retryAfterMs(headers: ResponseHeaders, now = Date.now()): number | null {
+export function retryAfterMs(headers: Headers, now = Date.now()): number | null {
   const clamp = (ms: number) => Math.min(Math.max(Math.ceil(ms), 1000), MAX_WAIT_MS);
   const retryAfter = headers.get("retry-after")?.trim();
   if (retryAfter) {
@@ -270,12 +218,12 @@ export function retryAfterMs(headers: ResponseHeaders, now = Date.now()): number
   return null;
 }
 
-function upstreamHeaders(status: number, headers: ResponseHeaders): UpstreamHeaders {
-  const limited = status === 429 || status === 403;
+function upstreamHeaders(res: Response): UpstreamHeaders {
+  const limited = res.status === 429 || res.status === 403;
   return {
-    contentType: headers.get("content-type"),
-    link: headers.get("link"),
-    retryAfterMs: limited ? retryAfterMs(headers) : null,
+    contentType: res.headers.get("content-type"),
+    link: res.headers.get("link"),
+    retryAfterMs: limited ? retryAfterMs(res.headers) : null,
   };
 }
 
