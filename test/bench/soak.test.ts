@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Round } from "./load.ts";
+import { UNCACHED } from "./scenarios.ts";
 import { rssTrend, type SoakResult, soakChecks } from "./soak.ts";
 
 const round = (errors: number): Round => ({
@@ -13,7 +14,7 @@ const round = (errors: number): Round => ({
   samples: [],
 });
 const result = (rssMb: number[], errors = 0): SoakResult => ({
-  scenario: "tools/call uncached",
+  scenario: UNCACHED,
   era: "2026-07-28",
   durationMs: 60_000,
   holder: "the edge alone",

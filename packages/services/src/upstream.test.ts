@@ -4,6 +4,9 @@ import { callUpstream } from "./upstream.ts";
 
 // The upstream layer's results for what a REST upstream answers: the status, the body and the headers the
 // executor reads, a compressed body, a body over the limit, a deadline, a host that refuses connections.
+/** What `/gzip` answers, compressed. */
+const ZIPPED = JSON.stringify({ zipped: "z".repeat(300) });
+
 describe("callUpstream", () => {
   let api: ReturnType<typeof Bun.serve>;
   beforeAll(() => {
@@ -19,8 +22,7 @@ describe("callUpstream", () => {
         if (path === "/big")
           return new Response("y".repeat(10_000), { headers: { "content-type": "text/plain" } });
         if (path === "/gzip") {
-          const body = gzipSync(JSON.stringify({ zipped: "z".repeat(300) }));
-          return new Response(body, {
+          return new Response(gzipSync(ZIPPED), {
             headers: { "content-encoding": "gzip", "content-type": "application/json" },
           });
         }
@@ -60,15 +62,14 @@ describe("callUpstream", () => {
     expect(await call("/limited")).toMatchObject({ kind: "status", status: 429, retryAfterMs: 7_000 });
     expect(await call("/gzip", { maxBytes: 10_000 })).toMatchObject({
       kind: "status",
-      body: JSON.stringify({ zipped: "z".repeat(300) }),
+      body: ZIPPED,
     });
   });
 
   test("a compressed body is held to the limit as it inflates, whatever its declared (compressed) length", async () => {
-    const zipped = JSON.stringify({ zipped: "z".repeat(300) });
     expect(await call("/gzip", { maxBytes: 50 })).toMatchObject({
       kind: "too_large",
-      prefix: zipped.slice(0, 50),
+      prefix: ZIPPED.slice(0, 50),
     });
   });
 
