@@ -63,7 +63,7 @@ export async function startStack(
     port: 0,
     fetch: (req, server) => edgeFetch(req, server),
     idleTimeout: 60,
-    // As in production (scripts/dev.ts, apps/edge/src/main.ts): Bun's own cap above the edge's limit.
+    // As in production (scripts/dev-server.ts, apps/edge/src/main.ts): Bun's own cap above the edge's limit.
     maxRequestBodySize: serverBodyCap({ ...DEFAULT_LIMITS, ...opts.limits }),
   });
   const edgeUrl = `http://127.0.0.1:${edgeServer.port}`;

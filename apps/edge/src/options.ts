@@ -3,20 +3,9 @@ import { loopbackAllowlist } from "@mcp/http";
 import type { ServiceRegistry } from "@mcp/services";
 import type { createEdge } from "./create.ts";
 
-export type EdgeOptions = NonNullable<Parameters<typeof createEdge>[1]>;
+export { EDGE_RUNTIME_ENV } from "./runtime-env.ts";
 
-/**
- * The Bun runtime's settings an edge process starts with. The runtime reads them when the process starts, so
- * whatever starts edges sets them (the PM2 ecosystem, `bun run bench`); an operator's own value in that
- * environment wins.
- * - `BUN_JSC_useWarmUpMarkedBlocks=false`: no JavaScriptCore thread faulting in GC heap blocks ahead of the
- *   allocator. Under an edge's load that thread cost more CPU than it saved: the edge alone on PostgreSQL +
- *   Redis, 64 connections, two edges alternating (2026-12-02), CPU per uncached call 383 → 277 µs (its main
- *   thread's 241 → 218), a cached read 131 → 106, a relayed call 649 → 554; README → Speed.
- */
-export const EDGE_RUNTIME_ENV: Readonly<Record<string, string>> = {
-  BUN_JSC_useWarmUpMarkedBlocks: "false",
-};
+export type EdgeOptions = NonNullable<Parameters<typeof createEdge>[1]>;
 
 /**
  * The edge's options as the environment sets them (CONTRACT.md and README's table), MCP_TYPE aside:
