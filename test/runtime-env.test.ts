@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { EDGE_RUNTIME_ENV } from "@mcp/edge";
+import { alive, waitFor } from "../packages/services/src/stdio/test-helpers.ts";
 
 const FIXTURE = resolve(import.meta.dir, "fixtures/relaunched.ts");
 const SETTING = "BUN_JSC_useWarmUpMarkedBlocks";
@@ -22,15 +23,6 @@ afterEach(() => {
   for (const proc of started.splice(0)) proc.kill("SIGKILL");
   for (const pid of servers.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts the fixture with `setting` (or without it); resolves once the serving process printed its line. */
 async function launch(setting: string | undefined, extra: Record<string, string> = {}) {
@@ -64,12 +56,7 @@ async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<stri
 }
 
 /** Waits (bounded) until `pid` is gone. */
-async function gone(pid: number): Promise<boolean> {
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await Bun.sleep(50)) {
-    if (!alive(pid)) return true;
-  }
-  return false;
-}
+const gone = (pid: number) => waitFor(() => !alive(pid), 15_000);
 
 describe("relaunchWithRuntimeEnv", () => {
   test("EDGE_RUNTIME_ENV names the setting the edges start with", () => {
