@@ -2,8 +2,12 @@ import { AuditLog, type CoreDeps, InstanceResolver } from "@mcp/core";
 import { hostSet, loopbackAllowlist } from "@mcp/http";
 import { createEdgeApp } from "./app.ts";
 import { DEFAULT_LIMITS, type EdgeDeps, type EdgeLimits } from "./deps.ts";
+import { IdleCollector } from "./idle-gc.ts";
 import { createMetrics } from "./metrics.ts";
 import { type MetricsAccess, metricsApp } from "./metrics-route.ts";
+
+/** An edge's window without a request after which what its last burst left is collected (`IdleCollector`). */
+export const IDLE_GC_MS = 1_000;
 
 /**
  * Builds an edge on shared core deps: the instance resolver (subscribed to invalidations), the batched
@@ -28,6 +32,11 @@ export async function createEdge(
      * true); false sends everything through the SDK (tests compare both).
      */
     fastPath?: boolean;
+    /**
+     * A full garbage collection after this long without a request, once per burst (`IdleCollector`); 0: none.
+     * Default `IDLE_GC_MS`.
+     */
+    idleGcMs?: number;
   } = {},
 ) {
   const resolver = new InstanceResolver(core);
@@ -48,14 +57,22 @@ export async function createEdge(
     fastPath: opts.fastPath ?? true,
   };
   const { app, fetch, close } = createEdgeApp(deps);
+  const idle = new IdleCollector();
+  idle.start(opts.idleGcMs ?? IDLE_GC_MS);
   return {
     app,
     /** Bun.serve's `fetch`: the MCP route and the Hono app (pass the server, for client addresses). */
-    fetch,
+    fetch(req: Request, server?: Parameters<typeof fetch>[1]) {
+      idle.request();
+      return fetch(req, server);
+    },
+    /** The idle-time collector (`IdleCollector`), counting the requests `fetch` serves. */
+    idle,
     deps,
     /** For METRICS_PORT: a listener serving only `GET /metrics` (answering only to `metricsHosts`). */
     metricsApp: metricsApp(deps.metrics, deps.metricsAccess, opts.metricsHosts),
     async close() {
+      idle.stop();
       await close();
       await resolver.stop();
       await audit.stop();

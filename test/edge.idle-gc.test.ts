@@ -1,0 +1,84 @@
+// The edge's idle-time collection (apps/edge/src/idle-gc.ts): a full GC once a window passes without a
+// request after some were served, once per burst, never while requests keep coming; wired into createEdge's
+// fetch and stopped with it.
+import { afterAll, describe, expect, test } from "bun:test";
+import { IDLE_GC_MS } from "../apps/edge/src/create.ts";
+import { IdleCollector } from "../apps/edge/src/idle-gc.ts";
+import { waitFor } from "../packages/services/src/stdio/test-helpers.ts";
+import { type Stack, startStack } from "./harness.ts";
+
+describe("IdleCollector", () => {
+  function collector() {
+    let collected = 0;
+    const idle = new IdleCollector(() => collected++);
+    return { idle, collected: () => collected };
+  }
+
+  test("nothing served: nothing collected, however long it stays idle", () => {
+    const { idle, collected } = collector();
+    for (let i = 0; i < 5; i++) expect(idle.tick()).toBe(false);
+    expect(collected()).toBe(0);
+  });
+
+  test("a burst, then a quiet window: one collection, not one per quiet window", () => {
+    const { idle, collected } = collector();
+    idle.request();
+    idle.request();
+    // The window the requests came in: still busy.
+    expect(idle.tick()).toBe(false);
+    expect(idle.tick()).toBe(true);
+    expect(idle.tick()).toBe(false);
+    expect(idle.tick()).toBe(false);
+    expect(collected()).toBe(1);
+    expect(idle.collections).toBe(1);
+  });
+
+  test("requests in every window: never collected; the next quiet window after them: collected", () => {
+    const { idle, collected } = collector();
+    for (let i = 0; i < 10; i++) {
+      idle.request();
+      expect(idle.tick()).toBe(false);
+    }
+    expect(collected()).toBe(0);
+    expect(idle.tick()).toBe(true);
+    // A new burst is collected after it, once.
+    idle.request();
+    expect(idle.tick()).toBe(false);
+    expect(idle.tick()).toBe(true);
+    expect(idle.tick()).toBe(false);
+    expect(collected()).toBe(2);
+  });
+
+  test("a window of 0 starts no timer", async () => {
+    const { idle } = collector();
+    idle.start(0);
+    idle.request();
+    await Bun.sleep(50);
+    expect(idle.collections).toBe(0);
+    idle.stop();
+  });
+});
+
+describe("createEdge's idle collection", () => {
+  let stack: Stack | undefined;
+  let stopped = false;
+  afterAll(async () => {
+    if (!stopped) await stack?.stop();
+  });
+
+  test("requests through the edge's fetch are counted, and a quiet window after them collects", async () => {
+    expect(IDLE_GC_MS).toBe(1_000);
+    const { edge, edgeUrl, stop } = (stack = await startStack());
+    const before = edge.idle.collections;
+    const res = await fetch(`${edgeUrl}/health`);
+    expect(res.status).toBe(200);
+    expect(await waitFor(() => edge.idle.collections > before, 20_000)).toBe(true);
+    // Stopped with the edge: no more ticks after close, whatever comes.
+    stopped = true;
+    await stop();
+    const after = edge.idle.collections;
+    edge.idle.request();
+    await Bun.sleep(2.5 * IDLE_GC_MS);
+    expect(edge.idle.collections).toBe(after);
+  });
+});
