@@ -8,9 +8,9 @@ import { waitFor } from "../packages/services/src/stdio/test-helpers.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 describe("IdleCollector", () => {
-  function collector() {
+  function collector(minGapMs = 0) {
     let collected = 0;
-    const idle = new IdleCollector(() => collected++);
+    const idle = new IdleCollector(() => collected++, minGapMs);
     return { idle, collected: () => collected };
   }
 
@@ -46,6 +46,22 @@ describe("IdleCollector", () => {
     expect(idle.tick()).toBe(false);
     expect(idle.tick()).toBe(true);
     expect(idle.tick()).toBe(false);
+    expect(collected()).toBe(2);
+  });
+
+  test("a trickle of requests: collections at least minGapMs apart, the burst in between collected later", () => {
+    const { idle, collected } = collector(10_000);
+    idle.request();
+    expect(idle.tick(1_000)).toBe(false);
+    expect(idle.tick(2_000)).toBe(true);
+    // The next request comes 2 s after that collection, then a quiet window: too soon.
+    idle.request();
+    expect(idle.tick(3_000)).toBe(false);
+    expect(idle.tick(4_000)).toBe(false);
+    expect(idle.tick(11_999)).toBe(false);
+    // Still quiet once the gap has passed: collected then, once.
+    expect(idle.tick(12_000)).toBe(true);
+    expect(idle.tick(13_000)).toBe(false);
     expect(collected()).toBe(2);
   });
 

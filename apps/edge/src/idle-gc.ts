@@ -5,17 +5,23 @@
  * idle process (between bursts, or holding idle SSE streams) does not reach: its resident set stays at the
  * burst's high-water mark. Measured (2026-12-02, `bun run bench`'s idle-streams step): an edge holding
  * 1,000 idle 2025-era GET streams read 209 MB three seconds after the last one opened, and 178 MB after a
- * full collection. Under load there is no such window, so nothing is collected here then.
+ * full collection. Under load there is no such window, so nothing is collected here then; under a trickle of
+ * requests (each followed by a quiet window) collections are at least `minGapMs` apart, so a full collection
+ * costs at most a few tens of milliseconds of a core every ten seconds.
  */
 export class IdleCollector {
   private served = 0;
   private seenAtTick = 0;
   private servedAtCollect = 0;
+  private collectedAt = Number.NEGATIVE_INFINITY;
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Collections made so far. */
   collections = 0;
 
-  constructor(private readonly collect: () => void = () => Bun.gc(true)) {}
+  constructor(
+    private readonly collect: () => void = () => Bun.gc(true),
+    private readonly minGapMs = 10_000,
+  ) {}
 
   /** Counts a request (called for every request the edge serves). */
   request(): void {
@@ -23,14 +29,16 @@ export class IdleCollector {
   }
 
   /**
-   * One window's end: collects when requests came since the last collection but none during this window.
-   * Returns whether it collected.
+   * One window's end (`now` in ms, performance.now()'s clock): collects when requests came since the last
+   * collection but none during this window, and the last collection is `minGapMs` old (else a later quiet
+   * window does it). Returns whether it collected.
    */
-  tick(): boolean {
+  tick(now = performance.now()): boolean {
     const busy = this.served !== this.seenAtTick;
     this.seenAtTick = this.served;
-    if (busy || this.served === this.servedAtCollect) return false;
+    if (busy || this.served === this.servedAtCollect || now - this.collectedAt < this.minGapMs) return false;
     this.servedAtCollect = this.served;
+    this.collectedAt = now;
     this.collections++;
     this.collect();
     return true;
