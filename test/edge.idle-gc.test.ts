@@ -1,8 +1,9 @@
 // The edge's idle-time collection (apps/edge/src/idle-gc.ts): a full GC once a window passes without a
-// request after some were served, once per burst, never while requests keep coming; wired into createEdge's
-// fetch and stopped with it.
+// request after some were served, once per burst, never while requests keep coming; IDLE_GC_MS read from the
+// environment (1 s unless set, 0 = off); wired into createEdge's fetch and stopped with it.
 import { afterAll, describe, expect, test } from "bun:test";
-import { IDLE_GC_MS } from "../apps/edge/src/create.ts";
+import { parseEnv } from "@mcp/core";
+import { edgeOptionsFromEnv } from "@mcp/edge";
 import { IdleCollector } from "../apps/edge/src/idle-gc.ts";
 import { waitFor } from "../packages/services/src/stdio/test-helpers.ts";
 import { type Stack, startStack } from "./harness.ts";
@@ -75,6 +76,23 @@ describe("IdleCollector", () => {
   });
 });
 
+describe("IDLE_GC_MS", () => {
+  const env = (extra: Record<string, string> = {}) =>
+    parseEnv({ ENCRYPTION_KEYS: "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", ...extra });
+
+  test("an edge started from the environment collects after 1 s quiet unless told otherwise; 0 turns it off", () => {
+    expect(edgeOptionsFromEnv(env()).idleGcMs).toBe(1_000);
+    expect(edgeOptionsFromEnv(env({ IDLE_GC_MS: "5000" })).idleGcMs).toBe(5_000);
+    expect(edgeOptionsFromEnv(env({ IDLE_GC_MS: "0" })).idleGcMs).toBe(0);
+  });
+
+  test("anything but a whole number of ms up to a minute is refused, naming the variable", () => {
+    for (const bad of ["-1", "1.5", "soon", "60001"]) {
+      expect(() => env({ IDLE_GC_MS: bad })).toThrow(/IDLE_GC_MS/);
+    }
+  });
+});
+
 describe("createEdge's idle collection", () => {
   let stack: Stack | undefined;
   let stopped = false;
@@ -83,8 +101,8 @@ describe("createEdge's idle collection", () => {
   });
 
   test("requests through the edge's fetch are counted, and a quiet window after them collects", async () => {
-    expect(IDLE_GC_MS).toBe(1_000);
-    const { edge, edgeUrl, stop } = (stack = await startStack());
+    const IDLE_GC_MS = 1_000;
+    const { edge, edgeUrl, stop } = (stack = await startStack({ idleGcMs: IDLE_GC_MS }));
     const before = edge.idle.collections;
     const res = await fetch(`${edgeUrl}/health`);
     expect(res.status).toBe(200);

@@ -6,9 +6,6 @@ import { IdleCollector } from "./idle-gc.ts";
 import { createMetrics } from "./metrics.ts";
 import { type MetricsAccess, metricsApp } from "./metrics-route.ts";
 
-/** An edge's window without a request after which what its last burst left is collected (`IdleCollector`). */
-export const IDLE_GC_MS = 1_000;
-
 /**
  * Builds an edge on shared core deps: the instance resolver (subscribed to invalidations), the batched
  * audit log and the metrics registry, then the Hono app. `close()` stops all of it.
@@ -33,8 +30,9 @@ export async function createEdge(
      */
     fastPath?: boolean;
     /**
-     * A full garbage collection after this long without a request, once per burst (`IdleCollector`); 0: none.
-     * Default `IDLE_GC_MS`.
+     * A full garbage collection after this long without a request, once per burst (`IdleCollector`); 0 (the
+     * default): none. Edges started from the environment (apps/edge/src/main.ts, `bun run dev`) take
+     * IDLE_GC_MS, 1,000 unless set.
      */
     idleGcMs?: number;
   } = {},
@@ -58,7 +56,7 @@ export async function createEdge(
   };
   const { app, fetch, close } = createEdgeApp(deps);
   const idle = new IdleCollector();
-  idle.start(opts.idleGcMs ?? IDLE_GC_MS);
+  idle.start(opts.idleGcMs ?? 0);
   return {
     app,
     /** Bun.serve's `fetch`: the MCP route and the Hono app (pass the server, for client addresses). */

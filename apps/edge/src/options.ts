@@ -18,6 +18,7 @@ export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
     trustProxy: env.TRUST_PROXY === "1",
     metrics: { token: env.METRICS_TOKEN, separatePort: env.METRICS_PORT !== undefined },
     metricsHosts: loopbackAllowlist(env.METRICS_HOST),
+    idleGcMs: env.IDLE_GC_MS,
     limits: {
       ...(env.RATE_LIMIT_PER_INSTANCE !== undefined && { perInstancePerMinute: env.RATE_LIMIT_PER_INSTANCE }),
       ...(env.RATE_LIMIT_PER_USER !== undefined && { perUserPerMinute: env.RATE_LIMIT_PER_USER }),

@@ -43,6 +43,11 @@ export const ZPlatformEnv = z.object({
   RATE_LIMIT_PER_USER: perMinute.optional(),
   /** Invalid instance tokens one client address may send per minute before it gets 429s; 0 = no limit. */
   RATE_LIMIT_INVALID_TOKENS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  /**
+   * An edge's quiet time (ms without a request, after some) before it collects what its last burst left (a
+   * full GC, at most one per ten seconds); 0 = never.
+   */
+  IDLE_GC_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** How often the health monitor checks every service's edge and upstream; 0 = no monitor in this process. */
   HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
   /** Deadline of one health request (edge /health or upstream). */
