@@ -7,8 +7,9 @@
  * 1,000 idle 2025-era GET streams read 209 MB three seconds after the last one opened, and 178 MB after a
  * full collection. Under load there is no such window, so nothing is collected here then; under a trickle of
  * requests (each followed by a quiet window) collections are at least `minGapMs` apart. A full collection
- * holds the event loop (50–150 ms for an edge after a burst of calls, up to 400 ms, measured there), so a request arriving
- * during it waits: the price of an idle process giving its memory back (IDLE_GC_MS=0 turns it off).
+ * holds the event loop (50–150 ms for an edge after a burst of calls, up to 400 ms, measured there), so a
+ * request arriving during it waits: the price of an idle process giving its memory back (IDLE_GC_MS=0 turns
+ * it off).
  */
 export class IdleCollector {
   private served = 0;

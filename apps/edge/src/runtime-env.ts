@@ -14,14 +14,14 @@ export const EDGE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useWarmUpMarkedBlocks: "false",
 };
 
-/** Set in the environment of a relaunched process: the launcher's pid, which the process outlives by no more than a second. */
+/** In a relaunched process's environment: its launcher's pid (it outlives the launcher by a second at most). */
 const LAUNCHER_PID = "MCP_RUNTIME_LAUNCHER_PID";
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * For a script that serves an edge in its own process: when a setting of `EDGE_RUNTIME_ENV` is missing from
- * this process's environment, runs the same script again in a child process that has it, passes
- * SIGINT, SIGTERM and SIGHUP on to it, and resolves to the child's exit code once it has exited (the caller
+ * this process's environment, runs the same script again in a child process that has it, passes SIGINT,
+ * SIGTERM and SIGHUP on to it, and resolves to the child's exit code once it has exited (the caller
  * exits with it, and serves nothing itself). Resolves to undefined when every setting is there: the caller
  * goes on and serves. A relaunched process stops (SIGTERM to itself, so its shutdown runs) if its launcher
  * goes away without passing a signal on (SIGKILL), rather than holding its ports with no one to stop it.
