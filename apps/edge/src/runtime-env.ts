@@ -14,7 +14,7 @@ export const EDGE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useWarmUpMarkedBlocks: "false",
 };
 
-/** In a relaunched process's environment: its launcher's pid (it outlives the launcher by a second at most). */
+/** In a relaunched process's environment: its launcher's pid (it outlives the launcher by 1 s at most). */
 const LAUNCHER_PID = "MCP_RUNTIME_LAUNCHER_PID";
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
