@@ -1,6 +1,7 @@
-// The edge's idle-time collection (apps/edge/src/idle-gc.ts): a full GC once a window passes without a
-// request after some were served, once per burst, never while requests keep coming; IDLE_GC_MS read from the
-// environment (1 s unless set, 0 = off); wired into createEdge's fetch and stopped with it.
+// The edge's idle-time collection (apps/edge/src/idle-gc.ts): a full GC once a window passes with no MCP
+// request arriving or in flight, after a burst that grew the heap; collections spaced; IDLE_GC_MS read from
+// the environment (1 s unless set, 0 = off); wired into createEdge's fetch (MCP requests only) and stopped
+// with it.
 import { afterAll, describe, expect, test } from "bun:test";
 import { parseEnv } from "@mcp/core";
 import { edgeOptionsFromEnv } from "@mcp/edge";
@@ -8,71 +9,114 @@ import { IdleCollector } from "../apps/edge/src/idle-gc.ts";
 import { waitFor } from "../packages/services/src/stdio/test-helpers.ts";
 import { type Stack, startStack } from "./harness.ts";
 
+const MB = 1024 * 1024;
+
 describe("IdleCollector", () => {
-  function collector(minGapMs = 0) {
+  /** A collector over a heap the test sets (`heap.bytes`); a collection brings it back to `heap.floor`. */
+  function collector(options: { minGapMs?: number; minGrowthBytes?: number } = {}) {
+    const heap = { bytes: 50 * MB, floor: 50 * MB };
     let collected = 0;
-    const idle = new IdleCollector(() => collected++, minGapMs);
-    return { idle, collected: () => collected };
+    const idle = new IdleCollector({
+      collect: () => {
+        collected++;
+        heap.bytes = heap.floor;
+      },
+      heapBytes: () => heap.bytes,
+      minGapMs: 0,
+      minGrowthBytes: 8 * MB,
+      ...options,
+    });
+    /** Requests arriving and answered within one window, growing the heap by `grow` bytes. */
+    const burst = (n: number, grow = 20 * MB) => {
+      for (let i = 0; i < n; i++) {
+        idle.request();
+        idle.done();
+      }
+      heap.bytes += grow;
+    };
+    return { idle, heap, burst, collected: () => collected };
   }
 
-  test("nothing served: nothing collected, however long it stays idle", () => {
-    const { idle, collected } = collector();
-    for (let i = 0; i < 5; i++) expect(idle.tick()).toBe(false);
+  test("nothing served: nothing collected, however long it stays idle, even with a grown heap", () => {
+    const { idle, heap, collected } = collector();
+    heap.bytes += 100 * MB;
+    for (let i = 0; i < 5; i++) expect(idle.tick(i * 1_000)).toBe(false);
     expect(collected()).toBe(0);
   });
 
   test("a burst, then a quiet window: one collection, not one per quiet window", () => {
-    const { idle, collected } = collector();
-    idle.request();
-    idle.request();
-    // The window the requests came in: still busy.
-    expect(idle.tick()).toBe(false);
-    expect(idle.tick()).toBe(true);
-    expect(idle.tick()).toBe(false);
-    expect(idle.tick()).toBe(false);
+    const { idle, burst, collected } = collector();
+    burst(100);
+    // The window the requests came in: not quiet.
+    expect(idle.tick(1_000)).toBe(false);
+    expect(idle.tick(2_000)).toBe(true);
+    expect(idle.tick(3_000)).toBe(false);
+    expect(idle.tick(4_000)).toBe(false);
     expect(collected()).toBe(1);
     expect(idle.collections).toBe(1);
   });
 
-  test("requests in every window: never collected; the next quiet window after them: collected", () => {
-    const { idle, collected } = collector();
+  test("requests arriving in every window: never collected; the first quiet window after them: collected", () => {
+    const { idle, burst, collected } = collector();
     for (let i = 0; i < 10; i++) {
-      idle.request();
-      expect(idle.tick()).toBe(false);
+      burst(5);
+      expect(idle.tick(i * 1_000)).toBe(false);
     }
     expect(collected()).toBe(0);
-    expect(idle.tick()).toBe(true);
-    // A new burst is collected after it, once.
-    idle.request();
-    expect(idle.tick()).toBe(false);
-    expect(idle.tick()).toBe(true);
-    expect(idle.tick()).toBe(false);
-    expect(collected()).toBe(2);
+    expect(idle.tick(10_000)).toBe(true);
   });
 
-  test("a trickle of requests: collections at least minGapMs apart, the burst in between collected later", () => {
-    const { idle, collected } = collector(10_000);
+  test("a request still being answered (a slow upstream) keeps it from collecting, arrivals or not", () => {
+    const { idle, heap, collected } = collector();
     idle.request();
+    heap.bytes += 20 * MB;
+    expect(idle.tick(1_000)).toBe(false);
+    expect(idle.tick(2_000)).toBe(false);
+    expect(idle.tick(3_000)).toBe(false);
+    idle.done();
+    expect(idle.tick(4_000)).toBe(true);
+    expect(collected()).toBe(1);
+  });
+
+  test("a few requests that leave the heap grown by less than minGrowthBytes: nothing collected", () => {
+    const { idle, burst, collected } = collector();
+    burst(3, 1 * MB);
+    expect(idle.tick(1_000)).toBe(false);
+    expect(idle.tick(2_000)).toBe(false);
+    // More of them, until the heap has grown enough: collected then.
+    burst(3, 8 * MB);
+    expect(idle.tick(3_000)).toBe(false);
+    expect(idle.tick(4_000)).toBe(true);
+    expect(collected()).toBe(1);
+    // Another burst after it is measured from the heap that collection left.
+    burst(3, 7 * MB);
+    expect(idle.tick(5_000)).toBe(false);
+    expect(idle.tick(6_000)).toBe(false);
+    expect(collected()).toBe(1);
+  });
+
+  test("bursts close together: collections at least minGapMs apart, the later burst collected after the gap", () => {
+    const { idle, burst, collected } = collector({ minGapMs: 10_000 });
+    burst(10);
     expect(idle.tick(1_000)).toBe(false);
     expect(idle.tick(2_000)).toBe(true);
-    // The next request comes 2 s after that collection, then a quiet window: too soon.
-    idle.request();
+    burst(10);
     expect(idle.tick(3_000)).toBe(false);
     expect(idle.tick(4_000)).toBe(false);
     expect(idle.tick(11_999)).toBe(false);
-    // Still quiet once the gap has passed: collected then, once.
     expect(idle.tick(12_000)).toBe(true);
     expect(idle.tick(13_000)).toBe(false);
     expect(collected()).toBe(2);
   });
 
-  test("a window of 0 starts no timer", async () => {
+  test("a window of 0 starts no timer; stop() stops one", () => {
     const { idle } = collector();
     idle.start(0);
-    idle.request();
-    await Bun.sleep(50);
-    expect(idle.collections).toBe(0);
+    expect(idle.running).toBe(false);
+    idle.start(60_000);
+    expect(idle.running).toBe(true);
     idle.stop();
+    expect(idle.running).toBe(false);
   });
 });
 
@@ -100,19 +144,27 @@ describe("createEdge's idle collection", () => {
     if (!stopped) await stack?.stop();
   });
 
-  test("requests through the edge's fetch are counted, and a quiet window after them collects", async () => {
-    const IDLE_GC_MS = 1_000;
-    const { edge, edgeUrl, stop } = (stack = await startStack({ idleGcMs: IDLE_GC_MS }));
+  test("MCP requests through the edge's fetch count (health checks do not); a quiet window after them collects; close stops it", async () => {
+    stack = await startStack({ idleGcMs: 1_000 });
+    const { edge, edgeUrl, stop } = stack;
+    expect(edge.idle.running).toBe(true);
     const before = edge.idle.collections;
-    const res = await fetch(`${edgeUrl}/health`);
-    expect(res.status).toBe(200);
+    // The heap grown by tens of MB (the harness's edge shares the test's heap), as a burst of calls grows it;
+    // kept reachable until the end, so the runtime's own collections cannot shrink it first.
+    const grown = Array.from({ length: 300_000 }, (_, i) => ({ i, s: `held ${i}` }));
+    // Health checks alone are not MCP requests: three windows pass with nothing collected.
+    for (let i = 0; i < 3; i++) {
+      expect((await fetch(`${edgeUrl}/health`)).status).toBe(200);
+      await Bun.sleep(1_000);
+    }
+    expect(edge.idle.collections).toBe(before);
+    // One MCP request (an unknown token's 401 is one), then quiet: collected.
+    const res = await fetch(`${edgeUrl}/mcp_fig_unknown/mcp`, { method: "POST", body: "{}" });
+    expect(res.status).toBe(401);
     expect(await waitFor(() => edge.idle.collections > before, 20_000)).toBe(true);
-    // Stopped with the edge: no more ticks after close, whatever comes.
+    expect(grown.length).toBe(300_000);
     stopped = true;
     await stop();
-    const after = edge.idle.collections;
-    edge.idle.request();
-    await Bun.sleep(2.5 * IDLE_GC_MS);
-    expect(edge.idle.collections).toBe(after);
+    expect(edge.idle.running).toBe(false);
   });
 });

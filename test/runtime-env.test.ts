@@ -15,6 +15,7 @@ interface Served {
   ppid: number;
   setting: string | null;
   launcherVar: string | null;
+  execArgv: string[];
 }
 
 const started: Bun.Subprocess[] = [];
@@ -24,13 +25,17 @@ afterEach(() => {
   for (const pid of servers.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
 });
 
-/** Starts the fixture with `setting` (or without it); resolves once the serving process printed its line. */
-async function launch(setting: string | undefined, extra: Record<string, string> = {}) {
-  const env: Record<string, string | undefined> = { ...process.env, ...extra };
+/**
+ * Starts the fixture with `setting` (or without it), `extra` in its environment and `flags` for the runtime;
+ * resolves once the serving process printed its line.
+ */
+async function launch(setting: string | undefined, extra: Record<string, string> = {}, flags: string[] = []) {
+  const env: Record<string, string | undefined> = { ...process.env };
   delete env.MCP_RUNTIME_LAUNCHER_PID;
+  Object.assign(env, extra);
   if (setting === undefined) delete env[SETTING];
   else env[SETTING] = setting;
-  const proc = Bun.spawn([process.execPath, FIXTURE], { env, stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, ...flags, FIXTURE], { env, stdout: "pipe", stderr: "inherit" });
   started.push(proc);
   const lines = linesOf(proc.stdout);
   const first = await lines.next();
@@ -93,6 +98,25 @@ describe("relaunchWithRuntimeEnv", () => {
     // Nothing more was printed: one stop.
     expect((await lines.next()).done).toBe(true);
     expect(await gone(served.pid)).toBe(true);
+  });
+
+  test("the runtime's own flags reach the served process", async () => {
+    const { proc, served } = await launch(undefined, {}, ["--smol"]);
+    expect(served.ppid).toBe(proc.pid);
+    expect(served.execArgv).toContain("--smol");
+  });
+
+  test("a served process killed by a signal: the launcher exits with 128 + its number, as a shell says it", async () => {
+    const { proc, served } = await launch(undefined);
+    process.kill(served.pid, "SIGKILL");
+    expect(await proc.exited).toBe(128 + 9);
+  });
+
+  test("a process that is itself relaunched never relaunches again, even with the setting missing", async () => {
+    // As if this test process were its launcher (it is the fixture's parent, so the fixture stays up).
+    const { proc, served } = await launch(undefined, { MCP_RUNTIME_LAUNCHER_PID: String(process.pid) });
+    expect(served.pid).toBe(proc.pid);
+    expect(served.setting).toBeNull();
   });
 
   test("the served process's exit code is the launcher's", async () => {

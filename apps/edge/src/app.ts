@@ -14,7 +14,11 @@ import { createMcpRoute, failure, mcpToken } from "./route/route.ts";
  * The data plane: `/:token/mcp` for every instance (the MCP route, outside Hono: see route/route.ts), and
  * health, readiness, metrics and the answers to every other path (a Hono app). `fetch` serves both.
  */
-export function createEdgeApp(deps: EdgeDeps): {
+export function createEdgeApp(
+  deps: EdgeDeps,
+  /** Told of every request on the MCP route as it arrives and once it is answered (`IdleCollector`). */
+  mcpRequests?: { request(): void; done(): void },
+): {
   app: Hono<EdgeEnv>;
   fetch(req: Request, server?: PeerSource): Response | Promise<Response>;
   close(): Promise<void>;
@@ -103,7 +107,10 @@ export function createEdgeApp(deps: EdgeDeps): {
     app,
     fetch(req, server) {
       const token = mcpToken(req.url);
-      return token === null ? app.fetch(req, server) : mcpRoute(req, server, token);
+      if (token === null) return app.fetch(req, server);
+      if (!mcpRequests) return mcpRoute(req, server, token);
+      mcpRequests.request();
+      return mcpRoute(req, server, token).finally(() => mcpRequests.done());
     },
     async close() {
       closing = true;

@@ -30,8 +30,8 @@ export async function createEdge(
      */
     fastPath?: boolean;
     /**
-     * A full garbage collection after this long without a request, once per burst (`IdleCollector`); 0 (the
-     * default): none. Edges started from the environment (apps/edge/src/main.ts, `bun run dev`) take
+     * A full garbage collection once this long passes with no MCP request, after a burst (`IdleCollector`); 0
+     * (the default): none. Edges started from the environment (apps/edge/src/main.ts, `bun run dev`) take
      * IDLE_GC_MS, 1,000 unless set.
      */
     idleGcMs?: number;
@@ -54,17 +54,14 @@ export async function createEdge(
     ...(opts.mcpType && { mcpType: opts.mcpType }),
     fastPath: opts.fastPath ?? true,
   };
-  const { app, fetch, close } = createEdgeApp(deps);
   const idle = new IdleCollector();
+  const { app, fetch, close } = createEdgeApp(deps, opts.idleGcMs ? idle : undefined);
   idle.start(opts.idleGcMs ?? 0);
   return {
     app,
     /** Bun.serve's `fetch`: the MCP route and the Hono app (pass the server, for client addresses). */
-    fetch(req: Request, server?: Parameters<typeof fetch>[1]) {
-      idle.request();
-      return fetch(req, server);
-    },
-    /** The idle-time collector (`IdleCollector`), counting the requests `fetch` serves. */
+    fetch,
+    /** The idle-time collector (`IdleCollector`), told of the MCP requests `fetch` serves when it runs. */
     idle,
     deps,
     /** For METRICS_PORT: a listener serving only `GET /metrics` (answering only to `metricsHosts`). */

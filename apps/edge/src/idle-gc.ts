@@ -1,48 +1,73 @@
 /**
- * A full garbage collection once the edge has gone a whole window without a request after serving some.
- * What a burst of requests leaves behind (their requests and answers, the SDK servers of relayed and
- * 2025-era calls, body buffers) is otherwise collected only when later allocation calls for it, which an
- * idle process (between bursts, or holding idle SSE streams) does not reach: its resident set stays at the
- * burst's high-water mark. Measured (2026-12-02, `bun run bench`'s idle-streams step): an edge holding
- * 1,000 idle 2025-era GET streams read 209 MB three seconds after the last one opened, and 178 MB after a
- * full collection. Under load there is no such window, so nothing is collected here then; under a trickle of
- * requests (each followed by a quiet window) collections are at least `minGapMs` apart. A full collection
- * holds the event loop (50–150 ms for an edge after a burst of calls, up to 400 ms, measured there), so a
- * request arriving during it waits: the price of an idle process giving its memory back (IDLE_GC_MS=0 turns
- * it off).
+ * A full garbage collection once the edge has gone a whole window with no MCP request in flight or arriving,
+ * after serving some that grew its heap. What a burst of requests leaves behind (their requests and answers,
+ * the SDK servers of relayed and 2025-era calls, body buffers) is otherwise collected only when later
+ * allocation calls for it, which an idle process (between bursts, or holding idle SSE streams) does not
+ * reach: its resident set stays at the burst's high-water mark. Measured (2026-12-02, `bun run bench`'s
+ * idle-streams step): an edge holding 1,000 idle 2025-era GET streams read 209 MB three seconds after the
+ * last one opened, and 178 MB after a full collection.
+ *
+ * What counts is MCP requests (not health checks or metrics scrapes): arrivals, and requests still being
+ * answered (a held SSE stream's request is answered once its stream is open). The heap must have grown by
+ * `minGrowthBytes` since the last collection (a few calls leave little to collect), and collections are
+ * `minGapMs` apart at least. A full collection holds the event loop (50–150 ms for an edge after a burst of
+ * calls, up to 400 ms, measured there), so a request arriving during it waits: the price of an idle process
+ * giving its memory back (IDLE_GC_MS=0 turns it off).
  */
 export class IdleCollector {
-  private served = 0;
-  private seenAtTick = 0;
-  private servedAtCollect = 0;
+  private arrived = 0;
+  private arrivedAtTick = 0;
+  private arrivedAtCollect = 0;
+  private inFlight = 0;
+  private heapAfterCollect: number;
   private collectedAt = Number.NEGATIVE_INFINITY;
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Collections made so far. */
   collections = 0;
 
   constructor(
-    private readonly collect: () => void = () => Bun.gc(true),
-    private readonly minGapMs = 10_000,
-  ) {}
+    private readonly options: {
+      collect?: () => void;
+      /** The JavaScript heap's size in bytes, garbage included. */
+      heapBytes?: () => number;
+      minGapMs?: number;
+      minGrowthBytes?: number;
+    } = {},
+  ) {
+    this.heapAfterCollect = this.heapBytes();
+  }
 
-  /** Counts a request (called for every request the edge serves). */
+  private heapBytes(): number {
+    return (this.options.heapBytes ?? (() => process.memoryUsage().heapUsed))();
+  }
+
+  /** An MCP request arrives; `done()` once it is answered. */
   request(): void {
-    this.served++;
+    this.arrived++;
+    this.inFlight++;
+  }
+
+  done(): void {
+    this.inFlight--;
   }
 
   /**
-   * One window's end (`now` in ms, performance.now()'s clock): collects when requests came since the last
-   * collection but none during this window, and the last collection is `minGapMs` old (else a later quiet
-   * window does it). Returns whether it collected.
+   * One window's end (`now` in ms, performance.now()'s clock): collects when requests arrived since the last
+   * collection but none during the window and none is in flight, the heap grew by `minGrowthBytes` since the
+   * last collection, and that collection is `minGapMs` old. Returns whether it collected.
    */
   tick(now = performance.now()): boolean {
-    const busy = this.served !== this.seenAtTick;
-    this.seenAtTick = this.served;
-    if (busy || this.served === this.servedAtCollect || now - this.collectedAt < this.minGapMs) return false;
-    this.servedAtCollect = this.served;
+    const quiet = this.arrived === this.arrivedAtTick && this.inFlight === 0;
+    this.arrivedAtTick = this.arrived;
+    if (!quiet || this.arrived === this.arrivedAtCollect) return false;
+    if (now - this.collectedAt < (this.options.minGapMs ?? 10_000)) return false;
+    if (this.heapBytes() - this.heapAfterCollect < (this.options.minGrowthBytes ?? 8 * 1024 * 1024))
+      return false;
     this.collectedAt = now;
+    this.arrivedAtCollect = this.arrived;
     this.collections++;
-    this.collect();
+    (this.options.collect ?? (() => Bun.gc(true)))();
+    this.heapAfterCollect = this.heapBytes();
     return true;
   }
 
@@ -51,6 +76,11 @@ export class IdleCollector {
     if (windowMs <= 0 || this.timer) return;
     this.timer = setInterval(() => this.tick(), windowMs);
     this.timer.unref();
+  }
+
+  /** Whether its timer is running. */
+  get running(): boolean {
+    return this.timer !== undefined;
   }
 
   stop(): void {

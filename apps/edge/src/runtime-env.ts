@@ -1,5 +1,6 @@
 // The Bun runtime's settings an edge process starts with, and how a script that serves an edge in its own
 // process (`bun run dev`) gets them. Nothing here imports the rest of the edge: a launcher loads this alone.
+import { constants } from "node:os";
 
 /**
  * The Bun runtime's settings an edge process starts with. The runtime reads them when the process starts, so
@@ -25,15 +26,17 @@ const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * exits with it, and serves nothing itself). Resolves to undefined when every setting is there: the caller
  * goes on and serves. A relaunched process stops (SIGTERM to itself, so its shutdown runs) if its launcher
  * goes away without passing a signal on (SIGKILL), rather than holding its ports with no one to stop it.
- * The command line is this process's own (`process.execPath` and `process.argv`).
+ * The command line is this process's own (`process.execPath`, the runtime's flags in `process.execArgv`,
+ * `process.argv`); a child killed by a signal exits the launcher with 128 + its number, as a shell reports it.
+ * A relaunched process never relaunches again: should a setting still be missing there, it serves as it is.
  */
 export async function relaunchWithRuntimeEnv(): Promise<number | undefined> {
   const missing = Object.entries(EDGE_RUNTIME_ENV).filter(([name]) => process.env[name] === undefined);
-  if (missing.length === 0) {
+  if (missing.length === 0 || process.env[LAUNCHER_PID] !== undefined) {
     watchLauncher();
     return undefined;
   }
-  const child = Bun.spawn([process.execPath, ...process.argv.slice(1)], {
+  const child = Bun.spawn([process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     env: { ...process.env, ...Object.fromEntries(missing), [LAUNCHER_PID]: String(process.pid) },
     stdio: ["inherit", "inherit", "inherit"],
   });
@@ -41,7 +44,8 @@ export async function relaunchWithRuntimeEnv(): Promise<number | undefined> {
   // passed on. Either way the child stops once (its shutdown handler runs once), and this one waits for it.
   for (const signal of FORWARDED) process.on(signal, () => child.kill(signal));
   const code = await child.exited;
-  return child.signalCode ? 1 : code;
+  const signal = child.signalCode;
+  return signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : code;
 }
 
 /** In a relaunched process: stop when the launcher that started it is gone (this process re-parented). */
