@@ -145,13 +145,12 @@ describe("createEdge's idle collection", () => {
   });
 
   test("MCP requests through the edge's fetch count (health checks do not); a quiet window after them collects; close stops it", async () => {
-    stack = await startStack({ idleGcMs: 1_000 });
+    // Any growth will do here (the growth rule has its own tests above): the test process's own heap moves
+    // with whatever else it runs.
+    stack = await startStack({ idleGcMs: 1_000, idleGcThresholds: { minGrowthBytes: 0 } });
     const { edge, edgeUrl, stop } = stack;
     expect(edge.idle.running).toBe(true);
     const before = edge.idle.collections;
-    // The heap grown by tens of MB (the harness's edge shares the test's heap), as a burst of calls grows it;
-    // kept reachable until the end, so the runtime's own collections cannot shrink it first.
-    const grown = Array.from({ length: 300_000 }, (_, i) => ({ i, s: `held ${i}` }));
     // Health checks alone are not MCP requests: three windows pass with nothing collected.
     for (let i = 0; i < 3; i++) {
       expect((await fetch(`${edgeUrl}/health`)).status).toBe(200);
@@ -162,7 +161,6 @@ describe("createEdge's idle collection", () => {
     const res = await fetch(`${edgeUrl}/mcp_fig_unknown/mcp`, { method: "POST", body: "{}" });
     expect(res.status).toBe(401);
     expect(await waitFor(() => edge.idle.collections > before, 20_000)).toBe(true);
-    expect(grown.length).toBe(300_000);
     stopped = true;
     await stop();
     expect(edge.idle.running).toBe(false);

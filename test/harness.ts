@@ -49,8 +49,9 @@ export async function startStack(
     definitionDirs?: string[];
     /** REDIS_URL of this stack instead of the environment's (e.g. a redis-server the test starts and stops). */
     redisUrl?: string;
-    /** The edge's IDLE_GC_MS (default 0 here: no idle-time collection). */
+    /** The edge's IDLE_GC_MS (default 0 here: no idle-time collection), and its collector's thresholds. */
     idleGcMs?: number;
+    idleGcThresholds?: { minGapMs?: number; minGrowthBytes?: number };
     /** DATABASE_URL of this stack instead of the environment's (e.g. through a proxy the test can cut). */
     databaseUrl?: string;
     /** ENCRYPTION_KEYS of this stack instead of the fixed test key (e.g. `v2:…,v1:…` during a key rotation). */
@@ -128,6 +129,7 @@ export async function startStack(
     // Off unless a test asks: a full collection of a test process's heap (every stack of the file) takes
     // hundreds of milliseconds.
     idleGcMs: opts.idleGcMs ?? 0,
+    idleGcThresholds: opts.idleGcThresholds,
   });
   edgeFetch = edge.fetch;
 

@@ -35,6 +35,8 @@ export async function createEdge(
      * IDLE_GC_MS, 1,000 unless set.
      */
     idleGcMs?: number;
+    /** The idle collector's thresholds (tests): see `IdleCollector`. */
+    idleGcThresholds?: { minGapMs?: number; minGrowthBytes?: number };
   } = {},
 ) {
   const resolver = new InstanceResolver(core);
@@ -54,7 +56,7 @@ export async function createEdge(
     ...(opts.mcpType && { mcpType: opts.mcpType }),
     fastPath: opts.fastPath ?? true,
   };
-  const idle = new IdleCollector();
+  const idle = new IdleCollector(opts.idleGcThresholds);
   const { app, fetch, close } = createEdgeApp(deps, opts.idleGcMs ? idle : undefined);
   idle.start(opts.idleGcMs ?? 0);
   return {

@@ -9,17 +9,18 @@
  *
  * What counts is MCP requests (not health checks or metrics scrapes): arrivals, and requests still being
  * answered (a held SSE stream's request is answered once its stream is open). The heap must have grown by
- * `minGrowthBytes` since the last collection (a few calls leave little to collect), and collections are
- * `minGapMs` apart at least. A full collection holds the event loop (50–150 ms for an edge after a burst of
- * calls, up to 400 ms, measured there), so a request arriving during it waits: the price of an idle process
- * giving its memory back (IDLE_GC_MS=0 turns it off).
+ * `minGrowthBytes` over its low since the last collection (a few calls leave little to collect), and
+ * collections are `minGapMs` apart at least. A full collection holds the event loop (50–150 ms for an edge
+ * after a burst of calls, up to 400 ms, measured there), so a request arriving during it waits: the price of
+ * an idle process giving its memory back (IDLE_GC_MS=0 turns it off).
  */
 export class IdleCollector {
   private arrived = 0;
   private arrivedAtTick = 0;
   private arrivedAtCollect = 0;
   private inFlight = 0;
-  private heapAfterCollect: number;
+  /** The smallest heap seen at a window's end since the last collection: what growth is measured from. */
+  private heapLow: number;
   private collectedAt = Number.NEGATIVE_INFINITY;
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Collections made so far. */
@@ -34,7 +35,7 @@ export class IdleCollector {
       minGrowthBytes?: number;
     } = {},
   ) {
-    this.heapAfterCollect = this.heapBytes();
+    this.heapLow = this.heapBytes();
   }
 
   private heapBytes(): number {
@@ -53,21 +54,23 @@ export class IdleCollector {
 
   /**
    * One window's end (`now` in ms, performance.now()'s clock): collects when requests arrived since the last
-   * collection but none during the window and none is in flight, the heap grew by `minGrowthBytes` since the
-   * last collection, and that collection is `minGapMs` old. Returns whether it collected.
+   * collection but none during the window and none is in flight, the heap is `minGrowthBytes` above the
+   * smallest it was at a window's end since the last collection, and that collection is `minGapMs` old.
+   * Returns whether it collected.
    */
   tick(now = performance.now()): boolean {
+    const heap = this.heapBytes();
+    this.heapLow = Math.min(this.heapLow, heap);
     const quiet = this.arrived === this.arrivedAtTick && this.inFlight === 0;
     this.arrivedAtTick = this.arrived;
     if (!quiet || this.arrived === this.arrivedAtCollect) return false;
     if (now - this.collectedAt < (this.options.minGapMs ?? 10_000)) return false;
-    if (this.heapBytes() - this.heapAfterCollect < (this.options.minGrowthBytes ?? 8 * 1024 * 1024))
-      return false;
+    if (heap - this.heapLow < (this.options.minGrowthBytes ?? 8 * 1024 * 1024)) return false;
     this.collectedAt = now;
     this.arrivedAtCollect = this.arrived;
     this.collections++;
     (this.options.collect ?? (() => Bun.gc(true)))();
-    this.heapAfterCollect = this.heapBytes();
+    this.heapLow = this.heapBytes();
     return true;
   }
 
