@@ -121,8 +121,7 @@ describe("IdleCollector", () => {
 });
 
 describe("IDLE_GC_MS", () => {
-  const env = (extra: Record<string, string> = {}) =>
-    parseEnv({ ENCRYPTION_KEYS: "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", ...extra });
+  const env = (extra: Record<string, string> = {}) => parseEnv(extra);
 
   test("an edge started from the environment collects after 1 s quiet unless told otherwise; 0 turns it off", () => {
     expect(edgeOptionsFromEnv(env()).idleGcMs).toBe(1_000);

@@ -4,7 +4,14 @@
 import { resolve } from "node:path";
 import { type ControlPlaneLimits, createApp } from "@mcp/control-plane";
 import { createLogger, createPlatform, createSessionStore, type Platform, parseEnv } from "@mcp/core";
-import { createEdge, DEFAULT_LIMITS, type EdgeLimits, type MetricsAccess, serverBodyCap } from "@mcp/edge";
+import {
+  createEdge,
+  DEFAULT_LIMITS,
+  type EdgeLimits,
+  type EdgeOptions,
+  type MetricsAccess,
+  serverBodyCap,
+} from "@mcp/edge";
 import { loopbackAllowlist, type PeerSource } from "@mcp/http";
 import { DEFINITIONS_DIR, loadRegistry } from "@mcp/services";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
@@ -51,7 +58,7 @@ export async function startStack(
     redisUrl?: string;
     /** The edge's IDLE_GC_MS (default 0 here: no idle-time collection), and its collector's thresholds. */
     idleGcMs?: number;
-    idleGcThresholds?: { minGapMs?: number; minGrowthBytes?: number };
+    idleGcThresholds?: EdgeOptions["idleGcThresholds"];
     /** DATABASE_URL of this stack instead of the environment's (e.g. through a proxy the test can cut). */
     databaseUrl?: string;
     /** ENCRYPTION_KEYS of this stack instead of the fixed test key (e.g. `v2:…,v1:…` during a key rotation). */

@@ -2,7 +2,7 @@ import { AuditLog, type CoreDeps, InstanceResolver } from "@mcp/core";
 import { hostSet, loopbackAllowlist } from "@mcp/http";
 import { createEdgeApp } from "./app.ts";
 import { DEFAULT_LIMITS, type EdgeDeps, type EdgeLimits } from "./deps.ts";
-import { IdleCollector } from "./idle-gc.ts";
+import { IdleCollector, type IdleGcThresholds } from "./idle-gc.ts";
 import { createMetrics } from "./metrics.ts";
 import { type MetricsAccess, metricsApp } from "./metrics-route.ts";
 
@@ -36,7 +36,7 @@ export async function createEdge(
      */
     idleGcMs?: number;
     /** The idle collector's thresholds (tests): see `IdleCollector`. */
-    idleGcThresholds?: { minGapMs?: number; minGrowthBytes?: number };
+    idleGcThresholds?: IdleGcThresholds;
   } = {},
 ) {
   const resolver = new InstanceResolver(core);

@@ -14,6 +14,12 @@
  * after a burst of calls, up to 400 ms, measured there), so a request arriving during it waits: the price of
  * an idle process giving its memory back (IDLE_GC_MS=0 turns it off).
  */
+/** When a quiet window collects: collections this far apart at least, the heap this far above its low. */
+export interface IdleGcThresholds {
+  minGapMs?: number;
+  minGrowthBytes?: number;
+}
+
 export class IdleCollector {
   private arrived = 0;
   private arrivedAtTick = 0;
@@ -27,12 +33,10 @@ export class IdleCollector {
   collections = 0;
 
   constructor(
-    private readonly options: {
+    private readonly options: IdleGcThresholds & {
       collect?: () => void;
       /** The JavaScript heap's size in bytes, garbage included. */
       heapBytes?: () => number;
-      minGapMs?: number;
-      minGrowthBytes?: number;
     } = {},
   ) {
     this.heapLow = this.heapBytes();
