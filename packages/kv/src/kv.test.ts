@@ -380,6 +380,70 @@ test("publish reaches this process's subscribers before it resolves (each backen
 });
 
 if (redisUrl) {
+  test("redis: the calls of one turn (sent together as one pipeline) are applied in the order they were made", async () => {
+    const kv = createRedisKv(redisUrl, { prefix: `test:kv:${crypto.randomUUID()}:` });
+    try {
+      // A write, then reads of it, all made in one turn.
+      const [, read, list, gone] = await Promise.all([
+        kv.set("seq", "first", 60_000),
+        kv.get("seq"),
+        kv.append("log", "a", 10, 60_000).then(() => kv.list("log")),
+        kv.del("seq").then(() => kv.get("seq")),
+      ]);
+      expect(read).toBe("first");
+      expect(list).toEqual(["a"]);
+      expect(gone).toBeNull();
+    } finally {
+      await kv.close();
+    }
+  });
+
+  test("redis: a failing command fails alone; the rest of its batch is answered", async () => {
+    const prefix = `test:kv:${crypto.randomUUID()}:`;
+    const kv = createRedisKv(redisUrl, { prefix });
+    const admin = new Redis(redisUrl);
+    try {
+      await admin.rpush(`${prefix}a-list`, "x");
+      // In one turn: GET of a list is a WRONGTYPE error from Redis; the calls around it are answered (the SET
+      // first, so the GET after the failing one already reads it).
+      const [before, wrong, after, appended] = await Promise.allSettled([
+        kv.set("plain", "value", 60_000).then(() => kv.get("plain")),
+        kv.get("a-list"),
+        kv.get("plain"),
+        kv.append("a-list", "y", 5, 60_000),
+      ]);
+      expect(before).toEqual({ status: "fulfilled", value: "value" });
+      expect(wrong.status).toBe("rejected");
+      expect(String((wrong as PromiseRejectedResult).reason)).toContain("WRONGTYPE");
+      expect(after).toEqual({ status: "fulfilled", value: "value" });
+      expect(appended).toEqual({ status: "fulfilled", value: 2 });
+      expect(await admin.lrange(`${prefix}a-list`, 0, -1)).toEqual(["x", "y"]);
+    } finally {
+      await admin.del(`${prefix}a-list`, `${prefix}plain`);
+      admin.disconnect();
+      await kv.close();
+    }
+  });
+
+  test("redis: what was asked for before close() is still sent and answered; later calls are refused", async () => {
+    const prefix = `test:kv:${crypto.randomUUID()}:`;
+    const kv = createRedisKv(redisUrl, { prefix });
+    const admin = new Redis(redisUrl);
+    try {
+      await kv.get("warm");
+      const written = kv.set("last", "words", 60_000);
+      await kv.close();
+      await written;
+      expect(await admin.get(`${prefix}last`)).toBe("words");
+      await expect(kv.get("last")).rejects.toThrow("kv is closed");
+    } finally {
+      await admin.del(`${prefix}last`);
+      admin.disconnect();
+    }
+  });
+}
+
+if (redisUrl) {
   test("redis: another process (another connection) hears a publish exactly once", async () => {
     const prefix = `test:kv:${crypto.randomUUID()}:`;
     const [a, b] = [createRedisKv(redisUrl, { prefix }), createRedisKv(redisUrl, { prefix })];

@@ -41,6 +41,15 @@ async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** `answer()` as a promise, a synchronous throw as its rejection. */
+function answerOf<T>(answer: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(answer());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 class Timeout extends Error {
   constructor(ms: number) {
     super(`kv call took longer than ${ms} ms`);
@@ -180,13 +189,35 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     clearInterval(sweeper);
     sweeper = undefined;
   }
-  function withDeadline<T>(work: Promise<T>): Promise<T> {
+  /**
+   * One Redis call with its deadline; on an outage, the fallback's answer instead. One promise per call (this
+   * wraps every kv call on the hot path): settled by the answer, or by the sweep once the deadline passed.
+   */
+  function guarded<T>(call: () => Promise<T>, otherwise: () => T | Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(new Error("kv is closed"));
+    if (degradedSince !== null) return answerOf(otherwise);
+    let work: Promise<T>;
+    try {
+      work = call();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<T>((resolve, reject) => {
       const id = nextCall++;
+      const failed = (error: unknown) => {
+        if (closed || isCallerError(error)) return reject(error);
+        // The late answer (or failure) of a call given up on goes nowhere (see the `inFlight` check below).
+        const outage =
+          !(error instanceof Timeout) ||
+          inner.connected?.() === false ||
+          ++timeoutsInRow >= TIMEOUTS_BEFORE_DEGRADED;
+        if (outage) degrade(error);
+        resolve(answerOf(otherwise));
+      };
       inFlight.set(id, {
         started: performance.now(),
         stalledBefore: stalled,
-        expire: () => reject(new Timeout(timeoutMs)),
+        expire: () => failed(new Timeout(timeoutMs)),
       });
       if (!sweeper) {
         lastSweep = performance.now();
@@ -195,37 +226,15 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
       }
       work.then(
         (value) => {
-          inFlight.delete(id);
+          if (!inFlight.delete(id)) return;
+          timeoutsInRow = 0;
           resolve(value);
         },
         (error: unknown) => {
-          inFlight.delete(id);
-          reject(error);
+          if (inFlight.delete(id)) failed(error);
         },
       );
     });
-  }
-
-  /** One Redis call with its deadline; on an outage, the fallback's answer instead. */
-  async function guarded<T>(call: () => Promise<T>, otherwise: () => T | Promise<T>): Promise<T> {
-    live();
-    if (degradedSince !== null) return otherwise();
-    const work = call();
-    try {
-      const answer = await withDeadline(work);
-      timeoutsInRow = 0;
-      return answer;
-    } catch (error) {
-      if (closed || isCallerError(error)) throw error;
-      // The late answer (or failure) of a call given up on goes nowhere.
-      work.catch(() => {});
-      const outage =
-        !(error instanceof Timeout) ||
-        inner.connected?.() === false ||
-        ++timeoutsInRow >= TIMEOUTS_BEFORE_DEGRADED;
-      if (outage) degrade(error);
-      return otherwise();
-    }
   }
 
   function dispatch(channel: Channel, message: string): void {
