@@ -74,9 +74,8 @@ export async function cachedRead(
   if (hit !== null) return { ok: true, status: 200, data: undefined, text: hit };
   const outcome = await run();
   // A cut answer is never cached: asking again (after the upstream shrank it) must get the whole one. The
-  // write is not waited for (the answer does not depend on it); it is queued before the answer, and the kv
-  // writes what a turn queued before the next requests are read, so the same client's next call, on the same
-  // kv connection, reads it.
+  // write is not waited for (the answer does not depend on it); it is queued before the answer, and the kv sends
+  // its commands in the order they were queued, on one connection, so the same client's next call reads it.
   if (outcome.ok && !outcome.truncated && outcome.text.length <= MAX_CACHED_BYTES) {
     deps.kv
       .set(`${slot.before}${generation}${slot.after}`, outcome.text, ttlMs)
