@@ -1,3 +1,9 @@
+/** When a quiet window collects: collections this far apart at least, the heap this far above its low. */
+export interface IdleGcThresholds {
+  minGapMs?: number;
+  minGrowthBytes?: number;
+}
+
 /**
  * A full garbage collection once the edge has gone a whole window with no MCP request in flight or arriving,
  * after serving some that grew its heap. What a burst of requests leaves behind (their requests and answers,
@@ -14,12 +20,6 @@
  * after a burst of calls, up to 400 ms, measured there), so a request arriving during it waits: the price of
  * an idle process giving its memory back (IDLE_GC_MS=0 turns it off).
  */
-/** When a quiet window collects: collections this far apart at least, the heap this far above its low. */
-export interface IdleGcThresholds {
-  minGapMs?: number;
-  minGrowthBytes?: number;
-}
-
 export class IdleCollector {
   private arrived = 0;
   private arrivedAtTick = 0;
