@@ -13,7 +13,7 @@ import {
   type TestUser,
   trpc,
 } from "./client.ts";
-import { type Stack, startStack } from "./harness.ts";
+import { type Stack, startStack, TEST_METRICS_TOKEN } from "./harness.ts";
 
 const ALLOWED_ORIGIN = "https://app.allowed.example";
 
@@ -403,6 +403,22 @@ describe("origin and host", () => {
     }
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "[::1]"]) {
       expect([host, (await send(url, { headers: { host } })).status]).toEqual([host, 200]);
+    }
+  });
+
+  test("health, readiness, metrics and unknown paths are Host-guarded too (403 with our error shape)", async () => {
+    const port = new URL(stack.edgeUrl).port;
+    const bearer = { authorization: `Bearer ${TEST_METRICS_TOKEN}` };
+    for (const path of ["/health", "/ready", "/metrics", "/nowhere"]) {
+      for (const host of ["evil.example", `evil.example:${port}`, `127.0.0.1.evil.example:${port}`]) {
+        const res = await fetch(`${stack.edgeUrl}${path}`, { headers: { host, ...bearer } });
+        const text = await res.text();
+        expect([path, host, res.status]).toEqual([path, host, 403]);
+        expect(JSON.parse(text)).toMatchObject({ code: "FORBIDDEN", requestId: expect.any(String) });
+        expect(text).not.toContain("mcp_edge_");
+      }
+      const ours = await fetch(`${stack.edgeUrl}${path}`, { headers: { host: `localhost:${port}`, ...bearer } });
+      expect([path, ours.status]).toEqual([path, path === "/nowhere" ? 404 : 200]);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { AppError, backendsReachable, CUSTOM_SERVICE } from "@mcp/core";
-import { type PeerSource, requestId } from "@mcp/http";
+import { hostAllowed, type PeerSource, requestId } from "@mcp/http";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import type { EdgeDeps, EdgeEnv } from "./deps.ts";
@@ -74,6 +74,14 @@ export function createEdgeApp(
 
   const app = new Hono<EdgeEnv>();
   app.use(requestId());
+  // DNS rebinding: on a loopback bind, health, readiness, metrics and unknown paths answer only to our own
+  // names, as the MCP route does (which checks the same list itself, first, with its JSON-RPC-shaped 403). A
+  // request made in process (`app.request`) may carry no Host: its URL's host stands in.
+  app.use(async (c, next) => {
+    if (mcpToken(c.req.url) !== null) return next();
+    if (hostAllowed(c.req.header("host") ?? new URL(c.req.url).host, deps.allowedHosts)) return next();
+    return c.json({ error: "Host not allowed", code: "FORBIDDEN", requestId: c.get("requestId") }, 403);
+  });
   // /health: can this process serve (kv and database reachable)? /ready: should it get traffic now
   // (healthy and not shutting down)? Both 503 when not, so a load balancer or PM2 can act on the status.
   let closing = false;
