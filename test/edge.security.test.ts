@@ -417,7 +417,9 @@ describe("origin and host", () => {
         expect(JSON.parse(text)).toMatchObject({ code: "FORBIDDEN", requestId: expect.any(String) });
         expect(text).not.toContain("mcp_edge_");
       }
-      const ours = await fetch(`${stack.edgeUrl}${path}`, { headers: { host: `localhost:${port}`, ...bearer } });
+      const ours = await fetch(`${stack.edgeUrl}${path}`, {
+        headers: { host: `localhost:${port}`, ...bearer },
+      });
       expect([path, ours.status]).toEqual([path, path === "/nowhere" ? 404 : 200]);
     }
   });
