@@ -86,6 +86,44 @@ describe("custom MCP servers", () => {
     });
   }
 
+  test("what the server says besides its answers (log messages, progress) reaches clients of both eras redacted", async () => {
+    const user = await newUser(stack);
+    const marker = `marker-${crypto.randomUUID()}`;
+    const { instanceUrl } = data<Issued>(
+      await connectCustom(stack, user, {
+        name: "chatty",
+        url: streamable.url,
+        headers: { authorization: SECRET, "x-user-marker": marker },
+      }),
+    );
+    const secrets = [SECRET, SECRET.slice("Bearer ".length), marker];
+    for (const mode of [{ pin: "2026-07-28" }, "legacy"] as const) {
+      const client = await v2(instanceUrl, mode);
+      const logged: unknown[] = [];
+      client.setNotificationHandler("notifications/message", (n) => void logged.push(n.params));
+      const progress: string[] = [];
+      const answer = await client.callTool(
+        { name: "chatty", arguments: {} },
+        { onprogress: (p) => void progress.push(p.message ?? "") },
+      );
+      expect(text(answer)).toBe("chatted");
+      // The progress message came through, with the user's header values taken out.
+      expect([JSON.stringify(mode), progress]).toEqual([
+        JSON.stringify(mode),
+        ["sent [redacted] [redacted]"],
+      ]);
+      // A 2025-era session hears the server's log message (at every level unless it set one), redacted too.
+      if (mode === "legacy") {
+        expect(logged).toEqual([
+          { level: "error", logger: "lg [redacted] [redacted]", data: { request: "[redacted] [redacted]" } },
+        ]);
+      }
+      const heard = JSON.stringify([logged, progress]);
+      for (const secret of secrets) expect(heard).not.toContain(secret);
+      await client.close();
+    }
+  });
+
   test("a custom server's tool names never become metric labels", async () => {
     const user = await newUser(stack);
     const issued = data<Issued>(

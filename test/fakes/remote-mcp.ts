@@ -239,6 +239,23 @@ async function startStreamable(opts: RemoteMcpOptions): Promise<RemoteMcp> {
           }
           return text("counted to 3");
         }
+        if (req.params.name === "chatty") {
+          // Quotes the caller's credentials as is, in a log message and in its progress (as a server logging
+          // its own request might): the platform redacts a user's secrets from everything their server
+          // sends, not only from its answers.
+          const quoted = `${headers.authorization ?? ""} ${headers["x-user-marker"] ?? ""}`;
+          await c.mcpReq.notify({
+            method: "notifications/message",
+            params: { level: "error", logger: `lg ${quoted}`, data: { request: quoted } },
+          });
+          if (progressToken !== undefined) {
+            await c.mcpReq.notify({
+              method: "notifications/progress",
+              params: { progressToken, progress: 1, total: 1, message: `sent ${quoted}` },
+            });
+          }
+          return text("chatted");
+        }
         const tool = tools.byName.get(req.params.name);
         if (!tool)
           throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);

@@ -343,14 +343,14 @@ function createProxyHandler(
   async function withRemote<T>(
     auth: InstanceAuth,
     signal: AbortSignal | undefined,
-    run: (client: Client) => Promise<T>,
+    run: (client: Client, redactor: Redactor) => Promise<T>,
   ): Promise<T> {
     const secret = deps.resolver.credential(auth.instance);
     const opened = secret ? await source.open(auth, secret) : undefined;
     if (!opened) throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, source.label));
     const { client, redactor } = opened;
     try {
-      const answer = redactor.value(await run(client));
+      const answer = redactor.value(await run(client, redactor));
       opened.release(false);
       return answer;
     } catch (error) {
@@ -375,11 +375,15 @@ function createProxyHandler(
     signal: AbortSignal,
     /** What it failed to do, after the server's name: "did not list its tools". */
     failure: string,
-    run: (client: Client, options: { timeout: number; signal: AbortSignal }) => Promise<T>,
+    run: (
+      client: Client,
+      options: { timeout: number; signal: AbortSignal },
+      redactor: Redactor,
+    ) => Promise<T>,
   ): Promise<T> {
     try {
-      return await withRemote(auth, signal, (client) =>
-        run(client, { timeout: deps.limits.upstreamTimeoutMs, signal }),
+      return await withRemote(auth, signal, (client, redactor) =>
+        run(client, { timeout: deps.limits.upstreamTimeoutMs, signal }, redactor),
       );
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
@@ -456,32 +460,47 @@ function createProxyHandler(
     // a 2025-era upstream's own requests for input are held for its retry.
     const modernClient = !session && ctx.mcpReq.envelope !== undefined;
     const upstreamCall = (hold: InflightCall["hold"], signal: AbortSignal) =>
-      withRemote(auth, signal, (client) =>
-        routing.during(client, instanceId, { ctx, session, capabilities, hold }, (): Promise<unknown> => {
-          const modern = isModern(client);
-          const meta = (params._meta ?? {}) as Record<string, unknown>;
-          const upstreamParams = {
-            ...params,
-            ...(modern && inputResponses && { inputResponses }),
-            ...(opened.upstreamState !== undefined && { requestState: opened.upstreamState }),
-            ...(modern && {
-              _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities, ...logLevelMeta(ctx, session) },
-            }),
-          };
-          const options = {
-            // A held call's own deadline runs per round (HeldCalls), the client's think time excluded.
-            timeout: hold ? REQUEST_STATE_TTL_MS : deps.limits.upstreamTimeoutMs,
-            signal,
-            allowInputRequired: true,
-            ...(onprogress && { onprogress, resetTimeoutOnProgress: false }),
-          };
-          // tools/call goes through the SDK's callTool, which mirrors the arguments a tool declares with
-          // `x-mcp-header` into Mcp-Param-* headers (SEP-2243) from the tool list it holds.
-          if (method === "tools/call") {
-            return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], options);
-          }
-          return client.request({ method, params: upstreamParams }, options);
-        }),
+      withRemote(auth, signal, (client, redactor) =>
+        routing.during(
+          client,
+          instanceId,
+          redactor,
+          { ctx, session, capabilities, hold },
+          (): Promise<unknown> => {
+            const modern = isModern(client);
+            const meta = (params._meta ?? {}) as Record<string, unknown>;
+            const upstreamParams = {
+              ...params,
+              ...(modern && inputResponses && { inputResponses }),
+              ...(opened.upstreamState !== undefined && { requestState: opened.upstreamState }),
+              ...(modern && {
+                _meta: {
+                  ...meta,
+                  [CLIENT_CAPABILITIES_META_KEY]: capabilities,
+                  ...logLevelMeta(ctx, session),
+                },
+              }),
+            };
+            const options = {
+              // A held call's own deadline runs per round (HeldCalls), the client's think time excluded.
+              timeout: hold ? REQUEST_STATE_TTL_MS : deps.limits.upstreamTimeoutMs,
+              signal,
+              allowInputRequired: true,
+              // The server's progress message is its own text: redacted like its answer.
+              ...(onprogress && {
+                onprogress: (progress: Parameters<typeof onprogress>[0]) =>
+                  onprogress(redactor.value(progress)),
+                resetTimeoutOnProgress: false,
+              }),
+            };
+            // tools/call goes through the SDK's callTool, which mirrors the arguments a tool declares with
+            // `x-mcp-header` into Mcp-Param-* headers (SEP-2243) from the tool list it holds.
+            if (method === "tools/call") {
+              return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], options);
+            }
+            return client.request({ method, params: upstreamParams }, options);
+          },
+        ),
       );
     let answer: unknown;
     if (opened.held || modernClient) {
@@ -528,7 +547,9 @@ function createProxyHandler(
     const secret = deps.resolver.credential(auth.instance);
     const opened = secret ? await source.open(auth, secret).catch(() => undefined) : undefined;
     if (!opened) return;
-    const stop = await routing.followLists(opened.client, auth.instance.instanceId).catch(() => undefined);
+    const stop = await routing
+      .followLists(opened.client, auth.instance.instanceId, opened.redactor)
+      .catch(() => undefined);
     const unpin = opened.pin?.();
     const end = () => {
       stop?.();
@@ -587,8 +608,8 @@ function createProxyHandler(
             `At most ${MAX_SUBSCRIPTIONS} subscriptions`,
           );
         }
-        await relay(auth, c.mcpReq.signal, "did not answer resources/subscribe", (client, o) =>
-          routing.subscribe(client, auth.instance.instanceId, uri, o),
+        await relay(auth, c.mcpReq.signal, "did not answer resources/subscribe", (client, o, redactor) =>
+          routing.subscribe(client, auth.instance.instanceId, redactor, uri, o),
         );
         await sessions().update(session, (record) => {
           const subs = new Set(record.subscriptions ?? []);

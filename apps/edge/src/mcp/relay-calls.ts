@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { aadFor, type Keyring, open, seal } from "@mcp/crypto";
 import type { Kv } from "@mcp/kv";
+import type { Redactor } from "@mcp/services";
 import type { Client, McpSubscription, RequestOptions } from "@modelcontextprotocol/client";
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -139,6 +140,12 @@ export const MAX_RELAYED_NOTIFICATIONS = 1000;
 export class UpstreamRouting {
   private readonly calls = new WeakMap<Client, InflightCall[]>();
   private readonly wired = new WeakSet<Client>();
+  /**
+   * The user's own secrets on each connection (its headers, URL or key), redacted from everything its server
+   * sends that is not an answer (log messages, progress, list changes, requests for input) before it reaches a
+   * client, a session's stream or the kv, as the answers themselves are.
+   */
+  private readonly redactors = new WeakMap<Client, Redactor>();
   /** The list-change `subscriptions/listen` stream of each 2026-07-28 upstream connection, counted. */
   private readonly listFollows = new WeakMap<
     Client,
@@ -153,8 +160,14 @@ export class UpstreamRouting {
   constructor(private readonly kv: Kv) {}
 
   /** Runs `run` with `call` registered as in flight on `client`. */
-  async during<T>(client: Client, instanceId: string, call: InflightCall, run: () => Promise<T>): Promise<T> {
-    this.wire(client, instanceId);
+  async during<T>(
+    client: Client,
+    instanceId: string,
+    redactor: Redactor,
+    call: InflightCall,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    this.wire(client, instanceId, redactor);
     const list = this.calls.get(client) ?? [];
     this.calls.set(client, list);
     list.push(call);
@@ -171,8 +184,14 @@ export class UpstreamRouting {
    * Either way the updates arrive as `notifications/resources/updated` and go out through the instance
    * channel.
    */
-  async subscribe(client: Client, instanceId: string, uri: string, options: RequestOptions): Promise<void> {
-    this.wire(client, instanceId);
+  async subscribe(
+    client: Client,
+    instanceId: string,
+    redactor: Redactor,
+    uri: string,
+    options: RequestOptions,
+  ): Promise<void> {
+    this.wire(client, instanceId, redactor);
     if (!isModern(client)) {
       await client.subscribeResource({ uri }, options);
       return;
@@ -217,8 +236,8 @@ export class UpstreamRouting {
    * only on a `subscriptions/listen` stream (one per connection, shared and counted); a 2025-era one
    * sends them unasked. Returns the function that stops following.
    */
-  async followLists(client: Client, instanceId: string): Promise<() => void> {
-    this.wire(client, instanceId);
+  async followLists(client: Client, instanceId: string, redactor: Redactor): Promise<() => void> {
+    this.wire(client, instanceId, redactor);
     if (!isModern(client)) return () => {};
     let held = this.listFollows.get(client);
     if (!held) {
@@ -266,13 +285,16 @@ export class UpstreamRouting {
     void this.kv.publish(instanceChannel(instanceId), JSON.stringify(notification)).catch(() => {});
   }
 
-  private wire(client: Client, instanceId: string): void {
+  private wire(client: Client, instanceId: string, redactor: Redactor): void {
+    this.redactors.set(client, redactor);
     if (this.wired.has(client)) return;
     this.wired.add(client);
+    const redact = <T>(value: T): T => (this.redactors.get(client) ?? redactor).value(value);
     const relayed = new WeakMap<InflightCall, number>();
     client.setNotificationHandler("notifications/message", (n) => {
       const call = this.latest(client);
-      const notification = { jsonrpc: "2.0" as const, method: n.method, params: n.params };
+      const params = redact(n.params);
+      const notification = { jsonrpc: "2.0" as const, method: n.method, params };
       if (!call) return this.publish(instanceId, notification);
       const count = (relayed.get(call) ?? 0) + 1;
       relayed.set(call, count);
@@ -280,7 +302,7 @@ export class UpstreamRouting {
       const threshold = call.session?.record.level as LoggingLevel | undefined;
       const level = n.params.level as LoggingLevel;
       if (threshold && (SEVERITY[level] ?? 0) < (SEVERITY[threshold] ?? 0)) return;
-      void call.ctx.mcpReq.notify({ method: n.method, params: n.params }).catch(() => {});
+      void call.ctx.mcpReq.notify({ method: n.method, params }).catch(() => {});
     });
     for (const method of [
       "notifications/resources/updated",
@@ -293,7 +315,7 @@ export class UpstreamRouting {
         const { _meta, ...params } = (n.params ?? {}) as Record<string, unknown>;
         const meta = { ...(_meta as Record<string, unknown> | undefined) };
         delete meta[SUBSCRIPTION_ID_META_KEY];
-        const kept = { ...params, ...(Object.keys(meta).length > 0 && { _meta: meta }) };
+        const kept = redact({ ...params, ...(Object.keys(meta).length > 0 && { _meta: meta }) });
         this.publish(instanceId, {
           jsonrpc: "2.0",
           method: n.method,
@@ -310,14 +332,15 @@ export class UpstreamRouting {
     ) =>
       client.setRequestHandler(method, async (request) => {
         const call = this.latest(client, wants);
-        if (call?.hold) return call.hold({ method, params: request.params } as InputRequest) as never;
+        const params = redact(request.params);
+        if (call?.hold) return call.hold({ method, params } as InputRequest) as never;
         if (!call?.session) {
           throw new ProtocolError(
             ProtocolErrorCode.MethodNotFound,
             `The client of this call does not support ${method} over this connection`,
           );
         }
-        return call.ctx.mcpReq.send({ method, params: request.params }, { signal: call.ctx.mcpReq.signal });
+        return call.ctx.mcpReq.send({ method, params }, { signal: call.ctx.mcpReq.signal });
       });
     ask("sampling/createMessage", "sampling");
     ask("elicitation/create", "elicitation");
