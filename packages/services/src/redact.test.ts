@@ -78,6 +78,26 @@ describe("createRedactor", () => {
     expect(createRedactor([]).text("anything")).toBe("anything");
   });
 
+  test("in another letter case, in hex (either case), or cut short after half of it: all replaced", () => {
+    const key = "figd_SECRETCANARY_0123456789abcdef";
+    const k = createRedactor([key]);
+    const hex = Buffer.from(key).toString("hex");
+    for (const form of [key.toUpperCase(), key.toLowerCase(), hex, hex.toUpperCase(), key.slice(0, 30)]) {
+      expect([form, k.text(`token ${form}… rest`)]).toEqual([form, `token ${REDACTED}… rest`]);
+    }
+    // Cut at exactly half (17 characters): still the key's; shorter, it is just text (a public prefix).
+    expect(k.text(key.slice(0, 17))).toBe(REDACTED);
+    expect(k.text(key.slice(0, 15))).toBe(key.slice(0, 15));
+    // A whole JSON-escaped form is replaced whole, not cut where the prefix pattern would stop.
+    const quoted = createRedactor(['tok_0123456789abcdef"quoted\\tail']);
+    expect(quoted.text(JSON.stringify('x tok_0123456789abcdef"quoted\\tail y'))).toBe(`"x ${REDACTED} y"`);
+    // A long secret (a service account's JSON) is matched whole, in any case, not by its prefixes.
+    const long = `{"private_key":"${"k".repeat(200)}"}`;
+    const l = createRedactor([long]);
+    expect(l.text(long.toUpperCase())).toBe(REDACTED);
+    expect(l.text(long.slice(0, 150))).toBe(long.slice(0, 150));
+  });
+
   test("forms are literal, not patterns", () => {
     const tricky = createRedactor(["a.b*c(d)"]);
     expect(tricky.text("aXbbbc(d) a.b*c(d)")).toBe(`aXbbbc(d) ${REDACTED}`);

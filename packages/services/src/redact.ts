@@ -4,7 +4,8 @@
  * sometimes encoded, so each secret is matched in every form it plausibly takes: as is, JSON-escaped,
  * URL-encoded (either hex case, `+` for spaces), and base64/base64url — including inside a longer base64
  * string such as a Basic credential, at any byte alignment — and each of those as written inside a JSON
- * string.
+ * string; and the secret itself, or its bytes in hex, in any letter case, whole or cut short (a prefix of at
+ * least half of it and 16 characters: an error quoting the start of the key it was sent).
  */
 export interface Redactor {
   /** True when some form of some secret occurs in the text. */
@@ -24,6 +25,10 @@ export const REDACTED = "[redacted]";
 const MIN_SECRET_CHARS = 4;
 /** A partial base64 form must be this long before it is matched on its own (no false positives). */
 const MIN_PARTIAL_BASE64 = 8;
+/** A cut-short secret is matched from this many characters (and half the secret) on: shorter runs may be public. */
+const MIN_PREFIX_CHARS = 16;
+/** Longer secrets (a service account's JSON) are matched whole only: a prefix pattern nests per character. */
+const MAX_PREFIX_SECRET_CHARS = 128;
 /** Depth bound for walking a parsed body (JSON nests deeper only in hostile input). */
 const MAX_DEPTH = 64;
 
@@ -63,6 +68,32 @@ export function secretForms(secret: string): string[] {
   return [...forms];
 }
 
+/** A pattern matching `s` in any letter case. */
+function anyCase(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const lower = ch.toLowerCase();
+    const upper = ch.toUpperCase();
+    out += lower === upper || lower.length > 1 || upper.length > 1 ? escapeRegExp(ch) : `[${lower}${upper}]`;
+  }
+  return out;
+}
+
+/**
+ * Patterns for what literal forms miss: the secret and its hex in any letter case, and the secret cut short
+ * (its first half, and at least `MIN_PREFIX_CHARS`, then as much more of it as follows).
+ */
+export function secretPatterns(secret: string): string[] {
+  const hex = Buffer.from(secret, "utf8").toString("hex");
+  const patterns = [anyCase(hex)];
+  const chars = [...secret];
+  const from = Math.max(MIN_PREFIX_CHARS, Math.ceil(chars.length / 2));
+  if (chars.length <= from || chars.length > MAX_PREFIX_SECRET_CHARS) return [...patterns, anyCase(secret)];
+  let rest = "";
+  for (let i = chars.length - 1; i >= from; i--) rest = `(?:${anyCase(chars[i] ?? "")}${rest})?`;
+  return [...patterns, `${anyCase(chars.slice(0, from).join(""))}${rest}`];
+}
+
 /**
  * The parts of a header value that are secret: the whole value, the credentials after an auth scheme
  * (`Bearer xyz` → `xyz`), and a Basic credential's decoded `user:password` and password.
@@ -84,14 +115,17 @@ export function headerSecrets(value: string): string[] {
 /** A redactor for these secrets (values shorter than 4 characters are ignored). */
 export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
   const forms = new Set<string>();
+  const patterns = new Set<string>();
   for (const secret of secrets) {
     if (typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) continue;
     for (const form of secretForms(secret)) forms.add(form);
+    for (const pattern of secretPatterns(secret)) patterns.add(pattern);
   }
   if (forms.size === 0) return { found: () => false, text: (s) => s, value: (v) => v };
-  // Longest first, so a form that contains another is replaced whole.
+  // Longest first, so a form that contains another is replaced whole; the literal forms before the patterns,
+  // so a whole form (a JSON-escaped one, say) is not cut where a prefix pattern would stop.
   const ordered = [...forms].sort((a, b) => b.length - a.length);
-  const pattern = new RegExp(ordered.map(escapeRegExp).join("|"), "g");
+  const pattern = new RegExp([...ordered.map(escapeRegExp), ...patterns].join("|"), "g");
   const found = (input: string): boolean => {
     pattern.lastIndex = 0;
     const hit = pattern.test(input);
