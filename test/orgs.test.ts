@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appRouter } from "@mcp/control-plane/router";
 import { auditEvents, instances, orgInvitations, orgMembers } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import {
   type Auth,
   connectFigma,
@@ -194,6 +194,63 @@ describe("invitations", () => {
     const raced = await Promise.all([join(x, orgId, shared.token), join(y, orgId, shared.token)]);
     expect(raced.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(await membersOf(owner, orgId)).toHaveLength(3);
+  });
+
+  test("an admin's unused invitations die with their standing: removed, demoted or gone, nobody joins with them", async () => {
+    const { owner, orgId, members } = await team([{ role: "admin" }, { role: "admin" }, { role: "admin" }]);
+    const [removed, demoted, leaving] = members as [TestUser, TestUser, TestUser];
+    // Each admin makes an invitation (one of them for an admin) and keeps the link.
+    const byRemoved = await invite(removed, orgId, "admin");
+    const byDemoted = await invite(demoted, orgId, "member");
+    const byLeaving = await invite(leaving, orgId, "admin");
+    const byOwner = await invite(owner, orgId, "member");
+    data(await trpc(stack, "orgs.removeMember", { orgId, userId: removed.userId }, as(owner)));
+    data(await trpc(stack, "orgs.setRole", { orgId, userId: demoted.userId, role: "member" }, as(owner)));
+    data(await trpc(stack, "orgs.leave", { orgId }, as(leaving)));
+    // The removed admin cannot walk back in with their own link, nor can anyone else use the dead ones.
+    expectTrpcError(await join(removed, orgId, byRemoved.token), 404, "NOT_FOUND");
+    for (const dead of [byDemoted, byLeaving]) {
+      expectTrpcError(await join(await newUser(stack), orgId, dead.token), 404, "NOT_FOUND");
+    }
+    // Only the owner's is still pending; the others are revoked, not merely refused.
+    const pending = data<{ invitationId: string }[]>(
+      await trpc(stack, "orgs.invitations", { orgId }, as(owner)),
+    );
+    expect(pending.map((i) => i.invitationId)).toEqual([byOwner.invitationId]);
+    const rows = await stack.platform.deps.db
+      .select()
+      .from(orgInvitations)
+      .where(eq(orgInvitations.orgId, orgId));
+    for (const dead of [byRemoved, byDemoted, byLeaving]) {
+      expect(rows.find((r) => r.id === dead.invitationId)?.revokedAt).toBeInstanceOf(Date);
+    }
+    expect((await membersOf(owner, orgId)).map((m) => [m.userId, m.role])).toEqual([
+      [owner.userId, "owner"],
+      [demoted.userId, "member"],
+    ]);
+    // Belt and braces: an invitation whose inviter is no longer an admin is refused even if it was not revoked
+    // (made just before a demotion committed, say).
+    const raced = await invite(owner, orgId, "member");
+    const second = (await team([])).owner;
+    data(await trpc(stack, "orgs.setRole", { orgId, userId: demoted.userId, role: "admin" }, as(owner)));
+    const late = await invite(demoted, orgId, "member");
+    await stack.platform.deps.db
+      .update(orgMembers)
+      .set({ role: "member" })
+      .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, demoted.userId)));
+    expectTrpcError(await join(second, orgId, late.token), 404, "NOT_FOUND");
+    data(await join(second, orgId, raced.token));
+    // The removal and the demotion say how many invitations went with them.
+    const events = await stack.platform.deps.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.orgId, orgId));
+    const detail = (action: string) => events.find((e) => e.action === action)?.detail;
+    expect(detail("org.member_remove")).toMatchObject({ revokedInvitations: 1 });
+    expect(detail("org.leave")).toMatchObject({ revokedInvitations: 1 });
+    expect(events.some((e) => e.action === "org.role_change" && e.detail?.revokedInvitations === 1)).toBe(
+      true,
+    );
   });
 
   test("members cannot invite; an API key cannot accept; a key cannot invite to another organisation", async () => {

@@ -338,6 +338,27 @@ const pendingInvitation = () =>
     gt(orgInvitations.expiresAt, sql`now()`),
   );
 
+/**
+ * An invitation is only as good as its inviter's standing: when an admin leaves (or is removed, or is no longer
+ * an admin), the invitations they made and nobody used yet are revoked with it, so a removed admin cannot walk
+ * back in (or send a friend in) through a link made beforehand. Returns how many were revoked.
+ */
+async function revokeInvitationsBy(tx: Pick<Db, "update">, orgId: string, userId: string): Promise<number> {
+  const revoked = await tx
+    .update(orgInvitations)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(orgInvitations.orgId, orgId),
+        eq(orgInvitations.invitedBy, userId),
+        isNull(orgInvitations.acceptedAt),
+        isNull(orgInvitations.revokedAt),
+      ),
+    )
+    .returning({ id: orgInvitations.id });
+  return revoked.length;
+}
+
 export async function listInvitations(
   deps: Pick<CoreDeps, "db">,
   caller: OrgCaller,
@@ -387,7 +408,8 @@ export async function revokeInvitation(
 
 /**
  * Joins the organisation with an invitation's token: once (a second use → 409), before it expires (400), for
- * the organisation it was made for (any other → 404, like an unknown or revoked token).
+ * the organisation it was made for (any other → 404, like an unknown or revoked token, or one whose inviter is no
+ * longer among its owners and admins).
  */
 export async function acceptInvitation(
   deps: Pick<CoreDeps, "db" | "log">,
@@ -405,6 +427,12 @@ export async function acceptInvitation(
         .where(eq(orgInvitations.tokenHash, hashToken(input.token)))
         .for("update");
       if (!invitation || invitation.orgId !== input.orgId || invitation.revokedAt) return notFound;
+      // Its inviter must still be one of the organisation's owners or admins (see revokeInvitationsBy; this
+      // also covers an inviter whose account is gone).
+      const inviterRole = invitation.invitedBy
+        ? await roleIn(tx, invitation.orgId, invitation.invitedBy)
+        : undefined;
+      if (!inviterRole || !isAdminRole(inviterRole)) return notFound;
       if (invitation.acceptedAt) return fail("CONFLICT", "This invitation was already used");
       if (invitation.expiresAt.getTime() <= Date.now()) {
         return fail("BAD_REQUEST", "This invitation has expired; ask for a new one");
@@ -471,6 +499,7 @@ export async function setMemberRole(
   if (!me.ok) return me;
   if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
   let previousRole: OrgRole | undefined;
+  let revokedInvitations = 0;
   const changed = await deps.db.transaction(async (tx): Promise<Result<OrgMember, OrgError>> => {
     const target = await roleIn(tx, input.orgId, input.userId);
     if (!target) return fail("NOT_FOUND", "Member not found");
@@ -486,6 +515,8 @@ export async function setMemberRole(
       .set({ role: input.role })
       .where(and(eq(orgMembers.orgId, input.orgId), eq(orgMembers.userId, input.userId)))
       .returning({ createdAt: orgMembers.createdAt });
+    if (!isAdminRole(input.role))
+      revokedInvitations = await revokeInvitationsBy(tx, input.orgId, input.userId);
     const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, input.userId));
     return ok({
       userId: input.userId,
@@ -498,6 +529,7 @@ export async function setMemberRole(
     await orgAudit(deps, caller, input.orgId, "org.role_change", input.userId, request, {
       role: input.role,
       previousRole: previousRole ?? null,
+      ...(revokedInvitations > 0 && { revokedInvitations }),
     });
   }
   return changed;
@@ -521,7 +553,11 @@ export async function removeMember(
     return fail("BAD_REQUEST", "A personal organisation cannot be left; delete the account instead");
   }
   const removed = await deps.db.transaction(
-    async (tx): Promise<Result<{ tokenHashes: string[]; instanceIds: string[] }, OrgError>> => {
+    async (
+      tx,
+    ): Promise<
+      Result<{ tokenHashes: string[]; instanceIds: string[]; revokedInvitations: number }, OrgError>
+    > => {
       const target = await roleIn(tx, input.orgId, input.userId);
       if (!target) return fail("NOT_FOUND", "Member not found");
       if (!self && target === "owner" && me.value.role !== "owner") {
@@ -547,15 +583,29 @@ export async function removeMember(
         .where(
           and(eq(apiKeys.orgId, input.orgId), eq(apiKeys.userId, input.userId), isNull(apiKeys.revokedAt)),
         );
+      const revokedInvitations = await revokeInvitationsBy(tx, input.orgId, input.userId);
       await tx
         .delete(orgMembers)
         .where(and(eq(orgMembers.orgId, input.orgId), eq(orgMembers.userId, input.userId)));
-      return ok({ tokenHashes: revoked.map((r) => r.tokenHash), instanceIds: revoked.map((r) => r.id) });
+      return ok({
+        tokenHashes: revoked.map((r) => r.tokenHash),
+        instanceIds: revoked.map((r) => r.id),
+        revokedInvitations,
+      });
     },
   );
   if (!removed.ok) return removed;
   for (const tokenHash of removed.value.tokenHashes) await retireInstanceToken(deps, tokenHash);
-  await orgAudit(deps, caller, input.orgId, self ? "org.leave" : "org.member_remove", input.userId, request);
+  const { revokedInvitations } = removed.value;
+  await orgAudit(
+    deps,
+    caller,
+    input.orgId,
+    self ? "org.leave" : "org.member_remove",
+    input.userId,
+    request,
+    revokedInvitations > 0 ? { revokedInvitations } : undefined,
+  );
   return ok({ userId: input.userId, revokedInstances: removed.value.instanceIds.length });
 }
 
