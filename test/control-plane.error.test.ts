@@ -229,6 +229,43 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
     await expectNothingStored(stack, user);
   });
 
+  test("a NUL character anywhere in the input (names, keys, passwords, nested) → 400 naming the field, on both", async () => {
+    const user = await newUser(stack);
+    const auth = { cookie: user.cookie };
+    const nul = "a\u0000b";
+    const cases: [string, unknown, string][] = [
+      ["apiKeys.create", { name: nul }, "name"],
+      ["orgs.create", { name: `Acme${nul}` }, "name"],
+      ["instances.connect", { serviceType: "figma", apiKey: `figd_${nul}` }, "apiKey"],
+      [
+        "instances.connect",
+        { serviceType: "figma", apiKey: "k", additionalCredentials: { [nul]: "v" } },
+        "additionalCredentials.a\u0000b",
+      ],
+      ["auth.signIn", { email: user.email, password: `correct horse${nul}` }, "password"],
+    ];
+    const mark = upstreamMark(stack);
+    for (const [procedure, input, field] of cases) {
+      const answer = await trpc(stack, procedure, input, auth);
+      expectTrpcError(answer, 400, "BAD_REQUEST");
+      expect(answer.body.error?.message).toBe(`${field}: must not contain NUL characters`);
+    }
+    // REST goes through the same procedures: the same 400, with our error shape.
+    const restAnswer = await rest(stack, "POST", "/orgs", { auth, body: { name: nul } });
+    expectRestError(restAnswer, 400, "BAD_REQUEST");
+    expect(restAnswer.body.error).toBe("name: must not contain NUL characters");
+    const settings = await rest(stack, "PATCH", "/services/figma/instance/settings", {
+      auth,
+      body: { displayName: nul },
+    });
+    expect(settings.status).toBe(400);
+    // Nothing was made, nothing was sent upstream.
+    expect(upstreamMark(stack)).toBe(mark);
+    expect(data<unknown[]>(await trpc(stack, "apiKeys.list", undefined, auth))).toEqual([]);
+    expect(data<{ personal: boolean }[]>(await trpc(stack, "orgs.list", undefined, auth))).toHaveLength(1);
+    await expectNothingStored(stack, user);
+  });
+
   test("unknown procedure and unknown REST endpoint → 404 NOT_FOUND", async () => {
     const user = await newUser(stack);
     expectTrpcError(await trpc(stack, "instances.nope", {}, { cookie: user.cookie }), 404, "NOT_FOUND");

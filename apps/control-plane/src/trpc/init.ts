@@ -55,6 +55,26 @@ export function toTrpc(error: AppError): TRPCError {
   return new TRPCError({ code: ERRORS[error.code].trpc, message: error.message, cause: error });
 }
 
+/** Input nesting walked for NUL characters, at most (the body limit bounds the rest). */
+const MAX_INPUT_DEPTH = 32;
+
+/**
+ * Where a string of the input (a value or a key) holds a NUL character, which PostgreSQL's text cannot store
+ * (it answered such a name with an error, a 500): checked for every procedure, and so every REST route, before
+ * anything runs. Undefined when there is none.
+ */
+export function nulAt(value: unknown, path: PropertyKey[] = [], depth = 0): PropertyKey[] | undefined {
+  if (typeof value === "string") return value.includes("\0") ? path : undefined;
+  if (typeof value !== "object" || value === null || depth > MAX_INPUT_DEPTH) return undefined;
+  const list = Array.isArray(value);
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes("\0")) return [...path, key];
+    const found = nulAt(item, [...path, list ? Number(key) : key], depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /**
@@ -62,7 +82,18 @@ export const createCallerFactory = t.createCallerFactory;
  * Retry-After, not a 500: the client did nothing wrong and may retry. Every write is one transaction, so a
  * connection lost midway leaves nothing half-written.
  */
-export const publicProcedure = t.procedure.use(async ({ ctx, next }) => {
+export const publicProcedure = t.procedure.use(async ({ ctx, next, getRawInput }) => {
+  const nul = nulAt(await getRawInput());
+  if (nul) {
+    // Made by zod itself (a ZodError built by hand is not an Error, and tRPC would not pass it on as one).
+    const { error } = z
+      .unknown()
+      .superRefine((_, c) =>
+        c.addIssue({ code: "custom", path: nul, message: "must not contain NUL characters" }),
+      )
+      .safeParse(undefined);
+    throw new TRPCError({ code: "BAD_REQUEST", cause: error });
+  }
   const result = await next();
   if (result.ok || !isDatabaseUnavailable(result.error.cause)) return result;
   const app = databaseUnavailable(result.error.cause);
