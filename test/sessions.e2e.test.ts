@@ -354,6 +354,84 @@ describe("subscriptions and list changes on a 2025-era session", () => {
   });
 });
 
+describe("retiring an instance URL ends what was opened through it", () => {
+  /** Resolves with "ended" once the stream is over, or "still open" after `ms` (a bound on the wait, not a timing). */
+  const ends = (done: Promise<unknown>, ms = 10_000) =>
+    Promise.race([done.then(() => "ended"), Bun.sleep(ms).then(() => "still open")]);
+
+  for (const action of ["rotate", "revoke"] as const) {
+    test(`${action}: a 2025-era session's GET streams (on every edge) and a 2026-07-28 listen stream end; the session is gone`, async () => {
+      const user = await newUser(stack);
+      const connected = await trpc(
+        stack,
+        "instances.connectCustom",
+        { name: action, url: upstream.url },
+        { cookie: user.cookie },
+      );
+      const url = data<{ instanceUrl: string }>(connected).instanceUrl;
+      const session = await initialize(url);
+      const streams = await Promise.all(
+        [url, onEdgeB(url)].map(async (at) => {
+          const res = await fetch(at, {
+            headers: {
+              accept: "text/event-stream",
+              "mcp-session-id": session,
+              "mcp-protocol-version": LEGACY,
+            },
+          });
+          expect(res.status).toBe(200);
+          const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+          expect(new TextDecoder().decode((await reader.read()).value)).toBe(": open\n\n");
+          // Wrapped: an async function returning the promise itself would wait for the stream's end.
+          return {
+            ended: (async () => {
+              while (!(await reader.read()).done) {}
+            })(),
+          };
+        }),
+      );
+      const modern = new Client(
+        { name: "listener", version: "1" },
+        { versionNegotiation: { mode: { pin: "2026-07-28" } } },
+      );
+      await modern.connect(new StreamableHTTPClientTransport(new URL(url)));
+      const subscription = await modern.listen({ toolsListChanged: true });
+
+      // An invalidation that only refreshes the entry (new settings) leaves every stream open.
+      const renamed = await trpc(
+        stack,
+        "instances.updateSettings",
+        { serviceType: "custom", displayName: `renamed ${action}` },
+        { cookie: user.cookie },
+      );
+      expect(renamed.status).toBe(200);
+      for (const stream of streams) expect(await ends(stream.ended, 1_000)).toBe("still open");
+
+      const retired = await trpc(
+        stack,
+        `instances.${action}`,
+        { serviceType: "custom" },
+        { cookie: user.cookie },
+      );
+      expect(retired.status).toBe(200);
+      for (const stream of streams) expect(await ends(stream.ended)).toBe("ended");
+      expect(await ends(subscription.closed)).toBe("ended");
+      await modern.close();
+      // The old URL is refused; a rotated instance's new URL does not carry the old URL's session over.
+      expect((await call(url, session, 2, "tools/list")).status).toBe(401);
+      if (action === "rotate") {
+        const fresh = data<{ instanceUrl: string }>(retired).instanceUrl;
+        const carried = await call(fresh, session, 3, "tools/list");
+        expect(carried.status).toBe(404);
+        expect(((await carried.json()) as { error: { code: number } }).error.code).toBe(-32001);
+        // Sessions opened through the new URL work as ever.
+        const own = await initialize(fresh);
+        expect((await call(fresh, own, 4, "tools/list")).status).toBe(200);
+      }
+    });
+  }
+});
+
 describe("multi-round-trip state through the relay (2026-07-28 clients)", () => {
   const modern = (id: number, params: Record<string, unknown>) =>
     fetch(urlA, {

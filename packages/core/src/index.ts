@@ -153,6 +153,7 @@ export {
 export {
   INVALIDATION_CHANNEL,
   InstanceResolver,
+  isInstanceTokenRetired,
   type ResolvedInstance,
   refreshInstanceToken,
   retireInstanceToken,

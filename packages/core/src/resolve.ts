@@ -75,6 +75,17 @@ export async function retireInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash:
 }
 
 /**
+ * Whether a token was retired (an invalidation is either a retirement or a refresh: see above). Read from the
+ * shared kv, where the tombstone is written before the invalidation is published.
+ */
+export async function isInstanceTokenRetired(
+  deps: Pick<CoreDeps, "kv">,
+  tokenHash: string,
+): Promise<boolean> {
+  return (await deps.kv.get(kvKey(tokenHash))) === TOMBSTONE;
+}
+
+/**
  * A token that still works but whose cached entry is out of date (status, a new or re-sealed credential).
  * A short reload marker replaces the entry: an edge that read the old row just before the change cannot
  * write it back (resolvers only fill the kv with `setIfAbsent`), and lookups meanwhile read the database.

@@ -1,4 +1,4 @@
-import type { ResolvedInstance } from "@mcp/core";
+import { isInstanceTokenRetired, type ResolvedInstance } from "@mcp/core";
 import {
   type CallToolResult,
   createMcpHandler,
@@ -14,7 +14,7 @@ import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/
 import type { EdgeDeps } from "../deps.ts";
 import { InstanceEventBus } from "./instance-bus.ts";
 import type { ReadAhead } from "./read-cache.ts";
-import { createLegacySessions, type Session, type SessionStore, watch } from "./sessions.ts";
+import { createLegacySessions, type Session, type SessionStore, TokenStreams, watch } from "./sessions.ts";
 import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /** What the edge middleware hands the MCP handler for one request (via the SDK's authInfo pass-through). */
@@ -146,9 +146,22 @@ export function createInstanceHandler(
     { legacy: "stateless", maxRequestBodySize, onerror, ...(bus && { bus }) },
   );
   if (!opts.sessions) return handler;
+  // The long-lived streams of each instance URL (2025-era sessions' streams and exchanges, 2026-07-28 listen
+  // streams) end when its token is retired, here and in every other edge process: whoever held a leaked URL
+  // hears nothing more of the instance once its owner rotated or revoked it. (A call in flight ends within its
+  // timeout.) An invalidation that only refreshes the entry (new settings, a new key) leaves them open.
+  const streams = new TokenStreams();
+  deps.resolver.onInvalidate((tokenHash) => {
+    if (!streams.holds(tokenHash)) return;
+    void isInstanceTokenRetired(deps, tokenHash)
+      // The kv cannot tell: end them (a client whose URL still works opens its stream again).
+      .catch(() => true)
+      .then((retired) => retired && streams.closeAll(tokenHash));
+  });
   const legacy = createLegacySessions(deps.kv, (auth, session) => build(auth, session).server, {
     maxRequestBodySize,
     onerror,
+    streams,
     ...(opts.onListen && { onListen: opts.onListen }),
   });
   return {
@@ -185,7 +198,13 @@ export function createInstanceHandler(
         stop();
         return response;
       }
-      return new Response(watch(response.body, stop, stop), response);
+      const cut = new AbortController();
+      const release = streams.hold(auth.instance.tokenHash, () => cut.abort());
+      const end = () => {
+        release();
+        stop();
+      };
+      return new Response(watch(response.body, end, end, cut.signal), response);
     },
     close: () => handler.close(),
   };

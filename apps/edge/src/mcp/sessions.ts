@@ -37,8 +37,13 @@ export const MAX_SUBSCRIPTIONS = 100;
 const KEEPALIVE_MS = 15_000;
 
 export interface SessionRecord {
-  v: 1;
+  v: 2;
   instanceId: string;
+  /**
+   * The hash of the instance URL's token the session was opened through: only that URL serves it (after a
+   * rotation the old URL's sessions do not carry over to the new one), and its streams end when it is retired.
+   */
+  tokenHash: string;
   /** The client's `initialize` params, replayed into each request's Server. */
   init: {
     protocolVersion: string;
@@ -70,19 +75,26 @@ const GET_STREAM = "get";
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const STREAM_ID = /^(get|[0-9a-f-]{36})$/;
 
+/** Which instance URL a session belongs to. */
+type SessionOwner = Pick<InstanceAuth["instance"], "instanceId" | "tokenHash">;
+
 export class SessionStore {
   constructor(private readonly kv: Kv) {}
 
-  async create(instanceId: string, init: SessionRecord["init"]): Promise<{ id: string; session: Session }> {
+  async create(owner: SessionOwner, init: SessionRecord["init"]): Promise<{ id: string; session: Session }> {
     const id = randomBytes(32).toString("base64url");
-    const record: SessionRecord = { v: 1, instanceId, init, touchedAt: Date.now() };
+    const { instanceId, tokenHash } = owner;
+    const record: SessionRecord = { v: 2, instanceId, tokenHash, init, touchedAt: Date.now() };
     const hash = hashOf(id);
     await this.kv.set(recordKey(hash), JSON.stringify(record), SESSION_IDLE_MS);
     return { id, session: { hash, record } };
   }
 
-  /** The session, if it exists and belongs to this instance (anything else reads as unknown: 404). */
-  async load(id: string, instanceId: string): Promise<Session | undefined> {
+  /**
+   * The session, if it exists and was opened through this instance URL (anything else reads as unknown: 404,
+   * and a session of an earlier version of the record too: the client initialises again).
+   */
+  async load(id: string, owner: SessionOwner): Promise<Session | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
     const hash = hashOf(id);
     const raw = await this.kv.get(recordKey(hash));
@@ -93,7 +105,9 @@ export class SessionStore {
     } catch {
       return undefined;
     }
-    if (record.v !== 1 || record.instanceId !== instanceId) return undefined;
+    if (record.v !== 2 || record.instanceId !== owner.instanceId || record.tokenHash !== owner.tokenHash) {
+      return undefined;
+    }
     if (Date.now() - record.touchedAt > REFRESH_EVERY_MS) {
       record.touchedAt = Date.now();
       await this.kv.set(recordKey(hash), JSON.stringify(record), SESSION_IDLE_MS);
@@ -273,6 +287,42 @@ class Exchange {
 
 type ServerFactory = (auth: InstanceAuth, session: Session) => Server;
 
+/**
+ * What this process holds open for each instance URL (SSE streams, exchanges in flight), so that retiring the
+ * URL's token (rotation, revocation, reconnection to another account) ends them at once: a stream opened
+ * through a leaked URL must not go on hearing the instance's messages after its owner rotated it.
+ */
+export class TokenStreams {
+  private readonly open = new Map<string, Set<() => void>>();
+
+  /** Registers `close` for the token; returns the function that lets go of it (when the stream ends by itself). */
+  hold(tokenHash: string, close: () => void): () => void {
+    let held = this.open.get(tokenHash);
+    if (!held) {
+      held = new Set();
+      this.open.set(tokenHash, held);
+    }
+    const set = held;
+    set.add(close);
+    return () => {
+      set.delete(close);
+      if (set.size === 0 && this.open.get(tokenHash) === set) this.open.delete(tokenHash);
+    };
+  }
+
+  holds(tokenHash: string): boolean {
+    return this.open.has(tokenHash);
+  }
+
+  /** Ends everything held for the token. */
+  closeAll(tokenHash: string): void {
+    const held = this.open.get(tokenHash);
+    if (!held) return;
+    this.open.delete(tokenHash);
+    for (const close of held) close();
+  }
+}
+
 const jsonError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
   Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
 
@@ -295,6 +345,8 @@ export function createLegacySessions(
     onerror: (error: Error) => void;
     /** A GET stream opens: the upstream's own changes are followed while `signal` is live. */
     onListen?: (auth: InstanceAuth, signal: AbortSignal) => Promise<void>;
+    /** Where the streams and exchanges of each instance URL are held, to be ended when it is retired. */
+    streams: TokenStreams;
   },
 ) {
   const store = new SessionStore(kv);
@@ -318,6 +370,8 @@ export function createLegacySessions(
       keepAliveMs: KEEPALIVE_MS,
     });
     const exchange = bus.attach(session.hash, transport);
+    // Retiring the URL's token ends the exchange (its stream) as its own end would.
+    const release = opts.streams.hold(session.record.tokenHash, () => teardown());
     exchange.track(messages);
     transport.onerror = opts.onerror;
     await server.connect(transport);
@@ -326,6 +380,7 @@ export function createLegacySessions(
     const teardown = () => {
       if (done) return;
       done = true;
+      release();
       exchange.onDone();
       void transport.close().catch(() => {});
       void server.close().catch(() => {});
@@ -357,7 +412,7 @@ export function createLegacySessions(
 
   async function initialize(request: Request, parsedBody: unknown, auth: InstanceAuth, authInfo: unknown) {
     const init = parsedBody as { params: SessionRecord["init"] };
-    const { id, session } = await store.create(auth.instance.instanceId, {
+    const { id, session } = await store.create(auth.instance, {
       protocolVersion: String(init.params.protocolVersion).slice(0, 32),
       capabilities: init.params.capabilities ?? {},
       clientInfo: init.params.clientInfo ?? {},
@@ -378,6 +433,7 @@ export function createLegacySessions(
       return unknown();
     }
     return sse(signal, undefined, async (write, close) => {
+      const release = opts.streams.hold(session.record.tokenHash, close);
       const key = streamKey(session.hash, stream);
       const seen = new Set<string>();
       let responses = 0;
@@ -413,7 +469,10 @@ export function createLegacySessions(
       for (const text of kept.slice(at + 1)) emit(text);
       replaying = false;
       for (const text of pending.splice(0)) emit(text);
-      return unsubscribe;
+      return async () => {
+        release();
+        await unsubscribe();
+      };
     });
   }
 
@@ -423,6 +482,7 @@ export function createLegacySessions(
     signal.addEventListener("abort", () => following.abort(), { once: true });
     await opts.onListen?.(auth, following.signal);
     return sse(signal, following, async (write, close) => {
+      const release = opts.streams.hold(session.record.tokenHash, close);
       const unsubscribers = [
         await kv.subscribe(streamKey(session.hash, GET_STREAM), (text) => {
           const [eventId, message] = JSON.parse(text) as Stored;
@@ -446,6 +506,7 @@ export function createLegacySessions(
         }),
       ];
       return async () => {
+        release();
         await Promise.all(unsubscribers.map((u) => u()));
       };
     });
@@ -459,7 +520,6 @@ export function createLegacySessions(
       options: { parsedBody?: unknown; authInfo?: { extra?: unknown } } = {},
     ): Promise<Response> {
       const auth = options.authInfo?.extra as InstanceAuth;
-      const instanceId = auth.instance.instanceId;
       const method = request.method.toUpperCase();
       const sessionId = request.headers.get("mcp-session-id");
       const { parsedBody } = options;
@@ -475,7 +535,7 @@ export function createLegacySessions(
         return jsonError(405, -32000, "Method not allowed.", { Allow: "GET, POST, DELETE" });
       }
       if (!sessionId) return jsonError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-      const session = await store.load(sessionId, instanceId);
+      const session = await store.load(sessionId, auth.instance);
       if (!session) return jsonError(404, -32001, "Session not found");
 
       if (method === "DELETE") {
@@ -523,31 +583,53 @@ function restoreInitialize(server: Server, init: SessionRecord["init"]): void {
   void target._oninitialize({ method: "initialize", params: init });
 }
 
-/** Passes a response body through, calling `done` once it ends or fails and `hungUp` when the client cancels it. */
+/**
+ * Passes a response body through, calling `done` once it ends or fails and `hungUp` when the client cancels it;
+ * `cut` aborting ends it from our side (its source cancelled, the client's stream closed, `done` called).
+ */
 export function watch(
   body: ReadableStream<Uint8Array>,
   done: () => void,
   hungUp: () => void,
+  cut?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  // Cancelling the reader ends its pending read: that end is the client's, not the exchange's.
+  // Cancelling the reader ends its pending read: that end is the client's (or the cut's), not the exchange's.
   let gone = false;
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      cut?.addEventListener(
+        "abort",
+        () => {
+          if (gone) return;
+          gone = true;
+          done();
+          void reader.cancel().catch(() => {});
+          try {
+            controller.close();
+          } catch {}
+        },
+        { once: true },
+      );
+    },
     async pull(controller) {
       try {
         const { done: ended, value } = await reader.read();
+        if (gone) return;
         if (ended) {
-          if (!gone) done();
+          done();
           controller.close();
           return;
         }
         controller.enqueue(value);
       } catch (error) {
-        if (!gone) done();
+        if (gone) return;
+        done();
         controller.error(error);
       }
     },
     cancel() {
+      if (gone) return;
       // The client went away: the call goes on (it may resume); its transport is closed when it ends.
       gone = true;
       hungUp();
