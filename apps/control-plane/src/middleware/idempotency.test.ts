@@ -43,7 +43,7 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
       who
         ? {
             userId: who,
-            orgId: "org_test",
+            orgId: c.req.header("x-org") ?? "org_test",
             orgRole: "owner",
             via: "api_key",
             keyId: c.req.header("x-key") ?? "key_1",
@@ -152,16 +152,18 @@ describe("idempotency middleware", () => {
     expect(runs).toEqual(["a", "a", "a", "a", "a"]);
   });
 
-  test("keys are per caller: another user or another API key with the same key runs on its own", async () => {
+  test("keys are per caller: another user, API key or organisation with the same key runs on its own", async () => {
     const { runs, call } = setup();
     await call({ name: "a" }, { "idempotency-key": "k1" });
     const otherUser = await call({ name: "a" }, { "idempotency-key": "k1", "x-user": "usr_b" });
     const otherKey = await call({ name: "a" }, { "idempotency-key": "k1", "x-key": "key_2" });
-    for (const res of [otherUser, otherKey]) {
+    // The same session acting in another organisation (X-Org-Id) is another request, not a replay.
+    const otherOrg = await call({ name: "a" }, { "idempotency-key": "k1", "x-org": "org_other" });
+    for (const res of [otherUser, otherKey, otherOrg]) {
       expect(res.status).toBe(200);
       expect(res.headers.get("idempotency-replayed")).toBeNull();
     }
-    expect(runs).toEqual(["a", "a", "a"]);
+    expect(runs).toEqual(["a", "a", "a", "a"]);
   });
 
   test("a malformed key → 400 BAD_REQUEST before anything runs", async () => {

@@ -31,7 +31,7 @@ type Entry =
  * authenticated caller: the first request with a key runs; a repeat with the same method, path and body
  * gets the stored answer again (`Idempotency-Replayed: true`), one still running gets 409 CONFLICT, a
  * different request under the same key 422 IDEMPOTENCY_CONFLICT. 5xx, 408 and 429 answers are not kept, so
- * a retry runs again. Keys are per caller (user + API key, or session). The stored answer is sealed with
+ * a retry runs again. Keys are per caller (user + organisation + API key, or session). The stored answer is sealed with
  * the keyring (it may hold a secret shown once, such as an instance URL); cookies are never stored.
  * Runs after `authenticate()`; anonymous requests are passed through untouched.
  */
@@ -109,11 +109,16 @@ function replay(c: Context<HonoEnv>, entry: Entry, fp: string, aad: Buffer): Res
   });
 }
 
-/** Who the key belongs to: the user and the API key (or the session) it came with; null when anonymous. */
+/**
+ * Who the key belongs to: the user, the organisation the request acts in (`X-Org-Id`: the same key sent for
+ * another organisation is another request, never the first one's answer), and the API key (or the session)
+ * it came with; null when anonymous.
+ */
 function actorScope(c: Context<HonoEnv>): string | null {
   const actor = c.var.actor;
   if (!actor) return null;
-  if (actor.via === "session") return `${actor.userId}:session:${hashToken(c.var.sessionToken ?? "")}`;
+  const who = `${actor.userId}:${actor.orgId}`;
+  if (actor.via === "session") return `${who}:session:${hashToken(c.var.sessionToken ?? "")}`;
   const bearer = c.req.header("authorization") ?? "";
-  return `${actor.userId}:api_key:${actor.keyId ?? hashToken(bearer)}`;
+  return `${who}:api_key:${actor.keyId ?? hashToken(bearer)}`;
 }
