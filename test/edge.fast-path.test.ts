@@ -121,8 +121,11 @@ describe("answers exactly what the SDK answers", () => {
     expect(notFound.message.result._meta["io.modelcontextprotocol/serverInfo"]).toBeDefined();
     await expectSame(legacy("tools/call", missing));
     const bad = { name: "get_file_nodes", arguments: { file_key: 42 } };
-    // Arguments that fail the tool's schema are a protocol error (-32602), in band, in both eras.
-    expect((await expectSame(modern("tools/call", bad))).message.error.code).toBe(-32602);
+    // Arguments that fail the tool's schema are a tool error the model can correct (code BAD_REQUEST), both eras.
+    const refused = (await expectSame(modern("tools/call", bad))).message.result;
+    expect(refused.isError).toBe(true);
+    expect(refused._meta.code).toBe("BAD_REQUEST");
+    expect(refused.content[0].text).toStartWith("Invalid arguments for tool get_file_nodes: ");
     await expectSame(legacy("tools/call", bad));
     await expectSame(modern("tools/call", { name: "get_me" }));
   });

@@ -220,7 +220,7 @@ describe("2026-07-28 over raw HTTP", () => {
     expect(stack.figma.requests.length).toBe(before);
   });
 
-  test("arguments violating the input schema → -32602, no upstream call", async () => {
+  test("arguments violating the input schema → a tool error the model can correct (BAD_REQUEST), no upstream call", async () => {
     const { url } = await connected();
     const before = stack.figma.requests.length;
     const bad: [string, unknown][] = [
@@ -238,8 +238,18 @@ describe("2026-07-28 over raw HTTP", () => {
     ];
     for (const [name, args] of bad) {
       const a = await toolCall(url, name, args);
-      expect(a.message.error?.code).toBe(-32602);
-      expect(a.message.result).toBeUndefined();
+      expect(a.message.error).toBeUndefined();
+      const result = a.message.result as {
+        isError?: boolean;
+        _meta?: { code?: string };
+        content: { text: string }[];
+      };
+      expect({ name, isError: result.isError, code: result._meta?.code }).toEqual({
+        name,
+        isError: true,
+        code: "BAD_REQUEST",
+      });
+      expect(result.content[0]?.text).toStartWith(`Invalid arguments for tool ${name}: `);
     }
     expect(stack.figma.requests.length).toBe(before);
   });
@@ -319,31 +329,25 @@ describe("2025 era over raw HTTP", () => {
 });
 
 describe("SDK clients", () => {
-  test("v2 and 1.x clients see schema violations and unknown tools as -32602, no upstream call", async () => {
+  test("v2 and 1.x clients get schema violations as tool errors and unknown tools as -32602, no upstream call", async () => {
     const { url } = await connected();
     const v2 = await v2Client(url);
     const v2legacy = await v2Client(url, "legacy");
     const v1 = await v1Client(url);
     const before = stack.figma.requests.length;
+    const refusedArguments = (result: unknown) =>
+      expect(result).toMatchObject({ isError: true, _meta: { code: "BAD_REQUEST" } });
     for (const client of [v2, v2legacy]) {
-      for (const call of [
-        { name: "get_file", arguments: {} },
-        { name: "get_file", arguments: { file_key: 1 } },
-        { name: "no_such_tool", arguments: {} },
-      ]) {
-        const error = await rejection(client.callTool(call));
-        expect(error).toBeInstanceOf(ProtocolError);
-        expect((error as ProtocolError).code).toBe(-32602);
-      }
+      refusedArguments(await client.callTool({ name: "get_file", arguments: {} }));
+      refusedArguments(await client.callTool({ name: "get_file", arguments: { file_key: 1 } }));
+      const error = await rejection(client.callTool({ name: "no_such_tool", arguments: {} }));
+      expect(error).toBeInstanceOf(ProtocolError);
+      expect((error as ProtocolError).code).toBe(-32602);
     }
-    for (const call of [
-      { name: "get_file", arguments: { file_key: "abc", extra: 1 } },
-      { name: "no_such_tool", arguments: {} },
-    ]) {
-      const error = await rejection(v1.callTool(call));
-      expect(error).toBeInstanceOf(McpError);
-      expect((error as McpError).code).toBe(-32602);
-    }
+    refusedArguments(await v1.callTool({ name: "get_file", arguments: { file_key: "abc", extra: 1 } }));
+    const error = await rejection(v1.callTool({ name: "no_such_tool", arguments: {} }));
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(-32602);
     expect(stack.figma.requests.length).toBe(before);
     await Promise.all([v2.close(), v2legacy.close(), v1.close()]);
   });

@@ -110,18 +110,28 @@ export async function callTool(
 }
 
 /** A call the edge refuses as invalid params (JSON-RPC -32602); returns the message. */
+/**
+ * Arguments the tool's schema refuses: a tool error the model can correct (`isError`, `_meta.code`
+ * `BAD_REQUEST`), not a protocol error. Returns its text.
+ */
 export async function expectInvalidParams(
   client: Client,
   name: string,
   args: Record<string, unknown>,
 ): Promise<string> {
-  try {
-    await client.callTool({ name, arguments: args });
-  } catch (err) {
-    expect(String((err as { code?: unknown }).code)).toBe("-32602");
-    return err instanceof Error ? err.message : String(err);
-  }
-  throw new Error(`${name} was not refused`);
+  const result = (await client.callTool({ name, arguments: args })) as {
+    isError?: boolean;
+    _meta?: { code?: string };
+    content?: { text?: string }[];
+  };
+  expect({ name, isError: result.isError, code: result._meta?.code }).toEqual({
+    name,
+    isError: true,
+    code: "BAD_REQUEST",
+  });
+  const text = result.content?.[0]?.text ?? "";
+  expect(text).toStartWith(`Invalid arguments for tool ${name}: `);
+  return text;
 }
 
 /** Every recorded request carried exactly `expected` in `header` (lower-case name): nobody else's key. */

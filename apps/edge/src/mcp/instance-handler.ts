@@ -60,6 +60,12 @@ const opensSession = (body: unknown) =>
 
 /** What a program can act on in a tool error result (`_meta`), beside the text written for the model. */
 export type ToolErrorCode =
+  /**
+   * The arguments do not fit the tool's input schema (or a cursor is not one the platform issued): nothing
+   * was sent upstream, and the text says what to change, so the model can correct its call (a tool execution
+   * error, as the MCP spec asks since 2025-11-25 and as the SDK's own servers answer in every era).
+   */
+  | "BAD_REQUEST"
   | "EXPIRED_CREDENTIALS"
   | "SERVICE_UNAVAILABLE"
   | "RATE_LIMIT_EXCEEDED"
