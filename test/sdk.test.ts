@@ -448,6 +448,15 @@ describe("the typed SDK", () => {
     const once = faultyFetch(async () => new Response("", { status: 500 }));
     await failure(sdk(who, { fetch: once.fetch }).instances.list.query(undefined, { maxRetries: 0 }));
     expect(once.attempts).toHaveLength(1);
+
+    // A mutation's 500 is not asked again (the server keeps no 5xx answer under its Idempotency-Key, so a 500
+    // after the change would make it twice); its 503 is, under the same key.
+    const broken = faultyFetch(async () => new Response("", { status: 500 }));
+    await failure(sdk(who, { fetch: broken.fetch }).instances.revoke.mutate({ serviceType: "figma" }));
+    expect(broken.attempts).toHaveLength(1);
+    const busy = faultyFetch(async () => new Response("", { status: 503 }));
+    await failure(sdk(who, { fetch: busy.fetch }).instances.revoke.mutate({ serviceType: "figma" }));
+    expect(busy.attempts).toHaveLength(3);
   });
 
   test("unreachable → ConnectionError after the retries; no answer in time → TimeoutError", async () => {

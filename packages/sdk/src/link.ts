@@ -143,7 +143,8 @@ async function attempt(
   // A 409 with Retry-After is the server saying the same Idempotency-Key is still being served (an earlier
   // attempt that timed out here): asking again after the wait replays its answer.
   const inFlight = res.status === 409 && res.headers.has("retry-after");
-  return { ok: false, error, retryable: retryableStatus(res.status) || inFlight, retryAfterMs };
+  const mutation = init.method === "POST";
+  return { ok: false, error, retryable: retryableStatus(res.status, mutation) || inFlight, retryAfterMs };
 }
 
 function aborted(reason: unknown): AbortedError {

@@ -12,9 +12,11 @@ describe("backoff", () => {
     expect(backoffDelay(1, backoff, () => 0.5)).toBe(100);
   });
 
-  test("retryable: 408, 429 and every 5xx; no other status", () => {
-    expect([408, 429, 500, 502, 503, 504].every(retryableStatus)).toBe(true);
-    expect([200, 400, 401, 403, 404, 409, 413, 422].some(retryableStatus)).toBe(false);
+  test("retryable: 408, 429 and every 5xx; no other status; a mutation's 500 is not retried", () => {
+    expect([408, 429, 500, 502, 503, 504].every((s) => retryableStatus(s))).toBe(true);
+    expect([200, 400, 401, 403, 404, 409, 413, 422].some((s) => retryableStatus(s))).toBe(false);
+    expect([408, 429, 502, 503, 504].every((s) => retryableStatus(s, true))).toBe(true);
+    expect(retryableStatus(500, true)).toBe(false);
   });
 });
 

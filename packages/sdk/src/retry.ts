@@ -14,7 +14,11 @@ export interface Backoff {
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 8_000, maxRetryAfterMs: 60_000 };
 
 /** Statuses worth another attempt: timeouts, rate limits and server-side failures. */
-export function retryableStatus(status: number): boolean {
+export function retryableStatus(status: number, mutation = false): boolean {
+  // A mutation's 500 is not asked again: the server keeps no 5xx answer under its Idempotency-Key, so a 500
+  // that came after the change was made would make it a second time. 502/503/504 say the request did not get
+  // through (or the database was down: nothing was written).
+  if (mutation && status === 500) return false;
   return status === 408 || status === 429 || status >= 500;
 }
 
