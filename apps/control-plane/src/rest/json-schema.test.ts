@@ -14,8 +14,13 @@ describe("jsonSchema", () => {
         seen: { anyOf: [{ type: "string", format: "date-time" }, { type: "null" }] },
       },
       required: ["at", "seen"],
-      additionalProperties: false,
     });
+  });
+
+  test("an answer's objects stay open (fields may be added); a strict input stays closed", () => {
+    const schema = z.strictObject({ name: z.string(), inner: z.object({ n: z.number() }) });
+    expect(JSON.stringify(jsonSchema(schema, "output"))).not.toContain("additionalProperties");
+    expect(jsonSchema(schema, "input").additionalProperties).toBe(false);
   });
 
   test("input and output differ where zod's do (optional, defaults), and carry no $schema", () => {

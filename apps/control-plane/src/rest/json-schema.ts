@@ -56,7 +56,14 @@ export function jsonSchema(
     io,
     // Only the timestamp transforms are unrepresentable here; `timestamps` gives them their wire type.
     unrepresentable: "any",
-    override: timestamps,
+    override: (ctx) => {
+      timestamps(ctx);
+      // An answer may gain fields (the contract changes only by adding): a generated client must not refuse
+      // them, so no answer's object is closed (zod closes every output object).
+      if (io === "output" && ctx.jsonSchema.additionalProperties === false) {
+        delete ctx.jsonSchema.additionalProperties;
+      }
+    },
   }) as SchemaObject;
   delete out.$schema;
   if (!out.$defs) return out;

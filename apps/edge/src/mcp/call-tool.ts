@@ -150,7 +150,9 @@ export async function callTool(ctx: CallContext, name: string, args: unknown): P
   }
   switch (outcome.error) {
     case "BAD_REQUEST":
-      return errorResult(`Invalid arguments for tool ${tool.name}: ${outcome.message}`, { code: "BAD_REQUEST" });
+      return errorResult(`Invalid arguments for tool ${tool.name}: ${outcome.message}`, {
+        code: "BAD_REQUEST",
+      });
     case "EXPIRED_CREDENTIALS":
       // Reached only once the key itself failed validation.
       await deps.resolver.markNeedsReauth(instance);
