@@ -266,6 +266,26 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
     await expectNothingStored(stack, user);
   });
 
+  test("a field the procedure does not know (a typo) → 400 naming it, on both transports; nothing is changed", async () => {
+    const user = await newUser(stack);
+    const auth = { cookie: user.cookie };
+    await connectFigma(stack, user, figmaKeyFor(stack, user.userId));
+    const typo = { serviceType: "figma", readOnly: true, ratelimitPerMinute: 5 };
+    const viaTrpc = await trpc(stack, "instances.updateSettings", typo, auth);
+    expectTrpcError(viaTrpc, 400, "BAD_REQUEST");
+    expect(viaTrpc.body.error?.message).toContain('"ratelimitPerMinute"');
+    const viaRest = await rest(stack, "PATCH", "/services/figma/instance/settings", {
+      auth,
+      body: { readOnly: true, ratelimitPerMinute: 5 },
+    });
+    expectRestError(viaRest, 400, "BAD_REQUEST");
+    expect(viaRest.body.error).toContain('"ratelimitPerMinute"');
+    const unchanged = data<{ readOnly?: boolean }>(
+      await trpc(stack, "instances.get", { serviceType: "figma" }, auth),
+    );
+    expect(unchanged.readOnly).toBe(false);
+  });
+
   test("unknown procedure and unknown REST endpoint → 404 NOT_FOUND", async () => {
     const user = await newUser(stack);
     expectTrpcError(await trpc(stack, "instances.nope", {}, { cookie: user.cookie }), 404, "NOT_FOUND");

@@ -7,7 +7,7 @@ import { request } from "./request.ts";
 import { ZOk, zNewPassword, zPassword } from "./schemas.ts";
 
 export const ZChangePasswordInput = z
-  .object({ currentPassword: zPassword, newPassword: zNewPassword })
+  .strictObject({ currentPassword: zPassword, newPassword: zNewPassword })
   .refine((i) => i.currentPassword !== i.newPassword, {
     message: "newPassword must differ from currentPassword",
     path: ["newPassword"],

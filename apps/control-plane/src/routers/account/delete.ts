@@ -6,7 +6,7 @@ import { passwordGuard } from "./guard.ts";
 import { request } from "./request.ts";
 import { zPassword } from "./schemas.ts";
 
-export const ZDeleteAccountInput = z.object({ password: zPassword });
+export const ZDeleteAccountInput = z.strictObject({ password: zPassword });
 export const ZDeleteAccountOutput = z.object({
   ok: z.literal(true),
   /** Instances deleted (their URLs answer 401 at every edge). */

@@ -4,7 +4,7 @@ import { sessionProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { request } from "./request.ts";
 
-export const ZRevokeSessionInput = z.object({ id: z.string().min(1).max(64) });
+export const ZRevokeSessionInput = z.strictObject({ id: z.string().min(1).max(64) });
 export const ZRevokeSessionOutput = z.object({ id: z.string() });
 
 /** Another user's session id answers 404 NOT_FOUND, as an unknown one; ending this very session clears its cookie. */

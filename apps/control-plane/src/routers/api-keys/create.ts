@@ -5,7 +5,7 @@ import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { ZApiKeySummary, zApiKeyExpiry, zApiKeyScopes } from "./schemas.ts";
 
-export const ZCreateApiKeyInput = z.object({
+export const ZCreateApiKeyInput = z.strictObject({
   name: z.string().trim().min(1).max(64),
   /** Omitted → every scope. */
   scopes: zApiKeyScopes.optional(),

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { zTimestamp } from "../../trpc/schemas.ts";
 
-export const ZCredentialsInput = z.object({
+export const ZCredentialsInput = z.strictObject({
   email: z.email().max(254),
   password: z.string().min(10, "password must be at least 10 characters").max(256),
 });

@@ -36,7 +36,7 @@ const zHeaderValue = z
   .max(4096)
   .regex(/^[\t\x20-\x7e]*$/, "header values must be printable ASCII");
 
-export const ZConnectCustomInput = z.object({
+export const ZConnectCustomInput = z.strictObject({
   name: z.string().trim().min(1).max(64),
   url: z
     .url({ protocol: /^https?$/, error: "url must be an http(s) URL" })

@@ -7,7 +7,7 @@ import { zAdditionalCredentials, zApiKey, zServiceType } from "../../trpc/schema
 import { auditRequest } from "../audit/request.ts";
 import { ZIssuedInstance } from "./schemas.ts";
 
-export const ZConnectInput = z.object({
+export const ZConnectInput = z.strictObject({
   serviceType: zServiceType,
   apiKey: zApiKey,
   additionalCredentials: zAdditionalCredentials.optional(),

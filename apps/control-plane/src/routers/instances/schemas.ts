@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { zServiceType, zTimestamp } from "../../trpc/schemas.ts";
 
-export const ZServiceTypeInput = z.object({ serviceType: zServiceType });
+export const ZServiceTypeInput = z.strictObject({ serviceType: zServiceType });
 export const ZIssuedInstance = z.object({
   instanceId: z.string(),
   instanceUrl: z.string(),

@@ -16,7 +16,7 @@ import {
 export const ZListInvitationsOutput = z.array(ZInvitationSummary);
 export const ZRevokeInvitationInput = ZOrgInput.extend({ invitationId: z.string().min(1).max(64) });
 export const ZRevokeInvitationOutput = z.object({ invitationId: z.string() });
-export const ZAcceptInvitationInput = z.object({
+export const ZAcceptInvitationInput = z.strictObject({
   orgId: zOrgId,
   // Bounded here; a token of the wrong shape answers like an unknown one (404).
   token: z.string().min(1).max(128),

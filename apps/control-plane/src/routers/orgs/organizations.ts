@@ -6,7 +6,7 @@ import { auditRequest } from "../audit/request.ts";
 import { ZOrgSummary, zOrgName } from "./schemas.ts";
 
 export const ZListOrgsOutput = z.array(ZOrgSummary);
-export const ZCreateOrgInput = z.object({ name: zOrgName });
+export const ZCreateOrgInput = z.strictObject({ name: zOrgName });
 export const ZCreateOrgOutput = ZOrgSummary;
 
 /** The caller's organisations and their role in each, the personal one first (a key: only its own). */

@@ -18,7 +18,7 @@ export const zOrgName = z
   .min(1, "name is required")
   .max(80, "name has at most 80 characters");
 
-export const ZOrgInput = z.object({ orgId: zOrgId });
+export const ZOrgInput = z.strictObject({ orgId: zOrgId });
 
 export const ZOrgSummary = z.object({
   orgId: z.string(),

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { publicProcedure, toTrpc } from "../../trpc/init.ts";
 import { ZServiceHealth } from "./list.ts";
 
-export const ZHealthInput = z.object({ serviceType: z.string().min(1).max(64) });
+export const ZHealthInput = z.strictObject({ serviceType: z.string().min(1).max(64) });
 
 export const ZHealthHistoryEntry = z.object({
   /** ISO-8601 time of the check. */
