@@ -8,7 +8,10 @@ import { auditRequest } from "../audit/request.ts";
 import { ZUserOutput } from "./schemas.ts";
 
 // Sign-in does not enforce the length rule: an old, shorter password must still get the same answer.
-export const ZSignInInput = z.strictObject({ email: z.email().max(254), password: z.string().min(1).max(256) });
+export const ZSignInInput = z.strictObject({
+  email: z.email().max(254),
+  password: z.string().min(1).max(256),
+});
 export const ZSignInOutput = ZUserOutput;
 
 /**
