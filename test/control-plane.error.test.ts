@@ -286,6 +286,28 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
     expect(unchanged.readOnly).toBe(false);
   });
 
+  test("an instant with a fraction of 3,000 digits → 400 (every string is bounded), on audit and usage", async () => {
+    const user = await newUser(stack);
+    const long = `2026-01-01T00:00:00.${"1".repeat(3000)}Z`;
+    const audit = await trpc(stack, "audit.list", { filters: { from: long } }, { cookie: user.cookie });
+    expectTrpcError(audit, 400, "BAD_REQUEST");
+    const usage = await trpc(
+      stack,
+      "usage.summary",
+      { from: long, to: "2026-01-02T00:00:00Z" },
+      { cookie: user.cookie },
+    );
+    expectTrpcError(usage, 400, "BAD_REQUEST");
+    // The same instant written plainly is fine.
+    const plain = await trpc(
+      stack,
+      "audit.list",
+      { filters: { from: "2026-01-01T00:00:00.1Z" } },
+      { cookie: user.cookie },
+    );
+    expect(plain.status).toBe(200);
+  });
+
   test("unknown procedure and unknown REST endpoint → 404 NOT_FOUND", async () => {
     const user = await newUser(stack);
     expectTrpcError(await trpc(stack, "instances.nope", {}, { cookie: user.cookie }), 404, "NOT_FOUND");

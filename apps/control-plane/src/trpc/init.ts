@@ -26,7 +26,7 @@ const t = initTRPC.context<TrpcContext>().create({
         code: shape.data.code,
         httpStatus: ERRORS[appCode].status,
         appCode,
-        ...(app?.retryAfterMs && { retryAfterMs: app.retryAfterMs }),
+        ...(app?.retryAfterMs && { retryAfterMs: Math.ceil(app.retryAfterMs) }),
         ...(zodIssues && {
           issues: zodIssues.map((i) => ({ path: i.path, message: i.message, code: i.code })),
         }),

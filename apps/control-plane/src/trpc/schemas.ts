@@ -2,6 +2,11 @@ import { z } from "zod";
 
 /** Timestamps leave the API as ISO-8601 strings (no transformer). */
 export const zTimestamp = z.date().transform((d) => d.toISOString());
+/** An instant sent in: ISO-8601 with an offset (`2026-01-01T00:00:00Z`), bounded like every string. */
+export const zInstant = z.iso
+  .datetime({ offset: true })
+  .max(64)
+  .transform((s) => new Date(s));
 export const zServiceType = z
   .string()
   .min(1)

@@ -2,15 +2,14 @@ import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_SCOPES, listAuditEvents } fro
 import { z } from "zod";
 import { requireOrgAdmin, scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
-import { zTimestamp } from "../../trpc/schemas.ts";
+import { zInstant, zTimestamp } from "../../trpc/schemas.ts";
 
-const zInstant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 const zName = z.string().trim().min(1).max(64);
 
 export const ZListAuditInput = z
   .object({
     /** `nextCursor` of the previous page (opaque). */
-    cursor: z.string().min(1).max(256).optional(),
+    cursor: z.string().min(1).max(200).optional(),
     limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
     /** `mine` (default): your events in the organisation you act in; `org`: every member's (owners and admins). */
     scope: z.enum(AUDIT_SCOPES).default("mine"),

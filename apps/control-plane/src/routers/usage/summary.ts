@@ -2,9 +2,7 @@ import { summarizeUsage, USAGE_GROUP_BY, USAGE_SCOPES } from "@mcp/core";
 import { z } from "zod";
 import { requireOrgAdmin, scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
-import { zTimestamp } from "../../trpc/schemas.ts";
-
-const zInstant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+import { zInstant, zTimestamp } from "../../trpc/schemas.ts";
 
 export const ZUsageSummaryInput = z
   .object({
