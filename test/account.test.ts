@@ -80,7 +80,8 @@ async function expectSignedOut(cookie: string): Promise<void> {
 
 async function expectSignedIn(cookie: string, userId: string): Promise<void> {
   const me = await trpc(stack, "auth.me", undefined, { cookie });
-  expect(data<{ id: string }>(me).id).toBe(userId);
+  // A session acts in the personal organisation (no X-Org-Id), as its owner, with no key scopes.
+  expect(data(me)).toMatchObject({ id: userId, via: "session", orgRole: "owner", scopes: null });
 }
 
 async function passwordHashOf(userId: string): Promise<string | undefined> {

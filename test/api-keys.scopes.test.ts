@@ -391,7 +391,13 @@ describe("a key without the needed scope → 403 FORBIDDEN before anything runs"
       expect(await snapshot(w.user)).toEqual(before);
       // The key itself still works for what it holds.
       const ok = await trpc(stack, "auth.me", undefined, { apiKey: key.key });
-      expect(data<{ id: string }>(ok).id).toBe(w.user.userId);
+      // It says what it is: a key, bound to its organisation, with the scopes it holds.
+      expect(data(ok)).toMatchObject({
+        id: w.user.userId,
+        via: "api_key",
+        orgId: w.org?.orgId ?? expect.stringMatching(/^org_/),
+        scopes: [...held],
+      });
     });
   }
 });

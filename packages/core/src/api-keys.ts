@@ -97,7 +97,7 @@ export async function listApiKeys(deps: Pick<CoreDeps, "db">, actor: Actor): Pro
     .select(SUMMARY)
     .from(apiKeys)
     .where(and(eq(apiKeys.userId, actor.userId), eq(apiKeys.orgId, actor.orgId), isNull(apiKeys.revokedAt)))
-    .orderBy(desc(apiKeys.createdAt));
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
   return rows.map((row) => ({ ...row, scopes: normalizeScopes(row.scopes) }));
 }
 

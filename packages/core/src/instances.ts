@@ -390,7 +390,7 @@ const listQuery = perDatabase((db) =>
     .select()
     .from(instances)
     .where(ownedBy({ orgId: sql.placeholder("orgId"), userId: sql.placeholder("userId") }))
-    .orderBy(asc(instances.createdAt))
+    .orderBy(asc(instances.createdAt), asc(instances.id))
     .prepare("list_instances"),
 );
 

@@ -224,7 +224,11 @@ export async function listOrgs(deps: Pick<CoreDeps, "db">, caller: OrgCaller): P
     .from(orgMembers)
     .innerJoin(organizations, eq(organizations.id, orgMembers.orgId))
     .where(eq(orgMembers.userId, caller.userId))
-    .orderBy(sql`${organizations.personalOwnerId} is null`, asc(organizations.createdAt));
+    .orderBy(
+      sql`${organizations.personalOwnerId} is null`,
+      asc(organizations.createdAt),
+      asc(organizations.id),
+    );
   return rows.map(({ personalOwnerId, ...row }) => ({ ...row, personal: personalOwnerId !== null }));
 }
 
@@ -277,7 +281,7 @@ export async function listMembers(
     .from(orgMembers)
     .innerJoin(users, eq(users.id, orgMembers.userId))
     .where(eq(orgMembers.orgId, input.orgId))
-    .orderBy(asc(orgMembers.createdAt));
+    .orderBy(asc(orgMembers.createdAt), asc(orgMembers.userId));
   return ok(rows);
 }
 
@@ -377,7 +381,7 @@ export async function listInvitations(
     .from(orgInvitations)
     .leftJoin(users, eq(users.id, orgInvitations.invitedBy))
     .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()))
-    .orderBy(asc(orgInvitations.createdAt));
+    .orderBy(asc(orgInvitations.createdAt), asc(orgInvitations.id));
   return ok(rows);
 }
 
@@ -622,7 +626,7 @@ export async function listMemberInstances(
     .from(instances)
     .innerJoin(users, eq(users.id, instances.userId))
     .where(eq(instances.orgId, input.orgId))
-    .orderBy(asc(instances.createdAt));
+    .orderBy(asc(instances.createdAt), asc(instances.id));
   return ok(
     rows.map(({ instance, email }) => ({ ...instanceSummary(instance), userId: instance.userId, email })),
   );
