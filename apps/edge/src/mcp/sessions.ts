@@ -319,7 +319,13 @@ export class TokenStreams {
     const held = this.open.get(tokenHash);
     if (!held) return;
     this.open.delete(tokenHash);
-    for (const close of held) close();
+    for (const close of held) {
+      try {
+        close();
+      } catch {
+        // One stream that fails to close does not keep the others open.
+      }
+    }
   }
 }
 
@@ -370,12 +376,6 @@ export function createLegacySessions(
       keepAliveMs: KEEPALIVE_MS,
     });
     const exchange = bus.attach(session.hash, transport);
-    // Retiring the URL's token ends the exchange (its stream) as its own end would.
-    const release = opts.streams.hold(session.record.tokenHash, () => teardown());
-    exchange.track(messages);
-    transport.onerror = opts.onerror;
-    await server.connect(transport);
-    restoreInitialize(server, session.record.init);
     let done = false;
     const teardown = () => {
       if (done) return;
@@ -385,12 +385,24 @@ export function createLegacySessions(
       void transport.close().catch(() => {});
       void server.close().catch(() => {});
     };
-    // A disconnect does not cancel (the client may resume with Last-Event-ID, and cancels explicitly);
-    // the call still ends within the upstream timeout, and the session's end closes it.
-    const response = await transport.handleRequest(request, {
-      ...(parsedBody !== undefined && { parsedBody }),
-      ...(authInfo !== undefined && { authInfo: authInfo as never }),
-    });
+    // Retiring the URL's token ends the exchange (its stream) as its own end would.
+    const release = opts.streams.hold(session.record.tokenHash, teardown);
+    exchange.track(messages);
+    transport.onerror = opts.onerror;
+    let response: Response;
+    try {
+      await server.connect(transport);
+      restoreInitialize(server, session.record.init);
+      // A disconnect does not cancel (the client may resume with Last-Event-ID, and cancels explicitly);
+      // the call still ends within the upstream timeout, and the session's end closes it.
+      response = await transport.handleRequest(request, {
+        ...(parsedBody !== undefined && { parsedBody }),
+        ...(authInfo !== undefined && { authInfo: authInfo as never }),
+      });
+    } catch (error) {
+      teardown();
+      throw error;
+    }
     const headers = new Headers(response.headers);
     headers.set("mcp-session-id", sessionId);
     if (!response.body || !(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
