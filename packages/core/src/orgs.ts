@@ -431,16 +431,16 @@ export async function acceptInvitation(
         .where(eq(orgInvitations.tokenHash, hashToken(input.token)))
         .for("update");
       if (!invitation || invitation.orgId !== input.orgId || invitation.revokedAt) return notFound;
+      if (invitation.acceptedAt) return fail("CONFLICT", "This invitation was already used");
+      if (invitation.expiresAt.getTime() <= Date.now()) {
+        return fail("BAD_REQUEST", "This invitation has expired; ask for a new one");
+      }
       // Its inviter must still be one of the organisation's owners or admins (see revokeInvitationsBy; this
       // also covers an inviter whose account is gone).
       const inviterRole = invitation.invitedBy
         ? await roleIn(tx, invitation.orgId, invitation.invitedBy)
         : undefined;
       if (!inviterRole || !isAdminRole(inviterRole)) return notFound;
-      if (invitation.acceptedAt) return fail("CONFLICT", "This invitation was already used");
-      if (invitation.expiresAt.getTime() <= Date.now()) {
-        return fail("BAD_REQUEST", "This invitation has expired; ask for a new one");
-      }
       if (await roleIn(tx, invitation.orgId, caller.userId)) {
         return fail("CONFLICT", "You are already a member of this organisation");
       }
