@@ -218,12 +218,19 @@ describe("a service marked down", () => {
     );
     expect(viaTrpc.status).toBe(503);
     expect(viaTrpc.body.error?.data.appCode).toBe("SERVICE_UNAVAILABLE");
+    // When to come back: the next time this process reads the monitor's verdicts (a client's retry before that
+    // would meet the same verdict), as Retry-After and as data.retryAfterMs.
+    const recheckMs = stack.platform.deps.health?.recheckMs ?? 0;
+    expect(recheckMs).toBeGreaterThan(0);
+    expect(viaTrpc.headers.get("retry-after")).toBe(String(Math.ceil(recheckMs / 1000)));
+    expect((viaTrpc.body.error?.data as { retryAfterMs?: number } | undefined)?.retryAfterMs).toBe(recheckMs);
     const viaRest = await rest(stack, "POST", "/services/figma/authenticate", {
       body: { apiKey: key },
       auth: { cookie: other.cookie },
     });
     expect(viaRest.status).toBe(503);
     expect(viaRest.body.code).toBe("SERVICE_UNAVAILABLE");
+    expect(viaRest.headers.get("retry-after")).toBe(String(Math.ceil(recheckMs / 1000)));
     expect(stack.figma.requests.length).toBe(mark);
 
     const up = resultOf(await check(), "figma");

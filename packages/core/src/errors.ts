@@ -41,20 +41,23 @@ export class AppError extends Error {
 /** Expected failures in domain code come back as values; exceptions are for bugs. */
 export type Result<T, C extends ErrorCode = ErrorCode> =
   | { ok: true; value: T }
-  | { ok: false; code: C; message: string };
+  | { ok: false; code: C; message: string; retryAfterMs?: number };
 
 export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
+/** A failure; `retryAfterMs` when the caller should come back after a known wait (a 503's Retry-After). */
 export const fail = <C extends ErrorCode>(
   code: C,
   message: string,
-): { ok: false; code: C; message: string } => ({
+  opts: { retryAfterMs?: number } = {},
+): { ok: false; code: C; message: string; retryAfterMs?: number } => ({
   ok: false,
   code,
   message,
+  ...(opts.retryAfterMs !== undefined && { retryAfterMs: opts.retryAfterMs }),
 });
 
 /** Turns a failed result into an AppError at the boundary (a procedure or a route). */
 export function unwrap<T>(result: Result<T>): T {
   if (result.ok) return result.value;
-  throw new AppError(result.code, result.message);
+  throw new AppError(result.code, result.message, { retryAfterMs: result.retryAfterMs });
 }

@@ -77,6 +77,11 @@ export class HealthView {
     this.timer.unref?.();
   }
 
+  /** How often the verdicts are read again: when a service marked down may be back (its 503's Retry-After). */
+  get recheckMs(): number {
+    return this.opts.refreshMs;
+  }
+
   /** False only while the monitor's last check of `type` found it down. */
   isServiceAvailable(type: string): boolean {
     return !this.down.has(type);

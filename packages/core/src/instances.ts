@@ -95,6 +95,9 @@ type CheckError = "NOT_FOUND" | "BAD_REQUEST" | "INVALID_API_KEY" | "SERVICE_UNA
 const otherAccount = (before: ConnectedAccount | null | undefined, after: ConnectedAccount | undefined) =>
   before?.id !== undefined && after?.id !== undefined && before.id !== after.id;
 
+/** When the health monitor's verdicts are unknown here: its default check interval. */
+const SERVICE_DOWN_RETRY_MS = 30_000;
+
 /** The service's additional fields checked, then the key validated with the upstream (nothing stored yet). */
 async function checkedSecret(
   deps: CoreDeps,
@@ -104,7 +107,9 @@ async function checkedSecret(
   const service = deps.registry.any(input.serviceType);
   if (!service) return fail("NOT_FOUND", `Unknown service: ${input.serviceType}`);
   if (!isServiceAvailable(deps, service.type)) {
-    return fail("SERVICE_UNAVAILABLE", `${service.name} is down (health check failed); try again shortly`);
+    return fail("SERVICE_UNAVAILABLE", `${service.name} is down (health check failed); try again shortly`, {
+      retryAfterMs: deps.health?.recheckMs ?? SERVICE_DOWN_RETRY_MS,
+    });
   }
   const additional = checkAdditionalCredentials(service, input.additionalCredentials ?? keep);
   if (!additional.ok) return fail("BAD_REQUEST", additional.message);

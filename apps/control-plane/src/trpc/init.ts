@@ -95,7 +95,13 @@ export const publicProcedure = t.procedure.use(async ({ ctx, next, getRawInput }
     throw new TRPCError({ code: "BAD_REQUEST", cause: error });
   }
   const result = await next();
-  if (result.ok || !isDatabaseUnavailable(result.error.cause)) return result;
+  if (result.ok) return result;
+  // A failure that knows when to come back (a service marked down, a limit) says so in Retry-After as well.
+  const cause = result.error.cause;
+  if (cause instanceof AppError && cause.retryAfterMs) {
+    ctx.setHeader("retry-after", String(Math.max(1, Math.ceil(cause.retryAfterMs / 1000))));
+  }
+  if (!isDatabaseUnavailable(cause)) return result;
   const app = databaseUnavailable(result.error.cause);
   ctx.setHeader("retry-after", String(Math.ceil((app.retryAfterMs ?? 0) / 1000)));
   throw toTrpc(app);
