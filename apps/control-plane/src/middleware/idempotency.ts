@@ -31,8 +31,8 @@ type Entry =
  * authenticated caller: the first request with a key runs; a repeat with the same method, path and body
  * gets the stored answer again (`Idempotency-Replayed: true`), one still running gets 409 CONFLICT, a
  * different request under the same key 422 IDEMPOTENCY_CONFLICT. 5xx, 408 and 429 answers are not kept, so
- * a retry runs again. Keys are per caller (user + organisation + API key, or session). The stored answer is sealed with
- * the keyring (it may hold a secret shown once, such as an instance URL); cookies are never stored.
+ * a retry runs again. Keys are per caller (user + organisation + API key, or session). The stored answer is
+ * sealed with the keyring (it may hold a secret shown once, such as an instance URL); cookies are never stored.
  * Runs after `authenticate()`; anonymous requests are passed through untouched.
  */
 export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<HonoEnv> {

@@ -78,7 +78,8 @@ export function nulAt(value: unknown, path: PropertyKey[] = [], depth = 0): Prop
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /**
- * A procedure that failed because PostgreSQL could not be reached answers 503 SERVICE_UNAVAILABLE with
+ * Every procedure: an input holding a NUL character is refused first (400 naming the field, see `nulAt`). A
+ * procedure that failed because PostgreSQL could not be reached answers 503 SERVICE_UNAVAILABLE with
  * Retry-After, not a 500: the client did nothing wrong and may retry. Every write is one transaction, so a
  * connection lost midway leaves nothing half-written.
  */
