@@ -109,7 +109,6 @@ export async function callTool(
   };
 }
 
-/** A call the edge refuses as invalid params (JSON-RPC -32602); returns the message. */
 /**
  * Arguments the tool's schema refuses: a tool error the model can correct (`isError`, `_meta.code`
  * `BAD_REQUEST`), not a protocol error. Returns its text.
