@@ -7,8 +7,8 @@ import { toTrpc } from "./init.ts";
 const MINUTE = 60_000;
 const kvKey = (key: string) => `rl:cp:${key}`;
 
-function refuse(ctx: TrpcContext, result: RateLimitResult): never {
-  ctx.setHeader("retry-after", String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))));
+/** 429 with the wait (`publicProcedure` turns an AppError's `retryAfterMs` into Retry-After). */
+function refuse(result: RateLimitResult): never {
   throw toTrpc(
     new AppError("RATE_LIMIT_EXCEEDED", "Too many attempts; try again shortly", {
       retryAfterMs: result.retryAfterMs,
@@ -23,7 +23,7 @@ function refuse(ctx: TrpcContext, result: RateLimitResult): never {
  */
 export async function limit(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
   const result = await ctx.deps.kv.rateLimit(kvKey(key), perMinute, MINUTE);
-  if (!result.allowed) refuse(ctx, result);
+  if (!result.allowed) refuse(result);
 }
 
 /**
@@ -33,7 +33,7 @@ export async function limit(ctx: TrpcContext, key: string, perMinute: number): P
 export const failures = {
   async check(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
     const result = await ctx.deps.kv.peekRateLimit(kvKey(key), perMinute);
-    if (!result.allowed) refuse(ctx, result);
+    if (!result.allowed) refuse(result);
   },
   async fail(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
     await ctx.deps.kv.rateLimit(kvKey(key), perMinute, MINUTE);
