@@ -175,11 +175,16 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   function sweep(): void {
     const now = performance.now();
     // Up to a whole interval late is a timer's ordinary jitter; beyond it, the loop was held up.
-    stalled += Math.max(0, now - lastSweep - 2 * sweepEveryMs);
+    const stall = Math.max(0, now - lastSweep - 2 * sweepEveryMs);
+    stalled += stall;
     lastSweep = now;
     for (const [id, call] of inFlight) {
-      const waited = now - call.started - Math.min(stalled - call.stalledBefore, maxCredit);
+      const sinceStart = now - call.started;
+      const waited = sinceStart - Math.min(stalled - call.stalledBefore, maxCredit);
       if (waited < timeoutMs) break;
+      // A sweep that ends a stall gives up on nothing (short of the credit's bound): the answers that came in
+      // meanwhile are read in the loop's next turn for I/O, which comes before the next sweep.
+      if (stall > 0 && sinceStart < timeoutMs + maxCredit) break;
       inFlight.delete(id);
       call.expire();
     }
