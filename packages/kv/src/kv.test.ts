@@ -575,6 +575,42 @@ test("an outage ends only once the kv hears again: not while the subscriber re-s
   await shared.close();
 });
 
+test("an outage does not end on a ping slower than a call's deadline: the calls after it would miss theirs again", async () => {
+  // A Redis that accepts calls but answers them (and pings) late: a host short of CPU, Redis starved of it.
+  const shared = createMemoryKv();
+  const state = { pingMs: 200, answering: false };
+  const inner: Kv = {
+    ...shared,
+    kind: "redis",
+    connected: () => true,
+    get: (key) => (state.answering ? shared.get(key) : new Promise(() => {})),
+    ping: () => Bun.sleep(state.pingMs).then(() => true),
+    close: async () => {},
+  };
+  const changes: boolean[] = [];
+  const kv = createResilientKv(inner, {
+    timeoutMs: 40,
+    probeEveryMs: 60_000,
+    onStateChange: (degraded) => void changes.push(degraded),
+  });
+  await shared.set("k", "in redis", 60_000);
+  // Three calls in a row miss their deadline: answered by the fallback, and the kv counts Redis as down.
+  expect(await Promise.all([kv.get("k"), kv.get("k"), kv.get("k")])).toEqual([null, null, null]);
+  expect(kv.degraded?.()).toBe(true);
+  state.answering = true;
+  // Redis answers the ping, 200 ms later: still degraded (the ping says up, the kv does not switch back).
+  expect(await kv.ping()).toBe(true);
+  expect(kv.degraded?.()).toBe(true);
+  expect(await kv.get("k")).toBeNull();
+  // A ping answered in time ends the outage; calls reach Redis again.
+  state.pingMs = 0;
+  expect(await kv.ping()).toBe(true);
+  expect(kv.degraded?.()).toBe(false);
+  expect(await kv.get("k")).toBe("in redis");
+  expect(changes).toEqual([true, false]);
+  await Promise.all([kv.close(), shared.close()]);
+});
+
 test("a stall of this process's event loop is not taken for a slow Redis: answers that arrived meanwhile are read, not replaced by the fallback's", async () => {
   // A Redis kv whose `get` is a round trip over a real socket (a server in this process answering at once),
   // so its answer, like Redis's, reaches the caller only through the event loop's I/O.

@@ -65,17 +65,17 @@ const isCallerError = (error: unknown) =>
   error instanceof RangeError || (error instanceof Error && error.name === "ReplyError");
 
 /**
- * Redis failure policy, around a Redis kv: every call has a deadline (100 ms); the first call that fails
- * or misses it turns the kv *degraded*, and until a background ping finds Redis again every call is served
- * without touching Redis:
+ * Redis failure policy, around a Redis kv: every call has a deadline (100 ms); a call that fails, or the third
+ * in a row to miss it, turns the kv *degraded*, and until a background ping finds Redis again every call is
+ * served without touching Redis:
  * - storage and the rate limiter run on a fresh per-process in-memory kv, as if REDIS_URL were unset
  *   (limits hold per process: never a blanket refusal, never an error). Callers whose data has another
  *   source of truth check `degraded()` and skip the kv altogether: the response cache is bypassed and
  *   instance resolution reads the database;
  * - `publish` reaches this process's subscribers only; subscriptions made meanwhile are taken to Redis as
  *   soon as it answers again (ioredis re-subscribes the ones it already had). The outage ends once Redis
- *   answers a ping *and* the subscriber connection has re-subscribed, so nothing published after the end
- *   of an outage goes unheard.
+ *   answers a ping within a call's deadline *and* the subscriber connection has re-subscribed, so nothing
+ *   published after the end of an outage goes unheard.
  *
  * On recovery the per-process state is dropped (Redis is the source of truth again) and listeners hear
  * `false`. `degradedMs()` is the total time spent degraded, for a metric.
@@ -85,7 +85,11 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   const probeEveryMs = opts.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS;
   const listeners = new Set<(degraded: boolean) => void>();
   const channels = new Map<string, Channel>();
-  let fallback = createMemoryKv({ prefix: "" });
+  // Made when first needed (an outage, or a lone call that missed its deadline) and dropped at recovery: a
+  // memory kv preallocates its LRUs (about 6 MB, 8 ms of the event loop), which a process whose Redis never
+  // fails should not pay for.
+  let fallback: Kv | undefined;
+  const fb = () => (fallback ??= createMemoryKv({ prefix: "" }));
   let degradedSince: number | null = null;
   let timeoutsInRow = 0;
   let degradedTotal = 0;
@@ -111,7 +115,18 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   }
 
   /**
-   * Ends the outage once Redis answers a ping *and* this process hears what is published again: the
+   * Whether Redis answers a ping within a call's deadline. A slower answer is no recovery: the calls after it
+   * would miss their deadlines again (a host short of CPU, Redis starved of it), and every switch back and
+   * forth costs the calls in between a deadline's wait and drops the per-process state.
+   */
+  async function pingInTime(): Promise<{ up: boolean; inTime: boolean }> {
+    const started = performance.now();
+    const up = await inner.ping();
+    return { up, inTime: up && performance.now() - started <= timeoutMs };
+  }
+
+  /**
+   * Ends the outage once Redis answers a ping in time *and* this process hears what is published again: the
    * subscriber connection has re-subscribed (ioredis does it after a reconnect) and the channels subscribed
    * during the outage are live in Redis. Before that, an invalidation published elsewhere could be missed.
    */
@@ -119,7 +134,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     if (probing || degradedSince === null || closed) return;
     probing = true;
     try {
-      if (!alreadyPinged && !(await inner.ping())) return;
+      if (!alreadyPinged && !(await pingInTime()).inTime) return;
       if (inner.listening?.() === false) return;
       const missing = [...channels].filter(([, channel]) => channel.remote === "none");
       // Bounded, so a probe never hangs: a SUBSCRIBE still pending is waited for by the next probe.
@@ -143,8 +158,8 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     probe = undefined;
     // Redis is the source of truth again: what was kept per process meanwhile is forgotten.
     const old = fallback;
-    fallback = createMemoryKv({ prefix: "" });
-    void old.close();
+    fallback = undefined;
+    void old?.close();
     notify(false);
   }
 
@@ -269,7 +284,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   const limiter = (use: (kv: Kv) => Promise<RateLimitResult>) =>
     guarded(
       () => use(inner),
-      () => use(fallback),
+      () => use(fb()),
     );
 
   return {
@@ -278,37 +293,40 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     get: (key) =>
       guarded(
         () => inner.get(key),
-        () => fallback.get(key),
+        () => fb().get(key),
       ),
     set: (key, value, ttlMs) =>
       guarded(
         () => inner.set(key, value, ttlMs),
-        () => fallback.set(key, value, ttlMs).then(() => undefined),
+        () =>
+          fb()
+            .set(key, value, ttlMs)
+            .then(() => undefined),
       ),
     getThrough: (pointerKey, absent, before, after) =>
       guarded(
         () => inner.getThrough(pointerKey, absent, before, after),
-        () => fallback.getThrough(pointerKey, absent, before, after),
+        () => fb().getThrough(pointerKey, absent, before, after),
       ),
     setIfAbsent: (key, value, ttlMs) =>
       guarded(
         () => inner.setIfAbsent(key, value, ttlMs),
-        () => fallback.setIfAbsent(key, value, ttlMs),
+        () => fb().setIfAbsent(key, value, ttlMs),
       ),
     lease: (key, owner, ttlMs) =>
       guarded(
         () => inner.lease(key, owner, ttlMs),
-        () => fallback.lease(key, owner, ttlMs),
+        () => fb().lease(key, owner, ttlMs),
       ),
     release: (key, owner) =>
       guarded(
         () => inner.release(key, owner),
-        () => fallback.release(key, owner),
+        () => fb().release(key, owner),
       ),
     del: (...keys) =>
       guarded(
         () => inner.del(...keys),
-        () => fallback.del(...keys),
+        () => fb().del(...keys),
       ),
     rateLimit: (key, limit, windowMs, cost) => limiter((kv) => kv.rateLimit(key, limit, windowMs, cost)),
     peekRateLimit: (key, limit) => limiter((kv) => kv.peekRateLimit(key, limit)),
@@ -317,22 +335,22 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
     rateLimitChain: (buckets, cost, then) =>
       guarded(
         () => inner.rateLimitChain(buckets, cost, then),
-        () => fallback.rateLimitChain(buckets, cost),
+        () => fb().rateLimitChain(buckets, cost),
       ),
     resetRateLimit: (key) =>
       guarded(
         () => inner.resetRateLimit(key),
-        () => fallback.resetRateLimit(key),
+        () => fb().resetRateLimit(key),
       ),
     append: (key, value, maxLength, ttlMs) =>
       guarded(
         () => inner.append(key, value, maxLength, ttlMs),
-        () => fallback.append(key, value, maxLength, ttlMs),
+        () => fb().append(key, value, maxLength, ttlMs),
       ),
     list: (key) =>
       guarded(
         () => inner.list(key),
-        () => fallback.list(key),
+        () => fb().list(key),
       ),
 
     async publish(channelName, message) {
@@ -379,8 +397,8 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
 
     async ping() {
       if (closed) return false;
-      const up = await inner.ping();
-      if (up) await tryRecover(true);
+      const { up, inTime } = await pingInTime();
+      if (inTime) await tryRecover(true);
       return up;
     },
 
@@ -396,7 +414,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
       clearInterval(probe);
       channels.clear();
       listeners.clear();
-      await Promise.all([fallback.close(), inner.close()]);
+      await Promise.all([fallback?.close(), inner.close()]);
     },
   };
 }
