@@ -10,8 +10,9 @@ import {
   orgMembers,
   users,
 } from "@mcp/db";
+import { lru } from "@mcp/kv/lru";
 import { and, asc, eq, gt, isNull, ne, sql } from "drizzle-orm";
-import { LRUCache } from "lru-cache";
+import type { LRUCache } from "lru-cache";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
@@ -102,7 +103,7 @@ const remembered = new WeakMap<Db, LRUCache<string, string>>();
 function personalOrgs(db: Db): LRUCache<string, string> {
   let cache = remembered.get(db);
   if (!cache) {
-    cache = new LRUCache({ max: 100_000 });
+    cache = lru(100_000);
     remembered.set(db, cache);
   }
   return cache;

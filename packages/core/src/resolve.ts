@@ -1,7 +1,7 @@
 import { hashToken, isInstanceToken, type Sealed } from "@mcp/crypto";
 import { credentials, instances } from "@mcp/db";
+import { lru } from "@mcp/kv/lru";
 import { and, eq, isNull, lt, ne, or } from "drizzle-orm";
-import { LRUCache } from "lru-cache";
 import { type CredentialSecret, openCredential } from "./credentials.ts";
 import { DATABASE_RETRY_AFTER_MS } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
@@ -101,10 +101,10 @@ export async function refreshInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash
  * that raced an invalidation is not cached (generation check).
  */
 export class InstanceResolver {
-  private readonly local = new LRUCache<string, Local>({ max: 50_000, ttl: LOCAL_TTL_MS });
+  private readonly local = lru<string, Local>(50_000, { ttl: LOCAL_TTL_MS });
   /** Unknown or revoked hashes. Safe to remember: a token is random and never becomes valid later. */
-  private readonly missing = new LRUCache<string, true>({ max: 100_000, ttl: LOCAL_TTL_MS });
-  private readonly touched = new LRUCache<string, number>({ max: 50_000, ttl: TOUCH_EVERY_MS });
+  private readonly missing = lru<string, true>(100_000, { ttl: LOCAL_TTL_MS });
+  private readonly touched = lru<string, number>(50_000, { ttl: TOUCH_EVERY_MS });
   /** Credentials opened for an instance entry of `local` (see OPENED_TTL_MS): no AES-GCM open per call. */
   private readonly opened = new WeakMap<ResolvedInstance, { secret: CredentialSecret; at: number }>();
   private generation = 0;

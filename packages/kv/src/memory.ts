@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { lru } from "./lru.ts";
 import { positiveCost, positiveCount, positiveMs } from "./ms.ts";
 import type { Kv, KvOptions, RateLimitResult, ThroughRead, ThroughValue } from "./types.ts";
 
@@ -18,12 +18,12 @@ type Handler = (message: string) => void;
  */
 export function createMemoryKv(opts: KvOptions = {}): Kv {
   const prefix = opts.prefix ?? "mcp:";
-  const cache = new LRUCache<string, string>({ max: MAX_ENTRIES });
+  const cache = lru<string, string>(MAX_ENTRIES);
   // Windows live in an LRU too, so a flood of distinct keys (one per IP, say) cannot grow memory
   // without bound; expired windows are also swept now and then rather than on a timer, so an
   // idle process holds no interval open.
-  const windows = new LRUCache<string, Window>({ max: MAX_ENTRIES });
-  const lists = new LRUCache<string, string[]>({ max: MAX_ENTRIES });
+  const windows = lru<string, Window>(MAX_ENTRIES);
+  const lists = lru<string, string[]>(MAX_ENTRIES);
   const channels = new Map<string, Set<Handler>>();
   let nextSweep = performance.now() + SWEEP_EVERY_MS;
   let closed = false;

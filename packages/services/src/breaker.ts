@@ -1,7 +1,8 @@
 import { sha256 } from "@mcp/crypto";
+import { lru } from "@mcp/kv/lru";
 import type { CircuitBreakerPolicy } from "cockatiel";
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhenResult } from "cockatiel";
-import { LRUCache } from "lru-cache";
+import type { LRUCache } from "lru-cache";
 
 const OPEN_AFTER_FAILURES = 5;
 const HALF_OPEN_AFTER_MS = 10_000;
@@ -68,8 +69,8 @@ function serviceBreakers(service: object): ServiceBreakers {
   if (!entry) {
     entry = {
       shared: newBreaker(isServiceOutage),
-      perCredential: new LRUCache({ max: MAX_CREDENTIAL_BREAKERS }),
-      backoff: new LRUCache({ max: MAX_CREDENTIAL_BREAKERS }),
+      perCredential: lru(MAX_CREDENTIAL_BREAKERS),
+      backoff: lru(MAX_CREDENTIAL_BREAKERS),
     };
     breakers.set(service, entry);
   }

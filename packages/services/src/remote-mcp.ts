@@ -1,4 +1,5 @@
 import { sha256 } from "@mcp/crypto";
+import { lru } from "@mcp/kv/lru";
 import {
   Client,
   type FetchLike,
@@ -13,7 +14,6 @@ import {
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
-import { LRUCache } from "lru-cache";
 import { createRedactor, headerSecrets, type Redactor } from "./redact.ts";
 import { checkUpstreamUrl, guardedFetch, UpstreamBlockedError } from "./ssrf.ts";
 
@@ -111,7 +111,7 @@ function blockedBy(error: unknown): UpstreamBlockedError | undefined {
  * `server/discover` probe. A legacy verdict is kept shorter: an upgraded server still answers
  * `initialize`, so a stale one would never be noticed.
  */
-const eras = new LRUCache<string, PriorDiscovery>({ max: 10_000, ttl: 60 * 60_000 });
+const eras = lru<string, PriorDiscovery>(10_000, { ttl: 60 * 60_000 });
 const MODERN_ERA_TTL_MS = 60 * 60_000;
 const LEGACY_ERA_TTL_MS = 10 * 60_000;
 

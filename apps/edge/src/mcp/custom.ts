@@ -1,5 +1,6 @@
 import { type CredentialSecret, isServiceAvailable, type ResolvedInstance } from "@mcp/core";
 import { sha256 } from "@mcp/crypto";
+import { lru } from "@mcp/kv/lru";
 import {
   connectRemoteMcp,
   createStdioPool,
@@ -226,7 +227,7 @@ function remoteSource(
 function stdioSource(deps: EdgeDeps, service: StdioProxiedService): ProxySource {
   const pool = createStdioPool({ logger: deps.log });
   // Token hash → credential, to stop a process when its instance's token is retired; bounded like the pool.
-  const credentialOf = new LRUCache<string, string>({ max: 50_000 });
+  const credentialOf = lru<string, string>(50_000);
   deps.resolver.onInvalidate((tokenHash) => {
     const credentialId = credentialOf.get(tokenHash);
     if (credentialId) void pool.evict(service.type, credentialId);
@@ -398,10 +399,10 @@ function createProxyHandler(
   const states = new RequestStates(deps.keyring, deps.kv);
   // The input schemas of each instance's tools as its server last listed them (SEP-2243 header checks), and
   // whether any of them mentions `x-mcp-header` at all (most servers' tools do not: nothing to check then).
-  const toolSchemas = new LRUCache<string, ListedSchemas>({ max: 5000, ttl: 30 * 60_000 });
+  const toolSchemas = lru<string, ListedSchemas>(5000, { ttl: 30 * 60_000 });
   // The tools each instance's server annotated `readOnlyHint: true` when it last listed them (read-only mode),
   // per server config (as the pool's connections).
-  const readOnlyHints = new LRUCache<string, Set<string>>({ max: 5000, ttl: 30 * 60_000 });
+  const readOnlyHints = lru<string, Set<string>>(5000, { ttl: 30 * 60_000 });
 
   /** The server's read-only tools, as it lists them now (every page, within the relay's bounds). */
   async function listReadOnly(auth: InstanceAuth, signal: AbortSignal): Promise<Set<string>> {

@@ -1,6 +1,6 @@
 import type { ResolvedInstance } from "@mcp/core";
 import { addressKey, peerAddress } from "@mcp/http";
-import { LRUCache } from "lru-cache";
+import { lru } from "@mcp/kv/lru";
 import type { EdgeDeps } from "../deps.ts";
 import { json, type McpCall } from "./call.ts";
 import { tooManyRequests } from "./rate-limit.ts";
@@ -20,7 +20,7 @@ export function invalidInstance(deps: EdgeDeps, requestId: string): Response {
  * edge blocks an address at its first failure there; what is kept here costs no kv round trip.
  */
 export class TokenGuessing {
-  private readonly until = new LRUCache<string, number>({ max: 50_000, ttl: MINUTE });
+  private readonly until = lru<string, number>(50_000, { ttl: MINUTE });
   private readonly inFlight = new Map<string, number>();
 
   /** No address is blocked or has a lookup in flight: a known token needs no address at all. */
