@@ -1,6 +1,6 @@
 import type { Kv } from "@mcp/kv";
 import { upstreamPoolStats } from "@mcp/services";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prometheus.ts";
 
 /**
  * Prometheus metrics for one edge process (a registry per app, so tests never share counters). With `kv`,
