@@ -49,7 +49,8 @@ export function data<T>(answer: TrpcAnswer): T {
   return answer.body.result.data as T;
 }
 
-const isQuery = (path: string) => /\.(list|get|me|health|members|invitations|memberInstances)$/.test(path);
+const isQuery = (path: string) =>
+  /\.(list|get|me|health|members|invitations|memberInstances|summary|sessions)$/.test(path);
 
 function authHeaders(auth: Auth = {}, origin?: string): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json" };

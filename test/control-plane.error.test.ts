@@ -219,13 +219,39 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
     await expectNothingStored(stack, user);
   });
 
-  test("a procedure called with the wrong method is a 4xx, not a 500", async () => {
+  test("a procedure or REST route called with the wrong method → 405 METHOD_NOT_ALLOWED (REST with Allow), nothing changed", async () => {
     const user = await newUser(stack);
-    const get = await trpc(stack, "instances.connect", undefined, { cookie: user.cookie, method: "GET" });
-    expect(get.status).toBeGreaterThanOrEqual(400);
-    expect(get.status).toBeLessThan(500);
-    expect(get.body.error?.data.appCode).not.toBe("INTERNAL");
-    expect(get.body.error?.data.httpStatus).toBe(get.status);
+    const key = figmaKeyFor(stack, "wrong-method");
+    const mark = upstreamMark(stack);
+    const get = await trpc(
+      stack,
+      "instances.connect",
+      { serviceType: "figma", apiKey: key },
+      {
+        cookie: user.cookie,
+        method: "GET",
+      },
+    );
+    expectTrpcError(get, 405, "METHOD_NOT_ALLOWED");
+    const auth = { cookie: user.cookie };
+    const cases: [string, string, string][] = [
+      ["PUT", "/services/figma/authenticate", "POST"],
+      ["GET", "/services/figma/authenticate", "POST"],
+      ["POST", "/services/figma/instance", "GET, HEAD, DELETE"],
+      ["PATCH", "/user/instances", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await rest(stack, method, path, {
+        auth,
+        ...(method !== "GET" && { body: { apiKey: key } }),
+      });
+      expectRestError(res, 405, "METHOD_NOT_ALLOWED");
+      expect([method, path, res.headers.get("allow")]).toEqual([method, path, allow]);
+    }
+    // The methods a path does take still answer, and an unknown path is still a 404.
+    expect((await rest(stack, "GET", "/user/instances", { auth })).status).toBe(200);
+    expectRestError(await rest(stack, "PUT", "/user/nope", { auth }), 404, "NOT_FOUND");
+    expect(upstreamSince(stack, mark)).toEqual([]);
     await expectNothingStored(stack, user);
   });
 

@@ -7,6 +7,8 @@ export const ERRORS = {
   EXPIRED_CREDENTIALS: { status: 401, trpc: "UNAUTHORIZED" },
   FORBIDDEN: { status: 403, trpc: "FORBIDDEN" },
   NOT_FOUND: { status: 404, trpc: "NOT_FOUND" },
+  /** A REST route called with a method it does not serve (with `Allow`), or a tRPC mutation sent as GET. */
+  METHOD_NOT_ALLOWED: { status: 405, trpc: "METHOD_NOT_SUPPORTED" },
   CONFLICT: { status: 409, trpc: "CONFLICT" },
   PAYLOAD_TOO_LARGE: { status: 413, trpc: "PAYLOAD_TOO_LARGE" },
   /** An `Idempotency-Key` reused with a different request (method, path or body). */

@@ -98,6 +98,7 @@ const BY_CODE: Record<string, ErrorClass> = {
   BAD_REQUEST: ValidationError,
   INVALID_API_KEY: ValidationError,
   PAYLOAD_TOO_LARGE: ValidationError,
+  METHOD_NOT_ALLOWED: ValidationError,
   UNAUTHORIZED: AuthenticationError,
   INVALID_INSTANCE: AuthenticationError,
   EXPIRED_CREDENTIALS: AuthenticationError,
@@ -116,6 +117,7 @@ function codeForStatus(status: number): string {
   if (status === 401) return "UNAUTHORIZED";
   if (status === 403) return "FORBIDDEN";
   if (status === 404) return "NOT_FOUND";
+  if (status === 405) return "METHOD_NOT_ALLOWED";
   if (status === 408) return "TIMEOUT";
   if (status === 409) return "CONFLICT";
   if (status === 413) return "PAYLOAD_TOO_LARGE";

@@ -55,6 +55,7 @@ const WHEN: Partial<Record<ErrorCode, string>> = {
   FORBIDDEN:
     "an API key without the scope or where a session is required; a cross-origin cookie request; a foreign Host",
   NOT_FOUND: "no such service, instance or key (another user's counts as none)",
+  METHOD_NOT_ALLOWED: "the path is served, but not with this method; `Allow` lists those it is",
   CONFLICT: "the resource exists already, or the key belongs to another upstream account",
   PAYLOAD_TOO_LARGE: "the body is over 64 KB",
   RATE_LIMIT_EXCEEDED: "too many attempts; see `Retry-After`",

@@ -20,6 +20,21 @@ import { ALL_ROUTES } from "./openapi.ts";
 export function restRoutes(): Hono<HonoEnv> {
   const rest = new Hono<HonoEnv>();
   for (const route of ALL_ROUTES) rest.on(route.method.toUpperCase(), route.path, (c) => serve(route, c));
+  // A path that is served, called with another method: 405 with the methods it takes (RFC 9110, 15.5.6),
+  // not the 404 of a path that does not exist. A GET route answers HEAD too (Hono runs it without the body).
+  const methods = new Map<string, string[]>();
+  for (const route of ALL_ROUTES) {
+    const list = methods.get(route.path) ?? [];
+    list.push(route.method.toUpperCase(), ...(route.method === "get" ? ["HEAD"] : []));
+    methods.set(route.path, list);
+  }
+  for (const [path, list] of methods) {
+    const allow = [...new Set(list)].join(", ");
+    rest.all(path, (c) => {
+      c.header("allow", allow);
+      throw new AppError("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed here; use ${allow}`);
+    });
+  }
 
   rest.onError((err, c) => {
     if (!(err instanceof TRPCError)) throw err;
