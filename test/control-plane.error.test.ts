@@ -563,6 +563,8 @@ describe("unauthenticated", () => {
     for (const [path, input] of AUTHED) {
       const res = await trpc(stack, path, input);
       expectTrpcError(res, 401, "UNAUTHORIZED");
+      // RFC 9110: a 401 says how to authenticate (an API key is a bearer token).
+      expect([path, res.headers.get("www-authenticate")]).toEqual([path, 'Bearer realm="mcp-platform"']);
     }
     expect(upstreamSince(stack, mark)).toEqual([]);
   });
@@ -570,8 +572,12 @@ describe("unauthenticated", () => {
   test("every REST endpoint without cookie or key → 401 { error, code, requestId }", async () => {
     const mark = upstreamMark(stack);
     for (const [method, path, body] of REST) {
-      expectRestError(await rest(stack, method, path, { body }), 401, "UNAUTHORIZED");
+      const res = await rest(stack, method, path, { body });
+      expectRestError(res, 401, "UNAUTHORIZED");
+      expect([path, res.headers.get("www-authenticate")]).toEqual([path, 'Bearer realm="mcp-platform"']);
     }
+    // Only a 401 carries the challenge.
+    expect((await rest(stack, "GET", "/services")).headers.get("www-authenticate")).toBeNull();
     expect(upstreamSince(stack, mark)).toEqual([]);
   });
 
@@ -619,14 +625,20 @@ describe("unauthenticated", () => {
     for (const authorization of headersList) {
       for (const cookie of [undefined, user.cookie]) {
         const auth = { authorization, cookie };
-        expectTrpcError(await trpc(stack, "instances.list", undefined, auth), 401, "UNAUTHORIZED");
+        const listed = await trpc(stack, "instances.list", undefined, auth);
+        expectTrpcError(listed, 401, "UNAUTHORIZED");
+        // The key presented is what failed: the challenge says so (RFC 6750, 3.1).
+        const challenge = 'Bearer realm="mcp-platform", error="invalid_token"';
+        expect(listed.headers.get("www-authenticate")).toBe(challenge);
         expectTrpcError(await trpc(stack, "auth.me", undefined, auth), 401, "UNAUTHORIZED");
         expectTrpcError(
           await trpc(stack, "instances.connect", { serviceType: "figma", apiKey: "figd_x" }, auth),
           401,
           "UNAUTHORIZED",
         );
-        expectRestError(await rest(stack, "GET", "/user/instances", { auth }), 401, "UNAUTHORIZED");
+        const viaRest = await rest(stack, "GET", "/user/instances", { auth });
+        expectRestError(viaRest, 401, "UNAUTHORIZED");
+        expect(viaRest.headers.get("www-authenticate")).toBe(challenge);
       }
     }
     expect(upstreamSince(stack, mark)).toEqual([]);

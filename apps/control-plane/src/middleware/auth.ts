@@ -56,3 +56,20 @@ function orgHeader(value: string | undefined): string | null {
   if (!ORG_ID.test(value)) throw new AppError("BAD_REQUEST", "X-Org-Id: not an organisation id");
   return value;
 }
+
+/** The realm of the control plane's challenges. */
+export const REALM = "mcp-platform";
+
+/**
+ * Every 401 says how to authenticate (RFC 9110, 11.6.1): API keys are bearer tokens (RFC 6750, 3), and a
+ * request that presented one that failed is told `error="invalid_token"`. A session cookie needs no challenge
+ * of its own; browsers prompt for none on a Bearer one.
+ */
+export function bearerChallenge(): MiddlewareHandler<HonoEnv> {
+  return async function challenge(c, next) {
+    await next();
+    if (c.res.status !== 401 || c.res.headers.has("www-authenticate")) return;
+    const invalid = c.req.header("authorization") !== undefined ? ', error="invalid_token"' : "";
+    c.res.headers.set("www-authenticate", `Bearer realm="${REALM}"${invalid}`);
+  };
+}
