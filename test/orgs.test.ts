@@ -12,6 +12,7 @@ import {
   connectFigma,
   data,
   expectInstanceDead,
+  expectRestError,
   expectTrpcError,
   figmaKeyFor,
   newUser,
@@ -339,6 +340,83 @@ describe("instances within an organisation", () => {
       .from(auditEvents)
       .where(eq(auditEvents.target, issued.instanceId));
     expect(events.find((e) => e.action === "instance.revoke")).toMatchObject({ userId: admin.userId, orgId });
+  });
+});
+
+describe("member lists come in pages", () => {
+  test("orgs.members and orgs.memberInstances: `limit` and `after` on tRPC and REST, in the order added", async () => {
+    const { owner, orgId, members } = await team([{}, {}, {}, {}]);
+    const everyone = await membersOf(owner, orgId);
+    expect(everyone.map((m) => m.userId)).toEqual([owner.userId, ...members.map((m) => m.userId)]);
+    const ids = everyone.map((m) => m.userId);
+    // Pages of two, each after the last id of the one before, give the whole list once.
+    const paged: string[] = [];
+    let last: string | undefined;
+    for (;;) {
+      const page = data<{ userId: string }[]>(
+        await trpc(stack, "orgs.members", { orgId, limit: 2, ...(last && { after: last }) }, as(owner)),
+      ).map((m) => m.userId);
+      paged.push(...page);
+      if (page.length < 2) break;
+      last = page.at(-1);
+    }
+    expect(paged).toEqual(ids);
+    // The same over REST, the query read as numbers where the schema says so.
+    const viaRest = await rest(stack, "GET", `/orgs/${orgId}/members?limit=2&after=${ids[1]}`, {
+      auth: as(owner),
+    });
+    expect(viaRest.status).toBe(200);
+    expect((viaRest.body.members as { userId: string }[]).map((m) => m.userId)).toEqual(ids.slice(2, 4));
+
+    const issued = [];
+    for (const m of members) issued.push(await connectFigma(stack, m, figmaKeyFor(stack, "paged"), orgId));
+    const instanceIds = issued.map((i) => i.instanceId);
+    const firstTwo = await trpc(stack, "orgs.memberInstances", { orgId, limit: 2 }, as(owner));
+    expect(data<{ instanceId: string }[]>(firstTwo).map((i) => i.instanceId)).toEqual(
+      instanceIds.slice(0, 2),
+    );
+    const rest2 = await rest(stack, "GET", `/orgs/${orgId}/instances?after=${instanceIds[1]}`, {
+      auth: as(owner),
+    });
+    expect((rest2.body.instances as { instanceId: string }[]).map((i) => i.instanceId)).toEqual(
+      instanceIds.slice(2),
+    );
+  });
+
+  test("a bad `limit` or an `after` not in the list (another organisation's included) → 400, nothing leaked", async () => {
+    const { owner, orgId } = await team([{}]);
+    const other = await team([{}]);
+    const foreign = await connectFigma(
+      stack,
+      other.members[0] as TestUser,
+      figmaKeyFor(stack, "o"),
+      other.orgId,
+    );
+    const cases: [string, Record<string, unknown>][] = [
+      ["orgs.members", { limit: 0 }],
+      ["orgs.members", { limit: 1001 }],
+      ["orgs.members", { limit: 1.5 }],
+      ["orgs.members", { after: "" }],
+      ["orgs.members", { after: "x".repeat(69) }],
+      ["orgs.members", { after: other.owner.userId }],
+      ["orgs.members", { after: "usr_doesnotexist" }],
+      ["orgs.memberInstances", { limit: 0 }],
+      ["orgs.memberInstances", { after: foreign.instanceId }],
+    ];
+    for (const [path, page] of cases) {
+      const res = await trpc(stack, path, { orgId, ...page }, as(owner));
+      expect([path, page, res.status, res.body.error?.data.appCode]).toEqual([
+        path,
+        page,
+        400,
+        "BAD_REQUEST",
+      ]);
+      expect(JSON.stringify(res.body)).not.toContain(other.orgId);
+    }
+    const viaRest = await rest(stack, "GET", `/orgs/${orgId}/instances?after=${foreign.instanceId}`, {
+      auth: as(owner),
+    });
+    expectRestError(viaRest, 400, "BAD_REQUEST");
   });
 });
 

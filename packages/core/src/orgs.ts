@@ -11,7 +11,7 @@ import {
   users,
 } from "@mcp/db";
 import { lru } from "@mcp/kv/lru";
-import { and, asc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, ne, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { LRUCache } from "lru-cache";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import { isUniqueViolation } from "./db-errors.ts";
@@ -69,6 +69,38 @@ export interface OrgCaller {
 }
 
 type OrgError = "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST" | "CONFLICT";
+
+/** The most members or member instances one call lists, and the default: a longer list comes in pages. */
+export const MAX_LIST_PAGE = 1000;
+
+/** A page of a list in (created, id) order: at most `limit` items, those after the item whose id is `after`. */
+export interface PageInput {
+  limit?: number;
+  after?: string;
+}
+
+/**
+ * The condition for the rows after `after`'s in (created, id) order, within `scope`: undefined for the first
+ * page, null when no row of the scope has that id (the caller answers 400). Compared in SQL, with the
+ * timestamp as stored (microseconds; a JavaScript Date would drop them and repeat rows of the same millisecond).
+ */
+async function after(
+  db: Db,
+  table: typeof orgMembers | typeof instances,
+  columns: { created: SQLWrapper; id: SQLWrapper },
+  scope: SQL | undefined,
+  id: string | undefined,
+): Promise<SQL | undefined | null> {
+  if (id === undefined) return undefined;
+  const where = and(scope, eq(columns.id, id));
+  const [found] = await db.select({ n: sql<number>`1` }).from(table).where(where).limit(1);
+  if (!found) return null;
+  const created = db
+    .select({ at: sql`${columns.created}` })
+    .from(table)
+    .where(where);
+  return sql`(${columns.created}, ${columns.id}) > ((${created}), ${id})`;
+}
 
 export const MAX_ORGS_PER_USER = 50;
 export const MAX_PENDING_INVITATIONS = 100;
@@ -268,10 +300,14 @@ export async function createOrg(
 export async function listMembers(
   deps: Pick<CoreDeps, "db">,
   caller: OrgCaller,
-  input: { orgId: string },
-): Promise<Result<OrgMember[], "NOT_FOUND" | "FORBIDDEN">> {
+  input: { orgId: string } & PageInput,
+): Promise<Result<OrgMember[], "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST">> {
   const me = await member(deps.db, caller, input.orgId, "member");
   if (!me.ok) return me;
+  const scope = eq(orgMembers.orgId, input.orgId);
+  const columns = { created: orgMembers.createdAt, id: orgMembers.userId };
+  const cursor = await after(deps.db, orgMembers, columns, scope, input.after);
+  if (cursor === null) return fail("BAD_REQUEST", "after: not a member of this organisation");
   const rows = await deps.db
     .select({
       userId: orgMembers.userId,
@@ -281,8 +317,9 @@ export async function listMembers(
     })
     .from(orgMembers)
     .innerJoin(users, eq(users.id, orgMembers.userId))
-    .where(eq(orgMembers.orgId, input.orgId))
-    .orderBy(asc(orgMembers.createdAt), asc(orgMembers.userId));
+    .where(and(scope, cursor))
+    .orderBy(asc(orgMembers.createdAt), asc(orgMembers.userId))
+    .limit(input.limit ?? MAX_LIST_PAGE);
   return ok(rows);
 }
 
@@ -618,16 +655,21 @@ export async function removeMember(
 export async function listMemberInstances(
   deps: Pick<CoreDeps, "db">,
   caller: OrgCaller,
-  input: { orgId: string },
-): Promise<Result<MemberInstance[], "NOT_FOUND" | "FORBIDDEN">> {
+  input: { orgId: string } & PageInput,
+): Promise<Result<MemberInstance[], "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST">> {
   const me = await member(deps.db, caller, input.orgId, "admin");
   if (!me.ok) return me;
+  const scope = eq(instances.orgId, input.orgId);
+  const columns = { created: instances.createdAt, id: instances.id };
+  const cursor = await after(deps.db, instances, columns, scope, input.after);
+  if (cursor === null) return fail("BAD_REQUEST", "after: not an instance of this organisation");
   const rows = await deps.db
     .select({ instance: instances, email: users.email })
     .from(instances)
     .innerJoin(users, eq(users.id, instances.userId))
-    .where(eq(instances.orgId, input.orgId))
-    .orderBy(asc(instances.createdAt), asc(instances.id));
+    .where(and(scope, cursor))
+    .orderBy(asc(instances.createdAt), asc(instances.id))
+    .limit(input.limit ?? MAX_LIST_PAGE);
   return ok(
     rows.map(({ instance, email }) => ({ ...instanceSummary(instance), userId: instance.userId, email })),
   );

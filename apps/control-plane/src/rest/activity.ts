@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ZListAuditInput, ZListAuditOutput } from "../routers/audit/list.ts";
 import { ZUsageSummaryInput, ZUsageSummaryOutput } from "../routers/usage/summary.ts";
 import type { RouterInputs } from "../trpc/router.ts";
-import { defineRoute, type RestRoute } from "./define.ts";
+import { defined, defineRoute, type RestRoute } from "./define.ts";
 
 // The query is flat: the procedures' fields, the instants as the ISO-8601 strings the procedures parse.
 const audit = ZListAuditInput.unwrap().shape;
@@ -24,9 +24,6 @@ const ZUsageQuery = z.object({
   groupBy: usage.groupBy,
   scope: usage.scope.unwrap().optional(),
 });
-
-const defined = <T extends object>(o: T) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** The caller's audit trail and usage: reads, for dashboards and billing scripts. */
 export const activityRoutes: RestRoute[] = [

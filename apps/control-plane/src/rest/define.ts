@@ -15,6 +15,10 @@ export type ProcedurePath = {
   [K in keyof RouterInputs & string]: `${K}.${keyof RouterInputs[K] & string}`;
 }[keyof RouterInputs & string];
 
+/** The fields of `o` that are set (a query's absent fields left out, so the procedure sees them absent). */
+export const defined = <T extends object>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 /** A query value: numbers where the route's query schema says number, else the string sent. */
 export type QueryValue = string | number;
 

@@ -17,8 +17,19 @@ import {
   ZSetRoleInput,
 } from "../routers/orgs/members.ts";
 import { ZCreateOrgInput, ZCreateOrgOutput, ZListOrgsOutput } from "../routers/orgs/organizations.ts";
-import { ZInviteInput, ZIssuedInvitation, ZOrgInput, ZOrgMember } from "../routers/orgs/schemas.ts";
-import { defineRoute, type In, type RestRoute } from "./define.ts";
+import {
+  ZInviteInput,
+  ZIssuedInvitation,
+  ZOrgInput,
+  ZOrgMember,
+  ZOrgPageInput,
+} from "../routers/orgs/schemas.ts";
+import { defined, defineRoute, type In, type RestRoute } from "./define.ts";
+
+const ZPageQuery = ZOrgPageInput.pick({ limit: true, after: true });
+const PAGED =
+  "In the order they were added, at most `limit` (default and most 1,000) per call: pass the last one's id " +
+  "as `after` for the next page (a page shorter than `limit` is the last; an id not in the list answers 400).";
 
 const ORG_ADMIN = { tag: "orgs", access: "any", scope: "org:admin" } as const;
 const SESSION = { tag: "orgs", access: "session" } as const;
@@ -55,13 +66,14 @@ export const orgRoutes: RestRoute[] = [
     path: "/orgs/:orgId/members",
     operationId: "listOrgMembers",
     summary: "The organisation's members and their roles",
-    description: "Any member may list them; an organisation you are not in answers 404.",
+    description: `Any member may list them; an organisation you are not in answers 404. ${PAGED}`,
     procedure: "orgs.members",
     params: ZOrgInput,
+    query: ZPageQuery,
     response: z.object({ members: ZListMembersOutput }),
     errors: ["NOT_FOUND"],
-    handle: async ({ call, params }) => ({
-      members: await call.orgs.members(params as In<"orgs", "members">),
+    handle: async ({ call, params, query }) => ({
+      members: await call.orgs.members({ ...params, ...defined(query) } as In<"orgs", "members">),
     }),
   }),
   defineRoute({
@@ -167,12 +179,17 @@ export const orgRoutes: RestRoute[] = [
     path: "/orgs/:orgId/instances",
     operationId: "listOrgMemberInstances",
     summary: "Every member's instances in the organisation: status and use, never a credential or URL",
+    description: PAGED,
     procedure: "orgs.memberInstances",
     params: ZOrgInput,
+    query: ZPageQuery,
     response: z.object({ instances: ZMemberInstancesOutput }),
     errors: ["NOT_FOUND"],
-    handle: async ({ call, params }) => ({
-      instances: await call.orgs.memberInstances(params as In<"orgs", "memberInstances">),
+    handle: async ({ call, params, query }) => ({
+      instances: await call.orgs.memberInstances({ ...params, ...defined(query) } as In<
+        "orgs",
+        "memberInstances"
+      >),
     }),
   }),
   defineRoute({

@@ -4,7 +4,7 @@ import { scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { inKeysOrg } from "./guard.ts";
-import { ZMemberInstance, ZOrgInput } from "./schemas.ts";
+import { ZMemberInstance, ZOrgInput, ZOrgPageInput } from "./schemas.ts";
 
 export const ZMemberInstancesOutput = z.array(ZMemberInstance);
 export const ZRevokeMemberInstanceInput = ZOrgInput.extend({ instanceId: z.string().min(1).max(64) });
@@ -12,7 +12,7 @@ export const ZRevokeMemberInstanceOutput = z.object({ instanceId: z.string() });
 
 /** Every member's instances in the organisation (owners and admins): status and use, never a credential. */
 export const memberInstancesProcedure = scopedProcedure("org:admin")
-  .input(ZOrgInput)
+  .input(ZOrgPageInput)
   .output(ZMemberInstancesOutput)
   .query(async ({ ctx, input }) =>
     orThrow(await listMemberInstances(ctx.deps, inKeysOrg(ctx, input.orgId), input)),

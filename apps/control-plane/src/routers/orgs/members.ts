@@ -4,7 +4,7 @@ import { scopedProcedure, sessionProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { inKeysOrg } from "./guard.ts";
-import { ZOrgInput, ZOrgMember, zOrgRole, zUserId } from "./schemas.ts";
+import { ZOrgInput, ZOrgMember, ZOrgPageInput, zOrgRole, zUserId } from "./schemas.ts";
 
 export const ZListMembersOutput = z.array(ZOrgMember);
 export const ZSetRoleInput = ZOrgInput.extend({ userId: zUserId, role: zOrgRole });
@@ -12,7 +12,7 @@ export const ZRemoveMemberInput = ZOrgInput.extend({ userId: zUserId });
 export const ZRemoveMemberOutput = z.object({ userId: z.string(), revokedInstances: z.number().int() });
 
 export const listMembersProcedure = scopedProcedure("org:admin")
-  .input(ZOrgInput)
+  .input(ZOrgPageInput)
   .output(ZListMembersOutput)
   .query(async ({ ctx, input }) => orThrow(await listMembers(ctx.deps, inKeysOrg(ctx, input.orgId), input)));
 

@@ -1,4 +1,4 @@
-import { INVITATION_TTL_HOURS, ORG_ID, ORG_ROLES } from "@mcp/core";
+import { INVITATION_TTL_HOURS, MAX_LIST_PAGE, ORG_ID, ORG_ROLES } from "@mcp/core";
 import { z } from "zod";
 import { zTimestamp } from "../../trpc/schemas.ts";
 import { ZInstanceSummary } from "../instances/schemas.ts";
@@ -19,6 +19,14 @@ export const zOrgName = z
   .max(80, "name has at most 80 characters");
 
 export const ZOrgInput = z.strictObject({ orgId: zOrgId });
+/**
+ * A page of an organisation's list, in the order items were added: at most `limit` (default and most 1,000),
+ * those after the item whose id is `after` (the last one of the page before; an id not in the list → 400).
+ */
+export const ZOrgPageInput = ZOrgInput.extend({
+  limit: z.number().int().min(1).max(MAX_LIST_PAGE).optional(),
+  after: z.string().min(1).max(68).optional(),
+});
 
 export const ZOrgSummary = z.object({
   orgId: z.string(),
