@@ -85,9 +85,8 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
   const probeEveryMs = opts.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS;
   const listeners = new Set<(degraded: boolean) => void>();
   const channels = new Map<string, Channel>();
-  // Made when first needed (an outage, or a lone call that missed its deadline) and dropped at recovery: a
-  // memory kv preallocates its LRUs (about 6 MB, 8 ms of the event loop), which a process whose Redis never
-  // fails should not pay for.
+  // Made when first needed (an outage, or a lone call that missed its deadline) and dropped at recovery, so a
+  // process whose Redis never fails holds none (kept ready, it held 6 MB while its caches were preallocated).
   let fallback: Kv | undefined;
   const fb = () => (fallback ??= createMemoryKv({ prefix: "" }));
   let degradedSince: number | null = null;
