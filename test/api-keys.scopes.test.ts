@@ -8,6 +8,7 @@ import { appRouter } from "@mcp/control-plane/router";
 import { API_KEY_SCOPES, type ApiKeyScope, newId, personalOrgOf } from "@mcp/core";
 import { hashToken, mintApiKey } from "@mcp/crypto";
 import { apiKeys, credentials, instances, sessions, users } from "@mcp/db";
+import { SESSION_ONLY } from "@mcp/sdk";
 import { eq } from "drizzle-orm";
 import {
   type Auth,
@@ -373,6 +374,12 @@ describe("every procedure declares its gate", () => {
     // The instance procedures this platform has always had are all gated.
     expect(present.map(([path]) => path)).toContain("instances.connect");
     expect(present.filter(([, c]) => isScope(c.gate)).length).toBeGreaterThanOrEqual(7);
+  });
+
+  test("the SDK leaves out of its type exactly the procedures gated to a session here (each checked 403 below)", () => {
+    const covered = (path: string) => SESSION_ONLY.some((p) => path === p || path.startsWith(`${p}.`));
+    const sessionOnly = present.filter(([, c]) => c.gate === "session").map(([path]) => path);
+    expect(PRESENT.filter(covered).sort()).toEqual(sessionOnly.sort());
   });
 });
 

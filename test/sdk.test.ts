@@ -45,6 +45,9 @@ async function integrator(): Promise<Integrator> {
   return { ...user, apiKey: data<{ key: string }>(created).key };
 }
 
+/** The client seen from JavaScript: any path can be called. */
+type Untyped = { apiKeys: { list: { query(): Promise<unknown> } } };
+
 interface Attempt {
   url: string;
   method: string;
@@ -285,6 +288,26 @@ describe("Idempotency-Key on the server", () => {
 });
 
 describe("the typed SDK", () => {
+  test("its type leaves out what only a session may call (checked by the compiler: each line must not compile)", () => {
+    const client = createClient({ baseUrl: stack.controlPlaneUrl, apiKey: `mcpsk_${"x".repeat(43)}` });
+    const absent = () => [
+      // @ts-expect-error API-key management is session only
+      client.apiKeys,
+      // @ts-expect-error account.* is session only
+      client.account,
+      // @ts-expect-error creating an organisation is session only
+      client.orgs.create,
+      // @ts-expect-error accepting an invitation is session only
+      client.orgs.acceptInvitation,
+      // @ts-expect-error leaving an organisation is session only
+      client.orgs.leave,
+    ];
+    expect(absent).toBeFunction();
+    // What a key may call is there.
+    expect(typeof client.orgs.members.query).toBe("function");
+    expect(typeof client.instances.connect.mutate).toBe("function");
+  });
+
   test("a lost answer is retried with the same Idempotency-Key and replayed, not connected twice", async () => {
     const who = await integrator();
     const figmaKey = figmaKeyFor(stack, "sdk-lost");
@@ -374,7 +397,8 @@ describe("the typed SDK", () => {
         "INVALID_API_KEY",
         400,
       ],
-      [() => client.apiKeys.list.query(), PermissionError, "FORBIDDEN", 403],
+      // Left out of the client's type (session only), but a JavaScript caller still gets a typed 403.
+      [() => (client as unknown as Untyped).apiKeys.list.query(), PermissionError, "FORBIDDEN", 403],
     ];
     for (const [call, Class, code, status] of cases) {
       const before = net.attempts.length;

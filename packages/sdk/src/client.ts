@@ -31,19 +31,43 @@ export interface CallOptions {
   idempotencyKey?: string;
 }
 
-type Methods<V> = V extends { query: (input: infer I, opts?: TRPCProcedureOptions) => PromiseLike<infer O> }
+/**
+ * What only a signed-in session may call: an API key gets 403 `FORBIDDEN` for every procedure of these
+ * namespaces and for these procedures (a leaked key cannot mint keys, touch the account, or create, join or
+ * leave organisations). The client, which always calls with an API key, leaves them out of its type.
+ */
+export const SESSION_ONLY = [
+  "apiKeys",
+  "account",
+  "orgs.create",
+  "orgs.acceptInvitation",
+  "orgs.leave",
+] as const;
+type SessionOnly = (typeof SESSION_ONLY)[number];
+
+type Methods<V, P extends string> = V extends {
+  query: (input: infer I, opts?: TRPCProcedureOptions) => PromiseLike<infer O>;
+}
   ? { query(input: I, opts?: CallOptions): Promise<O> } & (O extends Page<infer T>
       ? { iterate(input: I, opts?: CallOptions): AsyncGenerator<T, void, undefined> }
       : unknown)
   : V extends { mutate: (input: infer I, opts?: TRPCProcedureOptions) => PromiseLike<infer O> }
     ? { mutate(input: I, opts?: CallOptions): Promise<O> }
     : V extends object
-      ? Procedures<V>
+      ? Procedures<V, `${P}.`>
       : never;
 
-type Procedures<T> = { [K in keyof T as K extends string ? K : never]: Methods<T[K]> };
+type Procedures<T, P extends string = ""> = {
+  [K in keyof T as K extends string ? (`${P}${K}` extends SessionOnly ? never : K) : never]: Methods<
+    T[K],
+    `${P}${K & string}`
+  >;
+};
 
-/** Every procedure of the control plane, with inputs and outputs inferred from its router. */
+/**
+ * Every procedure of the control plane an API key may call, with inputs and outputs inferred from its router
+ * (not those of `SESSION_ONLY`).
+ */
 export type McpPlatformClient = Procedures<TRPCClient<AppRouter>>;
 
 function positive(name: string, value: number, min: number): number {

@@ -1,6 +1,12 @@
 export type { AppRouter, RouterInputs, RouterOutputs } from "@mcp/control-plane/router";
 export { isTRPCClientError, TRPCClientError } from "@trpc/client";
-export { type CallOptions, type ClientOptions, createClient, type McpPlatformClient } from "./client.ts";
+export {
+  type CallOptions,
+  type ClientOptions,
+  createClient,
+  type McpPlatformClient,
+  SESSION_ONLY,
+} from "./client.ts";
 export {
   AbortedError,
   AuthenticationError,
