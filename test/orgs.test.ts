@@ -344,46 +344,62 @@ describe("instances within an organisation", () => {
 });
 
 describe("member lists come in pages", () => {
-  test("orgs.members and orgs.memberInstances: `limit` and `after` on tRPC and REST, in the order added", async () => {
-    const { owner, orgId, members } = await team([{}, {}, {}, {}]);
-    const everyone = await membersOf(owner, orgId);
-    expect(everyone.map((m) => m.userId)).toEqual([owner.userId, ...members.map((m) => m.userId)]);
-    const ids = everyone.map((m) => m.userId);
-    // Pages of two, each after the last id of the one before, give the whole list once.
-    const paged: string[] = [];
-    let last: string | undefined;
+  type Item = Record<string, string>;
+  /** Every page of `path`, `limit` at a time, each after the last item (its id and time) of the one before. */
+  async function walk(path: string, orgId: string, by: TestUser, limit: number, id: string, at: string) {
+    const seen: Item[] = [];
+    let last: Item | undefined;
     for (;;) {
-      const page = data<{ userId: string }[]>(
-        await trpc(stack, "orgs.members", { orgId, limit: 2, ...(last && { after: last }) }, as(owner)),
-      ).map((m) => m.userId);
-      paged.push(...page);
-      if (page.length < 2) break;
+      const input = { orgId, limit, ...(last && { after: last[id], afterAt: last[at] }) };
+      const page = data<Item[]>(await trpc(stack, path, input, as(by)));
+      seen.push(...page);
+      if (page.length < limit) return seen.map((i) => i[id]);
       last = page.at(-1);
     }
-    expect(paged).toEqual(ids);
+  }
+
+  test("orgs.members and orgs.memberInstances: `limit` and `after` on tRPC and REST, in the order added", async () => {
+    const { owner, orgId, members } = await team([{}, {}, {}, {}]);
+    const ids = [owner, ...members].map((m) => m.userId);
+    const everyone = await membersOf(owner, orgId);
+    expect(everyone.map((m) => m.userId)).toEqual(ids);
+    expect(await walk("orgs.members", orgId, owner, 2, "userId", "joinedAt")).toEqual(ids);
     // The same over REST, the query read as numbers where the schema says so.
-    const viaRest = await rest(stack, "GET", `/orgs/${orgId}/members?limit=2&after=${ids[1]}`, {
-      auth: as(owner),
-    });
+    const second = everyone[1] as { userId: string; joinedAt?: string };
+    const query = `limit=2&after=${second.userId}&afterAt=${encodeURIComponent(String(second.joinedAt))}`;
+    const viaRest = await rest(stack, "GET", `/orgs/${orgId}/members?${query}`, { auth: as(owner) });
     expect(viaRest.status).toBe(200);
     expect((viaRest.body.members as { userId: string }[]).map((m) => m.userId)).toEqual(ids.slice(2, 4));
 
     const issued = [];
     for (const m of members) issued.push(await connectFigma(stack, m, figmaKeyFor(stack, "paged"), orgId));
     const instanceIds = issued.map((i) => i.instanceId);
-    const firstTwo = await trpc(stack, "orgs.memberInstances", { orgId, limit: 2 }, as(owner));
-    expect(data<{ instanceId: string }[]>(firstTwo).map((i) => i.instanceId)).toEqual(
-      instanceIds.slice(0, 2),
-    );
-    const rest2 = await rest(stack, "GET", `/orgs/${orgId}/instances?after=${instanceIds[1]}`, {
-      auth: as(owner),
-    });
-    expect((rest2.body.instances as { instanceId: string }[]).map((i) => i.instanceId)).toEqual(
-      instanceIds.slice(2),
+    expect(await walk("orgs.memberInstances", orgId, owner, 3, "instanceId", "createdAt")).toEqual(
+      instanceIds,
     );
   });
 
-  test("a bad `limit` or an `after` not in the list (another organisation's included) → 400, nothing leaked", async () => {
+  test("the item `after` names may be gone (a member removed between pages): the next page is the rest", async () => {
+    const { owner, orgId, members } = await team([{}, {}, {}]);
+    const ids = [owner, ...members].map((m) => m.userId);
+    const page = data<Item[]>(await trpc(stack, "orgs.members", { orgId, limit: 2 }, as(owner)));
+    const last = page.at(-1) as Item;
+    expect(last.userId).toBe(ids[1] as string);
+    expect((await trpc(stack, "orgs.removeMember", { orgId, userId: last.userId }, as(owner))).status).toBe(
+      200,
+    );
+    const next = data<Item[]>(
+      await trpc(
+        stack,
+        "orgs.members",
+        { orgId, limit: 2, after: last.userId, afterAt: last.joinedAt },
+        as(owner),
+      ),
+    );
+    expect(next.map((m) => m.userId)).toEqual(ids.slice(2, 4));
+  });
+
+  test("a bad `limit`, `after` or `afterAt` (or one without the other) → 400; another organisation's item shows nothing of it", async () => {
     const { owner, orgId } = await team([{}]);
     const other = await team([{}]);
     const foreign = await connectFigma(
@@ -392,16 +408,20 @@ describe("member lists come in pages", () => {
       figmaKeyFor(stack, "o"),
       other.orgId,
     );
+    const at = new Date().toISOString();
     const cases: [string, Record<string, unknown>][] = [
       ["orgs.members", { limit: 0 }],
       ["orgs.members", { limit: 1001 }],
       ["orgs.members", { limit: 1.5 }],
-      ["orgs.members", { after: "" }],
-      ["orgs.members", { after: "x".repeat(69) }],
-      ["orgs.members", { after: other.owner.userId }],
-      ["orgs.members", { after: "usr_doesnotexist" }],
+      ["orgs.members", { limit: "2" }],
+      ["orgs.members", { after: "", afterAt: at }],
+      ["orgs.members", { after: "x".repeat(69), afterAt: at }],
+      ["orgs.members", { after: owner.userId }],
+      ["orgs.members", { afterAt: at }],
+      ["orgs.members", { after: owner.userId, afterAt: "yesterday" }],
+      ["orgs.members", { after: owner.userId, afterAt: `${at}${"0".repeat(64)}` }],
       ["orgs.memberInstances", { limit: 0 }],
-      ["orgs.memberInstances", { after: foreign.instanceId }],
+      ["orgs.memberInstances", { after: 7, afterAt: at }],
     ];
     for (const [path, page] of cases) {
       const res = await trpc(stack, path, { orgId, ...page }, as(owner));
@@ -411,12 +431,23 @@ describe("member lists come in pages", () => {
         400,
         "BAD_REQUEST",
       ]);
-      expect(JSON.stringify(res.body)).not.toContain(other.orgId);
     }
-    const viaRest = await rest(stack, "GET", `/orgs/${orgId}/instances?after=${foreign.instanceId}`, {
-      auth: as(owner),
-    });
-    expectRestError(viaRest, 400, "BAD_REQUEST");
+    expectRestError(
+      await rest(stack, "GET", `/orgs/${orgId}/members?limit=0`, { auth: as(owner) }),
+      400,
+      "BAD_REQUEST",
+    );
+    // A position only: this organisation's items after it, never the other's.
+    const mine = data<{ instanceId: string; userId: string }[]>(
+      await trpc(
+        stack,
+        "orgs.memberInstances",
+        { orgId, after: foreign.instanceId, afterAt: "2000-01-01T00:00:00Z" },
+        as(owner),
+      ),
+    );
+    expect(mine.every((i) => i.instanceId !== foreign.instanceId)).toBe(true);
+    expect(JSON.stringify(mine)).not.toContain(other.members[0]?.userId as string);
   });
 });
 

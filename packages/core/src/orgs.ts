@@ -11,7 +11,7 @@ import {
   users,
 } from "@mcp/db";
 import { lru } from "@mcp/kv/lru";
-import { and, asc, eq, gt, isNull, ne, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { type AnyColumn, and, asc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { LRUCache } from "lru-cache";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import { isUniqueViolation } from "./db-errors.ts";
@@ -73,33 +73,29 @@ type OrgError = "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST" | "CONFLICT";
 /** The most members or member instances one call lists, and the default: a longer list comes in pages. */
 export const MAX_LIST_PAGE = 1000;
 
-/** A page of a list in (created, id) order: at most `limit` items, those after the item whose id is `after`. */
+/**
+ * A page of a list in the order items were added: at most `limit` items, those after `after`, the last item of
+ * the page before as the list showed it (its id and its time: `joinedAt` / `createdAt`). Stateless: that item
+ * may be gone meanwhile (a member removed, an instance deleted) and the next page is still the rest.
+ */
 export interface PageInput {
   limit?: number;
-  after?: string;
+  after?: { id: string; at: Date };
 }
 
 /**
- * The condition for the rows after `after`'s in (created, id) order, within `scope`: undefined for the first
- * page, null when no row of the scope has that id (the caller answers 400). Compared in SQL, with the
- * timestamp as stored (microseconds; a JavaScript Date would drop them and repeat rows of the same millisecond).
+ * The lists' order, (created, id), with the time to the millisecond: as the API shows it, so the `after` a
+ * client hands back from an item compares exactly (the stored microseconds would put an item after itself).
  */
-async function after(
-  db: Db,
-  table: typeof orgMembers | typeof instances,
-  columns: { created: SQLWrapper; id: SQLWrapper },
-  scope: SQL | undefined,
-  id: string | undefined,
-): Promise<SQL | undefined | null> {
-  if (id === undefined) return undefined;
-  const where = and(scope, eq(columns.id, id));
-  const [found] = await db.select({ n: sql<number>`1` }).from(table).where(where).limit(1);
-  if (!found) return null;
-  const created = db
-    .select({ at: sql`${columns.created}` })
-    .from(table)
-    .where(where);
-  return sql`(${columns.created}, ${columns.id}) > ((${created}), ${id})`;
+function pageOrder(created: AnyColumn, id: AnyColumn) {
+  return [asc(sql`date_trunc('milliseconds', ${created})`), asc(id)];
+}
+
+/** The rows after `after` in `pageOrder`, or no condition for the first page. */
+function pageAfter(created: AnyColumn, id: AnyColumn, after: PageInput["after"]): SQL | undefined {
+  if (!after) return undefined;
+  const at = after.at.toISOString();
+  return sql`(date_trunc('milliseconds', ${created}), ${id}) > (${at}::timestamptz, ${after.id})`;
 }
 
 export const MAX_ORGS_PER_USER = 50;
@@ -301,13 +297,9 @@ export async function listMembers(
   deps: Pick<CoreDeps, "db">,
   caller: OrgCaller,
   input: { orgId: string } & PageInput,
-): Promise<Result<OrgMember[], "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST">> {
+): Promise<Result<OrgMember[], "NOT_FOUND" | "FORBIDDEN">> {
   const me = await member(deps.db, caller, input.orgId, "member");
   if (!me.ok) return me;
-  const scope = eq(orgMembers.orgId, input.orgId);
-  const columns = { created: orgMembers.createdAt, id: orgMembers.userId };
-  const cursor = await after(deps.db, orgMembers, columns, scope, input.after);
-  if (cursor === null) return fail("BAD_REQUEST", "after: not a member of this organisation");
   const rows = await deps.db
     .select({
       userId: orgMembers.userId,
@@ -317,8 +309,10 @@ export async function listMembers(
     })
     .from(orgMembers)
     .innerJoin(users, eq(users.id, orgMembers.userId))
-    .where(and(scope, cursor))
-    .orderBy(asc(orgMembers.createdAt), asc(orgMembers.userId))
+    .where(
+      and(eq(orgMembers.orgId, input.orgId), pageAfter(orgMembers.createdAt, orgMembers.userId, input.after)),
+    )
+    .orderBy(...pageOrder(orgMembers.createdAt, orgMembers.userId))
     .limit(input.limit ?? MAX_LIST_PAGE);
   return ok(rows);
 }
@@ -656,19 +650,15 @@ export async function listMemberInstances(
   deps: Pick<CoreDeps, "db">,
   caller: OrgCaller,
   input: { orgId: string } & PageInput,
-): Promise<Result<MemberInstance[], "NOT_FOUND" | "FORBIDDEN" | "BAD_REQUEST">> {
+): Promise<Result<MemberInstance[], "NOT_FOUND" | "FORBIDDEN">> {
   const me = await member(deps.db, caller, input.orgId, "admin");
   if (!me.ok) return me;
-  const scope = eq(instances.orgId, input.orgId);
-  const columns = { created: instances.createdAt, id: instances.id };
-  const cursor = await after(deps.db, instances, columns, scope, input.after);
-  if (cursor === null) return fail("BAD_REQUEST", "after: not an instance of this organisation");
   const rows = await deps.db
     .select({ instance: instances, email: users.email })
     .from(instances)
     .innerJoin(users, eq(users.id, instances.userId))
-    .where(and(scope, cursor))
-    .orderBy(asc(instances.createdAt), asc(instances.id))
+    .where(and(eq(instances.orgId, input.orgId), pageAfter(instances.createdAt, instances.id, input.after)))
+    .orderBy(...pageOrder(instances.createdAt, instances.id))
     .limit(input.limit ?? MAX_LIST_PAGE);
   return ok(
     rows.map(({ instance, email }) => ({ ...instanceSummary(instance), userId: instance.userId, email })),

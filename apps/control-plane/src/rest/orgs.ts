@@ -22,14 +22,15 @@ import {
   ZIssuedInvitation,
   ZOrgInput,
   ZOrgMember,
-  ZOrgPageInput,
+  ZPageFields,
 } from "../routers/orgs/schemas.ts";
 import { defined, defineRoute, type In, type RestRoute } from "./define.ts";
 
-const ZPageQuery = ZOrgPageInput.pick({ limit: true, after: true });
+const ZPageQuery = ZPageFields.extend({ afterAt: ZPageFields.shape.afterAt.unwrap().in.optional() });
 const PAGED =
-  "In the order they were added, at most `limit` (default and most 1,000) per call: pass the last one's id " +
-  "as `after` for the next page (a page shorter than `limit` is the last; an id not in the list answers 400).";
+  "In the order they were added, at most `limit` (default and most 1,000) per call: for the next page pass the " +
+  "last one's id as `after` and its time (`joinedAt` / `createdAt`) as `afterAt` (a page shorter than `limit` " +
+  "is the last; that item may have gone meanwhile).";
 
 const ORG_ADMIN = { tag: "orgs", access: "any", scope: "org:admin" } as const;
 const SESSION = { tag: "orgs", access: "session" } as const;

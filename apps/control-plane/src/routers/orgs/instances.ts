@@ -4,7 +4,7 @@ import { scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { inKeysOrg } from "./guard.ts";
-import { ZMemberInstance, ZOrgInput, ZOrgPageInput } from "./schemas.ts";
+import { pageOf, ZMemberInstance, ZOrgInput, ZOrgPageInput } from "./schemas.ts";
 
 export const ZMemberInstancesOutput = z.array(ZMemberInstance);
 export const ZRevokeMemberInstanceInput = ZOrgInput.extend({ instanceId: z.string().min(1).max(64) });
@@ -15,7 +15,7 @@ export const memberInstancesProcedure = scopedProcedure("org:admin")
   .input(ZOrgPageInput)
   .output(ZMemberInstancesOutput)
   .query(async ({ ctx, input }) =>
-    orThrow(await listMemberInstances(ctx.deps, inKeysOrg(ctx, input.orgId), input)),
+    orThrow(await listMemberInstances(ctx.deps, inKeysOrg(ctx, input.orgId), pageOf(input))),
   );
 
 /** An owner or admin revokes a member's instance: its URL stops at once, everywhere. */

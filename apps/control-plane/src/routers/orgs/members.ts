@@ -4,7 +4,7 @@ import { scopedProcedure, sessionProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { inKeysOrg } from "./guard.ts";
-import { ZOrgInput, ZOrgMember, ZOrgPageInput, zOrgRole, zUserId } from "./schemas.ts";
+import { pageOf, ZOrgInput, ZOrgMember, ZOrgPageInput, zOrgRole, zUserId } from "./schemas.ts";
 
 export const ZListMembersOutput = z.array(ZOrgMember);
 export const ZSetRoleInput = ZOrgInput.extend({ userId: zUserId, role: zOrgRole });
@@ -14,7 +14,9 @@ export const ZRemoveMemberOutput = z.object({ userId: z.string(), revokedInstanc
 export const listMembersProcedure = scopedProcedure("org:admin")
   .input(ZOrgPageInput)
   .output(ZListMembersOutput)
-  .query(async ({ ctx, input }) => orThrow(await listMembers(ctx.deps, inKeysOrg(ctx, input.orgId), input)));
+  .query(async ({ ctx, input }) =>
+    orThrow(await listMembers(ctx.deps, inKeysOrg(ctx, input.orgId), pageOf(input))),
+  );
 
 /** Owners change any role; admins switch non-owners between member and admin; the last owner stays (409). */
 export const setRoleProcedure = scopedProcedure("org:admin")

@@ -1,6 +1,6 @@
-import { INVITATION_TTL_HOURS, MAX_LIST_PAGE, ORG_ID, ORG_ROLES } from "@mcp/core";
+import { INVITATION_TTL_HOURS, MAX_LIST_PAGE, ORG_ID, ORG_ROLES, type PageInput } from "@mcp/core";
 import { z } from "zod";
-import { zTimestamp } from "../../trpc/schemas.ts";
+import { zInstant, zTimestamp } from "../../trpc/schemas.ts";
 import { ZInstanceSummary } from "../instances/schemas.ts";
 
 export const zOrgId = z.string().min(5).max(68).regex(ORG_ID, "orgId is an organisation id (org_…)");
@@ -20,12 +20,25 @@ export const zOrgName = z
 
 export const ZOrgInput = z.strictObject({ orgId: zOrgId });
 /**
- * A page of an organisation's list, in the order items were added: at most `limit` (default and most 1,000),
- * those after the item whose id is `after` (the last one of the page before; an id not in the list → 400).
+ * The fields of a page of an organisation's list, in the order items were added: at most `limit` (default and
+ * most 1,000), those after the last item of the page before, named by its id (`after`) and its time
+ * (`afterAt`: its `joinedAt` / `createdAt`), both or neither. That item may be gone meanwhile.
  */
-export const ZOrgPageInput = ZOrgInput.extend({
+export const ZPageFields = z.object({
   limit: z.number().int().min(1).max(MAX_LIST_PAGE).optional(),
   after: z.string().min(1).max(68).optional(),
+  afterAt: zInstant.optional(),
+});
+export const ZOrgPageInput = ZOrgInput.extend(ZPageFields.shape).refine(
+  (i) => (i.after === undefined) === (i.afterAt === undefined),
+  { message: "after and afterAt go together: the id and the time of the last item of the page before" },
+);
+
+/** The core's page of a validated input. */
+export const pageOf = (input: z.output<typeof ZOrgPageInput>): { orgId: string } & PageInput => ({
+  orgId: input.orgId,
+  limit: input.limit,
+  ...(input.after !== undefined && input.afterAt && { after: { id: input.after, at: input.afterAt } }),
 });
 
 export const ZOrgSummary = z.object({
