@@ -233,6 +233,10 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
       },
     );
     expectTrpcError(get, 405, "METHOD_NOT_ALLOWED");
+    expect(get.headers.get("allow")).toBe("POST");
+    const posted = await trpc(stack, "instances.list", undefined, { cookie: user.cookie, method: "POST" });
+    expectTrpcError(posted, 405, "METHOD_NOT_ALLOWED");
+    expect(posted.headers.get("allow")).toBe("GET");
     const auth = { cookie: user.cookie };
     const cases: [string, string, string][] = [
       ["PUT", "/services/figma/authenticate", "POST"],
@@ -247,6 +251,23 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
       });
       expectRestError(res, 405, "METHOD_NOT_ALLOWED");
       expect([method, path, res.headers.get("allow")]).toEqual([method, path, allow]);
+    }
+    // With an Idempotency-Key the 405 is not kept: a repeat is refused afresh, Allow and all, not replayed.
+    for (const _ of [1, 2]) {
+      const res = await fetch(`${stack.controlPlaneUrl}/api/v1/services/figma/authenticate`, {
+        method: "PUT",
+        headers: {
+          cookie: user.cookie,
+          "content-type": "application/json",
+          "idempotency-key": "wrong-method-1",
+        },
+        body: JSON.stringify({ apiKey: key }),
+      });
+      expect([res.status, res.headers.get("allow"), res.headers.get("idempotency-replayed")]).toEqual([
+        405,
+        "POST",
+        null,
+      ]);
     }
     // The methods a path does take still answer, and an unknown path is still a 404.
     expect((await rest(stack, "GET", "/user/instances", { auth })).status).toBe(200);
@@ -627,8 +648,11 @@ describe("unauthenticated", () => {
         const auth = { authorization, cookie };
         const listed = await trpc(stack, "instances.list", undefined, auth);
         expectTrpcError(listed, 401, "UNAUTHORIZED");
-        // The key presented is what failed: the challenge says so (RFC 6750, 3.1).
-        const challenge = 'Bearer realm="mcp-platform", error="invalid_token"';
+        // A bearer token presented is what failed: the challenge says so (RFC 6750, 3.1); another scheme (or
+        // none) is told only how to authenticate.
+        const challenge = /^bearer\s/i.test(authorization.trim())
+          ? 'Bearer realm="mcp-platform", error="invalid_token"'
+          : 'Bearer realm="mcp-platform"';
         expect(listed.headers.get("www-authenticate")).toBe(challenge);
         expectTrpcError(await trpc(stack, "auth.me", undefined, auth), 401, "UNAUTHORIZED");
         expectTrpcError(

@@ -8,7 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { serveStatic } from "hono/bun";
 import { secureHeaders } from "hono/secure-headers";
 import { type ControlPlaneDeps, DEFAULT_LIMITS, type HonoEnv } from "./deps.ts";
-import { authenticate, bearerChallenge } from "./middleware/auth.ts";
+import { authenticate, statusHeaders } from "./middleware/auth.ts";
 import { logFailure, onError } from "./middleware/errors.ts";
 import { idempotency } from "./middleware/idempotency.ts";
 import { sameOrigin } from "./middleware/origin.ts";
@@ -71,7 +71,7 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
   });
 
   for (const path of ["/trpc/*", "/api/*"]) {
-    app.use(path, bearerChallenge());
+    app.use(path, statusHeaders());
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
     app.use(path, sameOrigin());
     app.use(path, clientIp({ trustProxy: deps.trustProxy ?? false }));

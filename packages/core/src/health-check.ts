@@ -89,13 +89,21 @@ const within = <T>(work: Promise<T>, ms: number, fallback: T): Promise<T> =>
     new Promise<T>((resolve) => setTimeout(() => resolve(fallback), ms).unref?.()),
   ]);
 
-/** Whether this process can serve: the kv answers and the database runs a query, each within `timeoutMs`. */
+/**
+ * Whether this process can serve: the kv answers (and is not running degraded on its per-process fallback, which
+ * may outlast Redis's own outage until it answers in time and is heard again) and the database runs a query,
+ * each within `timeoutMs`.
+ */
 export async function backendsReachable(
   deps: { kv: Kv; db: Db },
   timeoutMs = 2_000,
 ): Promise<{ kv: boolean; database: boolean }> {
   const [kv, database] = await Promise.all([
-    within(deps.kv.ping(), timeoutMs, false),
+    within(
+      deps.kv.ping().then((up) => up && deps.kv.degraded?.() !== true),
+      timeoutMs,
+      false,
+    ),
     within(
       deps.db.execute(sql`select 1`).then(() => true),
       timeoutMs,

@@ -611,6 +611,29 @@ test("an outage does not end on a ping slower than a call's deadline: the calls 
   await Promise.all([kv.close(), shared.close()]);
 });
 
+test("a recovery ping held up by this process's own stall still counts as in time", async () => {
+  const shared = createMemoryKv();
+  const state = { up: false };
+  const inner: Kv = {
+    ...shared,
+    kind: "redis",
+    get: (key) => (state.up ? shared.get(key) : Promise.reject(new Error("connect ECONNREFUSED"))),
+    // Redis answers at once: the reply is read in the loop's next turn.
+    ping: () => new Promise((resolve) => setTimeout(() => resolve(state.up), 0)),
+    close: async () => {},
+  };
+  const kv = createResilientKv(inner, { timeoutMs: 40, probeEveryMs: 60_000 });
+  expect(await kv.get("k")).toBeNull();
+  expect(kv.degraded?.()).toBe(true);
+  state.up = true;
+  const pinged = kv.ping();
+  // This process is held up (a long GC, a busy handler) well past the deadline while the answer waits unread.
+  for (const start = performance.now(); performance.now() - start < 200; );
+  expect(await pinged).toBe(true);
+  expect(kv.degraded?.()).toBe(false);
+  await Promise.all([kv.close(), shared.close()]);
+});
+
 test("a stall of this process's event loop is not taken for a slow Redis: answers that arrived meanwhile are read, not replaced by the fallback's", async () => {
   // A Redis kv whose `get` is a round trip over a real socket (a server in this process answering at once),
   // so its answer, like Redis's, reaches the caller only through the event loop's I/O.

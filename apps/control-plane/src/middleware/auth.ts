@@ -61,15 +61,24 @@ function orgHeader(value: string | undefined): string | null {
 export const REALM = "mcp-platform";
 
 /**
- * Every 401 says how to authenticate (RFC 9110, 11.6.1): API keys are bearer tokens (RFC 6750, 3), and a
- * request that presented one that failed is told `error="invalid_token"`. A session cookie needs no challenge
- * of its own; browsers prompt for none on a Bearer one.
+ * What RFC 9110 asks of two answers, whoever made them:
+ * - every 401 says how to authenticate (11.6.1): API keys are bearer tokens (RFC 6750, 3), and a request that
+ *   presented one (`Authorization: Bearer …`) that failed is told `error="invalid_token"`. A session cookie
+ *   needs no challenge of its own; browsers prompt for none on a Bearer one;
+ * - every 405 names the methods that work (15.5.6): tRPC's own, for a query sent as POST or a mutation as
+ *   GET, carries none (REST's set theirs).
  */
-export function bearerChallenge(): MiddlewareHandler<HonoEnv> {
-  return async function challenge(c, next) {
+export function statusHeaders(): MiddlewareHandler<HonoEnv> {
+  return async function fill(c, next) {
     await next();
-    if (c.res.status !== 401 || c.res.headers.has("www-authenticate")) return;
-    const invalid = c.req.header("authorization") !== undefined ? ', error="invalid_token"' : "";
-    c.res.headers.set("www-authenticate", `Bearer realm="${REALM}"${invalid}`);
+    const { status, headers } = c.res;
+    if (status === 401 && !headers.has("www-authenticate")) {
+      const bearer = /^bearer\s/i.test(c.req.header("authorization") ?? "");
+      headers.set("www-authenticate", `Bearer realm="${REALM}"${bearer ? ', error="invalid_token"' : ""}`);
+    }
+    if (status === 405 && !headers.has("allow")) {
+      const method = c.req.method;
+      headers.set("allow", method === "GET" ? "POST" : method === "POST" ? "GET" : "GET, POST");
+    }
   };
 }

@@ -30,8 +30,8 @@ type Entry =
  * `Idempotency-Key` for state-changing requests (tRPC mutations, REST POST/PUT/PATCH/DELETE) of an
  * authenticated caller: the first request with a key runs; a repeat with the same method, path and body
  * gets the stored answer again (`Idempotency-Replayed: true`), one still running gets 409 CONFLICT, a
- * different request under the same key 422 IDEMPOTENCY_CONFLICT. 5xx, 408 and 429 answers are not kept, so
- * a retry runs again. Keys are per caller (user + organisation + API key, or session). The stored answer is
+ * different request under the same key 422 IDEMPOTENCY_CONFLICT. 5xx, 405, 408 and 429 answers are not kept,
+ * so a retry runs again (a 405 ran nothing, and its replay would lose its Allow header). Keys are per caller (user + organisation + API key, or session). The stored answer is
  * sealed with the keyring (it may hold a secret shown once, such as an instance URL); cookies are never stored.
  * Runs after `authenticate()`; anonymous requests are passed through untouched.
  */
@@ -70,7 +70,7 @@ export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<Ho
     await next();
     const status = c.res.status;
     try {
-      if (status >= 500 || status === 408 || status === 429) {
+      if (status >= 500 || status === 405 || status === 408 || status === 429) {
         await kv.release(storeKey, running);
         return;
       }
