@@ -10,6 +10,9 @@ import { SelectField, TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
 import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
 
+/** What one call of `orgs.members` / `orgs.memberInstances` lists at most (their default page). */
+const LIST_PAGE = 1000;
+
 const INVITED_ROLES = [
   ["member", "member"],
   ["admin", "admin"],
@@ -208,6 +211,9 @@ function OrgDetail({ org }: { org: OrgSummary }) {
           </h3>
           {members.isPending && <Loading what="members" />}
           {members.isError && <ErrorState error={members.error} retry={() => void members.refetch()} />}
+          {members.data?.length === LIST_PAGE && (
+            <p className="muted text-sm">The first 1,000 members; the API lists the rest in pages.</p>
+          )}
           <ul className="space-y-2" aria-label="Members">
             {members.data?.map((m) => (
               <li key={m.userId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
@@ -259,6 +265,9 @@ function OrgDetail({ org }: { org: OrgSummary }) {
           {memberInstances.isPending && <Loading what="instances" />}
           {memberInstances.isError && <ErrorState error={memberInstances.error} />}
           {memberInstances.data?.length === 0 && <Empty>No instances yet.</Empty>}
+          {memberInstances.data?.length === LIST_PAGE && (
+            <p className="muted text-sm">The first 1,000 instances; the API lists the rest in pages.</p>
+          )}
           <ul className="space-y-2" aria-label="Member instances">
             {memberInstances.data?.map((i) => {
               const label = `${i.displayName ?? names.get(i.serviceType) ?? i.serviceType} of ${i.email}`;
