@@ -31,8 +31,9 @@ type Entry =
  * authenticated caller: the first request with a key runs; a repeat with the same method, path and body
  * gets the stored answer again (`Idempotency-Replayed: true`), one still running gets 409 CONFLICT, a
  * different request under the same key 422 IDEMPOTENCY_CONFLICT. 5xx, 405, 408 and 429 answers are not kept,
- * so a retry runs again (a 405 ran nothing, and its replay would lose its Allow header). Keys are per caller (user + organisation + API key, or session). The stored answer is
- * sealed with the keyring (it may hold a secret shown once, such as an instance URL); cookies are never stored.
+ * so a retry runs again (a 405 ran nothing, and its replay would lose its Allow header). Keys are per caller
+ * (user + organisation + API key, or session). The stored answer is sealed with the keyring (it may hold a
+ * secret shown once, such as an instance URL); cookies are never stored.
  * Runs after `authenticate()`; anonymous requests are passed through untouched.
  */
 export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<HonoEnv> {
