@@ -288,6 +288,49 @@ describe("Idempotency-Key on the server", () => {
 });
 
 describe("the typed SDK", () => {
+  test("iterate walks the lists paged by their last item (orgs.members), page by page, in order", async () => {
+    const owner = await newUser(stack);
+    const orgId = data<{ orgId: string }>(
+      await trpc(stack, "orgs.create", { name: "SDK paging" }, { cookie: owner.cookie }),
+    ).orgId;
+    const joined: string[] = [owner.userId];
+    for (const _ of [1, 2, 3, 4]) {
+      const user = await newUser(stack);
+      const invitation = data<{ token: string }>(
+        await trpc(stack, "orgs.invite", { orgId, role: "member" }, { cookie: owner.cookie }),
+      );
+      data(
+        await trpc(
+          stack,
+          "orgs.acceptInvitation",
+          { orgId, token: invitation.token },
+          { cookie: user.cookie },
+        ),
+      );
+      joined.push(user.userId);
+    }
+    const key = data<{ key: string }>(
+      await trpc(
+        stack,
+        "apiKeys.create",
+        { name: "paging", scopes: ["org:admin"] },
+        { cookie: owner.cookie, orgId },
+      ),
+    ).key;
+    const net = faultyFetch();
+    const client = sdk({ ...owner, apiKey: key }, { fetch: net.fetch });
+    const seen: string[] = [];
+    for await (const member of client.orgs.members.iterate({ orgId, limit: 2 })) seen.push(member.userId);
+    expect(seen).toEqual(joined);
+    // Three pages of two: the last one short; each after the last item of the one before.
+    const pages = net.attempts.map((a) => JSON.parse(new URL(a.url).searchParams.get("input") ?? "null"));
+    expect(pages.map((p) => p.after ?? null)).toEqual([null, joined[1], joined[3]]);
+    // Without a limit, one page of the server's 1,000 holds them all.
+    const all: string[] = [];
+    for await (const member of client.orgs.members.iterate({ orgId })) all.push(member.userId);
+    expect(all).toEqual(joined);
+  });
+
   test("its type leaves out what only a session may call (checked by the compiler: each line must not compile)", () => {
     const client = createClient({ baseUrl: stack.controlPlaneUrl, apiKey: `mcpsk_${"x".repeat(43)}` });
     const absent = () => [

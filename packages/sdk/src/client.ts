@@ -1,7 +1,7 @@
 import type { AppRouter } from "@mcp/control-plane/router";
 import { createTRPCUntypedClient, type TRPCClient, type TRPCProcedureOptions } from "@trpc/client";
 import { type CallContext, type FetchLike, platformLink } from "./link.ts";
-import { type Page, paginate } from "./paginate.ts";
+import { KEYSET_LISTS, type Page, paginate, paginateAfter } from "./paginate.ts";
 import { type Backoff, DEFAULT_BACKOFF } from "./retry.ts";
 
 export interface ClientOptions {
@@ -50,7 +50,11 @@ type Methods<V, P extends string> = V extends {
 }
   ? { query(input: I, opts?: CallOptions): Promise<O> } & (O extends Page<infer T>
       ? { iterate(input: I, opts?: CallOptions): AsyncGenerator<T, void, undefined> }
-      : unknown)
+      : O extends (infer T)[]
+        ? I extends { afterAt?: unknown }
+          ? { iterate(input: I, opts?: CallOptions): AsyncGenerator<T, void, undefined> }
+          : unknown
+        : unknown)
   : V extends { mutate: (input: infer I, opts?: TRPCProcedureOptions) => PromiseLike<infer O> }
     ? { mutate(input: I, opts?: CallOptions): Promise<O> }
     : V extends object
@@ -115,6 +119,11 @@ export function createClient(opts: ClientOptions): McpPlatformClient {
     if (method === "query") return request("query", path, input, call);
     if (method === "mutate") return request("mutation", path, input, call);
     if (method === "iterate") {
+      const keys = KEYSET_LISTS[path];
+      if (keys) {
+        const query = (i: object, o?: CallOptions) => request("query", path, i, o) as Promise<unknown[]>;
+        return paginateAfter({ query }, (input ?? {}) as object, keys, call);
+      }
       const query = (i: unknown, o?: CallOptions) => request("query", path, i, o) as Promise<Page<unknown>>;
       return paginate({ query }, input, call);
     }

@@ -26,5 +26,12 @@ export {
   type ValidationIssue,
 } from "./errors.ts";
 export type { FetchLike } from "./link.ts";
-export { type Page, type PagedProcedure, paginate } from "./paginate.ts";
+export {
+  type ArrayProcedure,
+  KEYSET_LISTS,
+  type Page,
+  type PagedProcedure,
+  paginate,
+  paginateAfter,
+} from "./paginate.ts";
 export { type Backoff, DEFAULT_BACKOFF } from "./retry.ts";

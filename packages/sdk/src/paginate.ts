@@ -38,3 +38,39 @@ function cursorOf(input: unknown): string | undefined {
   if (typeof input !== "object" || input === null || !("cursor" in input)) return undefined;
   return typeof input.cursor === "string" ? input.cursor : undefined;
 }
+
+/**
+ * The lists paged by their last item instead of a cursor (`after` / `afterAt`: the item's id and time), with
+ * the fields of an item that name it: `orgs.members` and `orgs.memberInstances`.
+ */
+export const KEYSET_LISTS: Record<string, { id: string; at: string }> = {
+  "orgs.members": { id: "userId", at: "joinedAt" },
+  "orgs.memberInstances": { id: "instanceId", at: "createdAt" },
+};
+
+/** Anything with a `.query(input, opts)` answering an array page, e.g. `client.orgs.members`. */
+export interface ArrayProcedure<I, T, O> {
+  query(input: I, opts?: O): PromiseLike<T[]>;
+}
+
+/**
+ * Every item of a list paged by its last item, page after page, until a page is shorter than the input's
+ * `limit` (default the server's 1,000): each next page asks for the items after the last one seen, by its id
+ * (`keys.id`) and time (`keys.at`). Pages are fetched one at a time, only as they are consumed.
+ */
+export async function* paginateAfter<I extends object, T, O>(
+  procedure: ArrayProcedure<I, T, O>,
+  input: I,
+  keys: { id: string; at: string },
+  opts?: O,
+): AsyncGenerator<T, void, undefined> {
+  const limit = "limit" in input && typeof input.limit === "number" ? input.limit : 1000;
+  let request = input;
+  for (;;) {
+    const page = await procedure.query(request, opts);
+    yield* page;
+    const last = page.at(-1) as Record<string, unknown> | undefined;
+    if (page.length < limit || last === undefined) return;
+    request = { ...input, after: last[keys.id], afterAt: last[keys.at] };
+  }
+}
