@@ -16,6 +16,7 @@ import type { EdgeDeps } from "../deps.ts";
 import { callContext, callTool } from "./call-tool.ts";
 import type { InstanceAuth } from "./instance-handler.ts";
 import { readCacheSlot } from "./read-cache.ts";
+import { SSE_HEADERS } from "./sessions.ts";
 import { perInstance, toolAllowed } from "./tool-filter.ts";
 import { LEGACY_VERSIONS, MODERN_VERSIONS } from "./versions.ts";
 
@@ -34,13 +35,15 @@ const onlyKeys = (o: Json, allowed: readonly string[]) => Object.keys(o).every((
 
 const utf8 = new TextEncoder();
 
-/** The SSE headers the SDK's 2025-era stateless transport answers a POST with. */
-const SSE_HEADERS = {
-  "content-type": "text/event-stream",
-  "cache-control": "no-cache, no-transform",
-  connection: "keep-alive",
-  "x-accel-buffering": "no",
-};
+/** The headers of each era's answer: JSON, or the SSE the SDK's 2025-era stateless transport answers with. */
+const HEADERS = { modern: { "content-type": "application/json" }, legacy: SSE_HEADERS };
+/** A 2025-era answer is one SSE `message` event around the JSON-RPC message. */
+const SSE_START = "event: message\ndata: ";
+const SSE_END = "\n\n";
+/** `{ result, jsonrpc, id }` as JSON.stringify writes it, around a result already serialized: up to the id… */
+const resultHead = (result: string) => `{"result":${result},"jsonrpc":"2.0","id":`;
+/** …and from it. */
+const idTail = (id: unknown) => `${JSON.stringify(id)}}`;
 
 export interface FastPath {
   /**
@@ -90,10 +93,8 @@ export function createFastPath(
       _meta: serverMeta,
     });
     return {
-      modern: utf8.encode(`{"result":${modern},"jsonrpc":"2.0","id":`),
-      legacy: utf8.encode(
-        `event: message\ndata: {"result":${JSON.stringify({ tools: listed })},"jsonrpc":"2.0","id":`,
-      ),
+      modern: utf8.encode(resultHead(modern)),
+      legacy: utf8.encode(`${SSE_START}${resultHead(JSON.stringify({ tools: listed }))}`),
     };
   };
   const listJson = serialize(tools);
@@ -127,25 +128,21 @@ export function createFastPath(
   }
 
   function send(kind: "modern" | "legacy", message: string): Response {
-    if (kind === "modern") return new Response(message, { headers: { "content-type": "application/json" } });
-    return new Response(`event: message\ndata: ${message}\n\n`, { headers: SSE_HEADERS });
+    const body = kind === "modern" ? message : `${SSE_START}${message}${SSE_END}`;
+    return new Response(body, { headers: HEADERS[kind] });
   }
 
-  /** A list's answer: its bytes up to the id, then the id and the rest (the SSE event's end for 2025). */
+  /** A list's answer: its bytes up to the id (`serialize`), then the id and the rest. */
   function listAnswer(kind: "modern" | "legacy", head: Uint8Array, id: unknown): Response {
-    const tail = `${JSON.stringify(id)}}${kind === "modern" ? "" : "\n\n"}`;
+    const tail = kind === "modern" ? idTail(id) : `${idTail(id)}${SSE_END}`;
     const body = new Uint8Array(head.length + Buffer.byteLength(tail));
     body.set(head);
     utf8.encodeInto(tail, body.subarray(head.length));
-    if (kind === "modern") return new Response(body, { headers: { "content-type": "application/json" } });
-    return new Response(body, { headers: SSE_HEADERS });
+    return new Response(body, { headers: HEADERS[kind] });
   }
 
-  /** `{ result, jsonrpc, id }` as JSON.stringify writes it, around a result already serialized. */
-  const answerJson = (kind: "modern" | "legacy", id: unknown, result: string) =>
-    send(kind, `{"result":${result},"jsonrpc":"2.0","id":${JSON.stringify(id)}}`);
   const answer = (kind: "modern" | "legacy", id: unknown, result: object) =>
-    answerJson(kind, id, JSON.stringify(result));
+    send(kind, `${resultHead(JSON.stringify(result))}${idTail(id)}`);
 
   /**
    * A call that threw: a protocol error (invalid arguments) as the SDK sends it (in band: HTTP 200, its code,

@@ -332,7 +332,8 @@ export class TokenStreams {
 const jsonError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
   Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
 
-const SSE_HEADERS = {
+/** The headers of an SSE answer, as the SDK's transports send them (also the fast path's 2025-era answers). */
+export const SSE_HEADERS = {
   "Content-Type": "text/event-stream",
   "Cache-Control": "no-cache, no-transform",
   Connection: "keep-alive",
