@@ -64,6 +64,7 @@ export async function* paginateAfter<I extends object, T, O>(
   keys: { id: string; at: string },
   opts?: O,
 ): AsyncGenerator<T, void, undefined> {
+  // The server's page when no limit is given (MAX_LIST_PAGE in @mcp/core, which the SDK does not import).
   const limit = "limit" in input && typeof input.limit === "number" ? input.limit : 1000;
   let request = input;
   for (;;) {
