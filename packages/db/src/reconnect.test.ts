@@ -1,0 +1,155 @@
+// How the driver behaves when the server ends a connection: the cases postgres.js 3.4.9 got wrong, fixed by
+// `patches/postgres@3.4.9.patch` (applied by `bun install`). Each test fails on the unpatched driver: a
+// connection poisoned for good (every later query waits out the connect timeout), a connection cut while it
+// fetched the array types (a rejection nobody handled, which ends the process; or, for a FIN, a silent
+// reconnect), the dead backend's error handed to the next query, and a query that never settles against a
+// server that closes every connection.
+import { afterAll, describe, expect, test } from "bun:test";
+import { connect, createServer, type Socket } from "node:net";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import { createDatabase } from "./client.ts";
+
+const url = process.env.DATABASE_URL ?? "";
+
+/** The driver's error code of a failed query (drizzle wraps it as the cause), or the rows. */
+const outcome = (query: PromiseLike<unknown>) =>
+  Promise.resolve(query).then(
+    (rows) => rows,
+    (error: { code?: string; cause?: { code?: string } }) => ({ failed: error.cause?.code ?? error.code }),
+  );
+
+// One skipped test in the embedded run (PGlite has no connections to end), not one per case.
+if (!url) test.skip("a pooled connection the server ended (needs DATABASE_URL)", () => {});
+else
+  describe("a pooled connection the server ended (PostgreSQL)", () => {
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    afterAll(() => admin.end({ timeout: 1 }));
+    const terminate = (pid: number) => admin`select pg_terminate_backend(${pid})`;
+
+    test("a query sent as the server ends the connection fails, and every later query gets a new connection", async () => {
+      const target = new URL(url);
+      let current: Socket | undefined;
+      // One connection, on a socket this test can watch: the query goes out between the server's end of
+      // the connection and the driver's close handling, the window a busy process hits during a failover.
+      // (`socket`, the driver's option for a socket of the caller's making, is missing from its types.)
+      const socket = () =>
+        new Promise<Socket>((resolve, reject) => {
+          const made = connect(Number(target.port || 5432), target.hostname);
+          current = made;
+          made.once("connect", () => resolve(made));
+          made.once("error", reject);
+        });
+      const client = postgres(url, {
+        max: 1,
+        connect_timeout: 3,
+        onnotice: () => {},
+        socket,
+      } as postgres.Options<Record<string, never>>);
+      try {
+        const [first] = await client`select pg_backend_pid() as pid`;
+        const sentAtTheEnd = new Promise((resolve) => {
+          current?.once("end", () => resolve(outcome(client`select 1 as one`)));
+        });
+        await terminate(first?.pid);
+        expect(await sentAtTheEnd).toEqual({ failed: "CONNECTION_CLOSED" });
+        for (const n of [2, 3, 4]) {
+          // Unpatched: CONNECT_TIMEOUT each time (the new connection's startup message never leaves).
+          expect(await outcome(client`select ${n}::int as n`)).toEqual([{ n }]);
+        }
+        const [after] = await client`select pg_backend_pid() as pid`;
+        expect(after?.pid).not.toBe(first?.pid);
+      } finally {
+        await client.end({ timeout: 1 });
+      }
+    });
+
+    // Its first query on a new connection, before the caller's; cut once, by a proxy, with a FIN or a reset.
+    test.each([
+      ["ends", "CONNECTION_CLOSED"],
+      ["resets", "ECONNRESET"],
+    ] as const)(
+      "the server %s the connection while the driver fetches its array types: the query fails with %s, nothing is left unhandled",
+      async (how, code) => {
+        const target = new URL(url);
+        let cut = 0;
+        const proxy = createServer((client) => {
+          const server = connect(Number(target.port || 5432), target.hostname);
+          client.on("data", (bytes: Buffer) => {
+            if (cut === 0 && bytes.includes("typarray")) {
+              cut++;
+              if (how === "ends") client.end();
+              else client.resetAndDestroy();
+              server.destroy();
+              return;
+            }
+            server.write(bytes);
+          });
+          server.pipe(client);
+          client.on("error", () => server.destroy());
+          server.on("error", () => client.destroy());
+          client.on("close", () => server.destroy());
+        });
+        await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", () => resolve()));
+        const proxied = new URL(target);
+        proxied.hostname = "127.0.0.1";
+        proxied.port = String((proxy.address() as { port: number }).port);
+        const database = createDatabase({ DATABASE_URL: proxied.toString(), poolSize: 1 });
+        try {
+          expect(await outcome(database.db.execute(sql`select 1 as one`))).toEqual({ failed: code });
+          expect(cut).toBe(1);
+          expect(await outcome(database.db.execute(sql`select 2 as two`))).toEqual([{ two: 2 }]);
+        } finally {
+          await database.close();
+          proxy.close();
+        }
+      },
+    );
+
+    test("a query running when the server ends the connection fails; the next query is not handed its error", async () => {
+      const database = createDatabase({ DATABASE_URL: url, poolSize: 1 });
+      try {
+        const [{ pid }] = (await database.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as [
+          { pid: number },
+        ];
+        const running = outcome(database.db.execute(sql`select pg_sleep(30)`));
+        // Until the backend is in pg_sleep, terminating it would not hit the running query.
+        let sleeping = false;
+        for (let i = 0; i < 500 && !sleeping; i++) {
+          const [row] = await admin`select wait_event from pg_stat_activity where pid = ${pid}`;
+          sleeping = row?.wait_event === "PgSleep";
+          if (!sleeping) await Bun.sleep(10);
+        }
+        expect(sleeping).toBe(true);
+        await terminate(pid);
+        expect(await running).toMatchObject({ failed: expect.any(String) });
+        // Unpatched: 57P01 ("terminating connection due to administrator command"), the old backend's error.
+        expect(await outcome(database.db.execute(sql`select 2 as two`))).toEqual([{ two: 2 }]);
+      } finally {
+        await database.close();
+      }
+    });
+  });
+
+// No PostgreSQL needed: a server that takes every connection and closes it at once, as a pooler does in front
+// of a database that is down.
+test("a server that closes every connection at once: the query fails with CONNECTION_CLOSED, promptly", async () => {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => {
+    accepted.push(socket);
+    socket.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = server.address() as { port: number };
+  const database = createDatabase({ DATABASE_URL: `postgres://nobody@127.0.0.1:${port}/none`, poolSize: 1 });
+  try {
+    // Unpatched: never settles (the driver reconnects at once, forever).
+    expect(await outcome(database.db.execute(sql`select 1`))).toEqual({ failed: "CONNECTION_CLOSED" });
+    expect(accepted).toHaveLength(1);
+    expect(await outcome(database.db.execute(sql`select 1`))).toEqual({ failed: "CONNECTION_CLOSED" });
+    expect(accepted).toHaveLength(2);
+  } finally {
+    await database.close();
+    server.close();
+  }
+});
