@@ -2,13 +2,15 @@
 // `patches/postgres@3.4.9.patch` (applied by `bun install`). Each test fails on the unpatched driver: a
 // connection poisoned for good (every later query waits out the connect timeout), a connection cut while it
 // fetched the array types (a rejection nobody handled, which ends the process; or, for a FIN, a silent
-// reconnect), the dead backend's error handed to the next query, and a query that never settles against a
-// server that closes every connection.
+// reconnect), the dead backend's error handed to the next query, a transaction's later statements run on the
+// next connection outside any transaction, and a query that never settles against a server that closes every
+// connection.
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { createDatabase } from "./client.ts";
+import { users } from "./schema/index.ts";
 
 const url = process.env.DATABASE_URL ?? "";
 
@@ -125,6 +127,43 @@ else
         expect(await running).toMatchObject({ failed: expect.any(String) });
         // Unpatched: 57P01 ("terminating connection due to administrator command"), the old backend's error.
         expect(await outcome(database.db.execute(sql`select 2 as two`))).toEqual([{ two: 2 }]);
+      } finally {
+        await database.close();
+      }
+    });
+
+    test("a transaction whose connection the server ended: its later statements fail and nothing of it is written", async () => {
+      const database = createDatabase({ DATABASE_URL: url, poolSize: 1 });
+      const id = `usr_reconnect_${crypto.randomUUID()}`;
+      const user = (n: number) => ({ id: `${id}-${n}`, email: `${id}-${n}@example.test`, passwordHash: "x" });
+      let late: unknown;
+      // The callback runs on after the transaction has failed (its connection's end rejects it at once).
+      const callbackDone = Promise.withResolvers<void>();
+      try {
+        const transaction = database.db.transaction(async (tx) => {
+          try {
+            const [{ pid }] = (await tx.execute(sql`select pg_backend_pid() as pid`)) as unknown as [
+              { pid: number },
+            ];
+            await tx.insert(users).values(user(1));
+            await terminate(pid);
+            // The pool's next query (another request's) opens a new connection in the ended one's place.
+            for (let i = 0; i < 500; i++) {
+              const answer = await outcome(database.db.execute(sql`select 1 as one`));
+              if (Array.isArray(answer)) break;
+              await Bun.sleep(10);
+            }
+            // Unpatched: runs on that new connection, outside any transaction, and stays written.
+            late = await outcome(tx.insert(users).values(user(2)));
+          } finally {
+            callbackDone.resolve();
+          }
+        });
+        expect(await outcome(transaction)).toMatchObject({ failed: expect.any(String) });
+        await callbackDone.promise;
+        expect(late).toEqual({ failed: "CONNECTION_CLOSED" });
+        const written = await admin`select id from users where id like ${`${id}%`}`;
+        expect(written).toHaveLength(0);
       } finally {
         await database.close();
       }
