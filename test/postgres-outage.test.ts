@@ -2,9 +2,9 @@
 // shared server and every other test keep their connections): control-plane reads and writes answer 503
 // SERVICE_UNAVAILABLE with Retry-After (never a 500), a connect cut between its upstream check and its
 // transaction leaves nothing behind and succeeds once when retried, and the edge keeps serving the
-// instances it knows. The embedded run has no server to cut (PGlite lives in the process).
+// instances it knows (their tool calls reach the audit log once the database is back). The embedded run has no server to cut (PGlite lives in the process).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createDatabase, credentials, instances } from "@mcp/db";
+import { auditEvents, createDatabase, credentials, instances } from "@mcp/db";
 import { eq } from "drizzle-orm";
 import { connectFigma, data, figmaKeyFor, newUser, rest, type TestUser, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
@@ -46,6 +46,8 @@ else
     let user: TestUser;
     let known: { instanceId: string; instanceUrl: string };
     let apiKey: string;
+    /** The request id of a tool call the edge served while the database was down. */
+    let servedWhileDown: string | null = null;
 
     beforeAll(async () => {
       const target = new URL(DATABASE_URL ?? "");
@@ -158,6 +160,12 @@ else
         const served = await callGetFile(known.instanceUrl);
         expect(served.status).toBe(200);
         expect(served.body.result.isError).toBeUndefined();
+        servedWhileDown = served.headers.get("x-request-id");
+        // Its audit event: the writer (every second) tries, cannot reach the database, and keeps it.
+        await until(
+          () => stack.logs.some((line) => line.includes("audit flush deferred: database unavailable")),
+          "an audit flush tried during the outage",
+        );
         // Well-formed, never issued: only the database could tell.
         const unknown = known.instanceUrl.replace(/.{4}\/mcp$/, "zzzz/mcp");
         expect(unknown).not.toBe(known.instanceUrl);
@@ -179,5 +187,18 @@ else
       );
       expect(revoked.status).toBe(200);
       expect((await callGetFile(known.instanceUrl)).status).toBe(401);
+    });
+
+    test("a tool call served while it was down is in the audit log once it is back (kept, not dropped)", async () => {
+      const requestId = servedWhileDown;
+      expect(requestId).toBeString();
+      const written = () =>
+        direct.db
+          .select({ action: auditEvents.action, status: auditEvents.status, tool: auditEvents.tool })
+          .from(auditEvents)
+          .where(eq(auditEvents.requestId, requestId ?? ""));
+      // The edge's writer tries again every second.
+      await until(async () => (await written()).length > 0, "the outage's tool call in the audit log");
+      expect(await written()).toEqual([{ action: "tool.call", status: "ok", tool: "get_file" }]);
     });
   });

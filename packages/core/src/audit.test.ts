@@ -1,6 +1,6 @@
 // The audit writer on a real database (PGlite, or DATABASE_URL): batches of the configured size, each one
 // statement with its roll-ups; a batch the database refuses is dropped and logged without losing the next;
-// the buffer's bound.
+// a batch the database could not be reached for is kept and written later, never twice; the buffer's bound.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeySpec } from "@mcp/crypto";
 import { auditEvents, usageRollups } from "@mcp/db";
@@ -146,13 +146,13 @@ describe("AuditLog", () => {
     expect(lines.map((l) => [l.level, l.msg, l.dropped])).toEqual([["error", "audit flush failed", 2]]);
   });
 
-  test("at most MAX_BUFFER events wait: the next is dropped with a warning, the rest are written", async () => {
+  test("at most MAX_BUFFER events wait: the next are dropped with one warning, counted, the rest are written", async () => {
     const userId = `usr_audit_${crypto.randomUUID()}`;
     const { log, lines } = capture();
     // Batches larger than the bound: nothing flushes on its own.
     const audit = new AuditLog({ db: platform.deps.db, log }, { batch: AuditLog.MAX_BUFFER * 2 });
-    for (let i = 0; i <= AuditLog.MAX_BUFFER; i++) audit.record(call(userId, i));
-    expect(lines.map((l) => [l.level, l.msg])).toEqual([["warn", "audit buffer full; dropping event"]]);
+    for (let i = 0; i < AuditLog.MAX_BUFFER + 3; i++) audit.record(call(userId, i));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([["warn", "audit buffer full; dropping events"]]);
     await audit.flush();
     const written = await platform.deps.db
       .select({ requestId: auditEvents.requestId })
@@ -160,9 +160,92 @@ describe("AuditLog", () => {
       .where(eq(auditEvents.userId, userId));
     expect(written).toHaveLength(AuditLog.MAX_BUFFER);
     expect(written.some((w) => w.requestId === `req-${AuditLog.MAX_BUFFER}`)).toBe(false);
-    // Room again once flushed.
+    // Room again once flushed: the drops are reported, once.
     audit.record(call(userId, -1));
+    audit.record(call(userId, -2));
     await audit.flush();
-    expect(lines).toHaveLength(1);
+    expect(lines.map((l) => [l.level, l.msg, l.dropped])).toEqual([
+      ["warn", "audit buffer full; dropping events", undefined],
+      ["warn", "audit events dropped while the buffer was full", 3],
+    ]);
+  });
+
+  /** The platform's database, its `execute` failing as `fail` says (a lost connection, as postgres.js reports it). */
+  function flaky(fail: (attempt: number) => "before" | "after" | undefined) {
+    let attempt = 0;
+    const lost = () =>
+      Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), { code: "CONNECTION_CLOSED" });
+    const db = platform.deps.db;
+    return new Proxy(db, {
+      get(target, key, receiver) {
+        if (key !== "execute") return Reflect.get(target, key, receiver);
+        return async (...args: Parameters<typeof db.execute>) => {
+          const when = fail(++attempt);
+          if (when === "before") throw lost();
+          const result = await db.execute(...args);
+          if (when === "after") throw lost();
+          return result;
+        };
+      },
+    });
+  }
+
+  test("a batch the database could not be reached for is kept, and written with everything after it once it is back", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    const audit = new AuditLog({ db: flaky((n) => (n <= 2 ? "before" : undefined)), log }, { batch: 10 });
+    for (let i = 0; i < 3; i++) audit.record(call(userId, i));
+    await audit.flush();
+    expect(audit.pending).toBe(3);
+    for (let i = 3; i < 5; i++) audit.record(call(userId, i));
+    await audit.flush();
+    expect(audit.pending).toBe(5);
+    expect(await eventsOf(userId)).toHaveLength(0);
+    await audit.flush();
+    expect(audit.pending).toBe(0);
+    expect((await eventsOf(userId)).map((e) => e.requestId).sort()).toEqual(
+      [0, 1, 2, 3, 4].map((i) => `req-${i}`),
+    );
+    const day = (await rollupsOf(userId)).filter((r) => r.period === "day");
+    expect(day.reduce((n, r) => n + r.calls, 0)).toBe(5);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ["warn", "audit flush deferred: database unavailable"],
+      ["warn", "audit flush deferred: database unavailable"],
+    ]);
+  });
+
+  test("stopped while the database cannot be reached: the events it could not write are counted in an error", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    const audit = new AuditLog({ db: flaky(() => "before"), log }, { batch: 10 });
+    for (let i = 0; i < 3; i++) audit.record(call(userId, i));
+    await audit.stop();
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ["warn", "audit flush deferred: database unavailable"],
+      ["error", "audit events not written at shutdown"],
+    ]);
+    expect((lines[1] as { lost?: number }).lost).toBe(3);
+  });
+
+  test("a batch written just before the connection was lost is not written, or counted, twice", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    // The statement commits, then its answer is lost: the writer cannot tell, and tries it again.
+    const audit = new AuditLog({ db: flaky((n) => (n === 1 ? "after" : undefined)), log }, { batch: 10 });
+    for (let i = 0; i < 4; i++) audit.record(call(userId, i));
+    await audit.flush();
+    expect(audit.pending).toBe(4);
+    // Recorded after the failed attempt: a batch of their own, not added to the one that may have committed.
+    audit.record(call(userId, 4));
+    await audit.flush();
+    expect(audit.pending).toBe(0);
+    expect(await eventsOf(userId)).toHaveLength(5);
+    const day = (await rollupsOf(userId)).filter((r) => r.period === "day");
+    expect(day.reduce((n, r) => n + r.calls, 0)).toBe(5);
+    expect(day.reduce((n, r) => n + r.upstreamCalls, 0)).toBe(5);
+    // The retry found its events written: nothing refused (a duplicate key), nothing dropped.
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ["warn", "audit flush deferred: database unavailable"],
+    ]);
   });
 });

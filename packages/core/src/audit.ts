@@ -1,5 +1,6 @@
 import { type AuditActorKind, type AuditDetail, auditEvents, type Db } from "@mcp/db";
 import { eq, sql } from "drizzle-orm";
+import { isDatabaseUnavailable } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
 import { newTimeOrderedId } from "./ids.ts";
 import { type CallSample, RollupFold, upsertRollups } from "./usage.ts";
@@ -41,6 +42,10 @@ type Row = AuditEvent & { id: string; createdAt: Date };
 interface Batch {
   rows: string[];
   rollups: RollupFold;
+  /** Its first event's id: whether that one is stored says whether the whole batch is (see insertBatch). */
+  firstId?: string;
+  /** Tried once already: it takes no more events (its retry must be the very statement that may have committed). */
+  sealed?: boolean;
 }
 
 /**
@@ -49,12 +54,18 @@ interface Batch {
  * folded into its batch's roll-ups as it is recorded, so a flush only joins what is ready: under load a
  * flush that serialised and folded a thousand events at once held the event loop for milliseconds, and every
  * request in flight waited behind it (the tail of the edge's latency).
+ *
+ * While the database cannot be reached (an edge serves the instances it knows through an outage), a batch is
+ * kept, first in line, and tried again at the next flush; a batch the database refuses for its content is
+ * dropped. Either way at most MAX_BUFFER events wait; past that, new ones are dropped and counted.
  */
 export class AuditLog {
   private batches: Batch[] = [];
   private buffered = 0;
   private timer?: ReturnType<typeof setInterval>;
   private flushing: Promise<void> = Promise.resolve();
+  /** Events dropped since the buffer filled up (reported once there is room again). */
+  private dropped = 0;
   static readonly MAX_BUFFER = 10_000;
   /**
    * Events per statement. Under load each flush costs a statement (parse, plan, the roll-up upsert) whatever its
@@ -74,17 +85,24 @@ export class AuditLog {
 
   record(event: AuditEvent): void {
     if (this.buffered >= AuditLog.MAX_BUFFER) {
-      this.deps.log.warn("audit buffer full; dropping event", { action: event.action });
+      // One line when it fills up and one when there is room again, not one per event of an outage.
+      if (this.dropped++ === 0)
+        this.deps.log.warn("audit buffer full; dropping events", { action: event.action });
       return;
+    }
+    if (this.dropped > 0) {
+      this.deps.log.warn("audit events dropped while the buffer was full", { dropped: this.dropped });
+      this.dropped = 0;
     }
     const size = this.opts.batch ?? AuditLog.BATCH;
     let batch = this.batches.at(-1);
-    if (!batch || batch.rows.length >= size) {
+    if (!batch || batch.sealed || batch.rows.length >= size) {
       batch = { rows: [], rollups: new RollupFold() };
       this.batches.push(batch);
     }
     const createdAt = new Date();
     const row: Row = { id: newTimeOrderedId("evt", createdAt.getTime()), ...event, createdAt };
+    batch.firstId ??= row.id;
     batch.rows.push(JSON.stringify(toJsonRow(row)));
     if (isToolCall(row)) batch.rollups.add(row);
     this.buffered++;
@@ -119,6 +137,15 @@ export class AuditLog {
         try {
           await insertBatch(this.deps.db, batch);
         } catch (error) {
+          if (isDatabaseUnavailable(error)) {
+            // Kept for the next flush (the timer's, every second). It may have committed before the connection
+            // was lost: its retry skips events already written, and then their roll-ups (see insertBatch).
+            batch.sealed = true;
+            this.batches.unshift(batch);
+            this.buffered += batch.rows.length;
+            this.deps.log.warn("audit flush deferred: database unavailable", { pending: this.buffered });
+            return;
+          }
           this.deps.log.error("audit flush failed", { error, dropped: batch.rows.length });
         }
       }
@@ -130,6 +157,9 @@ export class AuditLog {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
+    // Kept through an outage, but this process ends now.
+    if (this.buffered > 0)
+      this.deps.log.error("audit events not written at shutdown", { lost: this.buffered });
   }
 }
 
@@ -142,7 +172,11 @@ const isToolCall = (r: Row): r is Row & CallSample =>
  * under load, and so did serialising one array parameter per column element by element; JSON.stringify is
  * native (and runs per event, as it is recorded). The tool calls' roll-ups (folded as they were recorded, so
  * the database adds a few rows, not one per call) go in the same statement: events and counters commit
- * together or not at all.
+ * together or not at all. So a batch tried again after a lost connection (it may have committed before the
+ * answer was lost) finds either none of its events stored, and writes everything, or all of them, and writes
+ * nothing: its first event's id decides, and no roll-up is added without a new event. Its counters are never
+ * added twice. A first attempt skips that check (`on conflict do nothing` on every insert cost PostgreSQL a
+ * tenth more per event, measured).
  */
 function insertBatch(db: Db, batch: Batch) {
   const rows = `[${batch.rows.join(",")}]`;
@@ -155,9 +189,14 @@ function insertBatch(db: Db, batch: Batch) {
       id text, user_id text, org_id text, action text, status text, actor_kind text, actor_key_id text, target text,
       instance_id text, service_type text, tool text, latency_ms integer, upstream_ms integer, request_id text,
       ip text, user_agent text, detail jsonb, created_at timestamptz
-    )`;
+    )
+    ${batch.sealed ? sql`where not exists (select from audit_events where id = ${batch.firstId ?? ""})` : sql``}`;
   if (batch.rollups.size === 0) return db.execute(insert);
-  return db.execute(sql`with events as (${insert}) ${upsertRollups(JSON.stringify(batch.rollups.rows()))}`);
+  const rollups = JSON.stringify(batch.rollups.rows());
+  if (!batch.sealed) return db.execute(sql`with events as (${insert}) ${upsertRollups(rollups)}`);
+  return db.execute(
+    sql`with events as (${insert} returning 1) ${upsertRollups(rollups, sql`exists (select from events)`)}`,
+  );
 }
 
 /**

@@ -134,9 +134,9 @@ const PERIODS = [
 
 /**
  * Adds roll-up rows (a JSON array of `RollupRow`) to the stored counters: the SQL fragment the audit writer
- * appends to its insert, so events and counters commit together.
+ * appends to its insert, so events and counters commit together; only when `when` holds, if given.
  */
-export function upsertRollups(rowsJson: string): SQL {
+export function upsertRollups(rowsJson: string, when?: SQL): SQL {
   return sql`
     insert into usage_rollups as u (user_id, org_id, period, period_start, instance_id, service_type, tool, calls, errors,
       latency_buckets, upstream_calls, upstream_ms_sum)
@@ -146,6 +146,7 @@ export function upsertRollups(rowsJson: string): SQL {
       user_id text, org_id text, period text, period_start timestamptz, instance_id text, service_type text, tool text,
       calls integer, errors jsonb, latency_buckets integer[], upstream_calls integer, upstream_ms_sum bigint
     )
+    ${when ? sql`where ${when}` : sql``}
     on conflict (user_id, period, period_start, instance_id, service_type, tool) do update set
       calls = u.calls + excluded.calls,
       errors = (
