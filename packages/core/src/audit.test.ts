@@ -214,6 +214,19 @@ describe("AuditLog", () => {
     ]);
   });
 
+  test("a batch kept through an outage is written first when the next batch fills up, not only by the timer", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const { log } = capture();
+    const audit = new AuditLog({ db: flaky((n) => (n === 1 ? "before" : undefined)), log }, { batch: 3 });
+    audit.record(call(userId, 0));
+    await audit.flush();
+    expect(audit.pending).toBe(1);
+    // No flush from here on: the batch that fills up takes the kept one along.
+    for (let i = 1; i <= 3; i++) audit.record(call(userId, i));
+    expect(await waitFor(() => audit.pending === 0)).toBe(true);
+    expect(await eventsOf(userId)).toHaveLength(4);
+  });
+
   test("stopped while the database cannot be reached: the events it could not write are counted in an error", async () => {
     const userId = `usr_audit_${crypto.randomUUID()}`;
     const { log, lines } = capture();

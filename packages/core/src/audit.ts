@@ -66,6 +66,8 @@ export class AuditLog {
   private flushing: Promise<void> = Promise.resolve();
   /** Events dropped since the buffer filled up (reported once there is room again). */
   private dropped = 0;
+  /** A write queued behind the one running and not started yet: at most one of each kind waits. */
+  private queued?: "all" | "fullOnly";
   static readonly MAX_BUFFER = 10_000;
   /**
    * Events per statement. Under load each flush costs a statement (parse, plan, the roll-up upsert) whatever its
@@ -126,14 +128,20 @@ export class AuditLog {
    * each a statement's fixed cost in PostgreSQL.)
    */
   private write(fullOnly: boolean): Promise<void> {
+    // A write already waiting to start covers this one: it writes what is there when it starts. (Chaining one
+    // per call grew the chain by a write a second while a black-holed database held each for its timeout.)
+    if (this.queued === "all" || (fullOnly && this.queued)) return this.flushing;
+    this.queued = fullOnly ? "fullOnly" : "all";
     this.flushing = this.flushing.then(async () => {
+      this.queued = undefined;
       const size = this.opts.batch ?? AuditLog.BATCH;
       for (;;) {
         const batch = this.batches[0];
-        if (!batch || (fullOnly && batch.rows.length < size)) return;
-        // A batch taken here gets no more events: the next one recorded starts a new batch.
+        // A batch tried before goes first, full or not (the ones behind it wait for it).
+        if (!batch || (fullOnly && !batch.sealed && batch.rows.length < size)) return;
+        // A batch taken here gets no more events: the next one recorded starts a new batch. Its events still
+        // count against the bound until the write is over.
         this.batches.shift();
-        this.buffered -= batch.rows.length;
         try {
           await insertBatch(this.deps.db, batch);
         } catch (error) {
@@ -142,12 +150,12 @@ export class AuditLog {
             // was lost: its retry skips events already written, and then their roll-ups (see insertBatch).
             batch.sealed = true;
             this.batches.unshift(batch);
-            this.buffered += batch.rows.length;
             this.deps.log.warn("audit flush deferred: database unavailable", { pending: this.buffered });
             return;
           }
           this.deps.log.error("audit flush failed", { error, dropped: batch.rows.length });
         }
+        this.buffered -= batch.rows.length;
       }
     });
     return this.flushing;
@@ -158,8 +166,12 @@ export class AuditLog {
     this.timer = undefined;
     await this.flush();
     // Kept through an outage, but this process ends now.
-    if (this.buffered > 0)
-      this.deps.log.error("audit events not written at shutdown", { lost: this.buffered });
+    if (this.buffered > 0 || this.dropped > 0) {
+      this.deps.log.error("audit events not written at shutdown", {
+        lost: this.buffered,
+        dropped: this.dropped,
+      });
+    }
   }
 }
 
