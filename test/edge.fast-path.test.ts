@@ -231,7 +231,10 @@ describe("takes only canonical requests", () => {
     expect(serve(modern("tools/list"), "GET")).toBeUndefined();
   });
 
-  test("tools/list matches the SDK's for every REST service of the registry, in both eras", async () => {
+  test("tools/list matches the SDK's for every REST service of the registry, in both eras, and is ASCII", async () => {
+    // Lists with characters past ASCII (GitHub's "…", Notion's "→"): the fast path writes them as JSON escapes,
+    // so the runtime holds its answer one byte per character (see `ascii` in fast-path.ts).
+    let beyondAscii = 0;
     for (const service of stack.platform.deps.registry.list()) {
       if (service.kind !== "rest") continue;
       const handler = createServiceHandler(service, sdkOnly.deps);
@@ -248,16 +251,21 @@ describe("takes only canonical requests", () => {
           authInfo: { token: "", clientId: "ins_fastpath", scopes: [], extra: { ...extra } },
           parsedBody: c.body,
         });
-        const read = async (res: Response | undefined) => {
-          const text = (await res?.text()) ?? "";
-          return JSON.parse(text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "null"));
-        };
-        expect({ service: service.type, message: await read(fast) }).toEqual({
+        const [fastText, sdkText] = [(await fast?.text()) ?? "", await sdk.text()];
+        const read = (text: string) =>
+          JSON.parse(text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "null"));
+        expect({ service: service.type, message: read(fastText) }).toEqual({
           service: service.type,
-          message: await read(sdk),
+          message: read(sdkText),
+        });
+        if (/[^\x00-\x7f]/.test(sdkText)) beyondAscii++;
+        expect({ service: service.type, ascii: !/[^\x00-\x7f]/.test(fastText) }).toEqual({
+          service: service.type,
+          ascii: true,
         });
       }
       await handler.close();
     }
+    expect(beyondAscii).toBeGreaterThan(0);
   });
 });

@@ -33,7 +33,16 @@ const isPlain = (v: unknown): v is Json =>
   typeof v === "object" && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 const onlyKeys = (o: Json, allowed: readonly string[]) => Object.keys(o).every((k) => allowed.includes(k));
 
-const utf8 = new TextEncoder();
+/**
+ * `json` with every character past ASCII written as a JSON escape (`→` as `\u2192`): the same JSON to any
+ * parser, and a string the runtime holds one byte per character. One such character in a list (GitHub's,
+ * Slack's, Notion's descriptions have "…" or "→") made the few-KB answer a UTF-16 string, transcoded to UTF-8
+ * on every answer. Keeping the answer as UTF-8 bytes instead, copied into a new buffer with the id per answer,
+ * cost more than a string even for an all-ASCII list (Figma's: the edge's CPU per tools/list 87 → 100 µs, 8
+ * alternating rounds, PostgreSQL + Redis, 2026-12-03).
+ */
+const ascii = (json: string) =>
+  json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 /** The headers of each era's answer: JSON, or the SSE the SDK's 2025-era stateless transport answers with. */
 const HEADERS = { modern: { "content-type": "application/json" }, legacy: SSE_HEADERS };
@@ -81,10 +90,8 @@ export function createFastPath(
 ): FastPath {
   const serverMeta = { [SERVER_INFO_META_KEY]: info };
   // Serialized once: the list never changes for a loaded definition (and stringifying it was the largest
-  // single cost of a tools/list); kept as UTF-8 bytes up to the request's id: a list is a few KB, and one
-  // character past Latin-1 in a description (Figma's has "→") made every answer re-encode the whole string from
-  // UTF-16 (1.5-2 us a tools/list, measured alone).
-  const serialize = (listed: readonly object[]): Record<"modern" | "legacy", Uint8Array> => {
+  // single cost of a tools/list), up to the request's id, in ASCII (see `ascii`).
+  const serialize = (listed: readonly object[]): Record<"modern" | "legacy", string> => {
     const modern = JSON.stringify({
       tools: listed,
       resultType: "complete",
@@ -93,8 +100,8 @@ export function createFastPath(
       _meta: serverMeta,
     });
     return {
-      modern: utf8.encode(resultHead(modern)),
-      legacy: utf8.encode(`${SSE_START}${resultHead(JSON.stringify({ tools: listed }))}`),
+      modern: ascii(resultHead(modern)),
+      legacy: ascii(`${SSE_START}${resultHead(JSON.stringify({ tools: listed }))}`),
     };
   };
   const listJson = serialize(tools);
@@ -132,13 +139,10 @@ export function createFastPath(
     return new Response(body, { headers: HEADERS[kind] });
   }
 
-  /** A list's answer: its bytes up to the id (`serialize`), then the id and the rest. */
-  function listAnswer(kind: "modern" | "legacy", head: Uint8Array, id: unknown): Response {
+  /** A list's answer: its text up to the id (`serialize`), then the id and the rest. */
+  function listAnswer(kind: "modern" | "legacy", head: string, id: unknown): Response {
     const tail = kind === "modern" ? idTail(id) : `${idTail(id)}${SSE_END}`;
-    const body = new Uint8Array(head.length + Buffer.byteLength(tail));
-    body.set(head);
-    utf8.encodeInto(tail, body.subarray(head.length));
-    return new Response(body, { headers: HEADERS[kind] });
+    return new Response(`${head}${tail}`, { headers: HEADERS[kind] });
   }
 
   const answer = (kind: "modern" | "legacy", id: unknown, result: object) =>
