@@ -2,7 +2,8 @@
 // shared server and every other test keep their connections): control-plane reads and writes answer 503
 // SERVICE_UNAVAILABLE with Retry-After (never a 500), a connect cut between its upstream check and its
 // transaction leaves nothing behind and succeeds once when retried, and the edge keeps serving the
-// instances it knows (their tool calls reach the audit log once the database is back). The embedded run has no server to cut (PGlite lives in the process).
+// instances it knows (their tool calls reach the audit log once the database is back). The embedded run has
+// no server to cut (PGlite lives in the process).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { auditEvents, createDatabase, credentials, instances } from "@mcp/db";
 import { eq } from "drizzle-orm";
