@@ -10,6 +10,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
+import { until } from "../../../test/wait.ts";
 import { createDatabase } from "./client.ts";
 import { users } from "./schema/index.ts";
 
@@ -118,13 +119,13 @@ else
         ];
         const running = outcome(database.db.execute(sql`select pg_sleep(30)`));
         // Until the backend is in pg_sleep, terminating it would not hit the running query.
-        let sleeping = false;
-        for (let i = 0; i < 500 && !sleeping; i++) {
-          const [row] = await admin`select wait_event from pg_stat_activity where pid = ${pid}`;
-          sleeping = row?.wait_event === "PgSleep";
-          if (!sleeping) await Bun.sleep(10);
-        }
-        expect(sleeping).toBe(true);
+        await until(
+          async () =>
+            (await admin`select wait_event from pg_stat_activity where pid = ${pid}`)[0]?.wait_event ===
+            "PgSleep",
+          "the backend in pg_sleep",
+          { everyMs: 10 },
+        );
         await terminate(pid);
         // The server's reason (unpatched: not settled until the connect timeout of the next connection).
         expect(await running).toEqual({ failed: "57P01" });
@@ -151,11 +152,11 @@ else
             await tx.insert(users).values(user(1));
             await terminate(pid);
             // The pool's next query (another request's) opens a new connection in the ended one's place.
-            for (let i = 0; i < 500; i++) {
-              const answer = await outcome(database.db.execute(sql`select 1 as one`));
-              if (Array.isArray(answer)) break;
-              await Bun.sleep(10);
-            }
+            await until(
+              async () => Array.isArray(await outcome(database.db.execute(sql`select 1 as one`))),
+              "a pooled query on a new connection",
+              { everyMs: 10 },
+            );
             // Unpatched: runs on that new connection, outside any transaction, and stays written.
             late = await outcome(tx.insert(users).values(user(2)));
           } finally {
