@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import {
   breakersFor,
+  Circuit,
   circuitState,
   credentialBreakerCount,
   credentialCircuitState,
+  HALF_OPEN_AFTER_MS,
   MAX_CREDENTIAL_BREAKERS,
+  OPEN_AFTER_FAILURES,
 } from "./breaker.ts";
 import { executeTool } from "./executor.ts";
 import { ADA, BOB, TWO_USERS, useFakeFigma } from "./test-fixtures.ts";
@@ -124,5 +127,147 @@ describe("per-credential breakers", () => {
     expect(breakersFor(service, ADA).own).toBe(a.own);
     expect(breakersFor(service, BOB).own).not.toBe(a.own);
     expect(breakersFor(service, BOB).shared).toBe(a.shared);
+  });
+});
+
+describe("an open circuit is tried again after HALF_OPEN_AFTER_MS", () => {
+  afterEach(() => setSystemTime());
+  const opened = async (service: ReturnType<typeof figma>) => {
+    for (let i = 0; i < 5; i++) {
+      fake().failNext(503);
+      await getMe(service, ADA);
+    }
+    expect(circuitState(service)).toBe("open");
+    return fake().requests.length;
+  };
+
+  test("until then nothing is sent; then one call goes through, and its success closes the circuit", async () => {
+    const service = figma();
+    const start = Date.now();
+    const sent = await opened(service);
+    setSystemTime(start + HALF_OPEN_AFTER_MS - 1_000);
+    expect(await getMe(service, BOB)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    expect(fake().requests).toHaveLength(sent);
+    setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
+    expect(await getMe(service, BOB)).toMatchObject({ ok: true, data: { handle: "Bob" } });
+    expect(fake().requests).toHaveLength(sent + 1);
+    expect(circuitState(service)).toBe("closed");
+    expect(await getMe(service, ADA)).toMatchObject({ ok: true });
+    expect(fake().requests).toHaveLength(sent + 2);
+  });
+
+  test("a trial that fails opens it for another HALF_OPEN_AFTER_MS", async () => {
+    const service = figma();
+    const start = Date.now();
+    const sent = await opened(service);
+    setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
+    fake().failNext(503);
+    expect(await getMe(service, ADA)).toMatchObject({ error: "SERVICE_UNAVAILABLE", status: 503 });
+    expect(fake().requests).toHaveLength(sent + 1);
+    expect(circuitState(service)).toBe("open");
+    setSystemTime(start + 2 * HALF_OPEN_AFTER_MS);
+    expect(await getMe(service, ADA)).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    expect(fake().requests).toHaveLength(sent + 1);
+    setSystemTime(start + 2 * HALF_OPEN_AFTER_MS + 2_000);
+    expect(await getMe(service, ADA)).toMatchObject({ ok: true });
+    expect(circuitState(service)).toBe("closed");
+  });
+
+  test("calls arriving during the trial are refused at once, none waits on it", async () => {
+    const service = figma();
+    const start = Date.now();
+    const sent = await opened(service);
+    setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
+    fake().delayMs = 200;
+    const trial = getMe(service, ADA);
+    expect(circuitState(service)).toBe("half-open");
+    const during = await getMe(service, BOB);
+    expect(during).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    expect(during.ok ? "" : during.message).toMatch(/is failing; calls are paused/);
+    expect(await trial).toMatchObject({ ok: true });
+    expect(fake().requests).toHaveLength(sent + 1);
+    expect(circuitState(service)).toBe("closed");
+  });
+
+  test("a trial the caller hangs up on decides nothing: the next call is the trial", async () => {
+    const service = figma();
+    const start = Date.now();
+    const sent = await opened(service);
+    setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
+    fake().delayMs = 300;
+    const hangUp = new AbortController();
+    const trial = getMe(service, ADA, { signal: hangUp.signal });
+    await Bun.sleep(50);
+    hangUp.abort();
+    expect(await trial).toMatchObject({ ok: false, error: "SERVICE_UNAVAILABLE" });
+    expect(circuitState(service)).toBe("open");
+    // Let the abandoned request finish on the fake first.
+    await Bun.sleep(300);
+    fake().delayMs = 0;
+    expect(await getMe(service, BOB)).toMatchObject({ ok: true });
+    expect(fake().requests).toHaveLength(sent + 2);
+    expect(circuitState(service)).toBe("closed");
+  });
+
+  test("a credential's own breaker recovers the same way, and alone", async () => {
+    const service = figma();
+    const start = Date.now();
+    for (let i = 0; i < 5; i++) {
+      fake().failNext(500);
+      await getMe(service, ADA);
+    }
+    expect(credentialCircuitState(service, ADA)).toBe("open");
+    setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
+    expect(await getMe(service, ADA)).toMatchObject({ ok: true });
+    expect(credentialCircuitState(service, ADA)).toBe("closed");
+    expect(circuitState(service)).toBe("closed");
+  });
+});
+
+describe("Circuit", () => {
+  afterEach(() => setSystemTime());
+  const failing = (r: unknown) => r === "bad";
+  const fail = (c: Circuit, times: number) => {
+    for (let i = 0; i < times; i++) c.settle(c.enter() ?? "call", "bad");
+  };
+
+  test("opens after OPEN_AFTER_FAILURES failures in a row, not fewer", () => {
+    const c = new Circuit(failing);
+    fail(c, OPEN_AFTER_FAILURES - 1);
+    expect(c.state).toBe("closed");
+    expect(c.enter()).toBe("call");
+    fail(c, 1);
+    expect(c.state).toBe("open");
+    expect(c.enter()).toBeUndefined();
+  });
+
+  test("a call let through before it opened and answered after does not close it, nor count", () => {
+    const c = new Circuit(failing);
+    const early = c.enter();
+    expect(early).toBe("call");
+    fail(c, OPEN_AFTER_FAILURES);
+    c.settle("call", "good");
+    expect(c.state).toBe("open");
+    expect(c.enter()).toBeUndefined();
+  });
+
+  test("an abandoned call changes nothing; an abandoned trial lets the next call be the trial", () => {
+    const c = new Circuit(failing);
+    fail(c, OPEN_AFTER_FAILURES - 1);
+    c.abandon("call");
+    fail(c, 1);
+    expect(c.state).toBe("open");
+    setSystemTime(new Date(Date.now() + HALF_OPEN_AFTER_MS + 1));
+    const trial = c.enter();
+    expect(trial).toBe("trial");
+    expect(c.enter()).toBeUndefined();
+    c.abandon("trial");
+    expect(c.state).toBe("open");
+    expect(c.enter()).toBe("trial");
+    c.settle("trial", "good");
+    expect(c.state).toBe("closed");
+    // Closed afresh: the failures before it no longer count.
+    fail(c, OPEN_AFTER_FAILURES - 1);
+    expect(c.state).toBe("closed");
   });
 });

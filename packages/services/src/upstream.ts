@@ -1,5 +1,11 @@
-import { isBrokenCircuitError } from "cockatiel";
-import { type BreakerScope, backOff, backoffRemaining, breakersFor, type CredentialRef } from "./breaker.ts";
+import {
+  type BreakerScope,
+  backOff,
+  backoffRemaining,
+  breakersFor,
+  type Circuit,
+  type CredentialRef,
+} from "./breaker.ts";
 import { type PoolLimits, poolFor } from "./pool.ts";
 import type { UpstreamRequest } from "./request.ts";
 
@@ -41,11 +47,7 @@ export interface CallOptions {
 
 const RETRY_BACKOFF_MS = 100;
 
-// Thrown through the breakers so a caller hanging up counts neither as a failure nor a success.
-class Cancelled extends Error {}
-// Thrown through the caller's own breaker when the shared one is open, so it does not count there either.
-class ServiceOpen extends Error {}
-// Thrown through the breakers when no pooled connection was free: it says nothing about the upstream's health.
+// Thrown by an attempt when no pooled connection was free: it says nothing about the upstream's health.
 class PoolBusy extends Error {
   constructor(readonly reason: "full" | "timeout") {
     super(reason);
@@ -113,36 +115,47 @@ function isRateLimited(r: UpstreamResult): r is Extract<UpstreamResult, { kind: 
 /** Used when a 429 names no wait. */
 const DEFAULT_BACKOFF_MS = 30_000;
 
+/**
+ * `once` through the caller's own breaker and the service's shared one (see `Circuit`), the own one asked first;
+ * a GET that never connected is tried once more, inside both. A result counts towards each breaker's failures
+ * as that breaker's rule says; a call the caller hung up on, or that found no free pooled connection (thrown),
+ * counts towards neither.
+ */
 async function throughBreakers(
-  shared: ReturnType<typeof breakersFor>["shared"],
-  own: ReturnType<typeof breakersFor>["own"],
+  shared: Circuit,
+  own: Circuit,
   once: () => Promise<UpstreamResult>,
   method: string,
 ): Promise<UpstreamResult> {
+  const ownPass = own.enter();
+  if (!ownPass) return { kind: "open", scope: "credential" };
+  const sharedPass = shared.enter();
+  if (!sharedPass) {
+    own.abandon(ownPass);
+    return { kind: "open", scope: "service" };
+  }
+  let result: UpstreamResult;
   try {
-    return await own.execute(async () => {
-      try {
-        return await shared.execute(async () => {
-          let result = await once();
-          // Only a GET whose connection failed is safe to repeat; a timed-out or POST request may have
-          // been applied upstream already.
-          if (result.kind === "network" && method === "GET") {
-            await Bun.sleep(RETRY_BACKOFF_MS + Math.random() * RETRY_BACKOFF_MS);
-            result = await once();
-          }
-          if (result.kind === "cancelled") throw new Cancelled();
-          return result;
-        });
-      } catch (err) {
-        throw isBrokenCircuitError(err) ? new ServiceOpen() : err;
-      }
-    });
+    result = await once();
+    // Only a GET whose connection failed is safe to repeat; a timed-out or POST request may have been applied
+    // upstream already.
+    if (result.kind === "network" && method === "GET") {
+      await Bun.sleep(RETRY_BACKOFF_MS + Math.random() * RETRY_BACKOFF_MS);
+      result = await once();
+    }
   } catch (err) {
-    if (err instanceof Cancelled) return { kind: "cancelled" };
-    if (err instanceof ServiceOpen) return { kind: "open", scope: "service" };
-    if (isBrokenCircuitError(err)) return { kind: "open", scope: "credential" };
+    shared.abandon(sharedPass);
+    own.abandon(ownPass);
     throw err;
   }
+  if (result.kind === "cancelled") {
+    shared.abandon(sharedPass);
+    own.abandon(ownPass);
+    return result;
+  }
+  shared.settle(sharedPass, result);
+  own.settle(ownPass, result);
+  return result;
 }
 
 /**
