@@ -144,6 +144,32 @@ describe("custom MCP servers", () => {
     expect(metrics).not.toContain('tool="echo"');
   });
 
+  test("a tool name PostgreSQL cannot store (a NUL, half a surrogate pair) costs nobody their audit trail", async () => {
+    const [mallory, alice] = await Promise.all([newUser(stack), newUser(stack)]);
+    const connect = (user: TestUser) =>
+      connectCustom(stack, user, { name: "a", url: streamable.url, headers: { authorization: SECRET } });
+    const [m, a] = [data<Issued>(await connect(mallory)), data<Issued>(await connect(alice))];
+    const [mc, ac] = await Promise.all([
+      v2(m.instanceUrl, "legacy"),
+      v2(a.instanceUrl, { pin: "2026-07-28" }),
+    ]);
+    // The relayed call's tool name is the client's, passed on to the remote (which does not know it). A
+    // 2026-07-28 request naming it is refused before it is relayed (its Mcp-Name header cannot hold the NUL),
+    // so this client negotiates the 2025 era.
+    await mc.callTool({ name: "x\u0000y\uD800", arguments: {} }).catch(() => undefined);
+    await ac.callTool({ name: "echo", arguments: { text: "x" } });
+    await Promise.all([mc.close(), ac.close()]);
+    // Both events wait in the same batch of the edge's audit writer (unless its 1 s timer fell between them).
+    await stack.edge.deps.audit.flush();
+    type Item = { action: string; tool: string | null };
+    const calls = async (user: TestUser) =>
+      data<{ items: Item[] }>(
+        await trpc(stack, "audit.list", { filters: { action: "tool.call" } }, { cookie: user.cookie }),
+      ).items.map((e) => e.tool);
+    expect(await calls(alice)).toEqual(["echo"]);
+    expect(await calls(mallory)).toEqual(["x\uFFFDy\uFFFD"]);
+  });
+
   test("headers are sealed: not in the database, not in any answer", async () => {
     const user = await newUser(stack);
     const res = await connectCustom(stack, user, {

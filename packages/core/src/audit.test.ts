@@ -117,6 +117,39 @@ describe("AuditLog", () => {
     expect(lines).toEqual([]);
   });
 
+  test("a NUL or half a surrogate pair in any text is stored as U+FFFD, and the batch (everyone's events) is written", async () => {
+    const userId = `usr_audit_${crypto.randomUUID()}`;
+    const other = `usr_audit_${crypto.randomUUID()}`;
+    const { log, lines } = capture();
+    const audit = new AuditLog({ db: platform.deps.db, log }, { batch: 10 });
+    audit.record(call(other, 0));
+    // A relayed call's tool name is whatever the client sent.
+    audit.record(call(userId, 1, { tool: "a\u0000b", requestId: "r\u0000" }));
+    audit.record(call(userId, 2, { tool: "x\uD800y", status: "\uDC00" }));
+    audit.record({
+      userId,
+      action: "auth.sign_in",
+      status: "ok",
+      userAgent: "ua\u0000 🙂 \uDBFF",
+      detail: { changed: ["k\u0000"], note: "\uD83D" },
+    });
+    audit.record(call(other, 3));
+    await audit.flush();
+    expect(lines).toEqual([]);
+    expect(await eventsOf(other)).toHaveLength(2);
+    const events = await eventsOf(userId);
+    expect(events.map((e) => [e.tool, e.requestId, e.status]).sort()).toEqual([
+      [null, null, "ok"],
+      ["a\uFFFDb", "r\uFFFD", "ok"],
+      ["x\uFFFDy", "req-2", "\uFFFD"],
+    ]);
+    const signIn = events.find((e) => e.action === "auth.sign_in");
+    expect(signIn?.userAgent).toBe("ua\uFFFD 🙂 \uFFFD");
+    expect(signIn?.detail).toEqual({ changed: ["k\uFFFD"], note: "\uFFFD" });
+    const tools = (await rollupsOf(userId)).filter((r) => r.period === "day").map((r) => r.tool);
+    expect(tools.sort()).toEqual(["a\uFFFDb", "x\uFFFDy"]);
+  });
+
   test("a batch that fills up is written on its own; the one being filled waits for the next flush", async () => {
     const userId = `usr_audit_${crypto.randomUUID()}`;
     const { log } = capture();

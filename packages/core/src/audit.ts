@@ -103,9 +103,17 @@ export class AuditLog {
       this.batches.push(batch);
     }
     const createdAt = new Date();
-    const row: Row = { id: newTimeOrderedId("evt", createdAt.getTime()), ...event, createdAt };
+    let row: Row = { id: newTimeOrderedId("evt", createdAt.getTime()), ...event, createdAt };
+    let json = JSON.stringify(toJsonRow(row));
+    // JSON.stringify writes a NUL or a lone surrogate half as a `\u` escape, which PostgreSQL refuses in text
+    // (and so the whole batch, everyone's events in it). Rare (a relayed call's tool name is the client's), so
+    // looked for only when the row has an escape at all.
+    if (json.includes("\\u")) {
+      row = storable(row);
+      json = JSON.stringify(toJsonRow(row));
+    }
     batch.firstId ??= row.id;
-    batch.rows.push(JSON.stringify(toJsonRow(row)));
+    batch.rows.push(json);
     if (isToolCall(row)) batch.rollups.add(row);
     this.buffered++;
     if (batch.rows.length >= size) void this.write(true);
@@ -174,6 +182,29 @@ export class AuditLog {
     }
   }
 }
+
+/** U+FFFD for what PostgreSQL cannot hold in text: NUL, and half of a surrogate pair. */
+const storableText = (s: string) => s.replaceAll("\u0000", "\uFFFD").replace(LONE_SURROGATE, "\uFFFD");
+// Without the `u` flag a regular expression sees UTF-16 code units, so a lone half of a pair can be matched.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function storableValue(v: unknown): unknown {
+  if (typeof v === "string") return storableText(v);
+  if (Array.isArray(v)) return v.map(storableValue);
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [storableText(k), storableValue(x)]));
+  return v;
+}
+
+/** The event with every text (the detail's too) storable; dates, numbers and ids untouched. */
+const storable = (r: Row): Row => {
+  const out = { ...r };
+  for (const [key, value] of Object.entries(r)) {
+    if (typeof value === "string") (out as Record<string, unknown>)[key] = storableText(value);
+  }
+  if (r.detail !== undefined) out.detail = storableValue(r.detail) as AuditDetail;
+  return out;
+};
 
 const isToolCall = (r: Row): r is Row & CallSample =>
   r.action === "tool.call" && r.instanceId !== undefined && r.tool !== undefined && r.latencyMs !== undefined;
