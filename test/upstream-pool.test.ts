@@ -3,7 +3,7 @@
 // default), then a bounded FIFO queue with a wait limit, then SERVICE_UNAVAILABLE at once. Per-service pool
 // limits and per-tool timeouts come from the definition; the edge's /metrics shows connections in use and
 // queued calls; every slot is given back whatever the call's fate.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -240,6 +240,42 @@ describe("the pool of a service", () => {
     expect(await waitFor(() => fake.open === 1)).toBe(true);
     fake.release();
     expect((await after.done).ok).toBe(true);
+  });
+
+  test("a credential's breaker trial that finds no free connection decides nothing: the next call is the trial", async () => {
+    const { service } = fresh("plsmall");
+    const pool = poolFor(service);
+    const ada = "pool_ada_key_0123456789";
+    const bob = "pool_bob_key_0123456789";
+    try {
+      // Ada's own breaker opens: five calls outlive hold_short's 300 ms deadline.
+      for (let i = 0; i < 5; i++) {
+        expect(await executeTool(service, "hold_short", {}, ada)).toMatchObject({
+          error: "SERVICE_UNAVAILABLE",
+        });
+      }
+      await drain(pool);
+      let arrived = fake.arrived;
+      expect(await executeTool(service, "hold", {}, ada)).toMatchObject({ error: "SERVICE_UNAVAILABLE" });
+      expect(fake.arrived).toBe(arrived);
+      // Her breaker would let a trial through now, but Bob holds both connections and the queue's one place.
+      setSystemTime(Date.now() + 11_000);
+      const held = [0, 1, 2].map(() => track(executeTool(service, "hold", {}, bob)));
+      expect(await waitFor(() => pool.stats().inUse === 2 && pool.stats().queued === 1)).toBe(true);
+      arrived = fake.arrived;
+      const busy = await executeTool(service, "hold", {}, ada);
+      expect(busy.ok ? "" : busy.message).toMatch(/is busy/);
+      expect(fake.arrived).toBe(arrived);
+      await drain(pool);
+      for (const c of held) expect((await c.done).ok).toBe(true);
+      // Her next call is the trial: it reaches the upstream, and closes her breaker.
+      const trial = track(executeTool(service, "hold", {}, ada));
+      expect(await waitFor(() => fake.open === 1)).toBe(true);
+      fake.release();
+      expect((await trial.done).ok).toBe(true);
+    } finally {
+      setSystemTime();
+    }
   });
 
   test("a queued call gives up after the definition's queueTimeoutMs with SERVICE_UNAVAILABLE", async () => {

@@ -8,6 +8,7 @@ import {
   HALF_OPEN_AFTER_MS,
   MAX_CREDENTIAL_BREAKERS,
   OPEN_AFTER_FAILURES,
+  TRIAL,
 } from "./breaker.ts";
 import { executeTool } from "./executor.ts";
 import { ADA, BOB, TWO_USERS, useFakeFigma } from "./test-fixtures.ts";
@@ -209,6 +210,35 @@ describe("an open circuit is tried again after HALF_OPEN_AFTER_MS", () => {
     expect(circuitState(service)).toBe("closed");
   });
 
+  test("a credential's trial refused by the service's open breaker decides nothing: the next call is its trial", async () => {
+    const service = figma();
+    const start = Date.now();
+    for (let i = 0; i < 5; i++) {
+      fake().failNext(500);
+      await getMe(service, ADA);
+    }
+    expect(credentialCircuitState(service, ADA)).toBe("open");
+    // The service's breaker opens 5 s later (Bob's calls meet 503s).
+    setSystemTime(start + 5_000);
+    for (let i = 0; i < 5; i++) {
+      fake().failNext(503);
+      await getMe(service, BOB);
+    }
+    expect(circuitState(service)).toBe("open");
+    const sent = fake().requests.length;
+    // Ada's own breaker would try again; the service's refuses.
+    setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
+    const refused = await getMe(service, ADA);
+    expect(refused.ok ? "" : refused.message).toMatch(/is failing; calls are paused/);
+    expect(credentialCircuitState(service, ADA)).toBe("open");
+    // Both may try again now: Ada's call is the trial of each, and closes both.
+    setSystemTime(start + 5_000 + HALF_OPEN_AFTER_MS + 1_000);
+    expect(await getMe(service, ADA)).toMatchObject({ ok: true });
+    expect(fake().requests).toHaveLength(sent + 1);
+    expect(credentialCircuitState(service, ADA)).toBe("closed");
+    expect(circuitState(service)).toBe("closed");
+  });
+
   test("a credential's own breaker recovers the same way, and alone", async () => {
     const service = figma();
     const start = Date.now();
@@ -227,44 +257,72 @@ describe("an open circuit is tried again after HALF_OPEN_AFTER_MS", () => {
 describe("Circuit", () => {
   afterEach(() => setSystemTime());
   const failing = (r: unknown) => r === "bad";
+  /** `times` calls let through and failed, one after another. */
   const fail = (c: Circuit, times: number) => {
-    for (let i = 0; i < times; i++) c.settle(c.enter() ?? "call", "bad");
+    for (let i = 0; i < times; i++) {
+      const pass = c.enter();
+      if (pass === undefined) throw new Error("refused");
+      c.settle(pass, "bad");
+    }
   };
+  const later = (ms: number) => setSystemTime(new Date(Date.now() + ms));
 
   test("opens after OPEN_AFTER_FAILURES failures in a row, not fewer", () => {
     const c = new Circuit(failing);
     fail(c, OPEN_AFTER_FAILURES - 1);
     expect(c.state).toBe("closed");
-    expect(c.enter()).toBe("call");
+    expect(c.enter()).not.toBe(TRIAL);
     fail(c, 1);
     expect(c.state).toBe("open");
     expect(c.enter()).toBeUndefined();
   });
 
-  test("a call let through before it opened and answered after does not close it, nor count", () => {
+  test("a call let through before it opened, answered while it is open, changes nothing: not the trial's time", () => {
     const c = new Circuit(failing);
-    const early = c.enter();
-    expect(early).toBe("call");
+    const early = [c.enter(), c.enter()];
     fail(c, OPEN_AFTER_FAILURES);
-    c.settle("call", "good");
+    later(HALF_OPEN_AFTER_MS - 1_000);
+    for (const pass of early) c.settle(pass ?? TRIAL, "bad");
+    c.settle(c.enter() ?? -2, "good");
     expect(c.state).toBe("open");
-    expect(c.enter()).toBeUndefined();
+    later(2_000);
+    expect(c.enter()).toBe(TRIAL);
+  });
+
+  test("nor once a trial has closed it again: its failures do not count there", () => {
+    const c = new Circuit(failing);
+    const early = Array.from({ length: OPEN_AFTER_FAILURES }, () => c.enter());
+    fail(c, OPEN_AFTER_FAILURES);
+    later(HALF_OPEN_AFTER_MS + 1);
+    const trial = c.enter();
+    expect(trial).toBe(TRIAL);
+    c.settle(TRIAL, "good");
+    expect(c.state).toBe("closed");
+    for (const pass of early) c.settle(pass ?? TRIAL, "bad");
+    expect(c.state).toBe("closed");
+    fail(c, OPEN_AFTER_FAILURES - 1);
+    expect(c.state).toBe("closed");
   });
 
   test("an abandoned call changes nothing; an abandoned trial lets the next call be the trial", () => {
     const c = new Circuit(failing);
     fail(c, OPEN_AFTER_FAILURES - 1);
-    c.abandon("call");
+    c.abandon(c.enter() ?? TRIAL);
     fail(c, 1);
     expect(c.state).toBe("open");
-    setSystemTime(new Date(Date.now() + HALF_OPEN_AFTER_MS + 1));
-    const trial = c.enter();
-    expect(trial).toBe("trial");
+    later(HALF_OPEN_AFTER_MS + 1);
+    expect(c.enter()).toBe(TRIAL);
+    expect(c.state).toBe("half-open");
     expect(c.enter()).toBeUndefined();
-    c.abandon("trial");
+    c.abandon(TRIAL);
     expect(c.state).toBe("open");
-    expect(c.enter()).toBe("trial");
-    c.settle("trial", "good");
+    expect(c.enter()).toBe(TRIAL);
+    c.settle(TRIAL, "bad");
+    expect(c.state).toBe("open");
+    expect(c.enter()).toBeUndefined();
+    later(HALF_OPEN_AFTER_MS + 1);
+    expect(c.enter()).toBe(TRIAL);
+    c.settle(TRIAL, "good");
     expect(c.state).toBe("closed");
     // Closed afresh: the failures before it no longer count.
     fail(c, OPEN_AFTER_FAILURES - 1);

@@ -45,10 +45,12 @@ export function isCallerFailure(result: unknown): boolean {
 }
 
 /**
- * A call let through a circuit: an ordinary one (`call`, the circuit was closed), or the one call let through an
- * open circuit once HALF_OPEN_AFTER_MS have passed, whose outcome decides whether it closes (`trial`).
+ * A call let through a circuit: an ordinary one while it was closed (the number of that closed spell), or the
+ * one call let through an open circuit once HALF_OPEN_AFTER_MS have passed, whose outcome decides whether it
+ * closes (`TRIAL`).
  */
-export type Pass = "call" | "trial";
+export type Pass = number;
+export const TRIAL: Pass = -1;
 
 /**
  * A consecutive-failures circuit breaker: OPEN_AFTER_FAILURES failures in a row open it; while open, calls are
@@ -56,7 +58,8 @@ export type Pass = "call" | "trial";
  * trial (half-open; every other call is still refused meanwhile, none waits on it): a trial that does not fail
  * closes the circuit, one that fails opens it for another HALF_OPEN_AFTER_MS, and one that decides nothing (the
  * caller hung up, no pooled connection was free, the other breaker refused) leaves it open, so the next call is
- * the trial.
+ * the trial. A call let through before the circuit opened and answered after (a slow one: a tool may take 30 s)
+ * counts for nothing, whatever happened since: it says nothing about the upstream since the circuit opened.
  *
  * Written here rather than taken from cockatiel (which the services used before, with these same settings):
  * every upstream call goes through two breakers, and cockatiel's `execute` wraps each in async functions,
@@ -64,7 +67,8 @@ export type Pass = "call" | "trial";
  * edges alone alternating, PostgreSQL + Redis, 2026-12-03, see README → Speed). Here a closed circuit costs a
  * field read before the call and a counter after it, and nothing is awaited but the call itself. Unlike
  * cockatiel's half-open state, calls arriving during a trial are refused at once rather than queued behind it
- * (a trial may take the whole upstream timeout).
+ * (a trial may take the whole upstream timeout); a trial that decides nothing no longer closes the circuit, and
+ * a call from before it opened no longer counts once it has closed again.
  */
 export class Circuit {
   /** Failures in a row while closed. */
@@ -72,6 +76,8 @@ export class Circuit {
   /** When it last opened (epoch ms); -1 while closed. */
   private openedAt = -1;
   private trialInFlight = false;
+  /** The closed spell calls are let through in: moved on each time the circuit opens. */
+  private spell = 0;
 
   constructor(private readonly isFailure: (result: unknown) => boolean) {}
 
@@ -82,30 +88,35 @@ export class Circuit {
 
   /** Whether a call may go through now, and as what; undefined when the circuit refuses it. */
   enter(): Pass | undefined {
-    if (this.openedAt < 0) return "call";
+    if (this.openedAt < 0) return this.spell;
     if (this.trialInFlight || Date.now() - this.openedAt < HALF_OPEN_AFTER_MS) return undefined;
     this.trialInFlight = true;
-    return "trial";
+    return TRIAL;
   }
 
   /** The result of a call `enter` let through. */
   settle(pass: Pass, result: unknown): void {
-    const failed = this.isFailure(result);
-    if (pass === "trial") {
+    if (pass === TRIAL) {
+      // Released first: the trial's slot can never stay taken.
       this.trialInFlight = false;
-      if (failed) this.openedAt = Date.now();
+      if (this.isFailure(result)) this.open();
       else this.close();
       return;
     }
-    // A call let through before the circuit opened, answered after: the trial decides, not it.
-    if (this.openedAt >= 0) return;
-    if (!failed) this.failures = 0;
-    else if (++this.failures >= OPEN_AFTER_FAILURES) this.openedAt = Date.now();
+    // Let through before the circuit (last) opened: it counts for nothing (see the class).
+    if (pass !== this.spell) return;
+    if (!this.isFailure(result)) this.failures = 0;
+    else if (++this.failures >= OPEN_AFTER_FAILURES) this.open();
   }
 
   /** A call `enter` let through decided nothing about the upstream's health (see the class). */
   abandon(pass: Pass): void {
-    if (pass === "trial") this.trialInFlight = false;
+    if (pass === TRIAL) this.trialInFlight = false;
+  }
+
+  private open(): void {
+    this.openedAt = Date.now();
+    this.spell++;
   }
 
   private close(): void {

@@ -128,9 +128,9 @@ async function throughBreakers(
   method: string,
 ): Promise<UpstreamResult> {
   const ownPass = own.enter();
-  if (!ownPass) return { kind: "open", scope: "credential" };
+  if (ownPass === undefined) return { kind: "open", scope: "credential" };
   const sharedPass = shared.enter();
-  if (!sharedPass) {
+  if (sharedPass === undefined) {
     own.abandon(ownPass);
     return { kind: "open", scope: "service" };
   }
