@@ -124,3 +124,14 @@ test("a label value with a newline is escaped; a counter never goes down", async
   expect(() => counter.inc({ l: "a" }, Number.NaN)).toThrow(RangeError);
   expect(await registry.metrics()).not.toContain('l="a"}');
 });
+
+test("a histogram refuses NaN, which would make its sum NaN for good; its series are unchanged", async () => {
+  const registry = new Registry();
+  const h = new Histogram({ name: "h_seconds", help: "H", buckets: [1], registers: [registry] });
+  h.observe(0.5);
+  expect(() => h.observe(Number.NaN)).toThrow(RangeError);
+  const text = await registry.metrics();
+  expect(text).toContain("h_seconds_sum 0.5");
+  expect(text).toContain("h_seconds_count 1");
+  expect(text).toContain('h_seconds_bucket{le="1"} 1');
+});

@@ -185,13 +185,17 @@ export class Histogram<N extends string = string> extends Metric<N> {
     this.bounds = [...this.buckets.map(formatValue), "+Inf"];
   }
 
-  /** Records `value` in the series of `labels`. */
+  /**
+   * Records `value` in the series of `labels`. NaN is refused, as a counter refuses it: recorded, it would make
+   * the series' sum NaN for good.
+   */
   observe(labels: Values<N> | number, value?: number): void {
     if (typeof labels === "number") {
       this.observe({}, labels);
       return;
     }
     const observed = value ?? 0;
+    if (Number.isNaN(observed)) throw new RangeError(`${this.name}: cannot observe NaN`);
     const key = this.key(labels);
     let series = this.series.get(key);
     if (!series) {
