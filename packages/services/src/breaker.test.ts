@@ -141,6 +141,14 @@ describe("an open circuit is tried again after HALF_OPEN_AFTER_MS", () => {
     expect(circuitState(service)).toBe("open");
     return fake().requests.length;
   };
+  /** Ada's own breaker opened by five 500s. */
+  const ownOpened = async (service: ReturnType<typeof figma>) => {
+    for (let i = 0; i < 5; i++) {
+      fake().failNext(500);
+      await getMe(service, ADA);
+    }
+    expect(credentialCircuitState(service, ADA)).toBe("open");
+  };
 
   test("until then nothing is sent; then one call goes through, and its success closes the circuit", async () => {
     const service = figma();
@@ -213,11 +221,7 @@ describe("an open circuit is tried again after HALF_OPEN_AFTER_MS", () => {
   test("a credential's trial refused by the service's open breaker decides nothing: the next call is its trial", async () => {
     const service = figma();
     const start = Date.now();
-    for (let i = 0; i < 5; i++) {
-      fake().failNext(500);
-      await getMe(service, ADA);
-    }
-    expect(credentialCircuitState(service, ADA)).toBe("open");
+    await ownOpened(service);
     // The service's breaker opens 5 s later (Bob's calls meet 503s).
     setSystemTime(start + 5_000);
     for (let i = 0; i < 5; i++) {
@@ -242,11 +246,7 @@ describe("an open circuit is tried again after HALF_OPEN_AFTER_MS", () => {
   test("a credential's own breaker recovers the same way, and alone", async () => {
     const service = figma();
     const start = Date.now();
-    for (let i = 0; i < 5; i++) {
-      fake().failNext(500);
-      await getMe(service, ADA);
-    }
-    expect(credentialCircuitState(service, ADA)).toBe("open");
+    await ownOpened(service);
     setSystemTime(start + HALF_OPEN_AFTER_MS + 1_000);
     expect(await getMe(service, ADA)).toMatchObject({ ok: true });
     expect(credentialCircuitState(service, ADA)).toBe("closed");
