@@ -154,8 +154,8 @@ describe("custom MCP servers", () => {
       v2(a.instanceUrl, { pin: "2026-07-28" }),
     ]);
     // The relayed call's tool name is the client's, passed on to the remote (which does not know it). A
-    // 2026-07-28 request naming it is refused before it is relayed (its Mcp-Name header cannot hold the NUL),
-    // so this client negotiates the 2025 era.
+    // 2026-07-28 request naming it is refused before it is relayed (its Mcp-Name header cannot carry the name
+    // unchanged), so this client negotiates the 2025 era.
     await mc.callTool({ name: "x\u0000y\uD800", arguments: {} }).catch(() => undefined);
     await ac.callTool({ name: "echo", arguments: { text: "x" } });
     await Promise.all([mc.close(), ac.close()]);
