@@ -4,7 +4,8 @@
 // access refused as if the organisation did not exist, and API keys bound to their organisation.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appRouter } from "@mcp/control-plane/router";
-import { auditEvents, instances, orgInvitations, orgMembers } from "@mcp/db";
+import { MAX_KEYS_PER_USER, MAX_ORGS_PER_USER, MAX_PENDING_INVITATIONS } from "@mcp/core";
+import { apiKeys, auditEvents, instances, orgInvitations, orgMembers } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { and, eq } from "drizzle-orm";
 import {
@@ -747,5 +748,53 @@ describe("organisation-wide audit and usage", () => {
     expect(data<{ groups: unknown[] }>(personal).groups).toEqual([]);
     // The owner's own view in the organisation: no calls of theirs.
     expect(data<{ groups: unknown[] }>(await usage(owner, "mine")).groups).toEqual([]);
+  });
+});
+
+describe("quotas: past one, 409 CONFLICT and nothing made", () => {
+  test(`at most ${MAX_ORGS_PER_USER} organisations per user (the personal one counts)`, async () => {
+    const user = await newUser(stack);
+    for (let i = 1; i < MAX_ORGS_PER_USER; i++) await createOrg(user, `Org ${i}`);
+    expectTrpcError(await trpc(stack, "orgs.create", { name: "One too many" }, as(user)), 409, "CONFLICT");
+    expectRestError(
+      await rest(stack, "POST", "/orgs", { body: { name: "One too many" }, auth: as(user) }),
+      409,
+      "CONFLICT",
+    );
+    const rows = await stack.platform.deps.db
+      .select()
+      .from(orgMembers)
+      .where(eq(orgMembers.userId, user.userId));
+    expect(rows).toHaveLength(MAX_ORGS_PER_USER);
+  });
+
+  test(`at most ${MAX_PENDING_INVITATIONS} pending invitations per organisation; revoking one makes room`, async () => {
+    const owner = await newUser(stack);
+    const orgId = await createOrg(owner);
+    const issued = await Promise.all(
+      Array.from({ length: MAX_PENDING_INVITATIONS }, () => invite(owner, orgId)),
+    );
+    expectTrpcError(await trpc(stack, "orgs.invite", { orgId, role: "member" }, as(owner)), 409, "CONFLICT");
+    const pending = () =>
+      stack.platform.deps.db.select().from(orgInvitations).where(eq(orgInvitations.orgId, orgId));
+    expect(await pending()).toHaveLength(MAX_PENDING_INVITATIONS);
+    const first = issued[0] as Invitation;
+    data(await trpc(stack, "orgs.revokeInvitation", { orgId, invitationId: first.invitationId }, as(owner)));
+    expect((await invite(owner, orgId)).token).toStartWith("inv_");
+  });
+
+  test(`at most ${MAX_KEYS_PER_USER} API keys per user`, async () => {
+    const user = await newUser(stack);
+    for (let i = 0; i < MAX_KEYS_PER_USER; i++) {
+      data(await trpc(stack, "apiKeys.create", { name: `k${i}` }, as(user)));
+    }
+    expectTrpcError(await trpc(stack, "apiKeys.create", { name: "one too many" }, as(user)), 409, "CONFLICT");
+    expectRestError(
+      await rest(stack, "POST", "/api-keys", { body: { name: "one too many" }, auth: as(user) }),
+      409,
+      "CONFLICT",
+    );
+    const rows = await stack.platform.deps.db.select().from(apiKeys).where(eq(apiKeys.userId, user.userId));
+    expect(rows).toHaveLength(MAX_KEYS_PER_USER);
   });
 });

@@ -28,7 +28,7 @@ export interface ApiKeyActor extends Actor {
   orgRole: OrgRole;
 }
 
-const MAX_KEYS_PER_USER = 50;
+export const MAX_KEYS_PER_USER = 50;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 const isScope = (value: string): value is ApiKeyScope =>
@@ -57,12 +57,12 @@ export async function createApiKey(
   input: { name: string; scopes?: readonly ApiKeyScope[]; expiresAt?: Date | null },
   /** Where the change came from, for the audit trail. */
   request?: AuditRequest,
-): Promise<Result<ApiKeySummary & { key: string }, "BAD_REQUEST">> {
+): Promise<Result<ApiKeySummary & { key: string }, "BAD_REQUEST" | "CONFLICT">> {
   const scopes = normalizeScopes(input.scopes ?? API_KEY_SCOPES);
   if (scopes.length === 0) return fail("BAD_REQUEST", "An API key needs at least one scope");
   const existing = await listApiKeys(deps, actor);
   if (existing.length >= MAX_KEYS_PER_USER)
-    return fail("BAD_REQUEST", `At most ${MAX_KEYS_PER_USER} API keys`);
+    return fail("CONFLICT", `At most ${MAX_KEYS_PER_USER} API keys; revoke one first`);
   const key = mintApiKey();
   const [row] = await deps.db
     .insert(apiKeys)

@@ -15,6 +15,7 @@ export {
   type ApiKeySummary,
   createApiKey,
   listApiKeys,
+  MAX_KEYS_PER_USER,
   revokeApiKey,
   verifyApiKey,
 } from "./api-keys.ts";
@@ -133,6 +134,8 @@ export {
   listMembers,
   listOrgs,
   MAX_LIST_PAGE,
+  MAX_ORGS_PER_USER,
+  MAX_PENDING_INVITATIONS,
   type MemberInstance,
   ORG_ID,
   ORG_ROLES,

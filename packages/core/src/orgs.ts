@@ -266,13 +266,13 @@ export async function createOrg(
   caller: OrgCaller,
   input: { name: string },
   request?: AuditRequest,
-): Promise<Result<OrgSummary, "BAD_REQUEST">> {
+): Promise<Result<OrgSummary, "CONFLICT">> {
   const [count] = await deps.db
     .select({ n: sql<number>`count(*)::int` })
     .from(orgMembers)
     .where(eq(orgMembers.userId, caller.userId));
   if ((count?.n ?? 0) >= MAX_ORGS_PER_USER) {
-    return fail("BAD_REQUEST", `At most ${MAX_ORGS_PER_USER} organisations per user`);
+    return fail("CONFLICT", `At most ${MAX_ORGS_PER_USER} organisations per user`);
   }
   const orgId = newId("org");
   const created = await deps.db.transaction(async (tx) => {
@@ -332,7 +332,7 @@ export async function inviteMember(
     .from(orgInvitations)
     .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()));
   if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS) {
-    return fail("BAD_REQUEST", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
+    return fail("CONFLICT", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
   }
   const token = `inv_${randomSecret()}`;
   const hours = input.expiresInHours ?? INVITATION_TTL_HOURS.default;
