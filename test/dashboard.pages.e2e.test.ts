@@ -2,6 +2,9 @@
 // cursor pages, detail panel) and account; then every page at desktop width and at 390 px, with no horizontal
 // page scroll and a screenshot of each under test/artifacts/.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { newId } from "@mcp/core";
+import { credentials, instances, organizations, orgMembers, users } from "@mcp/db";
+import { eq, inArray } from "drizzle-orm";
 import type { Browser, Page } from "playwright-core";
 import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
 import { connectFigma, data, figmaKeyFor, type TestUser, trpc } from "./client.ts";
@@ -26,6 +29,8 @@ import { callTool, mcpClient } from "./services/kit.ts";
 let stack: Stack;
 let browser: Browser;
 const profiles: Profile[] = [];
+/** Users this file inserted directly (deleting them deletes their memberships, credentials and instances). */
+const seeded: string[] = [];
 
 beforeAll(async () => {
   await ensureDashboardBuilt();
@@ -37,6 +42,7 @@ afterAll(async () => {
   expect(profiles.flatMap((p) => p.nativeDialogs)).toEqual([]);
   for (const p of profiles) await p.context.close();
   await browser?.close();
+  if (seeded.length > 0) await stack.platform.deps.db.delete(users).where(inArray(users.id, seeded));
   await stack?.stop();
 });
 
@@ -400,5 +406,87 @@ describe("dashboard pages", () => {
     await invitee.page.reload();
     await invitee.page.getByText("Your personal organisation is yours alone").waitFor();
     expect(await invitee.page.getByRole("banner").getByLabel("Organisation").count()).toBe(0);
+  }, 60_000);
+
+  test("organisation lists longer than a page: 'Show more' asks for the next page; a change keeps every page shown", async () => {
+    const owner = await open("/signup");
+    await signUpUi(owner.page, freshEmail());
+    await owner.page
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name: "Organisation" })
+      .click();
+    const name = `Large ${crypto.randomUUID().slice(0, 8)}`;
+    await owner.page.getByLabel("Organisation name").fill(name);
+    await owner.page.getByRole("button", { name: "Create organisation" }).click();
+    await owner.page.getByRole("heading", { name, level: 2 }).waitFor();
+
+    // 150 members, each with an instance, inserted directly: signing 150 people up would take minutes.
+    // Inserted in one statement, they share one joinedAt: the pages part them by id alone.
+    const db = stack.platform.deps.db;
+    const [org] = await db.select().from(organizations).where(eq(organizations.name, name));
+    if (!org) throw new Error("the organisation was not made");
+    const ids = Array.from({ length: 150 }, () => newId("usr"));
+    seeded.push(...ids);
+    const emails = new Map(ids.map((id, n) => [id, `member-${String(n).padStart(3, "0")}-${id}@x.test`]));
+    await db
+      .insert(users)
+      .values(ids.map((id) => ({ id, email: emails.get(id) ?? "", passwordHash: "unused" })));
+    await db
+      .insert(orgMembers)
+      .values(ids.map((userId) => ({ orgId: org.id, userId, role: "member" as const })));
+    const creds = ids.map((userId) => ({
+      id: newId("cred"),
+      userId,
+      orgId: org.id,
+      serviceType: "figma",
+      keyVersion: 1,
+      ciphertext: "never decrypted by this test",
+    }));
+    await db.insert(credentials).values(creds);
+    await db.insert(instances).values(
+      creds.map((c) => ({
+        id: newId("ins"),
+        userId: c.userId,
+        orgId: org.id,
+        serviceType: "figma",
+        credentialId: c.id,
+        tokenHash: crypto.randomUUID(),
+      })),
+    );
+
+    await owner.page.reload();
+    const members = owner.page.getByRole("list", { name: "Members" }).getByRole("listitem");
+    const insts = owner.page.getByRole("list", { name: "Member instances" }).getByRole("listitem");
+    await owner.page.getByText("Showing the first 100 members.").waitFor();
+    await owner.page.getByText("Showing the first 100 instances.").waitFor();
+    expect(await members.count()).toBe(100);
+    expect(await insts.count()).toBe(100);
+
+    await owner.page.getByRole("button", { name: "Show more members" }).click();
+    await owner.page.getByRole("button", { name: "Show more members" }).waitFor({ state: "detached" });
+    expect(await members.count()).toBe(151);
+    // Every member once: the second page starts after the first's last item, none repeated or skipped.
+    const shown = await members.allTextContents();
+    const seen = ids.filter((id) => shown.some((t) => t.includes(emails.get(id) ?? "?")));
+    expect(seen.length).toBe(150);
+    await owner.page.getByRole("button", { name: "Show more instances" }).click();
+    await owner.page.getByRole("button", { name: "Show more instances" }).waitFor({ state: "detached" });
+    expect(await insts.count()).toBe(150);
+    await expectNoHorizontalScroll(owner.page, "organisation page with 150 members");
+
+    // A member of the second page is removed: the refresh asks again for both pages, and the lists stay whole.
+    const last = members.last();
+    const lastEmail = (await last.textContent())?.split(" ")[0] ?? "";
+    expect([...emails.values()]).toContain(lastEmail);
+    await last.getByRole("button", { name: `Remove ${lastEmail}` }).click();
+    await owner.page
+      .getByRole("dialog", { name: `Remove ${lastEmail}?` })
+      .getByRole("button", { name: "Remove" })
+      .click();
+    await owner.page.getByTestId("org-notice").getByText("Member removed.").waitFor();
+    expect(await members.count()).toBe(150);
+    expect(await members.filter({ hasText: lastEmail }).count()).toBe(0);
+    expect(await insts.count()).toBe(150);
+    expect(await insts.filter({ hasText: lastEmail }).filter({ hasText: "revoked" }).count()).toBe(1);
   }, 60_000);
 });

@@ -1,17 +1,34 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  type InfiniteData,
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+} from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { serviceNames } from "../components/services.ts";
 import { formatAgo, formatWhen } from "../format.ts";
 import { setActiveOrg, useActiveOrg } from "../org.ts";
-import { type Org as OrgSummary, type Outputs, useTRPC } from "../trpc.ts";
+import { type Org as OrgSummary, type Outputs, useTRPC, useTRPCClient } from "../trpc.ts";
 import { CopyButton } from "../ui/CopyButton.tsx";
 import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
 import { SelectField, TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
 import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
 
-/** What one call of `orgs.members` / `orgs.memberInstances` lists at most (their default page). */
-const LIST_PAGE = 1000;
+/** How many members / instances the page asks `orgs.members` / `orgs.memberInstances` for at a time. */
+const LIST_PAGE = 100;
+
+/** Where the next page starts: after the last item shown, by its id and its time (both lists page so). */
+type After = { after: string; afterAt: string } | undefined;
+
+/** The next page's start, or none when the last page was short (nothing more to ask for). */
+function nextAfter<T>(last: T[], key: (item: T) => { after: string; afterAt: string }): After {
+  const item = last.at(-1);
+  return last.length < LIST_PAGE || item === undefined ? undefined : key(item);
+}
+
+const allOf = <T,>(data: InfiniteData<T[], unknown> | undefined): T[] | undefined => data?.pages.flat();
 
 const INVITED_ROLES = [
   ["member", "member"],
@@ -127,17 +144,34 @@ function CreateOrg() {
 
 function OrgDetail({ org }: { org: OrgSummary }) {
   const trpc = useTRPC();
+  const client = useTRPCClient();
   const queryClient = useQueryClient();
   const admin = org.role === "owner" || org.role === "admin";
   const heading = useRef<HTMLHeadingElement>(null);
   const [pending, setPending] = useState<Pending>();
   const [notice, setNotice] = useState<string>();
   const input = { orgId: org.orgId };
-  const members = useQuery(trpc.orgs.members.queryOptions(input, { enabled: admin && !org.personal }));
+  // Page by page, each after the last item shown; a refresh asks again for every page shown so far.
+  const members = useInfiniteQuery({
+    queryKey: [...trpc.orgs.members.queryKey(input), "pages"],
+    initialPageParam: undefined as After,
+    queryFn: ({ pageParam }) => client.orgs.members.query({ ...input, limit: LIST_PAGE, ...pageParam }),
+    getNextPageParam: (last) => nextAfter(last, (m) => ({ after: m.userId, afterAt: m.joinedAt })),
+    enabled: admin && !org.personal,
+  });
   const invitations = useQuery(
     trpc.orgs.invitations.queryOptions(input, { enabled: admin && !org.personal }),
   );
-  const memberInstances = useQuery(trpc.orgs.memberInstances.queryOptions(input, { enabled: admin }));
+  const memberInstances = useInfiniteQuery({
+    queryKey: [...trpc.orgs.memberInstances.queryKey(input), "pages"],
+    initialPageParam: undefined as After,
+    queryFn: ({ pageParam }) =>
+      client.orgs.memberInstances.query({ ...input, limit: LIST_PAGE, ...pageParam }),
+    getNextPageParam: (last) => nextAfter(last, (i) => ({ after: i.instanceId, afterAt: i.createdAt })),
+    enabled: admin,
+  });
+  const memberList = allOf(members.data);
+  const instanceList = allOf(memberInstances.data);
   const services = useQuery(trpc.services.list.queryOptions());
   const names = serviceNames(services.data);
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orgs.pathKey() });
@@ -211,11 +245,8 @@ function OrgDetail({ org }: { org: OrgSummary }) {
           </h3>
           {members.isPending && <Loading what="members" />}
           {members.isError && <ErrorState error={members.error} retry={() => void members.refetch()} />}
-          {members.data?.length === LIST_PAGE && (
-            <p className="muted text-sm">The first 1,000 members; the API lists the rest in pages.</p>
-          )}
           <ul className="space-y-2" aria-label="Members">
-            {members.data?.map((m) => (
+            {memberList?.map((m) => (
               <li key={m.userId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
                 <span className="min-w-0 break-all">
                   {m.email} <span className="muted">· joined {formatAgo(m.joinedAt)}</span>
@@ -248,6 +279,7 @@ function OrgDetail({ org }: { org: OrgSummary }) {
               </li>
             ))}
           </ul>
+          <MoreButton list={members} shown={memberList?.length ?? 0} noun="members" />
         </section>
       )}
       {admin && !org.personal && (
@@ -264,12 +296,9 @@ function OrgDetail({ org }: { org: OrgSummary }) {
           </h3>
           {memberInstances.isPending && <Loading what="instances" />}
           {memberInstances.isError && <ErrorState error={memberInstances.error} />}
-          {memberInstances.data?.length === 0 && <Empty>No instances yet.</Empty>}
-          {memberInstances.data?.length === LIST_PAGE && (
-            <p className="muted text-sm">The first 1,000 instances; the API lists the rest in pages.</p>
-          )}
+          {instanceList?.length === 0 && <Empty>No instances yet.</Empty>}
           <ul className="space-y-2" aria-label="Member instances">
-            {memberInstances.data?.map((i) => {
+            {instanceList?.map((i) => {
               const label = `${i.displayName ?? names.get(i.serviceType) ?? i.serviceType} of ${i.email}`;
               return (
                 <li key={i.instanceId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
@@ -289,6 +318,7 @@ function OrgDetail({ org }: { org: OrgSummary }) {
               );
             })}
           </ul>
+          <MoreButton list={memberInstances} shown={instanceList?.length ?? 0} noun="instances" />
         </section>
       )}
       <ConfirmDialog
@@ -325,6 +355,34 @@ function OrgDetail({ org }: { org: OrgSummary }) {
         }
       />
     </section>
+  );
+}
+
+/** "Show more" under a paged list while the last page was full, with how many are shown so far. */
+function MoreButton({
+  list,
+  shown,
+  noun,
+}: {
+  list: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> };
+  shown: number;
+  noun: string;
+}) {
+  if (!list.hasNextPage) return null;
+  return (
+    <div className="flex flex-wrap items-center gap-2 mt-3 text-sm">
+      <span className="muted" role="status">
+        Showing the first {shown.toLocaleString("en")} {noun}.
+      </span>
+      <button
+        type="button"
+        className="btn"
+        disabled={list.isFetchingNextPage}
+        onClick={() => void list.fetchNextPage()}
+      >
+        {list.isFetchingNextPage ? "Loading…" : `Show more ${noun}`}
+      </button>
+    </div>
   );
 }
 
