@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { newId } from "@mcp/core";
 import { credentials, instances, organizations, orgMembers, users } from "@mcp/db";
 import { eq, inArray } from "drizzle-orm";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
 import { connectFigma, data, figmaKeyFor, type TestUser, trpc } from "./client.ts";
 import {
@@ -50,6 +50,31 @@ async function open(path: string, viewport = DESKTOP): Promise<Profile> {
   const profile = await openProfile(browser, `${stack.controlPlaneUrl}${path}`, viewport);
   profiles.push(profile);
   return profile;
+}
+
+/** A new user who creates organisation `name` from the Organisation page, which then shows it. */
+async function ownerOfNewOrg(name: string): Promise<Profile> {
+  const owner = await open("/signup");
+  await signUpUi(owner.page, freshEmail());
+  await owner.page
+    .getByRole("navigation", { name: "Main" })
+    .getByRole("link", { name: "Organisation" })
+    .click();
+  await owner.page.getByText("Your personal organisation is yours alone").waitFor();
+  await owner.page.getByLabel("Organisation name").fill(name);
+  await owner.page.getByRole("button", { name: "Create organisation" }).click();
+  await owner.page.getByRole("heading", { name, level: 2 }).waitFor();
+  return owner;
+}
+
+/** Removes the member shown as `email` (`item`: their list item), confirmed in the page's dialog. */
+async function removeMember(page: Page, item: Locator, email: string): Promise<void> {
+  await item.getByRole("button", { name: `Remove ${email}` }).click();
+  await page
+    .getByRole("dialog", { name: `Remove ${email}?` })
+    .getByRole("button", { name: "Remove" })
+    .click();
+  await page.getByTestId("org-notice").getByText("Member removed.").waitFor();
 }
 
 const focusedTag = (page: Page) => page.evaluate(() => document.activeElement?.tagName ?? "");
@@ -340,16 +365,7 @@ describe("dashboard pages", () => {
   }, 90_000);
 
   test("organisation: create, invite by link, join, change role, remove; the switcher follows", async () => {
-    const owner = await open("/signup");
-    await signUpUi(owner.page, freshEmail());
-    await owner.page
-      .getByRole("navigation", { name: "Main" })
-      .getByRole("link", { name: "Organisation" })
-      .click();
-    await owner.page.getByText("Your personal organisation is yours alone").waitFor();
-    await owner.page.getByLabel("Organisation name").fill("Acme Design");
-    await owner.page.getByRole("button", { name: "Create organisation" }).click();
-    await owner.page.getByRole("heading", { name: "Acme Design", level: 2 }).waitFor();
+    const owner = await ownerOfNewOrg("Acme Design");
     // The switcher appears once there is a choice, on the new organisation.
     const switcher = owner.page.getByRole("banner").getByLabel("Organisation");
     await switcher.waitFor();
@@ -391,12 +407,7 @@ describe("dashboard pages", () => {
     await member.getByLabel(`Role of ${inviteeEmail}`).selectOption("admin");
     await owner.page.getByTestId("org-notice").getByText("Role changed.").waitFor();
     await screenshot(owner.page, "org-members-desktop");
-    await member.getByRole("button", { name: `Remove ${inviteeEmail}` }).click();
-    await owner.page
-      .getByRole("dialog", { name: `Remove ${inviteeEmail}?` })
-      .getByRole("button", { name: "Remove" })
-      .click();
-    await owner.page.getByTestId("org-notice").getByText("Member removed.").waitFor();
+    await removeMember(owner.page, member, inviteeEmail);
     await owner.page.waitForFunction(
       () => document.activeElement?.getAttribute("data-testid") === "org-notice",
     );
@@ -409,16 +420,8 @@ describe("dashboard pages", () => {
   }, 60_000);
 
   test("organisation lists longer than a page: 'Show more' asks for the next page; a change keeps every page shown", async () => {
-    const owner = await open("/signup");
-    await signUpUi(owner.page, freshEmail());
-    await owner.page
-      .getByRole("navigation", { name: "Main" })
-      .getByRole("link", { name: "Organisation" })
-      .click();
     const name = `Large ${crypto.randomUUID().slice(0, 8)}`;
-    await owner.page.getByLabel("Organisation name").fill(name);
-    await owner.page.getByRole("button", { name: "Create organisation" }).click();
-    await owner.page.getByRole("heading", { name, level: 2 }).waitFor();
+    const owner = await ownerOfNewOrg(name);
 
     // 150 members, each with an instance, inserted directly: signing 150 people up would take minutes.
     // Inserted in one statement, they share one joinedAt: the pages part them by id alone.
@@ -478,12 +481,7 @@ describe("dashboard pages", () => {
     const last = members.last();
     const lastEmail = (await last.textContent())?.split(" ")[0] ?? "";
     expect([...emails.values()]).toContain(lastEmail);
-    await last.getByRole("button", { name: `Remove ${lastEmail}` }).click();
-    await owner.page
-      .getByRole("dialog", { name: `Remove ${lastEmail}?` })
-      .getByRole("button", { name: "Remove" })
-      .click();
-    await owner.page.getByTestId("org-notice").getByText("Member removed.").waitFor();
+    await removeMember(owner.page, last, lastEmail);
     expect(await members.count()).toBe(150);
     expect(await members.filter({ hasText: lastEmail }).count()).toBe(0);
     expect(await insts.count()).toBe(150);
