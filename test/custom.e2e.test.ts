@@ -3,6 +3,7 @@
 // headers are sealed like API keys.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { credentials } from "@mcp/db";
+import { connectRemoteMcp } from "@mcp/services";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -348,6 +349,21 @@ describe("connectCustom: bad input (exact status and code, nothing stored)", () 
       { name: "x", url: "https://user:pass@example.com/mcp" },
       { name: "x", url: streamable.url, headers: { host: "evil" } },
       { name: "x", url: streamable.url, headers: { "mcp-session-id": "s" } },
+      // What re-routes a request, or poses as another client, to a reverse proxy in front of the server.
+      ...[
+        "X-Forwarded-Host",
+        "Forwarded",
+        "X-Forwarded-For",
+        "X-Forwarded-Proto",
+        "X-Real-IP",
+        "Via",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-HTTP-Method-Override",
+        "Expect",
+        "Proxy-Connection",
+        "Content-Encoding",
+      ].map((name) => ({ name: "x", url: streamable.url, headers: { authorization: SECRET, [name]: "v" } })),
       { name: "x", url: streamable.url, headers: { "bad header": "v" } },
       { name: "x", url: streamable.url, headers: { "x-a": "line\r\nInjected: yes" } },
       {
@@ -360,6 +376,38 @@ describe("connectCustom: bad input (exact status and code, nothing stored)", () 
       { name: "x", url: streamable.url, headers: { "x-a": "\u0001" } },
     ];
     for (const input of bad) await expectRefused(stack, input, 400, "BAD_REQUEST");
+  });
+
+  test("a configuration stored with a header refused today sends it no more; the user's own headers go", async () => {
+    const conn = await connectRemoteMcp(
+      {
+        name: "x",
+        url: streamable.url,
+        headers: {
+          authorization: SECRET,
+          "x-user-marker": "kept",
+          "user-agent": "their-agent",
+          "X-Forwarded-Host": "internal.example",
+          "x-real-ip": "10.0.0.1",
+        },
+      },
+      { allowPrivate: true, timeoutMs: 5000 },
+    );
+    if (!conn.ok) throw new Error(conn.message);
+    const seen = streamable.requests.length;
+    await conn.client.listTools();
+    await conn.client.close();
+    const sent = streamable.requests.slice(seen);
+    expect(sent.length).toBeGreaterThan(0);
+    for (const { headers } of sent) {
+      expect(headers).toMatchObject({
+        authorization: SECRET,
+        "x-user-marker": "kept",
+        "user-agent": "their-agent",
+      });
+      expect(headers["x-forwarded-host"]).toBeUndefined();
+      expect(headers["x-real-ip"]).toBeUndefined();
+    }
   });
 
   test("anonymous → 401", async () => {

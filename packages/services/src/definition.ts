@@ -23,8 +23,10 @@ const DotPath = z
     "must be a dot path",
   );
 /**
- * Headers neither a definition nor a model may set: they would re-route the request (`Host`, `Forwarded`),
- * change its meaning (`X-HTTP-Method-Override`, framing), or carry credentials other than the user's key.
+ * Headers neither a definition nor a model may set: they would re-route the request (`Host`, `Forwarded`, the
+ * `X-Forwarded-*` and URL-rewriting headers a reverse proxy in front of the upstream may trust), pose as another
+ * client (`X-Real-IP`), change its meaning (`X-HTTP-Method-Override`, framing, encoding), or carry credentials
+ * other than the user's key.
  */
 export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   "host",
@@ -45,7 +47,21 @@ export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-server",
+  "x-forwarded-scheme",
+  "x-forwarded-ssl",
+  "x-host",
+  "x-original-host",
+  "x-original-url",
+  "x-rewrite-url",
   "x-real-ip",
+  "x-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "proxy-connection",
+  "content-encoding",
   "x-http-method-override",
   "x-http-method",
   "x-method-override",

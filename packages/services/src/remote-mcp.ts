@@ -14,6 +14,7 @@ import {
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
+import { FORBIDDEN_HEADERS } from "./definition.ts";
 import { createRedactor, headerSecrets, type Redactor } from "./redact.ts";
 import { checkUpstreamUrl, guardedFetch, UpstreamBlockedError } from "./ssrf.ts";
 
@@ -41,6 +42,29 @@ export interface RemoteOptions {
    */
   rememberEra?: boolean;
 }
+
+/**
+ * Headers a user may not set on their own server's requests: those the transport owns (letting a user set them
+ * would break or smuggle protocol state), and those no upstream request may carry (FORBIDDEN_HEADERS: they
+ * re-route it, or pose as another client to a proxy in front of the server), except the credentials and client
+ * name a user's own server may well need. `instances.connectCustom` refuses them; the transport drops any a
+ * configuration stored before a name was added here still holds.
+ */
+export const RESERVED_REMOTE_HEADERS: ReadonlySet<string> = new Set([
+  ...[...FORBIDDEN_HEADERS].filter((h) => h !== "authorization" && h !== "cookie" && h !== "user-agent"),
+  "accept",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "mcp-method",
+  "mcp-name",
+  "last-event-id",
+]);
+
+/** A configuration's headers without the reserved ones. */
+const sendableHeaders = (headers: Record<string, string> = {}): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !RESERVED_REMOTE_HEADERS.has(name.toLowerCase())),
+  );
 
 /** Headers whose values describe the request rather than authenticate it (`accept`, `notion-version`, …). */
 const DESCRIPTIVE_HEADER = /^(accept|accept-language|content-type|user-agent|[a-z0-9-]*-version)$/i;
@@ -157,7 +181,7 @@ export async function connectRemoteMcp(
     timeoutMs: timeout,
     maxResponseBytes: MAX_REMOTE_RESPONSE_BYTES,
   }) as FetchLike;
-  const requestInit: RequestInit = { headers: config.headers ?? {} };
+  const requestInit: RequestInit = { headers: sendableHeaders(config.headers) };
 
   // The era this server spoke last time (its `server/discover` answer, or "legacy") saves the probe; a
   // verdict that no longer holds is forgotten and the server probed again.

@@ -75,6 +75,17 @@ describe("isPrivateAddress", () => {
     "2002:c0a8:101::1",
     "2001:0:4136:e378::1",
     "100::1",
+    // Azure's host endpoint, the 6to4 relay anycast, and the other non-routable v6 blocks
+    "168.63.129.16",
+    "192.88.99.1",
+    "2001:2::1",
+    "2001:10::1",
+    "2001:1f:ffff::1",
+    "2001:20::1",
+    "2001:2f::1",
+    "3fff::1",
+    "3fff:fff::1",
+    "5f00::1",
     // unparsable → fail closed
     "",
     "localhost",
@@ -124,6 +135,14 @@ describe("isPrivateAddress", () => {
     "64:ff9b::808:808",
     "2002:808:808::1",
     "fbff::1", // just below fc00::/7
+    "168.63.129.15",
+    "168.63.129.17",
+    "192.88.98.255",
+    "192.88.100.1",
+    "2001:3::1",
+    "2001:30::1",
+    "3fff:1000::1",
+    "5f01::1",
   ];
 
   test.each(privateAddresses)("%p is private", (ip) => {

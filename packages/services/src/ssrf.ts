@@ -89,7 +89,9 @@ const PRIVATE_V4: ReadonlyArray<readonly [number, number]> = (
     ["172.16.0.0", 12], // private
     ["192.0.0.0", 24], // IETF protocol assignments
     ["192.0.2.0", 24], // TEST-NET-1
+    ["192.88.99.0", 24], // deprecated 6to4 relay anycast
     ["192.168.0.0", 16], // private
+    ["168.63.129.16", 32], // Azure's host endpoint (WireServer: metadata, agent): public-looking, host-internal
     ["198.18.0.0", 15], // benchmarking
     ["198.51.100.0", 24], // TEST-NET-2
     ["203.0.113.0", 24], // TEST-NET-3
@@ -182,7 +184,12 @@ function isPrivateV6(g: readonly number[]): boolean {
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true; // 64:ff9b:1::/48 local-use NAT64
   if (g0 === 0x2002) return isPrivateV4([g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff]); // 6to4: v4 in bits 16-47
   if (g0 === 0x2001 && g1 === 0) return true; // Teredo 2001::/32 (obfuscated v4 inside)
+  if (g0 === 0x2001 && g1 === 2 && g2 === 0) return true; // benchmarking 2001:2::/48
+  if (g0 === 0x2001 && (g1 & 0xfff0) === 0x10) return true; // ORCHID 2001:10::/28
+  if (g0 === 0x2001 && (g1 & 0xfff0) === 0x20) return true; // ORCHIDv2 2001:20::/28
   if (g0 === 0x2001 && g1 === 0xdb8) return true; // documentation 2001:db8::/32
+  if (g0 === 0x3fff && (g1 & 0xf000) === 0) return true; // documentation 3fff::/20
+  if (g0 === 0x5f00) return true; // SRv6 segment identifiers 5f00::/16
   if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return true; // discard-only 100::/64
   if ((g0 & 0xfe00) === 0xfc00) return true; // unique local fc00::/7
   if ((g0 & 0xffc0) === 0xfe80) return true; // link-local fe80::/10

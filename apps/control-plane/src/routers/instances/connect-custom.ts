@@ -1,4 +1,5 @@
 import { connectCustomInstance } from "@mcp/core";
+import { RESERVED_REMOTE_HEADERS } from "@mcp/services";
 import { z } from "zod";
 import { scopedProcedure } from "../../trpc/init.ts";
 import { limit, limitOf } from "../../trpc/limit.ts";
@@ -6,30 +7,10 @@ import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { ZIssuedInstance } from "./schemas.ts";
 
-// Headers the transport owns; letting a user set them would break or smuggle protocol state.
-const RESERVED = new Set([
-  "host",
-  "content-length",
-  "content-type",
-  "accept",
-  "connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "keep-alive",
-  "proxy-authorization",
-  "mcp-session-id",
-  "mcp-protocol-version",
-  "mcp-method",
-  "mcp-name",
-  "last-event-id",
-]);
-
 const zHeaderName = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "not a valid header name")
-  .refine((n) => !RESERVED.has(n.toLowerCase()), "this header is set by the platform");
+  .refine((n) => !RESERVED_REMOTE_HEADERS.has(n.toLowerCase()), "this header is set by the platform");
 // Visible ASCII, space and tab only: no line breaks (smuggling), no bytes fetch would refuse.
 const zHeaderValue = z
   .string()
