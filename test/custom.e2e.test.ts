@@ -7,7 +7,16 @@ import { connectRemoteMcp } from "@mcp/services";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { data, expectInstanceDead, metricsText, newUser, type TestUser, trpc } from "./client.ts";
+import {
+  connectFigma,
+  data,
+  expectInstanceDead,
+  figmaKeyFor,
+  metricsText,
+  newUser,
+  type TestUser,
+  trpc,
+} from "./client.ts";
 import { type RemoteMcp, startRemoteMcp } from "./fakes/remote-mcp.ts";
 import { type Stack, startStack } from "./harness.ts";
 
@@ -299,6 +308,59 @@ describe("custom MCP servers", () => {
   });
 });
 
+test("a server that holds every call: at most 32 requests of one instance wait for it; the 33rd is a tool error at once, other instances are unaffected", async () => {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started = 0;
+  const slow = await startRemoteMcp({
+    kind: "streamable",
+    tools: [
+      {
+        name: "hold",
+        inputSchema: { type: "object", properties: {} },
+        run: async () => {
+          started++;
+          await held;
+          return { content: [{ type: "text", text: "released" }] };
+        },
+      },
+    ],
+  });
+  try {
+    const user = await newUser(stack);
+    const issued = data<Issued>(await connectCustom(stack, user, { name: "slow", url: slow.url }));
+    const client = await v2(issued.instanceUrl, "auto");
+    const calls = Array.from({ length: 32 }, () =>
+      client.callTool({ name: "hold", arguments: {} }, { timeout: 60_000 }),
+    );
+    for (let i = 0; started < 32 && i < 200; i++) await Bun.sleep(25);
+    expect(started).toBe(32);
+    const refused = await client.callTool({ name: "echo", arguments: { text: "hi" } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain("the most at once");
+    expect(refused._meta).toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    expect(started).toBe(32); // nothing more reached the server
+
+    // Another user's instance of the same server is not held up.
+    const other = await newUser(stack);
+    const theirs = data<Issued>(await connectCustom(stack, other, { name: "slow", url: slow.url }));
+    const otherClient = await v2(theirs.instanceUrl, "auto");
+    expect(text(await otherClient.callTool({ name: "echo", arguments: { text: "hi" } }))).toBe("hi");
+    await otherClient.close();
+
+    release();
+    for (const result of await Promise.all(calls)) expect(text(result)).toBe("released");
+    // Room again once they finished.
+    expect(text(await client.callTool({ name: "echo", arguments: { text: "again" } }))).toBe("again");
+    await client.close();
+  } finally {
+    release();
+    await slow.stop();
+  }
+}, 60_000);
+
 describe("connectCustom: bad input (exact status and code, nothing stored)", () => {
   async function expectRefused(s: Stack, input: Record<string, unknown>, status: number, appCode: string) {
     const user = await newUser(s);
@@ -376,6 +438,48 @@ describe("connectCustom: bad input (exact status and code, nothing stored)", () 
       { name: "x", url: streamable.url, headers: { "x-a": "\u0001" } },
     ];
     for (const input of bad) await expectRefused(stack, input, 400, "BAD_REQUEST");
+  });
+
+  test("a relay loop through this platform: its own instance URLs are refused → 400 BAD_REQUEST, the edge answers a relayed request 508", async () => {
+    // Another user's Figma instance URL, then (the report's loop) a custom instance re-pointed at its own URL.
+    const other = await newUser(stack);
+    const figma = await connectFigma(stack, other, figmaKeyFor(stack, "loop-other"));
+    await expectRefused(stack, { name: "x", url: figma.instanceUrl }, 400, "BAD_REQUEST");
+    const user = await newUser(stack);
+    const first = await connectCustom(stack, user, {
+      name: "mine",
+      url: streamable.url,
+      headers: { authorization: SECRET },
+    });
+    const issued = data<Issued>(first);
+    const again = await connectCustom(stack, user, { name: "loop", url: issued.instanceUrl });
+    expect(again.status).toBe(400);
+    expect(again.body.error?.data.appCode).toBe("BAD_REQUEST");
+    expect(again.body.error?.message).toContain("this platform");
+    // Nothing changed: the instance still relays to the server it had.
+    const client = await v2(issued.instanceUrl, "auto");
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+
+    // The edge's own refusal, before any lookup; any other Via passes.
+    const rpc = { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} };
+    const post = (via: string) =>
+      fetch(figma.instanceUrl, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-06-18",
+          via,
+        },
+        body: JSON.stringify(rpc),
+      });
+    const looped = await post("1.1 proxy.example, 1.1 mcp-platform-relay");
+    expect(looped.status).toBe(508);
+    expect(await looped.json()).toMatchObject({ error: { data: { code: "RELAY_LOOP" } } });
+    const proxied = await post("1.1 proxy.example");
+    expect(proxied.status).not.toBe(508);
+    expect(proxied.status).toBeLessThan(500);
   });
 
   test("a configuration stored with a header refused today sends it no more; the user's own headers go", async () => {

@@ -24,6 +24,7 @@ export { baseUrlEnvName, DEFINITIONS_DIR, limitFromEnv, loadRegistry, rateLimitE
 export {
   connectRemoteMcp,
   probeRemoteMcp,
+  RELAY_VIA_PSEUDONYM,
   RESERVED_REMOTE_HEADERS,
   type RemoteConnection,
   type RemoteFailure,

@@ -60,6 +60,16 @@ export const RESERVED_REMOTE_HEADERS: ReadonlySet<string> = new Set([
   "last-event-id",
 ]);
 
+/**
+ * The `Via` entry (RFC 9110 §7.6.3: "avoiding request loops") every request the platform relays to an MCP
+ * server carries. An edge refuses a request holding it with 508 Loop Detected: an instance relaying to an
+ * instance URL of this platform (its own, or one relaying back to it) would otherwise call itself until the
+ * limits stop it, holding connections every user shares.
+ */
+export const RELAY_VIA_PSEUDONYM = "mcp-platform-relay";
+const RELAY_VIA = `1.1 ${RELAY_VIA_PSEUDONYM}`;
+const LOOP_DETECTED = 508;
+
 /** A configuration's headers without the reserved ones. */
 const sendableHeaders = (headers: Record<string, string> = {}): Record<string, string> =>
   Object.fromEntries(
@@ -176,12 +186,22 @@ export async function connectRemoteMcp(
   const checked = await checkUpstreamUrl(config.url, { allowPrivate: opts.allowPrivate });
   if (!checked.ok) return { ok: false, error: "BAD_REQUEST", message: checked.reason };
   const timeout = opts.timeoutMs ?? 10_000;
-  const fetch = guardedFetch({
+  const guarded = guardedFetch({
     allowPrivate: opts.allowPrivate,
     timeoutMs: timeout,
     maxResponseBytes: MAX_REMOTE_RESPONSE_BYTES,
   }) as FetchLike;
-  const requestInit: RequestInit = { headers: sendableHeaders(config.headers) };
+  // A server answering 508 saw this platform's relay in the request's path: the URL is one of ours.
+  const fetch: FetchLike = async (url, init) => {
+    const res = await guarded(url, init);
+    if (res.status !== LOOP_DETECTED) return res;
+    await res.body?.cancel().catch(() => {});
+    throw new UpstreamBlockedError(
+      "That URL is an MCP endpoint of this platform (or relays to one): an instance cannot relay to it",
+      "UPSTREAM_LOOP",
+    );
+  };
+  const requestInit: RequestInit = { headers: { ...sendableHeaders(config.headers), via: RELAY_VIA } };
 
   // The era this server spoke last time (its `server/discover` answer, or "legacy") saves the probe; a
   // verdict that no longer holds is forgotten and the server probed again.

@@ -51,7 +51,7 @@ export class UpstreamBlockedError extends TypeError {
   override readonly name = "UpstreamBlockedError";
   constructor(
     message: string,
-    readonly code: "UPSTREAM_REFUSED" | "UPSTREAM_REDIRECT",
+    readonly code: "UPSTREAM_REFUSED" | "UPSTREAM_REDIRECT" | "UPSTREAM_LOOP",
   ) {
     super(message);
   }

@@ -54,6 +54,13 @@ export const MAX_CUSTOM_TOOLS = 1000;
 
 class RemoteUnavailable extends Error {}
 
+/**
+ * Requests one instance may have in flight to its server at once (calls, listings, held calls waiting for the
+ * client's input). A server that never answers otherwise lets one user hold as many upstream connections as
+ * their rate limit allows for the whole timeout: connections and memory every user of the edge shares.
+ */
+const MAX_RELAYED_IN_FLIGHT = 32;
+
 /** Only a broken connection is worth dropping: a JSON-RPC error, a timeout or a caller hanging up is not. */
 function connectionBroken(error: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted || error instanceof RemoteProtocolError) return false;
@@ -335,6 +342,8 @@ function createProxyHandler(
   source: ProxySource,
 ): { handler: McpHttpHandler; close(): Promise<void> } {
   const Label = capitalized(source.label);
+  /** Requests in flight to each instance's server (MAX_RELAYED_IN_FLIGHT). */
+  const inFlight = new Map<string, number>();
 
   /**
    * Runs `run` on the pooled connection to the user's server and hands back its answer with the user's
@@ -342,6 +351,28 @@ function createProxyHandler(
    * not leak them to whoever holds the instance URL.
    */
   async function withRemote<T>(
+    auth: InstanceAuth,
+    signal: AbortSignal | undefined,
+    run: (client: Client, redactor: Redactor) => Promise<T>,
+  ): Promise<T> {
+    const id = auth.instance.instanceId;
+    const busy = inFlight.get(id) ?? 0;
+    if (busy >= MAX_RELAYED_IN_FLIGHT) {
+      throw new RemoteUnavailable(
+        `this instance already has ${busy} requests waiting for it, the most at once; try again when they finish`,
+      );
+    }
+    inFlight.set(id, busy + 1);
+    try {
+      return await withRemoteNow(auth, signal, run);
+    } finally {
+      const left = (inFlight.get(id) ?? 1) - 1;
+      if (left > 0) inFlight.set(id, left);
+      else inFlight.delete(id);
+    }
+  }
+
+  async function withRemoteNow<T>(
     auth: InstanceAuth,
     signal: AbortSignal | undefined,
     run: (client: Client, redactor: Redactor) => Promise<T>,

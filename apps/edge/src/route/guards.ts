@@ -1,4 +1,5 @@
 import { hostAllowed, LOOPBACK_HOSTS } from "@mcp/http";
+import { RELAY_VIA_PSEUDONYM } from "@mcp/services";
 import { SERVER_BODY_FACTOR } from "../deps.ts";
 import { json, type McpCall } from "./call.ts";
 
@@ -53,6 +54,29 @@ export function originAndHost(call: McpCall): Response | undefined {
   }
   call.allowedOrigin = origin;
   return undefined;
+}
+
+/**
+ * 508 Loop Detected for a request this platform's relay sent (its `Via` entry): an instance relaying to an
+ * instance URL of this platform, its own or one relaying back. Answered before the token is looked at, so
+ * a relay configured so fails at once (and `connectCustom` refuses such a URL), instead of calling itself
+ * until the limits stop it while every user's connections wait.
+ */
+export function relayLoop(call: McpCall): Response | undefined {
+  const via = call.req.headers.get("via");
+  if (via === null || !via.includes(RELAY_VIA_PSEUDONYM)) return undefined;
+  return json(
+    {
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: -32000,
+        message: "Loop Detected: this request was relayed by this platform to one of its own instance URLs",
+        data: { code: "RELAY_LOOP", requestId: call.requestId },
+      },
+    },
+    508,
+  );
 }
 
 /** The answer to an allowed browser page, readable by it (a no-op for anyone else). */

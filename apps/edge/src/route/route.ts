@@ -3,7 +3,7 @@ import { type PeerSource, sanitizedRequestId } from "@mcp/http";
 import type { ThroughRead } from "@mcp/kv";
 import type { EdgeDeps } from "../deps.ts";
 import { json, type McpCall } from "./call.ts";
-import { originAndHost, readBody, withCors } from "./guards.ts";
+import { originAndHost, readBody, relayLoop, withCors } from "./guards.ts";
 import { resolveInstance, TokenGuessing } from "./instance.ts";
 import { protocolRules } from "./protocol.ts";
 import { rateLimit } from "./rate-limit.ts";
@@ -21,6 +21,7 @@ export type ReadAheadSlot = (call: McpCall, instance: ResolvedInstance) => Throu
  * `/:token/mcp`, every method: the edge's hot path, as one sequence of plain functions rather than a
  * framework's middleware chain (a chain of seven cost about a tenth of a call's CPU). In order:
  * - the request id (a sane inbound `X-Request-Id`, else a new one), echoed on every answer;
+ * - a request this platform's own relay sent (508: a relay loop);
  * - the Origin and Host guards (403), and an allowed browser page's CORS preflight;
  * - the token → instance (401, or 429 for an address that keeps guessing);
  * - for a POST: the body, read once and bounded (413); the transport rules the SDK leaves to us (400,
@@ -31,7 +32,7 @@ export function createMcpRoute(deps: EdgeDeps, dispatch: Dispatch, readAheadSlot
   const guessing = new TokenGuessing();
 
   async function checks(call: McpCall): Promise<Response | undefined> {
-    const refused = originAndHost(call) ?? (await resolveInstance(call, guessing));
+    const refused = relayLoop(call) ?? originAndHost(call) ?? (await resolveInstance(call, guessing));
     if (refused || call.req.method !== "POST") return refused;
     return (
       (await readBody(call)) ??
