@@ -480,6 +480,42 @@ describe("rate limits and body size", () => {
     expect((await send(url)).status).toBe(200);
   });
 
+  test("JSON nested deeper than 64 levels → 400 -32600 before any upstream call, not a 500; 64 levels pass the check", async () => {
+    const { url } = await connected();
+    const mark = stack.logs.length;
+    const before = stack.figma.requests.length;
+    // The body as text: 400,000 levels would overflow JSON.stringify here too. `fileKey` is JSON text.
+    const call = (fileKey: string, era: "2026-07-28" | "2025-06-18") =>
+      send(url, {
+        headers: { "mcp-method": "tools/call", "mcp-name": "get_file", "mcp-protocol-version": era },
+        body:
+          `{"jsonrpc":"2.0","id":${nextId++},"method":"tools/call","params":{"name":"get_file",` +
+          `"arguments":{"file_key":${fileKey}},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
+          `"io.modelcontextprotocol/clientCapabilities":{}}}}`,
+      });
+    const nested = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
+    // The report's body: 400,000 levels, about 800 KB (under the 1 MB limit); and one level past the bound.
+    for (const levels of [400_000, 62]) {
+      for (const era of ["2026-07-28", "2025-06-18"] as const) {
+        const res = await call(nested(levels), era);
+        expect(res.status).toBe(400);
+        expect(res.json()).toMatchObject({ error: { code: -32600 } });
+        expect((res.json() as { error: { message: string } }).error.message).toContain(
+          "nested deeper than 64 levels",
+        );
+      }
+    }
+    // The body's own three levels (params, arguments, file_key) plus 61: 64 in all, not refused for depth;
+    // the tool's schema refuses the argument (a string is expected) as a tool error.
+    const within = await call(nested(61), "2026-07-28");
+    expect(within.status).toBe(200);
+    expect(within.text).toContain('"isError":true');
+    // Brackets inside strings are text, not nesting.
+    expect((await call(JSON.stringify("[{".repeat(5000)), "2026-07-28")).text).not.toContain("nested deeper");
+    expect(stack.figma.requests.length).toBe(before);
+    expect(stack.logs.slice(mark).filter((l) => l.startsWith('{"level":"error"'))).toEqual([]);
+  });
+
   test("a chunked flood past the server's own cap → 413, a client mistake: nothing logged as an error", async () => {
     const { url } = await connected();
     const mark = stack.logs.length;

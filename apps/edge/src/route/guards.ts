@@ -126,8 +126,50 @@ export async function readBody(call: McpCall): Promise<Response | undefined> {
     call.parsedBody = undefined;
   }
   call.bodyBytes = bytes;
+  // A body of fewer bytes cannot nest deeper (each level opens and closes).
+  if (call.parsedBody !== undefined && bytes.length > 2 * MAX_JSON_DEPTH && nestedDeeper(bytes)) {
+    return json(
+      {
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels` },
+      },
+      400,
+    );
+  }
   return undefined;
 }
+
+/**
+ * How deep a request's JSON may nest (arrays and objects). Well within the byte limit, a body can nest a
+ * hundred thousand levels, and whatever walks it recursively (serialising the arguments for the cache key or
+ * for a relayed server) would overflow the stack: a 500 for what is the client's mistake.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether JSON text (already parsed, so well-formed) nests deeper than MAX_JSON_DEPTH; ~0.3 µs for a call. */
+function nestedDeeper(bytes: Uint8Array): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === BACKSLASH) i++;
+      else if (b === QUOTE) inString = false;
+    } else if (b === QUOTE) inString = true;
+    else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) depth--;
+  }
+  return false;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
 
 const UTF8 = new TextDecoder();
 
