@@ -104,5 +104,6 @@ describe("a 429 from the edge", () => {
     expect(res.headers.get("ratelimit")).toBe(`"instance";r=0;t=${retryAfter}`);
     expect(body).toMatchObject({ id: 7, error: { code: -32000, data: { code: "RATE_LIMIT_EXCEEDED" } } });
     expect(body.error.data.retryAfterMs).toBeGreaterThan(0);
+    expect(Number.isInteger(body.error.data.retryAfterMs)).toBe(true); // whole milliseconds, not 59972.679…
   });
 });

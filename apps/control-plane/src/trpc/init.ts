@@ -134,7 +134,10 @@ export const scopedProcedure = (scope: ApiKeyScope) =>
 export const sessionProcedure = authedProcedure.use(({ ctx, next }) => {
   if (ctx.actor.via !== "session") {
     throw toTrpc(
-      new AppError("FORBIDDEN", "API keys can only be managed from a signed-in session, not with an API key"),
+      new AppError(
+        "FORBIDDEN",
+        "This needs a signed-in session (API keys, your account and organisation membership are managed from the dashboard), not an API key",
+      ),
     );
   }
   return next();

@@ -99,7 +99,11 @@ export function tooManyRequests(
     {
       jsonrpc: "2.0",
       id: typeof id === "string" || typeof id === "number" ? id : null,
-      error: { code: -32000, message, data: { code: "RATE_LIMIT_EXCEEDED", retryAfterMs } },
+      error: {
+        code: -32000,
+        message,
+        data: { code: "RATE_LIMIT_EXCEEDED", retryAfterMs: Math.ceil(retryAfterMs) },
+      },
     },
     429,
     {
