@@ -308,7 +308,7 @@ describe("custom MCP servers", () => {
   });
 });
 
-test("a server that holds every call: at most 32 requests of one instance wait for it; the 33rd is a tool error at once, other instances are unaffected", async () => {
+test("a server that holds every call: 32 requests of one instance in flight to it, 64 waiting, the next a tool error at once; other instances are unaffected", async () => {
   let release = () => {};
   const held = new Promise<void>((resolve) => {
     release = resolve;
@@ -332,14 +332,16 @@ test("a server that holds every call: at most 32 requests of one instance wait f
     const user = await newUser(stack);
     const issued = data<Issued>(await connectCustom(stack, user, { name: "slow", url: slow.url }));
     const client = await v2(issued.instanceUrl, "auto");
-    const calls = Array.from({ length: 32 }, () =>
-      client.callTool({ name: "hold", arguments: {} }, { timeout: 60_000 }),
-    );
+    const hold = () => client.callTool({ name: "hold", arguments: {} }, { timeout: 60_000 });
+    const calls = Array.from({ length: 32 }, hold);
     for (let i = 0; started < 32 && i < 200; i++) await Bun.sleep(25);
     expect(started).toBe(32);
+    // 64 more wait for a slot (none reaches the server yet); the one after them is refused at once.
+    const waiting = Array.from({ length: 64 }, hold);
+    await Bun.sleep(200);
     const refused = await client.callTool({ name: "echo", arguments: { text: "hi" } });
     expect(refused.isError).toBe(true);
-    expect(text(refused)).toContain("the most at once");
+    expect(text(refused)).toContain("32 requests in flight to it and 64 waiting");
     expect(refused._meta).toMatchObject({ code: "SERVICE_UNAVAILABLE" });
     expect(started).toBe(32); // nothing more reached the server
 
@@ -351,7 +353,8 @@ test("a server that holds every call: at most 32 requests of one instance wait f
     await otherClient.close();
 
     release();
-    for (const result of await Promise.all(calls)) expect(text(result)).toBe("released");
+    for (const result of await Promise.all([...calls, ...waiting])) expect(text(result)).toBe("released");
+    expect(started).toBe(96);
     // Room again once they finished.
     expect(text(await client.callTool({ name: "echo", arguments: { text: "again" } }))).toBe("again");
     await client.close();

@@ -15,7 +15,7 @@ export {
   type PoolLimits,
   type PoolStats,
   poolFor,
-  type UpstreamPool,
+  UpstreamPool,
   upstreamPoolStats,
 } from "./pool.ts";
 export { probeStdioMcp, proxiedServerConfig } from "./proxied.ts";

@@ -5,12 +5,15 @@ import {
   connectRemoteMcp,
   createStdioPool,
   credentialRedactor,
+  DEFAULT_POOL_LIMITS,
+  type PoolLimits,
   type ProxiedServiceDefinition,
   proxiedServerConfig,
   type Redactor,
   type RemoteMcpConfig,
   remoteRedactor,
   type StdioProxiedService,
+  UpstreamPool,
   upstreamRefusal,
 } from "@mcp/services";
 import {
@@ -56,10 +59,16 @@ class RemoteUnavailable extends Error {}
 
 /**
  * Requests one instance may have in flight to its server at once (calls, listings, held calls waiting for the
- * client's input). A server that never answers otherwise lets one user hold as many upstream connections as
- * their rate limit allows for the whole timeout: connections and memory every user of the edge shares.
+ * client's input), and waiting for one of those to finish (at most 10 s; one more is refused at once). A
+ * server that never answers would otherwise let one user hold as many upstream connections as their rate limit
+ * allows for the whole timeout: connections and memory every user of the edge shares.
  */
-const MAX_RELAYED_IN_FLIGHT = 32;
+const RELAY_SLOTS: PoolLimits = {
+  maxConnections: 32,
+  maxQueue: 64,
+  queueTimeoutMs: 10_000,
+  connectTimeoutMs: DEFAULT_POOL_LIMITS.connectTimeoutMs,
+};
 
 /** Only a broken connection is worth dropping: a JSON-RPC error, a timeout or a caller hanging up is not. */
 function connectionBroken(error: unknown, signal?: AbortSignal): boolean {
@@ -342,8 +351,8 @@ function createProxyHandler(
   source: ProxySource,
 ): { handler: McpHttpHandler; close(): Promise<void> } {
   const Label = capitalized(source.label);
-  /** Requests in flight to each instance's server (MAX_RELAYED_IN_FLIGHT). */
-  const inFlight = new Map<string, number>();
+  /** Each busy instance's slots for requests to its server (RELAY_SLOTS). */
+  const gates = new Map<string, UpstreamPool>();
 
   /**
    * Runs `run` on the pooled connection to the user's server and hands back its answer with the user's
@@ -356,20 +365,35 @@ function createProxyHandler(
     run: (client: Client, redactor: Redactor) => Promise<T>,
   ): Promise<T> {
     const id = auth.instance.instanceId;
-    const busy = inFlight.get(id) ?? 0;
-    if (busy >= MAX_RELAYED_IN_FLIGHT) {
+    let gate = gates.get(id);
+    if (!gate) {
+      gate = new UpstreamPool(`relay:${id}`, RELAY_SLOTS);
+      gates.set(id, gate);
+    }
+    const slot = await gate.acquire(signal);
+    if (!slot.ok) {
+      forgetIdle(id, gate);
+      const { maxConnections: most, maxQueue, queueTimeoutMs } = RELAY_SLOTS;
       throw new RemoteUnavailable(
-        `this instance already has ${busy} requests waiting for it, the most at once; try again when they finish`,
+        slot.reason === "full"
+          ? `this instance already has ${most} requests in flight to it and ${maxQueue} waiting`
+          : slot.reason === "timeout"
+            ? `none of this instance's ${most} requests in flight to it finished within ${queueTimeoutMs / 1000} s`
+            : "the request was cancelled while it waited",
       );
     }
-    inFlight.set(id, busy + 1);
     try {
       return await withRemoteNow(auth, signal, run);
     } finally {
-      const left = (inFlight.get(id) ?? 1) - 1;
-      if (left > 0) inFlight.set(id, left);
-      else inFlight.delete(id);
+      slot.release();
+      forgetIdle(id, gate);
     }
+  }
+
+  /** Drops an instance's gate once nothing is in flight or waiting (the map holds only busy instances). */
+  function forgetIdle(id: string, gate: UpstreamPool): void {
+    const { inUse, queued } = gate.stats();
+    if (inUse === 0 && queued === 0 && gates.get(id) === gate) gates.delete(id);
   }
 
   async function withRemoteNow<T>(
