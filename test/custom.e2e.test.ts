@@ -364,6 +364,52 @@ test("a server that holds every call: 32 requests of one instance in flight to i
   }
 }, 60_000);
 
+test("40 resources/read at once on a slow server's cold connection: each takes one of the instance's slots, all are answered by the server", async () => {
+  // A legacy (SSE) server 300 ms away per HTTP request: opening the pooled connection takes seconds, so
+  // every read is inside its slot before the connection is up (a read that took a second slot there
+  // deadlocked the gate until the 10 s wait ran out).
+  const target = new URL(sse.url);
+  const slowProxy = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      await Bun.sleep(300);
+      const url = new URL(req.url);
+      url.host = target.host;
+      const headers = new Headers(req.headers);
+      headers.delete("host");
+      return fetch(url, { method: req.method, headers, body: req.body, duplex: "half" } as RequestInit);
+    },
+  });
+  try {
+    const user = await newUser(stack);
+    const marker = `slow-${crypto.randomUUID()}`;
+    const issued = data<Issued>(
+      await connectCustom(stack, user, {
+        name: "slow",
+        url: `http://127.0.0.1:${slowProxy.port}${target.pathname}`,
+        headers: { authorization: SECRET, "x-user-marker": marker },
+      }),
+    );
+    const client = await v2(issued.instanceUrl, "legacy");
+    const reads = await Promise.allSettled(
+      Array.from({ length: 40 }, () => client.readResource({ uri: "memo://notes" }, { timeout: 30_000 })),
+    );
+    // This fake has no resources: every read gets the server's own answer, relayed (-32601), none the gate's.
+    for (const read of reads) {
+      expect(read.status).toBe("rejected");
+      const reason = (read as PromiseRejectedResult).reason as { code?: number; message?: string };
+      expect({ code: reason.code, message: reason.message }).toEqual({
+        code: -32601,
+        message: "Method not found",
+      });
+    }
+    await client.close();
+  } finally {
+    slowProxy.stop(true);
+  }
+}, 60_000);
+
 describe("connectCustom: bad input (exact status and code, nothing stored)", () => {
   async function expectRefused(s: Stack, input: Record<string, unknown>, status: number, appCode: string) {
     const user = await newUser(s);
@@ -428,6 +474,7 @@ describe("connectCustom: bad input (exact status and code, nothing stored)", () 
         "Expect",
         "Proxy-Connection",
         "Content-Encoding",
+        "Mcp-Param-Region",
       ].map((name) => ({ name: "x", url: streamable.url, headers: { authorization: SECRET, [name]: "v" } })),
       { name: "x", url: streamable.url, headers: { "bad header": "v" } },
       { name: "x", url: streamable.url, headers: { "x-a": "line\r\nInjected: yes" } },

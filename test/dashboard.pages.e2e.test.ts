@@ -466,14 +466,20 @@ describe("dashboard pages", () => {
     expect(await insts.count()).toBe(100);
 
     await owner.page.getByRole("button", { name: "Show more members" }).click();
-    await owner.page.getByRole("button", { name: "Show more members" }).waitFor({ state: "detached" });
+    await members.nth(150).waitFor(); // the owner and the 150
+    await owner.page
+      .getByRole("button", { name: /Show more members|Loading/ })
+      .waitFor({ state: "detached" });
     expect(await members.count()).toBe(151);
     // Every member once: the second page starts after the first's last item, none repeated or skipped.
     const shown = await members.allTextContents();
     const seen = ids.filter((id) => shown.some((t) => t.includes(emails.get(id) ?? "?")));
     expect(seen.length).toBe(150);
     await owner.page.getByRole("button", { name: "Show more instances" }).click();
-    await owner.page.getByRole("button", { name: "Show more instances" }).waitFor({ state: "detached" });
+    await insts.nth(149).waitFor();
+    await owner.page
+      .getByRole("button", { name: /Show more instances|Loading/ })
+      .waitFor({ state: "detached" });
     expect(await insts.count()).toBe(150);
     await expectNoHorizontalScroll(owner.page, "organisation page with 150 members");
 

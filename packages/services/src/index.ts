@@ -31,6 +31,7 @@ export {
   type RemoteMcpConfig,
   type RemoteOptions,
   remoteRedactor,
+  reservedRemoteHeader,
   upstreamRefusal,
 } from "./remote-mcp.ts";
 export * from "./ssrf.ts";

@@ -70,11 +70,18 @@ export const RELAY_VIA_PSEUDONYM = "mcp-platform-relay";
 const RELAY_VIA = `1.1 ${RELAY_VIA_PSEUDONYM}`;
 const LOOP_DETECTED = 508;
 
+/**
+ * Whether a user may not set header `name` on their server's requests: a reserved one, or an `Mcp-Param-*`
+ * (SEP-2243: the SDK writes those from a call's arguments).
+ */
+export const reservedRemoteHeader = (name: string): boolean => {
+  const lower = name.toLowerCase();
+  return RESERVED_REMOTE_HEADERS.has(lower) || lower.startsWith("mcp-param-");
+};
+
 /** A configuration's headers without the reserved ones. */
 const sendableHeaders = (headers: Record<string, string> = {}): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !RESERVED_REMOTE_HEADERS.has(name.toLowerCase())),
-  );
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !reservedRemoteHeader(name)));
 
 /** Headers whose values describe the request rather than authenticate it (`accept`, `notion-version`, …). */
 const DESCRIPTIVE_HEADER = /^(accept|accept-language|content-type|user-agent|[a-z0-9-]*-version)$/i;

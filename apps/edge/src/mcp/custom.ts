@@ -506,6 +506,11 @@ function createProxyHandler(
     method: "tools/call" | "prompts/get" | "resources/read",
     params: Record<string, unknown>,
     onprogress?: (progress: { progress: number; total?: number; message?: string }) => void,
+    /**
+     * Run inside a `relay` that already holds one of the instance's slots (relayInteractive): taking a second
+     * could deadlock the gate, every slot held by a request waiting for its own second one.
+     */
+    holdsSlot = false,
   ): Promise<T | InputRequiredResult> {
     const instanceId = auth.instance.instanceId;
     const capabilities = clientCapabilities(ctx, session);
@@ -515,8 +520,9 @@ function createProxyHandler(
     // A 2026-07-28 client (its request has an envelope) is asked for input by input_required results:
     // a 2025-era upstream's own requests for input are held for its retry.
     const modernClient = !session && ctx.mcpReq.envelope !== undefined;
+    const remote = holdsSlot ? withRemoteNow : withRemote;
     const upstreamCall = (hold: InflightCall["hold"], signal: AbortSignal) =>
-      withRemote(auth, signal, (client, redactor) =>
+      remote(auth, signal, (client, redactor) =>
         routing.during(
           client,
           instanceId,
@@ -591,7 +597,7 @@ function createProxyHandler(
     params: Record<string, unknown>,
   ) =>
     relay(auth, ctx.mcpReq.signal, `did not answer ${method}`, () =>
-      interactive<T>(auth, ctx, session, method, params),
+      interactive<T>(auth, ctx, session, method, params, undefined, true),
     );
 
   /**

@@ -1,5 +1,5 @@
 import { connectCustomInstance } from "@mcp/core";
-import { RESERVED_REMOTE_HEADERS } from "@mcp/services";
+import { reservedRemoteHeader } from "@mcp/services";
 import { z } from "zod";
 import { scopedProcedure } from "../../trpc/init.ts";
 import { limit, limitOf } from "../../trpc/limit.ts";
@@ -10,7 +10,7 @@ import { ZIssuedInstance } from "./schemas.ts";
 const zHeaderName = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "not a valid header name")
-  .refine((n) => !RESERVED_REMOTE_HEADERS.has(n.toLowerCase()), "this header is set by the platform");
+  .refine((n) => !reservedRemoteHeader(n), "this header is set by the platform");
 // Visible ASCII, space and tab only: no line breaks (smuggling), no bytes fetch would refuse.
 const zHeaderValue = z
   .string()
