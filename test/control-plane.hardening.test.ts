@@ -167,3 +167,47 @@ describe("Content-Security-Policy", () => {
     }
   });
 });
+
+describe("procedures that take no input", () => {
+  const NO_INPUT = [
+    "auth.me",
+    "auth.signOut",
+    "apiKeys.list",
+    "services.list",
+    "instances.list",
+    "account.sessions",
+    "account.signOutEverywhere",
+    "orgs.list",
+  ];
+
+  test("a field, or anything but nothing, null or {}, → 400 BAD_REQUEST naming it; nothing runs (still signed in)", async () => {
+    const user = await newUser(stack);
+    for (const path of NO_INPUT) {
+      for (const input of [{ x: 1 }, "hello", [1], 7]) {
+        const res = await trpc(stack, path, input, { cookie: user.cookie });
+        expectTrpcError(res, 400, "BAD_REQUEST");
+        if (typeof input === "object" && !Array.isArray(input))
+          expect(res.body.error?.message).toContain("x");
+      }
+    }
+    // Neither sign-out ran: the session still works.
+    expect(
+      data<{ id: string } | null>(await trpc(stack, "auth.me", undefined, { cookie: user.cookie }))?.id,
+    ).toBe(user.userId);
+  });
+
+  test("nothing, null or {} is what they take", async () => {
+    const user = await newUser(stack);
+    for (const path of NO_INPUT.filter((p) => !p.includes("signOut"))) {
+      for (const input of [undefined, null, {}]) {
+        const res = await trpc(stack, path, input, { cookie: user.cookie });
+        expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      }
+    }
+    for (const input of [undefined, {}]) {
+      const other = await newUser(stack);
+      const res = await trpc(stack, "auth.signOut", input, { cookie: other.cookie });
+      expect(res.status).toBe(200);
+    }
+  });
+});

@@ -1,5 +1,13 @@
 import { z } from "zod";
 
+/**
+ * The input of a procedure that takes none: nothing, `null` or `{}` (what clients send for "no input"); any
+ * field is a 400 naming it, as for every other procedure, rather than silently ignored.
+ */
+export const ZNoInput = z
+  .union([z.undefined(), z.null(), z.strictObject({})], { error: "this procedure takes no input" })
+  .transform(() => undefined);
+
 /** Timestamps leave the API as ISO-8601 strings (no transformer). */
 export const zTimestamp = z.date().transform((d) => d.toISOString());
 /** An instant sent in: ISO-8601 with an offset (`2026-01-01T00:00:00Z`), bounded like every string. */

@@ -1,7 +1,7 @@
 import { listSessions } from "@mcp/core";
 import { z } from "zod";
 import { sessionProcedure } from "../../trpc/init.ts";
-import { zTimestamp } from "../../trpc/schemas.ts";
+import { ZNoInput, zTimestamp } from "../../trpc/schemas.ts";
 import { request } from "./request.ts";
 
 export const ZSessionsOutput = z.array(
@@ -18,5 +18,6 @@ export const ZSessionsOutput = z.array(
 
 /** The caller's unexpired sessions, newest first (at most 100). */
 export const sessionsProcedure = sessionProcedure
+  .input(ZNoInput)
   .output(ZSessionsOutput)
   .query(({ ctx }) => listSessions(ctx.deps, ctx.actor, request(ctx)));

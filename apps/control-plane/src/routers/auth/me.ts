@@ -1,6 +1,7 @@
 import { API_KEY_SCOPES, getUser } from "@mcp/core";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
+import { ZNoInput } from "../../trpc/schemas.ts";
 import { zOrgRole } from "../orgs/schemas.ts";
 import { ZUserOutput } from "./schemas.ts";
 
@@ -18,16 +19,19 @@ export const ZMeOutput = ZUserOutput.extend({
 }).nullable();
 
 /** The signed-in user and how they are acting, or null (a query the dashboard asks before anything else). */
-export const meProcedure = publicProcedure.output(ZMeOutput).query(async ({ ctx }) => {
-  const { actor } = ctx;
-  if (!actor) return null;
-  const user = await getUser(ctx.deps, actor.userId);
-  if (!user) return null;
-  return {
-    ...user,
-    via: actor.via,
-    orgId: actor.orgId,
-    orgRole: actor.orgRole,
-    scopes: actor.via === "api_key" ? [...(actor.scopes ?? [])] : null,
-  };
-});
+export const meProcedure = publicProcedure
+  .input(ZNoInput)
+  .output(ZMeOutput)
+  .query(async ({ ctx }) => {
+    const { actor } = ctx;
+    if (!actor) return null;
+    const user = await getUser(ctx.deps, actor.userId);
+    if (!user) return null;
+    return {
+      ...user,
+      via: actor.via,
+      orgId: actor.orgId,
+      orgRole: actor.orgRole,
+      scopes: actor.via === "api_key" ? [...(actor.scopes ?? [])] : null,
+    };
+  });

@@ -2,6 +2,7 @@ import { createOrg, listOrgs } from "@mcp/core";
 import { z } from "zod";
 import { scopedProcedure, sessionProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
+import { ZNoInput } from "../../trpc/schemas.ts";
 import { auditRequest } from "../audit/request.ts";
 import { ZOrgSummary, zOrgName } from "./schemas.ts";
 
@@ -11,6 +12,7 @@ export const ZCreateOrgOutput = ZOrgSummary;
 
 /** The caller's organisations and their role in each, the personal one first (a key: only its own). */
 export const listOrgsProcedure = scopedProcedure("org:admin")
+  .input(ZNoInput)
   .output(ZListOrgsOutput)
   .query(async ({ ctx }) => {
     const orgs = await listOrgs(ctx.deps, ctx.actor);

@@ -2,6 +2,7 @@ import { readServiceHealth, type ServiceHealth } from "@mcp/core";
 import { type AnyServiceDefinition, circuitState } from "@mcp/services";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
+import { ZNoInput } from "../../trpc/schemas.ts";
 
 const ZAnnotations = z.object({
   title: z.string().optional(),
@@ -108,11 +109,14 @@ export function serviceSummary(
 }
 
 /** The catalogue is public: it holds nothing about any user. */
-export const listServicesProcedure = publicProcedure.output(ZListServicesOutput).query(async ({ ctx }) => {
-  const services = ctx.deps.registry.list();
-  // Read from the kv, where the monitor (in whichever process leads) wrote them; a kv failure hides them.
-  const health = await Promise.all(
-    services.map((s) => readServiceHealth(ctx.deps.kv, s.type).catch(() => undefined)),
-  );
-  return services.map((s, i) => serviceSummary(s, health[i]));
-});
+export const listServicesProcedure = publicProcedure
+  .input(ZNoInput)
+  .output(ZListServicesOutput)
+  .query(async ({ ctx }) => {
+    const services = ctx.deps.registry.list();
+    // Read from the kv, where the monitor (in whichever process leads) wrote them; a kv failure hides them.
+    const health = await Promise.all(
+      services.map((s) => readServiceHealth(ctx.deps.kv, s.type).catch(() => undefined)),
+    );
+    return services.map((s, i) => serviceSummary(s, health[i]));
+  });
