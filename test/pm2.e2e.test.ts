@@ -110,6 +110,7 @@ describe("bun run pm2:config", () => {
         PORT: String(service.port),
         // The edge's runtime settings (EDGE_RUNTIME_ENV).
         BUN_JSC_useWarmUpMarkedBlocks: "false",
+        BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
       });
       expect(edge?.script).toBe(join(ROOT, "apps/edge/src/main.ts"));
       // The control plane hands out this service's URLs on this edge's port.
@@ -329,6 +330,7 @@ describe("under PM2", () => {
       // environment at start.
       const environ = readFileSync(`/proc/${oldPid}/environ`, "utf8").split("\0");
       expect(environ).toContain("BUN_JSC_useWarmUpMarkedBlocks=false");
+      expect(environ).toContain("BUN_CONFIG_MAX_HTTP_REQUESTS=4096");
       process.kill(oldPid, "SIGKILL");
       await until("PM2 restarted the figma edge", async () => {
         const now = (await list()).find((p) => p.name === "mcp-edge-figma");

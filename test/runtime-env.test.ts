@@ -14,6 +14,8 @@ interface Served {
   pid: number;
   ppid: number;
   setting: string | null;
+  maxHttpRequests: string | null;
+  fetchesPastHeld: boolean | null;
   launcherVar: string | null;
   execArgv: string[];
 }
@@ -33,8 +35,11 @@ async function launch(setting: string | undefined, extra: Record<string, string>
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.MCP_RUNTIME_LAUNCHER_PID;
   Object.assign(env, extra);
-  if (setting === undefined) delete env[SETTING];
-  else env[SETTING] = setting;
+  // The other settings of EDGE_RUNTIME_ENV are given or left out with it.
+  for (const [name, value] of Object.entries(EDGE_RUNTIME_ENV)) {
+    if (setting === undefined) delete env[name];
+    else env[name] = name === SETTING ? setting : value;
+  }
   const proc = Bun.spawn([process.execPath, ...flags, FIXTURE], { env, stdout: "pipe", stderr: "inherit" });
   started.push(proc);
   const lines = linesOf(proc.stdout);
@@ -64,15 +69,30 @@ async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<stri
 const gone = (pid: number) => waitFor(() => !alive(pid), 15_000);
 
 describe("relaunchWithRuntimeEnv", () => {
-  test("EDGE_RUNTIME_ENV names the setting the edges start with", () => {
-    expect(EDGE_RUNTIME_ENV).toEqual({ [SETTING]: "false" });
+  test("EDGE_RUNTIME_ENV names the settings the edges start with", () => {
+    expect(EDGE_RUNTIME_ENV).toEqual({ [SETTING]: "false", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" });
   });
+
+  test("with BUN_CONFIG_MAX_HTTP_REQUESTS, a fetch still goes through while 300 others hold streams open (without it: not past 256)", async () => {
+    const relaunched = await launch(undefined, { FIXTURE_HELD_STREAMS: "300", FIXTURE_EXIT: "0" });
+    expect(relaunched.served.maxHttpRequests).toBe("4096");
+    expect(relaunched.served.fetchesPastHeld).toBe(true);
+    // The runtime's default, as a process started some other way has it.
+    const bare = await launch(undefined, {
+      FIXTURE_HELD_STREAMS: "256",
+      FIXTURE_EXIT: "0",
+      MCP_RUNTIME_LAUNCHER_PID: String(process.pid),
+    });
+    expect(bare.served.maxHttpRequests).toBeNull();
+    expect(bare.served.fetchesPastHeld).toBe(false);
+  }, 30_000);
 
   test("a setting missing from the environment: served by a child process that has it; SIGTERM passed on", async () => {
     const { proc, served, lines } = await launch(undefined);
     expect(served.pid).not.toBe(proc.pid);
     expect(served.ppid).toBe(proc.pid);
     expect(served.setting).toBe("false");
+    expect(served.maxHttpRequests).toBe("4096");
     // The launcher's pid is not handed on to what the served process starts.
     expect(served.launcherVar).toBeNull();
     proc.kill("SIGTERM");

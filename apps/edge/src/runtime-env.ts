@@ -10,9 +10,15 @@ import { constants } from "node:os";
  *   allocator. Under an edge's load that thread cost more CPU than it saved: the edge alone on PostgreSQL +
  *   Redis, 64 connections, two edges alternating (2026-12-02), CPU per uncached call 383 → 277 µs (its main
  *   thread's 241 → 218), a cached read 131 → 106, a relayed call 649 → 554; README → Speed.
+ * - `BUN_CONFIG_MAX_HTTP_REQUESTS=4096`: how many of the process's `fetch` requests may be open at once (the
+ *   runtime's default is 256; past it every further fetch waits). An edge holds one open for as long as a
+ *   relayed connection lives (a legacy server's event stream, a listen stream), so 256 of those, from any
+ *   users, stalled every upstream call of the process: every user's Figma call waited. Our own bounds (50 per
+ *   service pool, 32 per relayed instance, 500 pooled relay connections) stay well under 4096.
  */
 export const EDGE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useWarmUpMarkedBlocks: "false",
+  BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
 };
 
 /** In a relaunched process's environment: its launcher's pid (it outlives the launcher by 1 s at most). */
