@@ -31,6 +31,8 @@ interface GatedUpstream {
   arrived: number;
   /** `/hold` requests received and not answered yet. */
   open: number;
+  /** The Authorization header of each `/hold` request, in the order they arrived. */
+  who: string[];
   /** Answers the `n` oldest held requests. */
   release(n?: number): void;
   stop(): void;
@@ -38,6 +40,7 @@ interface GatedUpstream {
 
 function startGatedUpstream(): GatedUpstream {
   const waiting: (() => void)[] = [];
+  const who: string[] = [];
   const state = {
     arrived: 0,
     open: 0,
@@ -52,6 +55,7 @@ function startGatedUpstream(): GatedUpstream {
       if (pathname !== "/hold") return Response.json({ error: "not found" }, { status: 404 });
       state.arrived++;
       state.open++;
+      who.push(req.headers.get("authorization") ?? "");
       const aborted = new Promise<void>((resolve) => req.signal.addEventListener("abort", () => resolve()));
       await Promise.race([new Promise<void>((resolve) => waiting.push(resolve)), aborted]);
       state.open--;
@@ -66,6 +70,7 @@ function startGatedUpstream(): GatedUpstream {
     get open() {
       return state.open;
     },
+    who,
     release(n = waiting.length) {
       for (const go of waiting.splice(0, n)) go();
     },
@@ -108,6 +113,7 @@ const env = (): Record<string, string> => ({
   SERVICE_PLSMALL_BASE_URL: fake.url,
   SERVICE_PLWAIT_BASE_URL: fake.url,
   SERVICE_PLEDGE_BASE_URL: fake.url,
+  SERVICE_PLFAIR_BASE_URL: fake.url,
 });
 
 beforeAll(() => {
@@ -122,6 +128,7 @@ beforeAll(() => {
   write(definition("plsmall", "pls", 3292, { maxConnections: 2, maxQueue: 1, queueTimeoutMs: 60_000 }));
   write(definition("plwait", "plw", 3293, { maxConnections: 1, maxQueue: 5, queueTimeoutMs: 200 }));
   write(definition("pledge", "ple", 3294, { maxConnections: 2, maxQueue: 1, queueTimeoutMs: 60_000 }));
+  write(definition("plfair", "plf", 3295, { maxConnections: 2, maxQueue: 4, queueTimeoutMs: 60_000 }));
 });
 
 afterAll(() => {
@@ -321,6 +328,38 @@ describe("the pool of a service", () => {
     expect(await running.done).toMatchObject({ ok: false, message: "The request was cancelled." });
     expect(pool.stats()).toEqual({ inUse: 0, queued: 0, max: 1 });
     expect(await waitFor(() => fake.open === 0)).toBe(true);
+  });
+
+  test("fair between credentials: one holding every connection fills at most half the queue, and a freed connection goes to another's call first", async () => {
+    const { service } = fresh("plfair");
+    const pool = poolFor(service);
+    const start = fake.arrived;
+    const OTHER = "pool_other_key_0123456789";
+    const mine = [1, 2].map(() => track(executeTool(service, "hold", {}, KEY)));
+    expect(await waitFor(() => fake.arrived - start === 2)).toBe(true);
+    const myQueued = [1, 2].map(() => track(executeTool(service, "hold", {}, KEY)));
+    expect(await waitFor(() => pool.stats().queued === 2)).toBe(true);
+    // Half the queue (2 of 4) is one credential's most: its next call is refused at once, the queue not full.
+    expect(await executeTool(service, "hold", {}, KEY)).toEqual({
+      ok: false,
+      error: "SERVICE_UNAVAILABLE",
+      message:
+        "Pool plfair is busy: connections in use 2/2, and this key's calls already fill 2 of the 4 queued places (half, the most one key may take)",
+    });
+    expect(pool.stats().queued).toBe(2);
+    // Another credential's call waits behind them, and is the one sent when a connection comes free.
+    const theirs = track(executeTool(service, "hold", {}, OTHER));
+    expect(await waitFor(() => pool.stats().queued === 3)).toBe(true);
+    // (Everything held is let go, a stale hold of an earlier test's cancelled call too: what counts is the order
+    // in which the queued calls then reach the upstream.)
+    await drain(pool);
+    expect(fake.who.slice(start + 2, start + 5)).toEqual([
+      `Bearer ${OTHER}`,
+      `Bearer ${KEY}`,
+      `Bearer ${KEY}`,
+    ]);
+    for (const c of [...mine, ...myQueued, theirs]) expect((await c.done).ok).toBe(true);
+    expect(fake.arrived - start).toBe(5);
   });
 
   test("a service's maxConnections from its definition is the number in flight (2, the third waits)", async () => {

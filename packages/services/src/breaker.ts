@@ -159,7 +159,7 @@ export type CredentialRef = string | { readonly apiKey: string };
  * when the object does, and the key itself is never a key of any map here.
  */
 const ids = new WeakMap<object, string>();
-function credentialId(credential: CredentialRef): string {
+export function credentialId(credential: CredentialRef): string {
   if (typeof credential === "string") return hashKey(credential);
   let id = ids.get(credential);
   if (id === undefined) {

@@ -2,6 +2,7 @@ import { backOff } from "./breaker.ts";
 import type { BodyErrorsConfig } from "./definition.ts";
 import { type CursorSigner, cursorSigner, encodeCursor, nextMarker, pageFromCursor } from "./pagination.ts";
 import { getPath, pickFields } from "./paths.ts";
+import { ownerQueueShare } from "./pool.ts";
 import { createRedactor, type Redactor } from "./redact.ts";
 import {
   buildRequest,
@@ -281,7 +282,9 @@ function toOutcome(service: ServiceDefinition, r: UpstreamResult, redactor: Reda
         message:
           r.reason === "full"
             ? `${name} is busy: connections in use ${maxConnections}/${maxConnections}, calls queued ${maxQueue}/${maxQueue}`
-            : `${name} is busy: no connection came free within ${r.waitedMs} ms`,
+            : r.reason === "share"
+              ? `${name} is busy: connections in use ${maxConnections}/${maxConnections}, and this key's calls already fill ${ownerQueueShare(r.limits)} of the ${maxQueue} queued places (half, the most one key may take)`
+              : `${name} is busy: no connection came free within ${r.waitedMs} ms`,
       };
     }
     case "open":

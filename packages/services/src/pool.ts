@@ -38,19 +38,32 @@ const FAILED_CHECK_MS = 1_000;
 /** Whether a TCP connection to `url`'s host opened in time: `refused` and `timeout` both mean unreachable. */
 export type Reach = "ok" | "refused" | "timeout";
 
-/** A connection slot, or why there is none: the queue is full, the wait ran out, or the caller hung up. */
+/**
+ * A connection slot, or why there is none: the queue is full, the caller's owner already fills half of it
+ * (`share`), the wait ran out, or the caller hung up.
+ */
 export type Slot =
   | { ok: true; release: () => void }
-  | { ok: false; reason: "full" | "timeout" | "cancelled" };
+  | { ok: false; reason: "full" | "share" | "timeout" | "cancelled" };
 
 interface Waiter {
   grant: () => void;
+  owner: string | undefined;
 }
 
+/**
+ * Fair to the pool's owners (the credentials calling through it): while there are free connections anyone takes
+ * one, so a lone caller is never held back; once it is full, a freed connection goes to the longest waiter among
+ * the owners holding the fewest, and no owner may fill more than half of the queue. One user's slow calls can
+ * then fill the free connections but never starve another user's, who is next whenever one comes free.
+ */
 export class UpstreamPool {
   private inUse = 0;
-  // FIFO; bounded by `maxQueue`, so removing a waiter that gave up is cheap.
+  // FIFO within an owner; bounded by `maxQueue`, so scanning it, or removing a waiter that gave up, is cheap.
   private readonly queue: Waiter[] = [];
+  /** Connections in use and calls waiting, per owner (only owners with any). */
+  private readonly held = new Map<string, number>();
+  private readonly waiting = new Map<string, number>();
   private heardAt = Number.NEGATIVE_INFINITY;
   /** The connect check in flight, by host: concurrent cold calls share one. */
   private readonly checking = new Map<string, Promise<Reach>>();
@@ -68,14 +81,17 @@ export class UpstreamPool {
    * A slot for one request. `cancel` is the caller hanging up; `deadline` is the call's own deadline (the
    * wait never outlives it). The slot must be released exactly once; later releases do nothing.
    */
-  acquire(cancel?: AbortSignal, deadline?: AbortSignal): Promise<Slot> {
+  acquire(cancel?: AbortSignal, deadline?: AbortSignal, owner?: string): Promise<Slot> {
     if (cancel?.aborted) return Promise.resolve({ ok: false, reason: "cancelled" });
     if (deadline?.aborted) return Promise.resolve({ ok: false, reason: "timeout" });
     if (this.inUse < this.limits.maxConnections) {
       this.inUse++;
-      return Promise.resolve(this.slot());
+      return Promise.resolve(this.slot(owner));
     }
     if (this.queue.length >= this.limits.maxQueue) return Promise.resolve({ ok: false, reason: "full" });
+    if (owner !== undefined && count(this.waiting, owner) >= ownerQueueShare(this.limits)) {
+      return Promise.resolve({ ok: false, reason: "share" });
+    }
     return new Promise<Slot>((resolve) => {
       const done = (result: Slot) => {
         clearTimeout(timer);
@@ -85,18 +101,41 @@ export class UpstreamPool {
       };
       const giveUp = (reason: "timeout" | "cancelled") => {
         const at = this.queue.indexOf(waiter);
-        if (at >= 0) this.queue.splice(at, 1);
+        if (at >= 0) {
+          this.queue.splice(at, 1);
+          add(this.waiting, owner, -1);
+        }
         done({ ok: false, reason });
       };
       const onCancel = () => giveUp("cancelled");
       const onDeadline = () => giveUp("timeout");
       // The slot is handed over by `release`, which has already counted it as in use.
-      const waiter: Waiter = { grant: () => done(this.slot()) };
+      const waiter: Waiter = { grant: () => done(this.slot(owner)), owner };
       const timer = setTimeout(() => giveUp("timeout"), this.limits.queueTimeoutMs);
       cancel?.addEventListener("abort", onCancel, { once: true });
       deadline?.addEventListener("abort", onDeadline, { once: true });
       this.queue.push(waiter);
+      add(this.waiting, owner, 1);
     });
+  }
+
+  /**
+   * The waiter a freed connection goes to: the longest waiting among the owners holding the fewest connections
+   * (a caller without an owner counts as holding none). Plain FIFO when everyone waiting is one owner.
+   */
+  private next(): Waiter | undefined {
+    const first = this.queue[0];
+    if (first === undefined || this.waiting.size <= 1) return this.queue.shift();
+    let best = 0;
+    let fewest = count(this.held, first.owner);
+    for (let i = 1; i < this.queue.length && fewest > 0; i++) {
+      const holds = count(this.held, this.queue[i]?.owner);
+      if (holds < fewest) {
+        fewest = holds;
+        best = i;
+      }
+    }
+    return this.queue.splice(best, 1)[0];
   }
 
   /** The upstream answered (any HTTP status): the pool is warm. */
@@ -144,20 +183,39 @@ export class UpstreamPool {
     ]);
   }
 
-  private slot(): Slot {
+  private slot(owner: string | undefined): Slot {
     let released = false;
+    add(this.held, owner, 1);
     return {
       ok: true,
       release: () => {
         if (released) return;
         released = true;
-        const next = this.queue.shift();
-        // Handed straight to the longest waiter: the count of slots in use does not change.
-        if (next) next.grant();
-        else this.inUse--;
+        add(this.held, owner, -1);
+        const next = this.next();
+        // Handed straight to a waiter: the count of slots in use does not change.
+        if (next) {
+          add(this.waiting, next.owner, -1);
+          next.grant();
+        } else this.inUse--;
       },
     };
   }
+}
+
+/** How many of the queue's places one owner may take: half, rounded up. */
+export const ownerQueueShare = (limits: Pick<PoolLimits, "maxQueue">): number =>
+  Math.ceil(limits.maxQueue / 2);
+
+const count = (counts: Map<string, number>, owner: string | undefined): number =>
+  owner === undefined ? 0 : (counts.get(owner) ?? 0);
+
+/** Moves an owner's count by `by`, keeping only owners with a count in the map. */
+function add(counts: Map<string, number>, owner: string | undefined, by: 1 | -1): void {
+  if (owner === undefined) return;
+  const n = (counts.get(owner) ?? 0) + by;
+  if (n > 0) counts.set(owner, n);
+  else counts.delete(owner);
 }
 
 /** Opens one TCP connection to `host:port` and closes it; "timeout" when it did not open within `ms`. */

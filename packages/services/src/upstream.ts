@@ -5,6 +5,7 @@ import {
   breakersFor,
   type Circuit,
   type CredentialRef,
+  credentialId,
 } from "./breaker.ts";
 import { type PoolLimits, poolFor } from "./pool.ts";
 import type { UpstreamRequest } from "./request.ts";
@@ -32,7 +33,7 @@ export type UpstreamResult =
    * The service's connection pool had no free connection: its queue was full (`full`, refused at once), or
    * none came free in time (`timeout`). Nothing was sent.
    */
-  | { kind: "busy"; reason: "full" | "timeout"; limits: PoolLimits; waitedMs: number };
+  | { kind: "busy"; reason: "full" | "share" | "timeout"; limits: PoolLimits; waitedMs: number };
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -49,7 +50,7 @@ const RETRY_BACKOFF_MS = 100;
 
 // Thrown by an attempt when no pooled connection was free: it says nothing about the upstream's health.
 class PoolBusy extends Error {
-  constructor(readonly reason: "full" | "timeout") {
+  constructor(readonly reason: "full" | "share" | "timeout") {
     super(reason);
   }
 }
@@ -69,8 +70,10 @@ export async function callUpstream(
   // One deadline for the whole call, queueing, retry and body included, so callers get a hard bound.
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const pool = poolFor(service);
+  // The pool shares its connections fairly between the credentials calling through it (see UpstreamPool).
+  const owner = credentialId(credential);
   const once = async (): Promise<UpstreamResult> => {
-    const slot = await pool.acquire(opts.signal, deadline);
+    const slot = await pool.acquire(opts.signal, deadline, owner);
     if (!slot.ok) {
       if (slot.reason === "cancelled") return { kind: "cancelled" };
       throw new PoolBusy(slot.reason);
@@ -99,7 +102,7 @@ export async function callUpstream(
   } catch (err) {
     if (!(err instanceof PoolBusy)) throw err;
     const { limits } = pool;
-    const waitedMs = err.reason === "full" ? 0 : Math.min(limits.queueTimeoutMs, opts.timeoutMs);
+    const waitedMs = err.reason === "timeout" ? Math.min(limits.queueTimeoutMs, opts.timeoutMs) : 0;
     return { kind: "busy", reason: err.reason, limits, waitedMs };
   }
   if (backoff && isRateLimited(result))
