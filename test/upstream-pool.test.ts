@@ -344,7 +344,7 @@ describe("the pool of a service", () => {
       ok: false,
       error: "SERVICE_UNAVAILABLE",
       message:
-        "Pool plfair is busy: connections in use 2/2, and this key's calls already fill 2 of the 4 queued places (half, the most one key may take)",
+        "Pool plfair is busy: connections in use 2/2, and this key's calls already fill 2 of the 4 queued places (the most one key may take)",
     });
     expect(pool.stats().queued).toBe(2);
     // Another credential's call waits behind them, and is the one sent when a connection comes free.

@@ -283,7 +283,7 @@ function toOutcome(service: ServiceDefinition, r: UpstreamResult, redactor: Reda
           r.reason === "full"
             ? `${name} is busy: connections in use ${maxConnections}/${maxConnections}, calls queued ${maxQueue}/${maxQueue}`
             : r.reason === "share"
-              ? `${name} is busy: connections in use ${maxConnections}/${maxConnections}, and this key's calls already fill ${ownerQueueShare(r.limits)} of the ${maxQueue} queued places (half, the most one key may take)`
+              ? `${name} is busy: connections in use ${maxConnections}/${maxConnections}, and this key's calls already fill ${ownerQueueShare(r.limits)} of the ${maxQueue} queued places (the most one key may take)`
               : `${name} is busy: no connection came free within ${r.waitedMs} ms`,
       };
     }

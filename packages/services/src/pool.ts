@@ -1,8 +1,9 @@
 /**
  * One connection pool per upstream service: at most `maxConnections` requests to it in flight from this
  * process (Bun's fetch keeps their connections alive per host, so that is also the number of connections),
- * then a bounded FIFO queue whose callers wait at most `queueTimeoutMs` for a free connection. Beyond the
- * queue's bound a call is refused at once: memory never grows with a flood of calls to a slow upstream.
+ * then a bounded queue (fair between the callers' owners, see UpstreamPool) whose callers wait at most
+ * `queueTimeoutMs` for a free connection. Beyond the queue's bound a call is refused at once: memory never grows
+ * with a flood of calls to a slow upstream.
  *
  * Connect timeout: Bun's fetch has no connect phase of its own to bound, so a pool that has not heard from
  * its upstream for WARM_MS first opens (and closes) one TCP connection to it, shared by every call waiting
@@ -54,12 +55,12 @@ interface Waiter {
 /**
  * Fair to the pool's owners (the credentials calling through it): while there are free connections anyone takes
  * one, so a lone caller is never held back; once it is full, a freed connection goes to the longest waiter among
- * the owners holding the fewest, and no owner may fill more than half of the queue. One user's slow calls can
+ * the owners holding the fewest, and no owner may fill more than half of the queue (`ownerQueueShare`). One user's slow calls can
  * then fill the free connections but never starve another user's, who is next whenever one comes free.
  */
 export class UpstreamPool {
   private inUse = 0;
-  // FIFO within an owner; bounded by `maxQueue`, so scanning it, or removing a waiter that gave up, is cheap.
+  // FIFO within an owner; bounded by `maxQueue` (100 by default), so removing a waiter that gave up is cheap.
   private readonly queue: Waiter[] = [];
   /** Connections in use and calls waiting, per owner (only owners with any). */
   private readonly held = new Map<string, number>();
@@ -125,10 +126,16 @@ export class UpstreamPool {
    */
   private next(): Waiter | undefined {
     const first = this.queue[0];
-    if (first === undefined || this.waiting.size <= 1) return this.queue.shift();
+    // Every waiter ownerless, or all of one owner: first in, first out.
+    const oneOwner =
+      this.waiting.size === 0 ||
+      (this.waiting.size === 1 && count(this.waiting, first?.owner) === this.queue.length);
+    if (first === undefined || oneOwner) return this.queue.shift();
     let best = 0;
     let fewest = count(this.held, first.owner);
-    for (let i = 1; i < this.queue.length && fewest > 0; i++) {
+    // Bounded: a definition may allow a long queue; past the first MAX_FAIR_SCAN waiters, order is FIFO.
+    const end = Math.min(this.queue.length, MAX_FAIR_SCAN);
+    for (let i = 1; i < end && fewest > 0; i++) {
       const holds = count(this.held, this.queue[i]?.owner);
       if (holds < fewest) {
         fewest = holds;
@@ -203,9 +210,12 @@ export class UpstreamPool {
   }
 }
 
-/** How many of the queue's places one owner may take: half, rounded up. */
+/** How many of the queue's places one owner may take: half, rounded down, at least one. */
 export const ownerQueueShare = (limits: Pick<PoolLimits, "maxQueue">): number =>
-  Math.ceil(limits.maxQueue / 2);
+  Math.max(1, Math.floor(limits.maxQueue / 2));
+
+/** Waiters a freed connection's choice looks at, at most (the default queue holds 100). */
+const MAX_FAIR_SCAN = 1000;
 
 const count = (counts: Map<string, number>, owner: string | undefined): number =>
   owner === undefined ? 0 : (counts.get(owner) ?? 0);
