@@ -25,7 +25,6 @@ export {
   connectRemoteMcp,
   probeRemoteMcp,
   RELAY_VIA_PSEUDONYM,
-  RESERVED_REMOTE_HEADERS,
   type RemoteConnection,
   type RemoteFailure,
   type RemoteMcpConfig,

@@ -50,7 +50,7 @@ export interface RemoteOptions {
  * name a user's own server may well need. `instances.connectCustom` refuses them; the transport drops any a
  * configuration stored before a name was added here still holds.
  */
-export const RESERVED_REMOTE_HEADERS: ReadonlySet<string> = new Set([
+const RESERVED_REMOTE_HEADERS: ReadonlySet<string> = new Set([
   ...[...FORBIDDEN_HEADERS].filter((h) => h !== "authorization" && h !== "cookie" && h !== "user-agent"),
   "accept",
   "mcp-session-id",

@@ -7,7 +7,7 @@ import { type AuditEvent, useTRPC, useTRPCClient } from "../trpc.ts";
 import { Dialog, DialogClose } from "../ui/Dialog.tsx";
 import { SelectField, TextField } from "../ui/Field.tsx";
 import { PageHeader } from "../ui/Page.tsx";
-import { Empty, ErrorState, Loading } from "../ui/states.tsx";
+import { Empty, ErrorState, FetchMore, Loading } from "../ui/states.tsx";
 
 const ACTIONS = [
   "tool.call",
@@ -175,16 +175,7 @@ export function Audit() {
           </table>
         </div>
       )}
-      {events.hasNextPage && (
-        <button
-          type="button"
-          className="btn mt-3"
-          disabled={events.isFetchingNextPage}
-          onClick={() => void events.fetchNextPage()}
-        >
-          {events.isFetchingNextPage ? "Loading…" : "Load more"}
-        </button>
-      )}
+      {events.hasNextPage && <FetchMore list={events} label="Load more" className="btn mt-3" />}
       <Dialog
         open={selected !== undefined}
         onOpenChange={(open) => {

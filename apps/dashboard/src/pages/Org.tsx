@@ -14,7 +14,7 @@ import { CopyButton } from "../ui/CopyButton.tsx";
 import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
 import { SelectField, TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
-import { ActionError, Empty, ErrorState, Loading } from "../ui/states.tsx";
+import { ActionError, Empty, ErrorState, FetchMore, Loading, type NextPage } from "../ui/states.tsx";
 
 /** How many members / instances the page asks `orgs.members` / `orgs.memberInstances` for at a time. */
 const LIST_PAGE = 100;
@@ -364,7 +364,7 @@ function MoreButton({
   shown,
   noun,
 }: {
-  list: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> };
+  list: NextPage & { hasNextPage: boolean };
   shown: number;
   noun: string;
 }) {
@@ -374,14 +374,7 @@ function MoreButton({
       <span className="muted" role="status">
         Showing the first {shown.toLocaleString("en")} {noun}.
       </span>
-      <button
-        type="button"
-        className="btn"
-        disabled={list.isFetchingNextPage}
-        onClick={() => void list.fetchNextPage()}
-      >
-        {list.isFetchingNextPage ? "Loading…" : `Show more ${noun}`}
-      </button>
+      <FetchMore list={list} label={`Show more ${noun}`} />
     </div>
   );
 }

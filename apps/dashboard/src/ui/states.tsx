@@ -9,6 +9,34 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
+/** A paged list's query, as `useInfiniteQuery` answers it: what asking for its next page needs. */
+export interface NextPage {
+  isFetchingNextPage: boolean;
+  fetchNextPage: () => Promise<unknown>;
+}
+
+/** The button under a paged list that asks for its next page; disabled, and saying so, while that loads. */
+export function FetchMore({
+  list,
+  label,
+  className = "btn",
+}: {
+  list: NextPage;
+  label: string;
+  className?: string;
+}) {
+  return (
+    <button
+      type="button"
+      className={className}
+      disabled={list.isFetchingNextPage}
+      onClick={() => void list.fetchNextPage()}
+    >
+      {list.isFetchingNextPage ? "Loading…" : label}
+    </button>
+  );
+}
+
 export function Empty({ children }: { children: ReactNode }) {
   return <div className="card muted text-center py-8">{children}</div>;
 }

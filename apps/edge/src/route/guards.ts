@@ -145,7 +145,7 @@ export async function readBody(call: McpCall): Promise<Response | undefined> {
  * hundred thousand levels, and whatever walks it recursively (serialising the arguments for the cache key or
  * for a relayed server) would overflow the stack: a 500 for what is the client's mistake.
  */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** Whether JSON text (already parsed, so well-formed) nests deeper than MAX_JSON_DEPTH; ~0.3 µs for a call. */
 function nestedDeeper(bytes: Uint8Array): boolean {
