@@ -159,7 +159,7 @@ export type CredentialRef = string | { readonly apiKey: string };
  * when the object does, and the key itself is never a key of any map here.
  */
 const ids = new WeakMap<object, string>();
-export function credentialId(credential: CredentialRef): string {
+function credentialId(credential: CredentialRef): string {
   if (typeof credential === "string") return hashKey(credential);
   let id = ids.get(credential);
   if (id === undefined) {
@@ -170,8 +170,14 @@ export function credentialId(credential: CredentialRef): string {
 }
 const hashKey = (key: string) => sha256(key, "base64url");
 
-/** The service's shared breaker and the breaker of one credential on it. */
-export function breakersFor(service: object, credential: CredentialRef): { shared: Circuit; own: Circuit } {
+/**
+ * The service's shared breaker and the breaker of one credential on it, with the credential's id (what else
+ * keys state by credential, such as the service's pool, takes it from here rather than working it out again).
+ */
+export function breakersFor(
+  service: object,
+  credential: CredentialRef,
+): { shared: Circuit; own: Circuit; id: string } {
   const { shared, perCredential } = serviceBreakers(service);
   const id = credentialId(credential);
   let own = perCredential.get(id);
@@ -179,7 +185,7 @@ export function breakersFor(service: object, credential: CredentialRef): { share
     own = new Circuit(isCallerFailure);
     perCredential.set(id, own);
   }
-  return { shared, own };
+  return { shared, own, id };
 }
 
 /** The shared circuit state of a service, for health reporting. */

@@ -5,7 +5,6 @@ import {
   breakersFor,
   type Circuit,
   type CredentialRef,
-  credentialId,
 } from "./breaker.ts";
 import { type PoolLimits, poolFor } from "./pool.ts";
 import type { UpstreamRequest } from "./request.ts";
@@ -70,9 +69,8 @@ export async function callUpstream(
   // One deadline for the whole call, queueing, retry and body included, so callers get a hard bound.
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const pool = poolFor(service);
-  // The pool shares its connections fairly between the credentials calling through it (see UpstreamPool).
-  const owner = credentialId(credential);
-  const once = async (): Promise<UpstreamResult> => {
+  // `owner`: the credential's id; the pool shares its connections fairly between them (see UpstreamPool).
+  const once = async (owner: string): Promise<UpstreamResult> => {
     const slot = await pool.acquire(opts.signal, deadline, owner);
     if (!slot.ok) {
       if (slot.reason === "cancelled") return { kind: "cancelled" };
@@ -95,10 +93,10 @@ export async function callUpstream(
   const backoff = opts.backoff ?? true;
   const waiting = backoff ? backoffRemaining(service, credential) : 0;
   if (waiting > 0) return { kind: "backoff", retryAfterMs: waiting };
-  const { shared, own } = breakersFor(service, credential);
+  const { shared, own, id } = breakersFor(service, credential);
   let result: UpstreamResult;
   try {
-    result = await throughBreakers(shared, own, once, req.method);
+    result = await throughBreakers(shared, own, () => once(id), req.method);
   } catch (err) {
     if (!(err instanceof PoolBusy)) throw err;
     const { limits } = pool;
