@@ -1,9 +1,14 @@
-import { type ReactNode, useEffect, useRef } from "react";
+import { type ReactNode, useLayoutEffect, useRef } from "react";
 
-/** A page's heading: focused when the page opens, so keyboard and screen-reader users land on it. */
+/**
+ * A page's heading: focused when the page opens, so keyboard and screen-reader users land on it. In the
+ * commit that shows it (a layout effect), not after the paint: a page shown by a navigation (a transition,
+ * whose passive effects wait) would otherwise be on screen with focus still on <body>, where the removal of
+ * whatever had it (a closed dialog's button) left it.
+ */
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
   const ref = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     document.title = `${title} · MCP Platform`;
     ref.current?.focus({ preventScroll: true });
   }, [title]);
