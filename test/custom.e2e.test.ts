@@ -364,6 +364,92 @@ test("a server that holds every call: 32 requests of one instance in flight to i
   }
 }, 60_000);
 
+test("every instance together: the edge's requests in flight to MCP servers are bounded (relayInFlight), half as many wait, a freed slot goes to the instance holding fewest, the next is refused at once", async () => {
+  // A process holds one fetch per relayed request: many instances' slow servers must not take them all.
+  const bounded = await startStack({ allowPrivateUpstreams: true, limits: { relayInFlight: 4 } });
+  const releases = new Map<number, () => void>();
+  const releaseAll = () => {
+    for (const release of releases.values()) release();
+  };
+  const reached: string[] = [];
+  const slow = await startRemoteMcp({
+    kind: "streamable",
+    tools: [
+      {
+        name: "hold",
+        inputSchema: { type: "object", properties: { n: { type: "number" } } },
+        run: async (args) => {
+          reached.push(`hold ${String(args.n)}`);
+          await new Promise<void>((resolve) => releases.set(Number(args.n), resolve));
+          return { content: [{ type: "text", text: `released ${String(args.n)}` }] };
+        },
+      },
+      {
+        name: "echo",
+        inputSchema: { type: "object", properties: { text: { type: "string" } } },
+        run: (args) => {
+          reached.push(`echo ${String(args.text)}`);
+          return { content: [{ type: "text", text: String(args.text) }] };
+        },
+      },
+    ],
+  });
+  try {
+    const clients = [];
+    for (const name of ["a", "b", "c"]) {
+      const user = await newUser(bounded);
+      const issued = data<Issued>(await connectCustom(bounded, user, { name, url: slow.url }));
+      clients.push(await v2(issued.instanceUrl, { pin: "2026-07-28" }));
+    }
+    const [a, b, c] = clients as [Client, Client, Client];
+    const hold = (n: number) => a.callTool({ name: "hold", arguments: { n } }, { timeout: 60_000 });
+    reached.length = 0; // connecting probed the server
+    const holds = [0, 1, 2, 3].map(hold);
+    for (let i = 0; releases.size < 4 && i < 200; i++) await Bun.sleep(25);
+    expect(reached.sort()).toEqual(["hold 0", "hold 1", "hold 2", "hold 3"]);
+
+    // The edge's four slots are taken by one instance (under its own limit of 32): its fifth request waits in
+    // one of the two places to wait, and its sixth is refused (half of them is its share).
+    const fifth = hold(4);
+    await Bun.sleep(300); // each request reaches its place
+    const share = await a.callTool({ name: "echo", arguments: { text: "a" } });
+    expect(share.isError).toBe(true);
+    expect(text(share)).toContain("this instance already fills its half of this edge's 2 places to wait");
+    // Another instance takes the other place; a third is refused at once, as a tool error.
+    const waiting = b.callTool({ name: "echo", arguments: { text: "b" } }, { timeout: 60_000 });
+    await Bun.sleep(300);
+    const refused = await c.callTool({ name: "echo", arguments: { text: "c" } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain(
+      "this edge already has 4 requests in flight to MCP servers and 2 waiting",
+    );
+    expect(refused._meta).toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    expect(reached).toHaveLength(4); // none of them reached the server
+
+    // One slot comes free: it goes to b, which holds none, although a's fifth has waited longer.
+    releases.get(0)?.();
+    expect(text(await waiting)).toBe("b");
+    expect(reached.slice(4)).toEqual(["echo b"]);
+    releases.get(1)?.();
+    for (let i = 0; !releases.has(4) && i < 200; i++) await Bun.sleep(25);
+    expect(reached.slice(5)).toEqual(["hold 4"]);
+    releaseAll();
+    expect((await Promise.all([...holds, fifth])).map(text)).toEqual(
+      [0, 1, 2, 3, 4].map((n) => `released ${n}`),
+    );
+    // Room again: every slot was given back.
+    const again = await Promise.all(
+      ["c1", "c2", "c3", "c4"].map((t) => c.callTool({ name: "echo", arguments: { text: t } })),
+    );
+    expect(again.map(text)).toEqual(["c1", "c2", "c3", "c4"]);
+    await Promise.all(clients.map((client) => client.close()));
+  } finally {
+    releaseAll();
+    await slow.stop();
+    await bounded.stop();
+  }
+}, 60_000);
+
 test("40 resources/read at once on a slow server's cold connection: each takes one of the instance's slots, all are answered by the server", async () => {
   // A legacy (SSE) server 300 ms away per HTTP request: opening the pooled connection takes seconds, so
   // every read is inside its slot before the connection is up (a read that took a second slot there

@@ -23,6 +23,13 @@ export interface EdgeLimits {
   upstreamTimeoutMs: number;
   /** Instance tokens one client address may get wrong per minute before every token it sends is a 429; 0 = no limit. */
   invalidTokensPerMinutePerIp: number;
+  /**
+   * Requests this process may have in flight to MCP servers over HTTP (users' own, proxied services'), all
+   * instances together; half as many again may wait up to 10 s (fair between instances), one more is refused at
+   * once. It keeps the process's open `fetch` requests under the runtime's ceiling
+   * (`BUN_CONFIG_MAX_HTTP_REQUESTS`, runtime-env.ts), past which every upstream call of the process would wait.
+   */
+  relayInFlight: number;
 }
 
 export interface EdgeDeps extends CoreDeps {
@@ -59,6 +66,7 @@ export const DEFAULT_LIMITS: EdgeLimits = {
   maxBatchMessages: 20,
   upstreamTimeoutMs: 30_000,
   invalidTokensPerMinutePerIp: 60,
+  relayInFlight: 2048,
 };
 
 /**

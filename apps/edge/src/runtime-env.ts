@@ -13,9 +13,10 @@ import { constants } from "node:os";
  * - `BUN_CONFIG_MAX_HTTP_REQUESTS=4096`: how many of the process's `fetch` requests may be open at once (the
  *   runtime's default is 256; past it every further fetch waits). An edge holds one open for as long as a
  *   relayed connection lives (a legacy server's event stream, a listen stream), so 256 of those, from any
- *   users, stalled every upstream call of the process: every user's Figma call waited. 4096 leaves room for
- *   every service pool (50 each) beside 500 pooled relay connections and their streams; it is not a bound our own
- *   limits guarantee (128 relayed instances with 32 calls each in flight reach it), only a much higher ceiling.
+ *   users, stalled every upstream call of the process: every user's Figma call waited. Our own bounds keep an
+ *   edge under 4096: relayed requests in flight, all instances together (`limits.relayInFlight`, 2048), 500
+ *   pooled relay connections per relaying source (users' servers, each remote MCP service) with at most one
+ *   stream each, 50 connections per REST service's pool.
  */
 export const EDGE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useWarmUpMarkedBlocks: "false",

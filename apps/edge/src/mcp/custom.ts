@@ -70,6 +70,42 @@ const RELAY_SLOTS: PoolLimits = {
   connectTimeoutMs: DEFAULT_POOL_LIMITS.connectTimeoutMs,
 };
 
+/**
+ * Each edge's slots for requests to MCP servers over HTTP, all instances together (`limits.relayInFlight`):
+ * shared by the custom handler and every proxied service's, owned by instance, so a freed slot goes to the
+ * instance holding the fewest (UpstreamPool's fairness) and many instances' slow servers cannot fill the
+ * process's `fetch` requests (runtime-env.ts) and stall every other upstream call.
+ */
+const relaySlots = new WeakMap<EdgeDeps, UpstreamPool>();
+function processRelaySlots(deps: EdgeDeps): UpstreamPool {
+  let pool = relaySlots.get(deps);
+  if (!pool) {
+    const most = deps.limits.relayInFlight;
+    pool = new UpstreamPool("relay", {
+      ...RELAY_SLOTS,
+      maxConnections: most,
+      maxQueue: Math.max(1, Math.floor(most / 2)),
+    });
+    relaySlots.set(deps, pool);
+  }
+  return pool;
+}
+
+/** Why a relayed request got no slot, in words for the tool error: `holder` "this instance", `where` "to it". */
+function noSlot(
+  reason: "full" | "share" | "timeout" | "cancelled",
+  holder: string,
+  where: string,
+  { maxConnections: most, maxQueue, queueTimeoutMs }: PoolLimits,
+): string {
+  if (reason === "cancelled") return "the request was cancelled while it waited";
+  if (reason === "share")
+    return `this instance already fills its half of ${holder}'s ${maxQueue} places to wait for a request ${where}`;
+  if (reason === "timeout")
+    return `none of ${holder}'s ${most} requests in flight ${where} finished within ${queueTimeoutMs / 1000} s`;
+  return `${holder} already has ${most} requests in flight ${where} and ${maxQueue} waiting`;
+}
+
 /** Only a broken connection is worth dropping: a JSON-RPC error, a timeout or a caller hanging up is not. */
 function connectionBroken(error: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted || error instanceof RemoteProtocolError) return false;
@@ -201,6 +237,8 @@ interface Opened {
 interface ProxySource {
   /** "your MCP server", or the service's name. */
   label: string;
+  /** Its requests are HTTP requests of this process (a remote server; a stdio process's are not). */
+  overHttp: boolean;
   info: { name: string; version: string };
   /** Connects (or reuses a connection) for the instance; undefined when the credential cannot be used. */
   open(auth: InstanceAuth, secret: CredentialSecret): Promise<Opened | undefined>;
@@ -217,6 +255,7 @@ function remoteSource(
   const pool = new RemotePool(deps);
   return {
     label,
+    overHttp: true,
     info,
     async open(auth, secret) {
       const config = configOf(secret);
@@ -250,6 +289,7 @@ function stdioSource(deps: EdgeDeps, service: StdioProxiedService): ProxySource 
   });
   return {
     label: service.name,
+    overHttp: false,
     info: { name: `mcp-platform-${service.type}`, version: "0.1.0" },
     async open(auth, secret) {
       const { instance } = auth;
@@ -373,17 +413,22 @@ function createProxyHandler(
     const slot = await gate.acquire(signal);
     if (!slot.ok) {
       forgetIdle(id, gate);
-      const { maxConnections: most, maxQueue, queueTimeoutMs } = RELAY_SLOTS;
-      throw new RemoteUnavailable(
-        slot.reason === "full"
-          ? `this instance already has ${most} requests in flight to it and ${maxQueue} waiting`
-          : slot.reason === "timeout"
-            ? `none of this instance's ${most} requests in flight to it finished within ${queueTimeoutMs / 1000} s`
-            : "the request was cancelled while it waited",
-      );
+      throw new RemoteUnavailable(noSlot(slot.reason, "this instance", "to it", RELAY_SLOTS));
     }
     try {
-      return await withRemoteNow(auth, signal, run);
+      // Then one of the process's, when the request goes out over HTTP (at most 32 per instance waiting here).
+      const shared = source.overHttp ? processRelaySlots(deps) : undefined;
+      const processSlot = await shared?.acquire(signal, undefined, id);
+      if (processSlot && !processSlot.ok) {
+        throw new RemoteUnavailable(
+          noSlot(processSlot.reason, "this edge", "to MCP servers", shared?.limits ?? RELAY_SLOTS),
+        );
+      }
+      try {
+        return await withRemoteNow(auth, signal, run);
+      } finally {
+        processSlot?.release();
+      }
     } finally {
       slot.release();
       forgetIdle(id, gate);
