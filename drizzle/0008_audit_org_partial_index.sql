@@ -1,0 +1,2 @@
+DROP INDEX "audit_events_org_created_idx";--> statement-breakpoint
+CREATE INDEX "audit_events_org_created_idx" ON "audit_events" USING btree ("org_id","created_at","id") WHERE "audit_events"."org_id" is not null;
