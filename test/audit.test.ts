@@ -6,7 +6,17 @@ import { forgetAuditPersonalData } from "@mcp/core";
 import { auditEvents, usageRollups } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { eq } from "drizzle-orm";
-import { connectFigma, data, figmaKeyFor, newUser, type TestUser, type TrpcAnswer, trpc } from "./client.ts";
+import {
+  connectFigma,
+  data,
+  expectRestError,
+  figmaKeyFor,
+  newUser,
+  rest,
+  type TestUser,
+  type TrpcAnswer,
+  trpc,
+} from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
 
 interface Item {
@@ -308,6 +318,10 @@ describe("audit.list", () => {
     ["an unknown field", { limit: 5, userId: "usr_other" }],
     ["an unknown filter", { filters: { userId: "usr_other" } }],
     ["a filter date that is not ISO-8601", { filters: { from: "yesterday" } }],
+    // PostgreSQL has no year 0 (a 500 before): refused as input, in UTC, whatever the offset says.
+    ["a filter date in year 0", { filters: { from: "0000-01-01T00:00:00Z" } }],
+    ["a filter date that its offset puts in year 0", { filters: { to: "0001-01-01T00:00:00+01:00" } }],
+    ["a filter date that its offset puts past 9999", { filters: { to: "9999-12-31T23:30:00-05:00" } }],
     ["to before from", { filters: { from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" } }],
     ["an action over 64 characters", { filters: { action: "a".repeat(65) } }],
     ["an empty status", { filters: { status: "" } }],
@@ -316,6 +330,16 @@ describe("audit.list", () => {
       expectBad(await list(alice, input));
     });
   }
+
+  test("REST: a date PostgreSQL cannot hold is 400 BAD_REQUEST, not a 500", async () => {
+    for (const query of ["from=0000-01-01T00:00:00Z", "to=0001-01-01T00:00:00%2B01:00"]) {
+      expectRestError(
+        await rest(stack, "GET", `/audit?${query}`, { auth: { cookie: alice.cookie } }),
+        400,
+        "BAD_REQUEST",
+      );
+    }
+  });
 
   test("no session or API key: 401 UNAUTHORIZED", async () => {
     const res = await list({});

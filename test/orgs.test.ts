@@ -423,6 +423,9 @@ describe("member lists come in pages", () => {
       ["orgs.members", { after: owner.userId, afterAt: `${at}${"0".repeat(64)}` }],
       ["orgs.memberInstances", { limit: 0 }],
       ["orgs.memberInstances", { after: 7, afterAt: at }],
+      // A year PostgreSQL cannot hold (a 500 before).
+      ["orgs.members", { after: owner.userId, afterAt: "0000-01-01T00:00:00Z" }],
+      ["orgs.memberInstances", { after: owner.userId, afterAt: "0000-01-01T00:00:00Z" }],
     ];
     for (const [path, page] of cases) {
       const res = await trpc(stack, path, { orgId, ...page }, as(owner));
@@ -433,11 +436,13 @@ describe("member lists come in pages", () => {
         "BAD_REQUEST",
       ]);
     }
-    expectRestError(
-      await rest(stack, "GET", `/orgs/${orgId}/members?limit=0`, { auth: as(owner) }),
-      400,
-      "BAD_REQUEST",
-    );
+    for (const query of ["limit=0", `after=${owner.userId}&afterAt=0000-01-01T00:00:00Z`]) {
+      expectRestError(
+        await rest(stack, "GET", `/orgs/${orgId}/members?${query}`, { auth: as(owner) }),
+        400,
+        "BAD_REQUEST",
+      );
+    }
     // A position only: this organisation's items after it, never the other's.
     const mine = data<{ instanceId: string; userId: string }[]>(
       await trpc(

@@ -6,7 +6,17 @@ import { personalOrgOf, rollUp, upsertRollups } from "@mcp/core";
 import { auditEvents, usageRollups } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { and, eq, sql } from "drizzle-orm";
-import { connectFigma, data, figmaKeyFor, newUser, type TestUser, type TrpcAnswer, trpc } from "./client.ts";
+import {
+  connectFigma,
+  data,
+  expectRestError,
+  figmaKeyFor,
+  newUser,
+  rest,
+  type TestUser,
+  type TrpcAnswer,
+  trpc,
+} from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { type Stack, startStack } from "./harness.ts";
 
@@ -265,6 +275,9 @@ describe("usage.summary refuses", () => {
     ["no from", { to: iso(now), groupBy: "day" }],
     ["a date that is not ISO-8601", { from: "yesterday", to: iso(now), groupBy: "day" }],
     ["a date without an offset", { from: "2025-01-01T00:00:00", to: iso(now), groupBy: "day" }],
+    // PostgreSQL has no year 0, and `to` is rounded up to the next hour (a 500 before, both).
+    ["year 0", { from: "0000-01-01T00:00:00Z", to: "0000-02-01T00:00:00Z", groupBy: "day" }],
+    ["the last day of 9999", { from: "9999-12-31T00:00:00Z", to: "9999-12-31T23:30:00Z", groupBy: "tool" }],
     ["an unknown field", { from: iso(now - DAY), to: iso(now), groupBy: "day", userId: "usr_x" }],
     ["no input", undefined],
   ] as const) {
@@ -272,6 +285,19 @@ describe("usage.summary refuses", () => {
       expectBad(await summary(alice, input));
     });
   }
+
+  test("REST: a date PostgreSQL cannot hold is 400 BAD_REQUEST, not a 500", async () => {
+    for (const query of [
+      "from=0000-01-01T00:00:00Z&to=0000-02-01T00:00:00Z&groupBy=day",
+      "from=9999-12-31T00:00:00Z&to=9999-12-31T23:30:00Z&groupBy=tool",
+    ]) {
+      expectRestError(
+        await rest(stack, "GET", `/usage?${query}`, { auth: { cookie: alice.cookie } }),
+        400,
+        "BAD_REQUEST",
+      );
+    }
+  });
 
   test("no session or API key: 401 UNAUTHORIZED", async () => {
     const res = await trpc(stack, "usage.summary", { ...around(), groupBy: "day" }, { method: "GET" });
