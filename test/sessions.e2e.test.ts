@@ -105,6 +105,32 @@ afterAll(async () => {
 
 const onEdgeB = (url: string) => `${edgeB.url}${new URL(url).pathname}`;
 
+/** Reads an SSE answer as it comes: `until` a condition holds on everything read so far (5 s at most). */
+function sseReader(res: Response) {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let done = false;
+  const step = async () => {
+    const next = await Promise.race([reader.read(), Bun.sleep(200).then(() => undefined)]);
+    if (next?.value) text += decoder.decode(next.value);
+    if (next?.done) done = true;
+  };
+  return {
+    async until(holds: (text: string) => boolean): Promise<string> {
+      const deadline = Date.now() + 5000;
+      while (!holds(text) && !done && Date.now() < deadline) await step();
+      return text;
+    },
+    /** Whether the stream ends within 5 s. */
+    async ended(): Promise<boolean> {
+      const deadline = Date.now() + 5000;
+      while (!done && Date.now() < deadline) await step();
+      return done;
+    },
+  };
+}
+
 describe("2025-era sessions on a relayed instance", () => {
   test("initialize mints a session id; the session serves calls, on any edge process sharing the kv", async () => {
     const session = await initialize(urlA);
@@ -334,6 +360,57 @@ describe("subscriptions and list changes on a 2025-era session", () => {
     abort.abort();
   });
 
+  test("a GET stream resumed with Last-Event-ID (on another edge) takes over from the one it replaces, goes on hearing list changes and resource updates, and ends with the session", async () => {
+    const session = await initialize(urlA);
+    await (await call(urlA, session, 2, "resources/subscribe", { uri: "test://watched-resource" })).text();
+    const trigger = async (name: string) =>
+      (await call(urlA, session, 3, "tools/call", { name, arguments: {} })).text();
+    const abort = new AbortController();
+    const open = (base: string, lastEventId?: string) =>
+      fetch(base, {
+        signal: abort.signal,
+        headers: {
+          accept: "text/event-stream",
+          "mcp-session-id": session,
+          ...(lastEventId && { "last-event-id": lastEventId }),
+        },
+      });
+    try {
+      const first = sseReader(await open(urlA));
+      await Bun.sleep(200); // the upstream is followed
+      await trigger("test_trigger_tool_change");
+      const before = await first.until((t) => t.includes("tools/list_changed"));
+      const lastId = /^id: (get_\S+)$/m.exec(before)?.[1];
+      expect(lastId).toBeString();
+
+      // The client reconnects before the first stream was seen to drop (a network blip): the new one takes over.
+      const resumed = await open(onEdgeB(urlA), lastId);
+      expect(resumed.status).toBe(200);
+      const second = sseReader(resumed);
+      expect(await first.ended()).toBe(true);
+      await Bun.sleep(200);
+      await trigger("test_trigger_tool_change");
+      await trigger("test_trigger_resource_update");
+      const heard = await second.until((t) => t.includes("resources/updated"));
+      expect(heard).toContain("notifications/tools/list_changed");
+      expect(heard).toContain('"uri":"test://watched-resource"');
+      await trigger("test_trigger_tool_change");
+      const all = await second.until((t) => t.split("tools/list_changed").length > 2);
+      // Each message once (not also kept by the stream it replaced), none of those the client had again.
+      expect(all.split("tools/list_changed").length - 1).toBe(2);
+      const ids = [...all.matchAll(/^id: (\S+)$/gm)].map((m) => m[1]);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids).not.toContain(lastId);
+
+      // Ending the session ends its resumed stream.
+      const ended = await fetch(urlA, { method: "DELETE", headers: headers({ "mcp-session-id": session }) });
+      expect(ended.status).toBe(200);
+      expect(await second.ended()).toBe(true);
+    } finally {
+      abort.abort();
+    }
+  });
+
   test("a session holds at most 100 resource subscriptions", async () => {
     const session = await initialize(urlA);
     for (let i = 0; i < 100; i++) {
@@ -360,7 +437,7 @@ describe("retiring an instance URL ends what was opened through it", () => {
     Promise.race([done.then(() => "ended"), Bun.sleep(ms).then(() => "still open")]);
 
   for (const action of ["rotate", "revoke"] as const) {
-    test(`${action}: a 2025-era session's GET streams (on every edge) and a 2026-07-28 listen stream end; the session is gone`, async () => {
+    test(`${action}: 2025-era sessions' GET streams (on every edge) and a 2026-07-28 listen stream end; the sessions are gone`, async () => {
       const user = await newUser(stack);
       const connected = await trpc(
         stack,
@@ -369,13 +446,15 @@ describe("retiring an instance URL ends what was opened through it", () => {
         { cookie: user.cookie },
       );
       const url = data<{ instanceUrl: string }>(connected).instanceUrl;
+      // One GET stream per session (a newer one takes over): a session on each edge.
       const session = await initialize(url);
+      const other = await initialize(url);
       const streams = await Promise.all(
-        [url, onEdgeB(url)].map(async (at) => {
+        [url, onEdgeB(url)].map(async (at, i) => {
           const res = await fetch(at, {
             headers: {
               accept: "text/event-stream",
-              "mcp-session-id": session,
+              "mcp-session-id": i === 0 ? session : other,
               "mcp-protocol-version": LEGACY,
             },
           });

@@ -435,29 +435,20 @@ export function createLegacySessions(
     return response;
   }
 
+  /** A call's stream, resumed after `lastEventId` (which it must still keep): its events, until its last answer. */
   async function resume(session: Session, lastEventId: string, signal: AbortSignal): Promise<Response> {
     const stream = lastEventId.slice(0, lastEventId.lastIndexOf("_"));
     const unknown = () => jsonError(400, -32000, "Bad Request: unknown Last-Event-ID");
     if (!STREAM_ID.test(stream)) return unknown();
-    // A call's stream is resumed only from an event this session's stream still keeps (a GET stream
-    // whose events have expired just goes on live).
-    const known = await kv.list(streamKey(session.hash, stream));
-    if (stream !== GET_STREAM && !known.some((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`))) {
-      return unknown();
-    }
+    const key = streamKey(session.hash, stream);
+    const known = await kv.list(key);
+    if (!known.some((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`))) return unknown();
     return sse(signal, undefined, async (write, close) => {
       const release = opts.streams.hold(session.record.tokenHash, close);
-      const key = streamKey(session.hash, stream);
-      const seen = new Set<string>();
       let responses = 0;
       let expected = Number.POSITIVE_INFINITY;
-      let replaying = true;
-      const pending: string[] = [];
-      const emit = (text: string) => {
-        const [eventId, message, total] = JSON.parse(text) as Stored;
-        if (seen.has(eventId)) return;
-        seen.add(eventId);
-        if (stream !== GET_STREAM) expected = total;
+      const emit = (eventId: string, message: Stored[1], total: number) => {
+        expected = total;
         if (Object.keys(message).length > 0) write(eventId, message);
         if (
           isJSONRPCResultResponse(message as JSONRPCMessage) ||
@@ -466,22 +457,16 @@ export function createLegacySessions(
           responses++;
         if (responses >= expected) close();
       };
-      const unsubscribe = await kv.subscribe(key, (text) => (replaying ? pending.push(text) : emit(text)));
-      const kept = await kv.list(key);
-      const at = kept.findIndex((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`));
-      // Everything up to and including the last event the client saw is not sent again.
-      for (const text of kept.slice(0, at + 1)) {
-        const [eventId, message] = JSON.parse(text) as Stored;
-        seen.add(eventId);
+      const unsubscribe = await replayThenFollow(key, lastEventId, emit, (_, message, total) => {
+        expected = total;
         if (
           isJSONRPCResultResponse(message as JSONRPCMessage) ||
           isJSONRPCErrorResponse(message as JSONRPCMessage)
         )
           responses++;
-      }
-      for (const text of kept.slice(at + 1)) emit(text);
-      replaying = false;
-      for (const text of pending.splice(0)) emit(text);
+      });
+      // The client had every answer already: nothing more will come on this stream.
+      if (responses >= expected) close();
       return async () => {
         release();
         await unsubscribe();
@@ -489,20 +474,66 @@ export function createLegacySessions(
     });
   }
 
-  async function listen(session: Session, auth: InstanceAuth, signal: AbortSignal): Promise<Response> {
+  /**
+   * Follows the events of a stream kept under `key`: the kept ones after `lastEventId` first (every kept one
+   * when it is no longer kept: they all came after it), then each new one as it is kept, none twice.
+   * `skipped` sees the kept events up to and including `lastEventId` (which the client had).
+   */
+  async function replayThenFollow(
+    key: string,
+    lastEventId: string | undefined,
+    emit: (eventId: string, message: Stored[1], total: number) => void,
+    skipped?: (eventId: string, message: Stored[1], total: number) => void,
+  ): Promise<() => Promise<void>> {
+    const deliver = (text: string) => {
+      const [eventId, message, total] = JSON.parse(text) as Stored;
+      emit(eventId, message, total);
+    };
+    if (lastEventId === undefined) return kv.subscribe(key, deliver);
+    // Kept while the stored ones are read, then sent unless they were among them.
+    let pending: string[] | undefined = [];
+    const unsubscribe = await kv.subscribe(key, (text) => (pending ? pending.push(text) : deliver(text)));
+    const kept = await kv.list(key);
+    const at = kept.findIndex((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`));
+    const sent = new Set<string>();
+    for (const [i, text] of kept.entries()) {
+      const [eventId, message, total] = JSON.parse(text) as Stored;
+      sent.add(eventId);
+      if (i <= at) skipped?.(eventId, message, total);
+      else emit(eventId, message, total);
+    }
+    const arrived = pending;
+    pending = undefined;
+    for (const text of arrived) {
+      const [eventId, message, total] = JSON.parse(text) as Stored;
+      if (!sent.has(eventId)) emit(eventId, message, total);
+    }
+    return unsubscribe;
+  }
+
+  /**
+   * The session's GET stream: what belongs to no call (list changes, resource updates of its subscriptions),
+   * after `lastEventId` when the client resumes it. The upstream's changes are followed while it is open. One
+   * per session: a newer one (a client reconnecting before this one was seen to drop) takes over, so a message
+   * never goes out on two streams (and is not kept twice).
+   */
+  async function getStream(
+    session: Session,
+    auth: InstanceAuth,
+    signal: AbortSignal,
+    lastEventId?: string,
+  ): Promise<Response> {
     // The stream's end (the client's, or the session's) stops following the upstream's changes.
     const following = new AbortController();
     signal.addEventListener("abort", () => following.abort(), { once: true });
     await opts.onListen?.(auth, following.signal);
+    const self = randomBytes(9).toString("base64url");
     return sse(signal, following, async (write, close) => {
       const release = opts.streams.hold(session.record.tokenHash, close);
       const unsubscribers = [
-        await kv.subscribe(streamKey(session.hash, GET_STREAM), (text) => {
-          const [eventId, message] = JSON.parse(text) as Stored;
-          write(eventId, message);
-        }),
         await kv.subscribe(inboundChannel(session.hash), (text) => {
-          if ((JSON.parse(text) as { end?: boolean }).end) close();
+          const inbound = JSON.parse(text) as { end?: boolean; getStream?: string };
+          if (inbound.end || (inbound.getStream !== undefined && inbound.getStream !== self)) close();
         }),
         // What the upstream sends outside any call, for this instance: kept on this session's GET stream
         // when the session wants it (resource updates only for the URIs it subscribed to).
@@ -518,6 +549,12 @@ export function createLegacySessions(
           })().catch(opts.onerror);
         }),
       ];
+      await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self }));
+      unsubscribers.push(
+        await replayThenFollow(streamKey(session.hash, GET_STREAM), lastEventId, (eventId, message) => {
+          if (Object.keys(message).length > 0) write(eventId, message);
+        }),
+      );
       return async () => {
         release();
         await Promise.all(unsubscribers.map((u) => u()));
@@ -559,10 +596,11 @@ export function createLegacySessions(
         if (!(request.headers.get("accept") ?? "").includes("text/event-stream")) {
           return jsonError(406, -32000, "Not Acceptable: Client must accept text/event-stream");
         }
-        const lastEventId = request.headers.get("last-event-id");
-        const response = lastEventId
-          ? await resume(session, lastEventId.slice(0, 128), request.signal)
-          : await listen(session, auth, request.signal);
+        const lastEventId = request.headers.get("last-event-id")?.slice(0, 128);
+        const response =
+          lastEventId && !lastEventId.startsWith(`${GET_STREAM}_`)
+            ? await resume(session, lastEventId, request.signal)
+            : await getStream(session, auth, request.signal, lastEventId || undefined);
         response.headers.set("mcp-session-id", sessionId);
         return response;
       }
