@@ -511,6 +511,120 @@ describe("retiring an instance URL ends what was opened through it", () => {
   }
 });
 
+describe("resource subscriptions through the relay, to an upstream of either era", () => {
+  /** The conformance upstream as a 2025-era-only server: its `server/discover` answers -32601, so the relay speaks 2025 to it. */
+  let legacyOnly: ReturnType<typeof Bun.serve>;
+  beforeAll(() => {
+    const target = new URL(upstream.url);
+    legacyOnly = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 60,
+      async fetch(req) {
+        const body = req.method === "POST" ? await req.text() : undefined;
+        if (body?.includes('"server/discover"')) {
+          const { id } = JSON.parse(body) as { id: unknown };
+          return Response.json({ jsonrpc: "2.0", id, error: { code: -32601, message: "Method not found" } });
+        }
+        const url = new URL(req.url);
+        url.host = target.host;
+        const headers = new Headers(req.headers);
+        headers.delete("host");
+        return fetch(url, { method: req.method, headers, body, signal: req.signal });
+      },
+    });
+  });
+  afterAll(() => legacyOnly?.stop(true));
+
+  async function instanceOf(url: string): Promise<string> {
+    const user = await newUser(stack);
+    const res = await trpc(stack, "instances.connectCustom", { name: "subs", url }, { cookie: user.cookie });
+    expect(res.status).toBe(200);
+    return data<{ instanceUrl: string }>(res).instanceUrl;
+  }
+
+  /** A 2026-07-28 client listening for updates of `uri`: how many it has heard so far. */
+  async function listener(instanceUrl: string, uri: string) {
+    const client = new Client(
+      { name: "listener", version: "1" },
+      { versionNegotiation: { mode: { pin: "2026-07-28" } } },
+    );
+    const heard: string[] = [];
+    client.setNotificationHandler("notifications/resources/updated", (n) => {
+      heard.push(n.params.uri);
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(instanceUrl)));
+    const subscription = await client.listen({ resourceSubscriptions: [uri] });
+    return { client, heard, subscription };
+  }
+
+  const until = async (holds: () => boolean) => {
+    for (let i = 0; !holds() && i < 200; i++) await Bun.sleep(25);
+    return holds();
+  };
+  const announce = (instanceUrl: string, session?: string) =>
+    fetch(instanceUrl, {
+      method: "POST",
+      headers: headers(session ? { "mcp-session-id": session } : {}),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 9,
+        method: "tools/call",
+        params: { name: "test_trigger_resource_update", arguments: {} },
+      }),
+    }).then((res) => res.text());
+
+  for (const era of ["2026-07-28", "2025-era"] as const) {
+    test(`a ${era} upstream: a 2026-07-28 listen for a resource hears its updates, alone; one listener leaving does not end another's`, async () => {
+      const instanceUrl = await instanceOf(
+        era === "2026-07-28" ? upstream.url : `http://127.0.0.1:${legacyOnly.port}/mcp`,
+      );
+      const uri = "test://watched-resource";
+      const [a, b] = [await listener(instanceUrl, uri), await listener(instanceUrl, uri)];
+      expect(a.subscription.honoredFilter.resourceSubscriptions).toEqual([uri]);
+      await announce(instanceUrl);
+      expect(await until(() => a.heard.length > 0 && b.heard.length > 0)).toBe(true);
+      expect(a.heard).toEqual([uri]);
+
+      await a.subscription.close();
+      await a.client.close();
+      await Bun.sleep(200); // the first listener's end reaches the edge
+      await announce(instanceUrl);
+      expect(await until(() => b.heard.length > 1)).toBe(true);
+      expect(b.heard).toEqual([uri, uri]);
+      await b.client.close();
+    });
+  }
+
+  test("a 2025-era upstream: one session unsubscribing does not end another session's updates of the same resource", async () => {
+    const instanceUrl = await instanceOf(`http://127.0.0.1:${legacyOnly.port}/mcp`);
+    const uri = "test://watched-resource";
+    const [x, y] = [await initialize(instanceUrl), await initialize(instanceUrl)];
+    for (const session of [x, y]) {
+      expect(
+        JSON.stringify(
+          (await messages(await call(instanceUrl, session, 2, "resources/subscribe", { uri }))).at(-1)?.data,
+        ),
+      ).toContain('"result":{}');
+    }
+    const unsubscribed = await call(instanceUrl, x, 3, "resources/unsubscribe", { uri });
+    expect(JSON.stringify((await messages(unsubscribed)).at(-1)?.data)).toContain('"result":{}');
+    const abort = new AbortController();
+    try {
+      const res = await fetch(instanceUrl, {
+        signal: abort.signal,
+        headers: { accept: "text/event-stream", "mcp-session-id": y },
+      });
+      const stream = sseReader(res);
+      await Bun.sleep(200);
+      await announce(instanceUrl, y);
+      expect(await stream.until((t) => t.includes("resources/updated"))).toContain(`"uri":"${uri}"`);
+    } finally {
+      abort.abort();
+    }
+  });
+});
+
 describe("multi-round-trip state through the relay (2026-07-28 clients)", () => {
   const modern = (id: number, params: Record<string, unknown>) =>
     fetch(urlA, {

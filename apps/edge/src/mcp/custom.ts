@@ -650,16 +650,34 @@ function createProxyHandler(
    * (the connection, or the stdio process, is held meanwhile). An upstream that cannot be reached leaves
    * the stream open with nothing to tell.
    */
-  async function followLists(auth: InstanceAuth, signal: AbortSignal): Promise<void> {
+  async function followLists(
+    auth: InstanceAuth,
+    signal: AbortSignal,
+    resources: readonly string[] = [],
+  ): Promise<void> {
     const secret = deps.resolver.credential(auth.instance);
     const opened = secret ? await source.open(auth, secret).catch(() => undefined) : undefined;
     if (!opened) return;
-    const stop = await routing
-      .followLists(opened.client, auth.instance.instanceId, opened.redactor)
-      .catch(() => undefined);
+    const { client, redactor } = opened;
+    const instanceId = auth.instance.instanceId;
+    const stop = await routing.followLists(client, instanceId, redactor).catch(() => undefined);
+    // The resources the client listens for, subscribed upstream for as long as it listens (shared with the
+    // instance's other listeners and sessions, counted); one the server refuses is left out.
+    const options = { timeout: deps.limits.upstreamTimeoutMs };
+    const subscribed = (
+      await Promise.all(
+        resources.map((uri) =>
+          routing.subscribe(client, instanceId, redactor, uri, options).then(
+            () => uri,
+            () => undefined,
+          ),
+        ),
+      )
+    ).filter((uri) => uri !== undefined);
     const unpin = opened.pin?.();
     const end = () => {
       stop?.();
+      for (const uri of subscribed) void routing.unsubscribe(client, uri, options).catch(() => {});
       unpin?.();
       opened.release(false);
     };

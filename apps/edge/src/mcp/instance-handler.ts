@@ -14,7 +14,14 @@ import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/
 import type { EdgeDeps } from "../deps.ts";
 import { InstanceEventBus } from "./instance-bus.ts";
 import type { ReadAhead } from "./read-cache.ts";
-import { createLegacySessions, type Session, type SessionStore, TokenStreams, watch } from "./sessions.ts";
+import {
+  createLegacySessions,
+  MAX_SUBSCRIPTIONS,
+  type Session,
+  type SessionStore,
+  TokenStreams,
+  watch,
+} from "./sessions.ts";
 import { advertiseAllVersions, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /** What the edge middleware hands the MCP handler for one request (via the SDK's authInfo pass-through). */
@@ -95,6 +102,25 @@ export const errorResult = (
 });
 
 /**
+ * The resource URIs a `subscriptions/listen` request asks to hear updates of (`notifications.resourceSubscriptions`),
+ * read before the SDK has checked the request (which refuses it if it is malformed, ending the listen): strings
+ * only, at most MAX_SUBSCRIPTIONS of them, each at most 2048 characters, none twice.
+ */
+function listenedResources(body: object | null | undefined): string[] {
+  const asked = (
+    (body as { params?: unknown } | null | undefined)?.params as
+      | { notifications?: { resourceSubscriptions?: unknown } }
+      | undefined
+  )?.notifications?.resourceSubscriptions;
+  if (!Array.isArray(asked)) return [];
+  const uris = new Set<string>();
+  for (const uri of asked.slice(0, MAX_SUBSCRIPTIONS)) {
+    if (typeof uri === "string" && uri.length <= 2048) uris.add(uri);
+  }
+  return [...uris];
+}
+
+/**
  * The one way the edge serves MCP: an SDK v2 handler (2026-07-28 and the 2025 era on the same URL) whose
  * per-request low-level Server lists every version in `server/discover` and gets its handlers from
  * `register`, with the caller's instance read from the authInfo pass-through.
@@ -114,7 +140,7 @@ export function createInstanceHandler(
      * A 2026-07-28 client opens `subscriptions/listen` on an instance: resolves once the upstream's own
      * changes are followed, and stops following them when `signal` aborts.
      */
-    onListen?: (auth: InstanceAuth, signal: AbortSignal) => Promise<void>;
+    onListen?: (auth: InstanceAuth, signal: AbortSignal, resources?: readonly string[]) => Promise<void>;
     /**
      * The relayed tools' input schemas (as the upstream listed them), for SEP-2243 header checks; undefined
      * when none of the instance's listed tools declares an `x-mcp-header` (a plain Server then serves the
@@ -195,7 +221,7 @@ export function createInstanceHandler(
       const following = new AbortController();
       const stop = () => following.abort();
       request.signal.addEventListener("abort", stop, { once: true });
-      await opts.onListen(auth, following.signal);
+      await opts.onListen(auth, following.signal, listenedResources(body));
       const response = await run().catch((error: unknown) => {
         stop();
         throw error;

@@ -123,6 +123,8 @@ export interface InflightCall {
 
 /** `subscriptions/listen` streams one upstream connection holds for resource subscriptions. */
 const MAX_LISTENS_PER_CONNECTION = 200;
+/** Resources one 2025-era upstream connection is subscribed to (a count each: memory only). */
+const MAX_LEGACY_SUBSCRIPTIONS_PER_CONNECTION = 1000;
 
 /** Whether an upstream connection negotiated the 2026-07-28 era (per-request envelopes, input_required). */
 export const isModern = (client: Client) => (client.getNegotiatedProtocolVersion() ?? "") >= "2026";
@@ -151,6 +153,8 @@ export class UpstreamRouting {
     Client,
     { subscription: Promise<McpSubscription>; refs: number }
   >();
+  /** Resources a 2025-era upstream connection is subscribed to (`resources/subscribe`), counted. */
+  private readonly subscribed = new WeakMap<Client, Map<string, number>>();
   /** Open `subscriptions/listen` streams to 2026-07-28 upstreams, per resource URI, counted. */
   private readonly listens = new WeakMap<
     Client,
@@ -193,7 +197,18 @@ export class UpstreamRouting {
   ): Promise<void> {
     this.wire(client, instanceId, redactor);
     if (!isModern(client)) {
-      await client.subscribeResource({ uri }, options);
+      // Counted too: one session's unsubscribe (or a listen's end) must not end the others' updates.
+      const counts = this.subscribed.get(client) ?? new Map<string, number>();
+      this.subscribed.set(client, counts);
+      const refs = counts.get(uri) ?? 0;
+      if (refs === 0 && counts.size >= MAX_LEGACY_SUBSCRIPTIONS_PER_CONNECTION) {
+        throw new ProtocolError(
+          ProtocolErrorCode.InvalidParams,
+          "Too many resource subscriptions on this instance",
+        );
+      }
+      if (refs === 0) await client.subscribeResource({ uri }, options);
+      counts.set(uri, (counts.get(uri) ?? 0) + 1);
       return;
     }
     const open = this.listens.get(client) ?? new Map();
@@ -221,6 +236,13 @@ export class UpstreamRouting {
 
   async unsubscribe(client: Client, uri: string, options: RequestOptions): Promise<void> {
     if (!isModern(client)) {
+      const counts = this.subscribed.get(client);
+      const refs = counts?.get(uri) ?? 0;
+      if (refs > 1) {
+        counts?.set(uri, refs - 1);
+        return;
+      }
+      counts?.delete(uri);
       await client.unsubscribeResource({ uri }, options);
       return;
     }
