@@ -372,6 +372,21 @@ describe("origin and host", () => {
     expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
     expect(preflight.headers.get("access-control-allow-headers")).toContain("mcp-protocol-version");
     expect(preflight.headers.get("access-control-allow-credentials")).toBeNull();
+    // A tool's Mcp-Param-* headers (SEP-2243) are the tool's to name: allowed as asked, nothing else is.
+    const params = await fetch(url, {
+      method: "OPTIONS",
+      headers: {
+        origin: ALLOWED_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, Mcp-Param-Region, mcp-param-x, x-evil, mcp-paramx",
+      },
+    });
+    const allowed = (params.headers.get("access-control-allow-headers") ?? "").split(", ");
+    expect(allowed).toContain("mcp-param-region");
+    expect(allowed).toContain("mcp-param-x");
+    expect(allowed).toContain("mcp-method");
+    expect(allowed).not.toContain("x-evil");
+    expect(allowed).not.toContain("mcp-paramx");
     // A preflight of an unknown token is answered alike: it carries no credentials and learns nothing.
     const unknown = await fetch(url.replace(/mcp_[^/]+/, `mcp_fig_${"A".repeat(43)}`), {
       method: "OPTIONS",

@@ -50,7 +50,10 @@ export function originAndHost(call: McpCall): Response | undefined {
   }
   if (!origin) return undefined;
   if (call.req.method === "OPTIONS") {
-    return new Response(null, { status: 204, headers: { ...corsHeaders(origin), ...PREFLIGHT } });
+    const headers: Record<string, string> = { ...corsHeaders(origin), ...PREFLIGHT };
+    const params = paramHeaders(call.req.headers.get("access-control-request-headers"));
+    if (params) headers["access-control-allow-headers"] += `, ${params}`;
+    return new Response(null, { status: 204, headers });
   }
   call.allowedOrigin = origin;
   return undefined;
@@ -95,11 +98,28 @@ export function withCors(call: McpCall, res: Response): Response {
 const corsHeaders = (origin: string) => ({
   "access-control-allow-origin": origin,
   "access-control-expose-headers":
-    "mcp-session-id, mcp-protocol-version, x-request-id, retry-after, www-authenticate",
+    "mcp-session-id, mcp-protocol-version, x-request-id, retry-after, www-authenticate, ratelimit, ratelimit-policy",
   vary: "Origin",
 });
 
-const PREFLIGHT = {
+/**
+ * The `Mcp-Param-*` headers (SEP-2243: a tool's arguments declared with `x-mcp-header`, mirrored into headers) a
+ * preflight asks for, allowed as asked: their names are the tool's to choose, so no fixed list can hold them. At
+ * most 32, each a header name (token characters) of at most 128; undefined when there are none.
+ */
+function paramHeaders(requested: string | null): string | undefined {
+  if (!requested) return undefined;
+  const names = requested
+    .slice(0, 8192)
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name.length <= 128 && PARAM_HEADER.test(name))
+    .slice(0, 32);
+  return names.length > 0 ? names.join(", ") : undefined;
+}
+const PARAM_HEADER = /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+const PREFLIGHT: Record<string, string> = {
   "access-control-allow-methods": "GET, POST, DELETE",
   "access-control-allow-headers":
     "content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id, authorization",
