@@ -159,6 +159,22 @@ describe("2025-era sessions on a relayed instance", () => {
     expect((await call(urlA, session, 5, "tools/list")).status).toBe(404);
   });
 
+  test("GET or DELETE without a session id: 400 for a 2025-era client (sessions are required), 405 Allow: POST for a 2026-07-28 one", async () => {
+    for (const method of ["GET", "DELETE"]) {
+      const legacy = await fetch(urlA, {
+        method,
+        headers: { accept: "text/event-stream", "mcp-protocol-version": LEGACY },
+      });
+      expect([method, legacy.status]).toEqual([method, 400]);
+      const modern = await fetch(urlA, {
+        method,
+        headers: { accept: "text/event-stream", "mcp-protocol-version": "2026-07-28" },
+      });
+      expect([method, modern.status, modern.headers.get("allow")]).toEqual([method, 405, "POST"]);
+      expect(((await modern.json()) as { error: { code: number } }).error.code).toBe(-32000);
+    }
+  });
+
   test("the session id is never in the kv: only its hash", async () => {
     const session = await initialize(urlA);
     expect(stack.kvWrites.some((w) => w.includes(session))).toBe(false);

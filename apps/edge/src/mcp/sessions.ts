@@ -13,6 +13,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { InstanceAuth } from "./instance-handler.ts";
+import { MODERN_VERSIONS } from "./versions.ts";
 
 /**
  * 2025-era sessions for relayed instances, kept in the kv so that any edge process sharing it serves any
@@ -584,7 +585,14 @@ export function createLegacySessions(
       if (method !== "POST" && method !== "GET" && method !== "DELETE") {
         return jsonError(405, -32000, "Method not allowed.", { Allow: "GET, POST, DELETE" });
       }
-      if (!sessionId) return jsonError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      if (!sessionId) {
+        // A 2026-07-28 client has no GET stream or session to end here: as every instance answers it.
+        const version = request.headers.get("mcp-protocol-version")?.trim();
+        if (method !== "POST" && version !== undefined && MODERN_VERSIONS.includes(version as never)) {
+          return jsonError(405, -32000, "Method not allowed.", { Allow: "POST" });
+        }
+        return jsonError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      }
       const session = await store.load(sessionId, auth.instance);
       if (!session) return jsonError(404, -32001, "Session not found");
 
