@@ -757,10 +757,23 @@ describe("organisation-wide audit and usage", () => {
 });
 
 describe("quotas: past one, 409 CONFLICT and nothing made", () => {
-  test(`at most ${MAX_ORGS_PER_USER} organisations per user (the personal one counts)`, async () => {
+  test(`at most ${MAX_ORGS_PER_USER} organisations per user (the personal one counts), however many are asked for at once, joined ones too`, async () => {
     const user = await newUser(stack);
-    for (let i = 1; i < MAX_ORGS_PER_USER; i++) await createOrg(user, `Org ${i}`);
+    // Five more than there is room for, at once.
+    const asked = await Promise.all(
+      Array.from({ length: MAX_ORGS_PER_USER + 4 }, (_, i) =>
+        trpc(stack, "orgs.create", { name: `Org ${i}` }, as(user)),
+      ),
+    );
+    expect(asked.filter((a) => a.status === 200)).toHaveLength(MAX_ORGS_PER_USER - 1);
+    for (const refused of asked.filter((a) => a.status !== 200)) expectTrpcError(refused, 409, "CONFLICT");
     expectTrpcError(await trpc(stack, "orgs.create", { name: "One too many" }, as(user)), 409, "CONFLICT");
+    // Joining one more is refused alike, and leaves the invitation unused.
+    const host = await newUser(stack);
+    const hostOrg = await createOrg(host, "Host");
+    const invitation = await invite(host, hostOrg);
+    expectTrpcError(await join(user, hostOrg, invitation.token), 409, "CONFLICT");
+    data(await join(await newUser(stack), hostOrg, invitation.token));
     expectRestError(
       await rest(stack, "POST", "/orgs", { body: { name: "One too many" }, auth: as(user) }),
       409,
@@ -776,9 +789,15 @@ describe("quotas: past one, 409 CONFLICT and nothing made", () => {
   test(`at most ${MAX_PENDING_INVITATIONS} pending invitations per organisation; revoking one makes room`, async () => {
     const owner = await newUser(stack);
     const orgId = await createOrg(owner);
-    const issued = await Promise.all(
-      Array.from({ length: MAX_PENDING_INVITATIONS }, () => invite(owner, orgId)),
+    // Five more than the bound, at once.
+    const asked = await Promise.all(
+      Array.from({ length: MAX_PENDING_INVITATIONS + 5 }, () =>
+        trpc(stack, "orgs.invite", { orgId, role: "member" }, as(owner)),
+      ),
     );
+    const issued = asked.filter((a) => a.status === 200).map((a) => data<Invitation>(a));
+    expect(issued).toHaveLength(MAX_PENDING_INVITATIONS);
+    for (const refused of asked.filter((a) => a.status !== 200)) expectTrpcError(refused, 409, "CONFLICT");
     expectTrpcError(await trpc(stack, "orgs.invite", { orgId, role: "member" }, as(owner)), 409, "CONFLICT");
     const pending = () =>
       stack.platform.deps.db.select().from(orgInvitations).where(eq(orgInvitations.orgId, orgId));
@@ -788,12 +807,23 @@ describe("quotas: past one, 409 CONFLICT and nothing made", () => {
     expect((await invite(owner, orgId)).token).toStartWith("inv_");
   });
 
-  test(`at most ${MAX_KEYS_PER_USER} API keys per user`, async () => {
+  test(`at most ${MAX_KEYS_PER_USER} API keys per user, in all organisations together, however many are asked for at once`, async () => {
     const user = await newUser(stack);
-    for (let i = 0; i < MAX_KEYS_PER_USER; i++) {
-      data(await trpc(stack, "apiKeys.create", { name: `k${i}` }, as(user)));
-    }
-    expectTrpcError(await trpc(stack, "apiKeys.create", { name: "one too many" }, as(user)), 409, "CONFLICT");
+    const [acme, other] = [await createOrg(user, "Keys A"), await createOrg(user, "Keys B")];
+    // Eight more than the bound, at once, in the personal organisation and another one.
+    const asked = await Promise.all(
+      Array.from({ length: MAX_KEYS_PER_USER + 8 }, (_, i) =>
+        trpc(stack, "apiKeys.create", { name: `k${i}` }, as(user, i % 2 === 0 ? undefined : acme)),
+      ),
+    );
+    expect(asked.filter((a) => a.status === 200)).toHaveLength(MAX_KEYS_PER_USER);
+    for (const refused of asked.filter((a) => a.status !== 200)) expectTrpcError(refused, 409, "CONFLICT");
+    // A third organisation has no room of its own either.
+    expectTrpcError(
+      await trpc(stack, "apiKeys.create", { name: "one too many" }, as(user, other)),
+      409,
+      "CONFLICT",
+    );
     expectRestError(
       await rest(stack, "POST", "/api-keys", { body: { name: "one too many" }, auth: as(user) }),
       409,
@@ -801,5 +831,10 @@ describe("quotas: past one, 409 CONFLICT and nothing made", () => {
     );
     const rows = await stack.platform.deps.db.select().from(apiKeys).where(eq(apiKeys.userId, user.userId));
     expect(rows).toHaveLength(MAX_KEYS_PER_USER);
+    // Revoking one makes room for one, wherever.
+    const first = rows[0] as (typeof rows)[number];
+    const revokedIn = first.orgId === acme ? acme : undefined;
+    data(await trpc(stack, "apiKeys.revoke", { id: first.id }, as(user, revokedIn)));
+    data(await trpc(stack, "apiKeys.create", { name: "room again" }, as(user, other)));
   });
 });

@@ -1,10 +1,11 @@
 import { hashToken, mintApiKey } from "@mcp/crypto";
 import { API_KEY_SCOPES, type ApiKeyScope, apiKeys, type OrgRole, orgMembers, perDatabase } from "@mcp/db";
-import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { type AuditRequest, recordAudit } from "./audit.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
+import { lockUser } from "./quota.ts";
 
 /** What an integrator API key may be allowed to do (CONTRACT.md); a key created without `scopes` gets them all. */
 export { API_KEY_SCOPES, type ApiKeyScope };
@@ -60,24 +61,38 @@ export async function createApiKey(
 ): Promise<Result<ApiKeySummary & { key: string }, "BAD_REQUEST" | "CONFLICT">> {
   const scopes = normalizeScopes(input.scopes ?? API_KEY_SCOPES);
   if (scopes.length === 0) return fail("BAD_REQUEST", "An API key needs at least one scope");
-  const existing = await listApiKeys(deps, actor);
-  if (existing.length >= MAX_KEYS_PER_USER)
-    return fail("CONFLICT", `At most ${MAX_KEYS_PER_USER} API keys; revoke one first`);
   const key = mintApiKey();
-  const [row] = await deps.db
-    .insert(apiKeys)
-    .values({
-      id: newId("key"),
-      userId: actor.userId,
-      orgId: actor.orgId,
-      name: input.name,
-      prefix: key.slice(0, 12),
-      keyHash: hashToken(key),
-      scopes,
-      expiresAt: input.expiresAt ?? null,
-    })
-    .returning(SUMMARY);
-  if (!row) throw new Error("insert returned no row");
+  // The bound is the user's, in every organisation together; counted and written under a lock on the user's
+  // row, so concurrent creations cannot each see room for one more.
+  const row = await deps.db.transaction(async (tx) => {
+    await lockUser(tx, actor.userId);
+    const [held] = await tx
+      .select({ n: count() })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.userId, actor.userId), isNull(apiKeys.revokedAt)));
+    if ((held?.n ?? 0) >= MAX_KEYS_PER_USER) return undefined;
+    const [inserted] = await tx
+      .insert(apiKeys)
+      .values({
+        id: newId("key"),
+        userId: actor.userId,
+        orgId: actor.orgId,
+        name: input.name,
+        prefix: key.slice(0, 12),
+        keyHash: hashToken(key),
+        scopes,
+        expiresAt: input.expiresAt ?? null,
+      })
+      .returning(SUMMARY);
+    if (!inserted) throw new Error("insert returned no row");
+    return inserted;
+  });
+  if (!row) {
+    return fail(
+      "CONFLICT",
+      `At most ${MAX_KEYS_PER_USER} API keys per user, in all organisations together; revoke one first`,
+    );
+  }
   await recordAudit(deps, {
     ...request,
     userId: actor.userId,

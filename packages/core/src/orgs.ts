@@ -20,6 +20,7 @@ import { fail, ok, type Result } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { InstanceSummary } from "./instances.ts";
 import { instanceSummary } from "./instances.ts";
+import { lockUser } from "./quota.ts";
 import { retireInstanceToken } from "./resolve.ts";
 
 export { ORG_ROLES, type OrgRole } from "@mcp/db";
@@ -261,21 +262,30 @@ export async function listOrgs(deps: Pick<CoreDeps, "db">, caller: OrgCaller): P
   return rows.map(({ personalOwnerId, ...row }) => ({ ...row, personal: personalOwnerId !== null }));
 }
 
+const ORG_BOUND = `At most ${MAX_ORGS_PER_USER} organisations per user`;
+
+/**
+ * Whether the user is in as many organisations as one may be (the personal one counts), counted under a lock on
+ * the user's row (`lockUser`) that the caller's transaction holds until its insert is done.
+ */
+async function atOrgBound(tx: Pick<Db, "select">, userId: string): Promise<boolean> {
+  await lockUser(tx, userId);
+  const [held] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(orgMembers)
+    .where(eq(orgMembers.userId, userId));
+  return (held?.n ?? 0) >= MAX_ORGS_PER_USER;
+}
+
 export async function createOrg(
   deps: Pick<CoreDeps, "db" | "log">,
   caller: OrgCaller,
   input: { name: string },
   request?: AuditRequest,
 ): Promise<Result<OrgSummary, "CONFLICT">> {
-  const [count] = await deps.db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(orgMembers)
-    .where(eq(orgMembers.userId, caller.userId));
-  if ((count?.n ?? 0) >= MAX_ORGS_PER_USER) {
-    return fail("CONFLICT", `At most ${MAX_ORGS_PER_USER} organisations per user`);
-  }
   const orgId = newId("org");
   const created = await deps.db.transaction(async (tx) => {
+    if (await atOrgBound(tx, caller.userId)) return undefined;
     const [org] = await tx
       .insert(organizations)
       .values({ id: orgId, name: input.name })
@@ -283,13 +293,14 @@ export async function createOrg(
     await tx.insert(orgMembers).values({ orgId, userId: caller.userId, role: "owner" });
     return org;
   });
+  if (!created) return fail("CONFLICT", ORG_BOUND);
   await orgAudit(deps, caller, orgId, "org.create", orgId, request);
   return ok({
     orgId,
     name: input.name,
     personal: false,
     role: "owner",
-    createdAt: created?.createdAt ?? new Date(),
+    createdAt: created.createdAt,
   });
 }
 
@@ -327,27 +338,38 @@ export async function inviteMember(
   const me = await member(deps.db, caller, input.orgId, "admin");
   if (!me.ok) return me;
   if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
-  const [pending] = await deps.db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(orgInvitations)
-    .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()));
-  if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS) {
-    return fail("CONFLICT", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
-  }
   const token = `inv_${randomSecret()}`;
   const hours = input.expiresInHours ?? INVITATION_TTL_HOURS.default;
-  const [row] = await deps.db
-    .insert(orgInvitations)
-    .values({
-      id: newId("inv"),
-      orgId: input.orgId,
-      tokenHash: hashToken(token),
-      role: input.role,
-      invitedBy: caller.userId,
-      expiresAt: new Date(Date.now() + hours * 3_600_000),
-    })
-    .returning();
-  if (!row) throw new Error("insert returned no row");
+  // Counted and written under a lock on the organisation's row: concurrent invitations are counted one after
+  // the other, so they cannot each see room for one more.
+  const row = await deps.db.transaction(async (tx) => {
+    await tx
+      .select({ id: organizations.id })
+      .from(organizations)
+      .where(eq(organizations.id, input.orgId))
+      .for("update");
+    const [pending] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(orgInvitations)
+      .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()));
+    if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS) return undefined;
+    const [inserted] = await tx
+      .insert(orgInvitations)
+      .values({
+        id: newId("inv"),
+        orgId: input.orgId,
+        tokenHash: hashToken(token),
+        role: input.role,
+        invitedBy: caller.userId,
+        expiresAt: new Date(Date.now() + hours * 3_600_000),
+      })
+      .returning();
+    if (!inserted) throw new Error("insert returned no row");
+    return inserted;
+  });
+  if (!row) {
+    return fail("CONFLICT", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
+  }
   await orgAudit(deps, caller, input.orgId, "org.invite", row.id, request, {
     role: input.role,
     expiresAt: row.expiresAt.toISOString(),
@@ -476,6 +498,8 @@ export async function acceptInvitation(
       if (await roleIn(tx, invitation.orgId, caller.userId)) {
         return fail("CONFLICT", "You are already a member of this organisation");
       }
+      // Joining counts against the same bound as creating (the invitation stays unused).
+      if (await atOrgBound(tx, caller.userId)) return fail("CONFLICT", ORG_BOUND);
       await tx
         .update(orgInvitations)
         .set({ acceptedAt: new Date(), acceptedBy: caller.userId })
