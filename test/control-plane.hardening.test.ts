@@ -166,6 +166,16 @@ describe("Content-Security-Policy", () => {
       expect(csp).not.toContain("unsafe-inline");
     }
   });
+
+  test("a build file that is not there (an old chunk after a deploy) is a 404, not the page", async () => {
+    for (const path of ["/assets/Account-OLDHASH.js", "/assets/index-gone.css", "/assets/"]) {
+      const res = await fetch(`${stack.controlPlaneUrl}${path}`);
+      expect([path, res.status]).toEqual([path, 404]);
+      expect(((await res.json()) as { code: string }).code).toBe("NOT_FOUND");
+    }
+    // Any other unknown path is the dashboard's own route (its page says what is not found).
+    expect((await fetch(`${stack.controlPlaneUrl}/no/such/page`)).status).toBe(200);
+  });
 });
 
 describe("procedures that take no input", () => {

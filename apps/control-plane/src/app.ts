@@ -106,6 +106,11 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
   if (deps.dashboardDir && existsSync(join(deps.dashboardDir, "index.html"))) {
     const root = deps.dashboardDir;
     app.use("/assets/*", serveStatic({ root }));
+    // A build's file that is not there (an old chunk a page loaded before a deploy asks for) is a 404, not
+    // the page: HTML in place of a script or a style sheet is an error the browser cannot make sense of.
+    app.all("/assets/*", () => {
+      throw new AppError("NOT_FOUND", "No such file");
+    });
     app.get("*", serveStatic({ root, path: "index.html" }));
   }
   return app;
