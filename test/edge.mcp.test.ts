@@ -211,6 +211,15 @@ describe("2026-07-28 over raw HTTP", () => {
     for (const answer of [discover, list]) expect(answer.headers.get("x-request-id")).toMatch(/^req_/);
   });
 
+  test("tools/list with a cursor (the list is one page: none was handed out) → -32602", async () => {
+    const { url } = await connected();
+    const a = await modern(url, "tools/list", { cursor: "bogus" }, { id: "c-1" });
+    expect(a.message.error?.code).toBe(-32602);
+    expect(a.message.id).toBe("c-1");
+    const b = await legacy(url, { id: 5, method: "tools/list", params: { cursor: "bogus" } }, "2025-11-25");
+    expect(b.message.error?.code).toBe(-32602);
+  });
+
   test("tools/call of an unknown tool → -32602, no upstream call", async () => {
     const { url } = await connected();
     const before = stack.figma.requests.length;

@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from "@mcp/services";
-import type { McpHttpHandler } from "@modelcontextprotocol/server";
+import { type McpHttpHandler, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { EdgeDeps } from "../deps.ts";
 import { callContext, callTool } from "./call-tool.ts";
 import { createFastPath, type FastPath } from "./fast-path.ts";
@@ -26,7 +26,16 @@ export function createServiceHandler(
   // An instance whose settings restrict its tools lists only those (see ./tool-filter.ts).
   const restricted = perInstance(service.mcpTools, (allowed) => allowed.map((t) => ({ ...t })));
   const handler = createInstanceHandler(deps, info, { instructions }, (server, auth) => {
-    server.setRequestHandler("tools/list", () => ({ tools: restricted(auth.instance) ?? tools }));
+    server.setRequestHandler("tools/list", (req) => {
+      // The list is one page: a cursor was never handed out, so any is invalid (the spec's -32602).
+      if (req.params?.cursor !== undefined) {
+        throw new ProtocolError(
+          ProtocolErrorCode.InvalidParams,
+          "Invalid cursor: the tool list has one page",
+        );
+      }
+      return { tools: restricted(auth.instance) ?? tools };
+    });
     server.setRequestHandler("tools/call", (req, c) =>
       callTool(
         callContext(deps, service, auth, c.mcpReq.signal),
