@@ -427,6 +427,26 @@ describe("subscriptions and list changes on a 2025-era session", () => {
     }
   });
 
+  test("two GET streams of one session opened at once (on two edges): one stays, the other ends", async () => {
+    const session = await initialize(urlA);
+    const abort = new AbortController();
+    try {
+      const opened = await Promise.all(
+        [urlA, onEdgeB(urlA)].map((at) =>
+          fetch(at, {
+            signal: abort.signal,
+            headers: { accept: "text/event-stream", "mcp-session-id": session },
+          }),
+        ),
+      );
+      const readers = opened.map(sseReader);
+      const ended = await Promise.all(readers.map((r) => r.ended()));
+      expect(ended.filter(Boolean)).toHaveLength(1);
+    } finally {
+      abort.abort();
+    }
+  });
+
   test("a session holds at most 100 resource subscriptions", async () => {
     const session = await initialize(urlA);
     for (let i = 0; i < 100; i++) {

@@ -70,6 +70,8 @@ const streamKey = (hash: string, stream: string) => `mcp-session-events:${hash}:
 const inboundChannel = (hash: string) => `mcp-session-in:${hash}`;
 /** Server-initiated messages of one instance that belong to no call (list changes, resource updates). */
 export const instanceChannel = (instanceId: string) => `mcp-instance-events:${instanceId}`;
+/** How a session's GET stream announces itself to the session's others: when it opened, and a random id. */
+type GetStreamMark = [openedAt: number, id: string];
 /** The GET stream's name in the event store. */
 const GET_STREAM = "get";
 /** Session ids are 32 random bytes, base64url: visible ASCII, as the spec asks. */
@@ -528,13 +530,21 @@ export function createLegacySessions(
     const following = new AbortController();
     signal.addEventListener("abort", () => following.abort(), { once: true });
     await opts.onListen?.(auth, following.signal);
-    const self = randomBytes(9).toString("base64url");
+    // Each stream announces itself on the session's channel and ends when it hears a newer one: opened later,
+    // or at the same millisecond with a larger id, so that of two opened at once exactly one stays (each process
+    // hears its own announcement first, so the order they are heard in cannot decide). Between hosts whose
+    // clocks disagree by more than the time between two opens, both may stay, as before this rule.
+    const self: GetStreamMark = [Date.now(), randomBytes(9).toString("base64url")];
     return sse(signal, following, async (write, close) => {
       const release = opts.streams.hold(session.record.tokenHash, close);
       const unsubscribers = [
         await kv.subscribe(inboundChannel(session.hash), (text) => {
-          const inbound = JSON.parse(text) as { end?: boolean; getStream?: string };
-          if (inbound.end || (inbound.getStream !== undefined && inbound.getStream !== self)) close();
+          const inbound = JSON.parse(text) as { end?: boolean; getStream?: GetStreamMark };
+          const other = inbound.getStream;
+          const newer =
+            Array.isArray(other) &&
+            (other[0] > self[0] || (other[0] === self[0] && String(other[1]) > self[1]));
+          if (inbound.end || newer) close();
         }),
         // What the upstream sends outside any call, for this instance: kept on this session's GET stream
         // when the session wants it (resource updates only for the URIs it subscribed to).
@@ -550,7 +560,8 @@ export function createLegacySessions(
           })().catch(opts.onerror);
         }),
       ];
-      await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self }));
+      // Best effort: without the kv, an older stream ends when its client is seen to be gone.
+      await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self })).catch(() => {});
       unsubscribers.push(
         await replayThenFollow(streamKey(session.hash, GET_STREAM), lastEventId, (eventId, message) => {
           if (Object.keys(message).length > 0) write(eventId, message);
