@@ -807,6 +807,19 @@ describe("quotas: past one, 409 CONFLICT and nothing made", () => {
     expect((await invite(owner, orgId)).token).toStartWith("inv_");
   });
 
+  test("an owner's API keys and invitations made at once in one organisation all succeed (the bounds' locks do not deadlock)", async () => {
+    const owner = await newUser(stack);
+    const orgId = await createOrg(owner, "Busy");
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        i % 2 === 0
+          ? trpc(stack, "apiKeys.create", { name: `busy ${i}` }, as(owner, orgId))
+          : trpc(stack, "orgs.invite", { orgId, role: "member" }, as(owner)),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+  });
+
   test(`at most ${MAX_KEYS_PER_USER} API keys per user, in all organisations together, however many are asked for at once`, async () => {
     const user = await newUser(stack);
     const [acme, other] = [await createOrg(user, "Keys A"), await createOrg(user, "Keys B")];
@@ -818,12 +831,10 @@ describe("quotas: past one, 409 CONFLICT and nothing made", () => {
     );
     expect(asked.filter((a) => a.status === 200)).toHaveLength(MAX_KEYS_PER_USER);
     for (const refused of asked.filter((a) => a.status !== 200)) expectTrpcError(refused, 409, "CONFLICT");
-    // A third organisation has no room of its own either.
-    expectTrpcError(
-      await trpc(stack, "apiKeys.create", { name: "one too many" }, as(user, other)),
-      409,
-      "CONFLICT",
-    );
+    // A third organisation has no room of its own either; the refusal says where the keys are.
+    const refused = await trpc(stack, "apiKeys.create", { name: "one too many" }, as(user, other));
+    expectTrpcError(refused, 409, "CONFLICT");
+    expect(refused.body.error?.message).toContain(`(0 in this one, ${MAX_KEYS_PER_USER} in others)`);
     expectRestError(
       await rest(stack, "POST", "/api-keys", { body: { name: "one too many" }, auth: as(user) }),
       409,

@@ -67,10 +67,11 @@ export async function createApiKey(
   const row = await deps.db.transaction(async (tx) => {
     await lockUser(tx, actor.userId);
     const [held] = await tx
-      .select({ n: count() })
+      .select({ n: count(), here: count(sql`case when ${apiKeys.orgId} = ${actor.orgId} then 1 end`) })
       .from(apiKeys)
       .where(and(eq(apiKeys.userId, actor.userId), isNull(apiKeys.revokedAt)));
-    if ((held?.n ?? 0) >= MAX_KEYS_PER_USER) return undefined;
+    const total = held?.n ?? 0;
+    if (total >= MAX_KEYS_PER_USER) return { full: true as const, here: held?.here ?? 0, total };
     const [inserted] = await tx
       .insert(apiKeys)
       .values({
@@ -87,10 +88,12 @@ export async function createApiKey(
     if (!inserted) throw new Error("insert returned no row");
     return inserted;
   });
-  if (!row) {
+  if ("full" in row) {
+    // Keys are listed per organisation: say how many are here, so the others can be found.
+    const elsewhere = row.total - row.here;
     return fail(
       "CONFLICT",
-      `At most ${MAX_KEYS_PER_USER} API keys per user, in all organisations together; revoke one first`,
+      `At most ${MAX_KEYS_PER_USER} API keys per user, in all organisations together (${row.here} in this one, ${elsewhere} in others); revoke one first`,
     );
   }
   await recordAudit(deps, {

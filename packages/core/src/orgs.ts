@@ -341,13 +341,13 @@ export async function inviteMember(
   const token = `inv_${randomSecret()}`;
   const hours = input.expiresInHours ?? INVITATION_TTL_HOURS.default;
   // Counted and written under a lock on the organisation's row: concurrent invitations are counted one after
-  // the other, so they cannot each see room for one more.
+  // the other, so they cannot each see room for one more (`FOR NO KEY UPDATE`: see lockUser).
   const row = await deps.db.transaction(async (tx) => {
     await tx
       .select({ id: organizations.id })
       .from(organizations)
       .where(eq(organizations.id, input.orgId))
-      .for("update");
+      .for("no key update");
     const [pending] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(orgInvitations)
