@@ -530,47 +530,62 @@ export function createLegacySessions(
     const following = new AbortController();
     signal.addEventListener("abort", () => following.abort(), { once: true });
     await opts.onListen?.(auth, following.signal);
-    // Each stream announces itself on the session's channel and ends when it hears a newer one: opened later,
-    // or at the same millisecond with a larger id, so that of two opened at once exactly one stays (each process
-    // hears its own announcement first, so the order they are heard in cannot decide). Between hosts whose
-    // clocks disagree by more than the time between two opens, both may stay, as before this rule.
-    const self: GetStreamMark = [Date.now(), randomBytes(9).toString("base64url")];
     return sse(signal, following, async (write, close) => {
       const release = opts.streams.hold(session.record.tokenHash, close);
-      const unsubscribers = [
-        await kv.subscribe(inboundChannel(session.hash), (text) => {
-          const inbound = JSON.parse(text) as { end?: boolean; getStream?: GetStreamMark };
-          const other = inbound.getStream;
-          const newer =
-            Array.isArray(other) &&
-            (other[0] > self[0] || (other[0] === self[0] && String(other[1]) > self[1]));
-          if (inbound.end || newer) close();
-        }),
+      const unsubscribers: (() => Promise<void>)[] = [];
+      const undo = async () => {
+        release();
+        await Promise.all(unsubscribers.map((u) => u().catch(() => {})));
+      };
+      try {
+        // The session's stored events first: one kept while the stream below announces itself (and the older
+        // one ends) is not missed.
+        unsubscribers.push(
+          await replayThenFollow(streamKey(session.hash, GET_STREAM), lastEventId, (eventId, message) => {
+            if (Object.keys(message).length > 0) write(eventId, message);
+          }),
+        );
         // What the upstream sends outside any call, for this instance: kept on this session's GET stream
         // when the session wants it (resource updates only for the URIs it subscribed to).
-        await kv.subscribe(instanceChannel(auth.instance.instanceId), (text) => {
-          void (async () => {
-            const message = JSON.parse(text) as JSONRPCMessage & { params?: { uri?: string } };
-            if (isJSONRPCNotification(message) && message.method === "notifications/resources/updated") {
-              const raw = await kv.get(recordKey(session.hash));
-              const subs = raw ? ((JSON.parse(raw) as SessionRecord).subscriptions ?? []) : [];
-              if (!subs.includes(String(message.params?.uri))) return;
-            }
-            await sendOnGetStream(kv, session.hash, message);
-          })().catch(opts.onerror);
-        }),
-      ];
-      // Best effort: without the kv, an older stream ends when its client is seen to be gone.
-      await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self })).catch(() => {});
-      unsubscribers.push(
-        await replayThenFollow(streamKey(session.hash, GET_STREAM), lastEventId, (eventId, message) => {
-          if (Object.keys(message).length > 0) write(eventId, message);
-        }),
-      );
-      return async () => {
-        release();
-        await Promise.all(unsubscribers.map((u) => u()));
-      };
+        unsubscribers.push(
+          await kv.subscribe(instanceChannel(auth.instance.instanceId), (text) => {
+            void (async () => {
+              const message = JSON.parse(text) as JSONRPCMessage & { params?: { uri?: string } };
+              if (isJSONRPCNotification(message) && message.method === "notifications/resources/updated") {
+                const raw = await kv.get(recordKey(session.hash));
+                const subs = raw ? ((JSON.parse(raw) as SessionRecord).subscriptions ?? []) : [];
+                if (!subs.includes(String(message.params?.uri))) return;
+              }
+              await sendOnGetStream(kv, session.hash, message);
+            })().catch(opts.onerror);
+          }),
+        );
+        // Each stream announces itself on the session's channel once it hears it, and ends when it hears a
+        // newer one: opened later, or at the same millisecond with a larger id, so that of two opened at once
+        // exactly one stays (each process hears its own announcement first, so the order they are heard in
+        // cannot decide). Stamped once subscribed: a stream that announced before another listened is older
+        // than it. Between hosts whose clocks disagree by more than the time between two opens, both may stay.
+        let self: GetStreamMark | undefined;
+        unsubscribers.push(
+          await kv.subscribe(inboundChannel(session.hash), (text) => {
+            const inbound = JSON.parse(text) as { end?: boolean; getStream?: GetStreamMark };
+            const other = inbound.getStream;
+            const newer =
+              self !== undefined &&
+              Array.isArray(other) &&
+              (other[0] > self[0] || (other[0] === self[0] && String(other[1]) > self[1]));
+            if (inbound.end || newer) close();
+          }),
+        );
+        self = [Date.now(), randomBytes(9).toString("base64url")];
+        // Best effort: without the kv, an older stream ends when its client is seen to be gone.
+        await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self })).catch(() => {});
+      } catch (error) {
+        // Nothing set up is left behind (a subscription, the URL's hold) when a step fails.
+        await undo();
+        throw error;
+      }
+      return undo;
     });
   }
 
@@ -755,7 +770,13 @@ function sse(
           finish();
         }
       }, KEEPALIVE_MS);
-      unsubscribe = await open(write, finish);
+      try {
+        unsubscribe = await open(write, finish);
+      } catch {
+        // `open` undid what it had set up (the kv failed it); the stream ends, and stops following the upstream.
+        finish();
+        return;
+      }
       if (closed) {
         void unsubscribe().catch(() => {});
         return;
