@@ -26,15 +26,22 @@ let streamable: RemoteMcp;
 let sse: RemoteMcp;
 const SECRET = `Bearer remote-${crypto.randomUUID()}`;
 
+let bounded: Stack; // the process-wide relay bound lowered to 4
 beforeAll(async () => {
-  [stack, strict] = await Promise.all([startStack({ allowPrivateUpstreams: true }), startStack()]);
+  // All started before any test stops a server: a stack started later could be given the port of a server
+  // stopped just before, and a keep-alive connection the process still holds to that port is then reset.
+  [stack, strict, bounded] = await Promise.all([
+    startStack({ allowPrivateUpstreams: true }),
+    startStack(),
+    startStack({ allowPrivateUpstreams: true, limits: { relayInFlight: 4 } }),
+  ]);
   [streamable, sse] = await Promise.all([
     startRemoteMcp({ kind: "streamable", requiredHeaders: { authorization: SECRET } }),
     startRemoteMcp({ kind: "sse", requiredHeaders: { authorization: SECRET } }),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([streamable.stop(), sse.stop(), stack.stop(), strict.stop()]);
+  await Promise.all([streamable.stop(), sse.stop(), stack.stop(), strict.stop(), bounded.stop()]);
 });
 
 interface Issued {
@@ -366,7 +373,6 @@ test("a server that holds every call: 32 requests of one instance in flight to i
 
 test("every instance together: the edge's requests in flight to MCP servers are bounded (relayInFlight), half as many wait, a freed slot goes to the instance holding fewest, the next is refused at once", async () => {
   // A process holds one fetch per relayed request: many instances' slow servers must not take them all.
-  const bounded = await startStack({ allowPrivateUpstreams: true, limits: { relayInFlight: 4 } });
   const releases = new Map<number, () => void>();
   const releaseAll = () => {
     for (const release of releases.values()) release();
@@ -427,12 +433,14 @@ test("every instance together: the edge's requests in flight to MCP servers are 
     expect(reached).toHaveLength(4); // none of them reached the server
 
     // One slot comes free: it goes to b, which holds none, although a's fifth has waited longer.
+    // (b's own slot, once it is answered, may then go to a's fifth at once: the order they reached the server
+    // in is what says who got the freed one.)
     releases.get(0)?.();
     expect(text(await waiting)).toBe("b");
-    expect(reached.slice(4)).toEqual(["echo b"]);
+    expect(reached[4]).toBe("echo b");
     releases.get(1)?.();
     for (let i = 0; !releases.has(4) && i < 200; i++) await Bun.sleep(25);
-    expect(reached.slice(5)).toEqual(["hold 4"]);
+    expect(reached.slice(4)).toEqual(["echo b", "hold 4"]);
     releaseAll();
     expect((await Promise.all([...holds, fifth])).map(text)).toEqual(
       [0, 1, 2, 3, 4].map((n) => `released ${n}`),
@@ -446,7 +454,6 @@ test("every instance together: the edge's requests in flight to MCP servers are 
   } finally {
     releaseAll();
     await slow.stop();
-    await bounded.stop();
   }
 }, 60_000);
 
