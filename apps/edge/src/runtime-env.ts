@@ -15,8 +15,10 @@ import { constants } from "node:os";
  *   relayed connection lives (a legacy server's event stream, a listen stream), so 256 of those, from any
  *   users, stalled every upstream call of the process: every user's Figma call waited. Our own bounds keep an
  *   edge under 4096: relayed requests in flight, all instances together (`limits.relayInFlight`, 2048), 500
- *   pooled relay connections per relaying source (users' servers, each remote MCP service) with at most one
- *   stream each, 50 connections per REST service's pool.
+ *   pooled relay connections per relaying source (users' servers, each remote MCP service) with one standing
+ *   stream each at most (a legacy server's event stream, or a 2026-07-28 server's list-change listen), 512
+ *   resource listen streams to 2026-07-28 servers (MAX_RESOURCE_LISTENS_PER_PROCESS), 50 connections per REST
+ *   service's pool: 2048 + 2 × 500 + 512 + 8 × 50 = 3960 with today's catalog.
  */
 export const EDGE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useWarmUpMarkedBlocks: "false",

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type CredentialSecret, isServiceAvailable, type ResolvedInstance } from "@mcp/core";
 import { sha256 } from "@mcp/crypto";
 import { lru } from "@mcp/kv/lru";
@@ -89,6 +90,17 @@ function processRelaySlots(deps: EdgeDeps): UpstreamPool {
     relaySlots.set(deps, pool);
   }
   return pool;
+}
+
+/** Each edge's count of open resource listen streams to 2026-07-28 upstreams, shared by all its relays. */
+const listenStreams = new WeakMap<EdgeDeps, { open: number }>();
+function processListenStreams(deps: EdgeDeps): { open: number } {
+  let counter = listenStreams.get(deps);
+  if (!counter) {
+    counter = { open: 0 };
+    listenStreams.set(deps, counter);
+  }
+  return counter;
 }
 
 /** Why a relayed request got no slot, in words for the tool error: `holder` "this instance", `where` "to it". */
@@ -534,7 +546,7 @@ function createProxyHandler(
     return hints.has(name);
   }
 
-  const routing = new UpstreamRouting(deps.kv);
+  const routing = new UpstreamRouting(deps.kv, processListenStreams(deps));
   const held = new HeldCalls(REQUEST_STATE_TTL_MS, deps.limits.upstreamTimeoutMs);
 
   /**
@@ -662,22 +674,23 @@ function createProxyHandler(
     const instanceId = auth.instance.instanceId;
     const stop = await routing.followLists(client, instanceId, redactor).catch(() => undefined);
     // The resources the client listens for, subscribed upstream for as long as it listens (shared with the
-    // instance's other listeners and sessions, counted); one the server refuses is left out.
+    // instance's other listeners and sessions); one the server (or a bound) refuses is left out. One at a
+    // time: a listen's hundred resources are not a hundred requests at once outside the relay's bounds.
+    const owner = `listen:${randomUUID()}`;
     const options = { timeout: deps.limits.upstreamTimeoutMs };
-    const subscribed = (
-      await Promise.all(
-        resources.map((uri) =>
-          routing.subscribe(client, instanceId, redactor, uri, options).then(
-            () => uri,
-            () => undefined,
-          ),
-        ),
-      )
-    ).filter((uri) => uri !== undefined);
+    const subscribed: string[] = [];
+    for (const uri of resources) {
+      if (signal.aborted) break;
+      const ok = await routing.subscribe(client, instanceId, redactor, uri, options, owner).then(
+        () => true,
+        () => false,
+      );
+      if (ok) subscribed.push(uri);
+    }
     const unpin = opened.pin?.();
     const end = () => {
       stop?.();
-      for (const uri of subscribed) void routing.unsubscribe(client, uri, options).catch(() => {});
+      for (const uri of subscribed) void routing.unsubscribe(client, uri, owner).catch(() => {});
       unpin?.();
       opened.release(false);
     };
@@ -734,7 +747,7 @@ function createProxyHandler(
           );
         }
         await relay(auth, c.mcpReq.signal, "did not answer resources/subscribe", (client, o, redactor) =>
-          routing.subscribe(client, auth.instance.instanceId, redactor, uri, o),
+          routing.subscribe(client, auth.instance.instanceId, redactor, uri, o, `session:${session.hash}`),
         );
         await sessions().update(session, (record) => {
           const subs = new Set(record.subscriptions ?? []);
@@ -747,8 +760,8 @@ function createProxyHandler(
         if (!session)
           throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "Subscriptions need a session");
         const uri = req.params.uri.slice(0, 2048);
-        await relay(auth, c.mcpReq.signal, "did not answer resources/unsubscribe", (client, o) =>
-          routing.unsubscribe(client, uri, o),
+        await relay(auth, c.mcpReq.signal, "did not answer resources/unsubscribe", (client) =>
+          routing.unsubscribe(client, uri, `session:${session.hash}`),
         );
         await sessions().update(session, (record) => {
           record.subscriptions = (record.subscriptions ?? []).filter((s) => s !== uri);

@@ -123,8 +123,20 @@ export interface InflightCall {
 
 /** `subscriptions/listen` streams one upstream connection holds for resource subscriptions. */
 const MAX_LISTENS_PER_CONNECTION = 200;
-/** Resources one 2025-era upstream connection is subscribed to (a count each: memory only). */
+/** Resources one 2025-era upstream connection is subscribed to (memory only: no stream each). */
 const MAX_LEGACY_SUBSCRIPTIONS_PER_CONNECTION = 1000;
+/**
+ * Resource listen streams to 2026-07-28 upstreams one edge process holds open, all connections together: each is
+ * an open request, counted against the runtime's ceiling with the relay's other ones (runtime-env.ts).
+ */
+export const MAX_RESOURCE_LISTENS_PER_PROCESS = 512;
+
+/** An upstream subscription to one resource on one connection: who wants it, once it is made, how it ends. */
+interface Subscription {
+  owners: Set<string>;
+  ready: Promise<void>;
+  close: () => Promise<void>;
+}
 
 /** Whether an upstream connection negotiated the 2026-07-28 era (per-request envelopes, input_required). */
 export const isModern = (client: Client) => (client.getNegotiatedProtocolVersion() ?? "") >= "2026";
@@ -153,15 +165,14 @@ export class UpstreamRouting {
     Client,
     { subscription: Promise<McpSubscription>; refs: number }
   >();
-  /** Resources a 2025-era upstream connection is subscribed to (`resources/subscribe`), counted. */
-  private readonly subscribed = new WeakMap<Client, Map<string, number>>();
-  /** Open `subscriptions/listen` streams to 2026-07-28 upstreams, per resource URI, counted. */
-  private readonly listens = new WeakMap<
-    Client,
-    Map<string, { subscription: Promise<McpSubscription>; refs: number }>
-  >();
+  /** The resources each upstream connection is subscribed to, and who wants each. */
+  private readonly subscriptions = new WeakMap<Client, Map<string, Subscription>>();
 
-  constructor(private readonly kv: Kv) {}
+  constructor(
+    private readonly kv: Kv,
+    /** The process's count of open resource listen streams to 2026-07-28 upstreams (shared by the edge's relays). */
+    private readonly listenStreams: { open: number } = { open: 0 },
+  ) {}
 
   /** Runs `run` with `call` registered as in flight on `client`. */
   async during<T>(
@@ -183,10 +194,12 @@ export class UpstreamRouting {
   }
 
   /**
-   * Subscribes the upstream to a resource for a session: `resources/subscribe` on a 2025-era connection,
-   * a `subscriptions/listen` stream on a 2026-07-28 one (one per URI, shared by the instance's sessions).
-   * Either way the updates arrive as `notifications/resources/updated` and go out through the instance
-   * channel.
+   * Subscribes the upstream to a resource for `owner` (a 2025-era session, or a 2026-07-28 client's listen):
+   * `resources/subscribe` on a 2025-era connection, a `subscriptions/listen` stream on a 2026-07-28 one (one
+   * per URI). Either way the subscription is shared by the owners that want it on this connection and lasts
+   * until the last of them lets go (`unsubscribe`); the updates arrive as `notifications/resources/updated`
+   * and go out through the instance channel. A 2026-07-28 upstream's listen streams are bounded per
+   * connection and per process (each holds a request open: see runtime-env.ts).
    */
   async subscribe(
     client: Client,
@@ -194,63 +207,82 @@ export class UpstreamRouting {
     redactor: Redactor,
     uri: string,
     options: RequestOptions,
+    owner: string,
   ): Promise<void> {
     this.wire(client, instanceId, redactor);
-    if (!isModern(client)) {
-      // Counted too: one session's unsubscribe (or a listen's end) must not end the others' updates.
-      const counts = this.subscribed.get(client) ?? new Map<string, number>();
-      this.subscribed.set(client, counts);
-      const refs = counts.get(uri) ?? 0;
-      if (refs === 0 && counts.size >= MAX_LEGACY_SUBSCRIPTIONS_PER_CONNECTION) {
-        throw new ProtocolError(
-          ProtocolErrorCode.InvalidParams,
-          "Too many resource subscriptions on this instance",
-        );
-      }
-      if (refs === 0) await client.subscribeResource({ uri }, options);
-      counts.set(uri, (counts.get(uri) ?? 0) + 1);
+    const modern = isModern(client);
+    let entry: Subscription | undefined;
+    const held = this.subscriptions.get(client) ?? new Map<string, Subscription>();
+    this.subscriptions.set(client, held);
+    const existing = held.get(uri);
+    if (existing) {
+      existing.owners.add(owner);
+      await existing.ready;
       return;
     }
-    const open = this.listens.get(client) ?? new Map();
-    this.listens.set(client, open);
-    const held = open.get(uri);
-    if (held) {
-      held.refs++;
-      return;
-    }
-    if (open.size >= MAX_LISTENS_PER_CONNECTION) {
+    const most = modern ? MAX_LISTENS_PER_CONNECTION : MAX_LEGACY_SUBSCRIPTIONS_PER_CONNECTION;
+    if (held.size >= most) {
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
         "Too many resource subscriptions on this instance",
       );
     }
-    // Not the subscribing request's signal: the stream outlives that request.
-    const subscription = client.listen(
-      { resourceSubscriptions: [uri] },
-      { ...(options.timeout !== undefined && { timeout: options.timeout }) },
-    );
-    open.set(uri, { subscription, refs: 1 });
-    subscription.catch(() => open.delete(uri));
-    await subscription;
+    if (modern && this.listenStreams.open >= MAX_RESOURCE_LISTENS_PER_PROCESS) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        "Too many resource subscriptions on this edge",
+      );
+    }
+    // The subscribing request's own signal is over by the time the last owner lets go: only its timeout.
+    const later = { ...(options.timeout !== undefined && { timeout: options.timeout }) };
+    let close: () => Promise<void> = async () => {
+      await client.unsubscribeResource({ uri }, later);
+    };
+    let ready: Promise<void>;
+    // Forgotten when it fails or its stream ends, so the next owner subscribes afresh.
+    const forget = () => {
+      if (held.get(uri) === entry) held.delete(uri);
+    };
+    if (modern) {
+      const streams = this.listenStreams;
+      streams.open++;
+      let counted = true;
+      const uncount = () => {
+        if (counted) streams.open--;
+        counted = false;
+      };
+      // Not the subscribing request's signal: the stream outlives that request.
+      const subscription = client.listen({ resourceSubscriptions: [uri] }, later);
+      const ended = () => {
+        uncount();
+        forget();
+      };
+      void subscription.then((s) => s.closed.then(ended, ended), uncount);
+      ready = subscription.then(() => {});
+      close = async () => {
+        await (await subscription).close();
+        uncount();
+      };
+    } else {
+      ready = client.subscribeResource({ uri }, options).then(() => {});
+    }
+    entry = { owners: new Set([owner]), ready, close };
+    held.set(uri, entry);
+    ready.catch(forget);
+    await ready;
   }
 
-  async unsubscribe(client: Client, uri: string, options: RequestOptions): Promise<void> {
-    if (!isModern(client)) {
-      const counts = this.subscribed.get(client);
-      const refs = counts?.get(uri) ?? 0;
-      if (refs > 1) {
-        counts?.set(uri, refs - 1);
-        return;
-      }
-      counts?.delete(uri);
-      await client.unsubscribeResource({ uri }, options);
-      return;
-    }
-    const open = this.listens.get(client);
-    const held = open?.get(uri);
-    if (!open || !held || --held.refs > 0) return;
-    open.delete(uri);
-    await (await held.subscription).close();
+  /**
+   * `owner` no longer wants the resource's updates; the upstream is unsubscribed once no owner on this
+   * connection does. An owner this connection does not know (it subscribed through another connection, or
+   * another edge process) changes nothing here.
+   */
+  async unsubscribe(client: Client, uri: string, owner: string): Promise<void> {
+    const held = this.subscriptions.get(client);
+    const entry = held?.get(uri);
+    if (!held || !entry || !entry.owners.delete(owner) || entry.owners.size > 0) return;
+    held.delete(uri);
+    await entry.close();
   }
 
   /**

@@ -566,18 +566,22 @@ export function createLegacySessions(
         // cannot decide). Stamped once subscribed: a stream that announced before another listened is older
         // than it. Between hosts whose clocks disagree by more than the time between two opens, both may stay.
         let self: GetStreamMark | undefined;
+        // Announcements heard before this stream stamped itself: weighed once it has.
+        const early: GetStreamMark[] = [];
+        const newer = (other: unknown, mine: GetStreamMark) =>
+          Array.isArray(other) &&
+          (other[0] > mine[0] || (other[0] === mine[0] && String(other[1]) > mine[1]));
         unsubscribers.push(
           await kv.subscribe(inboundChannel(session.hash), (text) => {
             const inbound = JSON.parse(text) as { end?: boolean; getStream?: GetStreamMark };
-            const other = inbound.getStream;
-            const newer =
-              self !== undefined &&
-              Array.isArray(other) &&
-              (other[0] > self[0] || (other[0] === self[0] && String(other[1]) > self[1]));
-            if (inbound.end || newer) close();
+            if (inbound.end) close();
+            else if (inbound.getStream && !self) early.push(inbound.getStream);
+            else if (self && newer(inbound.getStream, self)) close();
           }),
         );
-        self = [Date.now(), randomBytes(9).toString("base64url")];
+        const mine: GetStreamMark = [Date.now(), randomBytes(9).toString("base64url")];
+        self = mine;
+        if (early.some((other) => newer(other, mine))) close();
         // Best effort: without the kv, an older stream ends when its client is seen to be gone.
         await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self })).catch(() => {});
       } catch (error) {
