@@ -560,11 +560,11 @@ export function createLegacySessions(
             })().catch(opts.onerror);
           }),
         );
-        // Each stream announces itself on the session's channel once it hears it, and ends when it hears a
-        // newer one: opened later, or at the same millisecond with a larger id, so that of two opened at once
-        // exactly one stays (each process hears its own announcement first, so the order they are heard in
-        // cannot decide). Stamped once subscribed: a stream that announced before another listened is older
-        // than it. Between hosts whose clocks disagree by more than the time between two opens, both may stay.
+        // Each stream announces itself on the session's channel, and ends when it hears a newer one: opened
+        // later, or at the same millisecond with a larger id, so that of two opened at once exactly one stays
+        // (each process hears its own announcement first, so the order they are heard in cannot decide). Stamped
+        // once subscribed: a stream that announced before another listened is older than it. Between hosts whose
+        // clocks disagree by more than the time between two opens, both may stay.
         let self: GetStreamMark | undefined;
         // Announcements heard before this stream stamped itself: weighed once it has.
         const early: GetStreamMark[] = [];
