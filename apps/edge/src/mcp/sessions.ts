@@ -566,6 +566,9 @@ export function createLegacySessions(
         // once subscribed: a stream that announced before another listened is older than it. Between hosts whose
         // clocks disagree by more than the time between two opens, both may stay.
         let self: GetStreamMark | undefined;
+        // Best effort: without the kv, an older stream ends when its client is seen to be gone.
+        const announce = (mark: GetStreamMark) =>
+          kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: mark })).catch(() => {});
         // Announcements heard before this stream stamped itself: weighed once it has.
         const early: GetStreamMark[] = [];
         const newer = (other: unknown, mine: GetStreamMark) =>
@@ -574,16 +577,21 @@ export function createLegacySessions(
         unsubscribers.push(
           await kv.subscribe(inboundChannel(session.hash), (text) => {
             const inbound = JSON.parse(text) as { end?: boolean; getStream?: GetStreamMark };
+            const other = inbound.getStream;
             if (inbound.end) close();
-            else if (inbound.getStream && !self) early.push(inbound.getStream);
-            else if (self && newer(inbound.getStream, self)) close();
+            else if (other && !self) early.push(other);
+            else if (self && newer(other, self)) close();
+            else if (self && Array.isArray(other) && other[0] === self[0] && other[1] !== self[1]) {
+              // Opened in the same millisecond, and this one wins the tie: the other may have subscribed only
+              // after this one announced itself (so it never heard it), so this one says it again.
+              void announce(self);
+            }
           }),
         );
         const mine: GetStreamMark = [Date.now(), randomBytes(9).toString("base64url")];
         self = mine;
         if (early.some((other) => newer(other, mine))) close();
-        // Best effort: without the kv, an older stream ends when its client is seen to be gone.
-        await kv.publish(inboundChannel(session.hash), JSON.stringify({ getStream: self })).catch(() => {});
+        await announce(mine);
       } catch (error) {
         // Nothing set up is left behind (a subscription, the URL's hold) when a step fails.
         await undo();
