@@ -71,37 +71,36 @@ const RELAY_SLOTS: PoolLimits = {
   connectTimeoutMs: DEFAULT_POOL_LIMITS.connectTimeoutMs,
 };
 
-/**
- * Each edge's slots for requests to MCP servers over HTTP, all instances together (`limits.relayInFlight`):
- * shared by the custom handler and every proxied service's, owned by instance, so a freed slot goes to the
- * instance holding the fewest (UpstreamPool's fairness) and many instances' slow servers cannot fill the
- * process's `fetch` requests (runtime-env.ts) and stall every other upstream call.
- */
-const relaySlots = new WeakMap<EdgeDeps, UpstreamPool>();
-function processRelaySlots(deps: EdgeDeps): UpstreamPool {
-  let pool = relaySlots.get(deps);
-  if (!pool) {
-    const most = deps.limits.relayInFlight;
-    pool = new UpstreamPool("relay", {
-      ...RELAY_SLOTS,
-      maxConnections: most,
-      maxQueue: Math.max(1, Math.floor(most / 2)),
-    });
-    relaySlots.set(deps, pool);
-  }
-  return pool;
+/** Built once per edge (its deps), shared by the custom handler and every proxied service's. */
+function perEdge<T>(build: (deps: EdgeDeps) => T): (deps: EdgeDeps) => T {
+  const built = new WeakMap<EdgeDeps, T>();
+  return (deps) => {
+    let made = built.get(deps);
+    if (made === undefined) {
+      made = build(deps);
+      built.set(deps, made);
+    }
+    return made;
+  };
 }
 
-/** Each edge's count of open resource listen streams to 2026-07-28 upstreams, shared by all its relays. */
-const listenStreams = new WeakMap<EdgeDeps, { open: number }>();
-function processListenStreams(deps: EdgeDeps): { open: number } {
-  let counter = listenStreams.get(deps);
-  if (!counter) {
-    counter = { open: 0 };
-    listenStreams.set(deps, counter);
-  }
-  return counter;
-}
+/**
+ * Each edge's slots for requests to MCP servers over HTTP, all instances together (`limits.relayInFlight`):
+ * owned by instance, so a freed slot goes to the instance holding the fewest (UpstreamPool's fairness) and many
+ * instances' slow servers cannot fill the process's `fetch` requests (runtime-env.ts) and stall every other
+ * upstream call.
+ */
+const processRelaySlots = perEdge((deps) => {
+  const most = deps.limits.relayInFlight;
+  return new UpstreamPool("relay", {
+    ...RELAY_SLOTS,
+    maxConnections: most,
+    maxQueue: Math.max(1, Math.floor(most / 2)),
+  });
+});
+
+/** Each edge's count of open resource listen streams to 2026-07-28 upstreams. */
+const processListenStreams = perEdge((): { open: number } => ({ open: 0 }));
 
 /** Why a relayed request got no slot, in words for the tool error: `holder` "this instance", `where` "to it". */
 function noSlot(

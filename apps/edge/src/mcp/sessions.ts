@@ -448,26 +448,26 @@ export function createLegacySessions(
     if (!known.some((text) => text.startsWith(`[${JSON.stringify(lastEventId)},`))) return unknown();
     return sse(signal, undefined, async (write, close) => {
       const release = opts.streams.hold(session.record.tokenHash, close);
+      // The stream is over once it carried as many answers as its call has requests (`total`), the ones the
+      // client had before it resumed included.
       let responses = 0;
       let expected = Number.POSITIVE_INFINITY;
-      const emit = (eventId: string, message: Stored[1], total: number) => {
+      const count = (message: Stored[1], total: number) => {
         expected = total;
-        if (Object.keys(message).length > 0) write(eventId, message);
         if (
           isJSONRPCResultResponse(message as JSONRPCMessage) ||
           isJSONRPCErrorResponse(message as JSONRPCMessage)
         )
           responses++;
+      };
+      const emit = (eventId: string, message: Stored[1], total: number) => {
+        count(message, total);
+        if (Object.keys(message).length > 0) write(eventId, message);
         if (responses >= expected) close();
       };
-      const unsubscribe = await replayThenFollow(key, lastEventId, emit, (_, message, total) => {
-        expected = total;
-        if (
-          isJSONRPCResultResponse(message as JSONRPCMessage) ||
-          isJSONRPCErrorResponse(message as JSONRPCMessage)
-        )
-          responses++;
-      });
+      const unsubscribe = await replayThenFollow(key, lastEventId, emit, (_, message, total) =>
+        count(message, total),
+      );
       // The client had every answer already: nothing more will come on this stream.
       if (responses >= expected) close();
       return async () => {
