@@ -189,18 +189,31 @@ describe("instances.connect / POST /services/:type/authenticate: bad input", () 
     });
   }
 
-  test("tRPC body that is not JSON → 400 BAD_REQUEST", async () => {
+  test("tRPC body that is not JSON → 400 BAD_REQUEST; the message never quotes the body (a key sent unquoted)", async () => {
     const user = await newUser(stack);
-    const res = await fetch(`${stack.controlPlaneUrl}/trpc/instances.connect`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie: user.cookie },
-      body: "{not json",
-    });
-    expectTrpcError(
-      { status: res.status, body: (await res.json()) as TrpcAnswer["body"] },
-      400,
-      "BAD_REQUEST",
-    );
+    const key = figmaKeyFor(stack, "unquoted");
+    for (const body of ["{not json", `{"serviceType":"figma","apiKey": ${key}}`]) {
+      const res = await fetch(`${stack.controlPlaneUrl}/trpc/instances.connect`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie: user.cookie },
+        body,
+      });
+      const text = await res.text();
+      expectTrpcError(
+        { status: res.status, body: JSON.parse(text) as TrpcAnswer["body"] },
+        400,
+        "BAD_REQUEST",
+      );
+      expect(JSON.parse(text).error.message).toBe("Input must be JSON");
+      expect(text).not.toContain(key);
+      // The same over GET's `?input=`.
+      const viaGet = await fetch(
+        `${stack.controlPlaneUrl}/trpc/instances.list?input=${encodeURIComponent(body)}`,
+        { headers: { cookie: user.cookie } },
+      );
+      const got = await viaGet.text();
+      expect({ status: viaGet.status, leaks: got.includes(key) }).toEqual({ status: 400, leaks: false });
+    }
     await expectNothingStored(stack, user);
   });
 

@@ -410,6 +410,42 @@ describe("documented errors", () => {
         // Path parameters that exist (the owner's own organisation), so only the query is wrong.
         checks.push(["an invalid query", { ...who, params: { orgId: ownOrg }, query }, 400, "BAD_REQUEST"]);
       }
+      // Nothing the route does not take is silently dropped: a misspelt query parameter, a body field named
+      // like a path parameter (the path's value would win), any body on a route that takes none.
+      const named: [string, Call, string][] = [
+        [
+          "an unknown query parameter",
+          { ...who, params: { ...params, orgId: ownOrg }, query: { limt: "1" } },
+          "limt",
+        ],
+      ];
+      if (body && pathParams[0])
+        named.push([
+          "a path parameter in the body",
+          { ...who, params, body: { [pathParams[0]]: "x" } },
+          pathParams[0],
+        ]);
+      if (!body && o.method !== "get") {
+        named.push(["a body on a route that takes none", { ...who, params, body: { foo: 1 } }, "foo"]);
+        checks.push([
+          "text on a route that takes no body",
+          { ...who, params, raw: "rotate!" },
+          400,
+          "BAD_REQUEST",
+        ]);
+      }
+      for (const [what, call, key] of named) {
+        const answer = await send(o.method, o.path, call);
+        const id = `${o.op.operationId}: ${what}`;
+        expect({ id, status: answer.status, code: answer.body.code }).toEqual({
+          id,
+          status: 400,
+          code: "BAD_REQUEST",
+        });
+        expect({ id, error: answer.body.error }).toEqual({ id, error: expect.stringContaining(`"${key}"`) });
+        await expectDocumented(o, answer);
+        checked++;
+      }
       if (body) {
         checks.push(["a body that is not JSON", { ...who, params, raw: "{not json" }, 400, "BAD_REQUEST"]);
         checks.push(["a JSON array", { ...who, params, raw: "[]" }, 400, "BAD_REQUEST"]);
@@ -474,9 +510,11 @@ describe("the REST twins", () => {
     const bobs = await callOp("rotateInstance", { cookie: bob.cookie, params: { serviceType: "figma" } });
     expect({ status: bobs.status, code: bobs.body.code }).toEqual({ status: 404, code: "NOT_FOUND" });
     expect(await callGetMe(url)).toBe(200);
+    // A client that always sends a JSON body sends `{}` to a route that takes none: accepted.
     const rotated = await callOp("rotateInstance", {
       cookie: alice.cookie,
       params: { serviceType: "figma" },
+      body: {},
     });
     expect(rotated.status).toBe(200);
     expect(rotated.body).toMatchObject({ serviceType: "figma", message: expect.any(String) });

@@ -89,14 +89,23 @@ export const ZRestError = z.object({
   issues: z.array(issue).optional(),
 });
 
-/** What every route may answer (bad bearer, Host/Origin refused, database down, a bug). */
-const EVERY_ROUTE: ErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN", "INTERNAL", "SERVICE_UNAVAILABLE"];
+/**
+ * What every route may answer (a query parameter it does not take, bad bearer, Host/Origin refused, database
+ * down, a bug).
+ */
+const EVERY_ROUTE: ErrorCode[] = [
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "INTERNAL",
+  "SERVICE_UNAVAILABLE",
+];
 
 /** The error codes a route documents, in the table's order of codes. */
 export function errorCodesOf(route: RestRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>([...route.errors, ...EVERY_ROUTE]);
-  if (route.params || route.query || route.body) codes.add("BAD_REQUEST");
-  if (route.body) codes.add("PAYLOAD_TOO_LARGE");
+  // A route without a body refuses one too, read under the same size limit.
+  if (route.method !== "get") codes.add("PAYLOAD_TOO_LARGE");
   // `Idempotency-Key` on a state-changing request: malformed 400, still running 409, reused for another 422.
   if (route.method !== "get")
     for (const c of ["BAD_REQUEST", "CONFLICT", "IDEMPOTENCY_CONFLICT"] as const) codes.add(c);

@@ -59,9 +59,15 @@ async function serve(route: RestRoute, c: Context<HonoEnv>): Promise<Response> {
   // What a procedure sets on its response (the session cookie of sign-in, sign-up, sign-out) is kept.
   const resHeaders = new Headers();
   const call = createCaller(contextFromHono(c, resHeaders));
+  const params = c.req.param() as Record<string, string>;
   const query = readQuery(route, c.req.query());
-  const body = route.body ? await readJson(c) : {};
-  const answer = await route.handle({ call, params: c.req.param() as Record<string, string>, query, body });
+  const body = route.body ? await readJson(c) : await noBody(c);
+  // A body field named like a path parameter would be overwritten by it, silently: refused, as any field the
+  // procedure does not take is.
+  for (const key of Object.keys(body)) {
+    if (Object.hasOwn(params, key)) throw unknownField(key, `it is taken from the path, not the body`);
+  }
+  const answer = await route.handle({ call, params, query, body });
   for (const cookie of resHeaders.getSetCookie()) c.header("set-cookie", cookie, { append: true });
   resHeaders.forEach((value, name) => {
     if (name !== "set-cookie") c.header(name, value);
@@ -71,11 +77,20 @@ async function serve(route: RestRoute, c: Context<HonoEnv>): Promise<Response> {
 
 const numericFields = new WeakMap<RestRoute, Set<string>>();
 
+/** A 400 naming a field the route does not take (as tRPC's strict input schemas answer one). */
+const unknownField = (key: string, why: string) =>
+  new AppError("BAD_REQUEST", `Unrecognized key: ${JSON.stringify(key.slice(0, 64))} (${why})`);
+
 /**
- * The route's declared query fields; a numeric string where the schema says number becomes a number. Nothing
- * is refused here: the procedure validates the result, after its own auth and scope checks.
+ * The route's declared query fields; a numeric string where the schema says number becomes a number. A
+ * parameter the route does not declare (a misspelt `limt`) is a 400 naming it, never silently dropped; the
+ * values are the procedure's to validate, after its own auth and scope checks.
  */
 function readQuery(route: RestRoute, raw: Record<string, string>): Record<string, QueryValue | undefined> {
+  const declared = route.query?.shape ?? {};
+  for (const key of Object.keys(raw)) {
+    if (!Object.hasOwn(declared, key)) throw unknownField(key, "not a query parameter of this route");
+  }
   if (!route.query) return {};
   let numeric = numericFields.get(route);
   if (!numeric) {
@@ -92,6 +107,28 @@ function readQuery(route: RestRoute, raw: Record<string, string>): Record<string
       value !== undefined && numeric.has(key) && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
   }
   return out;
+}
+
+/**
+ * A route that takes no body: none, or an empty JSON object, is accepted (clients that always send JSON send
+ * `{}`); anything else is refused as tRPC refuses an input field the procedure does not take.
+ */
+async function noBody(c: Context<HonoEnv>): Promise<Record<string, never>> {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return {};
+  const text = (await c.req.text()).trim();
+  if (text === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new AppError("BAD_REQUEST", "This route takes no body");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new AppError("BAD_REQUEST", "This route takes no body");
+  }
+  const [key] = Object.keys(body);
+  if (key !== undefined) throw unknownField(key, "this route takes no body");
+  return {};
 }
 
 async function readJson(c: Context<HonoEnv>): Promise<Record<string, unknown>> {

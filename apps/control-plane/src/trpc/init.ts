@@ -21,7 +21,14 @@ const t = initTRPC.context<TrpcContext>().create({
     const internal = appCode === "INTERNAL";
     return {
       ...shape,
-      message: internal ? "Internal error" : zodIssues ? issueMessage(zodIssues) : shape.message,
+      message: internal
+        ? "Internal error"
+        : zodIssues
+          ? issueMessage(zodIssues)
+          : // The JSON parser's own message quotes the text it choked on, which may be a key sent unquoted.
+            shape.data.code === "PARSE_ERROR" || error.cause instanceof SyntaxError
+            ? "Input must be JSON"
+            : shape.message,
       data: {
         code: shape.data.code,
         httpStatus: ERRORS[appCode].status,
