@@ -3,7 +3,7 @@
 // call the vendor's tools through it with that user's key only, rotate, revoke. Here `github-mcp` points at a
 // fake remote MCP server that accepts a set of bearer tokens.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { data, trpc } from "./client.ts";
+import { data, metricsText, trpc } from "./client.ts";
 import { type RemoteMcp, startRemoteMcp } from "./fakes/remote-mcp.ts";
 import { type Stack, startStack } from "./harness.ts";
 import { callTool, connect, connectRaw, mcpClient, newUser } from "./services/kit.ts";
@@ -84,6 +84,25 @@ describe("a proxied MCP service", () => {
     expect(sentWith(b).length).toBeGreaterThan(0);
     for (const r of [...sentWith(a), ...sentWith(b)])
       expect([`Bearer ${a}`, `Bearer ${b}`]).toContain(r.headers.authorization ?? "");
+  });
+
+  test("metrics label a call with its tool only when the server listed it: names a client makes up are one series", async () => {
+    const client = await mcpClient(
+      (await connect(stack, await newUser(stack), "github-mcp", token())).instanceUrl,
+    );
+    const made = `made_up_${crypto.randomUUID().replaceAll("-", "")}`;
+    // Before any list, not even a real tool's name is vouched for in this process.
+    for (let i = 0; i < 20; i++) await client.callTool({ name: `${made}_${i}` }).catch(() => undefined);
+    await client.listTools();
+    expect((await callTool(client, "add", { a: 1, b: 1 })).text).toBe("2");
+    const metrics = (await metricsText(stack))
+      .split("\n")
+      .filter((l) => l.startsWith('mcp_edge_tool_calls_total{service="github-mcp"'));
+    expect(metrics.filter((l) => l.includes(made))).toEqual([]);
+    expect(metrics).toContainEqual(
+      expect.stringMatching(/tool="\*",outcome="BAD_REQUEST"\} ([2-9]\d|\d{3,})$/),
+    );
+    expect(metrics).toContainEqual(expect.stringContaining('tool="add",outcome="ok"'));
   });
 
   test("the key never comes back: a server that echoes it has it redacted", async () => {

@@ -844,16 +844,15 @@ function createProxyHandler(
         }
         const started = performance.now();
         const tool = req.params.name.slice(0, 128);
+        // A proxied service's tool names are metric labels once its server listed them (see recordToolCall).
+        const listed = toolSchemas.get(auth.instance.instanceId)?.byName.has(req.params.name) === true;
+        const record = (status: string, latencyMs: number) =>
+          recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId, listed });
         let result: CallToolResult;
         let status = "ok";
         // A proxied service the health monitor marked down: answered now, not after the upstream's timeout.
         if (!isServiceAvailable(deps, auth.instance.serviceType)) {
-          recordToolCall(deps, auth.instance, {
-            tool,
-            status: "SERVICE_UNAVAILABLE",
-            latencyMs: 0,
-            requestId: auth.requestId,
-          });
+          record("SERVICE_UNAVAILABLE", 0);
           return errorResult(`${Label} is down (health check failed). Try again shortly.`, {
             code: "SERVICE_UNAVAILABLE",
           });
@@ -881,12 +880,7 @@ function createProxyHandler(
             onprogress,
           );
           if (isInputRequiredResult(answer)) {
-            recordToolCall(deps, auth.instance, {
-              tool,
-              status: "INPUT_REQUIRED",
-              latencyMs: Math.round(performance.now() - started),
-              requestId: auth.requestId,
-            });
+            record("INPUT_REQUIRED", Math.round(performance.now() - started));
             return answer;
           }
           const { content, structuredContent, isError } = answer;
@@ -902,13 +896,7 @@ function createProxyHandler(
           }
         } catch (error) {
           if (error instanceof ProtocolError) {
-            const latencyMs = Math.round(performance.now() - started);
-            recordToolCall(deps, auth.instance, {
-              tool,
-              status: "BAD_REQUEST",
-              latencyMs,
-              requestId: auth.requestId,
-            });
+            record("BAD_REQUEST", Math.round(performance.now() - started));
             throw error;
           }
           if (error instanceof CredentialUnopened) {
@@ -925,8 +913,7 @@ function createProxyHandler(
             });
           }
         }
-        const latencyMs = Math.round(performance.now() - started);
-        recordToolCall(deps, auth.instance, { tool, status, latencyMs, requestId: auth.requestId });
+        record(status, Math.round(performance.now() - started));
         return result;
       });
     },

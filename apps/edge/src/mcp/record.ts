@@ -15,10 +15,16 @@ export function recordToolCall(
     /** Of `latencyMs`, the time spent on the upstream call; omitted when none was made. */
     upstreamMs?: number;
     requestId?: string;
+    /**
+     * The server listed this tool (a relayed call): only then is its name a metric label. A name a client sent
+     * that no definition or list vouches for would be a new series per name, without bound.
+     */
+    listed?: boolean;
   },
 ): void {
-  // Tool names of custom servers are chosen by their owners: never a label value (unbounded cardinality).
-  const tool = instance.serviceType === CUSTOM_SERVICE.type ? "*" : call.tool;
+  // Tool names of custom servers are chosen by their owners, and of a relayed call that the server did not
+  // list by the caller: never a label value (unbounded cardinality).
+  const tool = instance.serviceType === CUSTOM_SERVICE.type || call.listed === false ? "*" : call.tool;
   deps.metrics.toolCalls.inc({ service: instance.serviceType, tool, outcome: call.status });
   deps.metrics.toolLatency.observe({ service: instance.serviceType }, call.latencyMs / 1000);
   deps.audit.record({
