@@ -112,6 +112,34 @@ describe("headerSecrets", () => {
     expect(headerSecrets(basic)).toEqual([basic, basic.slice(6), "me:pa55word", "pa55word"]);
     expect(headerSecrets("plain-value")).toEqual(["plain-value"]);
   });
+  test("a Cookie header: each cookie's value (and pair) long enough to be a credential, not preferences", () => {
+    const cookie = "session=s3cr3t-0123456789abcdefXYZ; theme=dark; lang=en";
+    expect(headerSecrets(cookie, "Cookie")).toEqual([
+      cookie,
+      "s3cr3t-0123456789abcdefXYZ",
+      "session=s3cr3t-0123456789abcdefXYZ",
+    ]);
+  });
+});
+
+describe("safeCut", () => {
+  const secret = "sk_live_ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const r = createRedactor([secret]);
+  test("a cut inside a form of a secret moves to where it starts; elsewhere it stays", () => {
+    const text = `head ${secret} tail ${Buffer.from(secret).toString("base64")} end`;
+    const start = text.indexOf(secret);
+    expect(r.safeCut(text, start + 5)).toBe(start);
+    expect(r.safeCut(text, start)).toBe(start);
+    expect(r.safeCut(text, start + secret.length)).toBe(start + secret.length);
+    const b64 = text.indexOf(Buffer.from(secret).toString("base64"));
+    expect(r.safeCut(text, b64 + 3)).toBe(b64);
+    expect(r.safeCut("nothing here", 4)).toBe(4);
+    expect(createRedactor([]).safeCut("anything", 3)).toBe(3);
+  });
+  test("longest covers every form matched (the hex form is two characters a byte)", () => {
+    expect(r.longest).toBeGreaterThanOrEqual(secret.length * 2);
+    expect(createRedactor([]).longest).toBe(0);
+  });
 });
 
 describe("remoteRedactor", () => {
@@ -130,5 +158,15 @@ describe("remoteRedactor", () => {
       "tok_abcdef123456 xk_0011223344 q-secret-value sk_live_0123456789abcdef application/json 2022-06-28 mcp",
     );
     expect(out).toBe(`${REDACTED} ${REDACTED} ${REDACTED} ${REDACTED} application/json 2022-06-28 mcp`);
+  });
+  test("a cookie's value echoed alone is redacted; a short preference is not", () => {
+    const r = remoteRedactor({
+      name: "mine",
+      url: "https://mcp.example.com/mcp",
+      headers: { Cookie: "session=s3cr3t-0123456789abcdefXYZ; theme=dark" },
+    });
+    expect(r.text("invalid session s3cr3t-0123456789abcdefXYZ in dark mode")).toBe(
+      `invalid session ${REDACTED} in dark mode`,
+    );
   });
 });

@@ -17,12 +17,22 @@ export interface Redactor {
    * JSON stays JSON; the same value back when it holds no secret.
    */
   value<T>(input: T): T;
+  /**
+   * Where to cut `input` at `at` or before so that no form of a secret in it is split: `at`, or the start of
+   * the form that spans it. Text arriving in pieces (a long stderr line) is cut there, so neither piece holds
+   * part of a secret that the redactor, seeing only that piece, would not recognise.
+   */
+  safeCut(input: string, at: number): number;
+  /** Characters of the longest form matched: a secret still arriving starts within this many of the end. */
+  readonly longest: number;
 }
 
 export const REDACTED = "[redacted]";
 
 /** Shorter values are not secrets worth the name, and redacting them would shred ordinary text. */
 const MIN_SECRET_CHARS = 4;
+/** A cookie's value is a secret from this length on (a session id); shorter ones are preferences. */
+const MIN_COOKIE_SECRET_CHARS = 8;
 /** A partial base64 form must be this long before it is matched on its own (no false positives). */
 const MIN_PARTIAL_BASE64 = 8;
 /** A cut-short secret is matched from this many characters (and half the secret) on: shorter runs may be public. */
@@ -98,8 +108,18 @@ export function secretPatterns(secret: string): string[] {
  * The parts of a header value that are secret: the whole value, the credentials after an auth scheme
  * (`Bearer xyz` → `xyz`), and a Basic credential's decoded `user:password` and password.
  */
-export function headerSecrets(value: string): string[] {
+export function headerSecrets(value: string, name = ""): string[] {
   const out = [value];
+  // A Cookie header is a list of `name=value` pairs: a server may echo one value alone. Short values are
+  // preferences (`theme=dark`), not credentials, and redacting them would shred ordinary text.
+  if (name.toLowerCase() === "cookie") {
+    for (const pair of value.split(";")) {
+      const eq = pair.indexOf("=");
+      const cookie = pair.slice(eq + 1).trim();
+      if (eq > 0 && cookie.length >= MIN_COOKIE_SECRET_CHARS) out.push(cookie, pair.trim());
+    }
+    return out;
+  }
   const scheme = /^([A-Za-z][\w-]*)\s+(\S+)$/.exec(value.trim());
   if (!scheme?.[2]) return out;
   out.push(scheme[2]);
@@ -116,12 +136,17 @@ export function headerSecrets(value: string): string[] {
 export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
   const forms = new Set<string>();
   const patterns = new Set<string>();
+  let longest = 0;
   for (const secret of secrets) {
     if (typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) continue;
     for (const form of secretForms(secret)) forms.add(form);
     for (const pattern of secretPatterns(secret)) patterns.add(pattern);
+    // The patterns match the secret (any case, or a prefix of it) and its hex, two characters a byte.
+    longest = Math.max(longest, Buffer.byteLength(secret, "utf8") * 2);
   }
-  if (forms.size === 0) return { found: () => false, text: (s) => s, value: (v) => v };
+  if (forms.size === 0)
+    return { found: () => false, text: (s) => s, value: (v) => v, safeCut: (_, at) => at, longest: 0 };
+  for (const form of forms) longest = Math.max(longest, form.length);
   // Longest first, so a form that contains another is replaced whole; the literal forms before the patterns,
   // so a whole form (a JSON-escaped one, say) is not cut where a prefix pattern would stop.
   const ordered = [...forms].sort((a, b) => b.length - a.length);
@@ -166,5 +191,25 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
       return false;
     }
   };
-  return { found, text, value: <T>(input: T): T => (clean(input) ? input : (walk(input, 0) as T)) };
+  const safeCut = (input: string, at: number): number => {
+    pattern.lastIndex = 0;
+    try {
+      for (let match = pattern.exec(input); match; match = pattern.exec(input)) {
+        if (match.index >= at) break;
+        if (match.index + match[0].length > at) return match.index;
+        // An empty match cannot happen (every form has 4+ characters); guard the loop anyway.
+        if (match[0].length === 0) pattern.lastIndex++;
+      }
+      return at;
+    } finally {
+      pattern.lastIndex = 0;
+    }
+  };
+  return {
+    found,
+    text,
+    value: <T>(input: T): T => (clean(input) ? input : (walk(input, 0) as T)),
+    safeCut,
+    longest,
+  };
 }

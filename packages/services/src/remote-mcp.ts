@@ -96,7 +96,7 @@ const SECRET_PATH_SEGMENT = 16;
 export function remoteRedactor(config: RemoteMcpConfig): Redactor {
   const secrets = Object.entries(config.headers ?? {})
     .filter(([name]) => !DESCRIPTIVE_HEADER.test(name))
-    .flatMap(([, value]) => headerSecrets(value));
+    .flatMap(([name, value]) => headerSecrets(value, name));
   try {
     const url = new URL(config.url);
     for (const value of url.searchParams.values()) secrets.push(value);

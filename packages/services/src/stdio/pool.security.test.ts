@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createRedactor } from "../redact.ts";
+import { createRedactor, REDACTED } from "../redact.ts";
 import { createStdioPool } from "./pool.ts";
-import { createStderrSink } from "./stderr.ts";
+import { createStderrSink, DEFAULT_STDERR_LIMITS } from "./stderr.ts";
 import { fixtureConfig, memoryLogger, request, text, waitFor } from "./test-helpers.ts";
 
 const PLATFORM_SECRETS = {
@@ -97,4 +97,25 @@ test("stderr lines are bounded in length and in rate", () => {
   expect(out[0]?.line).toContain("more chars");
   expect(out.map((o) => o.line).join("")).not.toContain("secret-value-1");
   sink.end();
+});
+
+test("a line too long to hold is let out in pieces cut outside any secret: no piece holds part of the key", () => {
+  const secret = "sk_live_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789";
+  const redactor = createRedactor([secret]);
+  // The key arrives in two chunks, the first of which overflows what a line may hold; wherever the chunks split it.
+  for (const split of [1, 2, 8, 20, 30, secret.length - 1]) {
+    const lines: string[] = [];
+    const sink = createStderrSink((line) => lines.push(line), redactor, {
+      ...DEFAULT_STDERR_LIMITS,
+      burst: 1_000,
+    });
+    sink.write(Buffer.from("a".repeat(16_384 + redactor.longest) + secret.slice(0, split)));
+    sink.write(Buffer.from(`${secret.slice(split)} end\n`));
+    sink.end();
+    const logged = lines.join("\n");
+    // No run of the key's characters survives: its tail (which no pattern matches alone) least of all.
+    for (const part of [secret, secret.slice(-12), secret.slice(0, 12)])
+      expect({ split, part, logged: logged.includes(part) }).toEqual({ split, part, logged: false });
+    expect(lines.at(-1)).toEndWith(`${REDACTED} end`);
+  }
 });

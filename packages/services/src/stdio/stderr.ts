@@ -48,8 +48,11 @@ export function createStderrSink(
     log(line, dropped);
     dropped = 0;
   };
-  // A line without a newline is held only up to a bound; past it, it is emitted in pieces.
-  const hold = Math.max(limits.maxLineChars * 4, 16_384);
+  // A line without a newline is held only up to a bound; past it, it is emitted in pieces, each cut where no
+  // form of a secret is split (a piece ending inside the key would leave its tail, which nothing matches,
+  // at the start of the next): the last `longest` characters, where a secret may still be arriving, wait
+  // for the next piece.
+  const hold = Math.max(limits.maxLineChars * 4, 16_384) + redactor.longest;
   return {
     write(chunk) {
       partial += chunk.toString("utf8");
@@ -61,8 +64,11 @@ export function createStderrSink(
         newline = partial.indexOf("\n");
       }
       if (partial.length > hold) {
-        emit(partial);
-        partial = "";
+        const cut = redactor.safeCut(partial, partial.length - redactor.longest);
+        // Only a form longer than the whole hold could leave nothing to cut off: then the lot goes, redacted.
+        const at = cut > 0 ? cut : partial.length;
+        emit(partial.slice(0, at));
+        partial = partial.slice(at);
       }
     },
     end() {
