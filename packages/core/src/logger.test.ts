@@ -33,6 +33,18 @@ describe("logger", () => {
     expect(line).toContain("duplicate key");
   });
 
+  test("fields nested deeper than the walk goes are withheld, never written unredacted", () => {
+    const token = `mcp_fig_${"c".repeat(43)}`;
+    let deep: Record<string, unknown> = { apiKey: "figd_plain", note: `see ${token}` };
+    for (let i = 0; i < 8; i++) deep = { level: deep };
+    const lines: string[] = [];
+    createLogger({ write: (l) => lines.push(l) }).warn("deep", { deep });
+    const line = lines.join("\n");
+    expect(line).not.toContain("figd_plain");
+    expect(line).not.toContain("c".repeat(43));
+    expect(line).toContain("[too deep]");
+  });
+
   test("levels below the minimum are dropped", () => {
     const lines: string[] = [];
     const log = createLogger({ level: "warn", write: (l) => lines.push(l) });

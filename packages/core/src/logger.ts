@@ -30,7 +30,9 @@ export function redact(value: unknown, depth = 0): unknown {
       ...(value.cause !== undefined && depth < 4 && { cause: redact(value.cause, depth + 1) }),
     };
   }
-  if (depth > 4 || value === null || typeof value !== "object") return value;
+  if (value === null || typeof value !== "object") return value;
+  // Deeper than any log call's fields go: withheld, not written unredacted.
+  if (depth > 4) return "[too deep]";
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value))
