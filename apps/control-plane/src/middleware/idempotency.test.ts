@@ -25,6 +25,10 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
         writes.push(v);
         return kv.set(k, v, t);
       },
+      setIfAbsent: (k: string, v: string, t: number) => {
+        writes.push(v);
+        return kv.setIfAbsent(k, v, t);
+      },
     },
   } as unknown as ControlPlaneDeps;
   const runs: string[] = [];
@@ -99,9 +103,28 @@ describe("idempotency middleware", () => {
   test("the stored answer is sealed: the secret it holds is never written in the clear", async () => {
     const { writes, call } = setup();
     await call({ name: "a" }, { "idempotency-key": "k1" });
-    expect(writes).toHaveLength(1);
+    // The in-flight marker, then the answer.
+    expect(writes).toHaveLength(2);
     expect(writes.join()).not.toContain(SECRET);
     expect(writes.join()).not.toContain("session=abc");
+  });
+
+  test("no hash of the request is stored: a body (a password) cannot be guessed offline from Redis", async () => {
+    const { writes, call, runs } = setup();
+    await call({ name: "correct horse battery staple" }, { "idempotency-key": "k1" });
+    expect(writes.length).toBeGreaterThan(0);
+    // The fingerprint was a SHA-256 in hex, beside the sealed answer.
+    for (const written of writes) expect(written).not.toMatch(/[0-9a-f]{64}/);
+    // Still told apart: the same request replays, another one under the key is refused.
+    expect(
+      (await call({ name: "correct horse battery staple" }, { "idempotency-key": "k1" })).headers.get(
+        "idempotency-replayed",
+      ),
+    ).toBe("true");
+    expect((await call({ name: "correct horse battery stapler" }, { "idempotency-key": "k1" })).status).toBe(
+      422,
+    );
+    expect(runs).toHaveLength(1);
   });
 
   test("the same key with another body or method → 422 IDEMPOTENCY_CONFLICT, nothing run", async () => {

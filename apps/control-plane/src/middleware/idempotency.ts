@@ -22,9 +22,14 @@ export const IDEMPOTENCY_REPLAYED = "idempotency-replayed";
 const VALID_KEY = /^[\x20-\x7e]{1,255}$/;
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/**
+ * `check`: a marker sealed under the request's fingerprint (in its AAD), which opens only for the same request
+ * again. The fingerprint itself is never stored: a plain hash of a body is a fast offline guess at what it
+ * held (a password sent to `account.changePassword`), for whoever reads Redis. `fp`: entries written before.
+ */
 type Entry =
-  | { s: "running"; fp: string; owner: string }
-  | { s: "done"; fp: string; status: number; sealed: Sealed | null };
+  | { s: "running"; check?: Sealed; fp?: string; owner: string }
+  | { s: "done"; check?: Sealed; fp?: string; status: number; sealed: Sealed | null };
 
 /**
  * `Idempotency-Key` for state-changing requests (tRPC mutations, REST POST/PUT/PATCH/DELETE) of an
@@ -58,7 +63,8 @@ export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<Ho
       "hex",
     );
     const aad = aadFor("idempotency", storeKey, fp);
-    const running = JSON.stringify({ s: "running", fp, owner: randomUUID() } satisfies Entry);
+    const check = seal(keyring, "idempotency", aad);
+    const running = JSON.stringify({ s: "running", check, owner: randomUUID() } satisfies Entry);
 
     // A second claim attempt only when the holder's entry expired between our two reads.
     for (let attempt = 0; ; attempt++) {
@@ -81,7 +87,7 @@ export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<Ho
         Buffer.byteLength(body) > maxBodyBytes
           ? null
           : seal(keyring, JSON.stringify({ body, contentType }), aad);
-      await kv.set(storeKey, JSON.stringify({ s: "done", fp, status, sealed } satisfies Entry), ttlMs);
+      await kv.set(storeKey, JSON.stringify({ s: "done", check, status, sealed } satisfies Entry), ttlMs);
     } catch (error) {
       // The request itself succeeded: answer it. A retry meets the in-flight marker until it expires.
       c.var.deps.log.warn("idempotency: could not store the answer", { requestId: c.var.requestId, error });
@@ -90,7 +96,8 @@ export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<Ho
 }
 
 function replay(c: Context<HonoEnv>, entry: Entry, fp: string, aad: Buffer): Response {
-  if (entry.fp !== fp) {
+  const same = entry.check ? open(c.var.deps.keyring, entry.check, aad) !== null : entry.fp === fp;
+  if (!same) {
     throw new AppError(
       "IDEMPOTENCY_CONFLICT",
       "This Idempotency-Key was already used with a different request; use a new key",
