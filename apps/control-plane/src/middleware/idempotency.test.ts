@@ -209,7 +209,10 @@ describe("idempotency middleware", () => {
     await call({ name: "a" }, { "idempotency-key": "k2", "x-user": "" });
     const anon = await call({ name: "a" }, { "idempotency-key": "k2", "x-user": "" });
     expect(anon.headers.get("idempotency-replayed")).toBeNull();
-    expect(runs).toEqual(["get", "get", "a", "a"]);
+    // Ignored means ignored: even a malformed key (the route's own auth answers an anonymous caller).
+    const malformed = await call({ name: "b" }, { "idempotency-key": "", "x-user": "" });
+    expect(malformed.status).toBe(200);
+    expect(runs).toEqual(["get", "get", "a", "a", "b"]);
   });
 
   test("an answer too large to keep makes a repeat 409, never a second run", async () => {

@@ -49,11 +49,12 @@ export function idempotency(opts: IdempotencyOptions = {}): MiddlewareHandler<Ho
   return async function idempotencyMiddleware(c, next) {
     const key = c.req.header(IDEMPOTENCY_KEY);
     if (key === undefined || !STATE_CHANGING.has(c.req.method)) return next();
+    // Anonymous: the key is ignored, whatever it is (the procedure's own auth answers the caller).
+    const scope = actorScope(c);
+    if (!scope) return next();
     if (!VALID_KEY.test(key)) {
       throw new AppError("BAD_REQUEST", "Idempotency-Key must be 1-255 printable ASCII characters");
     }
-    const scope = actorScope(c);
-    if (!scope) return next();
 
     const { kv, keyring } = c.var.deps;
     const storeKey = `idem:${hashToken(`${scope}\n${key}`)}`;
