@@ -1,11 +1,13 @@
 // The audit trail: every control-plane change and every tool call leaves an event with its actor, target,
 // address, user agent and request id, and never a secret; audit.list pages through the caller's own
-// events only, newest first, with filters; malformed cursors and bad input are refused.
+// events only, newest first, with filters; malformed, edited, forged and misused cursors and bad input are
+// refused.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { forgetAuditPersonalData } from "@mcp/core";
+import { forgetAuditPersonalData, listAuditEvents } from "@mcp/core";
+import { generateKeySpec, parseKeyring } from "@mcp/crypto";
 import { auditEvents, usageRollups } from "@mcp/db";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import {
   connectFigma,
   data,
@@ -244,7 +246,8 @@ describe("audit.list", () => {
     expect(expected.length).toBe(6 + TOOL_CALLS);
     const first = await page(alice, { limit: 5 });
     expect(first.items).toHaveLength(5);
-    expect(first.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    // URL-safe as it is (RFC 3986 unreserved characters): a query parameter needs no escaping.
+    expect(first.nextCursor).toMatch(/^[A-Za-z0-9._-]+$/);
     const items = await all(alice, { limit: 5 });
     expect(items.slice(0, 5)).toEqual(first.items);
     expect(items.map((i) => i.id).sort()).toEqual(expected.map((e) => e.id).sort());
@@ -288,9 +291,9 @@ describe("audit.list", () => {
     expect(bobs.some((i) => aliceIds.has(i.id))).toBe(false);
     expect(bobs.every((i) => i.instanceId === null || i.instanceId === bobInstance)).toBe(true);
     expect(await all(bob, { filters: { instanceId: aliceInstance } })).toEqual([]);
+    // Her cursor is bound to her: in Bob's hands it is not one handed out to him.
     const aliceCursor = (await page(alice, { limit: 1 })).nextCursor;
-    const withIt = await page(bob, { cursor: aliceCursor });
-    expect(withIt.items.some((i) => aliceIds.has(i.id))).toBe(false);
+    expectBad(await list(bob, { cursor: aliceCursor }));
   });
 
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -302,7 +305,7 @@ describe("audit.list", () => {
     ["31 February", b64(["2026-02-31T00:00:00.000000Z", "evt_x"])],
     ["an id that is not one", b64(["2026-01-01T00:00:00.000000Z", "evt x;--"])],
     ["a number for the id", b64(["2026-01-01T00:00:00.000000Z", 7])],
-    ["too long", "A".repeat(300)],
+    ["too long", "A".repeat(600)],
     ["empty", ""],
   ] as const) {
     test(`a malformed cursor (${label}): 400 BAD_REQUEST`, async () => {
@@ -360,5 +363,159 @@ describe("audit.list", () => {
     // The same trail (the two key creations just made included).
     expect(allowed.items.map((i) => i.id)).toEqual(sessionView.items.map((i) => i.id));
     expect(allowed.items.filter((i) => i.action === "api_key.create")).toHaveLength(3);
+  });
+});
+
+describe("audit.list cursors are sealed and bound to the caller and the filters", () => {
+  const restList = (user: TestUser, query: Record<string, string>) =>
+    rest(stack, "GET", `/audit?${new URLSearchParams(query)}`, { auth: { cookie: user.cookie } });
+  const restPage = async (user: TestUser, query: Record<string, string>) => {
+    const res = await restList(user, query);
+    expect(res.status).toBe(200);
+    return res.body as unknown as Page;
+  };
+  /** Both twins refuse the cursor: 400 BAD_REQUEST. */
+  async function expectRefused(user: TestUser, cursor: string, filters: Record<string, string> = {}) {
+    expectBad(await list(user, { cursor, ...(Object.keys(filters).length > 0 && { filters }) }));
+    expectRestError(await restList(user, { cursor, ...filters }), 400, "BAD_REQUEST");
+  }
+
+  test("a real cursor pages through every event once, in order, over tRPC and REST alike", async () => {
+    const whole = (await page(alice, { limit: 100 })).items.map((i) => i.id);
+    expect(whole.length).toBeGreaterThan(10);
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    // Pages of 3, alternating the twins: a cursor from one is good in the other (same caller, same filters).
+    for (let n = 0; n < 100; n++) {
+      const query = { limit: "3", ...(cursor && { cursor }) };
+      const p =
+        n % 2 === 0
+          ? await page(alice, { limit: 3, ...(cursor && { cursor }) })
+          : await restPage(alice, query);
+      ids.push(...p.items.map((i) => i.id));
+      if (!p.nextCursor) break;
+      expect(p.nextCursor).toMatch(/^\d+\.[A-Za-z0-9._-]+$/);
+      expect(p.nextCursor.length).toBeLessThanOrEqual(512);
+      cursor = p.nextCursor;
+    }
+    expect(ids).toEqual(whole);
+    // The cursor is opaque: the position it holds cannot be read out of it.
+    const first = await page(alice, { limit: 1 });
+    const last = first.items[0];
+    if (!last || !first.nextCursor) throw new Error("no page");
+    const decoded = first.nextCursor
+      .split(".")
+      .map((part) => Buffer.from(part, "base64url").toString("latin1"))
+      .join("");
+    expect(`${first.nextCursor}${decoded}`).not.toContain(last.id);
+    expect(`${first.nextCursor}${decoded}`).not.toContain(last.createdAt.slice(0, 19));
+  });
+
+  test("a forged cursor (the old format naming a real event, or a made-up one): 400 over tRPC and REST", async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const [newest, next] = (await page(alice, { limit: 2 })).items;
+    if (!newest || !next) throw new Error("no events");
+    const stampOf = (createdAt: string) => `${createdAt.slice(0, 23)}000Z`;
+    for (const forged of [
+      b64([stampOf(newest.createdAt), newest.id]),
+      b64([stampOf(next.createdAt), next.id]),
+      b64(["2099-01-01T00:00:00.000000Z", "evt_zzzzzzzzzzzzzzzzzzzzzzzzzzzz"]),
+      `1.${b64([stampOf(newest.createdAt), newest.id])}`,
+      `1.e1.${b64("key")}.${b64([stampOf(newest.createdAt), newest.id])}`,
+    ]) {
+      await expectRefused(alice, forged);
+    }
+  });
+
+  test("an edited cursor: any changed character, the key version, a truncation → 400", async () => {
+    const cursor = (await page(alice, { limit: 2 })).nextCursor;
+    if (!cursor) throw new Error("no cursor");
+    const flip = (c: string, at: number) => `${c.slice(0, at)}${c[at] === "A" ? "B" : "A"}${c.slice(at + 1)}`;
+    const dots = [...cursor].flatMap((ch, i) => (ch === "." ? [i] : []));
+    expect(dots).toHaveLength(3);
+    const [, wrapAt = 0, bodyAt = 0] = dots;
+    for (const edited of [
+      flip(cursor, wrapAt + 5),
+      flip(cursor, bodyAt + 5),
+      flip(cursor, cursor.length - 2),
+      `${Number(cursor.split(".")[0]) + 1}${cursor.slice(cursor.indexOf("."))}`,
+      cursor.slice(0, -4),
+      `${cursor}AAAA`,
+    ]) {
+      await expectRefused(alice, edited);
+    }
+  });
+
+  test("another user's cursor: 400, even with the same filters", async () => {
+    const aliceCursor = (await page(alice, { limit: 1 })).nextCursor;
+    if (!aliceCursor) throw new Error("no cursor");
+    await expectRefused(bob, aliceCursor);
+    const filtered = (await page(alice, { limit: 1, filters: { status: "ok" } })).nextCursor;
+    if (!filtered) throw new Error("no cursor");
+    await expectRefused(bob, filtered, { status: "ok" });
+    // Alice's own keeps working.
+    expect((await page(alice, { limit: 1, cursor: aliceCursor })).items).toHaveLength(1);
+  });
+
+  test("a cursor used with other filters, another scope or in another organisation: 400", async () => {
+    const toolCalls = { action: "tool.call" };
+    const cursor = (await page(alice, { limit: 2, filters: toolCalls })).nextCursor;
+    const unfiltered = (await page(alice, { limit: 2 })).nextCursor;
+    if (!cursor || !unfiltered) throw new Error("no cursor");
+    // The filters it was handed out with: good in both twins.
+    expect((await page(alice, { limit: 2, cursor, filters: toolCalls })).items).toHaveLength(2);
+    expect((await restPage(alice, { limit: "2", cursor, ...toolCalls })).items).toHaveLength(2);
+    await expectRefused(alice, cursor);
+    await expectRefused(alice, cursor, { action: "instance.connect" });
+    await expectRefused(alice, cursor, { ...toolCalls, status: "ok" });
+    await expectRefused(alice, cursor, { ...toolCalls, instanceId: aliceInstance });
+    await expectRefused(alice, cursor, { ...toolCalls, from: "2000-01-01T00:00:00Z" });
+    await expectRefused(alice, unfiltered, toolCalls);
+    await expectRefused(alice, unfiltered, { to: "2999-01-01T00:00:00Z" });
+    // The same instant written another way is the same filter.
+    const since = (await page(alice, { limit: 2, filters: { from: "2000-01-01T00:00:00Z" } })).nextCursor;
+    if (!since) throw new Error("no cursor");
+    const sameInstant = { from: "2000-01-01T01:00:00+01:00" };
+    expect((await page(alice, { limit: 2, cursor: since, filters: sameInstant })).items).toHaveLength(2);
+    // Another scope (Alice owns her personal organisation, so she may list it whole).
+    expect((await page(alice, { limit: 2, scope: "org" })).items).toHaveLength(2);
+    expectBad(await list(alice, { cursor: unfiltered, scope: "org" }));
+    expectRestError(await restList(alice, { cursor: unfiltered, scope: "org" }), 400, "BAD_REQUEST");
+    const orgCursor = (await page(alice, { limit: 2, scope: "org" })).nextCursor;
+    if (!orgCursor) throw new Error("no cursor");
+    expectBad(await list(alice, { cursor: orgCursor }));
+    // Another organisation she acts in.
+    const created = await trpc(stack, "orgs.create", { name: "Audit cursors" }, { cookie: alice.cookie });
+    const orgId = data<{ orgId: string }>(created).orgId;
+    expectBad(await trpc(stack, "audit.list", { cursor: unfiltered }, { cookie: alice.cookie, orgId }));
+  });
+
+  test("a cursor sealed under a key version still in the keyring keeps working after a rotation", async () => {
+    const db = stack.platform.deps.db;
+    const [event] = await db
+      .select({ orgId: auditEvents.orgId })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.userId, alice.userId), eq(auditEvents.action, "instance.connect")));
+    if (!event?.orgId) throw new Error("no organisation");
+    const actor = { userId: alice.userId, orgId: event.orgId };
+    const v1 = generateKeySpec(1);
+    const before = parseKeyring(v1);
+    const rotated = parseKeyring(`${generateKeySpec(2)},${v1}`);
+    const retired = parseKeyring(generateKeySpec(2));
+    const first = await listAuditEvents({ db, keyring: before }, actor, { limit: 3 });
+    if (!first.ok || !first.value.nextCursor) throw new Error("no cursor");
+    const cursor = first.value.nextCursor;
+    expect(cursor.startsWith("1.")).toBe(true);
+    const expected = await listAuditEvents({ db, keyring: before }, actor, { limit: 3, cursor });
+    const after = await listAuditEvents({ db, keyring: rotated }, actor, { limit: 3, cursor });
+    if (!expected.ok || !after.ok) throw new Error("refused");
+    expect(after.value.items).toEqual(expected.value.items);
+    expect(after.value.items).toHaveLength(3);
+    // The next cursor is sealed under the new version.
+    expect(after.value.nextCursor?.startsWith("2.")).toBe(true);
+    expect(await listAuditEvents({ db, keyring: retired }, actor, { limit: 3, cursor })).toMatchObject({
+      ok: false,
+      code: "BAD_REQUEST",
+    });
   });
 });

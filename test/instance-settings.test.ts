@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { auditEvents, instances } from "@mcp/db";
 import { createEdge } from "@mcp/edge";
+import type { RouterInputs } from "@mcp/sdk";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { and, eq } from "drizzle-orm";
 import {
@@ -426,6 +427,43 @@ describe("instances.updateSettings: answers and bad input", () => {
       readOnly: false,
       rateLimitPerMinute: null,
     });
+  });
+
+  test("readOnly: null puts read-only mode back to its default (false), over tRPC and REST", async () => {
+    const { user, instanceId } = await figmaUser("read-only-null");
+    const auth = { cookie: user.cookie };
+    const path = "/services/figma/instance/settings";
+    data(await settings(user, { serviceType: "figma", displayName: "Kept", rateLimitPerMinute: 40 }));
+    const kept = { instanceId, displayName: "Kept", rateLimitPerMinute: 40 };
+    expect(data(await settings(user, { serviceType: "figma", readOnly: true }))).toMatchObject({
+      ...kept,
+      readOnly: true,
+    });
+    // The typed SDK takes it too (checked by tsc).
+    const reset: RouterInputs["instances"]["updateSettings"] = { serviceType: "figma", readOnly: null };
+    const viaTrpc = await settings(user, reset);
+    expect(viaTrpc.status).toBe(200);
+    expect(data(viaTrpc)).toMatchObject({ ...kept, readOnly: false });
+    expect((await instanceRow(instanceId))?.readOnly).toBe(false);
+
+    const on = await rest(stack, "PATCH", path, { body: { readOnly: true }, auth });
+    expect({ status: on.status, readOnly: on.body.readOnly }).toEqual({ status: 200, readOnly: true });
+    const viaRest = await rest(stack, "PATCH", path, { body: { readOnly: null }, auth });
+    expect(viaRest.status).toBe(200);
+    expect(viaRest.body).toMatchObject({ ...kept, readOnly: false });
+    const got = await rest(stack, "GET", "/services/figma/instance", { auth });
+    expect(got.body).toMatchObject({ ...kept, readOnly: false });
+    // Audited like any reset: the setting changed, with its new value.
+    const listed = data<{ items: { detail: unknown }[] }>(
+      await trpc(stack, "audit.list", { filters: { action: "instance.settings" }, limit: 1 }, auth),
+    ).items;
+    expect(listed.map((i) => i.detail)).toEqual([{ changed: ["readOnly"], readOnly: false }]);
+    // The OpenAPI document says so too.
+    const doc = await rest(stack, "GET", "/openapi.json");
+    const schemas = (
+      doc.body.components as { schemas: Record<string, { properties: Record<string, unknown> }> }
+    ).schemas;
+    expect(schemas.UpdateInstanceSettingsRequest?.properties.readOnly).toEqual({ type: ["boolean", "null"] });
   });
 
   test("audited as instance.settings: the settings changed, the new values of the configuration, never the name", async () => {

@@ -1,3 +1,4 @@
+import { aadFor, isEnvelope, type Keys, open, seal } from "@mcp/crypto";
 import { type AuditActorKind, type AuditDetail, auditEvents } from "@mcp/db";
 import { and, desc, eq, gte, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Actor, CoreDeps } from "./deps.ts";
@@ -42,23 +43,43 @@ export interface AuditPage {
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 100;
 
-// The cursor holds the last item's exact timestamp (microseconds, as PostgreSQL keeps it) and id.
+// The cursor holds the last item's exact timestamp (microseconds, as PostgreSQL keeps it) and id, sealed
+// (AES-256-GCM envelope under the platform's keyring) and bound by its AAD to its purpose, the caller (user and
+// organisation), the scope and the filters it was handed out with: it can be neither read nor edited nor forged,
+// and another user's cursor, or one used with other filters, does not open. `<key version>.<envelope>`.
 const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const MAX_CURSOR = 200;
+const CURSOR = /^(\d{1,6})\.([A-Za-z0-9_.-]+)$/;
+/** Bound on a cursor's length: a sealed one is about 210 characters (260 with a 64-character id). */
+export const AUDIT_CURSOR_MAX = 512;
 
 const stampOf = sql<string>`to_char(${auditEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-function encodeCursor(stamp: string, id: string): string {
-  return Buffer.from(JSON.stringify([stamp, id])).toString("base64url");
+/** What a cursor is bound to: whose list it pages (caller, organisation, scope) and with which filters. */
+function cursorAad(actor: Actor, scope: AuditScope, f: AuditFilters): Buffer {
+  const instant = (d: Date | undefined) => (d === undefined ? null : String(d.getTime()));
+  const filters = [f.action ?? null, f.status ?? null, f.instanceId ?? null, instant(f.from), instant(f.to)];
+  return aadFor("audit-cursor", actor.userId, actor.orgId, scope, JSON.stringify(filters));
 }
 
-/** The position a cursor names, or null when it is not one of ours (malformed, edited, truncated). */
-function decodeCursor(cursor: string): { stamp: string; id: string } | null {
-  if (cursor.length > MAX_CURSOR || !/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
+function encodeCursor(keys: Keys, aad: Buffer, stamp: string, id: string): string {
+  const sealed = seal(keys, JSON.stringify([stamp, id]), aad);
+  return `${sealed.keyVersion}.${sealed.ciphertext}`;
+}
+
+/**
+ * The position a cursor names, or null when it is not one this list handed out to this caller with these
+ * filters (malformed, edited, truncated, forged, another user's or another filter set's, or sealed under a key
+ * version no longer in the keyring).
+ */
+function decodeCursor(keys: Keys, aad: Buffer, cursor: string): { stamp: string; id: string } | null {
+  const m = cursor.length > AUDIT_CURSOR_MAX ? null : CURSOR.exec(cursor);
+  if (!m?.[1] || !m[2] || !isEnvelope(m[2])) return null;
+  const text = open(keys, { keyVersion: Number(m[1]), ciphertext: m[2] }, aad);
+  if (text === null) return null;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    parsed = JSON.parse(text);
   } catch {
     return null;
   }
@@ -90,16 +111,18 @@ export type AuditScope = (typeof AUDIT_SCOPES)[number];
 
 /**
  * The caller's audit events, newest first, a page at a time (keyset pagination on (created_at, id)).
- * A cursor that is not one this function handed out is a BAD_REQUEST.
+ * A cursor that is not one this function handed out, to this caller with these filters, is a BAD_REQUEST.
  */
 export async function listAuditEvents(
-  deps: Pick<CoreDeps, "db">,
+  deps: Pick<CoreDeps, "db" | "keyring">,
   actor: Actor,
   input: { cursor?: string; limit?: number; filters?: AuditFilters; scope?: AuditScope } = {},
 ): Promise<Result<AuditPage, "BAD_REQUEST">> {
   const limit = Math.min(Math.max(1, input.limit ?? AUDIT_PAGE_DEFAULT), AUDIT_PAGE_MAX);
   const f = input.filters ?? {};
-  const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+  const scope = input.scope ?? "mine";
+  const aad = cursorAad(actor, scope, f);
+  const after = input.cursor === undefined ? undefined : decodeCursor(deps.keyring, aad, input.cursor);
   if (after === null) return fail("BAD_REQUEST", "cursor is not valid");
   if (f.from && f.to && f.to < f.from)
     return fail("BAD_REQUEST", "filters.to must not be before filters.from");
@@ -127,7 +150,7 @@ export async function listAuditEvents(
     .from(auditEvents)
     .where(
       and(
-        scopeOf(actor, input.scope ?? "mine"),
+        scopeOf(actor, scope),
         f.action === undefined ? undefined : eq(auditEvents.action, f.action),
         f.status === undefined ? undefined : eq(auditEvents.status, f.status),
         f.instanceId === undefined ? undefined : eq(auditEvents.instanceId, f.instanceId),
@@ -159,6 +182,6 @@ export async function listAuditEvents(
       userAgent: r.userAgent,
       detail: r.detail ?? null,
     })),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.stamp, last.id) : null,
+    nextCursor: rows.length > limit && last ? encodeCursor(deps.keyring, aad, last.stamp, last.id) : null,
   });
 }

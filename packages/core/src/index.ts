@@ -27,6 +27,7 @@ export {
   recordAudit,
 } from "./audit.ts";
 export {
+  AUDIT_CURSOR_MAX,
   AUDIT_PAGE_DEFAULT,
   AUDIT_PAGE_MAX,
   AUDIT_SCOPES,

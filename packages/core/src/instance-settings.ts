@@ -10,7 +10,8 @@ export interface InstanceSettingsInput {
   serviceType: string;
   displayName?: string | null;
   toolAllowlist?: string[] | null;
-  readOnly?: boolean;
+  /** null = the default, false. */
+  readOnly?: boolean | null;
   rateLimitPerMinute?: number | null;
 }
 
@@ -63,7 +64,7 @@ export async function updateInstanceSettings(
   if (serviceType !== CUSTOM_SERVICE.type && !deps.registry.any(serviceType)) return missing();
   const changes: SettingsChanges = {};
   if (input.displayName !== undefined) changes.displayName = input.displayName;
-  if (input.readOnly !== undefined) changes.readOnly = input.readOnly;
+  if (input.readOnly !== undefined) changes.readOnly = input.readOnly ?? false;
   if (input.rateLimitPerMinute !== undefined) changes.rateLimitPerMinute = input.rateLimitPerMinute;
   if (input.toolAllowlist !== undefined) {
     const names = input.toolAllowlist;

@@ -32,7 +32,8 @@ export const activityRoutes: RestRoute[] = [
     path: "/audit",
     operationId: "listAudit",
     summary: "Your audit trail, newest first, a page at a time",
-    description: "Pass `nextCursor` as `cursor` for the next page; a cursor not handed out here answers 400.",
+    description:
+      "Pass `nextCursor` as `cursor` for the next page, with the same scope and filters; a cursor not handed out here, to you with them, answers 400.",
     tag: "activity",
     access: "any",
     scope: "audit:read",

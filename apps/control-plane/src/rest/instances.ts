@@ -113,8 +113,8 @@ export const instanceRoutes: RestRoute[] = [
     operationId: "updateInstanceSettings",
     summary: "Change an instance's display name, tool allowlist, read-only mode or rate limit",
     description:
-      "Each field omitted is unchanged; `null` puts it back to the default (every tool, the platform's rate " +
-      "limit, the service's name). Allowlisted names must be tools of the service (any well-formed name for " +
+      "Each field omitted is unchanged; `null` puts it back to the default (every tool, not read-only, the " +
+      "platform's rate limit, the service's name). Allowlisted names must be tools of the service (any well-formed name for " +
       "proxied and custom servers). The URL stays the same; every edge applies the change to its next request.",
     tag: "instances",
     access: "any",

@@ -1,4 +1,10 @@
-import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_SCOPES, listAuditEvents } from "@mcp/core";
+import {
+  AUDIT_CURSOR_MAX,
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  AUDIT_SCOPES,
+  listAuditEvents,
+} from "@mcp/core";
 import { z } from "zod";
 import { requireOrgAdmin, scopedProcedure } from "../../trpc/init.ts";
 import { orThrow } from "../../trpc/result.ts";
@@ -8,8 +14,11 @@ const zName = z.string().trim().min(1).max(64);
 
 export const ZListAuditInput = z
   .object({
-    /** `nextCursor` of the previous page (opaque). */
-    cursor: z.string().min(1).max(200).optional(),
+    /**
+     * `nextCursor` of the previous page (opaque: sealed, and bound to the caller, the scope and the filters it
+     * was handed out with; pass it back unchanged, with the same scope and filters).
+     */
+    cursor: z.string().min(1).max(AUDIT_CURSOR_MAX).optional(),
     limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
     /** `mine` (default): your events in the organisation you act in; `org`: every member's (owners and admins). */
     scope: z.enum(AUDIT_SCOPES).default("mine"),
@@ -68,7 +77,10 @@ export const ZAuditItem = z.object({
 
 export const ZListAuditOutput = z.object({ items: z.array(ZAuditItem), nextCursor: z.string().nullable() });
 
-/** The caller's audit trail, newest first, a page at a time (a cursor not handed out here → 400). */
+/**
+ * The caller's audit trail, newest first, a page at a time (a cursor not handed out here, to this caller with
+ * this scope and these filters → 400).
+ */
 export const listAuditProcedure = scopedProcedure("audit:read")
   .input(ZListAuditInput)
   .output(ZListAuditOutput)

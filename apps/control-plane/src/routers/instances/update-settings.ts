@@ -14,7 +14,7 @@ export const ZInstanceSettings = z.object({
     .refine((names) => new Set(names).size === names.length, "tool names must be unique")
     .nullable()
     .optional(),
-  readOnly: z.boolean().optional(),
+  readOnly: z.boolean().nullable().optional(),
   rateLimitPerMinute: z.number().int().min(1).max(10_000).nullable().optional(),
 });
 
