@@ -417,6 +417,9 @@ describe("member lists come in pages", () => {
       ["orgs.members", { limit: "2" }],
       ["orgs.members", { after: "", afterAt: at }],
       ["orgs.members", { after: "x".repeat(69), afterAt: at }],
+      // Not an id at all.
+      ["orgs.members", { after: "zzz", afterAt: at }],
+      ["orgs.memberInstances", { after: "usr_not an id", afterAt: at }],
       ["orgs.members", { after: owner.userId }],
       ["orgs.members", { afterAt: at }],
       ["orgs.members", { after: owner.userId, afterAt: "yesterday" }],

@@ -26,7 +26,15 @@ export const ZOrgInput = z.strictObject({ orgId: zOrgId });
  */
 export const ZPageFields = z.object({
   limit: z.number().int().min(1).max(MAX_LIST_PAGE).optional(),
-  after: z.string().min(1).max(68).optional(),
+  after: z
+    .string()
+    .min(1)
+    .max(68)
+    .regex(
+      /^[a-z]{2,8}_[A-Za-z0-9_-]+$/,
+      "after is the id of the last item of the page before (usr_…, ins_…)",
+    )
+    .optional(),
   afterAt: zInstant.optional(),
 });
 export const ZOrgPageInput = ZOrgInput.extend(ZPageFields.shape).refine(
