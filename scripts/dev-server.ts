@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { createApp } from "@mcp/control-plane";
 import { createPlatform, createSessionStore, onShutdown, parseEnv, publicEdgeUrl } from "@mcp/core";
-import { createEdge, edgeOptionsFromEnv, serveMetrics, serverBodyCap } from "@mcp/edge";
+import { createEdge, edgeOptionsFromEnv, serveMetrics, serverBodyCap, stopEdge } from "@mcp/edge";
 import { loopbackAllowlist } from "@mcp/http";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 
@@ -65,7 +65,6 @@ console.log(`
 `);
 
 onShutdown(async () => {
-  await Promise.all([cp.stop(), ed.stop(), metricsServer?.stop()]);
-  await edge.close();
+  await stopEdge(edge, [cp, ed, metricsServer]);
   await platform.close();
 }, deps.log);

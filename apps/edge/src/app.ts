@@ -21,6 +21,8 @@ export function createEdgeApp(
 ): {
   app: Hono<EdgeEnv>;
   fetch(req: Request, server?: PeerSource): Response | Promise<Response>;
+  /** Shutting down: `/ready` answers 503 `closing` from now on, while requests in flight finish. */
+  drain(): void;
   close(): Promise<void>;
 } {
   const handlers = new Map<string, McpHttpHandler>();
@@ -119,6 +121,9 @@ export function createEdgeApp(
       if (!mcpRequests) return mcpRoute(req, server, token);
       mcpRequests.request();
       return mcpRoute(req, server, token).finally(() => mcpRequests.done());
+    },
+    drain() {
+      closing = true;
     },
     async close() {
       closing = true;

@@ -57,7 +57,7 @@ export async function createEdge(
     fastPath: opts.fastPath ?? true,
   };
   const idle = new IdleCollector(opts.idleGcThresholds);
-  const { app, fetch, close } = createEdgeApp(deps, opts.idleGcMs ? idle : undefined);
+  const { app, fetch, drain, close } = createEdgeApp(deps, opts.idleGcMs ? idle : undefined);
   idle.start(opts.idleGcMs ?? 0);
   return {
     app,
@@ -68,6 +68,8 @@ export async function createEdge(
     deps,
     /** For METRICS_PORT: a listener serving only `GET /metrics` (answering only to `metricsHosts`). */
     metricsApp: metricsApp(deps.metrics, deps.metricsAccess, opts.metricsHosts),
+    /** Shutting down: `/ready` answers 503 (`closing`) while what is in flight finishes (see `stopEdge`). */
+    drain,
     async close() {
       idle.stop();
       await close();

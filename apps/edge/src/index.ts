@@ -13,3 +13,4 @@ export {
   serveMetrics,
   serviceMode,
 } from "./options.ts";
+export { SHUTDOWN_GRACE_MS, stopEdge } from "./shutdown.ts";

@@ -3,6 +3,7 @@ import { assertSharedBackends, createPlatform, onShutdown, parseEnv, publicEdgeU
 import { createEdge } from "./create.ts";
 import { serverBodyCap } from "./deps.ts";
 import { assertServedType, edgeOptionsFromEnv, edgePort, serveMetrics, serviceMode } from "./options.ts";
+import { stopEdge } from "./shutdown.ts";
 
 const env = parseEnv();
 const { mode, mcpType } = serviceMode(env);
@@ -27,7 +28,6 @@ platform.deps.log.info("edge listening", {
   ...(metricsServer && { metrics: `http://${env.METRICS_HOST}:${metricsServer.port}/metrics` }),
 });
 onShutdown(async () => {
-  await Promise.all([server.stop(), metricsServer?.stop()]);
-  await edge.close();
+  await stopEdge(edge, [server, metricsServer]);
   await platform.close();
 }, platform.deps.log);
