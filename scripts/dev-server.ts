@@ -4,16 +4,16 @@
 // the dashboard) and the edge, prints the URLs.
 import { resolve } from "node:path";
 import { createApp } from "@mcp/control-plane";
-import { createPlatform, createSessionStore, onShutdown, parseEnv, publicEdgeUrl } from "@mcp/core";
+import { createPlatform, createSessionStore, onShutdown, parseEnvOrExit, publicEdgeUrl } from "@mcp/core";
 import { createEdge, edgeOptionsFromEnv, serveMetrics, serverBodyCap, stopEdge } from "@mcp/edge";
 import { loopbackAllowlist } from "@mcp/http";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 
-const env = parseEnv();
+const env = parseEnvOrExit();
 await ensureDashboardBuilt();
 const platform = await createPlatform(env, { monitor: true });
 const { deps } = platform;
-const allowedOrigins = env.ALLOWED_ORIGINS.split(",").filter(Boolean);
+const allowedOrigins = env.ALLOWED_ORIGINS;
 
 const edge = await createEdge(deps, edgeOptionsFromEnv(env));
 const controlPlane = createApp({

@@ -4,7 +4,7 @@
 // Flags: --batch <rows> (default 500), --max-batches <n> (stop early; a later run resumes), --pause-ms <ms>.
 // Ctrl-C stops after the batch in flight; every row opens at any point, and running again picks up the rest.
 import { parseArgs } from "node:util";
-import { createPlatform, parseEnv, resealCredentials, ZRotateOptions } from "@mcp/core";
+import { createPlatform, parseEnvOrExit, resealCredentials, ZRotateOptions } from "@mcp/core";
 import { generateKeySpec, parseKeyring } from "@mcp/crypto";
 
 const usage =
@@ -54,7 +54,17 @@ if (flags.generate) {
   process.exit(0);
 }
 
-const platform = await createPlatform(parseEnv());
+const env = parseEnvOrExit();
+// The reload markers and invalidations must reach the edges' cache: on PostgreSQL that is Redis. Without
+// REDIS_URL they would go to a kv of this process only, and `done` would be reported while the edges still
+// hold entries under the old version (which cannot then be dropped).
+if (env.DATABASE_URL && !env.REDIS_URL) {
+  console.error(
+    "keys:rotate on PostgreSQL needs the REDIS_URL the edges use, to refresh their cached entries\n" + usage,
+  );
+  process.exit(2);
+}
+const platform = await createPlatform(env);
 const stop = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

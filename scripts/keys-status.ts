@@ -2,7 +2,7 @@
 // legacy format sealed directly under the master key), checked against this process's ENCRYPTION_KEYS.
 // Exit 1 when some row's key version is missing from ENCRYPTION_KEYS (those rows open nowhere).
 import { parseArgs } from "node:util";
-import { createPlatform, keyStatus, parseEnv } from "@mcp/core";
+import { createPlatform, keyStatus, parseEnvOrExit } from "@mcp/core";
 
 let json = false;
 try {
@@ -14,7 +14,7 @@ try {
   process.exit(2);
 }
 
-const platform = await createPlatform(parseEnv());
+const platform = await createPlatform(parseEnvOrExit());
 const status = await keyStatus(platform.deps);
 await platform.close();
 

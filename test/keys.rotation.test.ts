@@ -229,15 +229,16 @@ describe("bun run keys:status / keys:rotate", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** The command as an operator runs it: its own process, embedded database under `dir`, no Redis. */
-  async function run(script: string, keys: string, ...args: string[]) {
+  async function run(script: string, keys: string | Record<string, string>, ...args: string[]) {
+    const env = typeof keys === "string" ? { ENCRYPTION_KEYS: keys } : keys;
     const proc = Bun.spawn([process.execPath, join(root, "scripts", script), ...args], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
         DATA_DIR: dir,
-        ENCRYPTION_KEYS: keys,
         LOG_LEVEL: "error",
+        ...env,
       },
       stdout: "pipe",
       stderr: "pipe",
@@ -289,6 +290,27 @@ describe("bun run keys:status / keys:rotate", () => {
       const refused = await run("keys-rotate.ts", both, ...bad);
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain("usage: bun run keys:rotate");
+    }
+    // On PostgreSQL without the edges' Redis the reload markers would reach no edge: refused, exit 2, before
+    // anything is read. A malformed DATABASE_URL is one line naming the variable, never its password or a stack.
+    const noRedis = await run("keys-rotate.ts", {
+      ENCRYPTION_KEYS: both,
+      // Nothing listens there: the refusal comes before any connection (and a run that did connect would fail).
+      DATABASE_URL: "postgres://root@127.0.0.1:1/none",
+    });
+    expect(noRedis.code).toBe(2);
+    expect(noRedis.stderr).toContain("needs the REDIS_URL");
+    for (const script of ["keys-rotate.ts", "keys-status.ts"]) {
+      const malformed = await run(script, {
+        ENCRYPTION_KEYS: both,
+        DATABASE_URL: "postgres://user:SEC#RET@127.0.0.1:5432/x",
+        REDIS_URL: "redis://:PW_SECRET@127.0.0.1:99999/9",
+      });
+      expect(malformed.code).toBe(1);
+      expect(malformed.stderr).toContain("invalid environment: DATABASE_URL: must be a URL like");
+      expect(malformed.stderr).toContain("REDIS_URL: must be a URL like");
+      for (const secret of ["SEC#RET", "RET@", "PW_SECRET"]) expect(malformed.stderr).not.toContain(secret);
+      expect(malformed.stderr).not.toContain("    at ");
     }
     expect((await status(both)).status).toMatchObject({ pending: 7 });
 

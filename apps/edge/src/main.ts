@@ -1,11 +1,11 @@
 // Entry point: parse env, build deps, serve the edge alone (production runs it as its own process).
-import { assertSharedBackends, createPlatform, onShutdown, parseEnv, publicEdgeUrl } from "@mcp/core";
+import { assertSharedBackends, createPlatform, onShutdown, parseEnvOrExit, publicEdgeUrl } from "@mcp/core";
 import { createEdge } from "./create.ts";
 import { serverBodyCap } from "./deps.ts";
 import { assertServedType, edgeOptionsFromEnv, edgePort, serveMetrics, serviceMode } from "./options.ts";
 import { stopEdge } from "./shutdown.ts";
 
-const env = parseEnv();
+const env = parseEnvOrExit();
 const { mode, mcpType } = serviceMode(env);
 assertSharedBackends(env, "the edge");
 const port = edgePort(env);

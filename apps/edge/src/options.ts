@@ -14,7 +14,7 @@ export type EdgeOptions = NonNullable<Parameters<typeof createEdge>[1]>;
 export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
   return {
     host: env.HOST,
-    allowedOrigins: env.ALLOWED_ORIGINS.split(",").filter(Boolean),
+    allowedOrigins: env.ALLOWED_ORIGINS,
     trustProxy: env.TRUST_PROXY === "1",
     metrics: { token: env.METRICS_TOKEN, separatePort: env.METRICS_PORT !== undefined },
     metricsHosts: loopbackAllowlist(env.METRICS_HOST),

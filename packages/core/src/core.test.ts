@@ -380,6 +380,76 @@ describe("environment", () => {
     }
   });
 
+  test("every number is digits only: a blank, 1e3 or 0x10 is refused, never read as 0 (off, unlimited, any port)", () => {
+    for (const name of [
+      "PORT",
+      "EDGE_PORT",
+      "METRICS_PORT",
+      "RATE_LIMIT_INVALID_TOKENS",
+      "IDLE_GC_MS",
+      "HEALTH_CHECK_INTERVAL_MS",
+      "HEALTH_CHECK_TIMEOUT_MS",
+      "HEALTH_HISTORY_LENGTH",
+    ]) {
+      for (const bad of [" ", "1e3", "0x10", "-1", "1.5"]) {
+        expect(() => parseEnv({ [name]: bad })).toThrow(`invalid environment: ${name}: `);
+      }
+    }
+    expect(
+      parseEnv({ PORT: "8080", RATE_LIMIT_INVALID_TOKENS: "0", HEALTH_CHECK_INTERVAL_MS: "0" }),
+    ).toMatchObject({
+      PORT: 8080,
+      RATE_LIMIT_INVALID_TOKENS: 0,
+      HEALTH_CHECK_INTERVAL_MS: 0,
+    });
+    expect(() => parseEnv({ PORT: "65536" })).toThrow("PORT: must be at most 65535");
+  });
+
+  test("connection URLs: the driver's scheme, parseable; the refusal names the variable, never the value", () => {
+    expect(
+      parseEnv({ DATABASE_URL: "postgres://u:p%23ss@db:5432/x", REDIS_URL: "rediss://:pw@cache:6380/2" }),
+    ).toMatchObject({
+      DATABASE_URL: "postgres://u:p%23ss@db:5432/x",
+      REDIS_URL: "rediss://:pw@cache:6380/2",
+    });
+    for (const [name, bad] of [
+      ["DATABASE_URL", "postgres://user:SEC#RET@127.0.0.1:5432/x"],
+      ["DATABASE_URL", "postgres://user:SEC/RET@127.0.0.1:5432/x"],
+      ["DATABASE_URL", "postgres://user:SECRET@127.0.0.1:99999/x"],
+      ["DATABASE_URL", "notaurl"],
+      ["DATABASE_URL", "mysql://user:SECRET@127.0.0.1/x"],
+      ["REDIS_URL", "redis://:SECRET@127.0.0.1:99999/9"],
+      ["REDIS_URL", "http://127.0.0.1:6379"],
+    ] as const) {
+      let message = "";
+      try {
+        parseEnv({ [name]: bad });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect({ bad, message }).toEqual({
+        bad,
+        message: expect.stringContaining(`${name}: must be a URL like`),
+      });
+      expect(message).not.toContain("SEC");
+    }
+  });
+
+  test("public URLs are http(s); ALLOWED_ORIGINS entries are trimmed http(s) origins; MCP_TYPE takes any service type", () => {
+    for (const name of ["PUBLIC_EDGE_URL", "PUBLIC_URL"]) {
+      for (const bad of ["javascript:alert(1)", "ftp://files.example"]) {
+        expect(() => parseEnv({ [name]: bad })).toThrow(`${name}: must be an http(s) URL`);
+      }
+    }
+    expect(
+      parseEnv({ ALLOWED_ORIGINS: " https://a.example, https://b.example/ ,," }).ALLOWED_ORIGINS,
+    ).toEqual(["https://a.example", "https://b.example"]);
+    expect(parseEnv({}).ALLOWED_ORIGINS).toEqual([]);
+    expect(() => parseEnv({ ALLOWED_ORIGINS: "https://a.example,a.example" })).toThrow("ALLOWED_ORIGINS");
+    // Definitions allow `_` in a type (an imported OpenAPI service, say): its per-service edge must start.
+    expect(parseEnv({ MCP_TYPE: "my_api" }).MCP_TYPE).toBe("my_api");
+  });
+
   test("argon2id's cost: Bun's defaults unless set, never below OWASP's minimum (19 MiB, two passes)", () => {
     expect(parseEnv({})).toMatchObject({ PASSWORD_HASH_MEMORY_KIB: 65_536, PASSWORD_HASH_ITERATIONS: 2 });
     expect(parseEnv({ PASSWORD_HASH_MEMORY_KIB: "19456", PASSWORD_HASH_ITERATIONS: "3" })).toMatchObject({

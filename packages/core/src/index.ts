@@ -67,6 +67,7 @@ export {
   assertSharedBackends,
   type PlatformEnv,
   parseEnv,
+  parseEnvOrExit,
   publicEdgeUrl,
   servicePublicUrls,
   ZPlatformEnv,

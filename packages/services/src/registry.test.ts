@@ -229,6 +229,12 @@ describe("loadRegistry", () => {
         .map((s) => s.type),
     ).toEqual(["figma"]);
   });
+
+  test("ENABLED_SERVICES naming a service no definition has (a typo) refuses to load", () => {
+    expect(() => loadRegistry(undefined, { ENABLED_SERVICES: "figma,figmaa" })).toThrow(
+      'invalid environment: ENABLED_SERVICES: no definition for "figmaa"',
+    );
+  });
 });
 
 describe("proxied MCP servers (kind mcp)", () => {

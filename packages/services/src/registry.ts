@@ -68,6 +68,13 @@ export function loadRegistry(
       files.set(service.type, file);
     }
   }
+  // A name that matches no definition is a typo (`figmaa`): refused, rather than starting without the service.
+  const unknown = enabled?.filter((type) => !services.has(type)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(
+      `invalid environment: ENABLED_SERVICES: no definition for ${unknown.map((t) => JSON.stringify(t.slice(0, 64))).join(", ")}`,
+    );
+  }
   const sorted = [...services.values()].sort((a, b) => a.type.localeCompare(b.type));
   return {
     get: (type) => {
