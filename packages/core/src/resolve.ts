@@ -1,5 +1,6 @@
 import { hashToken, isInstanceToken, type Sealed } from "@mcp/crypto";
 import { credentials, instances } from "@mcp/db";
+import type { Kv } from "@mcp/kv";
 import { lru } from "@mcp/kv/lru";
 import { and, eq, isNull, lt, ne, or } from "drizzle-orm";
 import { type CredentialSecret, openCredential } from "./credentials.ts";
@@ -70,8 +71,42 @@ interface Local {
  * write it back; then every process drops it from memory through pub/sub.
  */
 export async function retireInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash: string): Promise<void> {
-  await deps.kv.set(kvKey(tokenHash), TOMBSTONE, KV_TTL_MS);
-  await deps.kv.publish(INVALIDATION_CHANNEL, tokenHash);
+  await announce(deps.kv, tokenHash, TOMBSTONE);
+}
+
+/**
+ * The marker (tombstone or reload) and the invalidation, in the shared kv. While the kv is degraded (Redis
+ * unreachable) both reach this process only: edges that still hear Redis, and edges started after the outage,
+ * would go on serving the entry Redis held from before it (for up to KV_TTL_MS). So the announcement is kept
+ * here and made in Redis again as soon as it answers (a tombstone is never downgraded to a reload).
+ */
+async function announce(kv: Kv, tokenHash: string, marker: typeof TOMBSTONE | typeof RELOAD): Promise<void> {
+  try {
+    await kv.set(kvKey(tokenHash), marker, marker === TOMBSTONE ? KV_TTL_MS : RELOAD_TTL_MS);
+    await kv.publish(INVALIDATION_CHANNEL, tokenHash);
+  } finally {
+    if (kv.degraded?.()) {
+      const due = unannounced(kv);
+      due.set(tokenHash, due.get(tokenHash) === TOMBSTONE ? TOMBSTONE : marker);
+    }
+  }
+}
+
+const pendingAnnouncements = new WeakMap<Kv, Map<string, typeof TOMBSTONE | typeof RELOAD>>();
+
+/** Announcements made while `kv` was degraded, made again in Redis once it recovers (see `announce`). */
+function unannounced(kv: Kv): Map<string, typeof TOMBSTONE | typeof RELOAD> {
+  const known = pendingAnnouncements.get(kv);
+  if (known) return known;
+  const due = new Map<string, typeof TOMBSTONE | typeof RELOAD>();
+  pendingAnnouncements.set(kv, due);
+  kv.onDegradedChange?.((degraded) => {
+    if (degraded) return;
+    const now = [...due];
+    due.clear();
+    for (const [tokenHash, marker] of now) void announce(kv, tokenHash, marker).catch(() => {});
+  });
+  return due;
 }
 
 /**
@@ -91,8 +126,7 @@ export async function isInstanceTokenRetired(
  * write it back (resolvers only fill the kv with `setIfAbsent`), and lookups meanwhile read the database.
  */
 export async function refreshInstanceToken(deps: Pick<CoreDeps, "kv">, tokenHash: string): Promise<void> {
-  await deps.kv.set(kvKey(tokenHash), RELOAD, RELOAD_TTL_MS);
-  await deps.kv.publish(INVALIDATION_CHANNEL, tokenHash);
+  await announce(deps.kv, tokenHash, RELOAD);
 }
 
 /**
