@@ -34,8 +34,12 @@ function serve(
   try {
     return Bun.serve({ port, hostname: env.HOST, fetch, ...extra });
   } catch (error) {
-    console.error(`could not start the ${name} on ${env.HOST}:${port}: ${(error as Error).message}`);
-    console.error(`set ${name === "edge" ? "EDGE_PORT" : "PORT"} to a free port`);
+    const message = (error as Error).message;
+    console.error(`could not start the ${name} on ${env.HOST}:${port}: ${message}`);
+    // Only a port in use is the port's fault; an address that cannot be bound (EINVAL, EADDRNOTAVAIL) is HOST's.
+    if (/EADDRINUSE|in use/i.test(message))
+      console.error(`set ${name === "edge" ? "EDGE_PORT" : "PORT"} to a free port`);
+    else console.error("check HOST: it must be an address of this machine (127.0.0.1, 0.0.0.0, …)");
     process.exit(1);
   }
 }

@@ -80,8 +80,12 @@ const path = require("node:path");
 const env = process.env;
 const root = path.resolve(__dirname, ${JSON.stringify(toRoot)});
 const logDir = env.PM2_LOG_DIR || path.join(root, "logs");
-const offset = Number.parseInt(env.PM2_PORT_OFFSET || "0", 10);
-if (!Number.isInteger(offset) || offset < 0) throw new Error("PM2_PORT_OFFSET must be a whole number");
+// The highest port below: the offset must keep it a port.
+const highestPort = ${Math.max(CONTROL_PLANE_PORT, ...edges.map((e) => e.port))};
+const offset = /^[0-9]{1,5}$/.test(env.PM2_PORT_OFFSET || "0") ? Number(env.PM2_PORT_OFFSET || "0") : Number.NaN;
+if (!(offset >= 0 && offset + highestPort <= 65535)) {
+  throw new Error(\`PM2_PORT_OFFSET must be a whole number from 0 to \${65535 - highestPort} (every port stays under 65536)\`);
+}
 const edgeBase = (env.PUBLIC_EDGE_URL || "").replace(/\\/+$/, "");
 const publicUrl = (name, port) => env[name] || edgeBase || \`http://127.0.0.1:\${port + offset}\`;
 

@@ -185,12 +185,15 @@ describe("bun run pm2:config", () => {
       SERVICE_CUSTOM_PUBLIC_URL: "https://mcp.example.com",
     });
 
-    const bad = await run(
-      [NODE, "-e", `require(${JSON.stringify(out)})`],
-      basicEnv({ PM2_PORT_OFFSET: "-5" }),
-    );
-    expect(bad.code).not.toBe(0);
-    expect(bad.err).toContain("PM2_PORT_OFFSET must be a whole number");
+    // Not a number, half of one (`12abc` read as 12), or one that pushes a port past 65535.
+    for (const value of ["-5", "12abc", " ", "70000", "65000"]) {
+      const bad = await run(
+        [NODE, "-e", `require(${JSON.stringify(out)})`],
+        basicEnv({ PM2_PORT_OFFSET: value }),
+      );
+      expect({ value, code: bad.code === 0 }).toEqual({ value, code: false });
+      expect(bad.err).toContain("PM2_PORT_OFFSET must be a whole number from 0 to ");
+    }
   });
 
   test("an unknown argument is refused with the usage, and nothing is written", async () => {
