@@ -197,6 +197,12 @@ describe("loadRegistry", () => {
     expect(() => loadRegistry(dirWith({ figma: figmaConfig(), "figma-b": samePort }), {})).toThrow(
       /figma-b\/config\.json: port: 3101 is also used by figma/,
     );
+    // `my-api` and `my_api` would read the same SERVICE_MY_API_* settings.
+    const dash = { ...figmaConfig(), type: "figma-b", prefix: "figb", port: 3198 };
+    const underscore = { ...figmaConfig(), type: "figma_b", prefix: "figc", port: 3197 };
+    expect(() => loadRegistry(dirWith({ "figma-b": dash, figma_b: underscore }), {})).toThrow(
+      /type: "figma_b" has the same SERVICE_FIGMA_B_\* settings as figma-b/,
+    );
   });
 
   test("a {placeholder} in the base URL must be a non-secret additional credential with a pattern", () => {

@@ -60,6 +60,13 @@ export function loadRegistry(
       for (const other of services.values()) {
         const where = `${other.type} (${displayPath(files.get(other.type) ?? "")})`;
         if (other.type === service.type) fail(file, "type", `"${service.type}" is also defined by ${where}`);
+        // `my-api` and `my_api` would read the same SERVICE_MY_API_* settings.
+        if (envPrefix(other.type) === envPrefix(service.type))
+          fail(
+            file,
+            "type",
+            `"${service.type}" has the same ${envPrefix(service.type)}_* settings as ${where}`,
+          );
         if (other.prefix === service.prefix)
           fail(file, "prefix", `"${service.prefix}" is also used by ${where}`);
         if (other.port === service.port) fail(file, "port", `${service.port} is also used by ${where}`);
