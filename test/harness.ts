@@ -13,7 +13,6 @@ import {
   serverBodyCap,
 } from "@mcp/edge";
 import { loopbackAllowlist, type PeerSource } from "@mcp/http";
-import { DEFINITIONS_DIR, loadRegistry } from "@mcp/services";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
 
 export interface Stack {
@@ -98,14 +97,9 @@ export async function startStack(
     kvPrefix,
     edgeUrl,
     serviceEnv,
+    // The test's own definitions beside the shipped ones.
+    ...(opts.definitionDirs && { definitionDirs: opts.definitionDirs }),
   });
-  if (opts.definitionDirs?.length) {
-    // As createPlatform loads it, with the test's own definitions beside the shipped ones.
-    platform.deps.registry = loadRegistry([DEFINITIONS_DIR, ...opts.definitionDirs], {
-      ...process.env,
-      ...serviceEnv,
-    });
-  }
   const logs: string[] = [];
   platform.deps.log = createLogger({
     level: "debug",

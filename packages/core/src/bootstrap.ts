@@ -1,7 +1,7 @@
 import { loadKeyring } from "@mcp/crypto";
 import { createDatabase, type Database } from "@mcp/db";
 import { createKv } from "@mcp/kv";
-import { loadRegistry } from "@mcp/services";
+import { DEFINITIONS_DIR, loadRegistry } from "@mcp/services";
 import type { CoreDeps } from "./deps.ts";
 import { type PlatformEnv, publicEdgeUrl, servicePublicUrls } from "./env.ts";
 import { HealthView } from "./health.ts";
@@ -31,12 +31,17 @@ export async function createPlatform(
     edgeUrl?: string;
     /** Extra env for the service registry (e.g. `SERVICE_FIGMA_BASE_URL` in tests). */
     serviceEnv?: Record<string, string>;
+    /** Folders of definitions read besides the shipped ones (a test's own services). */
+    definitionDirs?: string[];
     /** Build a health monitor candidate for this process (the entry points do; tests make their own). */
     monitor?: boolean;
   } = {},
 ): Promise<Platform> {
   const log = createLogger({ level: env.LOG_LEVEL });
-  const registry = loadRegistry(undefined, { ...process.env, ...opts.serviceEnv });
+  const registry = loadRegistry(
+    opts.definitionDirs?.length ? [DEFINITIONS_DIR, ...opts.definitionDirs] : DEFINITIONS_DIR,
+    { ...process.env, ...opts.serviceEnv },
+  );
   const keyring = loadKeyring(env, env.DATA_DIR, (msg) => log.warn(msg));
   const database = createDatabase({
     DATABASE_URL: env.DATABASE_URL,
