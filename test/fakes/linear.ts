@@ -35,8 +35,12 @@ const AUTH_ERROR = {
 /** Linear's answer to a missing, unknown or revoked key: HTTP 400 with AUTHENTICATION_ERROR. */
 export const authenticationError = (): Response => json({ errors: [AUTH_ERROR] }, 400);
 
-/** Linear's answer once a key's request or complexity budget is spent (leaky bucket). */
-export const ratelimitedError = (): Response =>
+/**
+ * Linear's answer once a key's request or complexity budget is spent (leaky bucket): HTTP 400 with RATELIMITED
+ * (statusCode 429 in the extensions), and the spent budget's headers, its reset in epoch milliseconds (Linear's
+ * SDK reads `x-ratelimit-requests-reset` as such: linear/linear, packages/sdk/src/error.ts).
+ */
+export const ratelimitedError = (resetInMs = 45_000): Response =>
   json(
     {
       errors: [
@@ -53,7 +57,11 @@ export const ratelimitedError = (): Response =>
       ],
     },
     400,
-    { "x-ratelimit-requests-limit": "5000", "x-ratelimit-requests-remaining": "0" },
+    {
+      "x-ratelimit-requests-limit": "5000",
+      "x-ratelimit-requests-remaining": "0",
+      "x-ratelimit-requests-reset": String(Date.now() + resetInMs),
+    },
   );
 
 const notFound = (entity: string, path: string): GraphQLFailure =>

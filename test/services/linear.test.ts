@@ -741,13 +741,21 @@ describe("isolation and refusals", () => {
     expect(requests()).toEqual([]);
   });
 
-  test("Linear's rate limit (RATELIMITED in the body) becomes a rate-limited tool error", async () => {
+  test("Linear's rate limit (RATELIMITED in a 400) is a rate-limited tool error with Linear's wait, and the key waits it out", async () => {
     const u = await linearUser();
-    fake.answerNext(ratelimitedError);
+    fake.answerNext(() => ratelimitedError(45_000));
     const res = await callTool(u.client, "list_teams");
     expect(res.isError).toBe(true);
     expect(res.text).toContain("rate limiting");
-    expect(res.meta?.retryAfterSeconds).toBeNumber();
+    // The wait of the spent budget's reset (epoch milliseconds), not a fixed guess.
+    expect(res.meta?.retryAfterSeconds).toBeGreaterThanOrEqual(40);
+    expect(res.meta?.retryAfterSeconds).toBeLessThanOrEqual(46);
+    // The key is paused: the next call is answered here, without spending more of Linear's budget.
+    const requests = since();
+    const next = await callTool(u.client, "list_teams");
+    expect(next.isError).toBe(true);
+    expect(next.text).toContain("rate limiting");
+    expect(requests()).toEqual([]);
   });
 
   test("a key revoked in Linear turns into a tool error telling the user to reconnect", async () => {

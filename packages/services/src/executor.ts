@@ -12,7 +12,7 @@ import {
   resolveBaseUrl,
 } from "./request.ts";
 import type { AccountInfo, KeyValidation, ServiceDefinition, ToolDefinition, ToolOutcome } from "./types.ts";
-import { callUpstream, type UpstreamResult } from "./upstream.ts";
+import { callUpstream, isRateLimited, type UpstreamResult } from "./upstream.ts";
 
 export interface ExecuteOptions {
   signal?: AbortSignal;
@@ -120,8 +120,9 @@ export async function executeTool(
   });
   const redactor = credentialRedactor(parts, service);
   const outcome = toOutcome(service, result, redactor);
-  // A rate limit reported inside a 2xx body (Slack's `ratelimited`) pauses the credential like a 429 does.
-  if (!outcome.ok && outcome.error === "RATE_LIMITED" && result.kind === "status" && result.status < 400) {
+  // A rate limit reported in a body (Slack's `ratelimited` in a 200, Linear's RATELIMITED in a 400) pauses the
+  // credential like a 429 does (the upstream layer already paused it for a 429, or a 403 with a wait).
+  if (!outcome.ok && outcome.error === "RATE_LIMITED" && result.kind === "status" && !isRateLimited(result)) {
     backOff(service, parts, outcome.retryAfterMs ?? 30_000);
   }
   if (!outcome.ok || outcome.parsed === undefined) return finish(def, outcome);
@@ -324,7 +325,8 @@ function toOutcome(service: ServiceDefinition, r: UpstreamResult, redactor: Reda
   const inBody = json.ok ? bodyError(service.bodyErrors, json.value) : null;
   if (inBody) {
     const rules = service.bodyErrors;
-    if (inBody.code && rules?.rateLimitCodes.includes(inBody.code)) return rateLimited(name, 30_000, status);
+    if (inBody.code && rules?.rateLimitCodes.includes(inBody.code))
+      return rateLimited(name, r.retryAfterMs ?? 30_000, status);
     const auth = inBody.code !== undefined && rules?.authCodes.includes(inBody.code);
     return {
       ok: false,

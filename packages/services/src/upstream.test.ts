@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
-import { callUpstream } from "./upstream.ts";
+import { callUpstream, retryAfterMs } from "./upstream.ts";
 
 // The upstream layer's results for what a REST upstream answers: the status, the body and the headers the
 // executor reads, a compressed body, a body over the limit, a deadline, a host that refuses connections.
@@ -93,5 +93,28 @@ describe("callUpstream", () => {
       { timeoutMs: 2_000, maxBytes: 100, backoff: false },
     );
     expect(refused).toEqual({ kind: "network" });
+  });
+});
+
+describe("retryAfterMs", () => {
+  const now = 1_800_000_000_000;
+  const wait = (headers: Record<string, string>) => retryAfterMs(new Headers(headers), now);
+  test("Retry-After in seconds or as a date; a spent budget's reset in epoch seconds, epoch ms or seconds from now", () => {
+    expect(wait({ "retry-after": "7" })).toBe(7_000);
+    expect(wait({ "retry-after": new Date(now + 9_000).toUTCString() })).toBe(9_000);
+    // GitHub: epoch seconds.
+    expect(wait({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 30) })).toBe(30_000);
+    // Linear: its request or complexity bucket, reset in epoch milliseconds.
+    expect(
+      wait({ "x-ratelimit-requests-remaining": "0", "x-ratelimit-requests-reset": String(now + 45_000) }),
+    ).toBe(45_000);
+    expect(
+      wait({ "x-ratelimit-complexity-remaining": "0", "x-ratelimit-complexity-reset": String(now + 12_000) }),
+    ).toBe(12_000);
+    expect(wait({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "20" })).toBe(20_000);
+    // A budget not spent says nothing.
+    expect(
+      wait({ "x-ratelimit-requests-remaining": "3", "x-ratelimit-requests-reset": String(now + 1) }),
+    ).toBeNull();
   });
 });

@@ -109,7 +109,7 @@ export async function callUpstream(
 }
 
 /** A 429, or a refusal whose `X-RateLimit-Remaining` is 0 (GitHub answers those 403). */
-function isRateLimited(r: UpstreamResult): r is Extract<UpstreamResult, { kind: "status" }> {
+export function isRateLimited(r: UpstreamResult): r is Extract<UpstreamResult, { kind: "status" }> {
   return r.kind === "status" && (r.status === 429 || (r.status === 403 && r.retryAfterMs !== null));
 }
 
@@ -214,7 +214,16 @@ const UTF8 = new TextDecoder();
 const MAX_WAIT_MS = 60 * 60_000;
 const RATE_LIMIT_WORDS = /\brate[ -]?limit(ed)?\b/i;
 
-/** `Retry-After` (seconds or an HTTP date), else an exhausted `X-RateLimit-Remaining` with its reset time. */
+/**
+ * The budgets an upstream reports as `<prefix>-remaining` and `<prefix>-reset`: GitHub's (and many APIs')
+ * `x-ratelimit-*`, Linear's per-request and per-complexity buckets.
+ */
+const BUDGETS = ["x-ratelimit", "x-ratelimit-requests", "x-ratelimit-complexity"];
+
+/**
+ * `Retry-After` (seconds or an HTTP date), else an exhausted budget (`X-RateLimit-Remaining: 0`, or Linear's
+ * `X-RateLimit-Requests-Remaining` / `-Complexity-Remaining`) with its reset time.
+ */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | null {
   const clamp = (ms: number) => Math.min(Math.max(Math.ceil(ms), 1000), MAX_WAIT_MS);
   const retryAfter = headers.get("retry-after")?.trim();
@@ -223,17 +232,21 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
     const date = Date.parse(retryAfter);
     if (!Number.isNaN(date)) return clamp(date - now);
   }
-  if (headers.get("x-ratelimit-remaining")?.trim() === "0") {
-    const reset = Number(headers.get("x-ratelimit-reset"));
-    // Epoch seconds (GitHub) or, when small, seconds from now.
-    if (Number.isFinite(reset) && reset > 0) return clamp(reset > 1e9 ? reset * 1000 - now : reset * 1000);
+  for (const budget of BUDGETS) {
+    if (headers.get(`${budget}-remaining`)?.trim() !== "0") continue;
+    const reset = Number(headers.get(`${budget}-reset`));
+    // Epoch milliseconds (Linear), epoch seconds (GitHub) or, when small, seconds from now.
+    if (Number.isFinite(reset) && reset > 0)
+      return clamp(reset > 1e12 ? reset - now : reset > 1e9 ? reset * 1000 - now : reset * 1000);
     return clamp(60_000);
   }
   return null;
 }
 
 function upstreamHeaders(res: Response): UpstreamHeaders {
-  const limited = res.status === 429 || res.status === 403;
+  // A refusal may be a rate limit whatever its status: 429, GitHub's 403, Linear's 400 with RATELIMITED in the
+  // body (the executor tells from the body); a success never is.
+  const limited = res.status >= 400;
   return {
     contentType: res.headers.get("content-type"),
     link: res.headers.get("link"),
