@@ -200,14 +200,22 @@ function decodeCursor(cursor: string | undefined): number | undefined | "invalid
 }
 
 /** One page of `items` from `args.cursor`/`args.limit`, with Slack's `response_metadata`. */
+/**
+ * A page of `items`. Without `limit` Slack uses the method's own default: `conversations.replies` 1,000,
+ * `users.list` none at all ("all": "Providing no limit value will result in Slack attempting to deliver you the
+ * entire result set", its method spec).
+ */
 function page<T>(
   items: T[],
   args: Record<string, unknown>,
-  defaultLimit: number,
+  defaultLimit: number | "all",
   maxLimit: number,
 ): { items: T[]; more: boolean; response_metadata: { next_cursor: string } } | Response {
   const offset = decodeCursor(args.cursor === undefined ? undefined : String(args.cursor));
   if (offset === "invalid") return fail("invalid_cursor");
+  if (args.limit === undefined && defaultLimit === "all") {
+    return { items: items.slice(offset ?? 0), more: false, response_metadata: { next_cursor: "" } };
+  }
   const limit = args.limit === undefined ? defaultLimit : Number(args.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) return fail("invalid_limit");
   const start = offset ?? 0;
@@ -357,7 +365,7 @@ export async function startSlackFake(): Promise<FakeSlack & { upstream: FakeUpst
       const parent = c.messages.find((m) => m.ts === args.ts);
       if (!parent) return fail("thread_not_found");
       const thread = [parent, ...inWindow(c.replies.get(parent.ts) ?? [], args)];
-      const p = page(thread, args, 100, 999);
+      const p = page(thread, args, 1000, 1000);
       if (p instanceof Response) return p;
       return ok({ messages: p.items, has_more: p.more, response_metadata: p.response_metadata });
     },
@@ -417,7 +425,7 @@ export async function startSlackFake(): Promise<FakeSlack & { upstream: FakeUpst
     },
 
     "users.list": (ws, args) => {
-      const p = page(ws.members, args, 100, 1000);
+      const p = page(ws.members, args, "all", 1000);
       if (p instanceof Response) return p;
       return ok({
         members: p.items.map((m) => memberJson(m, ws.teamId)),

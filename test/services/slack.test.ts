@@ -270,10 +270,11 @@ describe("slack: tools", () => {
       expect(result.messages.every((m) => m.thread_ts === parent?.ts)).toBe(true);
     });
     expect(seen).toHaveLength(1);
+    // A page size is always sent: Slack's own default is 1,000 replies in one answer.
     expect(seen[0]).toMatchObject({
       method: "GET",
       path: "/api/conversations.replies",
-      query: { channel: general.id, ts: parent?.ts },
+      query: { channel: general.id, ts: parent?.ts, limit: "100" },
     });
     expectOnlyCredential(seen, "authorization", `Bearer ${ada.token}`);
   });
@@ -393,6 +394,11 @@ describe("slack: tools", () => {
     expect(seen).toHaveLength(2);
     expect(seen[0]).toMatchObject({ method: "GET", path: "/api/users.list", query: { limit: "2" } });
     expect(seen[1]?.query.cursor).toBeString();
+    // Without a limit Slack would send the whole workspace at once (or refuse): 200 a page is sent instead.
+    const defaulted = await recorded(async () => {
+      expect((await callTool(ada.client, "list_users")).isError).toBe(false);
+    });
+    expect(defaulted[0]?.query).toMatchObject({ limit: "200" });
   });
 
   test("get_user_info: GET users.info?user=; an unknown id is Slack's user_not_found", async () => {

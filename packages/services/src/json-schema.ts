@@ -15,7 +15,15 @@ export type JsonSchema =
       maxLength?: number;
       pattern?: string;
     }
-  | { type: "number" | "integer"; description?: string; title?: string; minimum?: number; maximum?: number }
+  | {
+      type: "number" | "integer";
+      description?: string;
+      title?: string;
+      minimum?: number;
+      maximum?: number;
+      /** Sent when the call leaves the argument out (e.g. a page size an API would otherwise take as "all"). */
+      default?: number;
+    }
   | { type: "boolean"; description?: string; title?: string }
   | {
       type: "array";
@@ -59,12 +67,22 @@ const StringSchema = z
     path: ["maxLength"],
   });
 
-const NumberSchema = z.strictObject({
-  type: z.enum(["number", "integer"]),
-  ...meta,
-  minimum: z.number().optional(),
-  maximum: z.number().optional(),
-});
+const NumberSchema = z
+  .strictObject({
+    type: z.enum(["number", "integer"]),
+    ...meta,
+    minimum: z.number().optional(),
+    maximum: z.number().optional(),
+    default: z.number().optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.default === undefined) return;
+    const fits =
+      (s.type === "number" || Number.isInteger(s.default)) &&
+      (s.minimum === undefined || s.default >= s.minimum) &&
+      (s.maximum === undefined || s.default <= s.maximum);
+    if (!fits) ctx.addIssue({ code: "custom", path: ["default"], message: "default must be a valid value" });
+  });
 
 const BooleanSchema = z.strictObject({ type: z.literal("boolean"), ...meta });
 
