@@ -216,7 +216,7 @@ function page<T>(
   if (args.limit === undefined && defaultLimit === "all") {
     return { items: items.slice(offset ?? 0), more: false, response_metadata: { next_cursor: "" } };
   }
-  const limit = args.limit === undefined ? defaultLimit : Number(args.limit);
+  const limit = args.limit === undefined && defaultLimit !== "all" ? defaultLimit : Number(args.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) return fail("invalid_limit");
   const start = offset ?? 0;
   const end = start + limit;
