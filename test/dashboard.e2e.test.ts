@@ -78,9 +78,9 @@ describe("dashboard", () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Catalog" }).click();
     const figma = page.getByRole("article", { name: "Figma" });
     await figma.waitFor();
-    expect(await figma.getByRole("link", { name: "Where do I get a Figma key?" }).getAttribute("href")).toBe(
-      "https://www.figma.com/settings",
-    );
+    expect(
+      await figma.getByRole("link", { name: "Where do I get a key for Figma?" }).getAttribute("href"),
+    ).toBe("https://www.figma.com/settings");
     expect(await figma.getByTestId("health").textContent()).toMatch(
       /Operational|Not checked yet|Slow|Unavailable/,
     );

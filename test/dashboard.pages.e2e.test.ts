@@ -165,8 +165,12 @@ describe("dashboard pages", () => {
     await created.getByRole("button", { name: "Done" }).click();
     const listed = page.getByRole("list", { name: "API keys" }).getByRole("listitem");
     await listed.getByText("ci deploys", { exact: true }).first().waitFor();
-    // Focus lands on the new key in the list.
-    await page.waitForFunction(() => document.activeElement?.textContent?.includes("ci deploys") === true);
+    // Focus lands on the new key in the list (its item, by its data-key-id: never <body>, whose text has it too).
+    await page.waitForFunction(
+      () =>
+        document.activeElement?.matches("li[data-key-id]") === true &&
+        document.activeElement.textContent?.includes("ci deploys") === true,
+    );
     expect(await listed.textContent()).toContain("instances:read, instances:write, usage:read, audit:read");
     expect(await listed.textContent()).toContain("last used never");
     expect(data<{ email: string }>(await trpc(stack, "auth.me", undefined, { apiKey })).email).toContain("@");

@@ -2,12 +2,37 @@ import { QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router/dom";
+import { setActiveOrg } from "./org.ts";
 import { router } from "./routes.tsx";
 import { makeQueryClient, makeTrpcClient, TRPCProvider } from "./trpc.ts";
 import "./styles.css";
 
-const queryClient = makeQueryClient();
 const trpcClient = makeTrpcClient();
+const queryClient = makeQueryClient(() => void sessionEnded());
+
+let checking: Promise<void> | undefined;
+/**
+ * An answer said UNAUTHORIZED. When the session is gone (revoked from another browser, signed out everywhere,
+ * expired), the dashboard forgets the signed-in state and goes to the sign-in page, which brings the user back
+ * here. A wrong password answers UNAUTHORIZED too: `auth.me` tells the two apart. One check at a time.
+ */
+function sessionEnded(): Promise<void> {
+  checking ??= (async () => {
+    const { pathname, search } = window.location;
+    if (pathname === "/signin" || pathname === "/signup") return;
+    const me = await trpcClient.auth.me.query().catch(() => undefined);
+    if (me !== null) return; // still signed in, or the server could not say
+    setActiveOrg(null);
+    queryClient.clear();
+    const next = pathname + search;
+    await router.navigate(next === "/" ? "/signin" : `/signin?next=${encodeURIComponent(next)}`, {
+      replace: true,
+    });
+  })().finally(() => {
+    checking = undefined;
+  });
+  return checking;
+}
 
 const root = document.getElementById("root");
 if (!root) throw new Error("#root is missing from index.html");

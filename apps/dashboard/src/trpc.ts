@@ -1,5 +1,5 @@
 import type { AppRouter } from "@mcp/control-plane/router";
-import { QueryClient } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
@@ -18,8 +18,17 @@ export type Org = Outputs["orgs"]["list"][number];
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
-export function makeQueryClient(): QueryClient {
+/**
+ * `onUnauthorized` runs on every answer that says UNAUTHORIZED, from a query or a mutation: the session may have
+ * ended (signed out elsewhere, expired), or it was a wrong password.
+ */
+export function makeQueryClient(onUnauthorized?: () => void): QueryClient {
+  const onError = (err: unknown) => {
+    if (onUnauthorized && errorInfo(err).code === "UNAUTHORIZED") onUnauthorized();
+  };
   return new QueryClient({
+    queryCache: new QueryCache({ onError }),
+    mutationCache: new MutationCache({ onError }),
     defaultOptions: {
       queries: {
         // Cached data shows at once, and every page asks again when it opens.
@@ -55,17 +64,31 @@ export interface ErrorInfo {
   status?: number;
   /** The answer's X-Request-Id, to quote to support. */
   requestId?: string;
+  /** The input field a refused input is about (`newPassword`, `additionalCredentials.site`), when one is named. */
+  field?: string;
 }
 
 /** Everything worth showing about a failed call, in plain words. */
 export function errorInfo(err: unknown): ErrorInfo {
   if (err instanceof TRPCClientError) {
-    const data = err.data as { appCode?: string; httpStatus?: number } | undefined;
+    const data = err.data as
+      | { appCode?: string; httpStatus?: number; issues?: { path?: unknown[] }[] }
+      | undefined;
     const meta = err.meta as { response?: Response } | undefined;
     const requestId = meta?.response?.headers?.get("x-request-id") ?? undefined;
-    const message =
+    let message =
       err.message && err.message !== "Failed to fetch" ? err.message : "Could not reach the server.";
-    return { message: tidy(message), code: data?.appCode, status: data?.httpStatus, requestId };
+    // The validator names the field first (`newPassword: …`): the field is kept apart, the message without it.
+    const path = data?.issues?.[0]?.path;
+    const field = Array.isArray(path) && path.length > 0 ? path.join(".") : undefined;
+    if (field && message.startsWith(`${field}: `)) message = message.slice(field.length + 2);
+    return {
+      message: tidy(message),
+      code: data?.appCode,
+      status: data?.httpStatus,
+      requestId,
+      ...(field && { field }),
+    };
   }
   if (err instanceof Error) return { message: tidy(err.message) };
   return { message: "Something went wrong." };

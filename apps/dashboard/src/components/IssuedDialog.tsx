@@ -17,10 +17,17 @@ interface Props {
   onDone: () => void;
 }
 
-/** The instance URL, shown once: masked until revealed, copy, client set-up and a live test. */
-export function IssuedDialog({ issued, serviceName, title, onDone }: Props) {
+/**
+ * The instance URL, shown once: masked until revealed, copy, client set-up and a live test. Each URL issued
+ * starts masked: the page stays mounted from one rotation to the next, so the dialog's state is keyed by the URL.
+ */
+export function IssuedDialog(props: Props) {
+  if (!props.issued) return null;
+  return <Issued key={props.issued.instanceUrl} {...props} issued={props.issued} />;
+}
+
+function Issued({ issued, serviceName, title, onDone }: Props & { issued: IssuedInstance }) {
   const [revealed, setRevealed] = useState(false);
-  if (!issued) return null;
   const url = issued.instanceUrl;
   return (
     <Dialog

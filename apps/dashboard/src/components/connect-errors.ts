@@ -4,13 +4,15 @@ export interface FieldError {
   /** Which field the message belongs to: the key, an additional credential's name, or the form. */
   field: string;
   message: string;
+  /** The platform's code and the answer's request id, for support. */
+  code?: string;
   requestId?: string;
 }
 
 /** A failed connect in plain words, attached to the field it is about. */
 export function connectError(err: unknown, serviceName: string, fieldNames: string[]): FieldError {
   const info: ErrorInfo = errorInfo(err);
-  const base = { requestId: info.requestId };
+  const base = { code: info.code, requestId: info.requestId };
   switch (info.code) {
     case "INVALID_API_KEY":
       return {
@@ -33,14 +35,23 @@ export function connectError(err: unknown, serviceName: string, fieldNames: stri
         message: `This key belongs to another ${serviceName} account. To switch accounts, connect it as new: you get a new URL.`,
       };
     case "BAD_REQUEST": {
-      const named = fieldNames.find((f) => info.message.toLowerCase().includes(f.toLowerCase()));
+      // The server names the field it refused (`additionalCredentials.site: Jira site is not valid …`, or the
+      // validator's path): the message goes on that field, without the name.
+      const prefixed = /^additionalCredentials\.([\w-]+): (.*)$/s.exec(info.message);
+      const path = prefixed?.[1] ?? info.field?.replace(/^additionalCredentials\./, "");
+      const message = prefixed?.[2] ?? info.message;
+      const named =
+        fieldNames.find((f) => f === path) ??
+        fieldNames.find((f) => message.toLowerCase().includes(f.toLowerCase()));
       return {
         ...base,
-        field: named ?? (/api ?key/i.test(info.message) ? "apiKey" : "form"),
-        message: info.message,
+        field: named ?? (path === "apiKey" || /api ?key/i.test(message) ? "apiKey" : "form"),
+        message: capitalised(message),
       };
     }
     default:
       return { ...base, field: "form", message: info.message };
   }
 }
+
+const capitalised = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -3,7 +3,7 @@ import { type FormEvent, useId, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { formatAgo, formatWhen } from "../format.ts";
 import { setActiveOrg } from "../org.ts";
-import { useTRPC } from "../trpc.ts";
+import { errorInfo, useTRPC } from "../trpc.ts";
 import { ConfirmDialog } from "../ui/Dialog.tsx";
 import { TextField } from "../ui/Field.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";
@@ -24,27 +24,46 @@ export function Account() {
   );
 }
 
+/** The fields of this form as the validator names them, in words. */
+const PASSWORD_FIELDS: Record<string, string> = {
+  currentPassword: "the current password",
+  newPassword: "the new password",
+};
+
+/** The validator's message with the form's words for its field names: "The new password must differ …". */
+function inWords(message: string): string {
+  const said = message.replace(/\b(currentPassword|newPassword)\b/g, (name) => PASSWORD_FIELDS[name] ?? name);
+  return said.charAt(0).toUpperCase() + said.slice(1);
+}
+
 function ChangePassword() {
   const trpc = useTRPC();
   const id = useId();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
+  const form = useRef<HTMLFormElement>(null);
   const result = useRef<HTMLDivElement>(null);
   const change = useMutation(
     trpc.account.changePassword.mutationOptions({
-      onSettled: () => focusSoon(() => result.current),
+      // The result: the field in error (it is described by the message), or the confirmation.
+      onSettled: () =>
+        focusSoon(() => form.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? result.current),
       onSuccess: () => {
         setCurrent("");
         setNext("");
       },
     }),
   );
+  const info = change.isError ? errorInfo(change.error) : undefined;
+  // A refused new password (the same as the current one, too short) is the new field's; a wrong password the
+  // current one's.
+  const onNew = info?.field === "newPassword";
   function submit(e: FormEvent) {
     e.preventDefault();
     change.mutate({ currentPassword: current, newPassword: next });
   }
   return (
-    <form className="card space-y-3" onSubmit={submit} aria-labelledby={`${id}-t`}>
+    <form ref={form} className="card space-y-3" onSubmit={submit} aria-labelledby={`${id}-t`}>
       <h2 id={`${id}-t`} className="font-semibold">
         Change password
       </h2>
@@ -56,8 +75,8 @@ function ChangePassword() {
         required
         maxLength={256}
         value={current}
-        invalid={change.isError}
-        errorId={change.isError ? `${id}-err` : undefined}
+        invalid={!!info && !onNew}
+        errorId={info && !onNew ? `${id}-err` : undefined}
         onValue={setCurrent}
       />
       <TextField
@@ -70,10 +89,18 @@ function ChangePassword() {
         minLength={10}
         maxLength={256}
         value={next}
+        invalid={onNew}
+        errorId={onNew ? `${id}-err` : undefined}
         onValue={setNext}
       />
       <div ref={result} tabIndex={-1} className="outline-none">
-        {change.isError && <ActionError error={change.error} id={`${id}-err`} />}
+        {info && (
+          <ActionError
+            error={change.error}
+            id={`${id}-err`}
+            message={info.field ? inWords(info.message) : undefined}
+          />
+        )}
         {change.isSuccess && (
           <p role="status" className="text-sm">
             Password changed. Your other sessions were signed out.

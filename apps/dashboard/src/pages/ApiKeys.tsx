@@ -36,11 +36,15 @@ export function ApiKeys() {
   const [revoking, setRevoking] = useState<ApiKey>();
   const [notice, setNotice] = useState<string>();
   const noticeRef = useRef<HTMLParagraphElement>(null);
+  const listHeading = useRef<HTMLHeadingElement>(null);
+  /** The key just created: focused in the list once its dialog closes (`created` is cleared by then). */
+  const createdId = useRef<string>(undefined);
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey() });
   const create = useMutation(
     trpc.apiKeys.create.mutationOptions({
       onSuccess: (key) => {
         setName("");
+        createdId.current = key.id;
         setCreated(key);
         void refresh();
       },
@@ -116,7 +120,7 @@ export function ApiKeys() {
           {scopes.size === 0 && <p className="muted text-xs">Pick at least one scope.</p>}
         </form>
         <section aria-labelledby="your-keys" className="min-w-0">
-          <h2 id="your-keys" className="font-semibold mb-2">
+          <h2 id="your-keys" ref={listHeading} tabIndex={-1} className="font-semibold mb-2 outline-none">
             Your keys
           </h2>
           {keys.isPending && <Loading what="API keys" />}
@@ -159,9 +163,14 @@ export function ApiKeys() {
         title={`API key “${created?.name ?? ""}” created`}
         description="Send it as Authorization: Bearer <key>."
         onClosed={() => {
-          const made = created?.id;
-          // The result of the action: the new key in the list.
-          focusSoon(() => document.querySelector<HTMLElement>(`[data-key-id="${made}"]`));
+          const made = createdId.current;
+          createdId.current = undefined;
+          // The result of the action: the new key in the list (or the list, while it is still loading).
+          focusSoon(
+            () =>
+              (made && document.querySelector<HTMLElement>(`[data-key-id="${CSS.escape(made)}"]`)) ||
+              listHeading.current,
+          );
         }}
       >
         <p className="alert font-semibold">Shown once: copy it now. It won't be shown again.</p>

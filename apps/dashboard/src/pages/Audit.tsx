@@ -26,12 +26,45 @@ const ACTIONS = [
   "org.role_change",
   "org.member_remove",
   "org.leave",
+  "org.invitation_revoke",
+  "account.password_change",
+  "session.revoke",
+  "session.revoke_all",
 ];
 const FILTER_KEYS = ["action", "status", "instanceId", "from", "to"] as const;
 
-/** A yyyy-mm-dd from a date input as the start of that day, local time, in ISO-8601. */
-const dayStart = (day: string) => new Date(`${day}T00:00:00`).toISOString();
-const dayAfter = (day: string) => new Date(new Date(`${day}T00:00:00`).getTime() + 86_400_000).toISOString();
+/** A yyyy-mm-dd (what a date input gives) as the start of that day, local time; undefined for anything else. */
+function dayOf(value: string): Date | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return undefined;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(year, month - 1, day);
+  // 2025-02-30 would roll over into March: not a day.
+  const same = date.getFullYear() === year && date.getMonth() === month - 1 && date.getDate() === day;
+  return year >= 1 && same ? date : undefined;
+}
+/** The start of that day and of the next one, in ISO-8601. */
+const dayStart = (day: Date) => day.toISOString();
+const dayAfter = (day: Date) => new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1).toISOString();
+
+/** The address's filters as the page reads them: a date it cannot read is left out (and said so), not a crash. */
+function readFilters(params: URLSearchParams) {
+  const get = (k: string) => params.get(k) ?? "";
+  const from = dayOf(get("from"));
+  const to = dayOf(get("to"));
+  const unreadable = (["from", "to"] as const).filter((k) => get(k) !== "" && !dayOf(get(k)));
+  return {
+    get,
+    unreadable,
+    filters: {
+      ...(get("action") && { action: get("action") }),
+      ...(get("status") && { status: get("status") }),
+      ...(get("instanceId") && { instanceId: get("instanceId") }),
+      ...(from && { from: dayStart(from) }),
+      ...(to && { to: dayAfter(to) }),
+    },
+  };
+}
 
 export function Audit() {
   const trpc = useTRPC();
@@ -42,14 +75,8 @@ export function Audit() {
   const instances = useQuery(trpc.instances.list.queryOptions());
   const services = useQuery(trpc.services.list.queryOptions());
   const names = serviceNames(services.data);
-  const get = (k: string) => params.get(k) ?? "";
-  const filters = {
-    ...(get("action") && { action: get("action") }),
-    ...(get("status") && { status: get("status") }),
-    ...(get("instanceId") && { instanceId: get("instanceId") }),
-    ...(get("from") && { from: dayStart(get("from")) }),
-    ...(get("to") && { to: dayAfter(get("to")) }),
-  };
+  const { get, filters, unreadable } = readFilters(params);
+  const action = get("action");
   const input = { limit: 25, ...(Object.keys(filters).length > 0 && { filters }) };
   // By hand rather than tRPC's infiniteQueryOptions: that one adds a `direction` field, which
   // audit.list's strict input schema refuses.
@@ -88,8 +115,13 @@ export function Audit() {
           id={`${id}-action`}
           label="Action"
           name="action"
-          options={[["", "Any"], ...ACTIONS.map((a) => [a, a] as const)]}
-          defaultValue={get("action")}
+          // An action from the address that the list does not name is still shown: it is what is filtered on.
+          options={[
+            ["", "Any"],
+            ...ACTIONS.map((a) => [a, a] as const),
+            ...(action && !ACTIONS.includes(action) ? [[action, action] as const] : []),
+          ]}
+          defaultValue={action}
         />
         <TextField
           id={`${id}-status`}
@@ -115,8 +147,20 @@ export function Audit() {
           ]}
           defaultValue={get("instanceId")}
         />
-        <TextField id={`${id}-from`} label="From" name="from" type="date" defaultValue={get("from")} />
-        <TextField id={`${id}-to`} label="To" name="to" type="date" defaultValue={get("to")} />
+        <TextField
+          id={`${id}-from`}
+          label="From"
+          name="from"
+          type="date"
+          defaultValue={unreadable.includes("from") ? "" : get("from")}
+        />
+        <TextField
+          id={`${id}-to`}
+          label="To"
+          name="to"
+          type="date"
+          defaultValue={unreadable.includes("to") ? "" : get("to")}
+        />
         <div className="flex gap-2">
           <button type="submit" className="btn btn-primary">
             Apply
@@ -126,6 +170,13 @@ export function Audit() {
           </button>
         </div>
       </form>
+      {unreadable.length > 0 && (
+        <p className="card mb-4 text-sm" role="status" data-testid="ignored-filters">
+          The address has {unreadable.length === 1 ? "a date" : "dates"} this page cannot read (
+          {unreadable.map((k) => `${k === "from" ? "From" : "To"} “${get(k)}”`).join(", ")}): not applied.
+          Dates are yyyy-mm-dd.
+        </p>
+      )}
       {events.isPending && <Loading what="events" />}
       {events.isError && <ErrorState error={events.error} retry={() => void events.refetch()} />}
       {items?.length === 0 && <Empty>No events match these filters.</Empty>}

@@ -4,10 +4,22 @@ import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { setActiveOrg } from "../org.ts";
 import { errorInfo, useTRPC } from "../trpc.ts";
 import { TextField } from "../ui/Field.tsx";
+import { ErrorCode } from "../ui/states.tsx";
 
-/** Only a path of this app: never an absolute URL (no open redirect through ?next=). */
+/**
+ * Only a path of this app: one leading `/` (never `//`), no backslash (browsers read `/\host` as `//host`) and no
+ * control character (a tab or a newline is dropped from URLs: `/\t/host` is `//host`), and it stays on this
+ * origin. Anything else goes to the overview: no open redirect through ?next=, and no crash.
+ */
 function safeNext(next: string | null): string {
-  return next?.startsWith("/") && !next.startsWith("//") ? next : "/";
+  if (!next?.startsWith("/") || next.startsWith("//")) return "/";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (/[\\\u0000-\u001f\u007f]/.test(next)) return "/";
+  try {
+    return new URL(next, window.location.origin).origin === window.location.origin ? next : "/";
+  } catch {
+    return "/";
+  }
 }
 
 export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
@@ -107,6 +119,7 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
             {info && (
               <div ref={errorRef} tabIndex={-1} id={`${id}-error`} className="alert" role="alert">
                 {info.message}
+                <ErrorCode info={info} />
               </div>
             )}
             <button type="submit" className="btn btn-primary w-full" disabled={action.isPending}>

@@ -130,7 +130,7 @@ function ServiceCard({ service, connected }: { service: Service; connected: bool
       <p className="muted text-sm">{service.description}</p>
       <p className="text-sm">
         <a href={service.keyUrl} target="_blank" rel="noopener noreferrer">
-          Where do I get a {service.name} key?
+          Where do I get a key for {service.name}?
         </a>
         {service.keyHelp && <span className="muted"> {service.keyHelp}</span>}
       </p>

@@ -8,7 +8,22 @@ import { IssuedDialog } from "../components/IssuedDialog.tsx";
 import { CUSTOM_NAME, CUSTOM_TYPE } from "../components/services.ts";
 import { type IssuedInstance, type Service, useTRPC } from "../trpc.ts";
 import { PageHeader } from "../ui/Page.tsx";
-import { ErrorState, Loading } from "../ui/states.tsx";
+import { ErrorCode, ErrorState, Loading } from "../ui/states.tsx";
+
+/**
+ * A definition's pattern as the browser checks it: browsers compile `pattern` in the `v` (unicodeSets) mode,
+ * stricter than the server's (an unescaped `-` or `(` in a class is an error there). One the browser cannot
+ * compile is left out, rather than logged as invalid and never checked: the server checks every value anyway.
+ */
+function browserPattern(pattern: string | undefined): string | undefined {
+  if (!pattern) return undefined;
+  try {
+    new RegExp(`^(?:${pattern})$`, "v");
+    return pattern;
+  } catch {
+    return undefined;
+  }
+}
 
 export function ConnectPage() {
   const { serviceType = "" } = useParams();
@@ -27,7 +42,7 @@ export function ConnectPage() {
   if (serviceType === CUSTOM_TYPE) {
     return (
       <>
-        <PageHeader title={`Connect a ${CUSTOM_NAME.toLowerCase()}`}>
+        <PageHeader title="Connect a custom MCP server">
           Put your own remote MCP server behind a personal, revocable URL.
         </PageHeader>
         <CustomConnectForm
@@ -138,7 +153,7 @@ function ServiceConnect({ service, onIssued }: { service: Service; onIssued: (i:
     error?.field === field ? (
       <p id={`${id}-err-${field}`} className="field-error" role="alert">
         {error.message}
-        {error.requestId && <span className="block text-xs">Request id {error.requestId}</span>}
+        <ErrorCode info={error} />
       </p>
     ) : null;
 
@@ -172,7 +187,7 @@ function ServiceConnect({ service, onIssued }: { service: Service; onIssued: (i:
                 autoComplete="off"
                 spellCheck={false}
                 required={f.required}
-                pattern={f.pattern}
+                pattern={browserPattern(f.pattern)}
                 maxLength={512}
                 value={extra[f.name] ?? ""}
                 aria-invalid={error?.field === f.name ? true : undefined}
@@ -221,7 +236,7 @@ function ServiceConnect({ service, onIssued }: { service: Service; onIssued: (i:
             </div>
             <p id={`${id}-key-hint`} className="muted text-xs mt-1">
               <a href={service.keyUrl} target="_blank" rel="noopener noreferrer">
-                Where do I get a {service.name} key?
+                Where do I get a key for {service.name}?
               </a>{" "}
               {service.keyHelp}
             </p>
@@ -247,8 +262,8 @@ function ServiceConnect({ service, onIssued }: { service: Service; onIssued: (i:
           </div>
           {instance && instance.status === "active" && !reconnect && (
             <p className="muted text-xs">
-              You already have a {service.name} instance. Connecting again replaces the stored key and keeps
-              your URL (a key of another {service.name} account gets a new URL).
+              {service.name} is already connected. Connecting again replaces the stored key and keeps your URL
+              (a key of another {service.name} account gets a new URL).
             </p>
           )}
         </form>

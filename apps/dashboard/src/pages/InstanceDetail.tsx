@@ -29,8 +29,6 @@ export function InstanceDetail() {
       : undefined,
   );
   const noticeRef = useRef<HTMLParagraphElement>(null);
-  const rotateButton = useRef<HTMLButtonElement>(null);
-  const deleteButton = useRef<HTMLButtonElement>(null);
   const navigate = useNavigate();
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.instances.pathKey() });
   const rotate = useMutation(
@@ -144,7 +142,7 @@ export function InstanceDetail() {
                 for a new one).
               </p>
               <div className="flex flex-wrap gap-2">
-                <button type="button" ref={rotateButton} className="btn" onClick={() => setConfirm("rotate")}>
+                <button type="button" className="btn" onClick={() => setConfirm("rotate")}>
                   Rotate URL
                 </button>
                 <button type="button" className="btn btn-danger" onClick={() => setConfirm("revoke")}>
@@ -162,12 +160,7 @@ export function InstanceDetail() {
               Erases the stored key and removes this instance; its URL stops working at once. Connecting again
               gives a new URL.
             </p>
-            <button
-              type="button"
-              ref={deleteButton}
-              className="btn btn-danger"
-              onClick={() => setConfirm("delete")}
-            >
+            <button type="button" className="btn btn-danger" onClick={() => setConfirm("delete")}>
               Delete instance
             </button>
           </section>
@@ -199,7 +192,7 @@ export function InstanceDetail() {
         pending={revoke.isPending}
         error={revoke.isError && <ActionError error={revoke.error} />}
         onConfirm={() => revoke.mutate({ serviceType })}
-        onClosed={() => focusSoon(() => noticeRef.current ?? rotateButton.current)}
+        onClosed={() => focusSoon(() => noticeRef.current)}
       />
       <ConfirmDialog
         open={confirm === "delete"}
@@ -214,8 +207,8 @@ export function InstanceDetail() {
         pending={remove.isPending}
         error={remove.isError && <ActionError error={remove.error} />}
         onConfirm={() => remove.mutate({ serviceType })}
-        // After a delete the page is gone (focus is on the list's heading); after Cancel, back on the button.
-        onClosed={() => focusSoon(() => deleteButton.current)}
+        // After a delete the page is gone: the list's heading takes focus (Cancel returns it to the button).
+        onClosed={() => {}}
       />
       <IssuedDialog
         issued={issued}

@@ -350,8 +350,14 @@ function OrgDetail({ org }: { org: OrgSummary }) {
         pending={action.isPending}
         error={action.isError && <ActionError error={action.error} />}
         onConfirm={confirm}
+        // After leaving, this organisation's part of the page is gone: the page's heading.
         onClosed={() =>
-          focusSoon(() => document.querySelector<HTMLElement>("[data-testid=org-notice]") ?? heading.current)
+          focusSoon(
+            () =>
+              document.querySelector<HTMLElement>("[data-testid=org-notice]") ??
+              heading.current ??
+              document.querySelector<HTMLElement>("main h1"),
+          )
         }
       />
     </section>
@@ -394,6 +400,7 @@ function Invitations({
   const [role, setRole] = useState<"admin" | "member">("member");
   const [hours, setHours] = useState("168");
   const [issued, setIssued] = useState<Outputs["orgs"]["invite"]>();
+  const createButton = useRef<HTMLButtonElement>(null);
   const invite = useMutation(
     trpc.orgs.invite.mutationOptions({
       onSuccess: (inv) => {
@@ -429,7 +436,7 @@ function Invitations({
           value={hours}
           onValue={setHours}
         />
-        <button type="submit" className="btn btn-primary" disabled={invite.isPending}>
+        <button type="submit" ref={createButton} className="btn btn-primary" disabled={invite.isPending}>
           Create invitation link
         </button>
       </form>
@@ -443,7 +450,10 @@ function Invitations({
               {inv.invitedBy && <span className="muted"> · by {inv.invitedBy}</span>}
             </span>
             <button type="button" className="btn btn-danger" onClick={() => onRevoke(inv.invitationId)}>
-              Revoke <span className="sr-only">invitation for a {inv.role}</span>
+              Revoke{" "}
+              <span className="sr-only">
+                invitation for {inv.role === "admin" ? "an" : "a"} {inv.role}
+              </span>
             </button>
           </li>
         ))}
@@ -456,6 +466,8 @@ function Invitations({
         }}
         title="Invitation link"
         description={`Send it to the person you invite as ${issued?.role ?? "member"}; it works once.`}
+        // The button that made it (disabled while it worked, so not the element focused when the dialog opened).
+        onClosed={() => focusSoon(() => createButton.current)}
       >
         <p className="alert font-semibold">Shown once: copy it now. It won't be shown again.</p>
         <code className="snippet mt-3" data-testid="invite-link">

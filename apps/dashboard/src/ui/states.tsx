@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { errorInfo } from "../trpc.ts";
+import { type ErrorInfo, errorInfo } from "../trpc.ts";
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -41,6 +41,21 @@ export function Empty({ children }: { children: ReactNode }) {
   return <div className="card muted text-center py-8">{children}</div>;
 }
 
+/** What support needs about a failed call: the platform's code and the answer's request id (when there are). */
+export function ErrorCode({ info }: { info: ErrorInfo }) {
+  if (!info.code && !info.requestId) return null;
+  return (
+    <span className="block text-xs mt-1 break-all" data-testid="error-code">
+      {info.code && <>Error {info.code}. </>}
+      {info.requestId && (
+        <>
+          Request id <code data-testid="request-id">{info.requestId}</code>
+        </>
+      )}
+    </span>
+  );
+}
+
 /** A failed call in plain words, with its code and request id for support, and a retry. */
 export function ErrorState({ error, retry, title }: { error: unknown; retry?: () => void; title?: string }) {
   const info = errorInfo(error);
@@ -50,16 +65,7 @@ export function ErrorState({ error, retry, title }: { error: unknown; retry?: ()
         {title ? `${title}: ` : ""}
         {info.message}
       </p>
-      {(info.code || info.requestId) && (
-        <p className="text-xs mt-1 break-all">
-          {info.code && <>Error {info.code}. </>}
-          {info.requestId && (
-            <>
-              Request id <code data-testid="request-id">{info.requestId}</code>
-            </>
-          )}
-        </p>
-      )}
+      <ErrorCode info={info} />
       {retry && (
         <button type="button" className="btn mt-2" onClick={retry}>
           Try again
@@ -69,18 +75,17 @@ export function ErrorState({ error, retry, title }: { error: unknown; retry?: ()
   );
 }
 
-/** The error of an action, shown where the action is; `id` lets a field point at it. */
-export function ActionError({ error, id }: { error: unknown; id?: string }) {
+/**
+ * The error of an action, shown where the action is, with its code and request id; `id` lets a field point at
+ * it, `message` says it in the page's own words.
+ */
+export function ActionError({ error, id, message }: { error: unknown; id?: string; message?: string }) {
   if (!error) return null;
   const info = errorInfo(error);
   return (
     <div className="alert mt-2" role="alert" id={id}>
-      {info.message}
-      {info.requestId && (
-        <span className="block text-xs mt-1 break-all">
-          Request id <code>{info.requestId}</code>
-        </span>
-      )}
+      {message ?? info.message}
+      <ErrorCode info={info} />
     </div>
   );
 }
