@@ -7,6 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
 import { connectFigma, figmaKeyFor, newUser, type TestUser, trpc } from "./client.ts";
 import {
+  closeProfiles,
   cookieOf,
   freshEmail,
   launchBrowser,
@@ -27,9 +28,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  expect(profiles.flatMap((p) => p.csp)).toEqual([]);
-  expect(profiles.flatMap((p) => p.nativeDialogs)).toEqual([]);
-  for (const p of profiles) await p.context.close();
+  await closeProfiles(profiles);
   await browser?.close();
   await stack?.stop();
 });

@@ -8,6 +8,7 @@ import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
 import { expectInstanceDead } from "./client.ts";
 import {
   clipboard,
+  closeProfiles,
   freshEmail,
   launchBrowser,
   openProfile,
@@ -37,10 +38,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  // Nothing any page loaded or did was refused by the CSP, and no native alert/confirm was ever opened.
-  expect(profiles.flatMap((p) => p.csp)).toEqual([]);
-  expect(profiles.flatMap((p) => p.nativeDialogs)).toEqual([]);
-  for (const p of profiles) await p.context.close();
+  await closeProfiles(profiles);
   await browser?.close();
   await stack?.stop();
   await remote?.stop();

@@ -10,6 +10,7 @@ import { ensureDashboardBuilt } from "../scripts/dashboard-build.ts";
 import { connectFigma, data, figmaKeyFor, type TestUser, trpc } from "./client.ts";
 import {
   clipboard,
+  closeProfiles,
   cookieOf,
   DESKTOP,
   expectNoHorizontalScroll,
@@ -38,9 +39,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  expect(profiles.flatMap((p) => p.csp)).toEqual([]);
-  expect(profiles.flatMap((p) => p.nativeDialogs)).toEqual([]);
-  for (const p of profiles) await p.context.close();
+  await closeProfiles(profiles);
   await browser?.close();
   if (seeded.length > 0) await stack.platform.deps.db.delete(users).where(inArray(users.id, seeded));
   await stack?.stop();

@@ -63,6 +63,16 @@ export async function openProfile(
   return profile;
 }
 
+/**
+ * A suite's end: nothing any of its pages loaded or did was refused by the CSP, no native alert/confirm was ever
+ * opened; then every profile is closed.
+ */
+export async function closeProfiles(profiles: Profile[]): Promise<void> {
+  expect(profiles.flatMap((p) => p.csp)).toEqual([]);
+  expect(profiles.flatMap((p) => p.nativeDialogs)).toEqual([]);
+  for (const p of profiles) await p.context.close();
+}
+
 /** Signs up through the form (the page must be on /signin or /signup). */
 export async function signUpUi(page: Page, email: string): Promise<void> {
   if (!page.url().includes("/signup")) await page.getByRole("link", { name: "Create an account" }).click();
