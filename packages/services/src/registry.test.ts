@@ -240,6 +240,12 @@ describe("loadRegistry", () => {
     expect(() => loadRegistry(undefined, { ENABLED_SERVICES: "figma,figmaa" })).toThrow(
       'invalid environment: ENABLED_SERVICES: no definition for "figmaa"',
     );
+    // `custom`, users' own servers, has no definition and is always served: naming it is not a typo.
+    expect(
+      loadRegistry(undefined, { ENABLED_SERVICES: "figma,custom" })
+        .list()
+        .map((s) => s.type),
+    ).toEqual(["figma"]);
   });
 });
 

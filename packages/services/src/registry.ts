@@ -76,7 +76,8 @@ export function loadRegistry(
     }
   }
   // A name that matches no definition is a typo (`figmaa`): refused, rather than starting without the service.
-  const unknown = enabled?.filter((type) => !services.has(type)) ?? [];
+  // `custom` (users' own MCP servers) is no definition: always served, naming it is harmless.
+  const unknown = enabled?.filter((type) => !services.has(type) && type !== "custom") ?? [];
   if (unknown.length > 0) {
     throw new Error(
       `invalid environment: ENABLED_SERVICES: no definition for ${unknown.map((t) => JSON.stringify(t.slice(0, 64))).join(", ")}`,
