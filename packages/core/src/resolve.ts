@@ -87,12 +87,16 @@ async function announce(kv: Kv, tokenHash: string, marker: typeof TOMBSTONE | ty
   } finally {
     if (kv.degraded?.()) {
       const due = unannounced(kv);
-      due.set(tokenHash, due.get(tokenHash) === TOMBSTONE ? TOMBSTONE : marker);
+      // Bounded: past it, edges that kept Redis fall back on the entries' own 5-minute expiry.
+      if (due.size < MAX_UNANNOUNCED || due.has(tokenHash))
+        due.set(tokenHash, due.get(tokenHash) === TOMBSTONE ? TOMBSTONE : marker);
     }
   }
 }
 
 const pendingAnnouncements = new WeakMap<Kv, Map<string, typeof TOMBSTONE | typeof RELOAD>>();
+/** Announcements kept per process during one outage, at most (a token hash and a marker each). */
+const MAX_UNANNOUNCED = 100_000;
 
 /** Announcements made while `kv` was degraded, made again in Redis once it recovers (see `announce`). */
 function unannounced(kv: Kv): Map<string, typeof TOMBSTONE | typeof RELOAD> {
