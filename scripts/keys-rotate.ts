@@ -60,7 +60,7 @@ const env = parseEnvOrExit();
 // hold entries under the old version (which cannot then be dropped).
 if (env.DATABASE_URL && !env.REDIS_URL) {
   console.error(
-    "keys:rotate on PostgreSQL needs the REDIS_URL the edges use, to refresh their cached entries\n" + usage,
+    `keys:rotate on PostgreSQL needs the REDIS_URL the edges use, to refresh their cached entries\n${usage}`,
   );
   process.exit(2);
 }

@@ -37,7 +37,12 @@ async function edgeOnRedis(): Promise<(url: string) => Promise<number>> {
   kvs.push(kv);
   const edge = await createEdge({ ...stack.platform.deps, kv }, { host: "127.0.0.1" });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: edge.fetch });
-  edges.push({ close: async () => (server.stop(true), await edge.close()) });
+  edges.push({
+    async close() {
+      server.stop(true);
+      await edge.close();
+    },
+  });
   return async (url) => {
     const res = await fetch(`http://127.0.0.1:${server.port}${new URL(url).pathname}`, {
       method: "POST",

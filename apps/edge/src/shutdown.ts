@@ -11,8 +11,8 @@ interface Stoppable {
  * stream, a 2026-07-28 listen stream) never finishes by itself and would hold the listener's stop forever (PM2
  * then kills the process, and the audit events it still buffers are lost): once the requests are done, or the
  * grace is over, the edge's sessions and relays are closed, which ends those streams (their clients reconnect
- * elsewhere), the connections still open are cut, and the edge flushes its audit log. `also`: other listeners
- * of the same process (the control plane of `bun run dev`), stopped the same way.
+ * elsewhere), the connections still open are cut, and the edge flushes its audit log. `servers`: every listener
+ * of the process (the metrics port; the control plane too under `bun run dev`), stopped the same way.
  */
 export async function stopEdge(
   edge: { drain(): void; close(): Promise<void> },
