@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createEdge } from "@mcp/edge";
 import { createKv, type Kv } from "@mcp/kv";
-import { connectFigma, figmaKeyFor, newUser, trpc } from "./client.ts";
+import { connectFigma, figmaKeyFor, newUser, toolCallRequest, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { type OwnRedis, startOwnRedis } from "./fakes/redis-server.ts";
 import { startTcpProxy, type TcpProxy } from "./fakes/tcp-proxy.ts";
@@ -44,20 +44,10 @@ async function edgeOnRedis(): Promise<(url: string) => Promise<number>> {
     },
   });
   return async (url) => {
-    const res = await fetch(`http://127.0.0.1:${server.port}${new URL(url).pathname}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-06-18",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "get_file", arguments: { file_key: FAKE_FILE_KEY } },
-      }),
-    });
+    const res = await fetch(
+      `http://127.0.0.1:${server.port}${new URL(url).pathname}`,
+      toolCallRequest("get_file", { file_key: FAKE_FILE_KEY }),
+    );
     await res.text();
     return res.status;
   };
