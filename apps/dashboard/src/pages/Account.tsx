@@ -41,16 +41,20 @@ function ChangePassword() {
   const id = useId();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const form = useRef<HTMLFormElement>(null);
   const result = useRef<HTMLDivElement>(null);
   const change = useMutation(
     trpc.account.changePassword.mutationOptions({
-      // The result: the field in error (it is described by the message), or the confirmation.
-      onSettled: () =>
-        focusSoon(() => form.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? result.current),
+      // The result: the field in error (it is described by the message), or the confirmation. The field is the
+      // error's own (as `onNew` below picks it), not read off the page: the render marking it may come after the
+      // next frame on a busy machine, and the box around the message would then take focus instead.
+      onError: (error) =>
+        focusSoon(() =>
+          document.getElementById(errorInfo(error).field === "newPassword" ? `${id}-new` : `${id}-cur`),
+        ),
       onSuccess: () => {
         setCurrent("");
         setNext("");
+        focusSoon(() => result.current);
       },
     }),
   );
@@ -63,7 +67,7 @@ function ChangePassword() {
     change.mutate({ currentPassword: current, newPassword: next });
   }
   return (
-    <form ref={form} className="card space-y-3" onSubmit={submit} aria-labelledby={`${id}-t`}>
+    <form className="card space-y-3" onSubmit={submit} aria-labelledby={`${id}-t`}>
       <h2 id={`${id}-t`} className="font-semibold">
         Change password
       </h2>
