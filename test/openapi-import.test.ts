@@ -51,9 +51,9 @@ describe("services:import on the Swagger Petstore (a real published document)", 
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
       [
-        `wrote ${join(out, "petstore", "config.json")}: 17 tools for Swagger Petstore (prefix "petstore", port 3200, bearer auth)`,
-        "validation: GET /store/inventory (getInventory): the first GET operation without required parameters",
-        "10 warning(s) above: review the definition before shipping it",
+        `wrote ${join(out, "petstore", "config.json")}: 17 tools for Swagger Petstore (prefix "petstore", port 3200, header auth)`,
+        "validation: GET /store/inventory (getInventory): the first GET operation without required parameters that takes the key",
+        "7 warning(s) above: review the definition before shipping it",
         "",
       ].join("\n"),
     );
@@ -71,6 +71,8 @@ describe("services:import on the Swagger Petstore (a real published document)", 
     );
     const service = loadRegistry([out], {}).get("petstore");
     expect(service?.baseUrl).toBe("https://petstore.swagger.io/v2");
+    // The Petstore's own key scheme: the `api_key` header (an underscore is a valid header name).
+    expect(service?.auth).toEqual({ type: "header", name: "api_key" });
     expect(service?.mcpTools.map((t) => t.name)).toEqual([
       "add_pet",
       "update_pet",
@@ -337,6 +339,9 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
     "invalid.json": doc({ info: { title: "T" } }),
     "swagger.json": JSON.stringify({ swagger: "2.0", info: { title: "T", version: "1" }, paths: {} }),
     "relative.json": doc({ servers: [{ url: "/api/v3" }] }),
+    "query.json": doc({ servers: [{ url: "https://api.example.com/v1?format=json" }] }),
+    "userinfo.json": doc({ servers: [{ url: "https://admin:hunter2@api.example.com" }] }),
+    "short-version.yaml": "openapi: 3.1\ninfo: {title: T, version: '1'}\npaths: {}\n",
     // A $ref that would read a file outside the document's folder (a vendor's document naming ../.env).
     "escape.json": doc({
       paths: {
@@ -365,7 +370,10 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
         schemas: {
           Node: {
             type: "object",
-            properties: { children: { type: "array", items: { $ref: "#/components/schemas/Node" } } },
+            properties: {
+              name: { type: "string" },
+              children: { type: "array", items: { $ref: "#/components/schemas/Node" } },
+            },
           },
         },
       },
@@ -406,10 +414,37 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
       () => "Swagger 2.0 is not supported; convert it to OpenAPI 3 first, e.g. with swagger2openapi",
     ],
     [
-      "a circular $ref in a tool input",
-      () => [input("circular.json"), "--type", "tt"],
+      "a device that never ends (never a hang)",
+      () => ["/dev/zero", "--type", "tt"],
+      () => "cannot read /dev/zero: not a regular file",
+    ],
+    [
+      "a YAML version read as a number",
+      () => [input("short-version.yaml"), "--type", "tt"],
+      () => '"openapi" must be the full version as a string, e.g. "3.1.0" or "3.0.3" (it is 3.1)',
+    ],
+    [
+      "a server URL with a query (every tool's path would land in it)",
+      () => [input("query.json"), "--type", "tt"],
       () =>
-        "operation plantTree (POST /tree) has a circular $ref in its input: #/components/schemas/Node; a recursive schema cannot become a tool input",
+        `servers[0].url "https://api.example.com/v1?format=json" has a query or fragment, which a base URL cannot keep (every tool's path is appended to it); pass --base-url <https://...> without it`,
+    ],
+    [
+      "a server URL with a password (never written, never printed)",
+      () => [input("userinfo.json"), "--type", "tt"],
+      () =>
+        "servers[0].url holds a user name or password, which never go in a definition; pass --base-url <https://...> without them",
+    ],
+    [
+      "a type that reads the same SERVICE_* settings as one in the registry",
+      () => [input("ok.json"), "--type", "github_mcp"],
+      () =>
+        'the type "github_mcp" would read the same SERVICE_GITHUB_MCP_* settings as "github-mcp" (packages/services/definitions/github-mcp/config.json), and the registry refuses both; choose another --type',
+    ],
+    [
+      "the type of users' own MCP servers",
+      () => [input("ok.json"), "--type", "custom"],
+      () => `the type "custom" is reserved (users' own MCP servers); choose another --type`,
     ],
     [
       "a relative server URL without --base-url",
@@ -458,6 +493,38 @@ describe("services:import refusals: one line on stderr, exit 1, nothing written"
       expect(files(out)).toEqual([]);
     });
   }
+
+  test("--out naming a file", async () => {
+    const out = outDir();
+    const file = join(out, "not-a-folder");
+    writeFileSync(file, "");
+    expect(await importCli(input("ok.json"), "--type", "tt", "--out", file)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `error: --out ${file} is not a folder\n`,
+    });
+    expect(files(out)).toEqual(["not-a-folder"]);
+  });
+
+  test("a recursive body field is left out; the rest of the document imports", async () => {
+    const out = outDir();
+    const run = await importCli(input("circular.json"), "--type", "tt", "--out", out);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(
+      "warning: plantTree body.children[]: a recursive schema (circular $ref #/components/schemas/Node); left out of the input\n",
+    );
+    const service = loadRegistry([out], {}).get("tt");
+    expect(Object.keys(service?.getTool("plant_tree")?.inputSchema.properties ?? {})).toEqual(["name"]);
+  });
+
+  test("a JSON file that starts with a byte order mark (as Windows editors save it)", async () => {
+    const out = outDir();
+    const file = join(work, "inputs", "bom.json");
+    writeFileSync(file, `\uFEFF${doc()}`);
+    const run = await importCli(file, "--type", "tt", "--out", out);
+    expect(run.code).toBe(0);
+    expect(files(out)).toEqual(["tt/config.json"]);
+  });
 
   test("the same document with --base-url is accepted", async () => {
     const out = outDir();

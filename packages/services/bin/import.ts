@@ -25,6 +25,9 @@ import {
 import { DEFINITIONS_DIR } from "../src/registry.ts";
 import { SCHEMA_FILE } from "../src/schema-file.ts";
 
+/** Far above the largest public descriptions (GitHub's is about 12 MB of JSON). */
+const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
 const USAGE =
   "usage: bun run services:import <openapi.json|yaml> --type <name> [--out <dir>] [--base-url <url>] [--force]";
 
@@ -76,10 +79,17 @@ function readJson(file: string): Record<string, unknown> | undefined {
 
 function readDocument(path: string): unknown {
   if (!existsSync(path)) fail(`cannot read ${path}: no such file`);
-  if (statSync(path).isDirectory()) fail(`cannot read ${path}: it is a directory`);
+  const stat = statSync(path);
+  if (stat.isDirectory()) fail(`cannot read ${path}: it is a directory`);
+  // A device or a pipe (/dev/zero, a FIFO) would never end: only regular files are read.
+  if (!stat.isFile()) fail(`cannot read ${path}: not a regular file`);
+  if (stat.size > MAX_DOCUMENT_BYTES) {
+    fail(`cannot read ${path}: ${stat.size} bytes; at most ${MAX_DOCUMENT_BYTES} are read`);
+  }
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // Editors on Windows save UTF-8 with a byte order mark, which JSON.parse refuses.
+    text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
   } catch (err) {
     fail(`cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -99,8 +109,12 @@ function readDocument(path: string): unknown {
   try {
     // YAML aliases can make a cycle; the parser needs a plain tree.
     return JSON.parse(JSON.stringify(value ?? null));
-  } catch {
-    fail(`${path} is not valid JSON or YAML: it holds a cyclic alias`);
+  } catch (err) {
+    fail(
+      err instanceof RangeError
+        ? `${path} is nested too deeply to read`
+        : `${path} is not valid JSON or YAML: it holds a cyclic alias`,
+    );
   }
 }
 
@@ -141,6 +155,9 @@ async function main(): Promise<void> {
   if (!TYPE_PATTERN.test(type)) fail(invalidTypeMessage(type));
 
   const outDir = resolve(values.out ?? DEFINITIONS_DIR);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
+    fail(`--out ${display(outDir)} is not a folder`);
+  }
   const folder = join(outDir, type);
   const file = join(folder, "config.json");
   const exists = existsSync(file);

@@ -81,13 +81,14 @@ describe("importOpenApi on the Swagger Petstore (OpenAPI 3.0)", () => {
       baseUrl: "https://petstore.swagger.io/v2",
       docsUrl: "http://swagger.io",
       keyUrl: "http://swagger.io",
-      // api_key's header name has an underscore, which definitions do not accept: the OAuth 2 scheme wins.
-      auth: { type: "bearer" },
+      // A key a user can paste (api_key, a header name with an underscore, which definitions accept)
+      // rather than an OAuth 2 access token.
+      auth: { type: "header", name: "api_key" },
       validation: { method: "GET", path: "/store/inventory" },
     });
-    expect(config.keyHelp).toContain("OAuth 2.0");
+    expect(config.keyHelp).toBe("The key is sent in the api_key header.");
     expect(validation).toBe(
-      "GET /store/inventory (getInventory): the first GET operation without required parameters",
+      "GET /store/inventory (getInventory): the first GET operation without required parameters that takes the key",
     );
     expect(warnings).toContain(
       "uploadFile: skipped; its request body is multipart/form-data (only JSON and urlencoded forms are supported)",
@@ -119,9 +120,12 @@ describe("importOpenApi on the Swagger Petstore (OpenAPI 3.0)", () => {
       destructiveHint: true,
       idempotentHint: true,
     });
-    expect(tool(config, "update_user").annotations).toMatchObject({
+    // PUT overwrites what is there: destructive, like DELETE.
+    expect(tool(config, "update_user").annotations).toEqual({
       readOnlyHint: false,
+      destructiveHint: true,
       idempotentHint: true,
+      openWorldHint: true,
     });
     expect(tool(config, "update_pet_with_form").request).toEqual({
       method: "POST",
@@ -266,12 +270,83 @@ describe("importOpenApi: base URL, docs, validation", () => {
         servers: [
           {
             url: "https://{region}.example.com/{v}/",
-            variables: { region: { default: "eu" }, v: { default: "v2" } },
+            variables: { region: { default: "eu", enum: ["eu", "us"] }, v: { default: "v2" } },
           },
         ],
       },
     );
-    expect((await run(d)).config.baseUrl).toBe("https://eu.example.com/v2");
+    const { config, warnings } = await run(d);
+    expect(config.baseUrl).toBe("https://eu.example.com/v2");
+    expect(config.additionalCredentials).toBeUndefined();
+    // A choice the document fixes (enum) goes without a word; a free one is worth checking.
+    expect(warnings).toContain('servers[0].url: {v} took its default "v2" (edit baseUrl if it differs)');
+    expect(warnings.some((w) => w.includes("{region}"))).toBe(false);
+  });
+
+  test("a host variable without enum (Jira's site) is each user's: a field, pinned to one DNS label", async () => {
+    const d = doc(
+      { "/rest/api/3/myself": { get: ok } },
+      {
+        components: { securitySchemes: { basic: { type: "http", scheme: "basic" } } },
+        security: [{ basic: [] }],
+        servers: [
+          {
+            url: "https://{your-domain}.atlassian.net",
+            variables: { "your-domain": { default: "your-domain", description: "Your Jira site" } },
+          },
+        ],
+      },
+    );
+    const { config, warnings } = await run(d);
+    expect(config.baseUrl).toBe("https://{your_domain}.atlassian.net");
+    expect(config.docsUrl).toBe("https://x.atlassian.net");
+    expect(config.additionalCredentials?.map((f) => f.name)).toEqual(["username", "your_domain"]);
+    expect(config.additionalCredentials?.[1]).toEqual({
+      name: "your_domain",
+      label: "Your domain",
+      description:
+        'Your Jira site. The part of the API\'s host name in https://<this>.atlassian.net (the document\'s example: "your-domain"): letters, digits and "-".',
+      pattern: "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+      maxLength: 63,
+      secret: false,
+    });
+    expect(warnings).toContain(
+      'servers[0].url: {your-domain} is each user\'s own part of the host; it becomes the "your_domain" field users fill in when connecting (review its label and description)',
+    );
+    // The registry loads it, and the key only ever goes to <label>.atlassian.net.
+    const dir = mkdtempSync(join(tmpdir(), "openapi-"));
+    temps.push(dir);
+    mkdirSync(join(dir, "test"));
+    writeFileSync(join(dir, "test", "config.json"), formatJson(config));
+    const service = loadRegistry([dir], {}).get("test");
+    const field = service?.additionalCredentials.find((f) => f.name === "your_domain");
+    const pinned = new RegExp(`^(?:${field?.pattern})$`);
+    expect(pinned.test("acme")).toBe(true);
+    expect(pinned.test("evil.com#")).toBe(false);
+    expect(pinned.test("evil.com/")).toBe(false);
+    // A whole host cannot be pinned: it takes its default, with a warning.
+    const whole = doc(
+      { "/a": { get: ok } },
+      { servers: [{ url: "https://{host}/api", variables: { host: { default: "api.example.com" } } }] },
+    );
+    expect((await run(whole)).config.baseUrl).toBe("https://api.example.com/api");
+  });
+
+  test("a server URL with a query, a fragment or a password is refused (and the password never shown)", async () => {
+    const withQuery = doc({ "/a": { get: ok } }, { servers: [{ url: "https://api.example.com/v1?x=1" }] });
+    expect(await failure(withQuery)).toStartWith(
+      'servers[0].url "https://api.example.com/v1?x=1" has a query or fragment',
+    );
+    expect(await failure(doc({ "/a": { get: ok } }), { baseUrl: "https://x.example.com/#top" })).toStartWith(
+      '--base-url "https://x.example.com/#top" has a query or fragment',
+    );
+    const secret = doc({ "/a": { get: ok } }, { servers: [{ url: "https://me:s3cret@api.example.com" }] });
+    const message = await failure(secret);
+    expect(message).toBe(
+      "servers[0].url holds a user name or password, which never go in a definition; pass --base-url <https://...> without them",
+    );
+    const notHttp = doc({ "/a": { get: ok } }, { servers: [{ url: "ftp://me:s3cret@api.example.com" }] });
+    expect(await failure(notHttp)).not.toContain("s3cret");
   });
 
   test("a relative server needs --base-url, which replaces it", async () => {
@@ -433,7 +508,7 @@ describe("importOpenApi: tools", () => {
     );
   });
 
-  test("a circular $ref in an input names the operation and the ref", async () => {
+  test("a circular $ref in an input: the recursion is left out, the rest of the document imports", async () => {
     const d = doc(
       {
         "/tree": {
@@ -469,13 +544,304 @@ describe("importOpenApi: tools", () => {
         },
       },
     );
-    expect(await failure(d)).toBe(
-      "operation plantTree (POST /tree) has a circular $ref in its input: #/components/schemas/Node; a recursive schema cannot become a tool input",
+    const { config, warnings } = await run(d);
+    expect(tool(config, "plant_tree").inputSchema).toEqual({
+      type: "object",
+      properties: { name: { type: "string", maxLength: 1000 } },
+      additionalProperties: false,
+    });
+    expect(warnings).toContain(
+      "plantTree body.children[]: a recursive schema (circular $ref #/components/schemas/Node); left out of the input",
+    );
+    // A body that is nothing but the recursion cannot be a tool: skipped, with a word.
+    const loop = doc(
+      {
+        "/ab": {
+          post: {
+            ...ok,
+            operationId: "postAb",
+            requestBody: { content: { "application/json": { schema: { $ref: "#/components/schemas/A" } } } },
+          },
+        },
+        "/ok": { get: ok },
+      },
+      {
+        components: {
+          schemas: {
+            A: { allOf: [{ $ref: "#/components/schemas/B" }], properties: { a: { type: "string" } } },
+            B: { allOf: [{ $ref: "#/components/schemas/A" }], properties: { b: { type: "string" } } },
+          },
+        },
+      },
+    );
+    const looped = await run(loop);
+    expect(looped.config.tools.map((t) => t.name)).toEqual(["get_ok"]);
+    expect(looped.warnings).toContain(
+      "postAb: skipped; its request body is a recursive schema (circular $ref #/components/schemas/A), which cannot become a tool input",
     );
     // In a response only, it does not matter.
     const paths = d.paths["/tree"] as Record<string, unknown>;
     delete paths.post;
     expect((await run(d)).config.tools.map((t) => t.name)).toEqual(["get_tree"]);
+  });
+});
+
+describe("importOpenApi: shapes of real APIs", () => {
+  test("annotations: GET reads; PUT, PATCH and DELETE may overwrite or delete; POST adds", async () => {
+    const { config } = await run(doc({ "/t": { get: ok, post: ok, put: ok, patch: ok, delete: ok } }));
+    expect(config.tools.map((t) => [t.request.method, t.annotations])).toEqual([
+      ["GET", { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }],
+      ["POST", { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true }],
+      ["PUT", { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true }],
+      ["PATCH", { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true }],
+      ["DELETE", { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true }],
+    ]);
+  });
+
+  test("header names with an underscore (the Petstore's api_key) are keys and inputs", async () => {
+    const d = doc(
+      {
+        "/me": {
+          get: {
+            ...ok,
+            parameters: [
+              { name: "api_key", in: "header", required: true, schema: { type: "string" } },
+              { name: "X_Trace_Id", in: "header", schema: { type: "string" } },
+            ],
+          },
+        },
+      },
+      {
+        components: { securitySchemes: { k: { type: "apiKey", in: "header", name: "api_key" } } },
+        security: [{ k: [] }],
+      },
+    );
+    const { config, warnings, validation } = await run(d);
+    expect(config.auth).toEqual({ type: "header", name: "api_key" });
+    expect(tool(config, "get_me").request.headers).toEqual({ X_Trace_Id: "X_Trace_Id" });
+    // The key's own header is no required input: /me is a fine key check.
+    expect(validation).toBe(
+      "GET /me (GET /me): the first GET operation without required parameters that takes the key",
+    );
+    expect(warnings).not.toContainEqual(expect.stringContaining("auth:"));
+  });
+
+  test('Stripe: Bearer over Basic, expand[] repeated, metadata a map, an object beside "" kept, no noise for empty GET bodies', async () => {
+    const emptyForm = {
+      content: {
+        "application/x-www-form-urlencoded": {
+          schema: { type: "object", properties: {}, additionalProperties: false },
+        },
+      },
+    };
+    const d = doc(
+      {
+        "/v1/customers": {
+          get: {
+            ...ok,
+            operationId: "GetCustomers",
+            requestBody: emptyForm,
+            parameters: [
+              {
+                name: "expand",
+                in: "query",
+                style: "deepObject",
+                explode: true,
+                schema: { type: "array", items: { type: "string", maxLength: 5000 } },
+              },
+            ],
+          },
+          post: {
+            ...ok,
+            operationId: "PostCustomers",
+            requestBody: {
+              content: {
+                "application/x-www-form-urlencoded": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      address: {
+                        anyOf: [
+                          {
+                            type: "object",
+                            properties: { city: { type: "string", maxLength: 5000 } },
+                          },
+                          { type: "string", enum: [""] },
+                        ],
+                      },
+                      metadata: {
+                        anyOf: [
+                          { type: "object", additionalProperties: { type: "string" } },
+                          { type: "string", enum: [""] },
+                        ],
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      {
+        servers: [{ url: "https://api.stripe.com/" }],
+        components: {
+          securitySchemes: {
+            basicAuth: { type: "http", scheme: "basic" },
+            bearerAuth: { type: "http", scheme: "bearer" },
+          },
+        },
+        security: [{ basicAuth: [] }, { bearerAuth: [] }],
+      },
+    );
+    const { config, warnings } = await run(d);
+    // Stripe's Basic takes the key as the user name: Bearer, which needs nothing else, is the one to use.
+    expect(config.auth).toEqual({ type: "bearer" });
+    expect(config.additionalCredentials).toBeUndefined();
+    expect(tool(config, "get_customers").request.query).toEqual({ "expand[]": "expand" });
+    expect(tool(config, "post_customers").inputSchema.properties).toEqual({
+      address: {
+        type: "object",
+        properties: { city: { type: "string", maxLength: 5000 } },
+        additionalProperties: false,
+      },
+      metadata: {
+        type: "object",
+        properties: {},
+        additionalProperties: { type: "string", maxLength: 1000 },
+        maxProperties: 50,
+        propertyNames: { maxLength: 200 },
+      },
+    });
+    expect(warnings.filter((w) => w.startsWith("GetCustomers") || w.startsWith("PostCustomers"))).toEqual([]);
+  });
+
+  test("Slack: a token parameter of a secured operation is the key, never an input", async () => {
+    const d = doc(
+      {
+        "/chat.postMessage": {
+          post: {
+            ...ok,
+            operationId: "chat_postMessage",
+            security: [{ slackAuth: ["chat:write"] }],
+            parameters: [{ name: "token", in: "header", required: true, schema: { type: "string" } }],
+            requestBody: {
+              required: true,
+              content: {
+                "application/x-www-form-urlencoded": {
+                  schema: {
+                    type: "object",
+                    required: ["channel"],
+                    properties: { token: { type: "string" }, channel: { type: "string" } },
+                  },
+                },
+              },
+            },
+          },
+        },
+        "/conversations.list": {
+          get: {
+            ...ok,
+            operationId: "conversations_list",
+            security: [{ slackAuth: ["channels:read"] }],
+            parameters: [{ name: "token", in: "query", required: true, schema: { type: "string" } }],
+          },
+        },
+        // Without a key, a token is just an input (e.g. a code to exchange).
+        "/oauth.exchange": {
+          get: {
+            ...ok,
+            operationId: "oauth_exchange",
+            security: [],
+            parameters: [{ name: "token", in: "query", schema: { type: "string" } }],
+          },
+        },
+      },
+      {
+        components: {
+          securitySchemes: {
+            slackAuth: {
+              type: "oauth2",
+              flows: {
+                authorizationCode: {
+                  authorizationUrl: "https://slack.com/oauth/authorize",
+                  tokenUrl: "https://slack.com/api/oauth.access",
+                  scopes: { "chat:write": "w", "channels:read": "r" },
+                },
+              },
+            },
+          },
+        },
+      },
+    );
+    const { config, warnings, validation } = await run(d);
+    const post = tool(config, "chat_post_message");
+    expect(post.inputSchema.required).toEqual(["channel"]);
+    expect(Object.keys(post.inputSchema.properties)).toEqual(["channel"]);
+    expect(post.request).toEqual({
+      method: "POST",
+      path: "/chat.postMessage",
+      body: ["channel"],
+      bodyEncoding: "form",
+    });
+    expect(tool(config, "conversations_list").inputSchema.properties).toEqual({});
+    expect(Object.keys(tool(config, "oauth_exchange").inputSchema.properties)).toEqual(["token"]);
+    expect(validation).toStartWith("GET /conversations.list (conversations_list)");
+    expect(warnings).toContain(
+      'chat_postMessage header parameter "token": left out; it looks like a credential, and the platform sends the user\'s key itself',
+    );
+    expect(warnings).toContain(
+      "chat_postMessage body.token: left out; it looks like a credential, and the platform sends the user's key itself",
+    );
+  });
+
+  test("a query parameter name the definition cannot hold is skipped, not the whole import", async () => {
+    const { config, warnings } = await run(
+      doc({
+        "/a": {
+          get: {
+            ...ok,
+            operationId: "getA",
+            parameters: [
+              { name: "", in: "query", schema: { type: "string" } },
+              { name: "q".repeat(201), in: "query", schema: { type: "string" } },
+              { name: "ok", in: "query", schema: { type: "string" } },
+            ],
+          },
+        },
+      }),
+    );
+    expect(tool(config, "get_a").request.query).toEqual(["ok"]);
+    expect(warnings).toContain(
+      'getA query parameter "": skipped; a query parameter name has 1 to 200 characters',
+    );
+  });
+
+  test("a media type sent as plain JSON is named; renamed duplicates and skipped operations are told once", async () => {
+    const body = (type: string) => ({
+      content: { [type]: { schema: { type: "object", properties: { a: { type: "string" } } } } },
+    });
+    const paths: Record<string, unknown> = {
+      "/a": { post: { ...ok, operationId: "make", requestBody: body("application/vnd.api+json") } },
+      "/b": {
+        post: { ...ok, operationId: "make-thing", requestBody: body("application/json; charset=utf-8") },
+      },
+      "/c": { post: { ...ok, operationId: "makeThing" } },
+    };
+    for (let i = 0; i < 205; i++) paths[`/n${i}`] = { get: { ...ok, operationId: `op${i}` } };
+    const { config, warnings } = await run(doc(paths));
+    expect(config.tools).toHaveLength(200);
+    expect(tool(config, "make_thing_2").request.path).toBe("/c");
+    expect(warnings).toContain(
+      "make: its request body is application/vnd.api+json; it is sent as application/json, which a strict server may refuse",
+    );
+    expect(warnings).toContain(
+      'makeThing: named "make_thing_2"; "make_thing" is taken by an earlier operation',
+    );
+    expect(warnings.filter((w) => w.includes("at most 200 tools"))).toEqual([
+      "8 operation(s) skipped; a definition holds at most 200 tools: op197, op198, op199, op200, op201, ...",
+    ]);
+    expect(warnings.some((w) => w.startsWith("make-thing:"))).toBe(false);
   });
 });
 
@@ -499,6 +865,25 @@ describe("importOpenApi: refusals", () => {
         doc({ "/a": { get: { ...ok, parameters: [{ $ref: "#/components/parameters/Nope" }] } } }),
       ),
     ).toStartWith('not a valid OpenAPI 3.0.3 document: Missing $ref pointer "#/components/parameters/Nope"');
+  });
+
+  test("a type the registry would refuse beside another, or one the platform uses itself", async () => {
+    const existing = [{ type: "my-api", prefix: "my", port: 3200, file: "defs/my-api/config.json" }];
+    expect(await failure(doc({ "/a": { get: ok } }), { type: "my_api", existing })).toBe(
+      'the type "my_api" would read the same SERVICE_MY_API_* settings as "my-api" (defs/my-api/config.json), and the registry refuses both; choose another --type',
+    );
+    expect(await failure(doc({ "/a": { get: ok } }), { type: "custom" })).toBe(
+      'the type "custom" is reserved (users\' own MCP servers); choose another --type',
+    );
+    // Users' own servers' token prefix is never handed out, not even when an earlier import had it.
+    expect((await run(doc({ "/a": { get: ok } }), { type: "cus" })).config.prefix).toBe("cu");
+    expect((await run(doc({ "/a": { get: ok } }), { type: "cus", prefix: "cus" })).config.prefix).toBe("cu");
+  });
+
+  test("a YAML version read as a number", async () => {
+    expect(await failure({ ...doc({}), openapi: 3.1 })).toBe(
+      '"openapi" must be the full version as a string, e.g. "3.1.0" or "3.0.3" (it is 3.1)',
+    );
   });
 
   test("a bad or taken type, no usable operation", async () => {

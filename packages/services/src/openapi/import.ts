@@ -10,6 +10,7 @@ import {
   CircularRefError,
   type ConvertContext,
   convertSchema,
+  deref,
   flatten,
   isRecord,
   truncate,
@@ -64,12 +65,27 @@ type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 const MAX_TOOLS = 200;
 const JSON_MEDIA = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 const FORM_MEDIA = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
-const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
+/** What a definition accepts as a header name (definition.ts `HeaderName`). */
+const HEADER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** A query parameter's name as a definition's `query` mapping can hold it. */
+const MAX_QUERY_NAME = 200;
+/**
+ * Parameters and body fields that carry a credential (Slack's `token`): with the platform sending the user's
+ * key itself, they are never inputs (a model would be asked for a secret).
+ */
+const CREDENTIAL_NAME = /^(?:x[-_]?)?(?:access[-_]?|auth[-_]?|api[-_]?|bearer[-_]?)?(?:token|key)$/i;
+const isCredentialName = (name: string) => name.toLowerCase() !== "key" && CREDENTIAL_NAME.test(name);
 const BODY_KEY = /^(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*)$/;
 /** Headers the platform sets itself. */
 // Set by the platform (accept) or never settable (FORBIDDEN_HEADERS: Host, Authorization, Forwarded, ...).
 const RESERVED_HEADERS = new Set(["accept", ...FORBIDDEN_HEADERS]);
 const HttpUrl = z.url({ protocol: /^https?$/ });
+/** Types and token prefixes the platform uses itself: users' own MCP servers (`CUSTOM_SERVICE` in @mcp/core). */
+const RESERVED: readonly ExistingService[] = [{ type: "custom", prefix: "cus" }];
+/** The SERVICE_<TYPE>_* settings a type reads (registry.ts): `my-api` and `my_api` read the same ones. */
+const envKey = (type: string) => type.toUpperCase().replaceAll("-", "_");
+/** A server variable that is one label of the host becomes a field each user fills in: one DNS label. */
+const HOST_LABEL_PATTERN = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 
 interface Operation {
   method: string;
@@ -96,10 +112,22 @@ const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v
 export async function importOpenApi(document: unknown, options: ImportOptions): Promise<ImportResult> {
   const { type } = options;
   if (!TYPE_PATTERN.test(type)) throw new OpenApiImportError(invalidTypeMessage(type));
-  const clash = options.existing?.find((s) => s.type === type);
+  if (RESERVED.some((s) => s.type === type)) {
+    throw new OpenApiImportError(
+      `the type "${type}" is reserved (users' own MCP servers); choose another --type`,
+    );
+  }
+  const existing = [...RESERVED, ...(options.existing ?? [])];
+  const clash = existing.find((s) => s.type === type);
   if (clash) {
     throw new OpenApiImportError(
       `the type "${type}" is already in the registry${clash.file ? ` (${clash.file})` : ""}; choose another --type`,
+    );
+  }
+  const sameSettings = existing.find((s) => envKey(s.type) === envKey(type));
+  if (sameSettings) {
+    throw new OpenApiImportError(
+      `the type "${type}" would read the same SERVICE_${envKey(type)}_* settings as "${sameSettings.type}"${sameSettings.file ? ` (${sameSettings.file})` : ""}, and the registry refuses both; choose another --type`,
     );
   }
   const api = await parseDocument(document, options.source);
@@ -108,30 +136,48 @@ export async function importOpenApi(document: unknown, options: ImportOptions): 
 
   const operations = collectOperations(api, warn);
   const auth = chooseAuth(api, operations, warn);
-  const baseUrl = chooseBaseUrl(api, options.baseUrl, operations, warn);
+  const base = chooseBaseUrl(api, options.baseUrl, operations, auth.additionalCredentials ?? [], warn);
+  const { baseUrl } = base;
+  const additionalCredentials = [...(auth.additionalCredentials ?? []), ...base.fields];
 
   const names = new Set<string>();
   const tools: Tool[] = [];
+  const overLimit: string[] = [];
   for (const operation of operations) {
-    const tool = buildTool(operation, auth.auth, warn);
+    // Past the limit an operation is only counted: its own warnings would be about a tool never written.
+    const full = tools.length === MAX_TOOLS;
+    const tool = buildTool(api, operation, auth.auth, full ? () => {} : warn);
     if (tool === undefined) continue;
-    if (tools.length === MAX_TOOLS) {
-      warn(`${operation.label}: skipped; a definition holds at most ${MAX_TOOLS} tools`);
+    if (full) {
+      overLimit.push(operation.label);
       continue;
     }
-    tool.name = unique(tool.name, names);
+    const wanted = tool.name;
+    tool.name = unique(wanted, names);
+    if (tool.name !== wanted) {
+      warn(`${operation.label}: named "${tool.name}"; "${wanted}" is taken by an earlier operation`);
+    }
     tools.push(tool);
   }
   if (tools.length === 0) throw new OpenApiImportError("no operation in the document could become a tool");
+  if (overLimit.length > 0) {
+    // One line, not one per operation: a large API (GitHub, Stripe) has thousands.
+    warn(
+      `${overLimit.length} operation(s) skipped; a definition holds at most ${MAX_TOOLS} tools: ${overLimit.slice(0, 5).join(", ")}${overLimit.length > 5 ? ", ..." : ""}`,
+    );
+  }
 
   const info = isRecord(api.info) ? api.info : {};
   const name = truncate(oneLine(str(info.title) ?? type), 100);
-  const taken = options.existing ?? [];
+  const prefixes = new Set(existing.flatMap((s) => (s.prefix ? [s.prefix] : [])));
+  const ports = new Set(existing.flatMap((s) => (s.port ? [s.port] : [])));
   const prefix =
-    options.prefix ?? pickPrefix(type, new Set(taken.flatMap((s) => (s.prefix ? [s.prefix] : []))));
-  const port = options.port ?? pickPort(new Set(taken.flatMap((s) => (s.port ? [s.port] : []))));
-  const docsUrl = chooseDocsUrl(api, baseUrl, warn);
-  const validation = chooseValidation(operations, auth.scheme, api, warn);
+    options.prefix !== undefined && !prefixes.has(options.prefix)
+      ? options.prefix
+      : pickPrefix(type, prefixes);
+  const port = options.port !== undefined && !ports.has(options.port) ? options.port : pickPort(ports);
+  const docsUrl = chooseDocsUrl(api, baseUrl.replace(/\{[^{}]+\}/g, "x"), warn);
+  const validation = chooseValidation(operations, auth, api, warn);
 
   const config: ServiceConfigInput = {
     $schema: options.schemaRef ?? "../../definition.schema.json",
@@ -149,7 +195,7 @@ export async function importOpenApi(document: unknown, options: ImportOptions): 
     ...(auth.keyHelp !== undefined && { keyHelp: truncate(auth.keyHelp, 1000) }),
     baseUrl,
     auth: auth.auth,
-    ...(auth.additionalCredentials && { additionalCredentials: auth.additionalCredentials }),
+    ...(additionalCredentials.length > 0 && { additionalCredentials }),
     validation: { method: "GET", path: validation.path },
     tools,
   };
@@ -191,6 +237,12 @@ async function parseDocument(
     throw new OpenApiImportError('not an OpenAPI document: it has no "openapi" field');
   }
   const version = String(document.openapi);
+  if (typeof document.openapi !== "string" || /^3\.[01]$/.test(version)) {
+    // YAML reads `openapi: 3.1` as a number.
+    throw new OpenApiImportError(
+      `"openapi" must be the full version as a string, e.g. "3.1.0" or "3.0.3" (it is ${JSON.stringify(document.openapi)})`,
+    );
+  }
   if (!/^3\.[01]\.[0-9]+$/.test(version)) {
     throw new OpenApiImportError(`OpenAPI ${version} is not supported; only 3.0.x and 3.1.x are`);
   }
@@ -268,7 +320,8 @@ const effectiveSecurity = (api: Record<string, unknown>, o: Operation): unknown 
   o.op.security !== undefined ? o.op.security : api.security;
 
 /**
- * The credential placement: among the schemes the document requires globally (in order), else those its
+ * The credential placement: among the schemes the document requires globally (in order, but one the key alone
+ * unlocks in a header first: Stripe offers Basic with the key as user name, or Bearer), else those its
  * operations use most, the first one a user can paste a key for (bearer, basic, apiKey in a header or the
  * query); with only OAuth 2 / OpenID Connect schemes, a bearer access token.
  */
@@ -280,7 +333,16 @@ function chooseAuth(api: Record<string, unknown>, ops: Operation[], warn: (m: st
     for (const n of new Set(requirementNames(effectiveSecurity(api, o))))
       usage.set(n, (usage.get(n) ?? 0) + 1);
   }
-  const global = requirementNames(api.security);
+  const keyInHeader = (n: string) => {
+    const s = schemes[n];
+    if (!isRecord(s)) return false;
+    if (s.type === "http") return typeof s.scheme === "string" && s.scheme.toLowerCase() === "bearer";
+    return s.type === "apiKey" && s.in === "header";
+  };
+  // A stable sort: document order otherwise.
+  const global = requirementNames(api.security).sort(
+    (a, b) => Number(keyInHeader(b)) - Number(keyInHeader(a)),
+  );
   const declared = Object.keys(schemes);
   const rest = declared
     .filter((n) => !global.includes(n))
@@ -359,7 +421,7 @@ function keyAuth(name: string, s: Record<string, unknown>): AuthChoice | string 
   if (s.type === "apiKey" && typeof s.name === "string") {
     if (s.in === "header") {
       if (!HEADER_NAME.test(s.name)) {
-        return `the header name "${s.name}" is outside what definitions accept: letters, digits and "-"`;
+        return `the header name "${s.name}" is outside what definitions accept: 1-64 letters, digits, "-" and "_"`;
       }
       return {
         auth: { type: "header", name: s.name },
@@ -406,12 +468,24 @@ function warnOtherSecurity(
 
 // ------------------------------------------------------------------------------------------ base URL
 
+type CredentialField = NonNullable<ServiceConfigInput["additionalCredentials"]>[number];
+
+/** A URL as messages show it: never with a user name or password. */
+const shown = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@");
+
+/**
+ * `baseUrl` from `--base-url`, else `servers[0]` with its variables filled: a variable without `enum` that is a
+ * label of the host in front of a fixed domain (Jira's `https://{your-domain}.atlassian.net`) is each user's own,
+ * so it stays in the URL as `{field}` and becomes a non-secret additional credential pinned to one DNS label;
+ * any other takes its default.
+ */
 function chooseBaseUrl(
   api: Record<string, unknown>,
   override: string | undefined,
   ops: Operation[],
+  taken: readonly { name: string }[],
   warn: (m: string) => void,
-): string {
+): { baseUrl: string; fields: CredentialField[] } {
   const servers = records(api.servers);
   for (const o of ops) {
     if (records(o.op.servers).length > 0 || records(o.pathItem.servers).length > 0) {
@@ -420,9 +494,10 @@ function chooseBaseUrl(
   }
   if (override !== undefined) {
     if (!HttpUrl.safeParse(override).success || override.length > 500) {
-      throw new OpenApiImportError(`--base-url "${override}" is not an http(s) URL`);
+      throw new OpenApiImportError(`--base-url "${shown(override)}" is not an http(s) URL`);
     }
-    return https(trimSlash(override), warn);
+    checkUrlParts(override, "--base-url");
+    return { baseUrl: https(trimSlash(override), warn), fields: [] };
   }
   const first = servers[0];
   const raw = first ? str(first.url) : undefined;
@@ -430,25 +505,85 @@ function chooseBaseUrl(
     throw new OpenApiImportError("the document has no servers; pass --base-url <https://...>");
   }
   const variables = isRecord(first.variables) ? first.variables : {};
+  // The host, and what follows its last {variable}: a fixed domain of two labels or more pins the host.
+  const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#:]*)/i.exec(raw)?.[1] ?? "";
+  const fixedDomain = /^[A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+){2,}$/.test(host.slice(host.lastIndexOf("}") + 1));
+  const names = new Set(taken.map((f) => f.name));
+  const fields: CredentialField[] = [];
   const url = raw.replace(/\{([^{}]+)\}/g, (_, v: string) => {
-    const variable = variables[v];
-    const value = isRecord(variable) ? variable.default : undefined;
+    const variable = isRecord(variables[v]) ? variables[v] : {};
+    const value = variable.default;
+    const fixed = Array.isArray(variable.enum) && variable.enum.length > 0;
+    if (!fixed && fixedDomain && host.includes(`{${v}}`)) {
+      const field = hostField(v, variable, raw, names);
+      fields.push(field);
+      warn(
+        `servers[0].url: {${v}} is each user's own part of the host; it becomes the "${field.name}" field users fill in when connecting (review its label and description)`,
+      );
+      return `{${field.name}}`;
+    }
     if (typeof value !== "string") {
       throw new OpenApiImportError(
-        `servers[0].url "${raw}": the variable {${v}} has no default; pass --base-url`,
+        `servers[0].url "${shown(raw)}": the variable {${v}} has no default; pass --base-url`,
       );
     }
+    if (!fixed) warn(`servers[0].url: {${v}} took its default "${value}" (edit baseUrl if it differs)`);
     return value;
   });
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
-    throw new OpenApiImportError(`servers[0].url "${raw}" is relative; pass --base-url <https://...>`);
+  const sample = url.replace(/\{[^{}]+\}/g, "x");
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(sample)) {
+    throw new OpenApiImportError(`servers[0].url "${shown(raw)}" is relative; pass --base-url <https://...>`);
   }
-  if (!HttpUrl.safeParse(url).success || url.length > 500) {
+  if (!HttpUrl.safeParse(sample).success || url.length > 500) {
     throw new OpenApiImportError(
-      `servers[0].url "${url}" is not an http(s) URL; pass --base-url <https://...>`,
+      `servers[0].url "${shown(url)}" is not an http(s) URL; pass --base-url <https://...>`,
     );
   }
-  return https(trimSlash(url), warn);
+  checkUrlParts(sample, "servers[0].url");
+  return { baseUrl: https(trimSlash(url), warn), fields };
+}
+
+/** A base URL requests are appended to: no user name or password (a secret), no query or fragment. */
+function checkUrlParts(url: string, what: string): void {
+  const parsed = new URL(url);
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new OpenApiImportError(
+      `${what} holds a user name or password, which never go in a definition; pass --base-url <https://...> without them`,
+    );
+  }
+  if (/[?#]/.test(url)) {
+    throw new OpenApiImportError(
+      `${what} "${url}" has a query or fragment, which a base URL cannot keep (every tool's path is appended to it); pass --base-url <https://...> without it`,
+    );
+  }
+}
+
+/** The additional credential for a host variable: not secret, one DNS label, so the key stays on that domain. */
+function hostField(
+  variable: string,
+  spec: Record<string, unknown>,
+  url: string,
+  names: Set<string>,
+): CredentialField {
+  let name = inputName(variable).replace(/^_+/, "");
+  name = `${name.charAt(0).toLowerCase()}${name.slice(1)}`;
+  if (!/^[a-z]/.test(name)) name = `site_${name}`;
+  name = unique(name.slice(0, 32), names, 32);
+  const own = str(spec.description);
+  const example =
+    typeof spec.default === "string" ? ` (the document's example: "${oneLine(spec.default, 63)}")` : "";
+  const where = url.replace(`{${variable}}`, "<this>");
+  return {
+    name,
+    label: truncate(humanize(variable), 100),
+    description: truncate(
+      `${own ? `${oneLine(own, 300).replace(/([^.!?:])$/, "$1.")} ` : ""}The part of the API's host name in ${oneLine(where, 150)}${example}: letters, digits and "-".`,
+      500,
+    ),
+    pattern: HOST_LABEL_PATTERN,
+    maxLength: 63,
+    secret: false,
+  };
 }
 
 /** Keys never travel in clear text: an http base URL becomes https (SERVICE_<TYPE>_BASE_URL can still say http). */
@@ -488,6 +623,8 @@ interface Param {
   example?: unknown;
   /** A query list sent as repeated parameters (OpenAPI's default `form` style). */
   explode: boolean;
+  /** `deepObject`: a query list goes as `name[]=a&name[]=b` (Stripe's `expand`). */
+  deep: boolean;
 }
 
 /** Path-level parameters, overridden by the operation's own (same name and place). */
@@ -508,15 +645,34 @@ function parametersOf(o: Operation): Param[] {
       description: str(p.description),
       example: p.example,
       explode: (p.style === undefined || p.style === "form") && p.explode !== false,
+      deep: p.style === "deepObject",
     });
   }
   return [...byKey.values()];
 }
 
+/**
+ * Why the platform, not the model, fills this parameter (so it is no input); undefined when it is an input.
+ * `secured`: the operation takes a key, which the platform sends.
+ */
+function platformParam(p: Param, auth: Auth, secured: boolean): string | undefined {
+  const lower = p.name.toLowerCase();
+  if (p.in === "header" && RESERVED_HEADERS.has(lower)) return "set by the platform";
+  if (p.in === "header" && auth.type === "header" && auth.name.toLowerCase() === lower) return "the key";
+  if (p.in === "query" && auth.type === "query" && auth.name === p.name) return "the key";
+  if (secured && (p.in === "header" || p.in === "query") && isCredentialName(p.name)) return "a credential";
+  return undefined;
+}
+
+/** Whether the operation takes a key (its own security, else the document's, names a scheme). */
+const isSecured = (api: Record<string, unknown>, o: Operation): boolean =>
+  records(effectiveSecurity(api, o)).some((r) => Object.keys(r).length > 0);
+
+// PUT and PATCH overwrite what is there: destructive in MCP's sense (not only additive), as DELETE is.
 function annotations(method: string): Tool["annotations"] {
   return {
     readOnlyHint: method === "GET",
-    destructiveHint: method === "DELETE",
+    destructiveHint: method === "DELETE" || method === "PUT" || method === "PATCH",
     idempotentHint: method === "GET" || method === "PUT" || method === "DELETE",
     openWorldHint: true,
   };
@@ -539,20 +695,61 @@ function toolTexts(o: Operation): { title: string; description: string } {
 }
 
 /** One operation as a tool; undefined (with a warning) when it cannot be one. */
-function buildTool(o: Operation, auth: Auth, warn: (m: string) => void): Tool | undefined {
+function buildTool(
+  api: Record<string, unknown>,
+  o: Operation,
+  auth: Auth,
+  warn: (m: string) => void,
+): Tool | undefined {
+  // What is kept of this operation's warnings: none when it is skipped for a circular $ref.
+  const own: string[] = [];
   try {
-    return buildToolOrThrow(o, auth, warn);
+    const scope = { secured: isSecured(api, o), resolve: (ref: string) => pointer(api, ref) };
+    const tool = buildToolOrThrow(o, auth, scope, (m) => own.push(m));
+    for (const m of own) warn(m);
+    return tool;
   } catch (err) {
-    if (err instanceof CircularRefError) {
-      throw new OpenApiImportError(
-        `operation ${o.label} (${o.method} ${o.path}) has a circular $ref in its input: ${err.ref}; a recursive schema cannot become a tool input`,
-      );
-    }
-    throw err;
+    if (!(err instanceof CircularRefError)) throw err;
+    // A recursive value nested in the input is left out (schema.ts); a body that is nothing but one is skipped.
+    warn(
+      `${o.label}: skipped; its request body is a recursive schema (circular $ref ${err.ref}), which cannot become a tool input`,
+    );
+    return undefined;
   }
 }
 
-function buildToolOrThrow(o: Operation, auth: Auth, warn: (m: string) => void): Tool | undefined {
+/** What an operation's conversion needs of the document. */
+interface Scope {
+  /** The operation takes a key (which the platform sends). */
+  secured: boolean;
+  /** Looks up a `#/...` pointer: the `$ref`s the parser left in place (circular ones). */
+  resolve: (ref: string) => unknown;
+}
+
+/** The value a local JSON pointer (`#/components/schemas/Node`) names in the document; undefined if none. */
+function pointer(root: unknown, ref: string): unknown {
+  if (!ref.startsWith("#/")) return undefined;
+  let node = root;
+  for (const raw of ref.slice(2).split("/")) {
+    let key: string;
+    try {
+      key = decodeURIComponent(raw).replaceAll("~1", "/").replaceAll("~0", "~");
+    } catch {
+      return undefined;
+    }
+    if (!isRecord(node) || !Object.hasOwn(node, key)) return undefined;
+    node = node[key];
+  }
+  return node;
+}
+
+function buildToolOrThrow(
+  o: Operation,
+  auth: Auth,
+  scope: Scope,
+  warn: (m: string) => void,
+): Tool | undefined {
+  const { secured } = scope;
   if (!/^\/[^\s?#]*$/.test(o.path) || o.path.length > 500) {
     warn(`${o.label}: skipped; the path "${o.path}" cannot be a request path`);
     return undefined;
@@ -574,7 +771,14 @@ function buildToolOrThrow(o: Operation, auth: Auth, warn: (m: string) => void): 
   const placeholders = [...o.path.matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] ?? "");
   for (const ph of placeholders) {
     if (!params.some((p) => p.in === "path" && p.name === ph)) {
-      params.push({ name: ph, in: "path", required: true, schema: { type: "string" }, explode: false });
+      params.push({
+        name: ph,
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+        explode: false,
+        deep: false,
+      });
     }
   }
   params.sort((a, b) => Number(b.in === "path") - Number(a.in === "path"));
@@ -590,21 +794,23 @@ function buildToolOrThrow(o: Operation, auth: Auth, warn: (m: string) => void): 
       );
       continue;
     }
-    if (
-      p.in === "header" &&
-      (RESERVED_HEADERS.has(p.name.toLowerCase()) ||
-        (auth.type === "header" && auth.name.toLowerCase() === p.name.toLowerCase()))
-    ) {
-      continue; // set by the platform (the key, content type)
+    const byPlatform = platformParam(p, auth, secured);
+    if (byPlatform === "a credential") {
+      warn(`${at}: left out; it looks like a credential, and the platform sends the user's key itself`);
+      continue;
     }
-    if (p.in === "query" && auth.type === "query" && auth.name === p.name) continue;
+    if (byPlatform !== undefined) continue; // set by the platform (the key, content type)
     if (p.in === "header" && !HEADER_NAME.test(p.name)) {
       warn(`${at}: skipped; not a header name the definition format accepts`);
       continue;
     }
+    if (p.in === "query" && (p.name === "" || p.name.length > MAX_QUERY_NAME)) {
+      warn(`${at.slice(0, 200)}: skipped; a query parameter name has 1 to ${MAX_QUERY_NAME} characters`);
+      continue;
+    }
     if (p.in === "path" && !placeholders.includes(p.name)) continue;
     if (!["path", "query", "header"].includes(p.in)) continue;
-    const ctx: ConvertContext = { where: "param", at, warn };
+    const ctx: ConvertContext = { where: "param", at, warn, resolve: scope.resolve };
     const converted = convertSchema(p.schema, ctx, 0, p.required);
     if (converted === undefined) continue;
     if (p.description !== undefined) {
@@ -615,21 +821,25 @@ function buildToolOrThrow(o: Operation, auth: Auth, warn: (m: string) => void): 
     if (converted.type === "object" && p.in !== "path") {
       warn(`${at}: an object; sent as JSON text`);
     }
-    if (converted.type === "array" && p.in === "query" && p.explode) {
+    // The executor repeats a query parameter whose name ends in [] once per element, and joins others with commas.
+    const repeated = p.name.endsWith("[]") || p.deep;
+    if (converted.type === "array" && p.in === "query" && p.explode && !repeated) {
       warn(`${at}: a list; sent comma-separated (name=a,b), not repeated (name=a&name=b)`);
     }
     const name = nameFor(p.name, p.in);
     add(name, converted, p.required);
     if (p.in === "path") path = path.replaceAll(`{${p.name}}`, `{${name}}`);
-    else if (p.in === "query") query.push([p.name, name]);
-    else headers[p.name] = name;
+    else if (p.in === "query") {
+      const listKey = converted.type === "array" && p.deep && !p.name.endsWith("[]");
+      query.push([listKey ? `${p.name}[]` : p.name, name]);
+    } else headers[p.name] = name;
   }
 
   const request: Tool["request"] = { method: o.method as Method, path };
   if (query.length > 0) request.query = mapping(query);
   if (Object.keys(headers).length > 0) request.headers = headers;
 
-  const body = bodyOf(o, warn);
+  const body = bodyOf(o, scope, warn);
   if (body === "skip") return undefined;
   if (body !== undefined) {
     const entries: [string, string][] = [];
@@ -674,13 +884,22 @@ interface Body {
  * The request body's top-level properties as inputs: JSON first, else a urlencoded form. "skip" when the
  * operation cannot be a tool (only other media types, or a body that is not an object).
  */
-function bodyOf(o: Operation, warn: (m: string) => void): Body | "skip" | undefined {
+function bodyOf(o: Operation, scope: Scope, warn: (m: string) => void): Body | "skip" | undefined {
+  const { secured } = scope;
   const rb = o.op.requestBody;
   if (!isRecord(rb) || !isRecord(rb.content)) return undefined;
   const types = Object.keys(rb.content);
   if (types.length === 0) return undefined;
   if (o.method === "GET") {
-    warn(`${o.label}: its GET request body is ignored`);
+    // Stripe declares an empty form body on every GET: only one with fields is worth a word.
+    const declares = Object.values(rb.content).some(
+      (m) =>
+        isRecord(m) &&
+        isRecord(m.schema) &&
+        isRecord(m.schema.properties) &&
+        Object.keys(m.schema.properties).length > 0,
+    );
+    if (declares) warn(`${o.label}: its GET request body is ignored`);
     return undefined;
   }
   const mediaType = types.find((t) => JSON_MEDIA.test(t)) ?? types.find((t) => FORM_MEDIA.test(t));
@@ -692,8 +911,22 @@ function bodyOf(o: Operation, warn: (m: string) => void): Body | "skip" | undefi
   }
   const media = rb.content[mediaType];
   const bodyRequired = rb.required === true;
-  const ctx: ConvertContext = { where: "body", at: `${o.label} body`, warn };
-  const schema = flatten(isRecord(media) ? media.schema : undefined, ctx) ?? {};
+  const plain = mediaType.split(";")[0]?.trim().toLowerCase();
+  if (plain !== "application/json" && plain !== "application/x-www-form-urlencoded") {
+    const sentAs = JSON_MEDIA.test(mediaType) ? "application/json" : "application/x-www-form-urlencoded";
+    warn(
+      `${o.label}: its request body is ${plain}; it is sent as ${sentAs}, which a strict server may refuse`,
+    );
+  }
+  // A body that is a circular $ref (Node { children: Node[] }) is expanded once: its fields convert with it.
+  const top = deref(isRecord(media) ? media.schema : undefined, {
+    where: "body",
+    at: `${o.label} body`,
+    warn,
+    resolve: scope.resolve,
+  });
+  const ctx: ConvertContext = top.ctx;
+  const schema = flatten(top.schema, ctx) ?? {};
   const kind = typeOf(schema, { ...ctx, warn: () => {} });
   if (kind !== "object" && kind !== undefined) {
     warn(
@@ -714,6 +947,10 @@ function bodyOf(o: Operation, warn: (m: string) => void): Body | "skip" | undefi
   for (const [prop, raw] of Object.entries(props)) {
     if (isRecord(raw) && raw.readOnly === true) continue;
     const at = `${o.label} body.${prop}`;
+    if (secured && isCredentialName(prop)) {
+      warn(`${at}: left out; it looks like a credential, and the platform sends the user's key itself`);
+      continue;
+    }
     if (!BODY_KEY.test(prop)) {
       warn(`${at}: left out; the definition format cannot map this property name`);
       continue;
@@ -738,12 +975,16 @@ function bodyOf(o: Operation, warn: (m: string) => void): Body | "skip" | undefi
  */
 function chooseValidation(
   ops: Operation[],
-  scheme: string | undefined,
+  auth: AuthChoice,
   api: Record<string, unknown>,
   warn: (m: string) => void,
 ): { path: string; reason: string } {
+  const { scheme } = auth;
   const gets = ops.filter((o) => o.method === "GET" && /^\/[^\s?#]*$/.test(o.path));
-  const free = gets.filter((o) => !parametersOf(o).some((p) => p.required) && !o.path.includes("{"));
+  // Parameters the platform fills (the key itself, a declared Authorization header) are no requirement.
+  const needsInput = (o: Operation) =>
+    parametersOf(o).some((p) => p.required && platformParam(p, auth.auth, isSecured(api, o)) === undefined);
+  const free = gets.filter((o) => !needsInput(o) && !o.path.includes("{"));
   const takesKey = (o: Operation) =>
     scheme !== undefined && records(effectiveSecurity(api, o)).some((r) => scheme in r);
   const secured = free.find(takesKey);

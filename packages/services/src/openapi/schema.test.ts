@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { compileInputValidator, type JsonObjectSchema, JsonSchemaSchema } from "../json-schema.ts";
-import { CircularRefError, type ConvertContext, convertSchema } from "./schema.ts";
+import {
+  compileInputValidator,
+  type JsonObjectSchema,
+  type JsonSchema,
+  JsonSchemaSchema,
+} from "../json-schema.ts";
+import { CircularRefError, type ConvertContext, convertSchema, deref } from "./schema.ts";
 
 function ctx(where: "param" | "body" = "body"): ConvertContext & { warnings: string[] } {
   const warnings: string[] = [];
@@ -194,14 +199,95 @@ describe("convertSchema", () => {
     expect(c.warnings.some((w) => w.includes("nested deeper than 8 levels"))).toBe(true);
   });
 
-  test("a $ref left by the parser is circular", () => {
-    const schema = { type: "object", properties: { child: { $ref: "#/components/schemas/Node" } } };
-    expect(() => convert(schema)).toThrow(CircularRefError);
-    try {
-      convert(schema);
-    } catch (err) {
-      expect((err as CircularRefError).ref).toBe("#/components/schemas/Node");
-    }
+  test("a $ref left by the parser is circular: expanded once, left out where it comes back", () => {
+    const node = {
+      type: "object",
+      properties: {
+        name: { type: "string" },
+        children: { type: "array", items: { $ref: "#/components/schemas/Node" } },
+      },
+    };
+    const c = {
+      ...ctx(),
+      resolve: (ref: string) => (ref === "#/components/schemas/Node" ? node : undefined),
+    };
+    // The value is the node: its name is kept, its children (the recursion) are not.
+    expect(convert({ $ref: "#/components/schemas/Node" }, c)).toEqual({
+      type: "object",
+      properties: { name: { type: "string", maxLength: 1000 } },
+      additionalProperties: false,
+    });
+    expect(c.warnings).toEqual([
+      "op body.children[]: a recursive schema (circular $ref #/components/schemas/Node); left out of the input",
+    ]);
+    // In a parameter it is JSON text; with nothing to look it up in, it is cut at once.
+    expect(convert({ $ref: "#/components/schemas/Node" }, ctx("param"))?.type).toBe("string");
+    expect(() => deref({ $ref: "#/x" }, ctx())).toThrow(CircularRefError);
+  });
+
+  test("a map (additionalProperties with a schema) in a body is a bounded map; in a parameter, JSON text", () => {
+    const metadata = { type: "object", additionalProperties: { type: "string", maxLength: 500 } };
+    expect(convert(metadata)).toEqual({
+      type: "object",
+      properties: {},
+      additionalProperties: { type: "string", maxLength: 500 },
+      maxProperties: 50,
+      propertyNames: { maxLength: 200 },
+    });
+    expect(
+      convert({
+        type: "object",
+        properties: { id: { type: "string" } },
+        additionalProperties: { type: "integer" },
+        maxProperties: 10,
+        propertyNames: { maxLength: 40, pattern: "^[a-z]+$" },
+      }),
+    ).toEqual({
+      type: "object",
+      properties: { id: { type: "string", maxLength: 1000 } },
+      additionalProperties: { type: "integer" },
+      maxProperties: 10,
+      propertyNames: { maxLength: 40, pattern: "^[a-z]+$" },
+    });
+    // Values that cannot be expressed (any value, objects with nothing left) make it free-form, as before.
+    const c = ctx();
+    expect(convert({ type: "object", additionalProperties: { type: "object" } }, c)).toBeUndefined();
+    expect(c.warnings).toEqual(["op body: a free-form object; left out of the input"]);
+    expect(convert(metadata, ctx("param"))?.type).toBe("string");
+    const validate = compileInputValidator({
+      type: "object",
+      properties: { metadata: convert(metadata) as JsonSchema },
+      additionalProperties: false,
+    });
+    expect(validate({ metadata: { order: "42" } }).ok).toBe(true);
+    expect(validate({ metadata: { order: 42 } }).ok).toBe(false);
+    const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, "v"]));
+    expect(validate({ metadata: many }).ok).toBe(false);
+  });
+
+  test("an empty-string branch beside real ones (Stripe's way to clear a field) is not the shape", () => {
+    const address = {
+      anyOf: [
+        { type: "object", properties: { city: { type: "string", maxLength: 100 } } },
+        { type: "string", enum: [""] },
+      ],
+    };
+    const c = ctx();
+    expect(convert(address, c)).toEqual({
+      type: "object",
+      properties: { city: { type: "string", maxLength: 100 } },
+      additionalProperties: false,
+    });
+    expect(c.warnings).toEqual([]);
+    const metadata = {
+      anyOf: [
+        { type: "object", additionalProperties: { type: "string" } },
+        { type: "string", enum: [""] },
+      ],
+    };
+    expect(convert(metadata)).toMatchObject({ type: "object", additionalProperties: { type: "string" } });
+    // Alone, it is what it is.
+    expect(convert({ anyOf: [{ type: "string", enum: [""] }] })).toEqual({ type: "string", enum: [""] });
   });
 
   test("the result compiles into an input validator", () => {

@@ -7,21 +7,31 @@ import type { JsonObjectSchema, JsonSchema } from "../json-schema.ts";
  * - `format`, `default` and numeric enums survive as words in the description; every other keyword the
  *   subset lacks (`multipleOf`, `examples`, `discriminator`, `uniqueItems`, ...) is dropped;
  * - `nullable` / `type: [T, "null"]` become T (the model leaves the field out instead of sending null);
- * - `allOf` is merged; `oneOf`/`anyOf`: one non-null branch → that branch; all objects → one object with
+ * - `allOf` is merged; `oneOf`/`anyOf`: `null` branches go, and so does an empty-string-only branch beside
+ *   others (Stripe's `""` that clears a field); one branch left → that branch; all objects → one object with
  *   every branch's properties; all strings (or all numbers) → one string (number) with the enums joined;
  *   other mixes → a string when one branch is a string, else the first branch (with a warning);
  * - objects are closed (`additionalProperties: false`) with their declared properties; `readOnly`
  *   properties are left out (they are never sent); a property name outside `^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`
  *   cannot be renamed inside a value sent as is, so it is left out (with a warning);
- * - an object with no declared properties (a free-form map) cannot be expressed: in a query or header
- *   parameter it becomes a bounded string of JSON (which is what the executor sends for an object there
- *   anyway); in a body it is left out (with a warning), or, when required, becomes `{}` only;
+ * - in a body, `additionalProperties` with a schema (a map: Stripe `metadata`) becomes a bounded map
+ *   (`maxProperties` 50 unless the document bounds it, names of at most 200 characters);
+ * - an object with no declared properties and no typed values (free-form) cannot be expressed: in a query or
+ *   header parameter it becomes a bounded string of JSON (which is what the executor sends for an object
+ *   there anyway, and what a map in a parameter becomes too); in a body it is left out (with a warning), or,
+ *   when required, becomes `{}` only;
  * - nesting deeper than 8 levels is treated like a free-form value;
- * - a `$ref` still present was left by the parser because it is circular: `CircularRefError`.
+ * - a `$ref` still present was left by the parser because it is circular: it is expanded from the document
+ *   (`ConvertContext.resolve`) once along each path, and where it comes back the recursive value is treated like
+ *   a free-form one (left out of a body, with a warning: a tree node without its children). `deref`, `flatten`
+ *   and `mergeAllOf` throw `CircularRefError` there, which `convertSchema` handles.
  */
 
 export const MAX_STRING_LENGTH = 1000;
 export const MAX_ARRAY_ITEMS = 100;
+/** A map's default bounds: how many keys, and how long each may be. */
+export const MAX_MAP_ENTRIES = 50;
+export const MAX_MAP_KEY_LENGTH = 200;
 const MAX_DEPTH = 8;
 const MAX_DESCRIPTION = 2000;
 const MAX_TITLE = 200;
@@ -42,6 +52,28 @@ export interface ConvertContext {
   /** Where we are, for warnings: `addPet body.category`. */
   at: string;
   warn: (message: string) => void;
+  /** The value a `#/...` pointer names in the document, for the `$ref`s the parser left (circular ones). */
+  resolve?: (ref: string) => unknown;
+  /** The `$ref`s being expanded around this value: meeting one of them again is the recursion. */
+  refs?: readonly string[];
+}
+
+/**
+ * A `$ref` the parser left in place, expanded from the document (its siblings, e.g. a 3.1 `description`, win);
+ * the same `$ref` met again inside its own expansion throws `CircularRefError`, as does one that cannot be found.
+ */
+export function deref(schema: unknown, ctx: ConvertContext): { schema: unknown; ctx: ConvertContext } {
+  let s = schema;
+  let c = ctx;
+  while (isRecord(s) && typeof s.$ref === "string") {
+    const ref = s.$ref;
+    const target = c.refs?.includes(ref) ? undefined : c.resolve?.(ref);
+    if (!isRecord(target)) throw new CircularRefError(ref);
+    const { $ref: _, ...siblings } = s;
+    s = { ...target, ...siblings };
+    c = { ...c, refs: [...(c.refs ?? []), ref] };
+  }
+  return { schema: s, ctx: c };
 }
 
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -57,19 +89,23 @@ const isNullSchema = (s: unknown): boolean =>
     (Array.isArray(s.enum) && s.enum.length === 1 && s.enum[0] === null) ||
     (Object.hasOwn(s, "const") && s.const === null));
 
-function checkRef(s: OpenApiSchema): void {
-  if (typeof s.$ref === "string") throw new CircularRefError(s.$ref);
-}
+/** Stripe's `anyOf: [..., { type: "string", enum: [""] }]`: an empty string that clears the field. */
+const isEmptyStringSchema = (s: unknown): boolean =>
+  isRecord(s) &&
+  ((Array.isArray(s.enum) && s.enum.length > 0 && s.enum.every((v) => v === "")) ||
+    (Object.hasOwn(s, "const") && s.const === ""));
 
 /** `allOf` folded into one schema: properties and required lists joined, other keywords first-wins. */
-export function mergeAllOf(s: OpenApiSchema): OpenApiSchema {
-  checkRef(s);
+export function mergeAllOf(schema: OpenApiSchema, outer?: ConvertContext): OpenApiSchema {
+  const { schema: expanded, ctx } = outer ? deref(schema, outer) : { schema, ctx: undefined };
+  const s = expanded as OpenApiSchema;
+  if (typeof s.$ref === "string") throw new CircularRefError(s.$ref);
   if (!Array.isArray(s.allOf)) return s;
   const { allOf, ...rest } = s;
   let out: OpenApiSchema = { ...rest };
   for (const part of allOf) {
     if (!isRecord(part)) continue;
-    out = mergeTwo(out, mergeAllOf(part));
+    out = mergeTwo(out, mergeAllOf(part, ctx));
   }
   return out;
 }
@@ -169,10 +205,13 @@ function resolveUnion(s: OpenApiSchema, ctx: ConvertContext): OpenApiSchema {
   const key = Array.isArray(s.oneOf) ? "oneOf" : Array.isArray(s.anyOf) ? "anyOf" : undefined;
   if (key === undefined) return s;
   const { [key]: raw, ...rest } = s;
-  const branches = (raw as unknown[])
+  const nonNull = (raw as unknown[])
     .filter(isRecord)
-    .filter((b) => !isNullSchema(b))
-    .map((b) => mergeAllOf(b));
+    .map((b) => deref(b, ctx).schema as OpenApiSchema)
+    .filter((b) => !isNullSchema(b));
+  // An empty-string branch beside real ones is a way to clear the field, not a shape of its own.
+  const meaningful = nonNull.filter((b) => !isEmptyStringSchema(b));
+  const branches = (meaningful.length > 0 ? meaningful : nonNull).map((b) => mergeAllOf(b, ctx));
   if (branches.length === 0) return rest;
   const ownShape = rest.type !== undefined || isRecord(rest.properties);
   if (branches.length === 1) return mergeTwo(rest, branches[0] as OpenApiSchema);
@@ -223,8 +262,8 @@ function resolveUnion(s: OpenApiSchema, ctx: ConvertContext): OpenApiSchema {
 /** Normalizes a schema's combinators into one plain schema (raw, not yet converted). */
 export function flatten(schema: unknown, ctx: ConvertContext): OpenApiSchema | undefined {
   if (!isRecord(schema)) return undefined;
-  const merged = mergeAllOf(schema);
-  return mergeAllOf(resolveUnion(merged, ctx));
+  const merged = mergeAllOf(schema, ctx);
+  return mergeAllOf(resolveUnion(merged, ctx), ctx);
 }
 
 /**
@@ -233,14 +272,23 @@ export function flatten(schema: unknown, ctx: ConvertContext): OpenApiSchema | u
  */
 export function convertSchema(
   schema: unknown,
-  ctx: ConvertContext,
+  outer: ConvertContext,
   depth = 0,
   required = false,
 ): JsonSchema | undefined {
   if (schema === true || (isRecord(schema) && Object.keys(schema).length === 0)) {
-    return unrepresentable({}, ctx, "any value");
+    return unrepresentable({}, outer, "any value");
   }
-  const s = flatten(schema, ctx);
+  let s: OpenApiSchema | undefined;
+  let ctx = outer;
+  try {
+    const expanded = deref(schema, outer);
+    ctx = expanded.ctx;
+    s = flatten(expanded.schema, ctx);
+  } catch (err) {
+    if (!(err instanceof CircularRefError)) throw err;
+    return unrepresentable({}, outer, `a recursive schema (circular $ref ${err.ref})`);
+  }
   if (s === undefined) return unrepresentable({}, ctx, "no schema");
   if (depth > MAX_DEPTH) return unrepresentable(s, ctx, `nested deeper than ${MAX_DEPTH} levels`);
   const type = typeOf(s, ctx);
@@ -310,6 +358,10 @@ function convertObject(
   required: boolean,
 ): JsonSchema | undefined {
   const props = isRecord(s.properties) ? s.properties : {};
+  const map = ctx.where === "body" ? mapValues(s, ctx, depth) : undefined;
+  if (map !== undefined) {
+    return { type: "object", ...meta(s), ...objectProperties(s, ctx, depth), ...map };
+  }
   const closed = s.additionalProperties === false || s.additionalProperties === undefined;
   if (Object.keys(props).length === 0 && !(closed && isRecord(s.properties))) {
     if (ctx.where === "body" && required) {
@@ -321,6 +373,45 @@ function convertObject(
   const shape = objectProperties(s, ctx, depth);
   return { type: "object", ...meta(s), ...shape, additionalProperties: false };
 }
+
+/**
+ * A body object's `additionalProperties` schema as a bounded map (its values converted); undefined when it has
+ * none, or when its values cannot be expressed (any value, a free-form object): then the object is handled
+ * as before, by its declared properties, or as a free-form value.
+ */
+function mapValues(
+  s: OpenApiSchema,
+  ctx: ConvertContext,
+  depth: number,
+): Pick<JsonObjectSchema, "additionalProperties" | "maxProperties" | "propertyNames"> | undefined {
+  const extra = s.additionalProperties;
+  if (!isRecord(extra) || Object.keys(extra).length === 0) return undefined;
+  const held: string[] = [];
+  const value = convertSchema(
+    extra,
+    { ...ctx, at: `${ctx.at}{}`, warn: (m) => held.push(m) },
+    depth + 1,
+    true,
+  );
+  if (value === undefined || holdsNothing(value)) return undefined;
+  for (const message of held) ctx.warn(message);
+  const names = isRecord(s.propertyNames) ? s.propertyNames : {};
+  const pattern = validPattern(names.pattern);
+  return {
+    additionalProperties: value,
+    maxProperties: Math.min(count(s.maxProperties) ?? MAX_MAP_ENTRIES, 1000),
+    propertyNames: {
+      maxLength: Math.min(count(names.maxLength) ?? MAX_MAP_KEY_LENGTH, MAX_MAP_KEY_LENGTH),
+      ...(pattern !== undefined && { pattern }),
+    },
+  };
+}
+
+/** An object (or a list of them) with nothing left to fill in: every field was left out. */
+const holdsNothing = (v: JsonSchema): boolean =>
+  v.type === "array"
+    ? holdsNothing(v.items)
+    : v.type === "object" && Object.keys(v.properties).length === 0 && v.additionalProperties === false;
 
 /** The converted properties of an object schema (names kept; see the module comment for what is left out). */
 export function objectProperties(
