@@ -8,6 +8,7 @@ import {
   perDatabase,
 } from "@mcp/db";
 import {
+  CUSTOM_SERVICE,
   checkAdditionalCredentials,
   probeRemoteMcp,
   probeStdioMcp,
@@ -571,8 +572,8 @@ async function retire(
   });
 }
 
-/** Custom MCP servers share the `custom` type and the `cus` token prefix. */
-export const CUSTOM_SERVICE = { type: "custom", prefix: "cus" } as const;
+/** Custom MCP servers share the `custom` type and the `cus` token prefix (which no definition may take). */
+export { CUSTOM_SERVICE };
 
 function tokenPrefix(deps: Pick<CoreDeps, "registry">, serviceType: string): string | undefined {
   return serviceType === CUSTOM_SERVICE.type ? CUSTOM_SERVICE.prefix : deps.registry.any(serviceType)?.prefix;

@@ -20,7 +20,14 @@ export {
 } from "./pool.ts";
 export { probeStdioMcp, proxiedServerConfig } from "./proxied.ts";
 export { createRedactor, headerSecrets, REDACTED, type Redactor } from "./redact.ts";
-export { baseUrlEnvName, DEFINITIONS_DIR, limitFromEnv, loadRegistry, rateLimitEnvName } from "./registry.ts";
+export {
+  baseUrlEnvName,
+  CUSTOM_SERVICE,
+  DEFINITIONS_DIR,
+  limitFromEnv,
+  loadRegistry,
+  rateLimitEnvName,
+} from "./registry.ts";
 export {
   connectRemoteMcp,
   probeRemoteMcp,

@@ -205,6 +205,15 @@ describe("loadRegistry", () => {
     );
   });
 
+  test("the type and token prefix of users' own MCP servers (custom, cus) are no definition's", () => {
+    expect(() =>
+      loadRegistry(dirWith({ custom: { ...figmaConfig(), type: "custom", prefix: "cst" } }), {}),
+    ).toThrow(/custom\/config\.json: type: "custom" is reserved for users' own MCP servers/);
+    expect(() => loadRegistry(dirWith({ figma: { ...figmaConfig(), prefix: "cus" } }), {})).toThrow(
+      /figma\/config\.json: prefix: "cus" is reserved for users' own MCP servers/,
+    );
+  });
+
   test("a {placeholder} in the base URL must be a non-secret additional credential with a pattern", () => {
     const site = { name: "site", label: "Site", secret: true, pattern: "[a-z]+\\.example\\.net" };
     const secretSite = { ...figmaConfig(), baseUrl: "https://{site}", additionalCredentials: [site] };

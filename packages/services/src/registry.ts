@@ -35,6 +35,9 @@ export function rateLimitEnvName(type: string): string {
   return `${envPrefix(type)}_RATE_LIMIT`;
 }
 
+/** Users' own MCP servers share the `custom` type and the `cus` token prefix: no definition may take either. */
+export const CUSTOM_SERVICE = { type: "custom", prefix: "cus" } as const;
+
 /**
  * Reads and validates every `<type>/config.json` under `dirs` (the shipped definitions by default, plus any
  * an operator adds). Synchronous and throwing on purpose: it runs once at start-up, and a process with a
@@ -57,6 +60,11 @@ export function loadRegistry(
       const file = join(dir, folder, "config.json");
       const config = readConfig(file, folder);
       const service = config.kind === "mcp" ? buildProxied(config, env) : buildService(config, env);
+      // A definition named like users' own servers would be served as theirs (or its tokens taken for theirs).
+      if (envPrefix(service.type) === envPrefix(CUSTOM_SERVICE.type))
+        fail(file, "type", `"${service.type}" is reserved for users' own MCP servers`);
+      if (service.prefix === CUSTOM_SERVICE.prefix)
+        fail(file, "prefix", `"${service.prefix}" is reserved for users' own MCP servers`);
       for (const other of services.values()) {
         const where = `${other.type} (${displayPath(files.get(other.type) ?? "")})`;
         if (other.type === service.type) fail(file, "type", `"${service.type}" is also defined by ${where}`);

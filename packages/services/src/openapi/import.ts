@@ -5,6 +5,7 @@ import SwaggerParser from "@apidevtools/swagger-parser";
 import { z } from "zod";
 import { FORBIDDEN_HEADERS, type ServiceConfigInput, ServiceConfigSchema } from "../definition.ts";
 import { compileInputValidator, type JsonObjectSchema, type JsonSchema } from "../json-schema.ts";
+import { CUSTOM_SERVICE } from "../registry.ts";
 import { humanize, inputName, pickPort, pickPrefix, toolName, unique } from "./names.ts";
 import {
   CircularRefError,
@@ -80,8 +81,8 @@ const BODY_KEY = /^(-?[0-9]+|[A-Za-z_$][A-Za-z0-9_$-]*)$/;
 // Set by the platform (accept) or never settable (FORBIDDEN_HEADERS: Host, Authorization, Forwarded, ...).
 const RESERVED_HEADERS = new Set(["accept", ...FORBIDDEN_HEADERS]);
 const HttpUrl = z.url({ protocol: /^https?$/ });
-/** Types and token prefixes the platform uses itself: users' own MCP servers (`CUSTOM_SERVICE` in @mcp/core). */
-const RESERVED: readonly ExistingService[] = [{ type: "custom", prefix: "cus" }];
+/** Types and token prefixes the platform uses itself: users' own MCP servers. */
+const RESERVED: readonly ExistingService[] = [CUSTOM_SERVICE];
 /** The SERVICE_<TYPE>_* settings a type reads (registry.ts): `my-api` and `my_api` read the same ones. */
 const envKey = (type: string) => type.toUpperCase().replaceAll("-", "_");
 /** A server variable that is one label of the host becomes a field each user fills in: one DNS label. */
