@@ -271,6 +271,25 @@ describe("dashboard behaviour", () => {
     await expectFocus(page, { role: "status", text: /Revoked “second key”/ });
   }, 60_000);
 
+  test("a double click makes one request: one API key, not two", async () => {
+    const { page } = await signedUp();
+    await page.goto(`${stack.controlPlaneUrl}/api-keys`);
+    await page.getByText("No API keys yet.").waitFor();
+    await page.getByLabel("Key name").fill("clicked twice");
+    // Two clicks in one task, as a fast double click lands: before React has rendered the button disabled.
+    await page.getByRole("button", { name: "Create key" }).evaluate((button) => {
+      (button as HTMLButtonElement).click();
+      (button as HTMLButtonElement).click();
+    });
+    const created = page.getByRole("dialog", { name: "API key “clicked twice” created" });
+    await created.getByText("Shown once").waitFor();
+    await page.keyboard.press("Escape");
+    await created.waitFor({ state: "detached" });
+    await page.reload();
+    await page.getByRole("button", { name: "Revoke clicked twice" }).first().waitFor();
+    expect(await page.getByRole("button", { name: "Revoke clicked twice" }).count()).toBe(1);
+  }, 60_000);
+
   test("organisation: the invitation link's Done, and a failed Leave, keep focus off <body>", async () => {
     const { page } = await signedUp();
     // Done on the invitation link returns to the button that made it.

@@ -1,6 +1,7 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { useMutation } from "./mutation.ts";
 import { activeOrg, setActiveOrg, useActiveOrg } from "./org.ts";
 import { errorInfo, useTRPC } from "./trpc.ts";
 import { ErrorState, Loading } from "./ui/states.tsx";

@@ -1,5 +1,6 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
+import { useMutation } from "../mutation.ts";
 import { type IssuedInstance, useTRPC } from "../trpc.ts";
 import { TextField } from "../ui/Field.tsx";
 import { ActionError } from "../ui/states.tsx";

@@ -1,5 +1,6 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
+import { useMutation } from "../mutation.ts";
 import { type Instance, type Service, useTRPC } from "../trpc.ts";
 import { TextField } from "../ui/Field.tsx";
 import { focusSoon } from "../ui/Page.tsx";

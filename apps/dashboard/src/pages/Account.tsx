@@ -1,7 +1,8 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, useMutation as useQueryMutation } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { formatAgo, formatWhen } from "../format.ts";
+import { useMutation } from "../mutation.ts";
 import { setActiveOrg } from "../org.ts";
 import { errorInfo, useTRPC } from "../trpc.ts";
 import { ConfirmDialog } from "../ui/Dialog.tsx";
@@ -125,7 +126,8 @@ function Sessions() {
   const sessions = useQuery(trpc.account.sessions.queryOptions());
   const [confirmAll, setConfirmAll] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
-  const revoke = useMutation(
+  // Each row revokes its own session: one after the other, each goes (TanStack's own mutate).
+  const revoke = useQueryMutation(
     trpc.account.revokeSession.mutationOptions({
       onSuccess: async (_r, input) => {
         if (sessions.data?.find((s) => s.id === input.id)?.current) {

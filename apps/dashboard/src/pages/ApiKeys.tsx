@@ -1,6 +1,7 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { formatAgo, formatWhen } from "../format.ts";
+import { useMutation } from "../mutation.ts";
 import { type ApiKey, type Outputs, useTRPC } from "../trpc.ts";
 import { CopyButton } from "../ui/CopyButton.tsx";
 import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";

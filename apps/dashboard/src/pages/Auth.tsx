@@ -1,6 +1,7 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
+import { useMutation } from "../mutation.ts";
 import { setActiveOrg } from "../org.ts";
 import { errorInfo, useTRPC } from "../trpc.ts";
 import { TextField } from "../ui/Field.tsx";

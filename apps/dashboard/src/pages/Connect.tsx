@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { HealthBadge } from "../components/badges.tsx";
@@ -6,6 +6,7 @@ import { CustomConnectForm } from "../components/CustomConnectForm.tsx";
 import { connectError, type FieldError } from "../components/connect-errors.ts";
 import { IssuedDialog } from "../components/IssuedDialog.tsx";
 import { CUSTOM_NAME, CUSTOM_TYPE } from "../components/services.ts";
+import { useMutation } from "../mutation.ts";
 import { type IssuedInstance, type Service, useTRPC } from "../trpc.ts";
 import { PageHeader } from "../ui/Page.tsx";
 import { ErrorCode, ErrorState, Loading } from "../ui/states.tsx";

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { accountLabel, instanceState, StatusBadge } from "../components/badges.tsx";
@@ -6,6 +6,7 @@ import { IssuedDialog } from "../components/IssuedDialog.tsx";
 import { Settings } from "../components/Settings.tsx";
 import { serviceNames } from "../components/services.ts";
 import { formatAgo, formatWhen } from "../format.ts";
+import { useMutation } from "../mutation.ts";
 import { type IssuedInstance, useTRPC } from "../trpc.ts";
 import { ConfirmDialog } from "../ui/Dialog.tsx";
 import { focusSoon, PageHeader } from "../ui/Page.tsx";

@@ -1,5 +1,6 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { useNavigate, useParams } from "react-router";
+import { useMutation } from "../mutation.ts";
 import { setActiveOrg } from "../org.ts";
 import { useTRPC } from "../trpc.ts";
 import { PageHeader } from "../ui/Page.tsx";

@@ -1,13 +1,14 @@
 import {
   type InfiniteData,
   useInfiniteQuery,
-  useMutation,
   useQuery,
   useQueryClient,
+  useMutation as useQueryMutation,
 } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { serviceNames } from "../components/services.ts";
 import { formatAgo, formatWhen } from "../format.ts";
+import { useMutation } from "../mutation.ts";
 import { setActiveOrg, useActiveOrg } from "../org.ts";
 import { type Org as OrgSummary, type Outputs, useTRPC, useTRPCClient } from "../trpc.ts";
 import { CopyButton } from "../ui/CopyButton.tsx";
@@ -199,7 +200,8 @@ function OrgDetail({ org }: { org: OrgSummary }) {
       },
     }),
   );
-  const setRole = useMutation(trpc.orgs.setRole.mutationOptions({ onSuccess: done("Role changed.") }));
+  // Each member's select sets its own role: one after the other, each goes (TanStack's own mutate).
+  const setRole = useQueryMutation(trpc.orgs.setRole.mutationOptions({ onSuccess: done("Role changed.") }));
   const action = { remove, revokeInvite, revokeInstance, leave }[pending?.kind ?? "remove"];
 
   function confirm() {
