@@ -57,6 +57,28 @@ out.timeout = await failure(slow.instances.list.query());
 const closed = sdk.createClient({ baseUrl: deadUrl, apiKey, maxRetries: 0 });
 out.connection = await failure(closed.instances.list.query());
 
+// A key or header value no HTTP header may hold: Node's Headers quotes such a value in its error, so the SDK
+// must refuse it without quoting it (`leaks`: whether the secret shows in the message, JSON or inspection).
+const { inspect } = await import("node:util");
+const leaks = (error, secret) =>
+  [error.message, JSON.stringify(error), inspect(error, { showHidden: true, depth: 10 })]
+    .join("\n")
+    .includes(secret);
+try {
+  sdk.createClient({ baseUrl, apiKey: `${apiKey.slice(0, 12)}\n${apiKey.slice(12)}` });
+  out.badKey = { threw: false };
+} catch (error) {
+  out.badKey = { name: error.constructor.name, leaks: leaks(error, apiKey.slice(12)) };
+}
+const proxyAuth = "proxy-s3cret\ninjected";
+const withBadHeader = sdk.createClient({ baseUrl, apiKey, headers: { "x-proxy-auth": proxyAuth } });
+try {
+  await withBadHeader.instances.list.query();
+  out.badHeader = { threw: false };
+} catch (error) {
+  out.badHeader = { name: error.constructor.name, code: error.code, leaks: leaks(error, "s3cret") };
+}
+
 for (let i = 0; i < 2; i++) await client.instances.rotate.mutate({ serviceType: "figma" });
 out.auditIds = [];
 for await (const event of client.audit.list.iterate({ limit: 1 })) out.auditIds.push(event.id);

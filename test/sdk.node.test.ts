@@ -34,6 +34,36 @@ test("the build is ESM with declarations for every export", () => {
   expect(dts).toContain('from "./client.js"');
 });
 
+test("package.json names files that exist after the build and are packed: Bun's `bun` entry too", () => {
+  const pkg = JSON.parse(readFileSync(join(SDK_DIR, "package.json"), "utf8"));
+  const targets: string[] = [pkg.main, ...Object.values(pkg.exports["."] as Record<string, string>)];
+  const npm = Bun.which("npm");
+  expect(npm).not.toBeNull(); // npm comes with Node, which the test below needs as well
+  const pack = Bun.spawnSync([npm ?? "npm", "pack", "--dry-run", "--json", "--ignore-scripts"], {
+    cwd: SDK_DIR,
+    stderr: "pipe",
+  });
+  expect(pack.exitCode).toBe(0);
+  const packed = new Set<string>(
+    JSON.parse(pack.stdout.toString())[0].files.map((f: { path: string }) => f.path),
+  );
+  for (const target of targets) {
+    const path = target.replace(/^\.\//, "");
+    if (path.startsWith("dist/")) {
+      expect(existsSync(join(OUT, path.slice("dist/".length)))).toBe(true);
+    } else {
+      // A source entry (Bun loads src/ directly): it and every module it imports are in the package.
+      expect(packed.has(path)).toBe(true);
+      for (const [, imported] of readFileSync(join(SDK_DIR, path), "utf8").matchAll(
+        /from "\.\/([\w-]+\.ts)"/g,
+      )) {
+        expect(packed.has(`src/${imported}`)).toBe(true);
+      }
+    }
+  }
+  expect([...packed].filter((f) => f.endsWith(".test.ts"))).toEqual([]);
+});
+
 test("under Node: typed calls, a retried connect replayed once, typed errors, for await over pages", async () => {
   const node = Bun.which("node");
   expect(node).not.toBeNull(); // the SDK is promised to run under Node: install it (>= 20) to run this test
@@ -84,6 +114,9 @@ test("under Node: typed calls, a retried connect replayed once, typed errors, fo
   expect(out.unauthorized).toMatchObject({ ...typed, name: "AuthenticationError", code: "UNAUTHORIZED" });
   expect(out.timeout).toMatchObject({ name: "TimeoutError", code: "TIMEOUT", platform: true });
   expect(out.connection).toMatchObject({ name: "ConnectionError", code: "CONNECTION_ERROR", platform: true });
+
+  expect(out.badKey).toEqual({ name: "TypeError", leaks: false });
+  expect(out.badHeader).toEqual({ name: "McpPlatformError", code: "CLIENT_ERROR", leaks: false });
 
   expect(out.auditPage.length).toBeGreaterThanOrEqual(3);
   expect(out.auditIds).toEqual(out.auditPage);

@@ -80,6 +80,50 @@ function positive(name: string, value: number, min: number): number {
 }
 
 /**
+ * `<baseUrl>/trpc`, with or without a trailing slash or a path prefix. Anything but an absolute http(s) URL
+ * without credentials, query or fragment is refused here, once, rather than failing every call after its
+ * retries (the message never quotes the URL, which may hold a password).
+ */
+function trpcUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError("baseUrl must be an absolute http(s) URL, e.g. https://mcp.example.com");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError("baseUrl must be an http(s) URL");
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new TypeError("baseUrl must not hold credentials, a query or a fragment");
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}/trpc`;
+}
+
+/**
+ * The key, without surrounding whitespace (a key read from a file or an environment variable may end with a
+ * newline). One that still holds anything but printable ASCII is refused without quoting it: Node's `Headers`
+ * would otherwise throw an error that does, and that error would end up in logs.
+ */
+function apiKeyOf(apiKey: string): string {
+  const key = typeof apiKey === "string" ? apiKey.trim() : "";
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    throw new TypeError("apiKey must be an API key (mcpsk_…): printable ASCII characters, no spaces");
+  }
+  return key;
+}
+
+/** The defaults overridden by each field given (a field set to `undefined` keeps its default). */
+function backoffOf(given: Partial<Backoff> = {}): Backoff {
+  const backoff = { ...DEFAULT_BACKOFF };
+  for (const name of Object.keys(DEFAULT_BACKOFF) as (keyof Backoff)[]) {
+    const value = given[name];
+    if (value !== undefined) backoff[name] = positive(`backoff.${name}`, value, 0);
+  }
+  return backoff;
+}
+
+/**
  * The typed client for integrators. Every call is its own HTTP request with retries and typed errors;
  * a mutation carries one `Idempotency-Key` across its retries, so a retried `instances.connect` connects
  * once.
@@ -93,13 +137,13 @@ export function createClient(opts: ClientOptions): McpPlatformClient {
   const untyped = createTRPCUntypedClient<AppRouter>({
     links: [
       platformLink({
-        url: `${opts.baseUrl.replace(/\/+$/, "")}/trpc`,
-        apiKey: opts.apiKey,
+        url: trpcUrl(opts.baseUrl),
+        apiKey: apiKeyOf(opts.apiKey),
         fetch: opts.fetch ?? ((url, init) => globalThis.fetch(url, init)),
         maxRetries: positive("maxRetries", opts.maxRetries ?? 2, 0),
         timeout: positive("timeout", opts.timeout ?? 30_000, 1),
         headers: opts.headers ?? {},
-        backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
+        backoff: backoffOf(opts.backoff),
       }),
     ],
   });
@@ -137,8 +181,9 @@ type Invoke = (path: string, method: string, args: unknown[]) => unknown;
 function proxy(path: string[], invoke: Invoke): unknown {
   return new Proxy(() => {}, {
     get(_target, key) {
-      // Not a thenable: `await client.instances` must not call anything.
-      if (typeof key !== "string" || key === "then") return undefined;
+      // Not a thenable (`await client.instances` must not call anything), and nothing for JSON.stringify to call
+      // (a logger serialising an object that holds the client must not throw).
+      if (typeof key !== "string" || key === "then" || key === "toJSON") return undefined;
       return proxy([...path, key], invoke);
     },
     apply(_target, _this, args: unknown[]) {

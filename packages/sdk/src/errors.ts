@@ -42,6 +42,12 @@ export class McpPlatformError extends TRPCClientError<AppRouter> {
   readonly code: string;
   readonly status: number | undefined;
   readonly requestId: string | undefined;
+  /**
+   * How long the server asked the caller to wait before trying again (its `Retry-After`, or `retryAfterMs` of
+   * its answer), when it said: a 429, a 503 (a backend or service down), a 409 for an `Idempotency-Key` whose
+   * first request still runs.
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(message: string, fields: ErrorFields) {
     super(message, {
@@ -54,6 +60,7 @@ export class McpPlatformError extends TRPCClientError<AppRouter> {
     this.code = fields.code;
     this.status = fields.status;
     this.requestId = fields.requestId;
+    this.retryAfterMs = fields.retryAfterMs;
   }
 }
 
@@ -74,13 +81,7 @@ export class NotFoundError extends McpPlatformError {}
 /** 409 CONFLICT, or 422 IDEMPOTENCY_CONFLICT (an `Idempotency-Key` reused with a different request). */
 export class ConflictError extends McpPlatformError {}
 /** 429: too many requests; `retryAfterMs` says when to try again. */
-export class RateLimitError extends McpPlatformError {
-  readonly retryAfterMs: number | undefined;
-  constructor(message: string, fields: ErrorFields) {
-    super(message, fields);
-    this.retryAfterMs = fields.retryAfterMs;
-  }
-}
+export class RateLimitError extends McpPlatformError {}
 /** 500: a bug on the server; details are in its log under `requestId`. */
 export class InternalServerError extends McpPlatformError {}
 /** 502/503/504: the upstream or a backend is down; retried automatically. */

@@ -9,7 +9,14 @@ import {
   McpPlatformError,
   TimeoutError,
 } from "./errors.ts";
-import { type Backoff, backoffDelay, parseRetryAfter, retryableStatus, sleep } from "./retry.ts";
+import {
+  type Backoff,
+  backoffDelay,
+  MAX_DELAY_MS,
+  parseRetryAfter,
+  retryableStatus,
+  sleep,
+} from "./retry.ts";
 
 /** The part of `fetch` the SDK uses. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -65,8 +72,18 @@ async function call(cfg: TransportConfig, op: Operation, signal: AbortSignal): P
   const ctx = op.context as CallContext;
   const maxRetries = ctx.maxRetries ?? cfg.maxRetries;
   const timeout = ctx.timeout ?? cfg.timeout;
-  const headers = new Headers({ accept: "application/json", authorization: `Bearer ${cfg.apiKey}` });
-  for (const [name, value] of Object.entries({ ...cfg.headers, ...ctx.headers })) headers.set(name, value);
+  const headers = new Headers({ accept: "application/json" });
+  headers.set("authorization", `Bearer ${cfg.apiKey}`);
+  for (const [name, value] of Object.entries({ ...cfg.headers, ...ctx.headers })) {
+    // Node's Headers quotes a refused value in its error: name the header, never show its value (a secret).
+    try {
+      headers.set(name, value);
+    } catch {
+      throw new McpPlatformError(`The header "${name}" has a name or value no HTTP header may have`, {
+        code: "CLIENT_ERROR",
+      });
+    }
+  }
 
   let url = `${cfg.url}/${op.path}`;
   const init: RequestInit = { method: op.type === "query" ? "GET" : "POST", headers };
@@ -101,14 +118,21 @@ async function attempt(
   timeout: number,
   signal: AbortSignal,
 ): Promise<Outcome> {
+  // Nothing is sent for a call aborted already (a fetch that ignores its signal would still send it).
+  if (signal.aborted) return { ok: false, error: aborted(signal.reason), retryable: false };
   // A plain timer rather than AbortSignal.timeout, whose unref'd timer would not keep Node alive to fire.
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException("timed out", "TimeoutError")), timeout);
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException("timed out", "TimeoutError")),
+    Math.min(timeout, MAX_DELAY_MS),
+  );
+  const both = AbortSignal.any([signal, deadline.signal]);
   let res: Response;
   let body: unknown;
   try {
-    res = await cfg.fetch(url, { ...init, signal: AbortSignal.any([signal, deadline.signal]) });
-    const text = await res.text();
+    // Raced against the signal as well: a custom fetch (or a body) that ignores it still times out and aborts.
+    res = await untilAborted(cfg.fetch(url, { ...init, signal: both }), both);
+    const text = await untilAborted(res.text(), both);
     body = parseJson(text);
   } catch (cause) {
     if (signal.aborted) return { ok: false, error: aborted(signal.reason), retryable: false };
@@ -145,6 +169,29 @@ async function attempt(
   const inFlight = res.status === 409 && res.headers.has("retry-after");
   const mutation = init.method === "POST";
   return { ok: false, error, retryable: retryableStatus(res.status, mutation) || inFlight, retryAfterMs };
+}
+
+/** `work`'s outcome, or the signal's reason as soon as it aborts (`work` is then left to settle unobserved). */
+function untilAborted<T>(pending: T | PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  const work = Promise.resolve(pending);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      work.catch(() => {});
+      reject(signal.reason);
+    };
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", stop);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", stop);
+        reject(error);
+      },
+    );
+  });
 }
 
 function aborted(reason: unknown): AbortedError {

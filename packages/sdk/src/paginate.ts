@@ -17,6 +17,8 @@ export interface PagedProcedure<I, T, O> {
  * ```
  *
  * `input.cursor`, if given, is where it starts. Pages are fetched one at a time, only as they are consumed.
+ * It also stops at an empty page and at a cursor it was handed before (the control plane sends neither; a
+ * server or proxy that did would otherwise loop forever, an empty page without ever yielding).
  */
 export async function* paginate<I, T, O>(
   procedure: PagedProcedure<I, T, O>,
@@ -24,13 +26,15 @@ export async function* paginate<I, T, O>(
   opts?: O,
 ): AsyncGenerator<T, void, undefined> {
   let cursor = cursorOf(input);
+  const seen = new Set<string>(cursor === undefined ? [] : [cursor]);
   for (;;) {
     const request = (cursor === undefined ? input : { ...input, cursor }) as I;
     const page = await procedure.query(request, opts);
     yield* page.items;
-    // A server that answers the cursor it was given would loop forever: stop instead.
-    if (page.nextCursor === null || page.nextCursor === cursor) return;
-    cursor = page.nextCursor;
+    const next = page.nextCursor;
+    if (typeof next !== "string" || page.items.length === 0 || seen.has(next)) return;
+    seen.add(next);
+    cursor = next;
   }
 }
 
@@ -56,7 +60,8 @@ export interface ArrayProcedure<I, T, O> {
 /**
  * Every item of a list paged by its last item, page after page, until a page is shorter than the input's
  * `limit` (default the server's 1,000): each next page asks for the items after the last one seen, by its id
- * (`keys.id`) and time (`keys.at`). Pages are fetched one at a time, only as they are consumed.
+ * (`keys.id`) and time (`keys.at`). Pages are fetched one at a time, only as they are consumed. A page that
+ * ends with the item it was asked to start after (a server or proxy that ignores `after`) ends the walk too.
  */
 export async function* paginateAfter<I extends object, T, O>(
   procedure: ArrayProcedure<I, T, O>,
@@ -67,11 +72,18 @@ export async function* paginateAfter<I extends object, T, O>(
   // The server's page when no limit is given (MAX_LIST_PAGE in @mcp/core, which the SDK does not import).
   const limit = "limit" in input && typeof input.limit === "number" ? input.limit : 1000;
   let request = input;
+  let from: unknown[] = [
+    "after" in input ? input.after : undefined,
+    "afterAt" in input ? input.afterAt : undefined,
+  ];
   for (;;) {
     const page = await procedure.query(request, opts);
     yield* page;
     const last = page.at(-1) as Record<string, unknown> | undefined;
     if (page.length < limit || last === undefined) return;
-    request = { ...input, after: last[keys.id], afterAt: last[keys.at] };
+    const next = [last[keys.id], last[keys.at]];
+    if (next[0] === from[0] && next[1] === from[1]) return;
+    from = next;
+    request = { ...input, after: next[0], afterAt: next[1] };
   }
 }

@@ -41,11 +41,18 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+/**
+ * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): Node and Bun fire a longer one after 1 ms, so
+ * every wait and timeout is clamped to it (a `timeout` of `Number.MAX_SAFE_INTEGER` means "no timeout", not
+ * "time out at once").
+ */
+export const MAX_DELAY_MS = 2_147_483_647;
+
+/** Resolves after `ms` (at most `MAX_DELAY_MS`), or rejects with the signal's reason once it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.min(ms, MAX_DELAY_MS));
     function done() {
       signal?.removeEventListener("abort", aborted);
       resolve();
