@@ -168,11 +168,14 @@ export function createFastPath(
   /**
    * The tool a `tools/call`'s params name, when its arguments are an object (or absent) and the instance may
    * call it; undefined otherwise (an unknown tool, or one the instance's settings leave out, is the SDK's to
-   * refuse, with its own error).
+   * refuse, with its own error). Arguments with an own `__proto__` key (JSON.parse makes one of `"__proto__"`)
+   * are left to the SDK too: its request schema drops that key, so it serves the call as if the key had not been
+   * sent, where the tool's validator here would refuse it as unknown (one own-property check per call).
    */
   function calledTool(params: Json, instance: ResolvedInstance): ToolDefinition | undefined {
     if (typeof params.name !== "string") return undefined;
-    if (params.arguments !== undefined && !isPlain(params.arguments)) return undefined;
+    const args = params.arguments;
+    if (args !== undefined && (!isPlain(args) || Object.hasOwn(args, "__proto__"))) return undefined;
     const tool = service.getTool(params.name);
     return tool && toolAllowed(instance, tool) ? tool : undefined;
   }

@@ -8,12 +8,13 @@ import {
   isJSONRPCNotification,
   isJSONRPCRequest,
   isJSONRPCResultResponse,
+  isJsonContentType,
   type JSONRPCMessage,
   type Server,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { InstanceAuth } from "./instance-handler.ts";
-import { MODERN_VERSIONS } from "./versions.ts";
+import { MODERN_VERSIONS, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /**
  * 2025-era sessions for relayed instances, kept in the kv so that any edge process sharing it serves any
@@ -335,6 +336,38 @@ export class TokenStreams {
 const jsonError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
   Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
 
+/**
+ * The checks the SDK's Streamable HTTP transport makes of a request it does not hand to a server, in its order
+ * and with its answers; here for what the session layer answers itself (a session's GET stream and DELETE, and
+ * POSTs carrying only answers and notifications), which never reach a transport. The spec (2025-06-18 on) says
+ * an unsupported `MCP-Protocol-Version` on any request MUST get 400.
+ */
+function unsupportedVersion(request: Request): Response | undefined {
+  const version = request.headers.get("mcp-protocol-version");
+  if (version === null || SUPPORTED_VERSIONS.includes(version)) return undefined;
+  return jsonError(
+    400,
+    -32000,
+    `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_VERSIONS.join(", ")})`,
+  );
+}
+
+/** A POST's Accept (both media types, else 406) and Content-Type (JSON, else 415), as the transport checks them. */
+function unacceptablePost(request: Request): Response | undefined {
+  const accept = request.headers.get("accept");
+  if (!accept?.includes("application/json") || !accept.includes("text/event-stream")) {
+    return jsonError(
+      406,
+      -32000,
+      "Not Acceptable: Client must accept both application/json and text/event-stream",
+    );
+  }
+  if (!isJsonContentType(request.headers.get("content-type"))) {
+    return jsonError(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
+  }
+  return undefined;
+}
+
 /** The headers of an SSE answer, as the SDK's transports send them (also the fast path's 2025-era answers). */
 export const SSE_HEADERS = {
   "Content-Type": "text/event-stream",
@@ -635,6 +668,8 @@ export function createLegacySessions(
       if (!session) return jsonError(404, -32001, "Session not found");
 
       if (method === "DELETE") {
+        const refused = unsupportedVersion(request);
+        if (refused) return refused;
         await store.end(session);
         return new Response(null, { status: 200 });
       }
@@ -642,6 +677,8 @@ export function createLegacySessions(
         if (!(request.headers.get("accept") ?? "").includes("text/event-stream")) {
           return jsonError(406, -32000, "Not Acceptable: Client must accept text/event-stream");
         }
+        const refused = unsupportedVersion(request);
+        if (refused) return refused;
         const lastEventId = request.headers.get("last-event-id")?.slice(0, 128);
         const response =
           lastEventId && !lastEventId.startsWith(`${GET_STREAM}_`)
@@ -652,7 +689,10 @@ export function createLegacySessions(
       }
       const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
       if (parsedBody !== undefined && !messages.some((m) => isJSONRPCRequest(m))) {
-        // Answers to our requests, cancellations, `initialized`: on to the process holding the call.
+        // Answers to our requests, cancellations, `initialized`: on to the process holding the call, once the
+        // request passed what the transport would check (a POST with requests gets those checks from it).
+        const refused = unacceptablePost(request) ?? unsupportedVersion(request);
+        if (refused) return refused;
         for (const m of messages) {
           const routed =
             isJSONRPCResultResponse(m) ||

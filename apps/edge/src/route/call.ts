@@ -35,3 +35,16 @@ export function json(body: unknown, status: number, headers?: Record<string, str
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+
+/**
+ * The id a JSON-RPC error answer to this body carries: a single request's string or number id, else null (a
+ * batch, a notification, a posted response, an id of another type), as the SDK's HTTP entry answers its own
+ * errors. A 2026-07-28 SDK client matches a 400's error to its request by this id (it raises a bare HTTP error
+ * otherwise), and JSON-RPC wants the request's own id whenever it could be read.
+ */
+export function echoableId(body: unknown): string | number | null {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const { method, id } = body as { method?: unknown; id?: unknown };
+  if (typeof method !== "string") return null;
+  return typeof id === "string" || typeof id === "number" ? id : null;
+}

@@ -1,7 +1,7 @@
 import { hostAllowed, LOOPBACK_HOSTS } from "@mcp/http";
 import { RELAY_VIA_PSEUDONYM } from "@mcp/services";
 import { SERVER_BODY_FACTOR } from "../deps.ts";
-import { json, type McpCall } from "./call.ts";
+import { echoableId, json, type McpCall } from "./call.ts";
 
 /**
  * The spec's answer to a refused Origin: 403 with "a JSON-RPC error response that has no id"; our code
@@ -151,7 +151,7 @@ export async function readBody(call: McpCall): Promise<Response | undefined> {
     return json(
       {
         jsonrpc: "2.0",
-        id: null,
+        id: echoableId(call.parsedBody),
         error: { code: -32600, message: `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels` },
       },
       400,

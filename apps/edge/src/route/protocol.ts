@@ -1,13 +1,14 @@
 import { MODERN_VERSIONS } from "../mcp/versions.ts";
-import { json, type McpCall } from "./call.ts";
+import { echoableId, json, type McpCall } from "./call.ts";
 
 /** Revisions whose Streamable HTTP transport takes one JSON-RPC message per POST (batching was removed). */
 const NO_BATCH_VERSIONS = new Set<string>(["2025-06-18", "2025-11-25", ...MODERN_VERSIONS]);
 const MODERN = new Set<string>(MODERN_VERSIONS);
 const PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion";
 
-const rpcError = (status: 400 | 406, code: number, message: string) =>
-  json({ jsonrpc: "2.0", id: null, error: { code, message } }, status);
+/** A JSON-RPC error answer: a batch's carries no id, a single request's its own (`echoableId`). */
+const rpcError = (status: 400 | 406, code: number, message: string, id: string | number | null = null) =>
+  json({ jsonrpc: "2.0", id, error: { code, message } }, status);
 
 /** The revision a POST claims: its `MCP-Protocol-Version` header, else a 2026-style `_meta` claim. */
 function claimedVersion(call: McpCall): string | undefined {
@@ -57,6 +58,7 @@ export function protocolRules(call: McpCall): Response | undefined {
       406,
       -32000,
       "Not Acceptable: Client must accept both application/json and text/event-stream",
+      echoableId(body),
     );
   }
   return undefined;

@@ -1,7 +1,7 @@
 import type { ResolvedInstance } from "@mcp/core";
 import { CUSTOM_SERVICE } from "@mcp/core";
 import { DEFAULT_PER_INSTANCE_PER_MINUTE } from "../deps.ts";
-import { json, type McpCall } from "./call.ts";
+import { echoableId, json, type McpCall } from "./call.ts";
 import type { ReadAheadSlot } from "./route.ts";
 
 const MINUTE = 60_000;
@@ -91,14 +91,12 @@ export function tooManyRequests(
   },
 ): Response {
   call.deps.metrics.requests.inc({ status: "429" });
-  const body = call.parsedBody;
-  const id = typeof body === "object" && body !== null && "id" in body ? (body as { id: unknown }).id : null;
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   const name = JSON.stringify(policy.name);
   return json(
     {
       jsonrpc: "2.0",
-      id: typeof id === "string" || typeof id === "number" ? id : null,
+      id: echoableId(call.parsedBody),
       error: {
         code: -32000,
         message,
