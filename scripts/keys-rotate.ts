@@ -3,6 +3,8 @@
 // run this (while traffic continues), then drop the old version once `bun run keys:status` shows no row on it.
 // Flags: --batch <rows> (default 500), --max-batches <n> (stop early; a later run resumes), --pause-ms <ms>.
 // Ctrl-C stops after the batch in flight; every row opens at any point, and running again picks up the rest.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPlatform, parseEnvOrExit, resealCredentials, ZRotateOptions } from "@mcp/core";
 import { generateKeySpec, parseKeyring } from "@mcp/crypto";
@@ -48,8 +50,22 @@ try {
 }
 
 if (flags.generate) {
-  const existing = process.env.ENCRYPTION_KEYS;
-  const current = existing ? parseKeyring(existing).current : 0;
+  // Without ENCRYPTION_KEYS (outside production) every process seals with the development key generated into
+  // DATA_DIR (loadKeyring): the new version goes in front of that one, or nothing stored would open under the
+  // printed value.
+  const devKeys = join(process.env.DATA_DIR || ".data", "encryption-keys");
+  const fromDevKeys =
+    !process.env.ENCRYPTION_KEYS && process.env.NODE_ENV !== "production" && existsSync(devKeys);
+  const existing = fromDevKeys ? readFileSync(devKeys, "utf8").trim() : process.env.ENCRYPTION_KEYS;
+  let current = 0;
+  try {
+    if (existing) current = parseKeyring(existing).current;
+  } catch (error) {
+    console.error(`keys:rotate: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  if (fromDevKeys)
+    console.error(`ENCRYPTION_KEYS is not set: the new key goes before the development key in ${devKeys}`);
   console.log(`ENCRYPTION_KEYS=${generateKeySpec(current + 1)}${existing ? `,${existing}` : ""}`);
   process.exit(0);
 }
@@ -64,7 +80,12 @@ if (env.DATABASE_URL && !env.REDIS_URL) {
   );
   process.exit(2);
 }
-const platform = await createPlatform(env);
+// A setting read while building the platform (a malformed ENCRYPTION_KEYS, an ENABLED_SERVICES typo, …) or a
+// database that cannot be reached: one line, not a stack trace.
+const platform = await createPlatform(env).catch((error: unknown) => {
+  console.error(`keys:rotate: ${error instanceof Error ? error.message : String(error)}`);
+  return process.exit(1);
+});
 const stop = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

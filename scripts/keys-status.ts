@@ -14,7 +14,12 @@ try {
   process.exit(2);
 }
 
-const platform = await createPlatform(parseEnvOrExit());
+// A setting read while building the platform (a malformed ENCRYPTION_KEYS, an ENABLED_SERVICES typo, …) or a
+// database that cannot be reached: one line, not a stack trace.
+const platform = await createPlatform(parseEnvOrExit()).catch((error: unknown) => {
+  console.error(`keys:status: ${error instanceof Error ? error.message : String(error)}`);
+  return process.exit(1);
+});
 const status = await keyStatus(platform.deps);
 await platform.close();
 

@@ -125,8 +125,13 @@ function parseArgs(argv: readonly string[]): { out: string } {
   let out = DEFAULT_OUT;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--out" && argv[i + 1]) out = resolve(argv[++i] as string);
-    else if (arg === "--help" || arg === "-h") {
+    if (arg === "--out") {
+      // `--out` last, or followed by a flag (`--out --help` wrote a file named `--help`): no file given.
+      const file = argv[++i];
+      if (!file || file.startsWith("-"))
+        throw new Error("--out needs a file (usage: bun run pm2:config [--out <file>])");
+      out = resolve(file);
+    } else if (arg === "--help" || arg === "-h") {
       console.log(
         "usage: bun run pm2:config [--out <file>]   (default: ecosystem.config.cjs at the repository root)",
       );

@@ -4,7 +4,7 @@
 // old key can go at once). The commands `keys:status` and `keys:rotate` run as processes on their own
 // embedded database: an unscoped rotation of the shared test database would touch other files' rows.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -351,4 +351,47 @@ describe("bun run keys:status / keys:rotate", () => {
     for (const out of [first, partial, resumed, onlyV2, text, stuck])
       expect(out.stdout).not.toContain("figd_cli_");
   }, 120_000);
+
+  test("--generate without ENCRYPTION_KEYS builds on the development key in DATA_DIR, which every process uses", async () => {
+    const devDir = join(dir, "dev");
+    mkdirSync(devDir);
+    const devKey = generateKeySpec(1);
+    writeFileSync(join(devDir, "encryption-keys"), `${devKey}\n`);
+    const generated = await run("keys-rotate.ts", { DATA_DIR: devDir }, "--generate");
+    expect(generated.code).toBe(0);
+    expect(generated.stderr).toContain("the new key goes before the development key in");
+    const ring = parseKeyring(generated.stdout.trim().replace(/^ENCRYPTION_KEYS=/, ""));
+    expect(ring.versions()).toEqual([2, 1]);
+    expect(ring.key(1)).toEqual(parseKeyring(devKey).key(1));
+    // No development key yet (nothing stored), or in production (which never reads it): a first key, v1.
+    const fresh = await run("keys-rotate.ts", { DATA_DIR: join(dir, "none") }, "--generate");
+    expect(parseKeyring(fresh.stdout.trim().replace(/^ENCRYPTION_KEYS=/, "")).versions()).toEqual([1]);
+    const production = await run(
+      "keys-rotate.ts",
+      { DATA_DIR: devDir, NODE_ENV: "production" },
+      "--generate",
+    );
+    expect(parseKeyring(production.stdout.trim().replace(/^ENCRYPTION_KEYS=/, "")).versions()).toEqual([1]);
+  });
+
+  test("a malformed ENCRYPTION_KEYS or ENABLED_SERVICES is one line naming it, never a stack trace", async () => {
+    const secret = "v1:bm90LWEta2V5LW9mLTMyLWJ5dGVz";
+    for (const [script, ...args] of [
+      ["keys-rotate.ts", "--generate"],
+      ["keys-rotate.ts"],
+      ["keys-status.ts"],
+    ]) {
+      const out = await run(script as string, { ENCRYPTION_KEYS: secret }, ...args);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("ENCRYPTION_KEYS v1 must decode to 32 bytes");
+      expect(out.stderr).not.toContain("    at ");
+      expect(out.stderr).not.toContain(secret.slice(3));
+    }
+    for (const script of ["keys-rotate.ts", "keys-status.ts"]) {
+      const out = await run(script, { ENCRYPTION_KEYS: generateKeySpec(1), ENABLED_SERVICES: "figmaa" });
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain('invalid environment: ENABLED_SERVICES: no definition for "figmaa"');
+      expect(out.stderr).not.toContain("    at ");
+    }
+  });
 });

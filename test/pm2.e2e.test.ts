@@ -3,7 +3,7 @@
 // connected through the control plane and used through the URL it returns (the per-service Figma edge),
 // one edge SIGKILLed and restarted by PM2, then `pm2 delete all` + `pm2 kill` for that PM2_HOME only.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createDatabase } from "@mcp/db";
@@ -201,6 +201,22 @@ describe("bun run pm2:config", () => {
     expect(res.code).toBe(1);
     expect(res.err).toContain("pm2:config: unknown argument: --output");
     expect(existsSync(join(tmp, "never.cjs"))).toBe(false);
+  });
+
+  test("--out without a file is refused, and nothing is written (not even a file named like the next flag)", async () => {
+    const cwd = mkdtempSync(join(tmp, "out-"));
+    for (const args of [["--out"], ["--out", "--help"]]) {
+      const proc = Bun.spawn([process.execPath, GENERATOR, ...args], {
+        cwd,
+        env: basicEnv(),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      expect(code).toBe(1);
+      expect(err).toContain("pm2:config: --out needs a file");
+      expect(readdirSync(cwd)).toEqual([]);
+    }
   });
 });
 
