@@ -49,5 +49,7 @@ export default defineConfig({
   base: "/",
   plugins: [react(), tailwindcss(), firstPageSize()],
   build: { outDir: "dist", emptyOutDir: true, reportCompressedSize: true },
-  server: { host: "127.0.0.1", proxy: { "/trpc": api } },
+  // The Host the browser sent is kept (`changeOrigin: false`): the control plane refuses a mutation whose Origin
+  // does not match its Host unless that origin is in ALLOWED_ORIGINS, and the string form rewrote Host to `api`.
+  server: { host: "127.0.0.1", proxy: { "/trpc": { target: api, changeOrigin: false } } },
 });

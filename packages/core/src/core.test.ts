@@ -446,6 +446,22 @@ describe("environment", () => {
     ).toEqual(["https://a.example", "https://b.example"]);
     expect(parseEnv({}).ALLOWED_ORIGINS).toEqual([]);
     expect(() => parseEnv({ ALLOWED_ORIGINS: "https://a.example,a.example" })).toThrow("ALLOWED_ORIGINS");
+    // An origin is scheme, host and port: anything more was cut away silently (a different origin allowed).
+    for (const bad of ["https://a.example/app", "https://a.example?x=1", "https://a.example/#top"]) {
+      expect(() => parseEnv({ ALLOWED_ORIGINS: bad })).toThrow("scheme, host and port only");
+    }
+    // Credentials in an entry are refused without being echoed.
+    let message = "";
+    try {
+      parseEnv({ ALLOWED_ORIGINS: "https://ops:hunter2secret@a.example" });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain("an entry with credentials");
+    expect(message).not.toContain("hunter2secret");
+    expect(parseEnv({ ALLOWED_ORIGINS: "HTTPS://App.Example:443/" }).ALLOWED_ORIGINS).toEqual([
+      "https://app.example",
+    ]);
     // Definitions allow `_` in a type (an imported OpenAPI service, say): its per-service edge must start.
     expect(parseEnv({ MCP_TYPE: "my_api" }).MCP_TYPE).toBe("my_api");
   });

@@ -70,10 +70,20 @@ export const ZPlatformEnv = z.object({
       for (const entry of value.split(",").map((o) => o.trim())) {
         if (entry === "") continue;
         const origin = URL.canParse(entry) ? new URL(entry) : undefined;
-        if (!origin || !/^https?:$/.test(origin.protocol)) {
+        // An origin is scheme, host and port: a path, query, fragment or credentials would be cut away silently
+        // (the origin allowed then not the one the operator wrote), so they are refused; a trailing `/` is fine.
+        const extra =
+          origin &&
+          (origin.pathname !== "/" || origin.search || origin.hash || origin.username || origin.password);
+        if (!origin || !/^https?:$/.test(origin.protocol) || extra || /[?#]/.test(entry)) {
+          // Never echoed with a user name or password in it.
+          const shown =
+            origin?.username || origin?.password
+              ? "an entry with credentials"
+              : JSON.stringify(entry.slice(0, 100));
           ctx.addIssue({
             code: "custom",
-            message: `${JSON.stringify(entry.slice(0, 100))} is not an http(s) origin`,
+            message: `${shown} is not an http(s) origin (scheme, host and port only)`,
           });
           continue;
         }
