@@ -36,7 +36,9 @@ function parseFlags() {
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${issue?.path.join(".")}: ${issue?.message}`);
+    // The option as the command line spells it (`maxBatches` is `--max-batches`).
+    const flag = String(issue?.path[0] ?? "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new Error(`--${flag}: ${issue?.message}`);
   }
   return { generate: values.generate === true, ...parsed.data };
 }

@@ -290,6 +290,8 @@ describe("bun run keys:status / keys:rotate", () => {
       const refused = await run("keys-rotate.ts", both, ...bad);
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain("usage: bun run keys:rotate");
+      // The message names the option as typed (`--batch`, not the parsed field `batch`).
+      expect(refused.stderr.split("\n")[0]).toContain(bad[0] as string);
     }
     // On PostgreSQL without the edges' Redis the reload markers would reach no edge: refused, exit 2, before
     // anything is read. A malformed DATABASE_URL is one line naming the variable, never its password or a stack.
