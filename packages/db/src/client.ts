@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { type DataDirLock, lockDataDir } from "./data-dir-lock.ts";
 import { MigratedTemplate, SNAPSHOT_DIR } from "./pglite-template.ts";
 import * as schema from "./schema/index.ts";
 
@@ -101,10 +102,23 @@ export function createDatabase(opts: DbOptions): Database {
     };
   }
   let dataDir: string | undefined;
+  let lock: DataDirLock | undefined;
   if (!opts.memory) {
     dataDir = join(opts.DATA_DIR ?? ".data", "pglite");
     mkdirSync(dataDir, { recursive: true });
+    // One process per folder: two PGlites on it each write their own state over the other's (see
+    // data-dir-lock.ts). Taken before the engine loads; a folder in use throws one line naming its process.
+    lock = lockDataDir(opts.DATA_DIR ?? ".data");
   }
+  try {
+    return openPglite(opts, dataDir, lock);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+function openPglite(opts: DbOptions, dataDir: string | undefined, lock: DataDirLock | undefined): Database {
   // Loaded only here: a process on PostgreSQL (every production edge) never pays for the embedded engine's
   // code in memory (about 10 MB resident). Bun's require loads these ES modules synchronously.
   const { PGlite } = require("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
@@ -130,6 +144,12 @@ export function createDatabase(opts: DbOptions): Database {
       await migratePglite(db, { migrationsFolder: MIGRATIONS });
       await template?.saveFrom(client);
     }),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }
