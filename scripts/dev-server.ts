@@ -1,55 +1,69 @@
 // `bun run dev` (started by scripts/dev.ts, which gives it the edge's runtime settings): the whole product in
 // one Bun process on the embedded default (PGlite under DATA_DIR, in-process kv) or on PostgreSQL/Redis when
-// DATABASE_URL/REDIS_URL are set. Builds the dashboard if needed, migrates, starts the control plane (with
-// the dashboard) and the edge, prints the URLs.
+// DATABASE_URL/REDIS_URL are set. Reads the settings and migrates, builds the dashboard if needed, starts the
+// control plane (with the dashboard) and the edge, prints the URLs.
 import { resolve } from "node:path";
 import { createApp } from "@mcp/control-plane";
-import { createPlatform, createSessionStore, onShutdown, parseEnvOrExit, publicEdgeUrl } from "@mcp/core";
+import {
+  createPlatform,
+  createSessionStore,
+  listenOrThrow,
+  onShutdown,
+  parseEnv,
+  publicEdgeUrl,
+  startOrExit,
+} from "@mcp/core";
 import { createEdge, edgeOptionsFromEnv, serveMetrics, serverBodyCap, stopEdge } from "@mcp/edge";
 import { loopbackAllowlist } from "@mcp/http";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 
-const env = parseEnvOrExit();
-await ensureDashboardBuilt();
-const platform = await createPlatform(env, { monitor: true });
+// A start-up that fails (a bad setting, a database that cannot be opened, a port in use, a dashboard build)
+// prints one line `dev: …` and exits 1; the launcher (scripts/dev.ts) prints nothing of its own and exits
+// with this process's code. What goes wrong once it serves is logged as usual.
+const { env, platform, edge, cp, ed, metricsServer } = await startOrExit("dev", async () => {
+  const env = parseEnv();
+  // Settings first (read while building the platform), then the dashboard build, which may take a while.
+  const platform = await createPlatform(env, { monitor: true });
+  await ensureDashboardBuilt();
+  const { deps } = platform;
+  const edge = await createEdge(deps, edgeOptionsFromEnv(env));
+  const controlPlane = createApp({
+    ...deps,
+    sessions: createSessionStore(deps.db, { secureCookies: env.NODE_ENV === "production" }),
+    allowedOrigins: env.ALLOWED_ORIGINS,
+    allowedHosts: loopbackAllowlist(env.HOST, env.PUBLIC_URL),
+    trustProxy: env.TRUST_PROXY === "1",
+    dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
+  });
+  const at = (port: number, portSetting: string) => ({
+    host: env.HOST,
+    port,
+    portSetting,
+    hostSetting: "HOST",
+  });
+  const cp = listenOrThrow("control plane", at(env.PORT, "PORT"), () =>
+    Bun.serve({ port: env.PORT, hostname: env.HOST, fetch: controlPlane.fetch }),
+  );
+  const ed = listenOrThrow("edge", at(env.EDGE_PORT, "EDGE_PORT"), () =>
+    Bun.serve({
+      port: env.EDGE_PORT,
+      hostname: env.HOST,
+      fetch: edge.fetch,
+      idleTimeout: 120,
+      maxRequestBodySize: serverBodyCap(edge.deps.limits),
+    }),
+  );
+  const metricsAt = {
+    host: env.METRICS_HOST,
+    port: env.METRICS_PORT ?? 0,
+    portSetting: "METRICS_PORT",
+    hostSetting: "METRICS_HOST",
+  };
+  const metricsServer = listenOrThrow("metrics listener", metricsAt, () => serveMetrics(edge, env));
+  return { env, platform, edge, cp, ed, metricsServer };
+});
 const { deps } = platform;
-const allowedOrigins = env.ALLOWED_ORIGINS;
 
-const edge = await createEdge(deps, edgeOptionsFromEnv(env));
-const controlPlane = createApp({
-  ...deps,
-  sessions: createSessionStore(deps.db, { secureCookies: env.NODE_ENV === "production" }),
-  allowedOrigins,
-  allowedHosts: loopbackAllowlist(env.HOST, env.PUBLIC_URL),
-  trustProxy: env.TRUST_PROXY === "1",
-  dashboardDir: resolve(import.meta.dir, "../apps/dashboard/dist"),
-});
-
-function serve(
-  name: string,
-  port: number,
-  fetch: (req: Request, server: Bun.Server<undefined>) => Response | Promise<Response>,
-  extra = {},
-) {
-  try {
-    return Bun.serve({ port, hostname: env.HOST, fetch, ...extra });
-  } catch (error) {
-    const message = (error as Error).message;
-    console.error(`could not start the ${name} on ${env.HOST}:${port}: ${message}`);
-    // Only a port in use is the port's fault; an address that cannot be bound (EINVAL, EADDRNOTAVAIL) is HOST's.
-    if (/EADDRINUSE|in use/i.test(message))
-      console.error(`set ${name === "edge" ? "EDGE_PORT" : "PORT"} to a free port`);
-    else console.error("check HOST: it must be an address of this machine (127.0.0.1, 0.0.0.0, …)");
-    process.exit(1);
-  }
-}
-const cp = serve("control plane", env.PORT, controlPlane.fetch);
-const ed = serve("edge", env.EDGE_PORT, edge.fetch, {
-  idleTimeout: 120,
-  maxRequestBodySize: serverBodyCap(edge.deps.limits),
-});
-
-const metricsServer = serveMetrics(edge, env);
 platform.monitor?.start();
 const metricsLine = metricsServer
   ? `http://${env.METRICS_HOST}:${metricsServer.port}/metrics${env.METRICS_TOKEN ? " (bearer METRICS_TOKEN)" : ""}`

@@ -176,6 +176,13 @@ export {
 } from "./rotate-keys.ts";
 export { onShutdown } from "./shutdown.ts";
 export {
+  exitOnStartupFailure,
+  listenOrThrow,
+  startOrExit,
+  startupFailureLine,
+  withoutSecrets,
+} from "./startup.ts";
+export {
   bucketValue,
   LATENCY_BUCKETS,
   latencyBucket,
