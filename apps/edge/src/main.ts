@@ -33,13 +33,7 @@ const { env, platform, edge, server, metricsServer, mode, mcpType } = await star
       maxRequestBodySize: serverBodyCap(edge.deps.limits),
     }),
   );
-  const metricsAt = {
-    host: env.METRICS_HOST,
-    port: env.METRICS_PORT ?? 0,
-    portSetting: "METRICS_PORT",
-    hostSetting: "METRICS_HOST",
-  };
-  const metricsServer = listenOrThrow("metrics listener", metricsAt, () => serveMetrics(edge, env));
+  const metricsServer = serveMetrics(edge, env);
   return { env, platform, edge, server, metricsServer, mode, mcpType };
 });
 platform.monitor?.start();

@@ -1,4 +1,4 @@
-import { CUSTOM_SERVICE, type PlatformEnv } from "@mcp/core";
+import { CUSTOM_SERVICE, listenOrThrow, type PlatformEnv } from "@mcp/core";
 import { loopbackAllowlist } from "@mcp/http";
 import type { ServiceRegistry } from "@mcp/services";
 import type { createEdge } from "./create.ts";
@@ -29,13 +29,20 @@ export function edgeOptionsFromEnv(env: PlatformEnv): EdgeOptions {
   };
 }
 
-/** With METRICS_PORT set, a listener of its own for `GET /metrics` on METRICS_HOST; otherwise nothing. */
+/**
+ * With METRICS_PORT set, a listener of its own for `GET /metrics` on METRICS_HOST; otherwise nothing. One that
+ * cannot listen throws naming the setting to change (`listenOrThrow`).
+ */
 export function serveMetrics(
   edge: Awaited<ReturnType<typeof createEdge>>,
   env: PlatformEnv,
 ): ReturnType<typeof Bun.serve> | undefined {
-  if (env.METRICS_PORT === undefined) return undefined;
-  return Bun.serve({ port: env.METRICS_PORT, hostname: env.METRICS_HOST, fetch: edge.metricsApp.fetch });
+  const port = env.METRICS_PORT;
+  if (port === undefined) return undefined;
+  const at = { host: env.METRICS_HOST, port, portSetting: "METRICS_PORT", hostSetting: "METRICS_HOST" };
+  return listenOrThrow("metrics listener", at, () =>
+    Bun.serve({ port, hostname: env.METRICS_HOST, fetch: edge.metricsApp.fetch }),
+  );
 }
 
 /**
