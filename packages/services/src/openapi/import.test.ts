@@ -577,8 +577,44 @@ describe("importOpenApi: tools", () => {
     const looped = await run(loop);
     expect(looped.config.tools.map((t) => t.name)).toEqual(["get_ok"]);
     expect(looped.warnings).toContain(
-      "postAb: skipped; its request body is a recursive schema (circular $ref #/components/schemas/A), which cannot become a tool input",
+      "postAb: skipped; its request body is a recursive schema (circular $ref #/components/schemas/B), which cannot become a tool input",
     );
+    // Ten schemas each referring to all ten: only the outermost is expanded (every path once grew as 10^depth:
+    // the import did not end in a minute); the body keeps its own fields, the recursion is left out.
+    const names = Array.from({ length: 10 }, (_, i) => `S${i}`);
+    const web = doc(
+      {
+        "/web": {
+          post: {
+            ...ok,
+            operationId: "postWeb",
+            requestBody: { content: { "application/json": { schema: { $ref: "#/components/schemas/S0" } } } },
+          },
+        },
+      },
+      {
+        components: {
+          schemas: Object.fromEntries(
+            names.map((n) => [
+              n,
+              {
+                type: "object",
+                properties: {
+                  label: { type: "string" },
+                  ...Object.fromEntries(
+                    names.map((m, j) => [`p${j}`, { $ref: `#/components/schemas/${m}` }]),
+                  ),
+                },
+              },
+            ]),
+          ),
+        },
+      },
+    );
+    const woven = await run(web);
+    const postWeb = woven.config.tools.find((t) => t.name === "post_web");
+    expect(Object.keys(postWeb?.inputSchema.properties ?? {})).toEqual(["label"]);
+    expect(JSON.stringify(woven.config).length).toBeLessThan(20_000);
     // In a response only, it does not matter.
     const paths = d.paths["/tree"] as Record<string, unknown>;
     delete paths.post;

@@ -21,9 +21,10 @@ import type { JsonObjectSchema, JsonSchema } from "../json-schema.ts";
  *   there anyway, and what a map in a parameter becomes too); in a body it is left out (with a warning), or,
  *   when required, becomes `{}` only;
  * - nesting deeper than 8 levels is treated like a free-form value;
- * - a `$ref` still present was left by the parser because it is circular: it is expanded from the document
- *   (`ConvertContext.resolve`) once along each path, and where it comes back the recursive value is treated like
- *   a free-form one (left out of a body, with a warning: a tree node without its children). `deref`, `flatten`
+ * - a `$ref` still present was left by the parser because it is circular: the outermost one of a value is
+ *   expanded from the document (`ConvertContext.resolve`), and any circular `$ref` inside that expansion is the
+ *   recursive value, treated like a free-form one (left out of a body, with a warning: a tree node without its
+ *   children). `deref`, `flatten`
  *   and `mergeAllOf` throw `CircularRefError` there, which `convertSchema` handles.
  */
 
@@ -65,9 +66,14 @@ export interface ConvertContext {
 export function deref(schema: unknown, ctx: ConvertContext): { schema: unknown; ctx: ConvertContext } {
   let s = schema;
   let c = ctx;
+  // Only the outermost circular `$ref` of a value is expanded (a chain of `$ref`s to `$ref`s included): one met
+  // inside its expansion is the recursion, or a cycle through other schemas, and is left out. Expanding each
+  // once along every path grew as the product of the cycle's fan-outs: ten schemas referring to each other did
+  // not finish importing in a minute, eight wrote a 3.4 MB definition.
+  const nested = (ctx.refs?.length ?? 0) > 0;
   while (isRecord(s) && typeof s.$ref === "string") {
     const ref = s.$ref;
-    const target = c.refs?.includes(ref) ? undefined : c.resolve?.(ref);
+    const target = nested || c.refs?.includes(ref) ? undefined : c.resolve?.(ref);
     if (!isRecord(target)) throw new CircularRefError(ref);
     const { $ref: _, ...siblings } = s;
     s = { ...target, ...siblings };
