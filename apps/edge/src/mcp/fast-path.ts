@@ -18,7 +18,7 @@ import type { InstanceAuth } from "./instance-handler.ts";
 import { readCacheSlot } from "./read-cache.ts";
 import { SSE_HEADERS } from "./sessions.ts";
 import { perInstance, toolAllowed } from "./tool-filter.ts";
-import { LEGACY_VERSIONS, MODERN_VERSIONS } from "./versions.ts";
+import { acceptsBoth, LEGACY_VERSIONS, MODERN_VERSIONS } from "./versions.ts";
 
 const MODERN = MODERN_VERSIONS[0];
 const LEGACY = new Set<string>(LEGACY_VERSIONS);
@@ -111,8 +111,7 @@ export function createFastPath(
   function era(request: Request, body: Json): "modern" | "legacy" | undefined {
     const h = request.headers;
     if (!isJsonContentType(h.get("content-type")) || h.has("mcp-session-id")) return undefined;
-    const accept = h.get("accept");
-    if (!accept?.includes("application/json") || !accept.includes("text/event-stream")) return undefined;
+    if (!acceptsBoth(h.get("accept"))) return undefined;
     const version = h.get("mcp-protocol-version");
     const params = body.params as Json | undefined;
     if (version === MODERN) {

@@ -14,7 +14,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { InstanceAuth } from "./instance-handler.ts";
-import { MODERN_VERSIONS, SUPPORTED_VERSIONS } from "./versions.ts";
+import { acceptsBoth, MODERN_VERSIONS, NOT_ACCEPTABLE, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /**
  * 2025-era sessions for relayed instances, kept in the kv so that any edge process sharing it serves any
@@ -354,14 +354,7 @@ function unsupportedVersion(request: Request): Response | undefined {
 
 /** A POST's Accept (both media types, else 406) and Content-Type (JSON, else 415), as the transport checks them. */
 function unacceptablePost(request: Request): Response | undefined {
-  const accept = request.headers.get("accept");
-  if (!accept?.includes("application/json") || !accept.includes("text/event-stream")) {
-    return jsonError(
-      406,
-      -32000,
-      "Not Acceptable: Client must accept both application/json and text/event-stream",
-    );
-  }
+  if (!acceptsBoth(request.headers.get("accept"))) return jsonError(406, -32000, NOT_ACCEPTABLE);
   if (!isJsonContentType(request.headers.get("content-type"))) {
     return jsonError(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
   }

@@ -5,6 +5,13 @@ export const LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as con
 /** Every revision one instance URL serves; the first 2025 entry is what `initialize` counter-offers. */
 export const SUPPORTED_VERSIONS: string[] = [...MODERN_VERSIONS, ...LEGACY_VERSIONS];
 
+/** A Streamable HTTP POST's `Accept` names both media types an answer may come as (else 406, `NOT_ACCEPTABLE`). */
+export const acceptsBoth = (accept: string | null): boolean =>
+  !!accept && accept.includes("application/json") && accept.includes("text/event-stream");
+/** The SDK transport's 406 message, which the edge's own checks answer too. */
+export const NOT_ACCEPTABLE =
+  "Not Acceptable: Client must accept both application/json and text/event-stream";
+
 type Discover = () => { supportedVersions: string[] } & Record<string, unknown>;
 
 /**

@@ -1,4 +1,4 @@
-import { MODERN_VERSIONS } from "../mcp/versions.ts";
+import { acceptsBoth, MODERN_VERSIONS, NOT_ACCEPTABLE } from "../mcp/versions.ts";
 import { echoableId, json, type McpCall } from "./call.ts";
 
 /** Revisions whose Streamable HTTP transport takes one JSON-RPC message per POST (batching was removed). */
@@ -19,10 +19,6 @@ function claimedVersion(call: McpCall): string | undefined {
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   const claim = meta?.[PROTOCOL_VERSION_META];
   return typeof claim === "string" ? claim : undefined;
-}
-
-function acceptsBoth(accept: string | null): boolean {
-  return !!accept && accept.includes("application/json") && accept.includes("text/event-stream");
 }
 
 const isInitialize = (m: unknown) =>
@@ -54,12 +50,7 @@ export function protocolRules(call: McpCall): Response | undefined {
     if (body.length > max) return rpcError(400, -32600, `Batch too large: at most ${max} messages`);
   }
   if (version && MODERN.has(version) && !acceptsBoth(call.req.headers.get("accept"))) {
-    return rpcError(
-      406,
-      -32000,
-      "Not Acceptable: Client must accept both application/json and text/event-stream",
-      echoableId(body),
-    );
+    return rpcError(406, -32000, NOT_ACCEPTABLE, echoableId(body));
   }
   return undefined;
 }
