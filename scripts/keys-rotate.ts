@@ -4,10 +4,9 @@
 // Flags: --batch <rows> (default 500), --max-batches <n> (stop early; a later run resumes), --pause-ms <ms>.
 // Ctrl-C stops after the batch in flight; every row opens at any point, and running again picks up the rest.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPlatform, parseEnvOrExit, resealCredentials, ZRotateOptions } from "@mcp/core";
-import { generateKeySpec, parseKeyring } from "@mcp/crypto";
+import { devKeyFile, generateKeySpec, parseKeyring } from "@mcp/crypto";
 
 const usage =
   "usage: bun run keys:rotate [--batch <rows>] [--max-batches <n>] [--pause-ms <ms>] | --generate";
@@ -55,7 +54,7 @@ if (flags.generate) {
   // Without ENCRYPTION_KEYS (outside production) every process seals with the development key generated into
   // DATA_DIR (loadKeyring): the new version goes in front of that one, or nothing stored would open under the
   // printed value.
-  const devKeys = join(process.env.DATA_DIR || ".data", "encryption-keys");
+  const devKeys = devKeyFile(process.env.DATA_DIR || ".data");
   const fromDevKeys =
     !process.env.ENCRYPTION_KEYS && process.env.NODE_ENV !== "production" && existsSync(devKeys);
   const existing = fromDevKeys ? readFileSync(devKeys, "utf8").trim() : process.env.ENCRYPTION_KEYS;

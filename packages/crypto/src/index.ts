@@ -1,4 +1,4 @@
-export { generateKeySpec, type Keyring, loadKeyring, parseKeyring } from "./keyring.ts";
+export { devKeyFile, generateKeySpec, type Keyring, loadKeyring, parseKeyring } from "./keyring.ts";
 export { type KeyProvider, type Keys, keyProvider, LocalKeyProvider } from "./provider.ts";
 export {
   aadFor,

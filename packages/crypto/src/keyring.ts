@@ -35,6 +35,9 @@ export function generateKeySpec(version = 1): string {
   return `v${version}:${randomBytes(32).toString("base64")}`;
 }
 
+/** Where `loadKeyring` keeps the development key of a data dir (`bun run keys:rotate --generate` reads it too). */
+export const devKeyFile = (dataDir: string) => join(dataDir, "encryption-keys");
+
 /**
  * The keyring for this process: `ENCRYPTION_KEYS` when set; otherwise (development only) a key
  * generated once into `<dataDir>/encryption-keys` and reused, with a warning. Production refuses
@@ -47,7 +50,7 @@ export function loadKeyring(
 ): Keyring {
   if (env.ENCRYPTION_KEYS) return parseKeyring(env.ENCRYPTION_KEYS);
   if (env.NODE_ENV === "production") throw new Error("ENCRYPTION_KEYS is required when NODE_ENV=production");
-  const file = join(dataDir, "encryption-keys");
+  const file = devKeyFile(dataDir);
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${generateKeySpec(1)}\n`, { mode: 0o600 });
