@@ -42,6 +42,8 @@ export async function createPlatform(
     opts.definitionDirs?.length ? [DEFINITIONS_DIR, ...opts.definitionDirs] : DEFINITIONS_DIR,
     { ...process.env, ...opts.serviceEnv },
   );
+  // Settings are read before the database opens: a bad one is named at once, without a reachable database.
+  const publicUrls = servicePublicUrls({ ...process.env, ...opts.serviceEnv });
   const keyring = loadKeyring(env, env.DATA_DIR, (msg) => log.warn(msg));
   const database = createDatabase({
     DATABASE_URL: env.DATABASE_URL,
@@ -62,7 +64,7 @@ export async function createPlatform(
     registry,
     log,
     publicEdgeUrl: opts.edgeUrl ?? publicEdgeUrl(env),
-    servicePublicUrls: servicePublicUrls({ ...process.env, ...opts.serviceEnv }),
+    servicePublicUrls: publicUrls,
     allowPrivateUpstreams: env.ALLOW_PRIVATE_UPSTREAMS === "1",
     passwordHashing: { memoryKib: env.PASSWORD_HASH_MEMORY_KIB, iterations: env.PASSWORD_HASH_ITERATIONS },
   };
