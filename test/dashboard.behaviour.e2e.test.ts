@@ -271,6 +271,37 @@ describe("dashboard behaviour", () => {
     await expectFocus(page, { role: "status", text: /Revoked “second key”/ });
   }, 60_000);
 
+  test("a new key is listed at once: closing its dialog focuses it while the list still reloads", async () => {
+    const { page } = await signedUp();
+    await page.goto(`${stack.controlPlaneUrl}/api-keys`);
+    await page.getByText("No API keys yet.").waitFor();
+    // Every reload of the list from now on is held until the dialog has closed (a slow server or network).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route(/\/trpc\/[^?]*apiKeys\.list/, async (route) => {
+      await held;
+      await route.continue().catch(() => {});
+    });
+    try {
+      await page.getByLabel("Key name").fill("listed at once");
+      await page.getByRole("button", { name: "Create key" }).click();
+      const created = page.getByRole("dialog", { name: "API key “listed at once” created" });
+      const shown = (await created.getByTestId("api-key-value").textContent()) ?? "";
+      expect(shown).toMatch(/\S{20}/);
+      await page.keyboard.press("Escape");
+      await created.waitFor({ state: "detached" });
+      const now = await expectFocus(page, { tag: "LI", text: /listed at once/ });
+      expect(now.keyId).toMatch(/\S/);
+      // What the list shows is the key's record, never the secret shown once.
+      expect(await page.textContent("body")).not.toContain(shown);
+    } finally {
+      release();
+      await page.unroute(/\/trpc\/[^?]*apiKeys\.list/);
+    }
+  }, 60_000);
+
   test("a double click makes one request: one API key, not two", async () => {
     const { page } = await signedUp();
     await page.goto(`${stack.controlPlaneUrl}/api-keys`);

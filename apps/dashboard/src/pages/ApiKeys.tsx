@@ -46,6 +46,13 @@ export function ApiKeys() {
       onSuccess: (key) => {
         setName("");
         createdId.current = key.id;
+        // In the list at once (newest first; never the secret itself), so closing the dialog focuses it even
+        // while the list reloads; the reload then brings the server's copy.
+        const { key: _secret, ...listed } = key;
+        queryClient.setQueryData(
+          trpc.apiKeys.list.queryKey(),
+          (old) => old && [{ ...listed, lastUsedAt: null }, ...old.filter((k) => k.id !== key.id)],
+        );
         setCreated(key);
         void refresh();
       },
