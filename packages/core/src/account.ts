@@ -1,6 +1,6 @@
 import { hashToken } from "@mcp/crypto";
-import { apiKeys, credentials, type Db, instances, sessions, users } from "@mcp/db";
-import { and, desc, eq, gt, sql } from "drizzle-orm";
+import { apiKeys, credentials, type Db, instances, orgInvitations, sessions, users } from "@mcp/db";
+import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
 import { forgetAuditPersonalData, recordAudit } from "./audit.ts";
 import { hashPassword, type SessionMeta, type SessionStore, verifyPassword } from "./auth.ts";
 import type { Actor, CoreDeps } from "./deps.ts";
@@ -83,12 +83,6 @@ export async function changePassword(
       .returning({ id: users.id });
     if (!rows[0]) return false;
     await tx.delete(sessions).where(eq(sessions.userId, actor.userId));
-    // Shared organisations the user was alone in go with them (their personal one goes with the user row).
-    await tx.execute(sql`
-      delete from organizations o
-      where o.personal_owner_id is null
-        and exists (select 1 from org_members m where m.org_id = o.id and m.user_id = ${actor.userId})
-        and not exists (select 1 from org_members m where m.org_id = o.id and m.user_id <> ${actor.userId})`);
     return true;
   });
   if (!changed) return fail("UNAUTHORIZED", WRONG_PASSWORD);
@@ -156,9 +150,11 @@ export async function signOutEverywhere(
 }
 
 /**
- * Deletes the account, once its password is confirmed. In one transaction: every instance, every sealed
- * credential, API key and session, and the user row itself are deleted (not flagged), and the user's audit
- * events lose what could identify a person. After the commit every instance token is retired at every edge
+ * Deletes the account, once its password is confirmed. In one transaction: unless that would leave an
+ * organisation with members and no owner (CONFLICT, checked under a lock on the user's organisations), every
+ * instance, every sealed credential, API key and session, the shared organisations the user was the only member
+ * of, and the user row itself are deleted (not flagged), and the user's audit events lose what could identify a
+ * person. After the commit every instance token is retired at every edge
  * (as `revokeInstance` does) and the user's cached upstream reads become unreachable. One `account.delete`
  * event (no email) remains. The email is free to sign up again, as a new user.
  */
@@ -173,13 +169,6 @@ export async function deleteAccount(
     await audit(deps, actor, "account.delete", "UNAUTHORIZED", req);
     return fail("UNAUTHORIZED", WRONG_PASSWORD);
   }
-  const stranded = await strandedOrgs(deps.db, actor.userId);
-  if (stranded.length > 0) {
-    return fail(
-      "CONFLICT",
-      `You are the last owner of ${stranded.length} organisation(s) with other members; make someone else owner first`,
-    );
-  }
   const erased = await deps.db.transaction(async (tx) => {
     // The user row first: a connect racing this one waits on it (its inserts reference the row), then fails,
     // so no instance can appear after the list below was taken.
@@ -189,6 +178,17 @@ export async function deleteAccount(
       .where(and(eq(users.id, actor.userId), eq(users.passwordHash, hash)))
       .for("update");
     if (!user) return undefined;
+    // The shared organisations the user is in, locked (`FOR UPDATE`: membership changes, which lock the row too,
+    // and joins, which reference it, wait for this transaction), then checked: two owners deleting their
+    // accounts at once, or one leaving meanwhile, cannot leave an organisation with members and no owner.
+    await tx.execute(sql`
+      select o.id from organizations o
+      where o.personal_owner_id is null
+        and exists (select 1 from org_members m where m.org_id = o.id and m.user_id = ${actor.userId})
+      order by o.id
+      for update`);
+    const stranded = await strandedOrgs(tx, actor.userId);
+    if (stranded.length > 0) return { stranded };
     const gone = await tx.delete(instances).where(eq(instances.userId, actor.userId)).returning({
       tokenHash: instances.tokenHash,
       serviceType: instances.serviceType,
@@ -198,20 +198,45 @@ export async function deleteAccount(
     await tx.delete(apiKeys).where(eq(apiKeys.userId, actor.userId));
     await tx.delete(sessions).where(eq(sessions.userId, actor.userId));
     await forgetAuditPersonalData(tx, actor.userId);
+    // Their invitations nobody used yet die with their standing, as when they leave an organisation (the
+    // foreign key only forgets who made them, which would leave them listed as pending, and counted).
+    await tx
+      .update(orgInvitations)
+      .set({ revokedAt: new Date() })
+      .where(
+        and(
+          eq(orgInvitations.invitedBy, actor.userId),
+          isNull(orgInvitations.acceptedAt),
+          isNull(orgInvitations.revokedAt),
+        ),
+      );
+    // Shared organisations the user was alone in go with them (their personal one goes with the user row).
+    await tx.execute(sql`
+      delete from organizations o
+      where o.personal_owner_id is null
+        and exists (select 1 from org_members m where m.org_id = o.id and m.user_id = ${actor.userId})
+        and not exists (select 1 from org_members m where m.org_id = o.id and m.user_id <> ${actor.userId})`);
     await tx.delete(users).where(eq(users.id, actor.userId));
-    return gone;
+    return { gone };
   });
   if (!erased) return fail("UNAUTHORIZED", WRONG_PASSWORD);
-  for (const instance of erased) await retireInstanceToken(deps, instance.tokenHash);
-  for (const { orgId, serviceType } of erased) {
+  if (erased.stranded) {
+    return fail(
+      "CONFLICT",
+      `You are the last owner of ${erased.stranded.length} organisation(s) with other members; make someone else owner first`,
+    );
+  }
+  const gone = erased.gone ?? [];
+  for (const instance of gone) await retireInstanceToken(deps, instance.tokenHash);
+  for (const { orgId, serviceType } of gone) {
     await bumpReadCacheGeneration(deps, { userId: actor.userId, orgId }, serviceType);
   }
   await audit(deps, actor, "account.delete", "ok", req, true);
-  return ok({ instancesDeleted: erased.length, cookie: deps.sessions.blankCookie() });
+  return ok({ instancesDeleted: gone.length, cookie: deps.sessions.blankCookie() });
 }
 
 /** Shared organisations where the user is the only owner and others are members: deleting them would strand those. */
-async function strandedOrgs(db: Db, userId: string): Promise<string[]> {
+async function strandedOrgs(db: Pick<Db, "execute">, userId: string): Promise<string[]> {
   const found = await rows<{ org_id: string }>(
     db,
     sql`

@@ -58,7 +58,7 @@ export async function createApiKey(
   input: { name: string; scopes?: readonly ApiKeyScope[]; expiresAt?: Date | null },
   /** Where the change came from, for the audit trail. */
   request?: AuditRequest,
-): Promise<Result<ApiKeySummary & { key: string }, "BAD_REQUEST" | "CONFLICT">> {
+): Promise<Result<ApiKeySummary & { key: string }, "BAD_REQUEST" | "CONFLICT" | "NOT_FOUND">> {
   const scopes = normalizeScopes(input.scopes ?? API_KEY_SCOPES);
   if (scopes.length === 0) return fail("BAD_REQUEST", "An API key needs at least one scope");
   const key = mintApiKey();
@@ -66,6 +66,16 @@ export async function createApiKey(
   // row, so concurrent creations cannot each see room for one more.
   const row = await deps.db.transaction(async (tx) => {
     await lockUser(tx, actor.userId);
+    // Still a member of the organisation the key is bound to (the request was authorised before this): a key
+    // made for one the user was just removed from would never work, yet count against the bound, and could
+    // not be revoked from there. Key-share locked until the insert commits, so a removal (which locks the
+    // membership first) waits for it and then revokes the key.
+    const [membership] = await tx
+      .select({ role: orgMembers.role })
+      .from(orgMembers)
+      .where(and(eq(orgMembers.orgId, actor.orgId), eq(orgMembers.userId, actor.userId)))
+      .for("key share");
+    if (!membership) return { gone: true as const };
     const [held] = await tx
       .select({ n: count(), here: count(sql`case when ${apiKeys.orgId} = ${actor.orgId} then 1 end`) })
       .from(apiKeys)
@@ -88,6 +98,7 @@ export async function createApiKey(
     if (!inserted) throw new Error("insert returned no row");
     return inserted;
   });
+  if ("gone" in row) return fail("NOT_FOUND", "Organisation not found");
   if ("full" in row) {
     // Keys are listed per organisation: say how many are here, so the others can be found.
     const elsewhere = row.total - row.here;

@@ -20,11 +20,13 @@ export async function connectCustomInstance(
   actor: Actor,
   input: CustomServerInput,
   request?: AuditRequest,
-): Promise<Result<IssuedInstance, "BAD_REQUEST" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE">> {
+): Promise<Result<IssuedInstance, "BAD_REQUEST" | "INVALID_API_KEY" | "SERVICE_UNAVAILABLE" | "NOT_FOUND">> {
   const probe = await probeRemoteMcp(input, { allowPrivate: deps.allowPrivateUpstreams });
   if (!probe.ok) return fail(probe.error, probe.message);
   const secret = { apiKey: "", custom: { name: input.name, url: input.url, headers: input.headers } };
-  return ok(
-    await issueInstance(deps, actor, CUSTOM_SERVICE.type, CUSTOM_SERVICE.prefix, secret, { request }),
-  );
+  const issued = await issueInstance(deps, actor, CUSTOM_SERVICE.type, CUSTOM_SERVICE.prefix, secret, {
+    request,
+  });
+  // Removed from the organisation while the server was being probed: nothing was written.
+  return issued ? ok(issued) : fail("NOT_FOUND", "Organisation not found");
 }

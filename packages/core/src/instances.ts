@@ -5,6 +5,7 @@ import {
   type Db,
   type InstanceStatus,
   instances,
+  orgMembers,
   perDatabase,
 } from "@mcp/db";
 import {
@@ -160,7 +161,9 @@ export async function connectInstance(
   const checked = await checkedSecret(deps, input);
   if (!checked.ok) return checked;
   const { secret, account, prefix } = checked.value;
-  return ok(await issueInstance(deps, actor, input.serviceType, prefix, secret, { account, request }));
+  const issued = await issueInstance(deps, actor, input.serviceType, prefix, secret, { account, request });
+  // Removed from the organisation while the key was being checked: nothing was written.
+  return issued ? ok(issued) : fail("NOT_FOUND", "Organisation not found");
 }
 
 /**
@@ -218,24 +221,10 @@ interface IssueOptions {
  * Seals the secret and upserts credential + instance in one transaction. A live instance keeps its token
  * (sealed inside the credential, so the same URL can be handed back); a new or revoked one gets a fresh
  * token. Drops cached copies of the instance and the user's cached reads; records the audit event.
+ * Undefined, with nothing written, when the user is no longer a member of the organisation the actor acts in
+ * (removed while the key was being checked upstream), or, with `mustBeLive`, when there is no live instance to
+ * update (never create one, never bring a revoked one back).
  */
-export function issueInstance(
-  deps: CoreDeps,
-  actor: Actor,
-  serviceType: string,
-  prefix: string,
-  secret: CredentialSecret,
-  opts?: IssueOptions & { mustBeLive?: false },
-): Promise<IssuedInstance>;
-/** With `mustBeLive`: only replace the key of a live instance (never create one, never bring a revoked one back). */
-export function issueInstance(
-  deps: CoreDeps,
-  actor: Actor,
-  serviceType: string,
-  prefix: string,
-  secret: CredentialSecret,
-  opts: IssueOptions & { mustBeLive: true },
-): Promise<IssuedInstance | undefined>;
 export async function issueInstance(
   deps: CoreDeps,
   actor: Actor,
@@ -247,6 +236,7 @@ export async function issueInstance(
   const { account, action = "instance.connect", mustBeLive = false, request } = opts;
   const write = () =>
     deps.db.transaction(async (tx) => {
+      if (!(await stillMember(tx, actor))) return undefined;
       const existing = await lockExisting(tx, deps, actor, serviceType);
       if (mustBeLive && !existing?.live) return undefined;
       const keep = !otherAccount(existing?.account, account);
@@ -286,6 +276,21 @@ export async function issueInstance(
     serviceType,
   });
   return { instanceId, instanceUrl: instanceUrl(deps, serviceType, token), serviceType };
+}
+
+/**
+ * Whether the user is still a member of the organisation the actor acts in, checked when the write happens (the
+ * request was authorised before a key check upstream that may take seconds). The membership row stays
+ * key-share locked until the write commits: a removal (which locks it first) waits for the write and then
+ * revokes what it made, or the write waits for the removal and finds no membership.
+ */
+async function stillMember(tx: Tx, actor: Actor): Promise<boolean> {
+  const [row] = await tx
+    .select({ userId: orgMembers.userId })
+    .from(orgMembers)
+    .where(and(eq(orgMembers.orgId, actor.orgId), eq(orgMembers.userId, actor.userId)))
+    .for("key share");
+  return row !== undefined;
 }
 
 interface Existing {

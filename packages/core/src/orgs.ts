@@ -222,6 +222,27 @@ async function member(
   return ok({ role: row.role, personal: row.personalOwnerId !== null, name: row.name });
 }
 
+/**
+ * `member`, inside a change's transaction, under a lock on the organisation's row (`FOR NO KEY UPDATE`: joins and
+ * new instances, which only reference the row, do not wait for it). Every change of an organisation's members,
+ * roles or invitations takes it first, so they run one after the other, and the caller's role is the one they have
+ * when the change runs: an admin demoted or removed while their request waited is refused (403 / 404), not
+ * judged by the role read before.
+ */
+async function lockedMember(
+  tx: Pick<Db, "select">,
+  caller: OrgCaller,
+  orgId: string,
+  need: "member" | "admin",
+): Promise<Result<Membership, "NOT_FOUND" | "FORBIDDEN">> {
+  await tx
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.id, orgId))
+    .for("no key update");
+  return member(tx, caller, orgId, need);
+}
+
 const orgAudit = (
   deps: Pick<CoreDeps, "db" | "log">,
   caller: OrgCaller,
@@ -335,24 +356,22 @@ export async function inviteMember(
   input: { orgId: string; role: Exclude<OrgRole, "owner">; expiresInHours?: number },
   request?: AuditRequest,
 ): Promise<Result<IssuedInvitation, OrgError>> {
-  const me = await member(deps.db, caller, input.orgId, "admin");
-  if (!me.ok) return me;
-  if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
   const token = `inv_${randomSecret()}`;
   const hours = input.expiresInHours ?? INVITATION_TTL_HOURS.default;
-  // Counted and written under a lock on the organisation's row: concurrent invitations are counted one after
-  // the other, so they cannot each see room for one more (`FOR NO KEY UPDATE`: see lockUser).
-  const row = await deps.db.transaction(async (tx) => {
-    await tx
-      .select({ id: organizations.id })
-      .from(organizations)
-      .where(eq(organizations.id, input.orgId))
-      .for("no key update");
+  // Checked, counted and written under a lock on the organisation's row (`lockedMember`): concurrent invitations
+  // are counted one after the other, so they cannot each see room for one more (`FOR NO KEY UPDATE`: see
+  // lockUser), and an inviter demoted meanwhile is refused.
+  const invited = await deps.db.transaction(async (tx): Promise<Result<Invitation, OrgError>> => {
+    const me = await lockedMember(tx, caller, input.orgId, "admin");
+    if (!me.ok) return me;
+    if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
     const [pending] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(orgInvitations)
       .where(and(eq(orgInvitations.orgId, input.orgId), pendingInvitation()));
-    if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS) return undefined;
+    if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS) {
+      return fail("CONFLICT", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
+    }
     const [inserted] = await tx
       .insert(orgInvitations)
       .values({
@@ -365,11 +384,10 @@ export async function inviteMember(
       })
       .returning();
     if (!inserted) throw new Error("insert returned no row");
-    return inserted;
+    return ok(inserted);
   });
-  if (!row) {
-    return fail("CONFLICT", `At most ${MAX_PENDING_INVITATIONS} pending invitations; revoke some first`);
-  }
+  if (!invited.ok) return invited;
+  const row = invited.value;
   await orgAudit(deps, caller, input.orgId, "org.invite", row.id, request, {
     role: input.role,
     expiresAt: row.expiresAt.toISOString(),
@@ -388,6 +406,8 @@ export async function inviteMember(
     invitePath: `/invite/${input.orgId}/${token}`,
   });
 }
+
+type Invitation = typeof orgInvitations.$inferSelect;
 
 const pendingInvitation = () =>
   and(
@@ -445,21 +465,24 @@ export async function revokeInvitation(
   input: { orgId: string; invitationId: string },
   request?: AuditRequest,
 ): Promise<Result<{ invitationId: string }, "NOT_FOUND" | "FORBIDDEN">> {
-  const me = await member(deps.db, caller, input.orgId, "admin");
-  if (!me.ok) return me;
-  const rows = await deps.db
-    .update(orgInvitations)
-    .set({ revokedAt: new Date() })
-    .where(
-      and(
-        eq(orgInvitations.id, input.invitationId),
-        eq(orgInvitations.orgId, input.orgId),
-        isNull(orgInvitations.acceptedAt),
-        isNull(orgInvitations.revokedAt),
-      ),
-    )
-    .returning({ id: orgInvitations.id });
-  if (!rows[0]) return fail("NOT_FOUND", "Invitation not found");
+  const revoked = await deps.db.transaction(async (tx): Promise<Result<true, "NOT_FOUND" | "FORBIDDEN">> => {
+    const me = await lockedMember(tx, caller, input.orgId, "admin");
+    if (!me.ok) return me;
+    // Pending ones only (as `listInvitations` shows them): a used, revoked or expired one is not found.
+    const rows = await tx
+      .update(orgInvitations)
+      .set({ revokedAt: new Date() })
+      .where(
+        and(
+          eq(orgInvitations.id, input.invitationId),
+          eq(orgInvitations.orgId, input.orgId),
+          pendingInvitation(),
+        ),
+      )
+      .returning({ id: orgInvitations.id });
+    return rows[0] ? ok(true) : fail("NOT_FOUND", "Invitation not found");
+  });
+  if (!revoked.ok) return revoked;
   await orgAudit(deps, caller, input.orgId, "org.invitation_revoke", input.invitationId, request);
   return ok({ invitationId: input.invitationId });
 }
@@ -555,12 +578,12 @@ export async function setMemberRole(
   input: { orgId: string; userId: string; role: OrgRole },
   request?: AuditRequest,
 ): Promise<Result<OrgMember, OrgError>> {
-  const me = await member(deps.db, caller, input.orgId, "admin");
-  if (!me.ok) return me;
-  if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
   let previousRole: OrgRole | undefined;
   let revokedInvitations = 0;
   const changed = await deps.db.transaction(async (tx): Promise<Result<OrgMember, OrgError>> => {
+    const me = await lockedMember(tx, caller, input.orgId, "admin");
+    if (!me.ok) return me;
+    if (me.value.personal) return fail("BAD_REQUEST", "A personal organisation has no other members");
     const target = await roleIn(tx, input.orgId, input.userId);
     if (!target) return fail("NOT_FOUND", "Member not found");
     previousRole = target;
@@ -598,29 +621,42 @@ export async function setMemberRole(
 /**
  * Takes a member out of the organisation: their instances there are revoked (their URLs stop at once,
  * everywhere), their API keys bound to it revoked, their membership deleted. Admins may remove members and
- * admins, only owners remove owners; the last owner cannot go (409). `leave` is the same for oneself.
+ * admins (themselves included), only owners remove owners; the last owner cannot go (409). `how: "leave"` is
+ * the caller leaving (`orgs.leave`, any member, from a session): `input.userId` must be the caller. A plain
+ * member removing themselves through `remove` is refused (403) like any removal by a member: leaving is a
+ * person's act, and a member's API key (even one holding `org:admin`) must not take its user out.
  */
 export async function removeMember(
   deps: CoreDeps,
   caller: OrgCaller,
   input: { orgId: string; userId: string },
   request?: AuditRequest,
+  how: "remove" | "leave" = "remove",
 ): Promise<Result<{ userId: string; revokedInstances: number }, OrgError>> {
-  const self = input.userId === caller.userId;
-  const me = await member(deps.db, caller, input.orgId, self ? "member" : "admin");
-  if (!me.ok) return me;
-  if (me.value.personal) {
-    return fail("BAD_REQUEST", "A personal organisation cannot be left; delete the account instead");
-  }
+  const leaving = how === "leave";
+  if (leaving && input.userId !== caller.userId) throw new Error("leave: userId must be the caller's");
   const removed = await deps.db.transaction(
     async (
       tx,
     ): Promise<
       Result<{ tokenHashes: string[]; instanceIds: string[]; revokedInvitations: number }, OrgError>
     > => {
-      const target = await roleIn(tx, input.orgId, input.userId);
+      const me = await lockedMember(tx, caller, input.orgId, leaving ? "member" : "admin");
+      if (!me.ok) return me;
+      if (me.value.personal) {
+        return fail("BAD_REQUEST", "A personal organisation cannot be left; delete the account instead");
+      }
+      // The membership row locked first: a connect of theirs being written holds it key-share locked (see
+      // `stillMember` in instances.ts), so the revocation below waits for it and revokes what it made, and a
+      // later one finds the membership gone and writes nothing.
+      const [held] = await tx
+        .select({ role: orgMembers.role })
+        .from(orgMembers)
+        .where(and(eq(orgMembers.orgId, input.orgId), eq(orgMembers.userId, input.userId)))
+        .for("update");
+      const target = held?.role;
       if (!target) return fail("NOT_FOUND", "Member not found");
-      if (!self && target === "owner" && me.value.role !== "owner") {
+      if (target === "owner" && me.value.role !== "owner") {
         return fail("FORBIDDEN", "Only owners may remove an owner");
       }
       if (target === "owner" && (await isLastOwner(tx, input.orgId, input.userId))) {
@@ -661,7 +697,7 @@ export async function removeMember(
     deps,
     caller,
     input.orgId,
-    self ? "org.leave" : "org.member_remove",
+    leaving ? "org.leave" : "org.member_remove",
     input.userId,
     request,
     revokedInvitations > 0 ? { revokedInvitations } : undefined,
@@ -696,20 +732,24 @@ export async function revokeMemberInstance(
   input: { orgId: string; instanceId: string },
   request?: AuditRequest,
 ): Promise<Result<{ instanceId: string }, "NOT_FOUND" | "FORBIDDEN">> {
-  const me = await member(deps.db, caller, input.orgId, "admin");
-  if (!me.ok) return me;
-  const [row] = await deps.db
-    .update(instances)
-    .set({ status: "revoked", revokedAt: new Date() })
-    .where(
-      and(
-        eq(instances.id, input.instanceId),
-        eq(instances.orgId, input.orgId),
-        ne(instances.status, "revoked"),
-      ),
-    )
-    .returning({ id: instances.id, tokenHash: instances.tokenHash, serviceType: instances.serviceType });
-  if (!row) return fail("NOT_FOUND", "No active instance with this id in the organisation");
+  const revoked = await deps.db.transaction(async (tx) => {
+    const me = await lockedMember(tx, caller, input.orgId, "admin");
+    if (!me.ok) return me;
+    const [row] = await tx
+      .update(instances)
+      .set({ status: "revoked", revokedAt: new Date() })
+      .where(
+        and(
+          eq(instances.id, input.instanceId),
+          eq(instances.orgId, input.orgId),
+          ne(instances.status, "revoked"),
+        ),
+      )
+      .returning({ id: instances.id, tokenHash: instances.tokenHash, serviceType: instances.serviceType });
+    return row ? ok(row) : fail("NOT_FOUND", "No active instance with this id in the organisation");
+  });
+  if (!revoked.ok) return revoked;
+  const row = revoked.value;
   await retireInstanceToken(deps, row.tokenHash);
   await recordAudit(deps, {
     ...request,

@@ -293,7 +293,7 @@ export async function summarizeUsage(
 }
 
 /** The rows of a raw statement, whichever driver ran it (postgres-js answers an array, PGlite `{ rows }`). */
-export async function rows<T>(db: Db, query: SQL): Promise<T[]> {
+export async function rows<T>(db: Pick<Db, "execute">, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown;
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }

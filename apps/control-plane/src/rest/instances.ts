@@ -194,7 +194,7 @@ export const instanceRoutes: RestRoute[] = [
     procedure: "instances.connectCustom",
     body: ZConnectCustomInput,
     response: ZConnectCustomOutput.extend({ message: z.string() }),
-    errors: ["INVALID_API_KEY", "RATE_LIMIT_EXCEEDED"],
+    errors: ["INVALID_API_KEY", "NOT_FOUND", "RATE_LIMIT_EXCEEDED"],
     handle: async ({ call, body }) => {
       const issued = await call.instances.connectCustom(body as In<"connectCustom">);
       return { ...issued, message: `Connected your MCP server. ${secretNote}` };

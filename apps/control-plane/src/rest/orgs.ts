@@ -98,7 +98,8 @@ export const orgRoutes: RestRoute[] = [
     path: "/orgs/:orgId/members/:userId",
     operationId: "removeOrgMember",
     summary: "Remove a member: their instances in the organisation are revoked, their keys bound to it too",
-    description: "Only owners remove owners; removing the last owner answers 409.",
+    description:
+      "Owners and admins, on themselves too; only owners remove owners; removing the last owner answers 409. A member naming themselves answers 403: members leave with `POST /orgs/:orgId/leave`.",
     procedure: "orgs.removeMember",
     params: ZRemoveMemberInput,
     response: ZRemoveMemberOutput,
@@ -152,6 +153,7 @@ export const orgRoutes: RestRoute[] = [
     path: "/orgs/:orgId/invitations/:invitationId",
     operationId: "revokeOrgInvitation",
     summary: "Revoke a pending invitation",
+    description: "A used, revoked or expired invitation answers 404.",
     procedure: "orgs.revokeInvitation",
     params: ZRevokeInvitationInput,
     response: ZRevokeInvitationOutput,

@@ -57,7 +57,7 @@ const apiKeyRoutes: RestRoute[] = [
     body: ZCreateApiKeyInput,
     status: 201,
     response: ZCreateApiKeyOutput,
-    errors: [],
+    errors: ["NOT_FOUND", "CONFLICT"],
     handle: ({ call, body }) => call.apiKeys.create(body as RouterInputs["apiKeys"]["create"]),
   }),
   defineRoute({

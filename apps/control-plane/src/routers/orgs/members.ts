@@ -26,7 +26,10 @@ export const setRoleProcedure = scopedProcedure("org:admin")
     orThrow(await setMemberRole(ctx.deps, inKeysOrg(ctx, input.orgId), input, auditRequest(ctx))),
   );
 
-/** Takes a member out: their instances in the organisation are revoked, their keys bound to it too. */
+/**
+ * Takes a member out: their instances in the organisation are revoked, their keys bound to it too. Owners and
+ * admins only, even on oneself (a member leaves with `orgs.leave`, from a session).
+ */
 export const removeMemberProcedure = scopedProcedure("org:admin")
   .input(ZRemoveMemberInput)
   .output(ZRemoveMemberOutput)
@@ -45,6 +48,7 @@ export const leaveOrgProcedure = sessionProcedure
         ctx.actor,
         { orgId: input.orgId, userId: ctx.actor.userId },
         auditRequest(ctx),
+        "leave",
       ),
     ),
   );
