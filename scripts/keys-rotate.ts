@@ -113,6 +113,15 @@ console.log(
     `${report.resealed} credential(s) now under key v${current} ` +
     `(${report.rewrapped} rewrapped, ${report.converted} converted)`,
 );
+if (report.kvUnavailable)
+  console.error(
+    report.kvUnavailable === "before-batch"
+      ? "keys:rotate: Redis (REDIS_URL) does not answer: stopped before the next batch; run again once it does " +
+          "(a row rewritten meanwhile would stay cached in the edges under its old key version)"
+      : "keys:rotate: Redis (REDIS_URL) stopped answering: stopped. The edges may hold the last batch's rows " +
+          "under their old key version until their cached entries expire (5 min after Redis is back): keep the " +
+          "old key in ENCRYPTION_KEYS until then, and run again once Redis answers",
+  );
 if (report.changed > 0)
   console.log(`${report.changed} row(s) were rewritten by a reconnect meanwhile; run again to check them`);
 if (report.unreadableCount > 0)
@@ -121,4 +130,4 @@ if (report.unreadableCount > 0)
       (report.unreadableCount > report.unreadable.length ? ", …" : ""),
   );
 await platform.close();
-process.exit(report.unreadableCount > 0 ? 1 : 0);
+process.exit(report.unreadableCount > 0 || report.kvUnavailable ? 1 : 0);

@@ -1,6 +1,7 @@
 // `bun run keys:status [--json]`: stored credentials per master-key version and format (envelope, or the
 // legacy format sealed directly under the master key), checked against this process's ENCRYPTION_KEYS.
-// Exit 1 when some row's key version is missing from ENCRYPTION_KEYS (those rows open nowhere).
+// Exit 1 when some row's key version is missing from ENCRYPTION_KEYS, or its key there opens none of the rows
+// sampled under it (a wrong key): those rows open nowhere.
 import { parseArgs } from "node:util";
 import { createPlatform, keyStatus, parseEnvOrExit } from "@mcp/core";
 
@@ -30,7 +31,11 @@ if (json) {
   console.log(`ENCRYPTION_KEYS: ${ring}`);
   console.log(`credentials: ${status.total}`);
   for (const v of status.versions) {
-    const note = v.inKeyring ? "" : "   MISSING from ENCRYPTION_KEYS: these rows cannot be opened";
+    const note = !v.inKeyring
+      ? "   MISSING from ENCRYPTION_KEYS: these rows cannot be opened"
+      : status.wrongKey.includes(v.keyVersion)
+        ? `   WRONG KEY: v${v.keyVersion} in ENCRYPTION_KEYS opens none of these rows (not the key they were sealed with)`
+        : "";
     console.log(`  v${v.keyVersion}: ${v.envelope} envelope, ${v.legacy} legacy${note}`);
   }
   console.log(
@@ -39,4 +44,4 @@ if (json) {
       : `${status.pending} to rotate: run \`bun run keys:rotate\``,
   );
 }
-process.exit(status.missingKey > 0 ? 1 : 0);
+process.exit(status.missingKey > 0 || status.wrongKey.length > 0 ? 1 : 0);

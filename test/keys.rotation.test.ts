@@ -195,6 +195,7 @@ describe("online rotation while clients call tools", () => {
       total: INSTANCES,
       pending: 0,
       missingKey: 0,
+      wrongKey: [],
     });
     const statuses = await deps.db
       .select({ status: instances.status })

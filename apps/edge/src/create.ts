@@ -50,7 +50,15 @@ export async function createEdge(
     metrics: createMetrics(core.kv),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     allowedOrigins: opts.allowedOrigins ?? [],
-    allowedHosts: hostSet(loopbackAllowlist(opts.host ?? "127.0.0.1", core.publicEdgeUrl)),
+    // The names instance URLs are handed out on: PUBLIC_EDGE_URL's, and each SERVICE_<TYPE>_PUBLIC_URL's (a
+    // per-service edge behind a local proxy that keeps the Host its clients sent).
+    allowedHosts: hostSet(
+      loopbackAllowlist(
+        opts.host ?? "127.0.0.1",
+        core.publicEdgeUrl,
+        ...Object.values(core.servicePublicUrls ?? {}),
+      ),
+    ),
     trustProxy: opts.trustProxy ?? false,
     metricsAccess: opts.metrics ?? {},
     ...(opts.mcpType && { mcpType: opts.mcpType }),

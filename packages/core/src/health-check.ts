@@ -33,7 +33,7 @@ export function edgeUrlFor(
  */
 export async function probeHttp(
   url: string,
-  opts: { method?: "GET" | "HEAD"; timeoutMs: number; strict: boolean },
+  opts: { method?: "GET" | "HEAD"; timeoutMs: number; strict: boolean; signal?: AbortSignal },
 ): Promise<ProbeResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -41,7 +41,9 @@ export async function probeHttp(
     const res = await fetch(url, {
       method: opts.method ?? "GET",
       redirect: "manual",
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      signal: opts.signal
+        ? AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), opts.signal])
+        : AbortSignal.timeout(opts.timeoutMs),
       headers: { "user-agent": "mcp-platform-health/1" },
     });
     await res.body?.cancel().catch(() => {});
@@ -63,7 +65,11 @@ export async function probeHttp(
 }
 
 /** The upstream itself: its definition's health request, else a GET of its base URL; a stdio server is local. */
-export async function probeUpstream(service: AnyServiceDefinition, timeoutMs: number): Promise<ProbeResult> {
+export async function probeUpstream(
+  service: AnyServiceDefinition,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
   if (service.kind === "mcp" && service.transport === "stdio") {
     const healthy = existsSync(service.stdio.command);
     return { healthy, responseTimeMs: 0, check: "local", ...(!healthy && { error: "command not found" }) };
@@ -73,14 +79,14 @@ export async function probeUpstream(service: AnyServiceDefinition, timeoutMs: nu
   const health = service.health;
   if (health) {
     const url = `${service.baseUrl.replace(/\/+$/, "")}${health.path}`;
-    return probeHttp(url, { method: health.method, timeoutMs, strict: true });
+    return probeHttp(url, { method: health.method, timeoutMs, strict: true, signal });
   }
-  return probeHttp(service.baseUrl, { timeoutMs, strict: false });
+  return probeHttp(service.baseUrl, { timeoutMs, strict: false, signal });
 }
 
 /** An edge process: its `/health` must answer 2xx. */
-export function probeEdge(edgeUrl: string, timeoutMs: number): Promise<ProbeResult> {
-  return probeHttp(`${edgeUrl}/health`, { timeoutMs, strict: true });
+export function probeEdge(edgeUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
+  return probeHttp(`${edgeUrl}/health`, { timeoutMs, strict: true, signal });
 }
 
 const within = <T>(work: Promise<T>, ms: number, fallback: T): Promise<T> =>

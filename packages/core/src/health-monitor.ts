@@ -34,6 +34,8 @@ export class HealthMonitor {
   private timer?: ReturnType<typeof setInterval>;
   private running?: Promise<boolean>;
   private stopped = false;
+  /** Ends the probes in flight when the monitor stops: a hanging upstream must not hold a shutdown. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly deps: Pick<CoreDeps, "kv" | "registry" | "log" | "publicEdgeUrl">,
@@ -81,21 +83,29 @@ export class HealthMonitor {
     const services = this.deps.registry.list();
     const env = this.opts.env ?? process.env;
     const edgeUrls = new Map(services.map((s) => [s.type, edgeUrlFor(s.type, env, this.deps.publicEdgeUrl)]));
+    const { timeoutMs } = this.opts;
+    const signal = this.stopping.signal;
     const edges = new Map<string, Promise<ProbeResult>>();
-    for (const url of new Set(edgeUrls.values())) edges.set(url, probeEdge(url, this.opts.timeoutMs));
-    const results = await Promise.all(
+    for (const url of new Set(edgeUrls.values())) edges.set(url, probeEdge(url, timeoutMs, signal));
+    const probed = await Promise.all(
       services.map(async (service) => {
         const url = edgeUrls.get(service.type) ?? this.deps.publicEdgeUrl;
         const [edge, upstream] = await Promise.all([
-          edges.get(url) ?? probeEdge(url, this.opts.timeoutMs),
-          probeUpstream(service, this.opts.timeoutMs),
+          edges.get(url) ?? probeEdge(url, timeoutMs, signal),
+          probeUpstream(service, timeoutMs, signal),
         ]);
-        return this.record(service, url, edge, upstream);
+        return { service, url, edge, upstream };
       }),
     );
+    // Cut short by `stop`: what the probes found is the stop, not the services.
+    if (signal.aborted) return [];
+    const results = await Promise.all(probed.map((p) => this.record(p.service, p.url, p.edge, p.upstream)));
+    // `available` (the upstream's verdict) is what the hot path acts on: see `HealthView`.
     await this.deps.kv.publish(
       HEALTH_CHANNEL,
-      JSON.stringify(results.map(({ type, healthy }) => ({ type, healthy }))),
+      JSON.stringify(
+        results.map(({ type, healthy, upstream }) => ({ type, healthy, available: upstream.healthy })),
+      ),
     );
     return results;
   }
@@ -155,9 +165,13 @@ export class HealthMonitor {
     return status;
   }
 
-  /** Stops checking and gives the lease up (so another process takes over at its next tick). */
+  /**
+   * Stops checking (a round in flight is cut short: its probes are aborted and nothing of it is recorded) and
+   * gives the lease up (so another process takes over at its next tick).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearInterval(this.timer);
     await this.running;
     try {

@@ -58,6 +58,10 @@ export async function readHealthHistory(kv: Kv, type: string): Promise<HealthHis
  * This process's view of the monitor's verdicts, for the hot path (`tools/call`, `instances.connect`): kept
  * in memory, updated by the monitor's broadcast on the kv bus and re-read from the kv every interval (a lost
  * message or a dead monitor cannot pin a service down: a result expires and an unknown service is available).
+ * A service is refused only while its *upstream* is found down: the check of the edge serving it says nothing
+ * a request that reached an edge needs (that edge is up), and an edge's `/health` fails while it cannot reach
+ * Redis or PostgreSQL, outages through which its instances keep being served (README: "When Redis or
+ * PostgreSQL goes down"). Gating on it refused every service's calls after one monitor round in either outage.
  */
 export class HealthView {
   private readonly down = new Set<string>();
@@ -92,7 +96,7 @@ export class HealthView {
     try {
       const types = this.types();
       const found = await Promise.all(types.map((t) => readServiceHealth(this.kv, t)));
-      for (const [i, type] of types.entries()) this.set(type, found[i]?.healthy !== false);
+      for (const [i, type] of types.entries()) this.set(type, available(found[i]) !== false);
     } catch (error) {
       this.opts.onError?.(error);
     }
@@ -107,7 +111,10 @@ export class HealthView {
     const verdicts = parse<unknown>(message);
     if (!Array.isArray(verdicts)) return;
     for (const v of verdicts) {
-      if (typeof v?.type === "string" && typeof v?.healthy === "boolean") this.set(v.type, v.healthy);
+      if (typeof v?.type !== "string") continue;
+      // `available` since the upstream's verdict gates; `healthy` from a monitor of an older release.
+      const verdict = typeof v.available === "boolean" ? v.available : v.healthy;
+      if (typeof verdict === "boolean") this.set(v.type, verdict);
     }
   }
 
@@ -115,6 +122,12 @@ export class HealthView {
     if (healthy) this.down.delete(type);
     else this.down.add(type);
   }
+}
+
+/** Whether a stored check lets calls through: its upstream's verdict (a record without one: its `healthy`). */
+function available(health: ServiceHealth | undefined): boolean | undefined {
+  if (!health) return undefined;
+  return typeof health.upstream?.healthy === "boolean" ? health.upstream.healthy : health.healthy;
 }
 
 /** `deps.health?.isServiceAvailable(type)`, available when no view is wired (tests, tools). */

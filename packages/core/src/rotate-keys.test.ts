@@ -144,6 +144,7 @@ describe("online rotation in bounded, resumable batches", () => {
       total: 25,
       pending: 25,
       missingKey: 0,
+      wrongKey: [],
     });
 
     const seen: RotationProgress[] = [];
@@ -186,6 +187,7 @@ describe("online rotation in bounded, resumable batches", () => {
       total: 25,
       pending: 0,
       missingKey: 0,
+      wrongKey: [],
     });
     // Nothing left: a third run reads one empty page.
     expect(await resealCredentials(during(), { userIds: ids, batch: 4 })).toMatchObject({

@@ -35,8 +35,15 @@ export interface ResealReport extends Omit<RotationProgress, "unreadable"> {
   /** Ids of the rows that open under no key in the ring (the first MAX_LISTED). */
   unreadable: string[];
   unreadableCount: number;
-  /** True when the run reached the end of the table (false: stopped by `maxBatches` or `signal`). */
+  /** True when the run reached the end of the table (false: stopped by `maxBatches`, `signal` or the kv). */
   done: boolean;
+  /**
+   * Stopped because the kv (Redis) did not answer: `before-batch` (nothing of that batch read or written; the
+   * batches before it were announced), or `announcing` the last batch's rewritten rows (their reload markers may
+   * have reached this process only, so edges can hold those rows' old ciphertexts until their cached entries
+   * expire). Null when the kv answered throughout.
+   */
+  kvUnavailable: "before-batch" | "announcing" | null;
 }
 
 const MAX_LISTED = 1_000;
@@ -79,9 +86,16 @@ export async function resealCredentials(
     unreadable: [],
     unreadableCount: 0,
     done: false,
+    kvUnavailable: null,
   };
   let cursor = "";
   while (!opts.signal?.aborted && (maxBatches === undefined || report.batches < maxBatches)) {
+    // A row rewritten while Redis is out would keep its old ciphertext in the edges' cached entries (its reload
+    // marker reaching this process only), and `done` would be reported all the same: nothing is written then.
+    if (!(await kvAnswers(deps.kv))) {
+      report.kvUnavailable = "before-batch";
+      break;
+    }
     const rows = await deps.db
       .select()
       .from(credentials)
@@ -121,7 +135,11 @@ export async function resealCredentials(
     report.resealed += written.length;
     report.changed += updates.length - written.length;
     report.batches++;
-    if (written.length > 0) await refreshCached(deps, written);
+    if (written.length > 0) {
+      await refreshCached(deps, written);
+      // Lost while announcing them: say so, and stop.
+      if (deps.kv.degraded?.() === true) report.kvUnavailable = "announcing";
+    }
     opts.onBatch?.({
       batches: report.batches,
       rewrapped: report.rewrapped,
@@ -129,13 +147,34 @@ export async function resealCredentials(
       changed: report.changed,
       unreadable: report.unreadableCount,
     });
+    if (report.kvUnavailable) break;
     if (rows.length < batch) {
       report.done = true;
       break;
     }
-    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    if (pauseMs > 0) await pause(pauseMs, opts.signal);
   }
   return report;
+}
+
+/** Waits `ms`, or until `signal` aborts (Ctrl-C during a long `--pause-ms` stops at once, between batches). */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Whether the kv is up: always for an in-process kv; Redis answers a ping, and is not running degraded. */
+async function kvAnswers(kv: CoreDeps["kv"]): Promise<boolean> {
+  if (kv.degraded === undefined) return true;
+  return (await kv.ping().catch(() => false)) && !kv.degraded();
 }
 
 /** One statement: each row is updated only while it still holds the ciphertext that was read. */
@@ -178,7 +217,15 @@ export interface KeyStatus {
   pending: number;
   /** Rows whose version is missing from the ring. */
   missingKey: number;
+  /**
+   * Versions of the ring whose key opens none of the rows sampled under that version (up to WRONG_KEY_SAMPLE
+   * each): not the key they were sealed with (a mistyped or regenerated `vN:` entry). Their rows open nowhere.
+   */
+  wrongKey: number[];
 }
+
+/** Rows tried per version by `keyStatus`: one row that does not open is damage, none of several a wrong key. */
+const WRONG_KEY_SAMPLE = 3;
 
 const ENVELOPE_ROW = sql<boolean>`${credentials.ciphertext} like ${sql.raw(`'${ENVELOPE_PREFIX}%'`)}`;
 
@@ -208,6 +255,18 @@ export async function keyStatus(
     byVersion.set(g.keyVersion, entry);
   }
   const versions = [...byVersion.values()].sort((a, b) => b.keyVersion - a.keyVersion);
+  const wrongKey: number[] = [];
+  for (const v of versions) {
+    if (!v.inKeyring) continue;
+    const sample = await deps.db
+      .select()
+      .from(credentials)
+      .where(and(eq(credentials.keyVersion, v.keyVersion), scoped(opts)))
+      .orderBy(asc(credentials.id))
+      .limit(WRONG_KEY_SAMPLE);
+    if (sample.length > 0 && sample.every((row) => rewrapCredential(provider, row, row) === null))
+      wrongKey.push(v.keyVersion);
+  }
   const sum = (pick: (v: KeyVersionRows) => number) => versions.reduce((n, v) => n + pick(v), 0);
   return {
     current: provider.current,
@@ -216,5 +275,6 @@ export async function keyStatus(
     total: sum((v) => v.envelope + v.legacy),
     pending: sum((v) => (v.keyVersion === provider.current ? v.legacy : v.envelope + v.legacy)),
     missingKey: sum((v) => (v.inKeyring ? 0 : v.envelope + v.legacy)),
+    wrongKey,
   };
 }

@@ -1,0 +1,89 @@
+// `bun run keys:status` against a wrong keyring: ENCRYPTION_KEYS names every version the rows are under, but one
+// version's key is not the one they were sealed with (a mistyped or regenerated `v1:` entry, a new version that
+// `keys:rotate` sealed under on one host and another host generated again). Before, only the version numbers were
+// compared: the status said every row was fine (exit 0) while none of them opened anywhere with that ring, and an
+// operator following it would drop the only key that opened them. Now a version whose key opens none of the
+// rows sampled under it is reported (`WRONG KEY`, `wrongKey`) and the command exits 1; one damaged row is not.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createPlatform, newId, parseEnv, personalOrgOf, sealCredential } from "@mcp/core";
+import { generateKeySpec } from "@mcp/crypto";
+import { credentials, users } from "@mcp/db";
+import { asc, eq } from "drizzle-orm";
+import { outputOf } from "./client.ts";
+
+const root = resolve(import.meta.dir, "..");
+const v1 = generateKeySpec(1);
+const otherV1 = generateKeySpec(1);
+const v2 = generateKeySpec(2);
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "keys-status-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function status(keys: string, ...args: string[]) {
+  const proc = Bun.spawn([process.execPath, join(root, "scripts", "keys-status.ts"), ...args], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      DATA_DIR: dir,
+      LOG_LEVEL: "error",
+      ENCRYPTION_KEYS: keys,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return outputOf(proc);
+}
+
+test("a version whose key opens none of its rows is a WRONG KEY (exit 1); the right ring, or one damaged row, is fine", async () => {
+  // Seed: 4 envelopes under v1, on the command's own embedded database.
+  const seeded = await createPlatform(
+    parseEnv({ DATA_DIR: dir, ENCRYPTION_KEYS: v1, LOG_LEVEL: "error", HEALTH_CHECK_INTERVAL_MS: "0" }),
+  );
+  const ids = Array.from({ length: 4 }, () => newId("usr"));
+  await seeded.deps.db
+    .insert(users)
+    .values(ids.map((id) => ({ id, email: `${id}@x.test`, passwordHash: "u" })));
+  const rows = await Promise.all(
+    ids.map(async (userId, i) => {
+      const row = {
+        id: newId("cred"),
+        userId,
+        orgId: await personalOrgOf(seeded.deps.db, userId),
+        serviceType: "figma",
+      };
+      return { ...row, ...sealCredential(seeded.deps.keyring, row, { apiKey: `figd_status_${i}` }) };
+    }),
+  );
+  await seeded.deps.db.insert(credentials).values(rows);
+  // One row damaged (the first the command samples): the others still open, so the key is the right one.
+  const [first] = await seeded.deps.db.select().from(credentials).orderBy(asc(credentials.id)).limit(1);
+  await seeded.deps.db
+    .update(credentials)
+    .set({ ciphertext: `${first?.ciphertext.slice(0, -8)}AAAAAAAA` })
+    .where(eq(credentials.id, first?.id ?? ""));
+  await seeded.close();
+
+  const right = await status(`${v2},${v1}`, "--json");
+  expect(right.code).toBe(0);
+  expect(JSON.parse(right.stdout)).toMatchObject({ total: 4, missingKey: 0, wrongKey: [] });
+
+  const wrong = await status(`${v2},${otherV1}`, "--json");
+  expect(wrong.code).toBe(1);
+  expect(JSON.parse(wrong.stdout)).toMatchObject({ total: 4, missingKey: 0, wrongKey: [1] });
+  const text = await status(`${v2},${otherV1}`);
+  expect(text.code).toBe(1);
+  expect(text.stdout).toContain(
+    "v1: 4 envelope, 0 legacy   WRONG KEY: v1 in ENCRYPTION_KEYS opens none of these rows",
+  );
+  for (const out of [right, wrong, text]) {
+    expect(out.stdout + out.stderr).not.toContain("figd_status_");
+    for (const spec of [v1, otherV1, v2]) expect(out.stdout + out.stderr).not.toContain(spec.slice(3));
+  }
+}, 120_000);
