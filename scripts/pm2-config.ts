@@ -22,9 +22,14 @@ export const APP_DEFAULTS = {
   instances: 1,
   autorestart: true,
   max_memory_restart: "500M",
+  // A process that exits within min_uptime is restarted after 0.5 s, then 1.5× longer each time up to PM2's cap of
+  // 15 s (reset after 30 s up). PM2 gives up (status `errored`, never restarted again) only after max_restarts such
+  // exits within min_uptime × max_restarts (300 s) of the first start, which this backoff does not reach (about 25
+  // restarts fit): a PostgreSQL or Redis that comes up minutes after the apps (a boot, a deploy) is waited for,
+  // where a fixed 1 s delay and 5 restarts left the platform down after ten seconds until someone restarted it.
   min_uptime: "10s",
-  max_restarts: 5,
-  restart_delay: 1_000,
+  max_restarts: 30,
+  exp_backoff_restart_delay: 500,
   // SIGINT first (onShutdown drains servers, flushes the audit batch, closes pools); SIGKILL after this.
   kill_signal: "SIGINT",
   kill_timeout: 15_000,

@@ -10,6 +10,7 @@ import { createDatabase } from "@mcp/db";
 import { loadRegistry } from "@mcp/services";
 import { connectFigma, newUser } from "./client.ts";
 import { type FakeFigma, startFakeFigma } from "./fakes/figma.ts";
+import { startTcpProxy } from "./fakes/tcp-proxy.ts";
 import type { Stack } from "./harness.ts";
 import { callTool, mcpClient } from "./services/kit.ts";
 
@@ -58,6 +59,7 @@ interface EcosystemApp {
   max_memory_restart: string;
   min_uptime: string;
   max_restarts: number;
+  exp_backoff_restart_delay: number;
   kill_timeout: number;
   kill_signal: string;
   out_file: string;
@@ -130,7 +132,8 @@ describe("bun run pm2:config", () => {
         exec_mode: "fork",
         max_memory_restart: "500M",
         min_uptime: "10s",
-        max_restarts: 5,
+        max_restarts: 30,
+        exp_backoff_restart_delay: 500,
         kill_signal: "SIGINT",
         kill_timeout: 15_000,
         out_file: join(ROOT, "logs", `${app.name}.out.log`),
@@ -365,5 +368,75 @@ describe("under PM2", () => {
       expect(again.json).toMatchObject({ handle: "pm2-user" });
     },
     90_000,
+  );
+});
+
+describe("under PM2, with PostgreSQL not up yet", () => {
+  // A boot or a deploy where the database comes up after the apps: each start fails at once (one line, exit 1),
+  // and PM2 must keep trying with growing delays rather than give up after a handful of quick exits.
+  test.skipIf(!SHARED_BACKENDS)(
+    "PM2 keeps restarting the control plane (never errored, past the 5 restarts it used to allow) and it serves once the database answers (needs DATABASE_URL and REDIS_URL)",
+    async () => {
+      const real = new URL(process.env.DATABASE_URL ?? "");
+      const proxy = await startTcpProxy(real.hostname, Number(real.port || 5432));
+      await proxy.down();
+      const viaProxy = new URL(real.href);
+      viaProxy.hostname = "127.0.0.1";
+      viaProxy.port = String(proxy.port);
+      const home = mkdtempSync(join(tmp, "boot-"));
+      const offset = freeOffset();
+      const env = basicEnv({
+        PM2_HOME: join(home, "pm2-home"),
+        PM2_LOG_DIR: join(home, "logs"),
+        PM2_PORT_OFFSET: String(offset),
+        PM2_BUN: process.execPath,
+        DATABASE_URL: viaProxy.href,
+        REDIS_URL: process.env.REDIS_URL ?? "",
+        ENCRYPTION_KEYS: "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ENABLED_SERVICES: "figma",
+        HEALTH_CHECK_INTERVAL_MS: "0",
+        LOG_LEVEL: "warn",
+      });
+      const pm2 = (...args: string[]) => run([NODE, PM2, ...args], env);
+      const controlPlane = async () => {
+        const res = await pm2("jlist");
+        if (res.code !== 0) throw new Error(`pm2 jlist failed: ${res.err}`);
+        return (JSON.parse(res.out) as Pm2Process[]).find((p) => p.name === "mcp-control-plane");
+      };
+      try {
+        const file = join(home, "ecosystem.config.cjs");
+        expect((await run([process.execPath, GENERATOR, "--out", file], env)).code).toBe(0);
+        expect((await pm2("start", file, "--only", "mcp-control-plane")).code).toBe(0);
+        // Six failed starts: one more than PM2 allowed before it marked the app errored for good.
+        let seen: Pm2Process | undefined;
+        for (let i = 0; i < 240 && (seen?.pm2_env.restart_time ?? 0) < 6; i++) {
+          seen = await controlPlane();
+          expect(seen?.pm2_env.status).not.toBe("errored");
+          await Bun.sleep(250);
+        }
+        expect(seen?.pm2_env.restart_time).toBeGreaterThanOrEqual(6);
+        const log = readFileSync(join(home, "logs", "mcp-control-plane.err.log"), "utf8");
+        expect(log).toContain("control-plane: ");
+        expect(log).not.toContain(real.password || "no password set");
+
+        await proxy.up();
+        const url = `http://127.0.0.1:${3000 + offset}/health`;
+        let status = 0;
+        for (let i = 0; i < 240 && status !== 200; i++) {
+          status = await fetch(url).then(
+            (r) => r.status,
+            () => 0,
+          );
+          if (status !== 200) await Bun.sleep(250);
+        }
+        expect(status).toBe(200);
+        expect((await controlPlane())?.pm2_env.status).toBe("online");
+      } finally {
+        await pm2("delete", "all");
+        await pm2("kill");
+        await proxy.stop();
+      }
+    },
+    150_000,
   );
 });
