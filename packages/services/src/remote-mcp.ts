@@ -5,6 +5,7 @@ import {
   type FetchLike,
   type JsonSchemaValidator,
   type jsonSchemaValidator,
+  type ListToolsResult,
   type PriorDiscovery,
   SdkError,
   SdkErrorCode,
@@ -121,10 +122,12 @@ export const MAX_REMOTE_RESPONSE_BYTES = 16 * 1024 * 1024;
  * What the gateway's upstream connections declare, so a server may ask for input through it: the relay
  * passes each request's own client's capabilities on (2026-07-28: per request; 2025: it answers what its
  * client cannot). `input_required` results come back to the relay as they are (manual mode), to be
- * relayed to the client that can answer them.
+ * relayed to the client that can answer them. Roots without `listChanged`: one connection serves all of an
+ * instance's clients, whose roots differ and whose `notifications/roots/list_changed` it does not pass on, so
+ * a server must ask `roots/list` when it needs them rather than keep an answer it would never hear is stale.
  */
 export const RELAY_CLIENT_OPTIONS = {
-  capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } },
+  capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} },
   inputRequired: { autoFulfill: false },
 } as const;
 
@@ -288,8 +291,14 @@ export async function probeRemoteMcp(
   const conn = await connectRemoteMcp(config, opts);
   if (!conn.ok) return conn;
   try {
-    const { tools } = await conn.client.listTools(undefined, { timeout: opts.timeoutMs ?? 10_000 });
-    return { ok: true, tools: tools.length };
+    // One page, one request within the timeout: the SDK's listTools() would walk up to 64 pages of 16 MiB,
+    // each with the whole timeout, for a server that keeps handing out cursors.
+    if (!conn.client.getServerCapabilities()?.tools) return { ok: true, tools: 0 };
+    const page = (await conn.client.request(
+      { method: "tools/list" },
+      { timeout: opts.timeoutMs ?? 10_000 },
+    )) as ListToolsResult;
+    return { ok: true, tools: page.tools.length };
   } catch (error) {
     if (rejectedCredentials(error)) return unauthorized(config);
     return { ok: false, error: "SERVICE_UNAVAILABLE", message: `${config.name} did not list its tools` };

@@ -19,13 +19,21 @@ import {
 } from "@mcp/services";
 import {
   type Client,
+  type ListPromptsResult,
+  type ListResourcesResult,
+  type ListResourceTemplatesResult,
+  type ListToolsResult,
   ProtocolError as RemoteProtocolError,
+  type RequestOptions,
   SdkError,
   SdkErrorCode,
+  SdkHttpError,
+  type Tool,
 } from "@modelcontextprotocol/client";
 import {
   type CallToolResult,
   CLIENT_CAPABILITIES_META_KEY,
+  type InputRequests,
   type InputRequiredResult,
   inputRequired,
   isInputRequiredResult,
@@ -43,6 +51,7 @@ import { recordToolCall } from "./record.ts";
 import {
   clientCapabilities,
   HeldCalls,
+  type HeldOutcome,
   type InflightCall,
   isModern,
   REQUEST_STATE_TTL_MS,
@@ -115,6 +124,109 @@ function noSlot(
   if (reason === "timeout")
     return `none of ${holder}'s ${most} requests in flight ${where} finished within ${queueTimeoutMs / 1000} s`;
   return `${holder} already has ${most} requests in flight ${where} and ${maxQueue} waiting`;
+}
+
+/**
+ * The server lost the connection's session (the spec's 404 to a request carrying an `Mcp-Session-Id`: it
+ * expired, or the server restarted), or the connection closed before the request went out. Either way the
+ * server never saw the request, so it is sent again once on a new connection, as the spec asks a client to
+ * start a new session, instead of failing the call that found out.
+ */
+function sessionGone(error: unknown, client: Client): boolean {
+  if (error instanceof SdkHttpError) {
+    return (
+      error.status === 404 &&
+      (client.transport as { sessionId?: string } | undefined)?.sessionId !== undefined
+    );
+  }
+  return error instanceof SdkError && error.code === SdkErrorCode.NotConnected;
+}
+
+/**
+ * The client's own `_meta` of a request, for the server: without its progress token (the relay's client sends
+ * its own, and relays the progress under the client's) and without the protocol's reserved keys
+ * (`io.modelcontextprotocol/…`: the envelope of a 2026-07-28 request), which the relay sets for itself.
+ */
+export function clientMeta(
+  params: { _meta?: Record<string, unknown> } | undefined,
+): Record<string, unknown> | undefined {
+  const meta = params?._meta;
+  if (!meta) return undefined;
+  const kept = Object.fromEntries(
+    Object.entries(meta).filter(
+      ([key]) => key !== "progressToken" && !key.startsWith("io.modelcontextprotocol/"),
+    ),
+  );
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
+/** `{ _meta }` with the client's own keys (clientMeta), or nothing. */
+const withClientMeta = (params: { _meta?: Record<string, unknown> } | undefined) => {
+  const meta = clientMeta(params);
+  return meta ? { _meta: meta } : {};
+};
+
+/** At most this many URL elicitations of one -32042 error become input requests. */
+const MAX_URL_ELICITATIONS = 10;
+
+/**
+ * A 2025-era server's URL elicitation error (-32042, `data.elicitations`), as the input requests a 2026-07-28
+ * client is asked them with (`elicitation/create` in url mode); undefined for any other error, or one whose
+ * elicitations are not each a message and a URL.
+ */
+function urlElicitations(error: unknown): InputRequests | undefined {
+  if (!(error instanceof ProtocolError) || error.code !== ProtocolErrorCode.UrlElicitationRequired)
+    return undefined;
+  const asked = (error.data as { elicitations?: unknown } | undefined)?.elicitations;
+  if (!Array.isArray(asked) || asked.length === 0 || asked.length > MAX_URL_ELICITATIONS) return undefined;
+  const requests: InputRequests = {};
+  for (const [i, elicitation] of asked.entries()) {
+    const { message, url, elicitationId } = (elicitation ?? {}) as Record<string, unknown>;
+    if (typeof message !== "string" || typeof url !== "string") return undefined;
+    requests[`url_${i}`] = inputRequired.elicitUrl({
+      message,
+      url,
+      ...(typeof elicitationId === "string" && { elicitationId }),
+    } as Parameters<typeof inputRequired.elicitUrl>[0]);
+  }
+  return requests;
+}
+
+/** The list methods, each with its result's key and the server capability that offers it. */
+const LISTS = {
+  "tools/list": { key: "tools", capability: "tools" },
+  "resources/list": { key: "resources", capability: "resources" },
+  "resources/templates/list": { key: "resourceTemplates", capability: "resources" },
+  "prompts/list": { key: "prompts", capability: "prompts" },
+} as const;
+type ListMethod = keyof typeof LISTS;
+type ListResult<M extends ListMethod> = M extends "tools/list"
+  ? ListToolsResult
+  : M extends "resources/list"
+    ? ListResourcesResult
+    : M extends "resources/templates/list"
+      ? ListResourceTemplatesResult
+      : ListPromptsResult;
+
+/**
+ * One page of a list, as the server answered it (its `nextCursor` included), for the page the client asked for
+ * (its cursor and own `_meta`). Not the SDK's list helpers: asked for a first page, they walk every page into one
+ * answer (up to 64 pages of 16 MiB held at once, past the 1,000 tools a page may hold) and keep it in the
+ * connection's cache. A server that does not offer the list has an empty one, as the SDK answers.
+ */
+async function listPage<M extends ListMethod>(
+  client: Client,
+  method: M,
+  params: { cursor?: string; _meta?: Record<string, unknown> } | undefined,
+  options: RequestOptions,
+): Promise<ListResult<M>> {
+  const { key, capability } = LISTS[method];
+  if (!client.getServerCapabilities()?.[capability]) return { [key]: [] } as unknown as ListResult<M>;
+  const sent = { ...(params?.cursor !== undefined && { cursor: params.cursor }), ...withClientMeta(params) };
+  const request: { method: ListMethod; params?: Record<string, unknown> } = { method };
+  if (Object.keys(sent).length > 0) request.params = sent;
+  const page = await client.request(request, options);
+  return page as unknown as ListResult<M>;
 }
 
 /** Only a broken connection is worth dropping: a JSON-RPC error, a timeout or a caller hanging up is not. */
@@ -458,23 +570,29 @@ function createProxyHandler(
     run: (client: Client, redactor: Redactor) => Promise<T>,
   ): Promise<T> {
     const secret = deps.resolver.credential(auth.instance);
-    const opened = secret ? await source.open(auth, secret) : undefined;
-    if (!opened) throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, source.label));
-    const { client, redactor } = opened;
-    try {
-      const answer = redactor.value(await run(client, redactor));
-      opened.release(false);
-      return answer;
-    } catch (error) {
-      opened.release(connectionBroken(error, signal)); // a broken connection is not reused
-      if (error instanceof RemoteProtocolError) {
-        // The user's server answered with a JSON-RPC error: relay it as such (code, message), redacted
-        // before it is cut to length.
-        const data = error.data === undefined ? undefined : redactor.value(error.data);
-        throw new ProtocolError(error.code, redactor.text(error.message).slice(0, 500), data);
+    for (let attempt = 1; ; attempt++) {
+      const opened = secret ? await source.open(auth, secret) : undefined;
+      if (!opened) throw new CredentialUnopened(await unopenedCredential(deps, auth.instance, source.label));
+      const { client, redactor } = opened;
+      try {
+        const answer = redactor.value(await run(client, redactor));
+        opened.release(false);
+        return answer;
+      } catch (error) {
+        opened.release(connectionBroken(error, signal)); // a broken connection is not reused
+        // Once: a server that loses every new session too is failing, not expiring.
+        if (attempt === 1 && !signal?.aborted && sessionGone(error, client)) continue;
+        throw relayedError(error, redactor);
       }
-      throw error;
     }
+  }
+
+  /** A JSON-RPC error from the server, as the client's JSON-RPC error (code, message, data), redacted. */
+  function relayedError(error: unknown, redactor: Redactor): unknown {
+    if (!(error instanceof RemoteProtocolError)) return error;
+    // Redacted before it is cut to length.
+    const data = error.data === undefined ? undefined : redactor.value(error.data);
+    return new ProtocolError(error.code, redactor.text(error.message).slice(0, 500), data);
   }
 
   /**
@@ -521,7 +639,7 @@ function createProxyHandler(
     let cursor: string | undefined;
     for (let page = 0; page < 10; page++) {
       const listed = await relay(auth, signal, "did not list its tools", (client, o) =>
-        client.listTools(cursor ? { cursor } : undefined, o),
+        listPage(client, "tools/list", cursor ? { cursor } : undefined, o),
       );
       for (const tool of listed.tools.slice(0, MAX_CUSTOM_TOOLS)) {
         if (tool.annotations?.readOnlyHint === true) names.add(tool.name);
@@ -612,9 +730,17 @@ function createProxyHandler(
               }),
             };
             // tools/call goes through the SDK's callTool, which mirrors the arguments a tool declares with
-            // `x-mcp-header` into Mcp-Param-* headers (SEP-2243) from the tool list it holds.
+            // `x-mcp-header` into Mcp-Param-* headers (SEP-2243), from the tool as the relay last listed it
+            // (its input schema only: with an output schema the SDK would check the result, which the relay
+            // passes on as the server gave it, for the client to check).
             if (method === "tools/call") {
-              return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], options);
+              const name = String(params.name);
+              const inputSchema = toolSchemas.get(instanceId)?.byName.get(name) ?? { type: "object" };
+              const toolDefinition = { name, inputSchema } as Tool;
+              return client.callTool(upstreamParams as Parameters<Client["callTool"]>[0], {
+                ...options,
+                toolDefinition,
+              });
             }
             return client.request({ method, params: upstreamParams }, options);
           },
@@ -622,9 +748,18 @@ function createProxyHandler(
       );
     let answer: unknown;
     if (opened.held || modernClient) {
-      const outcome = opened.held
-        ? await held.resume(opened.held, inputResponses ?? {})
-        : await held.start(ctx.mcpReq.signal, upstreamCall);
+      let outcome: HeldOutcome;
+      try {
+        outcome = opened.held
+          ? await held.resume(opened.held, inputResponses ?? {})
+          : await held.start(ctx.mcpReq.signal, upstreamCall);
+      } catch (error) {
+        // A 2025-era server's "open this page, then call again" (-32042), which the 2026-07-28 revision asks
+        // with input_required: the retry makes the call afresh, as the server expects.
+        const inputRequests = urlElicitations(error);
+        if (!inputRequests) throw error;
+        return inputRequired({ inputRequests, requestState: states.seal(instanceId, method, undefined) });
+      }
       if ("input" in outcome) {
         return inputRequired({
           inputRequests: outcome.input,
@@ -721,16 +856,19 @@ function createProxyHandler(
     (server, auth, session) => {
       server.setRequestHandler("resources/list", (req, c) =>
         relay(auth, c.mcpReq.signal, "did not answer resources/list", (client, o) =>
-          client.listResources(req.params, o),
+          listPage(client, "resources/list", req.params, o),
         ),
       );
       server.setRequestHandler("resources/templates/list", (req, c) =>
         relay(auth, c.mcpReq.signal, "did not answer resources/templates/list", (client, o) =>
-          client.listResourceTemplates(req.params, o),
+          listPage(client, "resources/templates/list", req.params, o),
         ),
       );
       server.setRequestHandler("resources/read", (req, c) =>
-        relayInteractive(auth, c, session, "resources/read", { uri: req.params.uri }),
+        relayInteractive(auth, c, session, "resources/read", {
+          uri: req.params.uri,
+          ...withClientMeta(req.params),
+        }),
       );
       // Subscriptions belong to a 2025-era session: the upstream is subscribed, the session remembers the
       // URI, and the upstream's updates reach the session's GET stream (./sessions.ts).
@@ -769,13 +907,14 @@ function createProxyHandler(
       });
       server.setRequestHandler("prompts/list", (req, c) =>
         relay(auth, c.mcpReq.signal, "did not answer prompts/list", (client, o) =>
-          client.listPrompts(req.params, o),
+          listPage(client, "prompts/list", req.params, o),
         ),
       );
       server.setRequestHandler("prompts/get", (req, c) =>
         relayInteractive(auth, c, session, "prompts/get", {
           name: req.params.name,
           ...(req.params.arguments && { arguments: req.params.arguments }),
+          ...withClientMeta(req.params),
         }),
       );
       server.setRequestHandler("completion/complete", (req, c) =>
@@ -804,7 +943,7 @@ function createProxyHandler(
       });
       server.setRequestHandler("tools/list", async (req, c) => {
         const listed = await relay(auth, c.mcpReq.signal, "did not list its tools", (client, o) =>
-          client.listTools(req.params?.cursor ? { cursor: req.params.cursor } : undefined, o),
+          listPage(client, "tools/list", req.params, o),
         );
         if (listed.tools.length > MAX_CUSTOM_TOOLS) {
           throw new ProtocolError(
@@ -832,7 +971,12 @@ function createProxyHandler(
         }
         // An instance whose settings restrict its tools lists only those (./tool-filter.ts).
         const tools = allowedTools(auth.instance, listed.tools);
-        return { tools: [...tools], ...(listed.nextCursor && { nextCursor: listed.nextCursor }) };
+        const meta = ownMeta(listed._meta);
+        return {
+          tools: [...tools],
+          ...(listed.nextCursor && { nextCursor: listed.nextCursor }),
+          ...(meta && { _meta: meta }),
+        };
       });
       server.setRequestHandler("tools/call", async (req, c) => {
         // A tool the instance's settings leave out: the platform's unknown-tool answer, nothing sent upstream.
@@ -876,7 +1020,7 @@ function createProxyHandler(
             c,
             session,
             "tools/call",
-            { name: req.params.name, arguments: req.params.arguments ?? {} },
+            { name: req.params.name, arguments: req.params.arguments ?? {}, ...withClientMeta(req.params) },
             onprogress,
           );
           if (isInputRequiredResult(answer)) {
