@@ -189,13 +189,8 @@ export async function updateCredentials(
   const checked = await checkedSecret(deps, input, stored?.additional);
   if (!checked.ok) return checked;
   const { secret, account, prefix } = checked.value;
-  if (otherAccount(row.instance.account, account)) {
-    return fail(
-      "CONFLICT",
-      `This key belongs to another ${input.serviceType} account; connect it with instances.connect, which issues a new URL`,
-    );
-  }
-  const issued = await issueInstance(deps, actor, input.serviceType, prefix, secret, {
+  if (otherAccount(row.instance.account, account)) return otherAccountConflict(input.serviceType);
+  const issued = await writeInstance(deps, actor, input.serviceType, prefix, secret, {
     account,
     action: "credentials.update",
     mustBeLive: true,
@@ -203,6 +198,8 @@ export async function updateCredentials(
   });
   // Revoked between the check above and the write: nothing was written.
   if (!issued) return fail("NOT_FOUND", `No active ${input.serviceType} instance; connect it first`);
+  // Connected meanwhile (another tab) with another account's key: nothing was written.
+  if (issued === OTHER_ACCOUNT) return otherAccountConflict(input.serviceType);
   return ok({
     instanceId: issued.instanceId,
     serviceType: input.serviceType,
@@ -210,6 +207,15 @@ export async function updateCredentials(
     account: account ?? null,
   });
 }
+
+const otherAccountConflict = (serviceType: string) =>
+  fail(
+    "CONFLICT",
+    `This key belongs to another ${serviceType} account; connect it with instances.connect, which issues a new URL`,
+  );
+
+/** `issueInstance` with `mustBeLive`: the live instance's key is of another upstream account (nothing written). */
+const OTHER_ACCOUNT = "OTHER_ACCOUNT";
 
 interface IssueOptions {
   account?: ConnectedAccount;
@@ -222,8 +228,7 @@ interface IssueOptions {
  * (sealed inside the credential, so the same URL can be handed back); a new or revoked one gets a fresh
  * token. Drops cached copies of the instance and the user's cached reads; records the audit event.
  * Undefined, with nothing written, when the user is no longer a member of the organisation the actor acts in
- * (removed while the key was being checked upstream), or, with `mustBeLive`, when there is no live instance to
- * update (never create one, never bring a revoked one back).
+ * (removed while the key was being checked upstream).
  */
 export async function issueInstance(
   deps: CoreDeps,
@@ -231,8 +236,26 @@ export async function issueInstance(
   serviceType: string,
   prefix: string,
   secret: CredentialSecret,
-  opts: IssueOptions & { mustBeLive?: boolean } = {},
+  opts: IssueOptions = {},
 ): Promise<IssuedInstance | undefined> {
+  const issued = await writeInstance(deps, actor, serviceType, prefix, secret, opts);
+  return issued === OTHER_ACCOUNT ? undefined : issued;
+}
+
+/**
+ * `issueInstance`, and `updateCredentials`'s write (`mustBeLive`): undefined, with nothing written, when there is no
+ * live instance to update (never create one, never bring a revoked one back); OTHER_ACCOUNT, with nothing written,
+ * when the live instance's key is of another upstream account than the new one (connected meanwhile, e.g. from
+ * another tab): the URL must not change behind an update that hands out none.
+ */
+async function writeInstance(
+  deps: CoreDeps,
+  actor: Actor,
+  serviceType: string,
+  prefix: string,
+  secret: CredentialSecret,
+  opts: IssueOptions & { mustBeLive?: boolean } = {},
+): Promise<IssuedInstance | typeof OTHER_ACCOUNT | undefined> {
   const { account, action = "instance.connect", mustBeLive = false, request } = opts;
   const write = () =>
     deps.db.transaction(async (tx) => {
@@ -240,6 +263,7 @@ export async function issueInstance(
       const existing = await lockExisting(tx, deps, actor, serviceType);
       if (mustBeLive && !existing?.live) return undefined;
       const keep = !otherAccount(existing?.account, account);
+      if (mustBeLive && !keep) return OTHER_ACCOUNT;
       const token = (keep ? existing?.keptToken : undefined) ?? mintInstanceToken(prefix);
       const credentialId = await upsertCredential(tx, deps, actor, serviceType, existing?.credentialId, {
         ...secret,
@@ -258,7 +282,7 @@ export async function issueInstance(
     if (isUniqueViolation(error)) return write();
     throw error;
   });
-  if (!written) return undefined;
+  if (!written || written === OTHER_ACCOUNT) return written;
   const { instanceId, token, oldTokenHash } = written;
   if (oldTokenHash && oldTokenHash !== hashToken(token)) await retireInstanceToken(deps, oldTokenHash);
   // Same URL, new credential: every cached copy of the old one must go.

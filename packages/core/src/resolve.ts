@@ -2,7 +2,7 @@ import { hashToken, isInstanceToken, type Sealed } from "@mcp/crypto";
 import { credentials, instances } from "@mcp/db";
 import type { Kv } from "@mcp/kv";
 import { lru } from "@mcp/kv/lru";
-import { and, eq, isNull, lt, ne, or } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, ne, or } from "drizzle-orm";
 import { type CredentialSecret, openCredential } from "./credentials.ts";
 import { DATABASE_RETRY_AFTER_MS } from "./db-errors.ts";
 import type { CoreDeps } from "./deps.ts";
@@ -63,6 +63,11 @@ export const DEGRADED_RECHECK_MS = 5_000;
 interface Local {
   instance: ResolvedInstance;
   at: number;
+  /**
+   * The kv's `listenEpoch` when it was read: an entry read before this process's subscriber connection was last
+   * lost may have missed its invalidation, so only an entry of the current epoch is served from memory.
+   */
+  epoch: number;
 }
 
 /**
@@ -182,9 +187,19 @@ export class InstanceResolver {
     return this.deps.kv.degraded?.() ?? false;
   }
 
-  /** A local entry that may be served without asking anyone: always, unless the kv is degraded and it is old. */
+  /** See `Local.epoch`: -1 while invalidations cannot be heard (the subscriber connection is away). */
+  private epoch(): number {
+    return this.deps.kv.listenEpoch?.() ?? 0;
+  }
+
+  /**
+   * A local entry that may be served without asking anyone: one read while this process heard every
+   * invalidation since (its epoch is the current one); while the kv is degraded, one that is recent.
+   */
   private usable(entry: Local | undefined): entry is Local {
-    return !!entry && (!this.degraded() || performance.now() - entry.at < DEGRADED_RECHECK_MS);
+    if (!entry) return false;
+    if (this.degraded()) return performance.now() - entry.at < DEGRADED_RECHECK_MS;
+    return entry.epoch === this.epoch() && entry.epoch !== -1;
   }
 
   /**
@@ -205,9 +220,11 @@ export class InstanceResolver {
     const tokenHash = hashToken(token);
     const hit = this.local.get(tokenHash);
     if (this.usable(hit)) return hit.instance;
-    if (hit) return this.recheck(tokenHash, hit);
+    if (hit && this.degraded()) return this.recheck(tokenHash, hit);
     if (this.missing.has(tokenHash)) return null;
     const generation = this.generation;
+    // Redis answers, but invalidations may have been missed (see `Local.epoch`): read it again from the kv.
+    const epoch = this.epoch();
     // Redis down: the kv holds nothing shared, so the database answers (and nothing is written back).
     const degraded = this.degraded();
     const cached = degraded ? null : await this.deps.kv.get(kvKey(tokenHash));
@@ -218,7 +235,7 @@ export class InstanceResolver {
       return null;
     }
     if (generation === this.generation) {
-      this.local.set(tokenHash, { instance: found, at: performance.now() });
+      this.local.set(tokenHash, { instance: found, at: performance.now(), epoch });
       if (!cached && !degraded) {
         const entry = JSON.stringify({ ...found, cachedAt: Date.now() });
         await this.deps.kv.setIfAbsent(kvKey(tokenHash), entry, KV_TTL_MS);
@@ -254,7 +271,7 @@ export class InstanceResolver {
       this.missing.set(tokenHash, true);
       return null;
     }
-    this.local.set(tokenHash, { instance: row, at: performance.now() });
+    this.local.set(tokenHash, { instance: row, at: performance.now(), epoch: this.epoch() });
     return row;
   }
 
@@ -330,12 +347,31 @@ export class InstanceResolver {
       .catch((error) => this.deps.log.warn("touch failed", { instanceId, error }));
   }
 
-  /** The upstream rejected the stored key: flag the instance so the owner is told to reconnect. */
+  /**
+   * The upstream rejected the stored key: flag the instance so the owner is told to reconnect. Only while the
+   * credential is still the one the refused call used: a call made with the old key, refused after the owner put
+   * a new one in place (`updateCredentials`, a reconnect), must not mark the new key.
+   */
   async markNeedsReauth(instance: ResolvedInstance): Promise<void> {
+    const sameCredential = this.deps.db
+      .select({ id: credentials.id })
+      .from(credentials)
+      .where(
+        and(
+          eq(credentials.id, instance.credentialId),
+          eq(credentials.ciphertext, instance.sealed.ciphertext),
+        ),
+      );
     const rows = await this.deps.db
       .update(instances)
       .set({ status: "needs_reauth" })
-      .where(and(eq(instances.id, instance.instanceId), eq(instances.status, "active")))
+      .where(
+        and(
+          eq(instances.id, instance.instanceId),
+          eq(instances.status, "active"),
+          inArray(instances.credentialId, sameCredential),
+        ),
+      )
       .returning({ tokenHash: instances.tokenHash });
     if (rows[0]) await refreshInstanceToken(this.deps, rows[0].tokenHash);
   }

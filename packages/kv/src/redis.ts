@@ -135,6 +135,8 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
   let subscriber: Redis | undefined;
   /** The subscriber connection is up and has re-sent its SUBSCRIBEs since it last (re)connected. */
   let subscribed = false;
+  /** Counts the subscriber connection's (re)subscriptions (`listenEpoch`). */
+  let epoch = 0;
   const channels = new Map<string, { handlers: Set<Handler>; ready: Promise<unknown> }>();
   let closed = false;
 
@@ -235,7 +237,10 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
     sub.on("ready", () => {
       sub.ping().then(
         () => {
-          if (sub.status === "ready") subscribed = true;
+          if (sub.status === "ready" && !subscribed) {
+            subscribed = true;
+            epoch++;
+          }
         },
         () => {},
       );
@@ -249,6 +254,8 @@ export function createRedisKv(url: string, opts: KvOptions = {}): Kv {
 
     connected: () => redis.status === "ready",
     listening: () => subscriber === undefined || subscribed,
+    // No subscriber connection yet: nothing was subscribed, so nothing can have been missed.
+    listenEpoch: () => (subscriber === undefined ? 0 : subscribed ? epoch : -1),
 
     async get(key) {
       return send<string | null>((p) => p.get(prefix + key));

@@ -291,6 +291,7 @@ export function createResilientKv(inner: Kv, opts: ResilientKvOptions = {}): Kv 
 
   return {
     kind: inner.kind,
+    ...(inner.listenEpoch && { listenEpoch: inner.listenEpoch }),
 
     get: (key) =>
       guarded(

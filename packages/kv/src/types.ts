@@ -56,6 +56,13 @@ export interface Kv {
    * missed invalidations, so the resilient kv does not end an outage before this is true again.
    */
   listening?(): boolean;
+  /**
+   * Redis only: a number that changes every time the subscriber connection has re-subscribed after a reconnect,
+   * and -1 while it has not (it is down, or re-subscribing). What was learnt under another epoch may be out of
+   * date: an invalidation published while the subscriber connection was away is lost to this process, even
+   * though the command connection (and so the kv) never failed. Absent: every publication is heard.
+   */
+  listenEpoch?(): number;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**

@@ -36,6 +36,7 @@ export {
   type RemoteFailure,
   type RemoteMcpConfig,
   type RemoteOptions,
+  rejectedCredentials,
   remoteRedactor,
   reservedRemoteHeader,
   upstreamRefusal,

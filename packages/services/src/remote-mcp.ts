@@ -177,7 +177,8 @@ function silent(error: unknown): boolean {
   return false;
 }
 
-function rejectedCredentials(error: unknown): boolean {
+/** The server refused the request's credentials (HTTP 401 or 403): the key or headers, not one request. */
+export function rejectedCredentials(error: unknown): boolean {
   if (error instanceof UnauthorizedError) return true;
   if (error instanceof SdkHttpError) return error.status === 401 || error.status === 403;
   if (error instanceof SseError) return error.code === 401 || error.code === 403;

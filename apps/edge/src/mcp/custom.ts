@@ -9,9 +9,11 @@ import {
   DEFAULT_POOL_LIMITS,
   type PoolLimits,
   type ProxiedServiceDefinition,
+  probeRemoteMcp,
   proxiedServerConfig,
   type Redactor,
   type RemoteMcpConfig,
+  rejectedCredentials,
   remoteRedactor,
   type StdioProxiedService,
   UpstreamPool,
@@ -66,6 +68,11 @@ import { CredentialUnopened, unopenedCredential } from "./unopened.ts";
 export const MAX_CUSTOM_TOOLS = 1000;
 
 class RemoteUnavailable extends Error {}
+/** The server refused the stored key (or headers) when connecting: the owner must reconnect (`needs_reauth`). */
+class RemoteRejected extends RemoteUnavailable {}
+/** What a caller is told when the server refused the stored credentials (the instance is then `needs_reauth`). */
+const rejectedMessage = (label: string) =>
+  `${label} rejected the stored credentials (expired or revoked). Reconnect ${label} in the dashboard to get a new key in place.`;
 
 /**
  * Requests one instance may have in flight to its server at once (calls, listings, held calls waiting for the
@@ -272,7 +279,11 @@ class RemotePool {
         timeoutMs: this.deps.limits.upstreamTimeoutMs,
         rememberEra: true,
       }).then((conn) => {
-        if (!conn.ok) throw new RemoteUnavailable(conn.message);
+        if (!conn.ok) {
+          throw conn.error === "INVALID_API_KEY"
+            ? new RemoteRejected(conn.message)
+            : new RemoteUnavailable(conn.message);
+        }
         return conn.client;
       });
       this.clients.set(key, pending);
@@ -365,6 +376,11 @@ interface ProxySource {
   info: { name: string; version: string };
   /** Connects (or reuses a connection) for the instance; undefined when the credential cannot be used. */
   open(auth: InstanceAuth, secret: CredentialSecret): Promise<Opened | undefined>;
+  /**
+   * After the server refused a request's credentials: whether it rejects the key itself, checked as a connect
+   * checks it (connecting and listing the tools, the era probed afresh). Absent: nothing to check.
+   */
+  rejects?(secret: CredentialSecret): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -391,6 +407,12 @@ function remoteSource(
         release: (broken) => broken && pool.drop(key, pending),
         pin: () => pool.pin(key),
       };
+    },
+    async rejects(secret) {
+      const config = configOf(secret);
+      if (!config) return false;
+      const probe = await probeRemoteMcp(config, { allowPrivate: deps.allowPrivateUpstreams });
+      return !probe.ok && probe.error === "INVALID_API_KEY";
     },
     async close() {
       pool.close();
@@ -580,8 +602,14 @@ function createProxyHandler(
         return answer;
       } catch (error) {
         opened.release(connectionBroken(error, signal)); // a broken connection is not reused
-        // Once: a server that loses every new session too is failing, not expiring.
-        if (attempt === 1 && !signal?.aborted && sessionGone(error, client)) continue;
+        // Once: a server that loses every new session too is failing, not expiring. A request whose credentials
+        // the server refused (never run) is sent once more on a new connection.
+        const refused = rejectedCredentials(error);
+        if (attempt === 1 && !signal?.aborted && (refused || sessionGone(error, client))) continue;
+        // Refused again: only a key the server rejects when checked as a connect checks it needs a reconnect.
+        if (refused && secret && !signal?.aborted && (await source.rejects?.(secret))) {
+          throw new RemoteRejected("the server rejected the stored credentials");
+        }
         throw relayedError(error, redactor);
       }
     }
@@ -619,6 +647,10 @@ function createProxyHandler(
       if (error instanceof ProtocolError) throw error;
       if (error instanceof CredentialUnopened)
         throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
+      if (error instanceof RemoteRejected) {
+        await deps.resolver.markNeedsReauth(auth.instance);
+        throw new ProtocolError(ProtocolErrorCode.InternalError, rejectedMessage(Label));
+      }
       const refused = error instanceof RemoteUnavailable ? error.message : upstreamRefusal(error);
       const detail = refused ? `: ${refused}` : "";
       throw new ProtocolError(ProtocolErrorCode.InternalError, `${Label} ${failure}${detail}`);
@@ -1046,6 +1078,10 @@ function createProxyHandler(
           if (error instanceof CredentialUnopened) {
             status = error.unopened.status;
             result = errorResult(error.message, { code: error.unopened.status });
+          } else if (error instanceof RemoteRejected) {
+            await deps.resolver.markNeedsReauth(auth.instance);
+            status = "EXPIRED_CREDENTIALS";
+            result = errorResult(rejectedMessage(Label), { code: "EXPIRED_CREDENTIALS" });
           } else {
             status = "SERVICE_UNAVAILABLE";
             const detail =
