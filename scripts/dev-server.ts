@@ -11,6 +11,7 @@ import {
   onShutdown,
   parseEnv,
   publicEdgeUrl,
+  secureCookiesFor,
   startOrExit,
 } from "@mcp/core";
 import { createEdge, edgeOptionsFromEnv, serveMetrics, serverBodyCap, stopEdge } from "@mcp/edge";
@@ -29,7 +30,7 @@ const { env, platform, edge, cp, ed, metricsServer } = await startOrExit("dev", 
   const edge = await createEdge(deps, edgeOptionsFromEnv(env));
   const controlPlane = createApp({
     ...deps,
-    sessions: createSessionStore(deps.db, { secureCookies: env.NODE_ENV === "production" }),
+    sessions: createSessionStore(deps.db, { secureCookies: secureCookiesFor(env) }),
     allowedOrigins: env.ALLOWED_ORIGINS,
     allowedHosts: loopbackAllowlist(env.HOST, env.PUBLIC_URL),
     trustProxy: env.TRUST_PROXY === "1",

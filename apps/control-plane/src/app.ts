@@ -11,6 +11,7 @@ import { type ControlPlaneDeps, DEFAULT_LIMITS, type HonoEnv } from "./deps.ts";
 import { authenticate, statusHeaders } from "./middleware/auth.ts";
 import { logFailure, onError } from "./middleware/errors.ts";
 import { idempotency } from "./middleware/idempotency.ts";
+import { jsonInput } from "./middleware/json-input.ts";
 import { sameOrigin } from "./middleware/origin.ts";
 import { docsRoutes } from "./rest/docs.ts";
 import { restRoutes } from "./rest/routes.ts";
@@ -74,6 +75,7 @@ export function createApp(deps: ControlPlaneDeps): Hono<HonoEnv> {
     app.use(path, statusHeaders());
     app.use(path, bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }));
     app.use(path, sameOrigin());
+    if (path === "/trpc/*") app.use(path, jsonInput());
     app.use(path, clientIp({ trustProxy: deps.trustProxy ?? false }));
     app.use(path, authenticate());
     app.use(path, idempotency());

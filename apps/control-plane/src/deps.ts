@@ -21,7 +21,10 @@ export interface ControlPlaneLimits {
   signInPerIp: number;
   /** Wrong passwords for one email from one address; a success clears it. */
   signInFailuresPerEmailIp: number;
-  /** Wrong passwords for one email from everywhere: above what one address can reach. */
+  /**
+   * Sign-in attempts for one email from everywhere (each charged before the password is checked, and only once
+   * its (email, address) budget let it through): above what one address can reach.
+   */
   signInFailuresPerEmail: number;
   signUpPerIp: number;
   connectPerUser: number;

@@ -9,6 +9,7 @@ import {
   listenOrThrow,
   onShutdown,
   parseEnv,
+  secureCookiesFor,
   startOrExit,
 } from "@mcp/core";
 import { loopbackAllowlist } from "@mcp/http";
@@ -20,7 +21,7 @@ const { env, platform, server } = await startOrExit("control-plane", async () =>
   const platform = await createPlatform(env, { monitor: true });
   const app = createApp({
     ...platform.deps,
-    sessions: createSessionStore(platform.deps.db, { secureCookies: env.NODE_ENV === "production" }),
+    sessions: createSessionStore(platform.deps.db, { secureCookies: secureCookiesFor(env) }),
     allowedOrigins: env.ALLOWED_ORIGINS,
     allowedHosts: loopbackAllowlist(env.HOST, env.PUBLIC_URL),
     trustProxy: env.TRUST_PROXY === "1",

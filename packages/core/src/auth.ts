@@ -1,7 +1,7 @@
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
 import { hashToken, randomSecret } from "@mcp/crypto";
 import { type Db, perDatabase, sessions, users } from "@mcp/db";
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, lte, ne, notInArray, or, sql } from "drizzle-orm";
 import { type DatabaseSession, type DatabaseUser, Lucia, TimeSpan } from "lucia";
 import type { CoreDeps } from "./deps.ts";
 import { fail, ok, type Result } from "./errors.ts";
@@ -33,6 +33,13 @@ export const SESSION_COOKIE = "mcp_session";
  * with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant or shadow it.
  */
 export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+/**
+ * Whether session cookies are `Secure` (and so `__Host-` prefixed): in production, and whenever the control
+ * plane's public URL is https, whatever NODE_ENV says: a cookie of an https site must never travel over http.
+ */
+export function secureCookiesFor(env: { NODE_ENV: string; PUBLIC_URL?: string }): boolean {
+  return env.NODE_ENV === "production" || /^https:/i.test(env.PUBLIC_URL ?? "");
+}
 const BAD_LOGIN = "Invalid email or password";
 /** What a session secret looks like (`randomSecret()`: 43 base64url characters); anything else is junk. */
 const SESSION_SECRET = /^[A-Za-z0-9_-]{43}$/;
@@ -92,6 +99,32 @@ class SessionAdapter extends DrizzlePostgreSQLAdapter {
   }
 }
 
+/** Sessions a user keeps at once: a new one ends the oldest past it (`account.sessions` lists them all). */
+export const MAX_SESSIONS_PER_USER = 100;
+
+/**
+ * Bounds a user's sessions once `kept` was made: their expired rows (lucia deletes one only when its cookie comes
+ * back) and the oldest past MAX_SESSIONS_PER_USER are deleted, never `kept` itself. Without it a script signing
+ * in over and over grew the table without end.
+ */
+async function pruneSessions(db: Db, userId: string, kept: string): Promise<void> {
+  const newest = db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), ne(sessions.id, kept)))
+    .orderBy(desc(sessions.createdAt), desc(sessions.publicId))
+    .limit(MAX_SESSIONS_PER_USER - 1);
+  await db
+    .delete(sessions)
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        ne(sessions.id, kept),
+        or(lte(sessions.expiresAt, new Date()), notInArray(sessions.id, newest)),
+      ),
+    );
+}
+
 /**
  * Lucia is kept behind this module (it is no longer maintained upstream). The cookie holds a random
  * secret; lucia's session id — the only thing stored — is its SHA-256.
@@ -109,7 +142,9 @@ export function createSessionStore(db: Db, opts: { secureCookies: boolean }) {
         userAgent: meta.userAgent?.slice(0, 256) ?? null,
         ip: meta.ip?.slice(0, 64) ?? null,
       };
-      await lucia.createSession(userId, attributes, { sessionId: hashToken(token) });
+      const sessionId = hashToken(token);
+      await lucia.createSession(userId, attributes, { sessionId });
+      await pruneSessions(db, userId, sessionId);
       return { token, cookie: lucia.createSessionCookie(token).serialize() };
     },
     /** The user id behind a cookie's token, or null; also a refreshed cookie when lucia extended it. */

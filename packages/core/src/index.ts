@@ -50,6 +50,7 @@ export {
   SESSION_COOKIE,
   type SessionMeta,
   type SessionStore,
+  secureCookiesFor,
   signIn,
   signUp,
 } from "./auth.ts";

@@ -40,11 +40,30 @@ export function authenticate(): MiddlewareHandler<HonoEnv> {
         if (!org) throw new AppError("NOT_FOUND", "Organisation not found");
         c.set("actor", { userId: session.userId, orgId: org.orgId, orgRole: org.role, via: "session" });
         c.set("sessionToken", token);
-        if (session.cookie) c.header("set-cookie", session.cookie, { append: true });
+        if (session.cookie) {
+          await next();
+          renewCookie(c.res, session.cookie);
+          return;
+        }
       }
     }
     await next();
   };
+}
+
+/**
+ * A session used in the second half of its life was extended: the browser gets the cookie again with the new
+ * lifetime. Added to whatever answered (tRPC builds its own Response, which headers set on the context before
+ * it ran never reach), unless the answer sets a session cookie itself (sign-out, a password change, ending this
+ * session): that one is the last word.
+ */
+function renewCookie(res: Response, cookie: string): void {
+  if (res.headers.getSetCookie().length > 0) return;
+  try {
+    res.headers.append("set-cookie", cookie);
+  } catch {
+    // Immutable headers (a Response passed through as is): this answer goes without it.
+  }
 }
 
 /**

@@ -16,7 +16,10 @@ import type { TrpcContext } from "./context.ts";
 const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
     const app = error.cause instanceof AppError ? error.cause : undefined;
-    const zodIssues = error.cause instanceof z.ZodError ? error.cause.issues : undefined;
+    // Input that failed its schema; a ZodError behind any other code is an answer failing its output schema: a
+    // bug (500 INTERNAL, details only in the log), never the caller's 400.
+    const zodIssues =
+      error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError ? error.cause.issues : undefined;
     const appCode: ErrorCode = app?.code ?? (zodIssues ? "BAD_REQUEST" : appCodeOf(error));
     const internal = appCode === "INTERNAL";
     return {

@@ -27,17 +27,18 @@ export async function limit(ctx: TrpcContext, key: string, perMinute: number): P
 }
 
 /**
- * A budget counted on failures rather than attempts: `check` refuses (without counting) once `perMinute`
- * failures were counted, `fail` counts one, `clear` forgets a key's count (after a success).
+ * Several per-minute budgets charged in order in one atomic step: a hit refused by one is never charged to those
+ * after it (a narrow per-caller budget refusing does not spend a wide shared one). Over any: 429 with its wait.
  */
+export async function limitAll(ctx: TrpcContext, budgets: readonly [key: string, perMinute: number][]) {
+  const result = await ctx.deps.kv.rateLimitChain(
+    budgets.map(([key, limit]) => ({ key: kvKey(key), limit, windowMs: MINUTE })),
+  );
+  if (result.refused >= 0) refuse({ allowed: false, remaining: 0, retryAfterMs: result.retryAfterMs });
+}
+
+/** Forgets a budget's count: a success gives its caller a clean slate (sign-in, account password checks). */
 export const failures = {
-  async check(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
-    const result = await ctx.deps.kv.peekRateLimit(kvKey(key), perMinute);
-    if (!result.allowed) refuse(result);
-  },
-  async fail(ctx: TrpcContext, key: string, perMinute: number): Promise<void> {
-    await ctx.deps.kv.rateLimit(kvKey(key), perMinute, MINUTE);
-  },
   async clear(ctx: TrpcContext, key: string): Promise<void> {
     await ctx.deps.kv.resetRateLimit(kvKey(key));
   },

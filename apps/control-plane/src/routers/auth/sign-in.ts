@@ -2,7 +2,7 @@ import { recordAudit, signIn } from "@mcp/core";
 import { addressKey } from "@mcp/http";
 import { z } from "zod";
 import { publicProcedure } from "../../trpc/init.ts";
-import { failures, limit, limitOf } from "../../trpc/limit.ts";
+import { failures, limitAll, limitOf } from "../../trpc/limit.ts";
 import { orThrow } from "../../trpc/result.ts";
 import { auditRequest } from "../audit/request.ts";
 import { ZUserOutput } from "./schemas.ts";
@@ -20,7 +20,9 @@ export const ZSignInOutput = ZUserOutput;
  * - wrong passwords count against (email, address): each attempt takes a unit *before* the password is
  *   checked, so a burst sent at once cannot outrun the count, and a success gives the caller a clean slate —
  *   strangers elsewhere never make the owner's right password answer 429;
- * - a looser per-email bound on failures, out of reach of any one address, stops a spread-out attack.
+ * - a looser per-email bound, out of reach of any one address (only attempts its (email, address) budget let
+ *   through are charged to it), stops a spread-out attack; also charged *before* the password is checked: a
+ *   failure counted afterwards let a burst from many addresses at once through far past it.
  */
 export const signInProcedure = publicProcedure
   .input(ZSignInInput)
@@ -28,14 +30,15 @@ export const signInProcedure = publicProcedure
   .mutation(async ({ ctx, input }) => {
     const email = input.email.trim().toLowerCase();
     const address = addressKey(ctx.clientIp);
-    await limit(ctx, `signin:ip:${address}`, limitOf(ctx, "signInPerIp"));
-    const everyone: [string, number] = [`signin:fail:${email}`, limitOf(ctx, "signInFailuresPerEmail")];
-    await failures.check(ctx, ...everyone);
     const caller = `signin:fail:${address}:${email}`;
-    await limit(ctx, caller, limitOf(ctx, "signInFailuresPerEmailIp"));
-    const result = await signIn(ctx.deps, input);
-    if (!result.ok) await failures.fail(ctx, ...everyone);
-    const user = orThrow(result);
+    // In this order, each charged only when those before it allowed the attempt: the address's own budget
+    // first, so that one address cannot spend the email's shared one.
+    await limitAll(ctx, [
+      [`signin:ip:${address}`, limitOf(ctx, "signInPerIp")],
+      [caller, limitOf(ctx, "signInFailuresPerEmailIp")],
+      [`signin:fail:${email}`, limitOf(ctx, "signInFailuresPerEmail")],
+    ]);
+    const user = orThrow(await signIn(ctx.deps, input));
     await failures.clear(ctx, caller);
     const { cookie } = await ctx.deps.sessions.create(user.id, {
       userAgent: ctx.userAgent,
