@@ -473,6 +473,9 @@ describe("dashboard pages", () => {
     await owner.page
       .getByRole("button", { name: /Show more members|Loading/ })
       .waitFor({ state: "detached" });
+    // Focus went to the first member the page brought, not to <body> with the button gone.
+    await owner.page.waitForFunction(() => document.activeElement?.hasAttribute("data-member-row") === true);
+    expect(await members.nth(100).evaluate((li) => li === document.activeElement)).toBe(true);
     expect(await members.count()).toBe(151);
     // Every member once: the second page starts after the first's last item, none repeated or skipped.
     const shown = await members.allTextContents();

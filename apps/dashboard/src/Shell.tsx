@@ -2,7 +2,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useMutation } from "./mutation.ts";
-import { activeOrg, setActiveOrg, useActiveOrg } from "./org.ts";
+import { activeOrg, setActiveOrg, useActiveOrg, useOrgLost } from "./org.ts";
 import { errorInfo, useTRPC } from "./trpc.ts";
 import { ErrorState, Loading } from "./ui/states.tsx";
 
@@ -24,6 +24,7 @@ export function Shell() {
   const location = useLocation();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
+  const orgLost = useOrgLost();
   const signOut = useMutation(
     trpc.auth.signOut.mutationOptions({
       onSuccess: async () => {
@@ -38,7 +39,7 @@ export function Shell() {
   // An organisation the user is no longer in answers 404 to everything: fall back to the personal one.
   useEffect(() => {
     if (me.isError && activeOrg() && errorInfo(me.error).code === "NOT_FOUND") {
-      setActiveOrg(null);
+      setActiveOrg(null, true);
       void queryClient.resetQueries();
     }
   }, [me.isError, me.error, queryClient]);
@@ -93,6 +94,12 @@ export function Shell() {
         </nav>
       </header>
       <main id="main" className="mx-auto max-w-6xl px-3 sm:px-4 py-5">
+        {orgLost && (
+          <p role="status" className="card mb-4" data-testid="org-lost">
+            You are no longer a member of the organisation you were working in: the dashboard now shows your
+            personal organisation.
+          </p>
+        )}
         <Outlet />
       </main>
     </div>

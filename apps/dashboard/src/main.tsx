@@ -2,13 +2,16 @@ import { QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router/dom";
-import { setActiveOrg } from "./org.ts";
+import { activeOrg, setActiveOrg } from "./org.ts";
 import { router } from "./routes.tsx";
-import { makeQueryClient, makeTrpcClient, TRPCProvider } from "./trpc.ts";
+import { errorInfo, makeQueryClient, makeTrpcClient, TRPCProvider } from "./trpc.ts";
 import "./styles.css";
 
 const trpcClient = makeTrpcClient();
-const queryClient = makeQueryClient(() => void sessionEnded());
+const queryClient = makeQueryClient({
+  onUnauthorized: () => void sessionEnded(),
+  onNotFound: () => void orgGone(),
+});
 
 let checking: Promise<void> | undefined;
 /**
@@ -32,6 +35,30 @@ function sessionEnded(): Promise<void> {
     checking = undefined;
   });
   return checking;
+}
+
+let checkingOrg: Promise<void> | undefined;
+/**
+ * An answer said NOT_FOUND while the dashboard acts in an organisation. When the user is no longer in it (removed,
+ * or it is gone), every call there answers 404: the dashboard falls back to the personal organisation, reloads
+ * what it shows, and says why (Shell). `auth.me` in that organisation tells this apart from an item not found.
+ */
+function orgGone(): Promise<void> {
+  const org = activeOrg();
+  if (!org) return Promise.resolve();
+  checkingOrg ??= (async () => {
+    const code = await trpcClient.auth.me.query().then(
+      () => undefined,
+      (err: unknown) => errorInfo(err).code,
+    );
+    // Still a member, or the user switched meanwhile: nothing to do.
+    if (code !== "NOT_FOUND" || activeOrg() !== org) return;
+    setActiveOrg(null, true);
+    await queryClient.resetQueries();
+  })().finally(() => {
+    checkingOrg = undefined;
+  });
+  return checkingOrg;
 }
 
 const root = document.getElementById("root");

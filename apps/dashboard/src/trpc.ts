@@ -18,17 +18,38 @@ export type Org = Outputs["orgs"]["list"][number];
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
+export interface ErrorHooks {
+  /**
+   * Every answer that says UNAUTHORIZED, from a query or a mutation: the session may have ended (signed out
+   * elsewhere, expired), or it was a wrong password.
+   */
+  onUnauthorized?: () => void;
+  /**
+   * Every answer that says NOT_FOUND: the organisation the dashboard acts in may be gone for this user (removed
+   * elsewhere: every call in it answers 404), or the item asked for is.
+   */
+  onNotFound?: () => void;
+}
+
 /**
- * `onUnauthorized` runs on every answer that says UNAUTHORIZED, from a query or a mutation: the session may have
- * ended (signed out elsewhere, expired), or it was a wrong password.
+ * The dashboard's query client. A mutation refused with NOT_FOUND acted on something already gone (deleted,
+ * revoked or removed in another tab or by someone else): what is on screen is stale, so every query is asked
+ * again and the page shows what is there now.
  */
-export function makeQueryClient(onUnauthorized?: () => void): QueryClient {
+export function makeQueryClient(hooks: ErrorHooks = {}): QueryClient {
   const onError = (err: unknown) => {
-    if (onUnauthorized && errorInfo(err).code === "UNAUTHORIZED") onUnauthorized();
+    const code = errorInfo(err).code;
+    if (code === "UNAUTHORIZED") hooks.onUnauthorized?.();
+    if (code === "NOT_FOUND") hooks.onNotFound?.();
   };
-  return new QueryClient({
+  const queryClient: QueryClient = new QueryClient({
     queryCache: new QueryCache({ onError }),
-    mutationCache: new MutationCache({ onError }),
+    mutationCache: new MutationCache({
+      onError: (err) => {
+        onError(err);
+        if (errorInfo(err).code === "NOT_FOUND") void queryClient.invalidateQueries();
+      },
+    }),
     defaultOptions: {
       queries: {
         // Cached data shows at once, and every page asks again when it opens.
@@ -39,6 +60,7 @@ export function makeQueryClient(onUnauthorized?: () => void): QueryClient {
       },
     },
   });
+  return queryClient;
 }
 
 export function makeTrpcClient() {

@@ -1,13 +1,19 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { useMutation } from "../mutation.ts";
-import { type IssuedInstance, useTRPC } from "../trpc.ts";
+import { errorInfo, type IssuedInstance, useTRPC } from "../trpc.ts";
 import { TextField } from "../ui/Field.tsx";
 import { ActionError } from "../ui/states.tsx";
 import { CUSTOM_NAME } from "./services.ts";
 
 /** The server's limit (`instances.connectCustom`), the Authorization row included. */
 const MAX_HEADERS = 16;
+/** What the server takes as a header name (RFC 9110 token, at most 64) and as a value (printable ASCII). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+/** Which input a problem is about: `label`, `url`, `auth`, a header row's `h<row>-name` / `h<row>-value`. */
+type Problem = { input: string; message: string } | undefined;
 
 interface ExtraHeader {
   id: number;
@@ -28,7 +34,9 @@ export function CustomConnectForm({
   const [url, setUrl] = useState("");
   const [authorization, setAuthorization] = useState("");
   const [extra, setExtra] = useState<ExtraHeader[]>([]);
-  const [localError, setLocalError] = useState<string>();
+  const [localError, setLocalError] = useState<Problem>();
+  /** The server's refusal, on the input it concerns (when it names one), as read when it came. */
+  const [serverIssue, setServerIssue] = useState<Problem>();
   const nextId = useRef(1);
   const focusId = useRef<number>(undefined);
   const addButton = useRef<HTMLButtonElement>(null);
@@ -36,7 +44,11 @@ export function CustomConnectForm({
   const canAdd = extra.length + 1 < MAX_HEADERS;
   const connect = useMutation(
     trpc.instances.connectCustom.mutationOptions({
-      onError: () => requestAnimationFrame(() => errorBox.current?.focus()),
+      onError: (err) => {
+        const problem = serverProblem(err);
+        setServerIssue(problem);
+        focusProblem(problem);
+      },
       onSuccess: (issued) => {
         // Header values (and a URL that may embed a token) are secrets: do not keep them around.
         setUrl("");
@@ -61,30 +73,82 @@ export function CustomConnectForm({
     setExtra((rows) => rows.map((r) => (r.id === rowId ? { ...r, ...patch } : r)));
   }
 
-  /** The headers to send, or a message when two rows name the same header. */
-  function collectHeaders(): Record<string, string> | string {
+  /** The inputs of the row that sends header `headerName` (the Authorization field for that one). */
+  function inputsOf(headerName: string): { name: string; value: string } | undefined {
+    const lower = headerName.toLowerCase();
+    if (lower === "authorization") return { name: "auth", value: "auth" };
+    const row = extra.find((r) => r.name.trim().toLowerCase() === lower);
+    return row && { name: `h${row.id}-name`, value: `h${row.id}-value` };
+  }
+
+  /**
+   * A refusal on the field it concerns, in words that name the header: the validator says only "Invalid key in
+   * record" for a header name it refuses, which does not say which one, nor why.
+   */
+  function serverProblem(err: unknown): Problem {
+    const info = errorInfo(err);
+    const field = info.field ?? "";
+    if (field === "name") return { input: "label", message: info.message };
+    if (field === "url") return { input: "url", message: info.message };
+    const header = /^headers\.(.+)$/s.exec(field)?.[1];
+    const inputs = header === undefined ? undefined : inputsOf(header);
+    if (header === undefined || !inputs) return undefined;
+    if (/key in record/i.test(info.message)) {
+      return {
+        input: inputs.name,
+        message: HEADER_NAME.test(header)
+          ? `The ${header} header is set by the platform itself: remove it.`
+          : headerNameProblem(header),
+      };
+    }
+    return { input: inputs.value, message: `The ${header} header's value: ${info.message}` };
+  }
+
+  function focusProblem(problem: Problem) {
+    requestAnimationFrame(() =>
+      (problem ? document.getElementById(`${id}-${problem.input}`) : errorBox.current)?.focus(),
+    );
+  }
+
+  /** The headers to send, or what is wrong with one of them (named twice, a name or a value not allowed). */
+  function collectHeaders(): { headers: Record<string, string> } | { problem: NonNullable<Problem> } {
     const headers: Record<string, string> = {};
     const seen = new Set<string>();
-    for (const row of [{ name: "Authorization", value: authorization }, ...extra]) {
+    const rows = [
+      { name: "Authorization", value: authorization, input: "auth", valueInput: "auth" },
+      ...extra.map((r) => ({ ...r, input: `h${r.id}-name`, valueInput: `h${r.id}-value` })),
+    ];
+    for (const row of rows) {
       const headerName = row.name.trim();
       const value = row.value.trim();
       if (headerName === "" || value === "") continue;
-      if (seen.has(headerName.toLowerCase())) return `The ${headerName} header is listed twice.`;
+      if (!HEADER_NAME.test(headerName)) {
+        return { problem: { input: row.input, message: headerNameProblem(headerName) } };
+      }
+      if (!HEADER_VALUE.test(value)) {
+        const message = `The ${headerName} header's value: header values must be printable ASCII.`;
+        return { problem: { input: row.valueInput, message } };
+      }
+      if (seen.has(headerName.toLowerCase())) {
+        return { problem: { input: row.input, message: `The ${headerName} header is listed twice.` } };
+      }
       seen.add(headerName.toLowerCase());
       headers[headerName] = value;
     }
-    return headers;
+    return { headers };
   }
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const headers = collectHeaders();
-    if (typeof headers === "string") {
-      setLocalError(headers);
-      requestAnimationFrame(() => errorBox.current?.focus());
+    const collected = collectHeaders();
+    if ("problem" in collected) {
+      setLocalError(collected.problem);
+      focusProblem(collected.problem);
       return;
     }
+    const { headers } = collected;
     setLocalError(undefined);
+    setServerIssue(undefined);
     connect.mutate({
       name: name.trim(),
       url: url.trim(),
@@ -92,7 +156,15 @@ export function CustomConnectForm({
     });
   }
 
-  const failed = connect.isError || localError !== undefined;
+  const problem = localError ?? (connect.isError ? serverIssue : undefined);
+  // The input a problem names; a refusal that names none (the server answered 401, or could not be reached) is
+  // the address's or the credential's.
+  const invalid = (input: string) =>
+    problem ? problem.input === input : connect.isError && (input === "url" || input === "auth");
+  const marks = (input: string) => ({
+    "aria-invalid": invalid(input) ? true : undefined,
+    "aria-describedby": invalid(input) ? `${id}-error` : undefined,
+  });
   return (
     <form
       className="card space-y-4 max-w-2xl"
@@ -108,6 +180,8 @@ export function CustomConnectForm({
         maxLength={64}
         placeholder="e.g. Internal tools"
         value={name}
+        invalid={invalid("label")}
+        errorId={invalid("label") ? `${id}-error` : undefined}
         onValue={setName}
       />
       <TextField
@@ -121,8 +195,8 @@ export function CustomConnectForm({
         maxLength={2048}
         placeholder="https://mcp.example.com/mcp"
         value={url}
-        invalid={connect.isError}
-        errorId={failed ? `${id}-error` : undefined}
+        invalid={invalid("url")}
+        errorId={invalid("url") ? `${id}-error` : undefined}
         onValue={setUrl}
       />
       <fieldset className="space-y-2 min-w-0">
@@ -143,8 +217,7 @@ export function CustomConnectForm({
             maxLength={4096}
             placeholder="Bearer …"
             value={authorization}
-            aria-invalid={connect.isError ? true : undefined}
-            aria-describedby={failed ? `${id}-error` : undefined}
+            {...marks("auth")}
             onChange={(e) => setAuthorization(e.target.value)}
           />
         </div>
@@ -171,6 +244,7 @@ export function CustomConnectForm({
                 maxLength={64}
                 placeholder="Header name"
                 value={row.name}
+                {...marks(`h${row.id}-name`)}
                 onChange={(e) => updateHeader(row.id, { name: e.target.value })}
               />
               <label htmlFor={`${id}-h${row.id}-value`} className="sr-only">
@@ -186,6 +260,7 @@ export function CustomConnectForm({
                 maxLength={4096}
                 placeholder="Value"
                 value={row.value}
+                {...marks(`h${row.id}-value`)}
                 onChange={(e) => updateHeader(row.id, { value: e.target.value })}
               />
               <button type="button" className="btn" onClick={() => removeHeader(row.id)}>
@@ -205,10 +280,12 @@ export function CustomConnectForm({
       <div ref={errorBox} tabIndex={-1} className="outline-none">
         {localError && (
           <p className="alert" role="alert" id={`${id}-error`}>
-            {localError}
+            {localError.message}
           </p>
         )}
-        {!localError && connect.isError && <ActionError error={connect.error} id={`${id}-error`} />}
+        {!localError && connect.isError && (
+          <ActionError error={connect.error} id={`${id}-error`} message={serverIssue?.message} />
+        )}
       </div>
       <button type="submit" className="btn btn-primary" disabled={connect.isPending}>
         {connect.isPending ? "Connecting…" : "Connect"}
@@ -219,4 +296,9 @@ export function CustomConnectForm({
       </p>
     </form>
   );
+}
+
+/** Why a header name cannot be sent, naming it. */
+function headerNameProblem(name: string): string {
+  return `“${name}” is not a header name: letters, digits and ! # $ % & ' * + . ^ _ \` | ~ - only, at most 64.`;
 }

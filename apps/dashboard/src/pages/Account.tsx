@@ -40,6 +40,7 @@ function inWords(message: string): string {
 function ChangePassword() {
   const trpc = useTRPC();
   const id = useId();
+  const queryClient = useQueryClient();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const result = useRef<HTMLDivElement>(null);
@@ -56,6 +57,8 @@ function ChangePassword() {
         setCurrent("");
         setNext("");
         focusSoon(() => result.current);
+        // Every other session ended: the list beside the form shows it.
+        void queryClient.invalidateQueries({ queryKey: trpc.account.sessions.queryKey() });
       },
     }),
   );
@@ -129,6 +132,9 @@ function Sessions() {
   // Each row revokes its own session: one after the other, each goes (TanStack's own mutate).
   const revoke = useQueryMutation(
     trpc.account.revokeSession.mutationOptions({
+      // Refused (the session ended elsewhere meanwhile): the list's heading, above the error, rather than <body>,
+      // where the buttons disabled while the request ran left focus.
+      onError: () => focusSoon(() => heading.current),
       onSuccess: async (_r, input) => {
         if (sessions.data?.find((s) => s.id === input.id)?.current) {
           setActiveOrg(null);

@@ -2,7 +2,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { formatAgo, formatWhen } from "../format.ts";
 import { useMutation } from "../mutation.ts";
-import { type ApiKey, type Outputs, useTRPC } from "../trpc.ts";
+import { type ApiKey, errorInfo, type Outputs, useTRPC } from "../trpc.ts";
 import { CopyButton } from "../ui/CopyButton.tsx";
 import { ConfirmDialog, Dialog, DialogClose } from "../ui/Dialog.tsx";
 import { SelectField, TextField } from "../ui/Field.tsx";
@@ -43,6 +43,9 @@ export function ApiKeys() {
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey() });
   const create = useMutation(
     trpc.apiKeys.create.mutationOptions({
+      // The result of a refusal: the name field, which the error describes (the button, disabled while the
+      // request ran, would have left focus on <body>).
+      onError: () => focusSoon(() => document.getElementById(`${id}-name`)),
       onSuccess: (key) => {
         setName("");
         createdId.current = key.id;
@@ -121,7 +124,18 @@ export function ApiKeys() {
             ))}
           </fieldset>
           <SelectField id={`${id}-exp`} label="Expires" options={EXPIRY} value={expiry} onValue={setExpiry} />
-          {create.isError && <ActionError error={create.error} id={`${id}-err`} />}
+          {create.isError && (
+            <ActionError
+              error={create.error}
+              id={`${id}-err`}
+              // The validator's words ("Too small: expected string …") in the page's own.
+              message={
+                errorInfo(create.error).field === "name"
+                  ? "Give the key a name: 1 to 64 characters, not only spaces."
+                  : undefined
+              }
+            />
+          )}
           <button type="submit" className="btn btn-primary" disabled={create.isPending || scopes.size === 0}>
             {create.isPending ? "Creating…" : "Create key"}
           </button>

@@ -77,6 +77,8 @@ export function Audit() {
   const names = serviceNames(services.data);
   const { get, filters, unreadable } = readFilters(params);
   const action = get("action");
+  const instanceId = get("instanceId");
+  const listed = instances.data?.some((i) => i.instanceId === instanceId) ?? false;
   const input = { limit: 25, ...(Object.keys(filters).length > 0 && { filters }) };
   // By hand rather than tRPC's infiniteQueryOptions: that one adds a `direction` field, which
   // audit.list's strict input schema refuses.
@@ -106,7 +108,8 @@ export function Audit() {
         Every change to your account and every tool call, newest first.
       </PageHeader>
       <form
-        key={params.toString()}
+        // Built again when the instances arrive: a select's default applies only to the options it mounts with.
+        key={`${params.toString()}|${instances.isPending}`}
         className="card grid gap-3 sm:grid-cols-3 lg:grid-cols-6 items-end mb-4"
         onSubmit={apply}
         aria-label="Filters"
@@ -144,8 +147,18 @@ export function Audit() {
                   `${names.get(i.serviceType) ?? i.serviceType}${i.status === "revoked" ? " (revoked)" : ""}`,
                 ] as const,
             ),
+            // One the list does not name (deleted, another organisation's, or still loading) is still shown: it
+            // is what is filtered on.
+            ...(instanceId && !listed
+              ? [
+                  [
+                    instanceId,
+                    instances.isPending ? instanceId : `${instanceId} (not among your instances)`,
+                  ] as const,
+                ]
+              : []),
           ]}
-          defaultValue={get("instanceId")}
+          defaultValue={instanceId}
         />
         <TextField
           id={`${id}-from`}
@@ -198,7 +211,7 @@ export function Audit() {
             </thead>
             <tbody>
               {items.map((e) => (
-                <tr key={e.id}>
+                <tr key={e.id} data-audit-row>
                   <td>{formatWhen(e.createdAt)}</td>
                   <td className="break-all">
                     <code>{e.action}</code>
@@ -226,7 +239,18 @@ export function Audit() {
           </table>
         </div>
       )}
-      {events.hasNextPage && <FetchMore list={events} label="Load more" className="btn mt-3" />}
+      {events.hasNextPage && (
+        <FetchMore
+          list={events}
+          label="Load more"
+          className="btn mt-3"
+          // The first event the page brought (its Details button), else the last one shown.
+          firstNew={() => {
+            const rows = document.querySelectorAll<HTMLElement>("[data-audit-row] button");
+            return rows[items?.length ?? 0] ?? rows[rows.length - 1];
+          }}
+        />
+      )}
       <Dialog
         open={selected !== undefined}
         onOpenChange={(open) => {

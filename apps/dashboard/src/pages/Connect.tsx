@@ -133,20 +133,37 @@ function ServiceConnect({ service, onIssued }: { service: Service; onIssued: (i:
   );
   const pending = connect.isPending || update.isPending;
 
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    setError(undefined);
+  function input() {
     const additional = Object.fromEntries(
       fields.map((f) => [f.name, extra[f.name]?.trim() ?? ""]).filter(([, v]) => v !== ""),
     );
-    const input = {
+    return {
       serviceType: service.type,
       apiKey: apiKey.trim(),
       ...(fields.length > 0 && Object.keys(additional).length > 0 && { additionalCredentials: additional }),
     };
-    if (reconnect) update.mutate(input);
-    else connect.mutate(input);
   }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(undefined);
+    if (reconnect) update.mutate(input());
+    else connect.mutate(input());
+  }
+
+  // A new key of another upstream account cannot keep the URL (CONFLICT): what the message advises, one click.
+  const switchAccount = reconnect && error?.field === "apiKey" && error.code === "CONFLICT" && (
+    <button
+      type="button"
+      className="btn mt-2"
+      onClick={() => {
+        setError(undefined);
+        connect.mutate(input());
+      }}
+    >
+      Connect this account instead (new URL)
+    </button>
+  );
 
   const described = (field: string, hint?: string) =>
     [hint, error?.field === field ? `${id}-err-${field}` : undefined].filter(Boolean).join(" ") || undefined;
@@ -242,6 +259,7 @@ function ServiceConnect({ service, onIssued }: { service: Service; onIssued: (i:
               {service.keyHelp}
             </p>
             {fieldError("apiKey")}
+            {switchAccount}
           </div>
           <div
             ref={(el) => {

@@ -90,7 +90,9 @@ export function InstanceDetail() {
       <PageHeader title={name}>
         <span className="inline-flex flex-wrap items-center gap-2">
           <StatusBadge state={state} />
-          {accountLabel(instance.account) && <span>connected as {accountLabel(instance.account)}</span>}
+          {accountLabel(instance.account) && (
+            <span className="wrap-anywhere">connected as {accountLabel(instance.account)}</span>
+          )}
         </span>
       </PageHeader>
       {notice && (

@@ -76,7 +76,7 @@ export function Instances() {
             <tbody>
               {rows.map((r) => (
                 <tr key={r.instance.instanceId}>
-                  <th scope="row" className="font-medium text-left">
+                  <th scope="row" className="font-medium text-left wrap-anywhere">
                     <Link to={`/instances/${r.instance.serviceType}`}>{r.name}</Link>
                   </th>
                   <td>
@@ -99,7 +99,10 @@ export function Instances() {
             {rows.map((r) => (
               <li key={r.instance.instanceId} className="card">
                 <div className="flex flex-wrap items-center justify-between gap-2">
-                  <Link to={`/instances/${r.instance.serviceType}`} className="font-semibold">
+                  <Link
+                    to={`/instances/${r.instance.serviceType}`}
+                    className="font-semibold min-w-0 wrap-anywhere"
+                  >
                     {r.name}
                   </Link>
                   <StatusBadge state={r.state} />

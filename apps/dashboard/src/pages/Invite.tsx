@@ -35,7 +35,9 @@ export function Invite() {
         <button
           type="button"
           className="btn btn-primary"
-          disabled={accept.isPending}
+          // Busy, not disabled: a disabled button drops focus to <body>, and a refusal must leave it here.
+          aria-disabled={accept.isPending ? true : undefined}
+          aria-busy={accept.isPending ? true : undefined}
           onClick={() => accept.mutate({ orgId, token })}
         >
           {accept.isPending ? "Joining…" : "Join organisation"}

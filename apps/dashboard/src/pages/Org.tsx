@@ -109,10 +109,14 @@ function CreateOrg() {
   const [name, setName] = useState("");
   const create = useMutation(
     trpc.orgs.create.mutationOptions({
-      onSuccess: (org) => {
+      // A refusal: the name field, which the error describes (not <body>, where the disabled button left focus).
+      onError: () => focusSoon(() => document.getElementById(`${id}-name`)),
+      onSuccess: async (org) => {
         setName("");
         setActiveOrg(org.orgId);
-        void queryClient.resetQueries();
+        await queryClient.resetQueries();
+        // The result: the new organisation, now the one shown (its heading).
+        focusSoon(() => document.getElementById("org-name"));
       },
     }),
   );
@@ -217,7 +221,12 @@ function OrgDetail({ org }: { org: OrgSummary }) {
   return (
     <section className="space-y-4 min-w-0" aria-labelledby="org-name">
       <div className="card">
-        <h2 id="org-name" ref={heading} tabIndex={-1} className="text-lg font-semibold outline-none">
+        <h2
+          id="org-name"
+          ref={heading}
+          tabIndex={-1}
+          className="text-lg font-semibold outline-none wrap-anywhere"
+        >
           {org.personal ? "Personal" : org.name}
         </h2>
         <p className="muted text-sm">
@@ -249,7 +258,12 @@ function OrgDetail({ org }: { org: OrgSummary }) {
           {members.isError && <ErrorState error={members.error} retry={() => void members.refetch()} />}
           <ul className="space-y-2" aria-label="Members">
             {memberList?.map((m) => (
-              <li key={m.userId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
+              <li
+                key={m.userId}
+                data-member-row
+                tabIndex={-1}
+                className="flex flex-wrap items-center justify-between gap-2 text-sm outline-none"
+              >
                 <span className="min-w-0 break-all">
                   {m.email} <span className="muted">· joined {formatAgo(m.joinedAt)}</span>
                 </span>
@@ -260,8 +274,13 @@ function OrgDetail({ org }: { org: OrgSummary }) {
                   <select
                     id={`role-${m.userId}`}
                     className="input w-auto"
-                    value={m.role}
-                    disabled={setRole.isPending}
+                    // The role asked for while its change is in flight (kept enabled: a disabled select drops
+                    // focus to <body>); the server's once it answers.
+                    value={
+                      setRole.isPending && setRole.variables?.userId === m.userId
+                        ? setRole.variables.role
+                        : m.role
+                    }
                     onChange={(e) =>
                       setRole.mutate({ ...input, userId: m.userId, role: e.target.value as typeof m.role })
                     }
@@ -281,7 +300,12 @@ function OrgDetail({ org }: { org: OrgSummary }) {
               </li>
             ))}
           </ul>
-          <MoreButton list={members} shown={memberList?.length ?? 0} noun="members" />
+          <MoreButton
+            list={members}
+            shown={memberList?.length ?? 0}
+            noun="members"
+            rows="[data-member-row]"
+          />
         </section>
       )}
       {admin && !org.personal && (
@@ -303,7 +327,12 @@ function OrgDetail({ org }: { org: OrgSummary }) {
             {instanceList?.map((i) => {
               const label = `${i.displayName ?? names.get(i.serviceType) ?? i.serviceType} of ${i.email}`;
               return (
-                <li key={i.instanceId} className="flex flex-wrap items-center justify-between gap-2 text-sm">
+                <li
+                  key={i.instanceId}
+                  data-instance-row
+                  tabIndex={-1}
+                  className="flex flex-wrap items-center justify-between gap-2 text-sm outline-none"
+                >
                   <span className="min-w-0 break-all">
                     {label} <span className="muted">· {i.status}</span>
                   </span>
@@ -320,7 +349,12 @@ function OrgDetail({ org }: { org: OrgSummary }) {
               );
             })}
           </ul>
-          <MoreButton list={memberInstances} shown={instanceList?.length ?? 0} noun="instances" />
+          <MoreButton
+            list={memberInstances}
+            shown={instanceList?.length ?? 0}
+            noun="instances"
+            rows="[data-instance-row]"
+          />
         </section>
       )}
       <ConfirmDialog
@@ -366,15 +400,20 @@ function OrgDetail({ org }: { org: OrgSummary }) {
   );
 }
 
-/** "Show more" under a paged list while the last page was full, with how many are shown so far. */
+/**
+ * "Show more" under a paged list while the last page was full, with how many are shown so far; once the next page
+ * is in, focus goes to its first item (`rows` selects the list's items), else to the last one shown.
+ */
 function MoreButton({
   list,
   shown,
   noun,
+  rows,
 }: {
   list: NextPage & { hasNextPage: boolean };
   shown: number;
   noun: string;
+  rows: string;
 }) {
   if (!list.hasNextPage) return null;
   return (
@@ -382,7 +421,14 @@ function MoreButton({
       <span className="muted" role="status">
         Showing the first {shown.toLocaleString("en")} {noun}.
       </span>
-      <FetchMore list={list} label={`Show more ${noun}`} />
+      <FetchMore
+        list={list}
+        label={`Show more ${noun}`}
+        firstNew={() => {
+          const items = document.querySelectorAll<HTMLElement>(rows);
+          return items[shown] ?? items[items.length - 1];
+        }}
+      />
     </div>
   );
 }
@@ -438,7 +484,14 @@ function Invitations({
           value={hours}
           onValue={setHours}
         />
-        <button type="submit" ref={createButton} className="btn btn-primary" disabled={invite.isPending}>
+        <button
+          type="submit"
+          ref={createButton}
+          className="btn btn-primary"
+          // Busy, not disabled: a refusal leaves focus here (a disabled button drops it to <body>).
+          aria-disabled={invite.isPending ? true : undefined}
+          aria-busy={invite.isPending ? true : undefined}
+        >
           Create invitation link
         </button>
       </form>

@@ -86,7 +86,9 @@ export default function Usage() {
 
   return (
     <>
-      <PageHeader title="Usage">Tool calls through your instances: volume, errors and latency.</PageHeader>
+      <PageHeader title="Usage">
+        Tool calls through your instances: volume, errors and latency. Days are UTC days.
+      </PageHeader>
       <div className="flex flex-wrap gap-3 mb-4">
         <SelectField
           id={`${id}-range`}
@@ -109,7 +111,7 @@ export default function Usage() {
       {dayData && total === 0 && <Empty>No tool calls in this range yet.</Empty>}
       {dayData && groupData && total > 0 && (
         <div className="grid gap-4 lg:grid-cols-2">
-          <Chart title="Calls per day">
+          <Chart title="Calls per day (UTC)">
             <BarChart data={dayData}>
               <CartesianGrid strokeDasharray="3 3" opacity={0.3} />
               <XAxis dataKey="day" fontSize={12} />
@@ -120,7 +122,7 @@ export default function Usage() {
               <Bar dataKey="errors" name="Errors" fill="#e5484d" />
             </BarChart>
           </Chart>
-          <Chart title="Error rate per day (%)">
+          <Chart title="Error rate per day (UTC, %)">
             <LineChart data={dayData}>
               <CartesianGrid strokeDasharray="3 3" opacity={0.3} />
               <XAxis dataKey="day" fontSize={12} />

@@ -69,7 +69,7 @@ export function Dialog({
             else returnFocus(back);
           }}
         >
-          <RadixDialog.Title className="text-lg font-semibold mb-1">{title}</RadixDialog.Title>
+          <RadixDialog.Title className="text-lg font-semibold mb-1 wrap-anywhere">{title}</RadixDialog.Title>
           <RadixDialog.Description className="muted text-sm mb-3">{description}</RadixDialog.Description>
           {children}
         </RadixDialog.Content>

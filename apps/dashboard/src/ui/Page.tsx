@@ -14,7 +14,11 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
   }, [title]);
   return (
     <div className="mb-4">
-      <h1 ref={ref} tabIndex={-1} className="text-2xl font-semibold tracking-tight outline-none">
+      <h1
+        ref={ref}
+        tabIndex={-1}
+        className="text-2xl font-semibold tracking-tight outline-none wrap-anywhere"
+      >
         {title}
       </h1>
       {children && <div className="muted mt-1">{children}</div>}

@@ -12,29 +12,53 @@ export function Loading({ what }: { what: string }) {
 /** A paged list's query, as `useInfiniteQuery` answers it: what asking for its next page needs. */
 export interface NextPage {
   isFetchingNextPage: boolean;
-  fetchNextPage: () => Promise<unknown>;
+  fetchNextPage: () => Promise<{ isError: boolean }>;
 }
 
-/** The button under a paged list that asks for its next page; disabled, and saying so, while that loads. */
+/**
+ * The button under a paged list that asks for its next page; busy, and saying so, while that loads. Marked busy
+ * rather than disabled (a disabled button drops focus to <body>), and once the page is in, focus moves to
+ * `firstNew`: the first item it brought (the button itself is gone after the last page), or what the list
+ * offers instead when the page brought nothing; a page that failed leaves focus on the button.
+ */
 export function FetchMore({
   list,
   label,
   className = "btn",
+  firstNew,
 }: {
   list: NextPage;
   label: string;
   className?: string;
+  firstNew?: () => HTMLElement | null | undefined;
 }) {
+  const busy = list.isFetchingNextPage;
   return (
     <button
       type="button"
       className={className}
-      disabled={list.isFetchingNextPage}
-      onClick={() => void list.fetchNextPage()}
+      aria-disabled={busy ? true : undefined}
+      aria-busy={busy ? true : undefined}
+      onClick={() => {
+        if (busy) return;
+        void list.fetchNextPage().then((result) => {
+          // A page that failed brings nothing: focus stays on the button, under the error.
+          if (firstNew && !result.isError) focusWhenShown(firstNew);
+        });
+      }}
     >
-      {list.isFetchingNextPage ? "Loading…" : label}
+      {busy ? "Loading…" : label}
     </button>
   );
+}
+
+/** Focuses what `get` finds once it is rendered (the next page's rows arrive a render later), for a few frames. */
+function focusWhenShown(get: () => HTMLElement | null | undefined, frames = 30): void {
+  requestAnimationFrame(() => {
+    const el = get();
+    if (el) el.focus();
+    else if (frames > 1) focusWhenShown(get, frames - 1);
+  });
 }
 
 export function Empty({ children }: { children: ReactNode }) {
