@@ -160,6 +160,38 @@ describe("dashboard review", () => {
     expect(new URL(page.url()).searchParams.get("instanceId")).toBe(live.instanceId);
   }, 60_000);
 
+  test("audit: a filter chosen while the instance list still loads is kept when it arrives, and applied", async () => {
+    const { page } = await signedUp();
+    // The instance list is held until a filter has been chosen (a slow answer, a busy server).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const listCall = /\/trpc\/[^?]*instances\.list/;
+    let asked!: () => void;
+    const listAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    await page.route(listCall, async (route) => {
+      asked();
+      await held;
+      await route.continue().catch(() => {});
+    });
+    try {
+      await page.goto(`${stack.controlPlaneUrl}/audit`);
+      await listAsked;
+      await page.getByLabel("Action").selectOption("tool.call");
+      release();
+      await page.waitForFunction(() => !document.body.textContent?.includes("Loading"));
+      expect(await page.getByLabel("Action").inputValue()).toBe("tool.call");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.waitForURL(/action=tool\.call/);
+    } finally {
+      release();
+      await page.unroute(listCall);
+    }
+  }, 60_000);
+
   test("focus stays with the user: a role changed from the keyboard, a refused organisation or key name, a dead link", async () => {
     const { page, user } = await signedUp();
     const member = await newUser(stack);

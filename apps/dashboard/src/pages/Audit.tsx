@@ -108,8 +108,10 @@ export function Audit() {
         Every change to your account and every tool call, newest first.
       </PageHeader>
       <form
-        // Built again when the instances arrive: a select's default applies only to the options it mounts with.
-        key={`${params.toString()}|${instances.isPending}`}
+        // Built again only when the applied filters change: never when the instances arrive, which would throw away
+        // what the user chose meanwhile. The filtered instance has its option from the start (below), the same
+        // element once the list names it (options are keyed by value), so it stays selected.
+        key={params.toString()}
         className="card grid gap-3 sm:grid-cols-3 lg:grid-cols-6 items-end mb-4"
         onSubmit={apply}
         aria-label="Filters"
