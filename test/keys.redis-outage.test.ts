@@ -7,27 +7,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import {
-  type CoreDeps,
-  createPlatform,
-  keyStatus,
-  newId,
-  parseEnv,
-  personalOrgOf,
-  resealCredentials,
-  sealCredential,
-} from "@mcp/core";
+import { join } from "node:path";
+import { type CoreDeps, keyStatus, newId, personalOrgOf, resealCredentials } from "@mcp/core";
 import { generateKeySpec, parseKeyring } from "@mcp/crypto";
 import { auditEvents, credentials, users } from "@mcp/db";
 import type { Kv } from "@mcp/kv";
 import { asc, inArray } from "drizzle-orm";
 import { issueInstance } from "../packages/core/src/instances.ts";
 import { testPlatform } from "../packages/core/src/test-platform.ts";
-import { outputOf } from "./client.ts";
 import { type OwnRedis, startOwnRedis } from "./fakes/redis-server.ts";
+import { runKeysScript, seedSealedCredentials } from "./keys-cli.ts";
 
-const root = resolve(import.meta.dir, "..");
 const v1 = generateKeySpec(1);
 const v2 = generateKeySpec(2);
 const both = `${v2},${v1}`;
@@ -44,22 +34,9 @@ describe("bun run keys:rotate with REDIS_URL unreachable", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The command as an operator runs it, on its own embedded database under `dir`. */
-  async function run(script: string, env: Record<string, string>, ...args: string[]) {
-    const proc = Bun.spawn([process.execPath, join(root, "scripts", script), ...args], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        DATA_DIR: dir,
-        LOG_LEVEL: "error",
-        ...env,
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    return outputOf(proc);
-  }
+  const run = (script: string, env: Record<string, string>, ...args: string[]) =>
+    runKeysScript(dir, script, env, ...args);
+
   const pending = async () => {
     const out = await run("keys-status.ts", { ENCRYPTION_KEYS: both }, "--json");
     return (JSON.parse(out.stdout) as { pending: number }).pending;
@@ -67,25 +44,7 @@ describe("bun run keys:rotate with REDIS_URL unreachable", () => {
 
   test("nothing is rewritten and it exits 1 naming REDIS_URL; once Redis answers, a run finishes (exit 0)", async () => {
     // Seed: 4 credentials under v1, the database then closed for the commands.
-    const seeded = await createPlatform(
-      parseEnv({ DATA_DIR: dir, ENCRYPTION_KEYS: v1, LOG_LEVEL: "error", HEALTH_CHECK_INTERVAL_MS: "0" }),
-    );
-    const ids = Array.from({ length: 4 }, () => newId("usr"));
-    await seeded.deps.db
-      .insert(users)
-      .values(ids.map((id) => ({ id, email: `${id}@x.test`, passwordHash: "unused" })));
-    const rows = await Promise.all(
-      ids.map(async (userId, i) => {
-        const row = {
-          id: newId("cred"),
-          userId,
-          orgId: await personalOrgOf(seeded.deps.db, userId),
-          serviceType: "figma",
-        };
-        return { ...row, ...sealCredential(seeded.deps.keyring, row, { apiKey: `figd_redis_${i}` }) };
-      }),
-    );
-    await seeded.deps.db.insert(credentials).values(rows);
+    const seeded = await seedSealedCredentials(dir, v1, 4, "redis");
     await seeded.close();
     expect(await pending()).toBe(4);
 

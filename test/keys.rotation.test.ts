@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   type CoreDeps,
   connectInstance,
@@ -24,8 +24,9 @@ import { auditEvents, credentials, instances, users } from "@mcp/db";
 import { createEdge } from "@mcp/edge";
 import { asc, eq, inArray } from "drizzle-orm";
 import { legacySeal } from "../packages/crypto/src/legacy-seal.testing.ts";
-import { outputOf, toolCallRequest } from "./client.ts";
+import { toolCallRequest } from "./client.ts";
 import { type Stack, startStack } from "./harness.ts";
+import { runKeysScript } from "./keys-cli.ts";
 
 const v1 = generateKeySpec(1);
 const v2 = generateKeySpec(2);
@@ -222,7 +223,6 @@ describe("online rotation while clients call tools", () => {
 });
 
 describe("bun run keys:status / keys:rotate", () => {
-  const root = resolve(import.meta.dir, "..");
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "keys-cli-"));
@@ -230,22 +230,9 @@ describe("bun run keys:status / keys:rotate", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** The command as an operator runs it: its own process, embedded database under `dir`, no Redis. */
-  async function run(script: string, keys: string | Record<string, string>, ...args: string[]) {
-    const env = typeof keys === "string" ? { ENCRYPTION_KEYS: keys } : keys;
-    const proc = Bun.spawn([process.execPath, join(root, "scripts", script), ...args], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        DATA_DIR: dir,
-        LOG_LEVEL: "error",
-        ...env,
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    return outputOf(proc);
-  }
+  const run = (script: string, keys: string | Record<string, string>, ...args: string[]) =>
+    runKeysScript(dir, script, typeof keys === "string" ? { ENCRYPTION_KEYS: keys } : keys, ...args);
+
   const status = async (keys: string) => {
     const out = await run("keys-status.ts", keys, "--json");
     return { code: out.code, status: JSON.parse(out.stdout) as Awaited<ReturnType<typeof keyStatus>> };

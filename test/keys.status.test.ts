@@ -7,14 +7,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createPlatform, newId, parseEnv, personalOrgOf, sealCredential } from "@mcp/core";
+import { join } from "node:path";
 import { generateKeySpec } from "@mcp/crypto";
-import { credentials, users } from "@mcp/db";
+import { credentials } from "@mcp/db";
 import { asc, eq } from "drizzle-orm";
-import { outputOf } from "./client.ts";
+import { runKeysScript, seedSealedCredentials } from "./keys-cli.ts";
 
-const root = resolve(import.meta.dir, "..");
 const v1 = generateKeySpec(1);
 const otherV1 = generateKeySpec(1);
 const v2 = generateKeySpec(2);
@@ -25,43 +23,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function status(keys: string, ...args: string[]) {
-  const proc = Bun.spawn([process.execPath, join(root, "scripts", "keys-status.ts"), ...args], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      DATA_DIR: dir,
-      LOG_LEVEL: "error",
-      ENCRYPTION_KEYS: keys,
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  return outputOf(proc);
-}
+const status = (keys: string, ...args: string[]) =>
+  runKeysScript(dir, "keys-status.ts", { ENCRYPTION_KEYS: keys }, ...args);
 
 test("a version whose key opens none of its rows is a WRONG KEY (exit 1); the right ring, or one damaged row, is fine", async () => {
   // Seed: 4 envelopes under v1, on the command's own embedded database.
-  const seeded = await createPlatform(
-    parseEnv({ DATA_DIR: dir, ENCRYPTION_KEYS: v1, LOG_LEVEL: "error", HEALTH_CHECK_INTERVAL_MS: "0" }),
-  );
-  const ids = Array.from({ length: 4 }, () => newId("usr"));
-  await seeded.deps.db
-    .insert(users)
-    .values(ids.map((id) => ({ id, email: `${id}@x.test`, passwordHash: "u" })));
-  const rows = await Promise.all(
-    ids.map(async (userId, i) => {
-      const row = {
-        id: newId("cred"),
-        userId,
-        orgId: await personalOrgOf(seeded.deps.db, userId),
-        serviceType: "figma",
-      };
-      return { ...row, ...sealCredential(seeded.deps.keyring, row, { apiKey: `figd_status_${i}` }) };
-    }),
-  );
-  await seeded.deps.db.insert(credentials).values(rows);
+  const seeded = await seedSealedCredentials(dir, v1, 4, "status");
   // One row damaged (the first the command samples): the others still open, so the key is the right one.
   const [first] = await seeded.deps.db.select().from(credentials).orderBy(asc(credentials.id)).limit(1);
   await seeded.deps.db
