@@ -5,64 +5,19 @@
 // stayed away): while the edge does not hear invalidations it asks Redis, and once it hears them again it forgets
 // what it cached before.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { createServer, connect as netConnect, type Socket } from "node:net";
 import { createEdge } from "@mcp/edge";
 import { createKv, type Kv } from "@mcp/kv";
 import Redis from "ioredis";
 import { connectFigma, figmaKeyFor, newUser, toolCallRequest, trpc } from "./client.ts";
 import { FAKE_FILE_KEY } from "./fakes/figma.ts";
 import { type OwnRedis, redisServerPath, startOwnRedis } from "./fakes/redis-server.ts";
+import { startTcpProxy, type TcpProxy } from "./fakes/tcp-proxy.ts";
 import { type Stack, startStack } from "./harness.ts";
 import { until } from "./wait.ts";
 
-/** A TCP proxy in front of Redis that can refuse new connections while keeping the open ones. */
-interface GapProxy {
-  port: number;
-  /** The local ports of the proxy's connections to Redis (how Redis's CLIENT LIST names them). */
-  upstreamPorts(): Set<number>;
-  refuseNew: boolean;
-  stop(): void;
-}
-
-async function startGapProxy(target: number): Promise<GapProxy> {
-  const open = new Set<Socket>();
-  const upstreams = new Set<Socket>();
-  const proxy: GapProxy = {
-    port: 0,
-    upstreamPorts: () => new Set([...upstreams].map((s) => s.localPort ?? -1)),
-    refuseNew: false,
-    stop: () => {
-      for (const socket of open) socket.destroy();
-      server.close();
-    },
-  };
-  const server = createServer((client) => {
-    if (proxy.refuseNew) return void client.destroy();
-    const upstream = netConnect(target, "127.0.0.1");
-    upstreams.add(upstream);
-    for (const [a, b] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      open.add(a);
-      a.pipe(b);
-      a.on("error", () => b.destroy());
-      a.on("close", () => {
-        open.delete(a);
-        upstreams.delete(a);
-        b.destroy();
-      });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  proxy.port = typeof address === "object" && address ? address.port : 0;
-  return proxy;
-}
-
 let redis: OwnRedis;
 let admin: Redis;
-let proxy: GapProxy;
+let proxy: TcpProxy;
 let stack: Stack;
 let edgeKv: Kv;
 let edge: Awaited<ReturnType<typeof createEdge>>;
@@ -72,7 +27,7 @@ beforeAll(async () => {
   if (!redisServerPath) return;
   redis = await startOwnRedis();
   admin = new Redis(redis.url);
-  proxy = await startGapProxy(redis.port);
+  proxy = await startTcpProxy("127.0.0.1", redis.port);
   stack = await startStack({ redisUrl: redis.url });
   // The edge under test: on Redis through the proxy, with connections of its own.
   edgeKv = createKv({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }, { prefix: stack.kvPrefix });
@@ -87,7 +42,7 @@ afterAll(async () => {
   await edge?.close();
   await edgeKv?.close();
   await stack?.stop();
-  proxy?.stop();
+  await proxy?.stop();
   admin?.disconnect();
   await redis?.stop();
 });

@@ -8,6 +8,10 @@ import { connect, createServer, type Server, type Socket } from "node:net";
  */
 export interface TcpProxy {
   port: number;
+  /** While true, a new connection is closed at once; the open ones keep going (a server refusing newcomers). */
+  refuseNew: boolean;
+  /** The local ports of the proxy's own connections to the server (how the server's client list names them). */
+  upstreamPorts(): Set<number>;
   down(): Promise<void>;
   up(): Promise<void>;
   stop(): Promise<void>;
@@ -15,8 +19,11 @@ export interface TcpProxy {
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   const forward = (client: Socket) => {
+    if (proxy.refuseNew) return void client.destroy();
     const upstream = connect(targetPort, targetHost);
+    upstreams.add(upstream);
     for (const [a, b] of [
       [client, upstream],
       [upstream, client],
@@ -26,6 +33,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       a.on("error", () => b.destroy());
       a.on("close", () => {
         open.delete(a);
+        upstreams.delete(a);
         b.destroy();
       });
     }
@@ -60,13 +68,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
   }
 
-  const port = await listen(0);
-  return {
-    port,
+  const proxy: TcpProxy = {
+    port: 0,
+    refuseNew: false,
+    upstreamPorts: () => new Set([...upstreams].map((s) => s.localPort ?? -1)),
     down,
     up: async () => {
-      if (!server) await listen(port);
+      if (!server) await listen(proxy.port);
     },
     stop: down,
   };
+  proxy.port = await listen(0);
+  return proxy;
 }
